@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "originaudit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "originaudit", targets: ["originaudit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Rules/ (catalog, CDN data, trust anchors) is compiled into the binary by this tool + plugin.
+        .executableTarget(name: "RulesEmbedder", path: "Sources/RulesEmbedder"),
+        .plugin(name: "EmbedRules", capability: .buildTool(), dependencies: ["RulesEmbedder"]),
+
+        .target(
+            name: "OriginAuditCore",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strict,
+            plugins: ["EmbedRules"]
+        ),
+        .target(name: "Firewall", dependencies: ["OriginAuditCore"], swiftSettings: strict),
+        .target(name: "WebServer", dependencies: ["OriginAuditCore"], swiftSettings: strict),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CShim", dependencies: ["COpenSSL"]),
+        .target(name: "Certificates", dependencies: ["OriginAuditCore", "COpenSSL", "CShim"], swiftSettings: strict),
+        .target(
+            name: "AuditRules",
+            dependencies: ["OriginAuditCore", "Firewall", "WebServer", "Certificates"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Audit",
+            dependencies: ["OriginAuditCore", "Firewall", "WebServer", "Certificates", "AuditRules",
+                           .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(name: "Reporters", dependencies: ["OriginAuditCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "originaudit",
+            dependencies: ["Audit", "Reporters", "OriginAuditCore", "Firewall", "Certificates",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+
+        .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(
+            name: "OriginAuditCoreTests",
+            dependencies: ["OriginAuditCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CertificatesTests", dependencies: ["Certificates", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AuditRulesTests", dependencies: ["AuditRules", "Audit", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ReportersTests", dependencies: ["Reporters", "Audit", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+/// The firewall.* rules (DESIGN.md §5).
+public enum FirewallRules {
+    public static let all: [any AuditRule] = []
+}

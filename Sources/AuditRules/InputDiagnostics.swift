@@ -1,0 +1,11 @@
+/// The ids the input pipeline reports while discovering and parsing files.
+public enum InputDiagnostics {
+    public static let parseError = "input.parse-error"
+    public static let includeMissing = "input.include-missing"
+    public static let unreadable = "input.unreadable"
+    public static let unknownFormat = "input.unknown-format"
+    public static let unresolved = "input.unresolved"
+
+    /// Ids emitted by parsers and loaders; each parser module adds the ids it emits here when it lands.
+    public static let ids: Set<String> = [parseError, includeMissing, unreadable, unknownFormat, unresolved]
+}

@@ -1,0 +1,4 @@
+/// The origin.* rules that reason across firewall, web server and certificates (DESIGN.md §5).
+public enum OriginRules {
+    public static let all: [any AuditRule] = []
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Yams
+
+/// The description of one rule, from `Rules/<domain>/<id>.yml`.
+public struct RuleDescription: Sendable, Hashable, Codable {
+    public var id: String
+    public var title: String
+    public var severity: Severity
+    /// Visitor-facing outcome ("522", "redirect loop"), or nil where the rule predicts none.
+    public var predicts: String?
+    public var rationale: String
+    public var remediation: String
+    public var references: [String]
+
+    public init(id: String, title: String, severity: Severity, predicts: String?, rationale: String, remediation: String, references: [String]) {
+        self.id = id
+        self.title = title
+        self.severity = severity
+        self.predicts = predicts
+        self.rationale = rationale
+        self.remediation = remediation
+        self.references = references
+    }
+
+    /// The domain part of the id (`firewall` of `firewall.cdn-dropped`).
+    public var domain: String { String(id.prefix { $0 != "." }) }
+}
+
+/// An error in a catalog or CDN data file, with the file it came from.
+public struct CatalogError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var message: String
+    public var description: String { "\(file): \(message)" }
+}
+
+/// Every rule description, keyed by id: the embedded `Rules/` plus any `--rules DIR` overrides.
+public struct RuleCatalog: Sendable {
+    public private(set) var rules: [String: RuleDescription]
+
+    public init(rules: [RuleDescription]) {
+        self.rules = Dictionary(rules.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    /// The catalog compiled into the binary from Rules/.
+    public static let embedded: RuleCatalog = {
+        var descriptions: [RuleDescription] = []
+        for file in EmbeddedRules.files where isRuleFile(file.path) {
+            // The embedded catalog is checked by tests; a broken file there is a build defect.
+            descriptions.append(try! decodeRule(file.contents, file: "Rules/" + file.path))
+        }
+        return RuleCatalog(rules: descriptions)
+    }()
+
+    /// Adds or overrides descriptions with the `*.yml` files of a directory (`--rules DIR`).
+    /// A file may set any subset of fields for an existing id; a new id needs them all.
+    public mutating func merge(directory: URL) -> [CatalogError] {
+        var errors: [CatalogError] = []
+        let files = (FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)?
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "yml" } ?? []).sorted { $0.path < $1.path }
+        for url in files {
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                errors.append(CatalogError(file: url.path, message: "cannot be read as UTF-8 text"))
+                continue
+            }
+            do {
+                guard let fields = try Yams.load(yaml: text) as? [String: Any], let id = fields["id"] as? String else {
+                    throw CatalogError(file: url.path, message: "needs a mapping with an `id`")
+                }
+                if var existing = rules[id] {
+                    if let v = fields["title"] as? String { existing.title = v }
+                    if let v = fields["severity"] as? String {
+                        guard let s = Severity(rawValue: v) else { throw CatalogError(file: url.path, message: "severity must be error, warning or info") }
+                        existing.severity = s
+                    }
+                    if let v = fields["predicts"] as? String { existing.predicts = v }
+                    if let v = fields["rationale"] as? String { existing.rationale = v }
+                    if let v = fields["remediation"] as? String { existing.remediation = v }
+                    if let v = fields["references"] as? [String] { existing.references = v }
+                    rules[id] = existing
+                } else {
+                    rules[id] = try RuleCatalog.decodeRule(text, file: url.path)
+                }
+            } catch let error as CatalogError {
+                errors.append(error)
+            } catch {
+                errors.append(CatalogError(file: url.path, message: "\(error)"))
+            }
+        }
+        return errors
+    }
+
+    public subscript(id: String) -> RuleDescription? { rules[id] }
+
+    /// All descriptions, ordered by id.
+    public var sorted: [RuleDescription] { rules.values.sorted { $0.id < $1.id } }
+
+    /// Fills severity, predicted outcome and remediation of a finding from its rule's entry,
+    /// wherever the producer left them unset.
+    public func complete(_ finding: Finding) -> Finding {
+        var result = finding
+        guard let rule = rules[finding.ruleId] else {
+            result.severity = result.severity ?? .warning
+            return result
+        }
+        result.severity = result.severity ?? rule.severity
+        result.predicts = result.predicts ?? rule.predicts
+        result.remediation = result.remediation ?? rule.remediation
+        return result
+    }
+
+    static func isRuleFile(_ path: String) -> Bool {
+        path.hasSuffix(".yml") && !path.hasPrefix("cdn/")
+    }
+
+    static func decodeRule(_ text: String, file: String) throws -> RuleDescription {
+        do {
+            let rule = try YAMLDecoder().decode(RuleDescription.self, from: text)
+            return rule
+        } catch {
+            throw CatalogError(file: file, message: "not a rule description: \(error)")
+        }
+    }
+}

@@ -1,0 +1,93 @@
+/// How much a finding matters (DESIGN.md §5).
+public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
+    case info, warning, error
+
+    private var rank: Int {
+        switch self {
+        case .info: 0
+        case .warning: 1
+        case .error: 2
+        }
+    }
+
+    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+}
+
+/// A secondary place that explains a finding ("chain INPUT policy DROP").
+public struct RelatedLocation: Hashable, Sendable, Codable {
+    public var location: SourceLocation
+    public var message: String
+
+    public init(_ location: SourceLocation, _ message: String) {
+        self.location = location
+        self.message = message
+    }
+}
+
+/// One problem found in the inputs. Parsers and rules create findings with a rule id and a
+/// message; severity, predicted outcome and remediation default to the rule's catalog entry
+/// (`RuleCatalog.complete`) unless the producer knows better (a mode-dependent severity, a
+/// remediation in the server's own syntax).
+public struct Finding: Hashable, Sendable {
+    public var ruleId: String
+    public var message: String
+    public var location: SourceLocation?
+    public var related: [RelatedLocation]
+    public var severity: Severity?
+    public var predicts: String?
+    public var remediation: String?
+    /// Extra identity for the fingerprint beyond rule id, file and message (e.g. a CIDR and port),
+    /// so that a finding keeps its fingerprint when lines move.
+    public var key: String?
+
+    public init(
+        ruleId: String,
+        message: String,
+        location: SourceLocation? = nil,
+        related: [RelatedLocation] = [],
+        severity: Severity? = nil,
+        predicts: String? = nil,
+        remediation: String? = nil,
+        key: String? = nil
+    ) {
+        self.ruleId = ruleId
+        self.message = message
+        self.location = location
+        self.related = related
+        self.severity = severity
+        self.predicts = predicts
+        self.remediation = remediation
+        self.key = key
+    }
+
+    /// A stable identity: independent of line numbers, so moving code does not make a finding new.
+    public var fingerprint: String {
+        let identity = [ruleId, location?.file ?? "", key ?? message].joined(separator: "\u{1F}")
+        return FNV1a.hex(identity)
+    }
+
+    /// Report order: file, line, column, rule id (DESIGN.md §1); findings without a place first.
+    public static func reportOrder(_ a: Finding, _ b: Finding) -> Bool {
+        let la = a.location ?? SourceLocation(file: ""), lb = b.location ?? SourceLocation(file: "")
+        if la != lb { return la < lb }
+        if a.ruleId != b.ruleId { return a.ruleId < b.ruleId }
+        return a.message < b.message
+    }
+}
+
+/// 64-bit FNV-1a, used for fingerprints: deterministic across runs and platforms (unlike Hasher).
+public enum FNV1a {
+    public static func hash(_ text: String) -> UInt64 {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            value ^= UInt64(byte)
+            value &*= 0x0000_0100_0000_01B3
+        }
+        return value
+    }
+
+    public static func hex(_ text: String) -> String {
+        let digits = String(hash(text), radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// The CDN's encryption mode towards the origin (Cloudflare's vocabulary, DESIGN.md §2).
+public enum TLSMode: String, Sendable, Codable, CaseIterable {
+    case off, flexible, full, strict
+    case originPull = "origin-pull"
+
+    /// Whether the CDN validates the origin's certificate.
+    public var validatesCertificate: Bool { self == .strict || self == .originPull }
+}
+
+/// Everything a rule may know besides the model: whose edge must reach the origin, how it
+/// speaks to it, and at which instant certificates are judged. Rules read no clock and no
+/// environment; they read this.
+public struct Profile: Sendable {
+    public var cdn: CDNProfile
+    public var tlsMode: TLSMode
+    /// The proxied hostnames; empty means every name the web-server configuration serves.
+    public var hostnames: [String]
+    public var at: Date
+    /// Certificates expiring within this many seconds of `at` are reported as expiring.
+    public var expiryWindow: TimeInterval
+
+    public init(cdn: CDNProfile, tlsMode: TLSMode = .full, hostnames: [String] = [], at: Date, expiryWindow: TimeInterval = 30 * 86_400) {
+        self.cdn = cdn
+        self.tlsMode = tlsMode
+        self.hostnames = hostnames
+        self.at = at
+        self.expiryWindow = expiryWindow
+    }
+
+    /// The ports the CDN will open connections to under the mode, before looking at listeners:
+    /// flexible sends HTTP to 80, full/strict use the visitor's scheme, origin-pull only HTTPS.
+    public var defaultPorts: (http: PortSet, https: PortSet) {
+        switch tlsMode {
+        case .off, .flexible: (PortSet(80...80), PortSet())
+        case .full, .strict: (PortSet(80...80), PortSet(443...443))
+        case .originPull: (PortSet(), PortSet(443...443))
+        }
+    }
+
+    /// Parses `--at`: RFC 3339 (`2026-11-23T00:00:00Z`), a date (`2026-11-23`), or an offset
+    /// from `now` (`+30d`, `-12h`, `+90m`).
+    public static func parseInstant(_ text: String, now: Date) -> Date? {
+        if let first = text.first, first == "+" || first == "-", let unit = text.last, let amount = Double(text.dropFirst().dropLast()) {
+            let scale: Double
+            switch unit {
+            case "d": scale = 86_400
+            case "h": scale = 3_600
+            case "m": scale = 60
+            case "s": scale = 1
+            default: return nil
+            }
+            return now.addingTimeInterval((first == "-" ? -1 : 1) * amount * scale)
+        }
+        let full = ISO8601DateFormatter()
+        full.formatOptions = [.withInternetDateTime]
+        if let date = full.date(from: text) { return date }
+        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = full.date(from: text) { return date }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        return day.date(from: text)
+    }
+
+    /// RFC 3339 text of an instant in UTC, as the reports print it.
+    public static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
