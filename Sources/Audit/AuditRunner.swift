@@ -1,0 +1,251 @@
+import Foundation
+import OriginAuditCore
+import Firewall
+import WebServer
+import Certificates
+import AuditRules
+
+/// What to audit: paths to walk, files whose format the user named, and how to read them.
+public struct ScanRequest: Sendable {
+    public var paths: [String]
+    /// Files given with a per-format flag (`--iptables F`): their format is not sniffed.
+    public var explicit: [(kind: InputKind, path: String, familyHint: AddressFamily?)]
+    public var tree: SourceTree
+    public var defines: [String]
+    public var caFiles: [String]
+
+    public init(paths: [String], explicit: [(kind: InputKind, path: String, familyHint: AddressFamily?)] = [],
+                tree: SourceTree, defines: [String] = [], caFiles: [String] = []) {
+        self.paths = paths
+        self.explicit = explicit
+        self.tree = tree
+        self.defines = defines
+        self.caFiles = caFiles
+    }
+}
+
+/// What the rest of the audit needs from reading the inputs.
+public struct LoadedInputs: Sendable {
+    public var model: OriginModel
+    public var findings: [Finding]
+    public var notes: [String]
+    /// How many files were recognised; zero means nothing could be analysed (exit 2).
+    public var recognised: Int
+}
+
+/// Discovers, classifies and loads inputs, runs the rules and applies the project's settings.
+public enum AuditRunner {
+    /// Directories never descended into while walking.
+    static let skippedDirectories: Set<String> = [".git", ".build", ".svn", ".hg", "node_modules"]
+
+    /// Walks and classifies every input, then hands each format to its loader.
+    public static func load(_ request: ScanRequest) -> LoadedInputs {
+        let tree = request.tree
+        var findings: [Finding] = []
+        var notes: [String] = []
+        var classified: [(kind: InputKind, hostPath: String, familyHint: AddressFamily?, bytes: [UInt8])] = []
+        var seen = Set<String>()
+        var skippedUnknown = 0
+
+        func readFile(_ hostPath: String) -> [UInt8]? {
+            switch tree.read(hostPath) {
+            case .success(let bytes): return bytes
+            case .failure(let failure):
+                let display = tree.displayPath(hostPath)
+                findings.append(Finding(ruleId: InputDiagnostics.unreadable, message: "\(display) \(failure)",
+                                        location: SourceLocation(file: display), key: display))
+                return nil
+            }
+        }
+
+        for entry in request.explicit {
+            let hostPath = tree.hostPath(entry.path)
+            guard seen.insert(hostPath).inserted, let bytes = readFile(hostPath) else { continue }
+            classified.append((entry.kind, hostPath, entry.familyHint, bytes))
+        }
+        for path in request.paths {
+            let hostPath = tree.hostPath(path)
+            if tree.isDirectory(hostPath) {
+                for file in walk(hostPath, tree: tree) where seen.insert(file).inserted {
+                    guard let bytes = readFile(file) else { continue }
+                    let kind = InputClassifier.classify(name: file, bytes: bytes)
+                    if kind == .unknown { skippedUnknown += 1; continue }
+                    classified.append((kind, file, InputClassifier.familyHint(name: file), bytes))
+                }
+            } else {
+                guard seen.insert(hostPath).inserted, let bytes = readFile(hostPath) else { continue }
+                let kind = InputClassifier.classify(name: hostPath, bytes: bytes)
+                if kind == .unknown {
+                    let display = tree.displayPath(hostPath)
+                    findings.append(Finding(
+                        ruleId: InputDiagnostics.unknownFormat,
+                        message: "\(display) is not a recognised format (iptables-save, ipset, nftables, nginx, Apache, PEM/DER certificate or key); name its format with a flag such as --nginx or --iptables",
+                        location: SourceLocation(file: display), key: display))
+                    continue
+                }
+                classified.append((kind, hostPath, InputClassifier.familyHint(name: hostPath), bytes))
+            }
+        }
+        if skippedUnknown > 0 {
+            notes.append("\(skippedUnknown) file\(skippedUnknown == 1 ? " was" : "s were") found while walking directories but not recognised as an input format, and skipped")
+        }
+
+        var files: [String] = []
+        // Firewall.
+        let firewallInputs = classified.filter { $0.kind.isFirewall }.map { entry in
+            FirewallInput(kind: firewallKind(entry.kind), familyHint: entry.familyHint,
+                          displayPath: tree.displayPath(entry.hostPath), bytes: entry.bytes)
+        }
+        let firewall = FirewallLoader.load(firewallInputs)
+        findings += firewall.findings
+        notes += firewall.notes
+        files += firewall.files
+
+        // Web servers: main files first; a file that some main file includes is not loaded again.
+        var servers: [WebServerConfig] = []
+        var consumed = Set<String>()
+        var mainDirectories: [(ServerSoftware, String)] = []
+        for entry in classified where [.nginxMain, .nginxDump, .apacheMain].contains(entry.kind) {
+            let result: LoadResult<WebServerConfig>
+            if entry.kind == .apacheMain {
+                result = ApacheLoader.load(hostPath: entry.hostPath, role: .main, tree: tree, defines: request.defines)
+                mainDirectories.append((.apache, (entry.hostPath as NSString).deletingLastPathComponent))
+            } else {
+                result = NginxLoader.load(hostPath: entry.hostPath, role: entry.kind == .nginxDump ? .nginxDump : .main, tree: tree)
+                mainDirectories.append((.nginx, (entry.hostPath as NSString).deletingLastPathComponent))
+            }
+            servers.append(result.model)
+            findings += result.findings
+            notes += result.notes
+            files += result.files
+            consumed.formUnion(result.files)
+        }
+        var unincluded: [String] = []
+        for entry in classified where entry.kind == .nginxFragment || entry.kind == .apacheFragment {
+            let display = tree.displayPath(entry.hostPath)
+            if consumed.contains(display) { continue }
+            let software: ServerSoftware = entry.kind == .nginxFragment ? .nginx : .apache
+            // Beside a main configuration, a file it does not include is not live (sites-available/).
+            if mainDirectories.contains(where: { $0.0 == software && entry.hostPath.hasPrefix($0.1 + "/") }) {
+                unincluded.append(display)
+                continue
+            }
+            let result = software == .nginx
+                ? NginxLoader.load(hostPath: entry.hostPath, role: .fragment, tree: tree)
+                : ApacheLoader.load(hostPath: entry.hostPath, role: .fragment, tree: tree, defines: request.defines)
+            servers.append(result.model)
+            findings += result.findings
+            notes += result.notes
+            files += result.files
+            consumed.formUnion(result.files)
+        }
+        if !unincluded.isEmpty {
+            notes.append("not analysed because no main configuration includes them: \(unincluded.sorted().joined(separator: ", "))")
+        }
+        let webServer = WebServerModel(servers: servers)
+
+        // Certificates and keys: the files given or found, and every file the web servers name.
+        var references = classified.filter { $0.kind == .certificate || $0.kind == .privateKey }.map {
+            CertificateReference(hostPath: $0.hostPath, role: $0.kind == .certificate ? .certificate : .key)
+        }
+        for host in webServer.virtualHosts {
+            guard let tls = host.tls else { continue }
+            func add(_ path: ConfigPath?, _ role: CertificateReference.Role) {
+                guard let path, let hostPath = path.hostPath else { return }
+                references.append(CertificateReference(hostPath: hostPath, role: role, referencedAt: path.location))
+            }
+            tls.certificateFiles.forEach { add($0, .certificate) }
+            tls.keyFiles.forEach { add($0, .key) }
+            add(tls.chainFile, .chain)
+            add(tls.clientVerification?.caFile, .clientCA)
+        }
+        let certificates = CertificateLoader.load(references, tree: tree)
+        findings += certificates.findings
+        notes += certificates.notes
+        files += certificates.files
+
+        let allFiles = Array(Set(files)).sorted()
+        let model = OriginModel(firewall: firewall.model, webServer: webServer, certificates: certificates.model, files: allFiles)
+        return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count)
+    }
+
+    /// Runs the rules over loaded inputs and finishes the findings: catalog defaults, disabled
+    /// rules, severity overrides, suppressions (an expired one stops hiding its findings and
+    /// says so), report order.
+    public static func finish(_ loaded: LoadedInputs, profile: Profile, config: ProjectConfig,
+                              catalog: RuleCatalog) async -> AuditReport {
+        var raw = loaded.findings
+        raw += await RuleRegistry.run(loaded.model, profile: profile, disabled: config.disabled)
+        var findings: [Finding] = []
+        var suppressed = 0
+        var notes = loaded.notes
+        var usedSuppressions = Set<Int>()
+        for finding in raw where !config.disabled.contains(finding.ruleId) {
+            var complete = catalog.complete(finding)
+            if let override = config.severityOverrides[finding.ruleId] { complete.severity = override }
+            if let index = config.suppressions.firstIndex(where: { $0.matches(complete) }) {
+                usedSuppressions.insert(index)
+                let suppression = config.suppressions[index]
+                if let expires = suppression.expires, expires <= profile.at {
+                    complete.message += " (a suppression of this finding expired on \(Profile.format(expires)): \(suppression.reason))"
+                    complete.related.append(RelatedLocation(suppression.location, "expired suppression"))
+                } else {
+                    suppressed += 1
+                    continue
+                }
+            }
+            findings.append(complete)
+        }
+        for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
+            notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
+        }
+        findings = deduplicated(findings).sorted(by: Finding.reportOrder)
+        let unimplemented = Set(catalog.rules.keys).subtracting(RuleRegistry.implementedIds)
+        if !unimplemented.isEmpty {
+            notes.append("\(unimplemented.count) of \(catalog.rules.count) catalog rules are not implemented in this build and were not checked (see `originaudit rules`)")
+        }
+        return AuditReport(
+            toolVersion: ToolInfo.version, cdn: profile.cdn.name, tlsMode: profile.tlsMode, at: profile.at,
+            findings: findings, files: loaded.model.files, notes: notes, suppressedCount: suppressed, catalog: catalog)
+    }
+
+    /// The same finding reported twice (a file loaded from two contexts) is shown once.
+    static func deduplicated(_ findings: [Finding]) -> [Finding] {
+        var seen = Set<Finding>()
+        return findings.filter { seen.insert($0).inserted }
+    }
+
+    static func firewallKind(_ kind: InputKind) -> FirewallInputKind {
+        switch kind {
+        case .iptablesRules: .iptablesRules
+        case .ipset: .ipset
+        case .nftJSON: .nftJSON
+        case .nftText: .nftText
+        default: .iptablesSave
+        }
+    }
+
+    /// Every regular file below a directory, depth-first in bytewise name order, skipping VCS and
+    /// build folders and hidden files, without following symlinked directories out of the tree.
+    static func walk(_ directory: String, tree: SourceTree) -> [String] {
+        var result: [String] = []
+        var stack = [directory]
+        var visited = Set<String>()
+        while let current = stack.popLast() {
+            let real = URL(fileURLWithPath: current).resolvingSymlinksInPath().path
+            guard visited.insert(real).inserted else { continue }
+            var subdirectories: [String] = []
+            for name in tree.listDirectory(current) {
+                if name.hasPrefix(".") { continue }
+                let path = (current as NSString).appendingPathComponent(name)
+                if tree.isDirectory(path) {
+                    if !skippedDirectories.contains(name) { subdirectories.append(path) }
+                } else if tree.exists(path) {
+                    result.append(path)
+                }
+            }
+            stack += subdirectories.reversed()
+        }
+        return result
+    }
+}

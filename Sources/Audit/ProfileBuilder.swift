@@ -1,0 +1,67 @@
+import Foundation
+import OriginAuditCore
+
+/// Profile settings from the command line; each one, when given, wins over `.originaudit.yml`.
+public struct ProfileOptions: Sendable {
+    public var cdn: String?
+    public var cdnRangesFile: String?
+    public var tlsMode: TLSMode?
+    public var hostnames: [String] = []
+    public var at: String?
+    public var expiryWarningDays: Double?
+
+    public init(cdn: String? = nil, cdnRangesFile: String? = nil, tlsMode: TLSMode? = nil, hostnames: [String] = [],
+                at: String? = nil, expiryWarningDays: Double? = nil) {
+        self.cdn = cdn
+        self.cdnRangesFile = cdnRangesFile
+        self.tlsMode = tlsMode
+        self.hostnames = hostnames
+        self.at = at
+        self.expiryWarningDays = expiryWarningDays
+    }
+}
+
+/// A problem with the options themselves: exit code 2.
+public struct UsageError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum ProfileBuilder {
+    /// Builds the profile from the command line, then the project file, then the defaults
+    /// (Cloudflare, full, every served name, now).
+    public static func build(_ options: ProfileOptions, config: ProjectConfig, now: Date) throws -> Profile {
+        let cdnName = options.cdn ?? config.cdn ?? "cloudflare"
+        var cdn: CDNProfile
+        do {
+            cdn = cdnName == "none" ? .none : try CDNProfile.embedded(cdnName)
+        } catch {
+            throw UsageError("\(error)")
+        }
+        if let rangesFile = options.cdnRangesFile ?? config.cdnRangesFile {
+            guard let data = FileManager.default.contents(atPath: rangesFile), let text = String(data: data, encoding: .utf8) else {
+                throw UsageError("--cdn-ranges \(rangesFile): cannot be read")
+            }
+            do {
+                cdn = try CDNProfile.custom(rangesFile: text, file: rangesFile, base: cdnName == "none" ? try CDNProfile.embedded("cloudflare") : cdn)
+            } catch {
+                throw UsageError("--cdn-ranges: \(error)")
+            }
+        }
+        let atText = options.at ?? config.at
+        var at = now
+        if let atText {
+            guard let parsed = Profile.parseInstant(atText, now: now) else {
+                throw UsageError("--at '\(atText)' is not an RFC 3339 time (2026-11-23T00:00:00Z), a date, or an offset such as +30d")
+            }
+            at = parsed
+        }
+        let days = options.expiryWarningDays ?? config.expiryWarningDays ?? 30
+        return Profile(
+            cdn: cdn,
+            tlsMode: options.tlsMode ?? config.tlsMode ?? .full,
+            hostnames: options.hostnames.isEmpty ? config.hostnames : options.hostnames,
+            at: at,
+            expiryWindow: days * 86_400)
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import OriginAuditCore
+
+/// The command-line entry point: parses options, calls the libraries, maps results to exit codes
+/// (0: nothing at or above --fail-on; 1: findings at or above it; 2: usage error or nothing to analyse).
+@main
+struct OriginAudit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "originaudit",
+        abstract: "Audit an origin server before and after it goes behind a CDN.",
+        discussion: """
+        Reads firewall dumps (iptables-save, ipset, nftables), nginx and Apache configuration and \
+        certificate files, reasons over them together, and reports which visitor-facing failure \
+        each problem will cause (Cloudflare 521, 522, 524, 525, 526, redirect loops, 403/503 storms).
+        Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it, 2 usage error or \
+        nothing could be analysed.
+        """,
+        version: "\(ToolInfo.name) \(ToolInfo.version)",
+        subcommands: [Scan.self, Rules.self, Explain.self, Ranges.self],
+        defaultSubcommand: Scan.self
+    )
+
+    /// Runs the command, with usage errors mapped to exit code 2 rather than the library's 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is ExitCode {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// Writes text to a file or standard output.
+func emit(_ text: String, to output: String?) throws {
+    if let output {
+        do {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } catch {
+            throw UsageFailure("--output \(output): \(error.localizedDescription)")
+        }
+    } else {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// A usage problem found after parsing (an unreadable --config, an unknown CDN): exit code 2.
+struct UsageFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Prints a usage problem and exits with 2.
+func failUsage(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("originaudit: \(message)\n".utf8))
+    Foundation.exit(2)
+}

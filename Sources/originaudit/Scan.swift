@@ -1,0 +1,189 @@
+import ArgumentParser
+import Audit
+import Foundation
+import OriginAuditCore
+import Reporters
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, sarif, github
+}
+
+enum FailOn: String, ExpressibleByArgument, CaseIterable {
+    case error, warning, info, never
+
+    var threshold: Severity? {
+        switch self {
+        case .error: .error
+        case .warning: .warning
+        case .info: .info
+        case .never: nil
+        }
+    }
+}
+
+enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+}
+
+extension TLSMode: ExpressibleByArgument {}
+
+/// Options that shape the profile, shared by `scan` and the commands that evaluate one thing.
+struct ProfileArguments: ParsableArguments {
+    @Option(help: "Whose edge addresses must reach the origin: \(CDNProfile.embeddedNames.joined(separator: ", ")), none.")
+    var cdn: String?
+
+    @Option(name: .customLong("cdn-ranges"), help: ArgumentHelp("A file of CIDRs, one per line (# comments), to use as the CDN's addresses.", valueName: "file"))
+    var cdnRanges: String?
+
+    @Option(name: .customLong("tls-mode"), help: "The CDN's encryption mode towards the origin: off, flexible, full, strict, origin-pull (default full).")
+    var tlsMode: TLSMode?
+
+    @Option(name: .customLong("hostname"), help: ArgumentHelp("A proxied hostname (repeatable; default: every name the configuration serves).", valueName: "name"))
+    var hostnames: [String] = []
+
+    @Option(help: ArgumentHelp("The instant certificates are judged at: RFC 3339, a date, or an offset like +30d (default now).", valueName: "time"))
+    var at: String?
+
+    @Option(name: .customLong("expiry-warning-days"), help: "Certificates expiring within this many days are reported (default 30).")
+    var expiryWarningDays: Double?
+
+    var options: ProfileOptions {
+        ProfileOptions(cdn: cdn, cdnRangesFile: cdnRanges, tlsMode: tlsMode, hostnames: hostnames, at: at, expiryWarningDays: expiryWarningDays)
+    }
+}
+
+struct Scan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Audit firewall, web-server and certificate files (the default command).",
+        discussion: """
+        PATHs are files or directories; every file's format is recognised from its content. A \
+        .originaudit.yml in the first directory scanned (or --config) sets the profile, inputs, \
+        disabled rules, severity overrides and suppressions. When the environment variable CI is \
+        set and --root is not given, the root is the current directory and nothing outside it is read.
+        """
+    )
+
+    @Argument(help: "Files and directories to audit.")
+    var paths: [String] = []
+
+    @OptionGroup var profile: ProfileArguments
+
+    @Option(help: ArgumentHelp("Absolute paths in configurations resolve under this directory; nothing outside it is read.", valueName: "dir"))
+    var root: String?
+
+    @Option(help: ArgumentHelp("Project settings file (default: .originaudit.yml in the first directory scanned).", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("A directory of rule YAML files that add to or override the embedded catalog.", valueName: "dir"))
+    var rules: String?
+
+    @Option(name: .customLong("iptables"), help: ArgumentHelp("An iptables-save (IPv4) file.", valueName: "file")) var iptables: [String] = []
+    @Option(name: .customLong("ip6tables"), help: ArgumentHelp("An ip6tables-save (IPv6) file.", valueName: "file")) var ip6tables: [String] = []
+    @Option(name: .customLong("nft"), help: ArgumentHelp("An nftables ruleset (nft -j list ruleset, or nft list ruleset).", valueName: "file")) var nft: [String] = []
+    @Option(name: .customLong("ipset"), help: ArgumentHelp("An ipset save file.", valueName: "file")) var ipset: [String] = []
+    @Option(name: .customLong("nginx"), help: ArgumentHelp("An nginx main configuration, or nginx -T output.", valueName: "file")) var nginx: [String] = []
+    @Option(name: .customLong("apache"), help: ArgumentHelp("An Apache main configuration (apache2.conf, httpd.conf).", valueName: "file")) var apache: [String] = []
+    @Option(name: .customLong("cert"), help: ArgumentHelp("A certificate or key file (PEM or DER).", valueName: "file")) var certs: [String] = []
+    @Option(name: .customLong("define"), help: ArgumentHelp("An Apache -D name for <IfDefine>.", valueName: "name")) var defines: [String] = []
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("Extra trusted CA certificates (PEM).", valueName: "file")) var caFiles: [String] = []
+    @Option(name: .customLong("disable"), help: ArgumentHelp("A rule id not to run (repeatable).", valueName: "id")) var disabled: [String] = []
+
+    @Option(help: "Report format: text, json, sarif, github.") var format: OutputFormat = .text
+    @Option(help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file")) var output: String?
+    @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at or above this severity: error, warning, info, never (default error).") var failOn: FailOn?
+    @Option(help: "Colour in text output: auto (only on a terminal), always, never.") var color: ColorChoice = .auto
+
+    func run() async throws {
+        let now = Date()
+        let cwd = FileManager.default.currentDirectoryPath
+
+        // The project file: --config, or .originaudit.yml in the first directory scanned.
+        var configPath = config
+        if configPath == nil {
+            let first = paths.first ?? "."
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: first, isDirectory: &isDirectory), isDirectory.boolValue {
+                let candidate = (first as NSString).appendingPathComponent(".originaudit.yml")
+                if FileManager.default.fileExists(atPath: candidate) { configPath = candidate }
+            }
+        }
+        var project = ProjectConfig()
+        var configFindings: [Finding] = []
+        if let configPath {
+            guard let data = FileManager.default.contents(atPath: configPath), let text = String(data: data, encoding: .utf8) else {
+                failUsage("--config \(configPath): cannot be read")
+            }
+            let display = configPath.hasPrefix(cwd + "/") ? String(configPath.dropFirst(cwd.count + 1)) : configPath
+            (project, configFindings) = ProjectConfig.parse(text, file: display, directory: (configPath as NSString).deletingLastPathComponent)
+        }
+        project.disabled.formUnion(disabled)
+
+        let profileValue: Profile
+        do {
+            profileValue = try ProfileBuilder.build(profile.options, config: project, now: now)
+        } catch {
+            failUsage("\(error)")
+        }
+
+        var catalog = RuleCatalog.embedded
+        if let rules {
+            let errors = catalog.merge(directory: URL(fileURLWithPath: rules))
+            if !errors.isEmpty { failUsage("--rules \(rules): " + errors.map(\.description).joined(separator: "; ")) }
+        }
+
+        let rootPath = root ?? project.root ?? (ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true ? cwd : nil)
+        let tree = SourceTree(root: rootPath.map { URL(fileURLWithPath: $0) })
+
+        var explicit: [(kind: InputKind, path: String, familyHint: AddressFamily?)] = []
+        func add(_ files: [String], _ kind: InputKind, _ family: AddressFamily? = nil) {
+            explicit += files.map { (kind, $0, family) }
+        }
+        add(iptables + (project.inputs["iptables"] ?? []), .iptablesSave, .ipv4)
+        add(ip6tables + (project.inputs["ip6tables"] ?? []), .iptablesSave, .ipv6)
+        add(ipset + (project.inputs["ipset"] ?? []), .ipset)
+        add(certs + (project.inputs["cert"] ?? []), .certificate)
+        for file in nft + (project.inputs["nft"] ?? []) {
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: tree.hostPath(file)), options: .alwaysMapped).prefix(4096)) ?? Data()
+            let isJSON = String(decoding: bytes, as: UTF8.self).drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }.hasPrefix("{")
+            explicit.append((isJSON ? .nftJSON : .nftText, file, nil))
+        }
+        for file in nginx + (project.inputs["nginx"] ?? []) {
+            let head = (try? Data(contentsOf: URL(fileURLWithPath: tree.hostPath(file))).prefix(4096)) ?? Data()
+            explicit.append((String(decoding: head, as: UTF8.self).hasPrefix("# configuration file ") ? .nginxDump : .nginxMain, file, nil))
+        }
+        add(apache + (project.inputs["apache"] ?? []), .apacheMain)
+        // Plain paths: the command line, or the project file's, or the current directory when
+        // nothing at all was named.
+        var walkPaths = paths + (project.inputs["paths"] ?? [])
+        if walkPaths.isEmpty && explicit.isEmpty { walkPaths = ["."] }
+
+        let request = ScanRequest(paths: walkPaths, explicit: explicit, tree: tree,
+                                  defines: defines + project.defines, caFiles: caFiles + project.caFiles)
+        var loaded = AuditRunner.load(request)
+        loaded.findings += configFindings
+        if loaded.recognised == 0 && loaded.findings.allSatisfy({ $0.ruleId != "input.unknown-format" && $0.ruleId != "input.unreadable" }) {
+            FileHandle.standardError.write(Data("originaudit: nothing to analyse: no firewall, web-server or certificate file was found in \(walkPaths.joined(separator: ", "))\n".utf8))
+        }
+        let report = await AuditRunner.finish(loaded, profile: profileValue, config: project, catalog: catalog)
+
+        let text: String
+        switch format {
+        case .text:
+            let colour: Bool
+            switch color {
+            case .always: colour = true
+            case .never: colour = false
+            case .auto: colour = output == nil && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            }
+            text = TextReporter.render(report, style: .init(enabled: colour))
+        case .json: text = JSONReporter.render(report)
+        case .sarif: text = SARIFReporter.render(report)
+        case .github: text = GitHubReporter.render(report)
+        }
+        do { try emit(text, to: output) } catch { failUsage("\(error)") }
+
+        if loaded.recognised == 0 { throw ExitCode(2) }
+        let threshold = (failOn ?? project.failOn.flatMap(FailOn.init(rawValue:)) ?? .error).threshold
+        if let threshold, let worst = report.worstSeverity, worst >= threshold { throw ExitCode(1) }
+    }
+}
