@@ -134,35 +134,21 @@ struct Scan: AsyncParsableCommand {
         let rootPath = root ?? project.root ?? (ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true ? cwd : nil)
         let tree = SourceTree(root: rootPath.map { URL(fileURLWithPath: $0) })
 
-        var explicit: [(kind: InputKind, path: String, familyHint: AddressFamily?)] = []
-        func add(_ files: [String], _ kind: InputKind, _ family: AddressFamily? = nil) {
-            explicit += files.map { (kind, $0, family) }
-        }
-        add(iptables + (project.inputs["iptables"] ?? []), .iptablesSave, .ipv4)
-        add(ip6tables + (project.inputs["ip6tables"] ?? []), .iptablesSave, .ipv6)
-        add(ipset + (project.inputs["ipset"] ?? []), .ipset)
-        add(certs + (project.inputs["cert"] ?? []), .certificate)
-        for file in nft + (project.inputs["nft"] ?? []) {
-            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: tree.hostPath(file)), options: .alwaysMapped).prefix(4096)) ?? Data()
-            let isJSON = String(decoding: bytes, as: UTF8.self).drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }.hasPrefix("{")
-            explicit.append((isJSON ? .nftJSON : .nftText, file, nil))
-        }
-        for file in nginx + (project.inputs["nginx"] ?? []) {
-            let head = (try? Data(contentsOf: URL(fileURLWithPath: tree.hostPath(file))).prefix(4096)) ?? Data()
-            explicit.append((String(decoding: head, as: UTF8.self).hasPrefix("# configuration file ") ? .nginxDump : .nginxMain, file, nil))
-        }
-        add(apache + (project.inputs["apache"] ?? []), .apacheMain)
-        // Plain paths: the command line, or the project file's, or the current directory when
-        // nothing at all was named.
-        var walkPaths = paths + (project.inputs["paths"] ?? [])
-        if walkPaths.isEmpty && explicit.isEmpty { walkPaths = ["."] }
-
-        let request = ScanRequest(paths: walkPaths, explicit: explicit, tree: tree,
-                                  defines: defines + project.defines, caFiles: caFiles + project.caFiles)
+        var selection = InputSelection()
+        selection.paths = paths
+        selection.iptables = iptables
+        selection.ip6tables = ip6tables
+        selection.ipset = ipset
+        selection.nft = nft
+        selection.nginx = nginx
+        selection.apache = apache
+        selection.certs = certs
+        selection.add(project)
+        let request = selection.request(tree: tree, defines: defines + project.defines, caFiles: caFiles + project.caFiles)
         var loaded = AuditRunner.load(request)
         loaded.findings += configFindings
         if loaded.recognised == 0 && loaded.findings.allSatisfy({ $0.ruleId != "input.unknown-format" && $0.ruleId != "input.unreadable" }) {
-            FileHandle.standardError.write(Data("originaudit: nothing to analyse: no firewall, web-server or certificate file was found in \(walkPaths.joined(separator: ", "))\n".utf8))
+            FileHandle.standardError.write(Data("originaudit: nothing to analyse: no firewall, web-server or certificate file was found in \(request.paths.joined(separator: ", "))\n".utf8))
         }
         let report = await AuditRunner.finish(loaded, profile: profileValue, config: project, catalog: catalog)
 

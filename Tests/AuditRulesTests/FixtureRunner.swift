@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import OriginAuditCore
+import Audit
+import AuditRules
+import TestSupport
+
+/// One fixture folder: `Fixtures/<rule-id>/<case>/` must make the rule report; `<case>_fp/` is a
+/// near miss that must stay silent (gixy's naming).
+struct RuleFixture: Sendable, CustomTestStringConvertible {
+    var ruleId: String
+    var name: String
+    var directory: URL
+    var mustTrigger: Bool { !name.hasSuffix("_fp") }
+    var testDescription: String { "\(ruleId)/\(name)" }
+}
+
+enum FixtureRunner {
+    static let root = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures")
+
+    /// Every fixture folder, in name order.
+    static func discover() -> [RuleFixture] {
+        let fm = FileManager.default
+        var fixtures: [RuleFixture] = []
+        for ruleId in ((try? fm.contentsOfDirectory(atPath: root.path)) ?? []).sorted() where !ruleId.hasPrefix(".") {
+            let ruleDirectory = root.appendingPathComponent(ruleId)
+            for name in ((try? fm.contentsOfDirectory(atPath: ruleDirectory.path)) ?? []).sorted() where !name.hasPrefix(".") {
+                fixtures.append(RuleFixture(ruleId: ruleId, name: name, directory: ruleDirectory.appendingPathComponent(name)))
+            }
+        }
+        return fixtures
+    }
+
+    /// Scans a fixture the way `originaudit scan DIR --root DIR` would, from inside the folder:
+    /// its `.originaudit.yml` sets the profile and inputs. A `setup.sh` (which generates
+    /// certificates with openssl, say) runs first in a temporary copy.
+    static func scan(_ fixture: RuleFixture) async throws -> AuditReport {
+        var directory = fixture.directory
+        var cleanup: URL?
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("setup.sh").path) {
+            let copy = try TestTools.temporaryDirectory("fixture")
+            cleanup = copy
+            let target = copy.appendingPathComponent(fixture.name)
+            try FileManager.default.copyItem(at: directory, to: target)
+            let result = try TestTools.run("/bin/bash", ["setup.sh"], currentDirectory: target.path, timeout: 120)
+            guard result.status == 0 else {
+                throw FixtureError(message: "setup.sh of \(fixture.testDescription) failed: \(result.stderr)")
+            }
+            directory = target
+        }
+        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+
+        var config = ProjectConfig()
+        var configFindings: [Finding] = []
+        let configURL = directory.appendingPathComponent(".originaudit.yml")
+        if let text = try? String(contentsOf: configURL, encoding: .utf8) {
+            (config, configFindings) = ProjectConfig.parse(text, file: ".originaudit.yml", directory: directory.path)
+        }
+        let profile = try ProfileBuilder.build(ProfileOptions(at: config.at ?? "2026-11-23T00:00:00Z"), config: config,
+                                               now: Date(timeIntervalSince1970: 1_795_392_000))
+        let tree = SourceTree(root: directory, base: directory)
+        var selection = InputSelection()
+        selection.add(config)
+        if selection.paths.isEmpty { selection.paths = ["."] }
+        var loaded = AuditRunner.load(selection.request(tree: tree, defines: config.defines, caFiles: config.caFiles))
+        loaded.findings += configFindings
+        return await AuditRunner.finish(loaded, profile: profile, config: config, catalog: RuleCatalog.embedded)
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
