@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CertificatesTests", dependencies: ["Certificates", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AuditRulesTests", dependencies: ["AuditRules", "Audit", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "ReportersTests", dependencies: ["Reporters", "Audit", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ReportersTests", dependencies: ["Reporters", "Audit", "TestSupport"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

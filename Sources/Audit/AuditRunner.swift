@@ -63,27 +63,28 @@ public enum AuditRunner {
             guard seen.insert(hostPath).inserted, let bytes = readFile(hostPath) else { continue }
             classified.append((entry.kind, hostPath, entry.familyHint, bytes))
         }
-        for path in request.paths {
-            let hostPath = tree.hostPath(path)
-            if tree.isDirectory(hostPath) {
-                for file in walk(hostPath, tree: tree) where seen.insert(file).inserted {
-                    guard let bytes = readFile(file) else { continue }
-                    let kind = InputClassifier.classify(name: file, bytes: bytes)
-                    if kind == .unknown { skippedUnknown += 1; continue }
-                    classified.append((kind, file, InputClassifier.familyHint(name: file), bytes))
-                }
-            } else {
-                guard seen.insert(hostPath).inserted, let bytes = readFile(hostPath) else { continue }
-                let kind = InputClassifier.classify(name: hostPath, bytes: bytes)
-                if kind == .unknown {
-                    let display = tree.displayPath(hostPath)
-                    findings.append(Finding(
-                        ruleId: InputDiagnostics.unknownFormat,
-                        message: "\(display) is not a recognised format (iptables-save, ipset, nftables, nginx, Apache, PEM/DER certificate or key); name its format with a flag such as --nginx or --iptables",
-                        location: SourceLocation(file: display), key: display))
-                    continue
-                }
-                classified.append((kind, hostPath, InputClassifier.familyHint(name: hostPath), bytes))
+        // Files named one by one come before directory walks, so that a file both named and
+        // found by walking is treated as named (an unrecognised named file is a finding).
+        let named = request.paths.map { tree.hostPath($0) }
+        for hostPath in named where !tree.isDirectory(hostPath) {
+            guard seen.insert(hostPath).inserted, let bytes = readFile(hostPath) else { continue }
+            let kind = InputClassifier.classify(name: hostPath, bytes: bytes)
+            if kind == .unknown {
+                let display = tree.displayPath(hostPath)
+                findings.append(Finding(
+                    ruleId: InputDiagnostics.unknownFormat,
+                    message: "\(display) is not a recognised format (iptables-save, ipset, nftables, nginx, Apache, PEM/DER certificate or key); name its format with a flag such as --nginx or --iptables",
+                    location: SourceLocation(file: display), key: display))
+                continue
+            }
+            classified.append((kind, hostPath, InputClassifier.familyHint(name: hostPath), bytes))
+        }
+        for directory in named where tree.isDirectory(directory) {
+            for file in walk(directory, tree: tree) where seen.insert(file).inserted {
+                guard let bytes = readFile(file) else { continue }
+                let kind = InputClassifier.classify(name: file, bytes: bytes)
+                if kind == .unknown { skippedUnknown += 1; continue }
+                classified.append((kind, file, InputClassifier.familyHint(name: file), bytes))
             }
         }
         if skippedUnknown > 0 {

@@ -32,8 +32,8 @@ public struct SourceTree: Sendable {
     private let resolvedRoot: String?
 
     public init(root: URL?, base: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
-        self.root = root?.standardizedFileURL
-        self.base = base.standardizedFileURL
+        self.root = root.map { URL(fileURLWithPath: SourceTree.normalise($0.path)) }
+        self.base = URL(fileURLWithPath: SourceTree.normalise(base.path))
         resolvedRoot = root.map { $0.resolvingSymlinksInPath().standardizedFileURL.path }
     }
 
@@ -41,14 +41,32 @@ public struct SourceTree: Sendable {
     public func hostPath(_ configPath: String, relativeTo directory: String? = nil) -> String {
         var path = configPath
         if !path.hasPrefix("/") {
-            if let directory { return (directory as NSString).appendingPathComponent(path) }
-            path = (base.path as NSString).appendingPathComponent(path)
-            return (path as NSString).standardizingPath
+            if let directory { return SourceTree.normalise((directory as NSString).appendingPathComponent(path)) }
+            return SourceTree.normalise((base.path as NSString).appendingPathComponent(path))
         }
+        path = SourceTree.normalise(path)
         if let root, !isUnderRoot(path) {
             path = (root.path as NSString).appendingPathComponent(String(path.dropFirst()))
         }
-        return (path as NSString).standardizingPath
+        return path
+    }
+
+    /// Removes `.`, `..` and repeated slashes lexically, without following symlinks (Foundation's
+    /// `standardizingPath` may resolve them, which would hide where a link points from the
+    /// root check). `..` never climbs above `/`.
+    public static func normalise(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        var parts: [Substring] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if component == "." { continue }
+            if component == ".." {
+                if let last = parts.last, last != ".." { parts.removeLast() } else if !absolute { parts.append(component) }
+                continue
+            }
+            parts.append(component)
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 
     /// Whether a host path is already inside the root (so it is not mapped a second time).
@@ -197,7 +215,7 @@ public struct SourceTree: Sendable {
     /// How a host path is shown in reports: relative to `base` when inside it, else as is; and
     /// under a root, as the absolute path the config names.
     public func displayPath(_ hostPath: String) -> String {
-        let path = (hostPath as NSString).standardizingPath
+        let path = SourceTree.normalise(hostPath)
         if path.hasPrefix(base.path + "/") { return String(path.dropFirst(base.path.count + 1)) }
         if let root, root.path != "/", path.hasPrefix(root.path + "/") { return String(path.dropFirst(root.path.count)) }
         return path

@@ -10,6 +10,7 @@ struct Rules: ParsableCommand {
     var rules: String?
 
     @Flag(help: "Print JSON instead of a table.") var json = false
+    @Flag(help: "Print a Markdown table (the README's rule table is this output).") var markdown = false
 
     func run() throws {
         let catalog = try loadCatalog(rules)
@@ -22,6 +23,15 @@ struct Rules: ParsableCommand {
             }
             let data = try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        if markdown {
+            print("| id | severity | predicts | what it finds |")
+            print("| --- | --- | --- | --- |")
+            for rule in entries {
+                let status = implemented.contains(rule.id) ? "" : " *(not yet implemented)*"
+                print("| `\(rule.id)` | \(rule.severity.rawValue) | \(rule.predicts ?? "—") | \(rule.title)\(status) |")
+            }
             return
         }
         let idWidth = entries.map(\.id.count).max() ?? 10

@@ -113,7 +113,8 @@ struct Scan: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: configPath), let text = String(data: data, encoding: .utf8) else {
                 failUsage("--config \(configPath): cannot be read")
             }
-            let display = configPath.hasPrefix(cwd + "/") ? String(configPath.dropFirst(cwd.count + 1)) : configPath
+            var display = configPath.hasPrefix(cwd + "/") ? String(configPath.dropFirst(cwd.count + 1)) : configPath
+            while display.hasPrefix("./") { display.removeFirst(2) }
             (project, configFindings) = ProjectConfig.parse(text, file: display, directory: (configPath as NSString).deletingLastPathComponent)
         }
         project.disabled.formUnion(disabled)

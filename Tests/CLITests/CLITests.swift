@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The binary, run the way a user runs it: arguments in, stdout/stderr and exit code out.
+enum Binary {
+    /// The `originaudit` built beside this test bundle (`swift test` builds every product).
+    static var path: String {
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [bundleDirectory.appendingPathComponent("originaudit"),
+                          bundleDirectory.deletingLastPathComponent().appendingPathComponent("originaudit"),
+                          TestTools.packageRoot.appendingPathComponent(".build/debug/originaudit")]
+        where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            return candidate.path
+        }
+        return TestTools.packageRoot.appendingPathComponent(".build/debug/originaudit").path
+    }
+
+    static func run(_ arguments: [String], in directory: String = TestTools.packageRoot.path,
+                    environment: [String: String] = [:]) throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        env["CI"] = nil
+        env["NO_COLOR"] = nil
+        for (key, value) in environment { env[key] = value }
+        return try TestTools.run(path, arguments, environment: env, currentDirectory: directory, timeout: 120)
+    }
+
+    static let example = "Examples/cloudflare-origin"
+}
+
+@Suite struct CLITests {
+    @Test func version() throws {
+        let result = try Binary.run(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("originaudit "))
+    }
+
+    @Test func usageErrorsExitTwo() throws {
+        #expect(try Binary.run(["scan", "--no-such-option"]).status == 2)
+        #expect(try Binary.run(["scan", "--format", "yaml", Binary.example]).status == 2)
+        #expect(try Binary.run(["scan", "--tls-mode", "paranoid", Binary.example]).status == 2)
+        #expect(try Binary.run(["scan", "--cdn", "akamai", Binary.example]).status == 2)
+        #expect(try Binary.run(["scan", "--at", "next tuesday", Binary.example]).status == 2)
+        #expect(try Binary.run(["explain", "firewall.no-such-rule"]).status == 2)
+        #expect(try Binary.run(["ranges", "--cdn", "akamai"]).status == 2)
+    }
+
+    @Test func nothingToAnalyseExitsTwo() throws {
+        let directory = try TestTools.temporaryDirectory("empty")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "just notes\n".write(to: directory.appendingPathComponent("README.txt"), atomically: true, encoding: .utf8)
+        let result = try Binary.run(["scan", directory.path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("nothing to analyse"))
+    }
+
+    /// The exit code follows --fail-on and the worst severity reported, whatever the findings are.
+    @Test func exitCodeFollowsFailOn() throws {
+        let json = try Binary.run(["scan", "--format", "json", "--fail-on", "never", Binary.example])
+        #expect(json.status == 0)
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let summary = try #require(root["summary"] as? [String: Int])
+        for (threshold, levels) in [("error", ["error"]), ("warning", ["error", "warning"]), ("info", ["error", "warning", "info"])] {
+            let expected: Int32 = levels.contains { summary[$0, default: 0] > 0 } ? 1 : 0
+            #expect(try Binary.run(["scan", "--fail-on", threshold, Binary.example]).status == expected, "--fail-on \(threshold)")
+        }
+    }
+
+    /// An unrecognised file named explicitly is a finding, and the run goes on with the others.
+    @Test func unknownExplicitFileIsAFinding() throws {
+        let result = try Binary.run(["scan", "--format", "json", "--fail-on", "never", "README.md", Binary.example])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("\"ruleId\": \"input.unknown-format\""))
+        #expect(result.stdout.contains("README.md"))
+    }
+
+    @Test func sarifFromARealRunValidates() throws {
+        let result = try Binary.run(["scan", "--format", "sarif", "--fail-on", "never", Binary.example])
+        #expect(result.status == 0)
+        try SARIFValidation.validate(result.stdout)
+    }
+
+    @Test func outputFileAndNoColourInFiles() throws {
+        let directory = try TestTools.temporaryDirectory("output")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("report.txt").path
+        let result = try Binary.run(["scan", "--output", file, "--fail-on", "never", Binary.example])
+        #expect(result.status == 0)
+        #expect(result.stdout.isEmpty)
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.contains("CDN cloudflare, TLS mode strict"))
+        #expect(!text.contains("\u{1B}["))
+    }
+
+    @Test func rangesAndRulesComeFromTheEmbeddedCatalog() throws {
+        let ranges = try Binary.run(["ranges", "--cdn", "cloudflare"])
+        #expect(ranges.status == 0)
+        #expect(ranges.stdout.contains("173.245.48.0/20") && ranges.stdout.contains("2400:cb00::/32"))
+        #expect(ranges.stdout.contains("199.27.128.0/21"))
+        let plain = try Binary.run(["ranges", "--plain"])
+        #expect(plain.stdout.split(separator: "\n").count == 22)
+        let rules = try Binary.run(["rules"])
+        #expect(rules.status == 0)
+    }
+
+    /// Rules/ is compiled in: the binary works copied alone to an empty directory.
+    @Test func binaryWorksCopiedAlone() throws {
+        let directory = try TestTools.temporaryDirectory("alone")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = directory.appendingPathComponent("originaudit")
+        try FileManager.default.copyItem(atPath: Binary.path, toPath: copy.path)
+        let result = try TestTools.run(copy.path, ["ranges", "--cdn", "fastly"], currentDirectory: directory.path)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("151.101.0.0/16"))
+        let rules = try TestTools.run(copy.path, ["rules"], currentDirectory: directory.path)
+        #expect(rules.stdout == (try Binary.run(["rules"])).stdout)
+    }
+}
+
+/// `.originaudit.yml`: profile, suppressions with reasons and expiry, and confinement to --root.
+@Suite struct ProjectFileTests {
+    func project(_ config: String, files: [String: String] = [:]) throws -> URL {
+        let directory = try TestTools.temporaryDirectory("project")
+        try config.write(to: directory.appendingPathComponent(".originaudit.yml"), atomically: true, encoding: .utf8)
+        for (name, text) in files {
+            let url = directory.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    static let ipset = "create cdn hash:net family inet hashsize 1024 maxelem 65536\nadd cdn 192.0.2.0/24\n"
+
+    @Test func activeSuppressionHidesAndExpiredOneResurfaces() throws {
+        let files = ["ipset.save": Self.ipset, "notes.txt": "not a config\n"]
+        let active = try project("""
+            at: 2026-11-23T00:00:00Z
+            inputs: {paths: [notes.txt]}
+            suppress:
+              - rule: input.unknown-format
+                path: notes.txt
+                reason: kept for the operators
+                expires: 2027-01-31
+            """, files: files)
+        defer { try? FileManager.default.removeItem(at: active) }
+        let hidden = try Binary.run(["scan", "--format", "json", "--fail-on", "never", "."], in: active.path)
+        #expect(!hidden.stdout.contains("input.unknown-format"))
+        #expect(hidden.stdout.contains("\"suppressed\": 1"))
+
+        let expired = try project("""
+            at: 2026-11-23T00:00:00Z
+            inputs: {paths: [notes.txt]}
+            suppress:
+              - rule: input.unknown-format
+                reason: kept for the operators
+                expires: 2026-01-31
+            """, files: files)
+        defer { try? FileManager.default.removeItem(at: expired) }
+        let shown = try Binary.run(["scan", "--format", "json", "--fail-on", "never", "."], in: expired.path)
+        #expect(shown.stdout.contains("input.unknown-format"))
+        #expect(shown.stdout.contains("suppression of this finding expired on 2026-01-31"))
+        #expect(shown.stdout.contains("\"message\": \"expired suppression\""))
+    }
+
+    @Test func brokenProjectFileIsAFindingWithALine() throws {
+        let directory = try project("tlsMode: strict\nsuppress:\n  - rule: input.unknown-format\n", files: ["ipset.save": Self.ipset])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Binary.run(["scan", "--format", "json", "."], in: directory.path)
+        #expect(result.stdout.contains("a suppression needs a `reason`"))
+        #expect(result.stdout.contains("\"line\": 3"))
+        #expect(result.status == 1)
+    }
+
+    @Test func profileComesFromTheProjectFileAndFlagsWin() throws {
+        let directory = try project("cdn: fastly\ntlsMode: flexible\nat: 2026-05-01\n", files: ["ipset.save": Self.ipset])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fromFile = try Binary.run(["scan", "--format", "json", "."], in: directory.path)
+        #expect(fromFile.stdout.contains("\"cdn\": \"fastly\"") && fromFile.stdout.contains("\"tlsMode\": \"flexible\""))
+        #expect(fromFile.stdout.contains("\"at\": \"2026-05-01T00:00:00Z\""))
+        let overridden = try Binary.run(["scan", "--format", "json", "--tls-mode", "strict", "--cdn", "cloudflare", "."], in: directory.path)
+        #expect(overridden.stdout.contains("\"cdn\": \"cloudflare\"") && overridden.stdout.contains("\"tlsMode\": \"strict\""))
+    }
+
+    /// In CI (or with --root), a path that leads outside the root is not read.
+    @Test func nothingOutsideTheRootIsRead() throws {
+        let outside = try TestTools.temporaryDirectory("outside")
+        defer { try? FileManager.default.removeItem(at: outside) }
+        try Self.ipset.write(to: outside.appendingPathComponent("secret.save"), atomically: true, encoding: .utf8)
+        let directory = try project("inputs:\n  ipset: [\(outside.path)/secret.save]\n", files: ["ipset.save": Self.ipset])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("link.save").path,
+                                                   withDestinationPath: outside.appendingPathComponent("secret.save").path)
+        let result = try Binary.run(["scan", "--format", "json", "--fail-on", "never", "--ipset", "link.save", "."],
+                                    in: directory.path, environment: ["CI": "true"])
+        #expect(result.stdout.contains("link.save is outside --root and was not read"))
+        // The absolute path maps under the root, where there is no such file.
+        #expect(result.stdout.contains("secret.save does not exist"))
+    }
+}
