@@ -79,7 +79,56 @@ struct Explain: ParsableCommand {
 }
 
 struct Ranges: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a CDN's embedded address ranges, ports and timeouts, with their source and date.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a CDN's embedded address ranges, ports and timeouts, with their source and date.",
+        subcommands: [Show.self, Update.self],
+        defaultSubcommand: Show.self)
+}
+
+extension Ranges {
+struct Update: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn a CDN's freshly published address list into a file for --cdn-ranges.",
+        discussion: """
+        originaudit never fetches anything itself. Download the list the CDN publishes (the source \
+        printed by `originaudit ranges --cdn X`), then convert it: Cloudflare's ips-v4/ips-v6 text or \
+        API JSON, Fastly's public-ip-list JSON, AWS ip-ranges.json (CloudFront origin-facing \
+        entries), or any list of CIDRs. The output also says what changed against the embedded snapshot.
+        """)
+
+    @Option(help: "The CDN the list belongs to.") var cdn: String = "cloudflare"
+    @Option(name: .customLong("from"), help: ArgumentHelp("The downloaded list (repeatable, e.g. ips-v4 and ips-v6).", valueName: "file"))
+    var sources: [String]
+    @Option(help: ArgumentHelp("Where to write the ranges file (default: standard output).", valueName: "file")) var output: String?
+
+    func run() throws {
+        let embedded: CDNProfile
+        do { embedded = try CDNProfile.embedded(cdn) } catch { throw ValidationError("\(error)") }
+        var cidrs: [CIDR] = []
+        for source in sources {
+            guard let data = FileManager.default.contents(atPath: source) else { throw ValidationError("--from \(source): cannot be read") }
+            do {
+                cidrs += try PublishedRanges.parse(String(decoding: data, as: UTF8.self), cdn: cdn)
+            } catch {
+                throw ValidationError("--from \(source): \(error)")
+            }
+        }
+        guard !cidrs.isEmpty else { throw ValidationError("no ranges found in \(sources.joined(separator: ", "))") }
+        let fresh = DualStackSet(cidrs: cidrs)
+        var text = "# \(embedded.displayName) ranges converted by originaudit ranges update from \(sources.joined(separator: ", "))\n"
+        text += fresh.cidrs.map(\.description).joined(separator: "\n") + "\n"
+        try emit(text, to: output)
+        for family in AddressFamily.allCases where !fresh[family].isEmpty {
+            let added = fresh[family].subtracting(embedded.ranges[family])
+            let removed = embedded.ranges[family].subtracting(fresh[family])
+            if !added.isEmpty { FileHandle.standardError.write(Data("new since the embedded snapshot (\(embedded.asOf)): \(added)\n".utf8)) }
+            if !removed.isEmpty { FileHandle.standardError.write(Data("no longer published: \(removed)\n".utf8)) }
+        }
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a CDN's embedded ranges (the default).")
 
     @Option(help: "The CDN: \(CDNProfile.embeddedNames.joined(separator: ", ")).") var cdn: String = "cloudflare"
     @Flag(help: "Print only the CIDRs, one per line (a file for --cdn-ranges).") var plain = false
@@ -108,6 +157,7 @@ struct Ranges: ParsableCommand {
     }
 
     func format(_ value: Double) -> String { value.rounded() == value ? String(Int(value)) : String(value) }
+}
 }
 
 /// The embedded catalog, plus a `--rules DIR` when given.

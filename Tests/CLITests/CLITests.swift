@@ -198,3 +198,69 @@ enum Binary {
         #expect(result.stdout.contains("secret.save does not exist"))
     }
 }
+
+/// The README's rule table is `originaudit rules --markdown`, never a second hand-kept copy.
+@Suite struct ReadmeTests {
+    @Test func ruleTableMatchesTheCatalog() throws {
+        let readme = try String(contentsOf: TestTools.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let begin = try #require(readme.range(of: "<!-- rules:begin -->\n"))
+        let end = try #require(readme.range(of: "<!-- rules:end -->"))
+        let table = String(readme[begin.upperBound..<end.lowerBound])
+        let generated = try Binary.run(["rules", "--markdown"])
+        #expect(generated.status == 0)
+        #expect(table == generated.stdout, "README.md's rule table is stale: regenerate it with `swift run originaudit rules --markdown`")
+    }
+
+    @Test func ciRunsTheReadmeTestCommand() throws {
+        let readme = try String(contentsOf: TestTools.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let ci = try String(contentsOf: TestTools.packageRoot.appendingPathComponent(".ci/run"), encoding: .utf8)
+        #expect(readme.contains("Scripts/test      "))
+        #expect(ci.split(separator: "\n").contains("Scripts/test"))
+    }
+}
+
+@Suite struct CatalogCommandTests {
+    @Test func rangesUpdateConvertsPublishedLists() throws {
+        let directory = try TestTools.temporaryDirectory("ranges")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fastly = directory.appendingPathComponent("public-ip-list.json")
+        try #"{"addresses": ["151.101.0.0/16", "203.0.113.0/24"], "ipv6_addresses": ["2a04:4e42::/32"]}"#
+            .write(to: fastly, atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("fastly.txt")
+        let result = try Binary.run(["ranges", "update", "--cdn", "fastly", "--from", fastly.path, "--output", output.path])
+        #expect(result.status == 0)
+        let text = try String(contentsOf: output, encoding: .utf8)
+        #expect(text.contains("151.101.0.0/16\n203.0.113.0/24\n2a04:4e42::/32\n"))
+        #expect(result.stderr.contains("new since the embedded snapshot (2023-06-06): 203.0.113.0/24"))
+        #expect(result.stderr.contains("no longer published: 2a04:4e40::/32"))
+
+        let aws = directory.appendingPathComponent("ip-ranges.json")
+        try #"{"prefixes": [{"ip_prefix": "198.51.100.0/24", "service": "CLOUDFRONT_ORIGIN_FACING"}, {"ip_prefix": "192.0.2.0/24", "service": "EC2"}], "ipv6_prefixes": []}"#
+            .write(to: aws, atomically: true, encoding: .utf8)
+        let cloudfront = try Binary.run(["ranges", "update", "--cdn", "cloudfront", "--from", aws.path])
+        #expect(cloudfront.stdout.contains("198.51.100.0/24") && !cloudfront.stdout.contains("192.0.2.0/24"))
+
+        let garbage = directory.appendingPathComponent("garbage.txt")
+        try "not an address\n".write(to: garbage, atomically: true, encoding: .utf8)
+        let bad = try Binary.run(["ranges", "update", "--from", garbage.path])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("line 1"))
+    }
+
+    /// `--rules DIR` overrides a rule's metadata, and the report uses it.
+    @Test func rulesDirectoryOverridesTheCatalog() throws {
+        let directory = try TestTools.temporaryDirectory("rules")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "id: input.unknown-format\nseverity: error\ntitle: Stray file in the configuration repository\n"
+            .write(to: directory.appendingPathComponent("override.yml"), atomically: true, encoding: .utf8)
+        let explained = try Binary.run(["explain", "input.unknown-format", "--rules", directory.path])
+        #expect(explained.status == 0)
+        #expect(explained.stdout.contains("Stray file in the configuration repository"))
+        #expect(explained.stdout.contains("Severity: error"))
+        let scan = try Binary.run(["scan", "--rules", directory.path, "--format", "json", "README.md", Binary.example])
+        #expect(scan.stdout.contains("\"severity\": \"error\""))
+        #expect(scan.status == 1)
+        try "id: [broken\n".write(to: directory.appendingPathComponent("broken.yml"), atomically: true, encoding: .utf8)
+        #expect(try Binary.run(["rules", "--rules", directory.path]).status == 2)
+    }
+}
