@@ -1,0 +1,90 @@
+import OriginAuditCore
+import WebServer
+
+/// origin.deny-blocks-cdn, both ways an access list turns away the CDN's traffic:
+/// - without real-IP, the address judged is the CDN edge's, so a `deny` that covers CDN
+///   addresses refuses everyone who comes through those edges;
+/// - with real-IP, the address judged is the visitor's, so `allow <CDN ranges>; deny all`
+///   (meant to lock the origin to the CDN) refuses every visitor.
+/// Rules in one scope are read in order, first match wins (nginx's allow/deny; the Apache loader
+/// writes `Require` and `Order/Allow/Deny` in the same ordered form).
+struct DenyBlocksCDNRule: AuditRule {
+    let id = "origin.deny-blocks-cdn"
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        guard !profile.cdn.ranges.isEmpty else { return [] }
+        var findings: [Finding] = []
+        for host in OriginContext.proxiedHosts(model, profile) {
+            let unrestored = ClientAddressHeader.unrestored(host, profile)
+            var restored = DualStackSet()
+            for family in AddressFamily.allCases { restored[family] = profile.cdn.ranges[family].subtracting(unrestored[family]) }
+            let scopes = Dictionary(grouping: host.accessRules, by: { $0.scope ?? "" })
+            for scope in scopes.keys.sorted() {
+                let rules = scopes[scope]!
+                if let finding = deniedEdges(rules, unrestored, host, profile, scope) { findings.append(finding) }
+                if !restored.isEmpty, let finding = cdnAllowListAfterRealIP(rules, host, profile, scope) { findings.append(finding) }
+            }
+        }
+        return findings
+    }
+
+    /// Which unrestored CDN addresses the ordered rules deny, and the first rule that does.
+    private func deniedEdges(_ rules: [AccessRule], _ unrestored: DualStackSet, _ host: VirtualHost, _ profile: Profile, _ scope: String) -> Finding? {
+        var remaining = unrestored
+        var denied = DualStackSet()
+        var deciding: [AccessRule] = []
+        for rule in rules {
+            var matched = DualStackSet()
+            for family in AddressFamily.allCases { matched[family] = remaining[family].intersection(rule.sources[family]) }
+            guard !matched.isEmpty else { continue }
+            if rule.action == .deny {
+                for family in AddressFamily.allCases { denied[family].formUnion(matched[family]) }
+                deciding.append(rule)
+            }
+            for family in AddressFamily.allCases { remaining[family].subtract(matched[family]) }
+        }
+        guard let first = deciding.first, !denied.isEmpty else { return nil }
+        let whole = denied == profile.cdn.ranges
+        let place = scope.isEmpty ? "" : " in \(scope)"
+        return Finding(
+            ruleId: id,
+            message: "\(OriginContext.describe(host))\(place) denies \(whole ? "all of \(profile.cdn.displayName)'s addresses" : "\(profile.cdn.displayName) addresses \(denied.ipv4.isEmpty ? denied.ipv6.summary() : denied.ipv4.summary())"); without real-IP restoration the CDN's edge is the client, so every visitor routed through \(whole ? "it" : "those edges") gets 403",
+            location: first.location,
+            related: deciding.dropFirst().map { RelatedLocation($0.location, "also denies CDN addresses") },
+            predicts: "403",
+            remediation: OriginContext.directive(host.software,
+                nginx: "Restore the visitor's address before access checks (set_real_ip_from for every CDN range; real_ip_header \(profile.cdn.clientIPHeader ?? "X-Forwarded-For");), so deny judges visitors — or remove the deny for CDN ranges.",
+                apache: "Enable mod_remoteip (RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For"), RemoteIPTrustedProxy for every CDN range) so Require judges visitors — or stop denying CDN ranges."),
+            key: "\(host.location.file) \(OriginContext.describe(host)) \(scope) edges")
+    }
+
+    /// `allow <CDN ranges>; deny all` where real-IP is on: the visitor is judged, and refused.
+    private func cdnAllowListAfterRealIP(_ rules: [AccessRule], _ host: VirtualHost, _ profile: Profile, _ scope: String) -> Finding? {
+        let cdnAndStale = DualStackSet(ipv4: profile.cdn.ranges.ipv4.union(profile.cdn.staleRanges.ipv4),
+                                       ipv6: profile.cdn.ranges.ipv6.union(profile.cdn.staleRanges.ipv6))
+        var allowed = DualStackSet()
+        var allowRules: [AccessRule] = []
+        for rule in rules {
+            if rule.action == .allow {
+                allowed.ipv4.formUnion(rule.sources.ipv4)
+                allowed.ipv6.formUnion(rule.sources.ipv6)
+                allowRules.append(rule)
+                continue
+            }
+            // The first deny that covers a whole family closes the list.
+            guard rule.sources.ipv4.isAll || rule.sources.ipv6.isAll else { continue }
+            let cdnOnly = !allowed.isEmpty && cdnAndStale.ipv4.contains(allowed.ipv4) && cdnAndStale.ipv6.contains(allowed.ipv6)
+            guard cdnOnly, let firstAllow = allowRules.first else { return nil }
+            let place = scope.isEmpty ? "" : " in \(scope)"
+            return Finding(
+                ruleId: id,
+                message: "\(OriginContext.describe(host))\(place) allows only \(profile.cdn.displayName)'s ranges and denies everything else, but real-IP restoration is on: the address judged is the visitor's, so every visitor gets 403",
+                location: firstAllow.location,
+                related: [RelatedLocation(rule.location, "deny all")] + (host.realIP.map { [RelatedLocation($0.location, "real-IP restoration")] } ?? []),
+                predicts: "403",
+                remediation: "Lock the origin to the CDN in the firewall (accept the CDN ranges on 80/443, drop the rest) and remove this allow list; or, where the web server must do it, check the connection address instead (nginx: `geo $realip_remote_addr $from_cdn { default 0; <CDN ranges> 1; }` and `if ($from_cdn = 0) { return 403; }`; Apache: `Require expr \"-R '<CDN range>'\"` on the peer address).",
+                key: "\(host.location.file) \(OriginContext.describe(host)) \(scope) allowlist")
+        }
+        return nil
+    }
+}

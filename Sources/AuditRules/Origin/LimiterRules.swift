@@ -1,0 +1,61 @@
+import OriginAuditCore
+import WebServer
+
+/// origin.per-ip-limit-on-cdn: a per-client limiter counts the CDN's edge addresses (no real-IP,
+/// or real-IP that misses some ranges), so one busy edge is throttled for every visitor behind it.
+struct PerIPLimitOnCDNRule: AuditRule {
+    let id = "origin.per-ip-limit-on-cdn"
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        guard !profile.cdn.ranges.isEmpty else { return [] }
+        var findings: [Finding] = []
+        for host in OriginContext.proxiedHosts(model, profile) {
+            let unrestored = ClientAddressHeader.unrestored(host, profile)
+            guard !unrestored.isEmpty else { continue }
+            for limiter in host.limiters where limiter.keysOnClientAddress && !limiter.countsConnectionPeer {
+                var affected = DualStackSet()
+                for family in AddressFamily.allCases { affected[family] = unrestored[family].subtracting(limiter.exempt[family]) }
+                guard !affected.isEmpty else { continue }
+                let whole = affected == profile.cdn.ranges
+                findings.append(Finding(
+                    ruleId: id,
+                    message: "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(whole ? "every \(profile.cdn.displayName) edge address" : "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())") as one client: all visitors behind a busy edge share one budget and are refused together",
+                    location: limiter.location,
+                    related: [RelatedLocation(host.location, "virtual host \(OriginContext.describe(host))")],
+                    remediation: OriginContext.directive(host.software,
+                        nginx: "Restore the visitor's address first (set_real_ip_from for every CDN range, real_ip_header \(profile.cdn.clientIPHeader ?? "X-Forwarded-For");), then $binary_remote_addr is the visitor — or key the zone on $http_\((profile.cdn.clientIPHeader ?? "x_forwarded_for").lowercased().replacingOccurrences(of: "-", with: "_")).",
+                        apache: "Enable mod_remoteip with RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For") and RemoteIPTrustedProxy for every CDN range, or exempt the CDN ranges from the limiter (e.g. DOSWhitelist)."),
+                    key: "\(limiter.location.file) \(limiter.kind.rawValue) \(limiter.key) \(OriginContext.describe(host))"))
+            }
+        }
+        return findings
+    }
+}
+
+/// origin.antiloris-blocks-cdn: a limiter that counts TCP connections per peer before any request
+/// is read (mod_antiloris, mod_qos per-IP connection limits) sees only CDN addresses; real-IP
+/// cannot help it, only exempting the CDN ranges does.
+struct AntilorisBlocksCDNRule: AuditRule {
+    let id = "origin.antiloris-blocks-cdn"
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        guard !profile.cdn.ranges.isEmpty else { return [] }
+        var findings: [Finding] = []
+        for config in model.webServer.servers {
+            let limiters = config.connectionLimiters + config.virtualHosts.flatMap(\.limiters)
+            for limiter in limiters where limiter.countsConnectionPeer {
+                var unexempt = DualStackSet()
+                for family in AddressFamily.allCases { unexempt[family] = profile.cdn.ranges[family].subtracting(limiter.exempt[family]) }
+                guard !unexempt.isEmpty else { continue }
+                let exemptDirective = limiter.kind == .modAntiloris ? "ExemptIPs" : "QS_SrvMaxConnExcludeIP"
+                findings.append(Finding(
+                    ruleId: id,
+                    message: "\(limiter.kind.rawValue)\(limiter.limit.map { " (\($0))" } ?? "") limits connections per TCP peer, and \(profile.cdn.displayName)'s edges \(unexempt.ipv4.isEmpty ? unexempt.ipv6.summary() : unexempt.ipv4.summary()) are not exempt: a busy edge holds many connections at once and the rest are refused",
+                    location: limiter.location,
+                    remediation: "Exempt the CDN ranges (mod_remoteip does not help: the limit is applied before any header is read):\n\(exemptDirective) " + unexempt.cidrs.map(\.description).joined(separator: " "),
+                    key: "\(limiter.location.file) \(limiter.kind.rawValue)"))
+            }
+        }
+        return findings
+    }
+}

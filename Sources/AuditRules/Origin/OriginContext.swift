@@ -1,0 +1,69 @@
+import OriginAuditCore
+import WebServer
+
+/// What the origin.* rules share: which virtual hosts the CDN will talk to, on which ports, and
+/// how a fix is spelled in the server's own syntax.
+enum OriginContext {
+    /// Virtual hosts that serve a proxied hostname (`--hostname`), or every named host when none
+    /// was given.
+    static func proxiedHosts(_ model: OriginModel, _ profile: Profile) -> [VirtualHost] {
+        model.webServer.virtualHosts.filter { host in
+            if profile.hostnames.isEmpty { return host.names.contains { if case .catchAll = $0.value { false } else { true } } }
+            return profile.hostnames.contains { host.serves($0) }
+        }
+    }
+
+    /// The hostnames to reason about: `--hostname`, or every exact name configured.
+    static func hostnames(_ model: OriginModel, _ profile: Profile) -> [String] {
+        if !profile.hostnames.isEmpty { return profile.hostnames }
+        var names: [String] = []
+        for host in model.webServer.virtualHosts {
+            for name in host.names { if case .exact(let n) = name.value, !names.contains(n) { names.append(n) } }
+        }
+        return names
+    }
+
+    /// The ports the CDN will open connections to: what the mode implies (flexible: 80;
+    /// full/strict: 80 and 443 by the visitor's scheme; origin-pull: 443), plus the other proxied
+    /// ports the listeners use (a site on 8443 is reached on 8443).
+    static func cdnPorts(_ model: OriginModel, _ profile: Profile) -> (http: PortSet, https: PortSet) {
+        var (http, https) = profile.defaultPorts
+        for host in model.webServer.virtualHosts {
+            for listener in host.listeners {
+                guard let port = listener.port else { continue }
+                let single = PortSet(port...port)
+                if listener.tls, profile.tlsMode != .off, profile.tlsMode != .flexible, profile.cdn.httpsPorts.contains(port) {
+                    https.formUnion(single)
+                } else if !listener.tls, profile.tlsMode != .originPull, profile.cdn.httpPorts.contains(port) {
+                    http.formUnion(single)
+                }
+            }
+        }
+        return (http, https)
+    }
+
+    /// Whether a listener accepts connections on a TCP port (any address, or a concrete one).
+    static func listens(_ listener: Listener, on port: UInt16) -> Bool {
+        if case .unix = listener.address { return false }
+        return listener.port == port
+    }
+
+    static func directive(_ software: ServerSoftware, nginx: String, apache: String) -> String {
+        software == .nginx ? nginx : apache
+    }
+
+    /// The CDN's ranges as configuration lines in the server's syntax, for remediations.
+    static func trustLines(_ profile: Profile, _ software: ServerSoftware, _ set: DualStackSet? = nil) -> String {
+        let cidrs = (set ?? profile.cdn.ranges).cidrs.map(\.description)
+        switch software {
+        case .nginx: return cidrs.map { "set_real_ip_from \($0);" }.joined(separator: "\n")
+        case .apache: return "RemoteIPTrustedProxy " + cidrs.joined(separator: " ")
+        }
+    }
+
+    /// `name:port` list of the host, for messages.
+    static func describe(_ host: VirtualHost) -> String {
+        let names = host.names.map(\.value.description)
+        return names.isEmpty ? "the server at \(host.location)" : names.prefix(3).joined(separator: ", ") + (names.count > 3 ? " (+\(names.count - 3))" : "")
+    }
+}

@@ -1,0 +1,110 @@
+import OriginAuditCore
+import WebServer
+
+/// The headers a CDN's edge sets with the visitor's address, besides its own (CF-Connecting-IP).
+enum ClientAddressHeader {
+    static func isSetByCDN(_ header: String, _ profile: Profile) -> Bool {
+        let lower = header.lowercased()
+        if lower == "x-forwarded-for" { return true }
+        if let own = profile.cdn.clientIPHeader?.lowercased(), lower == own { return true }
+        // Cloudflare Enterprise can also send True-Client-IP.
+        return profile.cdn.name == "cloudflare" && lower == "true-client-ip"
+    }
+
+    /// The CDN addresses whose header the host does not believe: what limits and logs will see
+    /// as the client. Everything, when there is no real-IP restoration or the header is wrong.
+    static func unrestored(_ host: VirtualHost, _ profile: Profile) -> DualStackSet {
+        guard let realIP = host.realIP, let header = realIP.header?.value, isSetByCDN(header, profile) else {
+            return profile.cdn.ranges
+        }
+        var missing = DualStackSet()
+        for family in AddressFamily.allCases {
+            missing[family] = profile.cdn.ranges[family].subtracting(realIP.trusted[family])
+        }
+        return missing
+    }
+}
+
+/// origin.realip-missing: the visitor's address is not restored from the CDN's header, so logs,
+/// allow/deny and per-client limits all see the CDN's edge addresses.
+struct RealIPMissingRule: AuditRule {
+    let id = "origin.realip-missing"
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        guard !profile.cdn.ranges.isEmpty else { return [] }
+        var findings: [Finding] = []
+        for host in OriginContext.proxiedHosts(model, profile) {
+            let header = profile.cdn.clientIPHeader ?? "X-Forwarded-For"
+            if let realIP = host.realIP, let configured = realIP.header {
+                guard !ClientAddressHeader.isSetByCDN(configured.value, profile) else { continue }
+                findings.append(Finding(
+                    ruleId: id,
+                    message: "\(OriginContext.describe(host)) restores the client address from \(configured.value), which \(profile.cdn.displayName) does not set: every request keeps the CDN's address",
+                    location: configured.location,
+                    remediation: OriginContext.directive(host.software, nginx: "real_ip_header \(header);", apache: "RemoteIPHeader \(header)"),
+                    key: "\(host.location.file) \(OriginContext.describe(host)) header"))
+                continue
+            }
+            if host.realIP != nil && host.realIP?.header == nil && host.software == .apache { continue }
+            let hasTrust = !(host.realIP?.trusted.isEmpty ?? true)
+            findings.append(Finding(
+                ruleId: id,
+                message: hasTrust
+                    ? "\(OriginContext.describe(host)) trusts proxies but names no header to read the client address from (nginx's default is X-Real-IP, which \(profile.cdn.displayName) does not set)"
+                    : "\(OriginContext.describe(host)) does not restore the visitor's address: logs, allow/deny rules and per-client limits will see \(profile.cdn.displayName)'s addresses",
+                location: host.realIP?.location ?? host.location,
+                remediation: OriginContext.directive(host.software,
+                    nginx: "In the http or server block:\n" + OriginContext.trustLines(profile, .nginx) + "\nreal_ip_header \(header);",
+                    apache: "a2enmod remoteip, then:\nRemoteIPHeader \(header)\n" + OriginContext.trustLines(profile, .apache)),
+                key: "\(host.location.file) \(OriginContext.describe(host))"))
+        }
+        return findings
+    }
+}
+
+/// origin.realip-trusts-any: the header is believed from every source, so anyone who reaches
+/// the origin directly can claim any address.
+struct RealIPTrustsAnyRule: AuditRule {
+    let id = "origin.realip-trusts-any"
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        var findings: [Finding] = []
+        for host in OriginContext.proxiedHosts(model, profile) {
+            guard let realIP = host.realIP else { continue }
+            let open = AddressFamily.allCases.filter { realIP.trusted[$0].isAll }
+            guard !open.isEmpty else { continue }
+            let entry = realIP.trustedEntries.first { CIDR($0.value)?.prefixLength == 0 }
+            findings.append(Finding(
+                ruleId: id,
+                message: "\(OriginContext.describe(host)) believes the client-address header from any \(open.map { $0 == .ipv4 ? "IPv4" : "IPv6" }.joined(separator: " and ")) source: anyone who reaches the origin directly can pose as any visitor",
+                location: entry?.location ?? realIP.location,
+                remediation: "Trust only \(profile.cdn.displayName)'s ranges:\n" + OriginContext.trustLines(profile, host.software),
+                key: "\(host.location.file) \(OriginContext.describe(host))"))
+        }
+        return findings
+    }
+}
+
+/// origin.realip-incomplete: some CDN ranges are not among the trusted proxies, so requests
+/// through those edges keep the CDN's address.
+struct RealIPIncompleteRule: AuditRule {
+    let id = "origin.realip-incomplete"
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        var findings: [Finding] = []
+        for host in OriginContext.proxiedHosts(model, profile) {
+            guard let realIP = host.realIP, !realIP.trusted.isEmpty, let header = realIP.header?.value,
+                  ClientAddressHeader.isSetByCDN(header, profile) else { continue }
+            let missing = ClientAddressHeader.unrestored(host, profile)
+            guard !missing.isEmpty else { continue }
+            let summary = [missing.ipv4, missing.ipv6].filter { !$0.isEmpty }.map { $0.summary() }.joined(separator: "; ")
+            findings.append(Finding(
+                ruleId: id,
+                message: "\(OriginContext.describe(host)) does not trust \(profile.cdn.displayName) ranges \(summary): requests through those edges are logged, limited and allowed or denied by the CDN's address",
+                location: realIP.trustedEntries.first?.location ?? realIP.location,
+                remediation: "Add the missing ranges:\n" + OriginContext.trustLines(profile, host.software, missing),
+                key: "\(host.location.file) \(OriginContext.describe(host)) \(missing.cidrs.map(\.description).joined(separator: ","))"))
+        }
+        return findings
+    }
+}

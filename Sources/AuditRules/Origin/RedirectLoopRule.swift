@@ -1,0 +1,46 @@
+import OriginAuditCore
+import WebServer
+
+/// origin.redirect-loop: the CDN's scheme towards the origin and the origin's redirect disagree.
+/// Flexible (and off) always fetch over HTTP, so an HTTP→HTTPS redirect is sent back to the visitor
+/// for every request; full, strict and origin-pull fetch HTTPS requests over HTTPS, so an
+/// HTTPS→HTTP redirect bounces against the CDN's own HTTPS redirect.
+struct RedirectLoopRule: AuditRule {
+    let id = "origin.redirect-loop"
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        var findings: [Finding] = []
+        let hosts = OriginContext.proxiedHosts(model, profile)
+        for host in hosts {
+            let plainPorts = host.listeners.filter { !$0.tls }.compactMap(\.port)
+            let tlsPorts = host.listeners.filter(\.tls).compactMap(\.port)
+            for redirect in host.redirects {
+                // Which schemes the redirect fires for on this host: its own condition, narrowed by
+                // what the host listens on.
+                let firesOnHTTP = redirect.from != .https && !plainPorts.isEmpty
+                let firesOnHTTPS = redirect.from != .http && !tlsPorts.isEmpty
+                switch profile.tlsMode {
+                case .off, .flexible:
+                    guard firesOnHTTP, redirect.to == .https else { continue }
+                    findings.append(Finding(
+                        ruleId: id,
+                        message: "\(OriginContext.describe(host)) redirects HTTP to HTTPS (\(redirect.target)), but in \(profile.tlsMode.rawValue) mode \(profile.cdn.displayName) always fetches over HTTP: every request\(redirect.scope.map { " under \($0)" } ?? "") is redirected again, forever",
+                        location: redirect.location,
+                        related: [RelatedLocation(host.location, "virtual host")],
+                        remediation: "Set the CDN's encryption mode to Full (strict) and serve HTTPS on 443 with a valid certificate — or, if the origin cannot do TLS, remove this redirect and let the CDN redirect visitors (Always Use HTTPS).",
+                        key: "\(host.location.file) \(redirect.target) http->https"))
+                case .full, .strict, .originPull:
+                    guard firesOnHTTPS, redirect.to == .http else { continue }
+                    findings.append(Finding(
+                        ruleId: id,
+                        message: "\(OriginContext.describe(host)) redirects HTTPS to HTTP (\(redirect.target)); in \(profile.tlsMode.rawValue) mode \(profile.cdn.displayName) fetches HTTPS requests over HTTPS and redirects HTTP visitors to HTTPS, so visitors bounce between the two",
+                        location: redirect.location,
+                        related: [RelatedLocation(host.location, "virtual host")],
+                        remediation: "Remove the redirect to http:// (serve the site over HTTPS), or make the redirect target https://.",
+                        key: "\(host.location.file) \(redirect.target) https->http"))
+                }
+            }
+        }
+        return findings
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import OriginAuditCore
+import WebServer
+@testable import AuditRules
+
+/// origin.* rules over hand-built web-server models: the logic, independent of either parser.
+/// (The fixtures under Fixtures/origin.*/ prove the same rules through the real parsers.)
+@Suite struct OriginRuleTests {
+    static let file = "sites/example.conf"
+    static func at(_ line: Int) -> OriginAuditCore.SourceLocation { OriginAuditCore.SourceLocation(file: file, line: line, column: 5) }
+    static let cloudflare = try! CDNProfile.embedded("cloudflare")
+    static func profile(_ mode: TLSMode) -> Profile { Profile(cdn: cloudflare, tlsMode: mode, at: Date(timeIntervalSince1970: 1_795_392_000)) }
+
+    static func host(_ ports: [(UInt16, Bool)], names: [String] = ["example.test"], redirects: [Redirect] = [],
+                     realIP: RealIPSettings? = nil, access: [AccessRule] = [], limiters: [Limiter] = [],
+                     software: ServerSoftware = .nginx) -> VirtualHost {
+        VirtualHost(software: software, location: at(1),
+                    names: names.map { ConfigValue(ServerName.exact($0), at: at(2)) },
+                    listeners: ports.map { Listener(address: .any(nil), port: $0.0, tls: $0.1, location: at(3)) },
+                    realIP: realIP, accessRules: access, limiters: limiters, redirects: redirects)
+    }
+
+    static func model(_ hosts: [VirtualHost], limiters: [Limiter] = []) -> OriginModel {
+        OriginModel(webServer: WebServerModel(servers: [WebServerConfig(software: hosts.first?.software ?? .nginx, mainFile: file, virtualHosts: hosts, connectionLimiters: limiters)]))
+    }
+
+    static func realIP(_ cidrs: [String], header: String = "CF-Connecting-IP") -> RealIPSettings {
+        RealIPSettings(trusted: DualStackSet(cidrs: cidrs.compactMap { CIDR($0) }),
+                       trustedEntries: cidrs.map { ConfigValue($0, at: at(10)) },
+                       header: ConfigValue(header, at: at(11)), location: at(10))
+    }
+
+    static let allCloudflare = cloudflare.ranges.cidrs.map(\.description)
+
+    @Test func flexibleWithHTTPSRedirectLoops() {
+        let redirect = Redirect(from: .any, to: .https, status: 301, target: "https://$host$request_uri", location: Self.at(5))
+        let model = Self.model([Self.host([(80, false)], redirects: [redirect])])
+        #expect(RedirectLoopRule().check(model, profile: Self.profile(.flexible)).count == 1)
+        #expect(RedirectLoopRule().check(model, profile: Self.profile(.full)).isEmpty)
+        #expect(RedirectLoopRule().check(model, profile: Self.profile(.strict)).isEmpty)
+    }
+
+    @Test func strictWithRedirectToHTTPLoops() {
+        let redirect = Redirect(from: .https, to: .http, status: 302, target: "http://example.test/", location: Self.at(5))
+        let model = Self.model([Self.host([(443, true)], redirects: [redirect])])
+        #expect(RedirectLoopRule().check(model, profile: Self.profile(.strict)).count == 1)
+        #expect(RedirectLoopRule().check(model, profile: Self.profile(.flexible)).isEmpty)
+    }
+
+    @Test func listenersFollowTheMode() {
+        let httpOnly = Self.model([Self.host([(80, false)])])
+        let found = TLSListenerMissingRule().check(httpOnly, profile: Self.profile(.strict))
+        #expect(found.map(\.predicts) == ["521"])
+        #expect(TLSListenerMissingRule().check(httpOnly, profile: Self.profile(.flexible)).isEmpty)
+        let plain443 = Self.model([Self.host([(80, false), (443, false)])])
+        #expect(TLSListenerMissingRule().check(plain443, profile: Self.profile(.full)).map(\.predicts) == ["525"])
+        let tlsOnly = Self.model([Self.host([(443, true)])])
+        #expect(HTTPListenerMissingRule().check(tlsOnly, profile: Self.profile(.flexible)).first?.severity == nil)
+        #expect(HTTPListenerMissingRule().check(tlsOnly, profile: Self.profile(.full)).first?.severity == .warning)
+        #expect(HTTPListenerMissingRule().check(tlsOnly, profile: Self.profile(.originPull)).isEmpty)
+        #expect(UnproxiedPortRule().check(Self.model([Self.host([(8081, false)])]), profile: Self.profile(.full)).count == 1)
+        #expect(UnproxiedPortRule().check(Self.model([Self.host([(8080, false)])]), profile: Self.profile(.full)).isEmpty)
+    }
+
+    @Test func realIPCoverage() {
+        let none = Self.model([Self.host([(80, false)])])
+        #expect(RealIPMissingRule().check(none, profile: Self.profile(.full)).count == 1)
+        let wrongHeader = Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare, header: "X-Real-IP"))])
+        #expect(RealIPMissingRule().check(wrongHeader, profile: Self.profile(.full)).count == 1)
+        let complete = Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare))])
+        #expect(RealIPMissingRule().check(complete, profile: Self.profile(.full)).isEmpty)
+        #expect(RealIPIncompleteRule().check(complete, profile: Self.profile(.full)).isEmpty)
+        let partial = Self.model([Self.host([(80, false)], realIP: Self.realIP(["173.245.48.0/20", "2400:cb00::/32"]))])
+        let incomplete = RealIPIncompleteRule().check(partial, profile: Self.profile(.full))
+        #expect(incomplete.count == 1)
+        #expect(incomplete.first?.message.contains("103.21.244.0/22") == true)
+        #expect(incomplete.first?.message.contains("173.245.48.0/20") == false)
+        let any = Self.model([Self.host([(80, false)], realIP: Self.realIP(["0.0.0.0/0"]))])
+        #expect(RealIPTrustsAnyRule().check(any, profile: Self.profile(.full)).count == 1)
+        #expect(RealIPTrustsAnyRule().check(complete, profile: Self.profile(.full)).isEmpty)
+    }
+
+    @Test func limitersCountEdgesUnlessRestored() {
+        let limiter = Limiter(kind: .nginxLimitReq, key: "$binary_remote_addr", keysOnClientAddress: true, location: Self.at(20))
+        let unrestored = Self.model([Self.host([(80, false)], limiters: [limiter])])
+        #expect(PerIPLimitOnCDNRule().check(unrestored, profile: Self.profile(.full)).count == 1)
+        let restored = Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare), limiters: [limiter])])
+        #expect(PerIPLimitOnCDNRule().check(restored, profile: Self.profile(.full)).isEmpty)
+        let byHeader = Limiter(kind: .nginxLimitReq, key: "$http_cf_connecting_ip", keysOnClientAddress: false, location: Self.at(20))
+        #expect(PerIPLimitOnCDNRule().check(Self.model([Self.host([(80, false)], limiters: [byHeader])]), profile: Self.profile(.full)).isEmpty)
+    }
+
+    @Test func antilorisNeedsExemptionNotRealIP() {
+        let antiloris = Limiter(kind: .modAntiloris, key: "peer", keysOnClientAddress: true, countsConnectionPeer: true, limit: "IPReadLimit 10", location: Self.at(30))
+        let withRealIP = Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare), software: .apache)], limiters: [antiloris])
+        #expect(AntilorisBlocksCDNRule().check(withRealIP, profile: Self.profile(.full)).count == 1)
+        var exempt = antiloris
+        exempt.exempt = Self.cloudflare.ranges
+        let exempted = Self.model([Self.host([(80, false)], software: .apache)], limiters: [exempt])
+        #expect(AntilorisBlocksCDNRule().check(exempted, profile: Self.profile(.full)).isEmpty)
+    }
+
+    static func rule(_ action: AccessRule.Action, _ cidrs: [String], line: Int) -> AccessRule {
+        AccessRule(action: action, sources: cidrs == ["all"] ? DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6)) : DualStackSet(cidrs: cidrs.compactMap { CIDR($0) }), location: at(line))
+    }
+
+    @Test func denyJudgesEdgesWithoutRealIP() {
+        let denyEdge = Self.model([Self.host([(80, false)], access: [Self.rule(.deny, ["162.158.0.0/16"], line: 40)])])
+        let found = DenyBlocksCDNRule().check(denyEdge, profile: Self.profile(.full))
+        #expect(found.count == 1 && found.first?.message.contains("162.158.0.0/16") == true)
+        // The same deny with the address restored judges visitors, not edges.
+        let restored = Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare), access: [Self.rule(.deny, ["162.158.0.0/16"], line: 40)])])
+        #expect(DenyBlocksCDNRule().check(restored, profile: Self.profile(.full)).isEmpty)
+        // allow <CDN>; deny all without real-IP is the intended lock-down.
+        let lockdown = [Self.rule(.allow, Self.allCloudflare, line: 41), Self.rule(.deny, ["all"], line: 42)]
+        #expect(DenyBlocksCDNRule().check(Self.model([Self.host([(80, false)], access: lockdown)]), profile: Self.profile(.full)).isEmpty)
+        // ...and with real-IP it refuses every visitor.
+        let broken = DenyBlocksCDNRule().check(Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare), access: lockdown)]), profile: Self.profile(.full))
+        #expect(broken.count == 1 && broken.first?.location?.line == 41)
+    }
+}
