@@ -13,6 +13,8 @@ public struct ScanRequest: Sendable {
     public var tree: SourceTree
     public var defines: [String]
     public var caFiles: [String]
+    /// Live mode: what listens on this machine.
+    public var sockets: HostSockets?
 
     public init(paths: [String], explicit: [(kind: InputKind, path: String, familyHint: AddressFamily?)] = [],
                 tree: SourceTree, defines: [String] = [], caFiles: [String] = []) {
@@ -166,7 +168,8 @@ public enum AuditRunner {
         files += certificates.files
 
         let allFiles = Array(Set(files)).sorted()
-        let model = OriginModel(firewall: firewall.model, webServer: webServer, certificates: certificates.model, files: allFiles)
+        let model = OriginModel(firewall: firewall.model, webServer: webServer, certificates: certificates.model,
+                                files: allFiles, sockets: request.sockets)
         return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count)
     }
 

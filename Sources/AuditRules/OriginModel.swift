@@ -10,12 +10,15 @@ public struct OriginModel: Sendable {
     public var certificates: CertificateInventory
     /// Every file that was read, as shown in reports (relative to the scanned root).
     public var files: [String]
+    /// What listens on this machine (live mode only; nil when auditing files).
+    public var sockets: HostSockets?
 
     public init(firewall: FirewallModel = FirewallModel(), webServer: WebServerModel = WebServerModel(),
-                certificates: CertificateInventory = CertificateInventory(), files: [String] = []) {
+                certificates: CertificateInventory = CertificateInventory(), files: [String] = [], sockets: HostSockets? = nil) {
         self.firewall = firewall
         self.webServer = webServer
         self.certificates = certificates
         self.files = files
+        self.sockets = sockets
     }
 }

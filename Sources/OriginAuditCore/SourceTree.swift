@@ -30,6 +30,8 @@ public struct SourceTree: Sendable {
     /// Where report paths are made relative to.
     public let base: URL
     private let resolvedRoot: String?
+    /// Names to show instead of host paths (live mode shows `live: iptables-save`, not a temp file).
+    public var aliases: [String: String] = [:]
 
     public init(root: URL?, base: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
         self.root = root.map { URL(fileURLWithPath: SourceTree.normalise($0.path)) }
@@ -216,6 +218,7 @@ public struct SourceTree: Sendable {
     /// under a root, as the absolute path the config names.
     public func displayPath(_ hostPath: String) -> String {
         let path = SourceTree.normalise(hostPath)
+        if let alias = aliases[path] { return alias }
         if path.hasPrefix(base.path + "/") { return String(path.dropFirst(base.path.count + 1)) }
         if let root, root.path != "/", path.hasPrefix(root.path + "/") { return String(path.dropFirst(root.path.count)) }
         return path

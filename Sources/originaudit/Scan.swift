@@ -88,6 +88,9 @@ struct Scan: AsyncParsableCommand {
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("Extra trusted CA certificates (PEM).", valueName: "file")) var caFiles: [String] = []
     @Option(name: .customLong("disable"), help: ArgumentHelp("A rule id not to run (repeatable).", valueName: "id")) var disabled: [String] = []
 
+    @Flag(help: "Audit this machine as it runs: firewall dumps, nginx -T, Apache's configuration, listening ports (read-only; root sees everything).")
+    var live = false
+
     @Option(help: "Report format: text, json, sarif, github.") var format: OutputFormat = .text
     @Option(help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file")) var output: String?
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at or above this severity: error, warning, info, never (default error).") var failOn: FailOn?
@@ -132,8 +135,9 @@ struct Scan: AsyncParsableCommand {
             if !errors.isEmpty { failUsage("--rules \(rules): " + errors.map(\.description).joined(separator: "; ")) }
         }
 
-        let rootPath = root ?? project.root ?? (ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true ? cwd : nil)
-        let tree = SourceTree(root: rootPath.map { URL(fileURLWithPath: $0) })
+        if live && root != nil { failUsage("--live audits this machine's own files; it cannot be combined with --root") }
+        let rootPath = live ? nil : root ?? project.root ?? (ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true ? cwd : nil)
+        var tree = SourceTree(root: rootPath.map { URL(fileURLWithPath: $0) })
 
         var selection = InputSelection()
         selection.paths = paths
@@ -145,9 +149,29 @@ struct Scan: AsyncParsableCommand {
         selection.apache = apache
         selection.certs = certs
         selection.add(project)
-        let request = selection.request(tree: tree, defines: defines + project.defines, caFiles: caFiles + project.caFiles)
+        var liveNotes: [String] = []
+        var liveDirectory: URL?
+        var collected: LiveCollector.Collected?
+        if live {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-live-\(getpid())")
+            liveDirectory = directory
+            let result = LiveCollector(directory: directory).collect()
+            for entry in result.explicit where entry.path.hasPrefix(directory.path) {
+                tree.aliases[entry.path] = "live: " + (entry.path as NSString).lastPathComponent
+            }
+            liveNotes = result.notes
+            collected = result
+        }
+        defer { if let liveDirectory { try? FileManager.default.removeItem(at: liveDirectory) } }
+        var request = selection.request(tree: tree, defines: defines + project.defines, caFiles: caFiles + project.caFiles)
+        if let collected {
+            request.explicit += collected.explicit
+            request.sockets = collected.sockets
+            if paths.isEmpty && project.inputs["paths"] == nil { request.paths = [] }
+        }
         var loaded = AuditRunner.load(request)
         loaded.findings += configFindings
+        loaded.notes = liveNotes + loaded.notes
         if loaded.recognised == 0 && loaded.findings.allSatisfy({ $0.ruleId != "input.unknown-format" && $0.ruleId != "input.unreadable" }) {
             FileHandle.standardError.write(Data("originaudit: nothing to analyse: no firewall, web-server or certificate file was found in \(request.paths.joined(separator: ", "))\n".utf8))
         }

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import OriginAuditCore
+@testable import Audit
+import TestSupport
+
+/// Live mode reads the kernel's own socket tables; a real listener is the oracle.
+@Suite struct LiveTests {
+    @Test func procNetTCPShowsARealListener() throws {
+        // A listener on an ephemeral port of 127.0.0.1, and a unix socket, held open by python3.
+        let directory = try TestTools.temporaryDirectory("live")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let socketPath = directory.appendingPathComponent("app.sock").path
+        let script = """
+        import socket, sys, time
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+        u = socket.socket(socket.AF_UNIX); u.bind(sys.argv[1]); u.listen()
+        s6 = socket.socket(socket.AF_INET6); s6.bind(("::1", 0)); s6.listen()
+        print(s.getsockname()[1], s6.getsockname()[1], flush=True)
+        time.sleep(30)
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestTools.which("python3"))
+        process.arguments = ["-c", script, socketPath]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        defer { process.terminate() }
+        let line = String(decoding: out.fileHandleForReading.availableDataUntilNewline(), as: UTF8.self)
+        let ports = line.split(separator: " ").compactMap { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try #require(ports.count == 2, "listener did not start: \(line)")
+
+        let collected = LiveCollector(directory: directory.appendingPathComponent("dumps")).collect()
+        let sockets = try #require(collected.sockets)
+        #expect(sockets.listens(port: ports[0], address: IPAddress("127.0.0.1")))
+        #expect(sockets.tcp.contains { $0.family == .ipv6 && $0.port == ports[1] && $0.address == IPAddress("::1") })
+        #expect(!sockets.listens(port: ports[0], address: IPAddress("127.0.0.2")))
+        #expect(sockets.unixPaths.contains(socketPath))
+    }
+
+    @Test func apacheMainFileFromVersionOutput() {
+        let text = " -D HTTPD_ROOT=\"/etc/apache2\"\n -D SERVER_CONFIG_FILE=\"apache2.conf\"\n"
+        #expect(LiveCollector.apacheMainFile(fromVersionOutput: text) == "/etc/apache2/apache2.conf")
+        #expect(LiveCollector.apacheMainFile(fromVersionOutput: " -D SERVER_CONFIG_FILE=\"/opt/httpd/conf/httpd.conf\"") == "/opt/httpd/conf/httpd.conf")
+    }
+
+    @Test func commandsHaveATimeLimitAndNoInput() {
+        let slow = CommandRunner.run("/bin/sleep", ["5"], timeout: 0.3)
+        #expect(slow.timedOut)
+        let reader = CommandRunner.run("/bin/cat", [], timeout: 5)
+        #expect(!reader.timedOut && reader.stdout.isEmpty)
+    }
+}
+
+extension FileHandle {
+    /// Reads until a newline (or end of file).
+    func availableDataUntilNewline() -> Data {
+        var data = Data()
+        while true {
+            let chunk = (try? read(upToCount: 1)) ?? nil
+            guard let chunk, !chunk.isEmpty else { break }
+            data.append(chunk)
+            if chunk.first == 0x0A { break }
+        }
+        return data
+    }
+}
