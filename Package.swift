@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CShim", dependencies: ["COpenSSL"]),
         .target(name: "Certificates", dependencies: ["OriginAuditCore", "COpenSSL", "CShim"], swiftSettings: strict),
+        .target(name: "Probe", dependencies: ["OriginAuditCore", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "AuditRules",
             dependencies: ["OriginAuditCore", "Firewall", "WebServer", "Certificates"],
@@ -46,7 +47,7 @@ let package = Package(
         .target(name: "Reporters", dependencies: ["OriginAuditCore"], swiftSettings: strict),
         .executableTarget(
             name: "originaudit",
-            dependencies: ["Audit", "Reporters", "OriginAuditCore", "Firewall", "Certificates",
+            dependencies: ["Audit", "Reporters", "OriginAuditCore", "Firewall", "Certificates", "Probe",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),

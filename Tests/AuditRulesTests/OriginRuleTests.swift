@@ -112,6 +112,8 @@ import WebServer
         // The same deny with the address restored judges visitors, not edges.
         let restored = Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare), access: [Self.rule(.deny, ["162.158.0.0/16"], line: 40)])])
         #expect(DenyBlocksCDNRule().check(restored, profile: Self.profile(.full)).isEmpty)
+        // A scope closed to everyone is not about the CDN.
+        #expect(DenyBlocksCDNRule().check(Self.model([Self.host([(80, false)], access: [Self.rule(.deny, ["all"], line: 43)])]), profile: Self.profile(.full)).isEmpty)
         // allow <CDN>; deny all without real-IP is the intended lock-down.
         let lockdown = [Self.rule(.allow, Self.allCloudflare, line: 41), Self.rule(.deny, ["all"], line: 42)]
         #expect(DenyBlocksCDNRule().check(Self.model([Self.host([(80, false)], access: lockdown)]), profile: Self.profile(.full)).isEmpty)

@@ -21,11 +21,28 @@ struct DenyBlocksCDNRule: AuditRule {
             let scopes = Dictionary(grouping: host.accessRules, by: { $0.scope ?? "" })
             for scope in scopes.keys.sorted() {
                 let rules = scopes[scope]!
+                // A scope closed to everyone (`location ~ /\.ht { deny all; }`) is not about the CDN.
+                guard !Self.allowed(rules, from: DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6))).isEmpty else { continue }
                 if let finding = deniedEdges(rules, unrestored, host, profile, scope) { findings.append(finding) }
                 if !restored.isEmpty, let finding = cdnAllowListAfterRealIP(rules, host, profile, scope) { findings.append(finding) }
             }
         }
         return findings
+    }
+
+    /// The part of `sources` the ordered rules let through (no match means allowed).
+    static func allowed(_ rules: [AccessRule], from sources: DualStackSet) -> DualStackSet {
+        var remaining = sources
+        var allowed = DualStackSet()
+        for rule in rules {
+            for family in AddressFamily.allCases {
+                let matched = remaining[family].intersection(rule.sources[family])
+                if rule.action == .allow { allowed[family].formUnion(matched) }
+                remaining[family].subtract(matched)
+            }
+        }
+        for family in AddressFamily.allCases { allowed[family].formUnion(remaining[family]) }
+        return allowed
     }
 
     /// Which unrestored CDN addresses the ordered rules deny, and the first rule that does.
