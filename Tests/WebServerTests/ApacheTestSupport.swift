@@ -125,12 +125,18 @@ struct DebianApacheCopy {
         }
     }
 
-    /// `apache2ctl -S`: one entry per name-based vhost, "addr:port name file:line".
+    /// `apache2ctl -S`: one entry per name-based vhost, "addr:port name file:line". A vhost
+    /// from mod_macro is placed by httpd in a pseudo-file named after the macro; the loader
+    /// places it at the `Use` line, so that form is rewritten to `file:useLine`.
     func httpdVirtualHosts() throws -> [String] {
         let output = try ctl("apache2ctl", ["-S"]).stdout
         var entries: [String] = []
         var address = ""
-        for line in output.split(separator: "\n") {
+        for rawLine in output.split(separator: "\n") {
+            var line = String(rawLine)
+            if let m = line.firstMatch(of: /macro '[^']*' \(defined on line \d+ of "[^"]*"\) used on line (\d+) of "([^"]*)":\d+/) {
+                line.replaceSubrange(m.range, with: "\(m.output.2):\(m.output.1)")
+            }
             if let m = line.firstMatch(of: /^(\S+:\S+)\s+is a NameVirtualHost$/) {
                 address = String(m.output.1)
             } else if let m = line.firstMatch(of: /^\s+port \S+ namevhost (\S+) \((.+)\)$/) {

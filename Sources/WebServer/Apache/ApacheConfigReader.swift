@@ -61,6 +61,9 @@ final class ApacheConfigReader {
     private(set) var files: [String] = []
     private(set) var includes: [ApacheIncludeRecord] = []
     private var reportedUnresolved: Set<String> = []
+    /// The line of the Include httpd executed last, at any depth: what DUMP_INCLUDES prints
+    /// next to each file (so files after a nested include show the nested Include's line).
+    private var lastIncludeLine = 0
 
     init(tree: SourceTree, serverRoot: String, defines: [String], environment: [String: String]) {
         self.tree = tree
@@ -105,7 +108,7 @@ final class ApacheConfigReader {
             return nil
         }
         files.append(display)
-        includes.append(ApacheIncludeRecord(depth: depth, includedFromLine: includedFromLine, hostPath: hostPath))
+        includes.append(ApacheIncludeRecord(depth: depth, includedFromLine: depth == 0 ? 0 : lastIncludeLine, hostPath: hostPath))
         activeFiles.append(hostPath)
         defer { activeFiles.removeLast() }
         return readLines(ApacheSyntax.lines(bytes), file: display, depth: depth, useSite: nil)
@@ -166,6 +169,7 @@ final class ApacheConfigReader {
                     parseError("\(command) takes one argument", at: errorAt)
                     continue
                 }
+                lastIncludeLine = line.httpdLine
                 let included = include(pattern, optional: command.lowercased() == "includeoptional",
                                        depth: depth + 1, line: line.httpdLine, at: errorAt)
                 stack[stack.count - 1].children.append(contentsOf: included)
