@@ -1,0 +1,192 @@
+import Foundation
+import OriginAuditCore
+import Testing
+import TestSupport
+@testable import WebServer
+
+@Suite("Apache model")
+struct ApacheModelTests {
+    static let config = """
+        LoadModule remoteip_module modules/mod_remoteip.so
+        LoadModule evasive20_module modules/mod_evasive20.so
+        LoadModule qos_module modules/mod_qos.so
+        LoadModule antiloris_module modules/mod_antiloris.so
+        LoadModule limitipconn_module modules/mod_limitipconn.so
+        LoadModule security2_module modules/mod_security2.so
+        LoadModule cloudflare_module modules/mod_cloudflare.so
+        Listen 80
+        Listen 443
+        Listen 127.0.0.1:8080
+        Timeout 300
+        KeepAlive Off
+        RemoteIPHeader CF-Connecting-IP
+        RemoteIPTrustedProxyList conf/cdn.txt
+        <IfModule mod_evasive20.c>
+          DOSPageCount 5
+          DOSWhitelist 127.0.0.* 10.*.*.*
+        </IfModule>
+        QS_SrvMaxConnPerIP 20
+        QS_SrvMaxConnExcludeIP 192.168.10.
+        IPReadLimit 8
+        ExemptIPs 198.51.100.0/24
+        WhitelistIPs 203.0.113.0/24
+        SecRuleEngine On
+        SecAction "id:900700,phase:1,nolog,pass,t:none,setvar:'tx.dos_burst_time_slice=60',setvar:'tx.dos_counter_threshold=100'"
+        <Directory /var/www/>
+          Require all granted
+        </Directory>
+        <Proxy balancer://app>
+          BalancerMember http://10.0.0.1:8000
+          BalancerMember http://10.0.0.2:8000
+        </Proxy>
+        <VirtualHost *:80>
+          ServerName www.example.com
+          ServerAlias example.com *.example.net
+          RewriteEngine On
+          RewriteCond %{SERVER_PORT} !^443$
+          RewriteRule ^/?(.*) https://%{SERVER_NAME}/$1 [R=301,L]
+          RedirectMatch 302 ^/old http://www.example.com/new
+          <Location /admin>
+            Require ip 192.0.2.0/24 10.1
+            Require not ip 192.0.2.66
+            MaxConnPerIP 3
+          </Location>
+          <Directory /srv/legacy>
+            Order Deny,Allow
+            Deny from all
+            Allow from 203.0.113.5
+          </Directory>
+        </VirtualHost>
+        <VirtualHost *:443>
+          ServerName www.example.com
+          SSLEngine on
+          SSLCertificateFile /etc/ssl/www.pem
+          SSLCertificateKeyFile ssl/www.key
+          SSLCertificateChainFile ssl/chain.pem
+          SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1
+          SSLCipherSuite HIGH:!aNULL
+          SSLCipherSuite TLSv1.3 TLS_AES_256_GCM_SHA384
+          SSLVerifyClient require
+          SSLCACertificateFile ssl/origin-pull-ca.pem
+          KeepAlive On
+          ProxyTimeout 120
+          ProxyPass /app balancer://app/ timeout=200
+          ProxyPass /api http://127.0.0.1:3000/
+          ProxyPass /static !
+          ProxyPassMatch ^/(.*\\.php)$ fcgi://127.0.0.1:9000/var/www/$1
+          <FilesMatch \\.php$>
+            SetHandler "proxy:unix:/run/php/php8.2-fpm.sock|fcgi://localhost"
+          </FilesMatch>
+        </VirtualHost>
+        """
+
+    static func load() throws -> (LoadResult<WebServerConfig>, URL) {
+        let root = try ApacheFixture.write(["apache2/apache2.conf": config,
+                                            "apache2/conf/cdn.txt": "# Cloudflare\n203.0.113.0/24\n198.51.100.0/24 # edge\n2001:db8::/32\n"])
+        return (ApacheFixture.load(root.appendingPathComponent("apache2/apache2.conf")), root)
+    }
+
+    @Test func listenersNamesAndTLS() throws {
+        let (result, root) = try Self.load()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let config = result.model
+        #expect(result.findings.isEmpty, "\(result.findings)")
+        #expect(config.listeners.map(\.port) == [80, 443, 8080])
+        #expect(config.listeners.map(\.tls) == [false, true, false])
+        #expect(config.cdnModules.map(\.value) == ["cloudflare_module"])
+        #expect(config.modules.prefix(8) == ArraySlice(ApacheConfigReader.builtInModules))
+        // Two vhosts plus the main server, which alone answers on 127.0.0.1:8080.
+        #expect(config.virtualHosts.count == 3)
+        let http = config.virtualHosts[0], https = config.virtualHosts[1], main = config.virtualHosts[2]
+        #expect(http.names.map(\.value) == [.exact("www.example.com"), .exact("example.com"), .wildcard("*.example.net")])
+        #expect(http.listeners.map { "\($0.port!) \($0.tls) \($0.defaultServer)" } == ["80 false true"])
+        #expect(https.listeners.map { "\($0.port!) \($0.tls)" } == ["443 true"])
+        #expect(main.listeners.map(\.port) == [8080])
+        let tls = try #require(https.tls)
+        #expect(tls.certificateFiles.first?.hostPath == "/etc/ssl/www.pem")
+        #expect(tls.keyFiles.first?.hostPath == root.appendingPathComponent("apache2/ssl/www.key").path)
+        #expect(tls.chainFile?.raw == "ssl/chain.pem")
+        #expect(tls.protocols?.value == ["all", "-SSLv3", "-TLSv1", "-TLSv1.1"])
+        #expect(tls.ciphers?.value == "HIGH:!aNULL")
+        #expect(tls.clientVerification?.mode.value == .require)
+        #expect(tls.clientVerification?.caFile?.raw == "ssl/origin-pull-ca.pem")
+        #expect(http.tls == nil)
+    }
+
+    @Test func realIPAccessAndLimiters() throws {
+        let (result, root) = try Self.load()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let http = result.model.virtualHosts[0]
+        let realIP = try #require(http.realIP)
+        #expect(realIP.header?.value == "CF-Connecting-IP" && realIP.recursive)
+        #expect(realIP.trusted.ipv4.description == "198.51.100.0/24, 203.0.113.0/24")
+        #expect(realIP.trusted.ipv6.description == "2001:db8::/32")
+        #expect(realIP.trustedEntries.first?.location.file.hasSuffix("conf/cdn.txt") == true)
+        #expect(realIP.trustedEntries.first?.location.line == 2)
+
+        let rules = http.accessRules
+        #expect(rules.first?.scope == "<Directory /var/www/>" && rules.first?.sources.ipv4.isAll == true)
+        let admin = rules.filter { $0.scope == "<Location /admin>" }
+        #expect(admin.map(\.action) == [.allow, .deny])
+        #expect(admin.first?.sources.ipv4.description == "10.1.0.0/16, 192.0.2.0/24")
+        let legacy = rules.filter { $0.scope == "<Directory /srv/legacy>" }
+        #expect(legacy.map(\.action) == [.deny, .allow])
+        #expect(legacy.allSatisfy { $0.group == "Order deny,allow" })
+
+        let connection = result.model.connectionLimiters
+        let antiloris = try #require(connection.first { $0.kind == .modAntiloris })
+        #expect(antiloris.countsConnectionPeer && !antiloris.keysOnClientAddress)
+        #expect(antiloris.exempt.ipv4.description == "198.51.100.0/24, 203.0.113.0/24")
+        #expect(antiloris.limit == "IPReadLimit 8")
+        let qos = try #require(connection.first { $0.kind == .modQos })
+        #expect(qos.countsConnectionPeer && qos.exempt.ipv4.description == "192.168.10.0/24")
+
+        let evasive = try #require(http.limiters.first { $0.kind == .modEvasive })
+        #expect(evasive.keysOnClientAddress && evasive.limit?.hasPrefix("DOSPageCount 5/1s") == true)
+        #expect(evasive.exempt.ipv4.description == "10.0.0.0/8, 127.0.0.0/24")
+        #expect(http.limiters.contains { $0.kind == .modSecurityDoS && $0.limit == "dos_counter_threshold 100" })
+        let perIP = try #require(http.limiters.first { $0.kind == .modLimitIPConn })
+        #expect(perIP.scope == "<Location /admin>" && perIP.limit == "MaxConnPerIP 3")
+    }
+
+    @Test func redirectsTimeoutsKeepAliveAndUpstreams() throws {
+        let (result, root) = try Self.load()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let http = result.model.virtualHosts[0], https = result.model.virtualHosts[1]
+        #expect(http.redirects.map { "\($0.from)>\($0.to) \($0.status ?? 0)" } == ["http>https 301", "http>http 302"])
+        #expect(http.keepAlive?.value == false)
+        #expect(https.keepAlive?.value == true)
+        #expect(http.timeouts.map { "\($0.directive) \($0.seconds) \($0.isDefault)" } == ["Timeout 300.0 false"])
+        #expect(https.timeouts.map(\.directive) == ["Timeout", "ProxyTimeout", "ProxyPass timeout"])
+        let endpoints = https.upstreams.map(\.endpoint)
+        #expect(endpoints == [
+            .group("app", members: [.tcp(host: "10.0.0.1", port: 8000), .tcp(host: "10.0.0.2", port: 8000)]),
+            .tcp(host: "127.0.0.1", port: 3000),
+            .tcp(host: "127.0.0.1", port: 9000),
+            .unix("/run/php/php8.2-fpm.sock"),
+        ])
+        #expect(https.upstreams.last?.scope == #"<FilesMatch \.php$>"#)
+    }
+
+    @Test func remoteIPWithoutProxiesTrustsEveryone() throws {
+        let root = try ApacheFixture.write(["main.conf": "Listen 80\nRemoteIPHeader X-Forwarded-For\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let host = try #require(ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts.first)
+        #expect(host.realIP?.trusted.ipv4.isAll == true && host.realIP?.trusted.ipv6.isAll == true)
+        #expect(host.timeouts.first?.isDefault == true && host.timeouts.first?.seconds == 60)
+    }
+
+    @Test func forwardedProtoConditionsAreNotConnectionRedirects() throws {
+        let root = try ApacheFixture.write(["main.conf": """
+            Listen 80
+            RewriteEngine On
+            RewriteCond %{HTTP:X-Forwarded-Proto} !https
+            RewriteRule ^ https://%{HTTP_HOST}%{REQUEST_URI} [R=301,L]
+            RewriteCond %{HTTPS} !=on
+            RewriteRule ^ https://%{HTTP_HOST}%{REQUEST_URI} [R,L]
+            """])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let host = try #require(ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts.first)
+        #expect(host.redirects.map { "\($0.from)>\($0.to) \($0.status ?? 0)" } == ["http>https 302"])
+    }
+}
