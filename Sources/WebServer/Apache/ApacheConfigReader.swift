@@ -320,7 +320,7 @@ final class ApacheConfigReader {
             result = definedNames.contains(argument)
         case "iffile":
             let path = serverRootRelative(argument)
-            result = tree.exists(tree.hostPath(path))
+            result = tree.exists(hostPath(path))
         case "ifversion":
             if let decided = Self.evaluateVersion(args) {
                 return decided
@@ -412,6 +412,15 @@ final class ApacheConfigReader {
         path.hasPrefix("/") ? normalise(path) : normalise(serverRoot + "/" + path)
     }
 
+    /// Where an absolute, normalised config path is on this machine: under `--root` when there
+    /// is one. The same mapping as `SourceTree.hostPath`, done lexically because the path is
+    /// already normalised — it runs for every file and certificate path of every vhost.
+    func hostPath(_ configPath: String) -> String {
+        guard let root = tree.root?.path, root != "/" else { return configPath }
+        if configPath == root || configPath.hasPrefix(root + "/") { return configPath }
+        return root + configPath
+    }
+
     /// Removes `.`, empty components and resolves `..` lexically, as `apr_filepath_merge` does.
     func normalise(_ path: String) -> String {
         var parts: [Substring] = []
@@ -433,7 +442,7 @@ final class ApacheConfigReader {
         var result: [ApacheDirective] = []
         var failure: String?
         if !SourceTree.hasGlobCharacters(configPath) {
-            let host = tree.hostPath(configPath)
+            let host = hostPath(configPath)
             if !tree.exists(host) {
                 if !optional {
                     failure = "Could not open configuration file \(configPath): No such file or directory"
@@ -472,7 +481,7 @@ final class ApacheConfigReader {
         let directory = "/" + components[..<wild].joined(separator: "/")
         let pattern = components[wild]
         let rest = components[(wild + 1)...].joined(separator: "/")
-        let hostDirectory = tree.hostPath(directory)
+        let hostDirectory = hostPath(directory)
         guard tree.isDirectory(hostDirectory) else {
             return optional ? nil : "Include/IncludeOptional: Could not open directory \(directory): No such file or directory"
         }
@@ -493,7 +502,7 @@ final class ApacheConfigReader {
                         return failure
                     }
                 } else {
-                    let host = tree.hostPath(deeper)
+                    let host = hostPath(deeper)
                     if tree.exists(host) {
                         includePath(host, depth: depth, line: line, at: at, into: &result)
                     } else if !optional {

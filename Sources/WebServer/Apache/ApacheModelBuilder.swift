@@ -133,15 +133,15 @@ struct ApacheModelBuilder {
 
     static func serverName(_ text: String) -> ServerName {
         // ServerName may carry a scheme and port: `https://www.example.com:443`.
-        var name = text
-        if let range = name.range(of: "://") { name = String(name[range.upperBound...]) }
+        var name = Substring(text)
+        if let colon = name.firstIndex(of: ":"), name[colon...].hasPrefix("://") { name = name[name.index(colon, offsetBy: 3)...] }
         if name.hasPrefix("["), let close = name.firstIndex(of: "]") {
-            name = String(name[name.index(after: name.startIndex)..<close])
+            name = name[name.index(after: name.startIndex)..<close]
         } else if let colon = name.lastIndex(of: ":"), name[name.index(after: colon)...].allSatisfy(\.isNumber) {
-            name = String(name[..<colon])
+            name = name[..<colon]
         }
-        if name.contains("*") || name.contains("?") { return .wildcard(name) }
-        return .exact(name)
+        if name.contains("*") || name.contains("?") { return .wildcard(String(name)) }
+        return .exact(String(name))
     }
 
     /// The first vhost for each address:port is httpd's default for it.
@@ -362,7 +362,7 @@ struct ApacheModelBuilder {
         if raw.contains("${") {
             return ConfigPath(raw: raw, hostPath: nil, unresolvedReason: "contains an undefined ${VARIABLE}", location: location)
         }
-        return ConfigPath(raw: raw, hostPath: tree.hostPath(reader.serverRootRelative(raw)), location: location)
+        return ConfigPath(raw: raw, hostPath: reader.hostPath(reader.serverRootRelative(raw)), location: location)
     }
 
     private mutating func proxyList(_ raw: String, at location: SourceLocation) -> [ConfigValue<String>] {
