@@ -87,6 +87,14 @@ struct ApacheDifferentialTests {
             </VirtualHost>
             </Macro>
             Use Site api.example
+            <VirtualHost 127.0.0.1:80 [::1]:80>
+            \tServerName ip.example
+            \t<Proxy balancer://pool>
+            \t\tBalancerMember http://127.0.0.1:8001
+            \t\tBalancerMember http://127.0.0.1:8002
+            \t</Proxy>
+            \tProxyPass / balancer://pool/
+            </VirtualHost>
             """.write(toFile: copy.confdir + "/sites-available/shop.conf", atomically: true, encoding: .utf8)
         try copy.ctl("a2ensite", ["-q", "shop"])
         try compare(copy, "Debian with ssl, remoteip, rewrite, proxy and macro sites")
@@ -100,6 +108,8 @@ struct ApacheDifferentialTests {
         #expect(api.upstreams.first?.endpoint == .unix("/run/php/php-fpm.sock"))
         #expect(api.tls?.certificateFiles.first?.hostPath == cert)
         #expect(api.listeners.allSatisfy { $0.tls })
+        let ip = try #require(result.model.virtualHosts.first { $0.serves("ip.example") })
+        #expect(ip.upstreams.first?.endpoint == .group("pool", members: [.tcp(host: "127.0.0.1", port: 8001), .tcp(host: "127.0.0.1", port: 8002)]))
         #expect(result.model.virtualHosts.first { $0.serves("ssl.example") || $0.location.file.hasSuffix("default-ssl.conf") } != nil)
     }
 

@@ -242,6 +242,13 @@ struct ApacheParseErrorTests {
         ("continued close", ["main.conf": "<VirtualHost \\\n *:80>\n</Directory>\n"]),
         ("error after comment continuation", ["main.conf": "# x \\\n</VirtualHost>\n</VirtualHost>\n"]),
         ("macro unknown", ["main.conf": "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so\nUse Nope 1\n"]),
+        ("macro argument count", ["main.conf": "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so\n<Macro M $a>\nServerAdmin $a\n</Macro>\nUse M\n"]),
+        ("macro unclosed", ["main.conf": "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so\n\n<Macro M $a>\nServerAdmin $a\n"]),
+        ("error inside macro body", ["main.conf": "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so\n<Macro M $a>\n</Directory>\n</Macro>\nUse M x\n"]),
+        ("duplicate Listen", ["main.conf": "Listen 127.0.0.1:18093\nServerAdmin a@b\nListen 127.0.0.1:18093\n"]),
+        ("false IfDefine soak", ["main.conf": "<IfDefine NOPE>\n<VirtualHost *:80>\n</IfDefine>\n"]),
+        ("unclosed quote then stray close", ["main.conf": "ServerAdmin \"a b\n</Files>\n"]),
+        ("Include of a directory with a broken file", ["main.conf": "Include d\n", "d/a.conf": "ServerAdmin x\n", "d/sub/b.conf": "\n\n</If>\n"]),
     ]
 
     @Test(arguments: 0..<broken.count)

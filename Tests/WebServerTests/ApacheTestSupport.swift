@@ -54,6 +54,10 @@ enum ApacheFixture {
         let matches = text.matches(of: pattern)
         guard let last = matches.last else { return ("", 0, text) }
         let message = String(text[last.range.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Inside a macro, httpd names the macro's pseudo-file; the loader names the `Use` line.
+        if let macro = text.firstMatch(of: /Syntax error on line \d+ of macro '[^']*' \(defined on line \d+ of "[^"]*"\) used on line (\d+) of "([^"]*)"/) {
+            return (String(macro.output.2), Int(macro.output.1) ?? 0, message)
+        }
         return (String(last.output.2), Int(last.output.1) ?? 0, message)
     }
 }

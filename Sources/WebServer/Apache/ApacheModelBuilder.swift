@@ -63,7 +63,14 @@ struct ApacheModelBuilder {
             if directive.isSection && directive.lowercasedName == "virtualhost" {
                 virtualHostSections.append(directive)
             } else if directive.lowercasedName == "listen" {
-                if let listener = listener(directive) { config.listeners.append(listener) }
+                guard let listener = listener(directive) else { continue }
+                if let earlier = config.listeners.first(where: { $0.address == listener.address && $0.port == listener.port }) {
+                    findings.append(Finding(ruleId: "input.parse-error",
+                                            message: "Cannot define multiple Listeners on the same IP:port (first at \(earlier.location)): httpd refuses to start",
+                                            location: directive.location, key: "listen \(directive.args.first ?? "")"))
+                    continue
+                }
+                config.listeners.append(listener)
             } else {
                 collect(directive, scope: nil, group: nil, condition: nil, balancers: balancers, into: &main)
             }
@@ -322,6 +329,12 @@ struct ApacheModelBuilder {
             }
         case "order":
             s.serverWide.append(ApacheDirective(name: "Order", args: [scope ?? ""] + args, location: at))
+            // Order applies to the whole section wherever it is written in it.
+            let order = "Order " + args.joined(separator: " ").lowercased()
+            for index in s.accessRules.indices where s.accessRules[index].scope == scope
+                && s.accessRules[index].group?.hasPrefix("Order ") == true {
+                s.accessRules[index].group = order
+            }
         case "maxconnperip":
             s.limiters.append(Limiter(kind: .modLimitIPConn, key: "useragent_ip", keysOnClientAddress: true,
                                       limit: "MaxConnPerIP \(value)", scope: scope, location: at))
