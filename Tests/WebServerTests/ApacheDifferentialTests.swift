@@ -32,6 +32,14 @@ struct ApacheDifferentialTests {
             .flatMap { $0.httpdStyleEntries(mainServerName: mainName) }.sorted()
         let httpdEntries = try copy.httpdVirtualHosts()
         #expect(oursEntries == httpdEntries, "\(context): virtual hosts differ")
+        // Unknown ${VARIABLES}: httpd warns (AH00111) about the same ones.
+        let check = try copy.ctl("apache2ctl", ["-t"])
+        #expect(check.status == 0, "\(context): apache2ctl -t: \(check.stderr)")
+        let httpdUnknown = Set((check.stderr + check.stdout).matches(of: /Config variable \$\{(.+?)\} is not defined/).map { String($0.output.1) })
+        let oursUnknown = Set(result.findings.filter { $0.ruleId == "input.unresolved" }.compactMap {
+            $0.message.firstMatch(of: /^\$\{(.+?)\} is not defined/).map { String($0.output.1) }
+        })
+        #expect(oursUnknown == httpdUnknown, "\(context): unresolved variables differ")
         let problems = result.findings.filter { $0.ruleId == "input.parse-error" || $0.ruleId == "input.include-missing" }
         #expect(problems.isEmpty, "\(context): \(problems.map(\.message))")
     }
@@ -89,6 +97,7 @@ struct ApacheDifferentialTests {
             Use Site api.example
             <VirtualHost 127.0.0.1:80 [::1]:80>
             \tServerName ip.example
+            \tServerAdmin ${UNDEFINED_IN_TEST}
             \t<Proxy balancer://pool>
             \t\tBalancerMember http://127.0.0.1:8001
             \t\tBalancerMember http://127.0.0.1:8002

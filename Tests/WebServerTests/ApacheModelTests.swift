@@ -47,9 +47,15 @@ struct ApacheModelTests {
           RewriteRule ^/?(.*) https://%{SERVER_NAME}/$1 [R=301,L]
           RedirectMatch 302 ^/old http://www.example.com/new
           <Location /admin>
-            Require ip 192.0.2.0/24 10.1
-            Require not ip 192.0.2.66
+            <RequireAll>
+              Require ip 192.0.2.0/24 10.1
+              Require not ip 192.0.2.66
+            </RequireAll>
             MaxConnPerIP 3
+          </Location>
+          <Location /members>
+            Require valid-user
+            Require ip 198.51.100.7
           </Location>
           <Directory /srv/legacy>
             Order Deny,Allow
@@ -124,14 +130,20 @@ struct ApacheModelTests {
         #expect(realIP.trustedEntries.first?.location.file.hasSuffix("conf/cdn.txt") == true)
         #expect(realIP.trustedEntries.first?.location.line == 2)
 
+        // First match wins in each scope; the defaults httpd applies are written out.
         let rules = http.accessRules
         #expect(rules.first?.scope == "<Directory /var/www/>" && rules.first?.sources.ipv4.isAll == true)
-        let admin = rules.filter { $0.scope == "<Location /admin>" }
-        #expect(admin.map(\.action) == [.allow, .deny])
-        #expect(admin.first?.sources.ipv4.description == "10.1.0.0/16, 192.0.2.0/24")
+        let admin = rules.filter { $0.scope == "<Location /admin> <RequireAll>" }
+        #expect(admin.map(\.action) == [.deny, .allow, .deny])
+        #expect(admin[0].sources.ipv4.description == "192.0.2.66/32")
+        #expect(admin[1].sources.ipv4.description == "10.1.0.0/16, 192.0.2.0/24")
+        #expect(admin[2].sources.ipv4.isAll && admin[2].group == "nothing granted (implicit)")
+        let members = rules.filter { $0.scope == "<Location /members>" }
+        #expect(members.map(\.action) == [.allow], "valid-user may still grant: no implicit deny")
         let legacy = rules.filter { $0.scope == "<Directory /srv/legacy>" }
-        #expect(legacy.map(\.action) == [.deny, .allow])
-        #expect(legacy.allSatisfy { $0.group == "Order deny,allow" })
+        #expect(legacy.map(\.action) == [.allow, .deny, .allow])
+        #expect(legacy[0].sources.ipv4.description == "203.0.113.5/32")
+        #expect(legacy.allSatisfy { $0.group?.hasPrefix("Order deny,allow") == true })
 
         let connection = result.model.connectionLimiters
         let antiloris = try #require(connection.first { $0.kind == .modAntiloris })
@@ -166,6 +178,37 @@ struct ApacheModelTests {
             .unix("/run/php/php8.2-fpm.sock"),
         ])
         #expect(https.upstreams.last?.scope == #"<FilesMatch \.php$>"#)
+    }
+
+    @Test func directorySectionsOnTheWayToTheDocumentRootAreReplacedByTheDeepest() throws {
+        let root = try ApacheFixture.write(["main.conf": """
+            Listen 80
+            <Directory />
+              Require all denied
+            </Directory>
+            <Directory /srv/www>
+              Require all granted
+            </Directory>
+            <Directory /srv/other>
+              Require ip 192.0.2.1
+            </Directory>
+            <FilesMatch "^\\.ht">
+              Require all denied
+            </FilesMatch>
+            Order allow,deny
+            Allow from 10.0.0.0/8
+            <VirtualHost *:80>
+              DocumentRoot /srv/www/site
+            </VirtualHost>
+            """])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let host = try #require(ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts.first)
+        let scopes = host.accessRules.map { $0.scope ?? "(server)" }
+        #expect(!scopes.contains("<Directory />"))
+        #expect(scopes.contains("<Directory /srv/www>") && scopes.contains("<Directory /srv/other>"))
+        let server = host.accessRules.filter { $0.scope == nil }
+        #expect(server.map(\.action) == [.allow, .deny])
+        #expect(server[1].sources.ipv4.isAll && server[1].group == "Order allow,deny default (implicit)")
     }
 
     @Test func remoteIPWithoutProxiesTrustsEveryone() throws {

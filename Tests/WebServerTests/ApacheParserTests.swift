@@ -73,13 +73,14 @@ struct ApacheParserTests {
             </IfDefine>
             ServerAdmin ${UNKNOWN_VAR}
             ServerAdmin ${FROM_ENV}
+            ServerAdmin ${not:a-variable}
             """])
         defer { try? FileManager.default.removeItem(at: root) }
         let main = root.appendingPathComponent("main.conf")
         let (directives, reader) = ApacheLoader.read(hostPath: main.path, role: .main, tree: ApacheFixture.absoluteTree,
                                                      defines: ["CLI"], environment: ["FROM_ENV": "env@example"])
         #expect(directives.map { $0.args.joined(separator: " ") }
-                == ["a.example", "flagged", "from-cli", "${UNKNOWN_VAR}", "env@example"])
+                == ["a.example", "flagged", "from-cli", "${UNKNOWN_VAR}", "env@example", "${not:a-variable}"])
         let unresolved = reader.findings.filter { $0.ruleId == "input.unresolved" }
         #expect(unresolved.count == 1 && unresolved.first?.location?.line == 17)
     }

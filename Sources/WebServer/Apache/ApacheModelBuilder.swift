@@ -38,6 +38,7 @@ struct ApacheModelBuilder {
         var proxyTimeout: ConfigValue<Double>?
         var scopedTimeouts: [UpstreamTimeout] = []
         var keepAlive: ConfigValue<Bool>?
+        var documentRoot: String?
         var upstreams: [UpstreamTarget] = []
         var rewriteEngine = false
         var pendingConditions: [Redirect.Scheme?] = []
@@ -181,6 +182,7 @@ struct ApacheModelBuilder {
         merged.timeout = vhost.timeout ?? main.timeout
         merged.proxyTimeout = vhost.proxyTimeout ?? main.proxyTimeout
         merged.keepAlive = vhost.keepAlive ?? main.keepAlive
+        merged.documentRoot = vhost.documentRoot ?? main.documentRoot
         return merged
     }
 
@@ -196,7 +198,9 @@ struct ApacheModelBuilder {
         if let header = s.remoteIPHeader {
             host.realIP = realIP(header: header, proxies: s.remoteIPProxies, at: s.remoteIPLocation ?? header.location)
         }
-        host.accessRules = inheritedRules + s.accessRules
+        // Debian's build defaults DocumentRoot to /var/www/html.
+        host.accessRules = ApacheAccessOrder.prune(ApacheAccessOrder.ordered(inheritedRules + s.accessRules),
+                                                   documentRoot: s.documentRoot ?? "/var/www/html")
         host.limiters = inheritedLimiters + s.limiters
         let timeout = s.timeout.map { UpstreamTimeout(directive: "Timeout", seconds: $0.value, location: $0.location) }
             ?? UpstreamTimeout(directive: "Timeout", seconds: 60, isDefault: true, location: location)
@@ -354,6 +358,8 @@ struct ApacheModelBuilder {
             if let seconds = Double(value) { s.timeout = ConfigValue(seconds, at: at) }
         case "proxytimeout" where scope == nil:
             if let seconds = Double(value) { s.proxyTimeout = ConfigValue(seconds, at: at) }
+        case "documentroot" where scope == nil:
+            s.documentRoot = reader.serverRootRelative(value)
         case "keepalive" where scope == nil:
             s.keepAlive = ConfigValue(value.lowercased() == "on", at: at)
         case "proxypass", "proxypassmatch":
@@ -529,7 +535,9 @@ struct ApacheModelBuilder {
             return AccessRule(action: action, sources: DualStackSet(), unresolved: entries.map { "\(provider) \($0)" },
                               scope: scope, group: group, location: at)
         default:
-            return nil
+            // valid-user, env, expr, method…: grants that do not depend on the address.
+            return AccessRule(action: action, sources: DualStackSet(), unresolved: ["provider:\(provider)"],
+                              scope: scope, group: group, location: at)
         }
     }
 

@@ -123,7 +123,11 @@ enum ApacheSyntax {
             if text[i] == 0x24, i + 1 < text.count, text[i + 1] == 0x7B,
                let close = text[(i + 2)...].firstIndex(of: 0x7D) {
                 let name = String(decoding: text[(i + 2)..<close], as: UTF8.self)
-                if let value = lookup(name) {
+                if name.contains(":") {
+                    // httpd leaves `${a:b}` alone without a warning (regular expressions in
+                    // ModSecurity rules are full of `${…(?:…}`).
+                    output.append(contentsOf: text[i...close])
+                } else if let value = lookup(name) {
                     output.append(contentsOf: value.utf8)
                 } else {
                     unknown(name)
