@@ -211,6 +211,34 @@ struct ApacheModelTests {
         #expect(server[1].sources.ipv4.isAll && server[1].group == "Order allow,deny default (implicit)")
     }
 
+    @Test func aliasRedirectsAreInheritedRewriteRulesAreNot() throws {
+        let root = try ApacheFixture.write(["main.conf": """
+            Listen 80
+            Redirect /old https://example.com/new
+            RewriteEngine On
+            RewriteRule ^/main https://example.com/ [R=301]
+            <VirtualHost *:80>
+              ServerName plain.example
+            </VirtualHost>
+            <VirtualHost *:80>
+              ServerName inherits.example
+              RewriteEngine On
+              RewriteOptions Inherit
+            </VirtualHost>
+            <VirtualHost *:80>
+              ServerName engine-off.example
+              RewriteRule ^ https://example.com/ [R=301]
+            </VirtualHost>
+            """])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let hosts = ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts
+        #expect(hosts.map { $0.redirects.map(\.target) } == [
+            ["https://example.com/new"],
+            ["https://example.com/", "https://example.com/new"],
+            ["https://example.com/new"],
+        ])
+    }
+
     @Test func remoteIPWithoutProxiesTrustsEveryone() throws {
         let root = try ApacheFixture.write(["main.conf": "Listen 80\nRemoteIPHeader X-Forwarded-For\n"])
         defer { try? FileManager.default.removeItem(at: root) }

@@ -213,6 +213,22 @@ struct ApacheParserTests {
         #expect(ApacheConfigReader.evaluateVersion(["~", "2\\.4"]) == nil)
     }
 
+    @Test func aFragmentSeesTheModulesItsTreeEnables() throws {
+        let site = "<IfModule mod_ssl.c>\n<VirtualHost *:443>\nServerName x.example\nSSLEngine on\n</VirtualHost>\n</IfModule>\n<IfModule !mod_ssl.c>\nServerAlias no-ssl\n</IfModule>\n"
+        let withList = try ApacheFixture.write(["apache2/sites-enabled/x.conf": site,
+                                                "apache2/mods-enabled/ssl.load": "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"])
+        let without = try ApacheFixture.write(["apache2/sites-enabled/x.conf": site])
+        let empty = try ApacheFixture.write(["apache2/sites-enabled/x.conf": site, "apache2/mods-enabled/dir.load": "LoadModule dir_module x.so\n"])
+        defer { for url in [withList, without, empty] { try? FileManager.default.removeItem(at: url) } }
+        func names(_ root: URL) -> [String] {
+            ApacheFixture.load(root.appendingPathComponent("apache2/sites-enabled/x.conf"), role: .fragment)
+                .model.virtualHosts.flatMap { $0.names.map(\.value.description) }
+        }
+        #expect(names(withList) == ["x.example"])
+        #expect(names(without) == ["x.example"])
+        #expect(names(empty).contains("no-ssl") && !names(empty).contains("x.example"))
+    }
+
     @Test func aFragmentIsReadAsServerConfig() throws {
         let root = try ApacheFixture.write(["apache2/sites-enabled/x.conf": "<VirtualHost *:443>\nServerName x.example\nSSLEngine on\nSSLCertificateFile ssl/x.pem\n</VirtualHost>\n"])
         defer { try? FileManager.default.removeItem(at: root) }

@@ -74,6 +74,26 @@ final class ApacheConfigReader {
         for name in Self.builtInModules { registerModule(name, at: builtIn) }
     }
 
+    /// For a lone fragment whose tree has no module list: `<IfModule X>` is taken as true (and
+    /// `<IfModule !X>` as false), said once in the notes.
+    var assumeModulesLoaded = false
+    private var notedAssumption = false
+
+    /// Registers the modules a Debian tree enables (`mods-enabled/*.load`), read statically, for
+    /// a fragment read without its main file.
+    func preloadModules(fromLoadFiles hostPaths: [String]) {
+        for hostPath in hostPaths {
+            guard case .success(let bytes) = tree.read(hostPath) else { continue }
+            let display = tree.displayPath(hostPath)
+            for line in ApacheSyntax.lines(bytes) where line.text[0] != UInt8(ascii: "#") {
+                let words = ApacheSyntax.words(line.text)
+                if words.count >= 2 && words[0].lowercased() == "loadmodule" {
+                    registerModule(words[1], at: SourceLocation(file: display, line: line.line, column: line.column))
+                }
+            }
+        }
+    }
+
     /// Every name `<IfDefine>` sees: `-D` flags and `Define`s so far.
     var definedNames: Set<String> { commandLineDefines.union(defines) }
 
@@ -315,6 +335,13 @@ final class ApacheConfigReader {
         let result: Bool
         switch kind {
         case "ifmodule":
+            if assumeModulesLoaded {
+                if !notedAssumption {
+                    notedAssumption = true
+                    notes.append("no module list was found for this fragment: every <IfModule> was read as if its module were loaded")
+                }
+                return !negate
+            }
             result = argument.hasSuffix(".c") ? moduleSources.contains(argument) : moduleNames.contains(argument)
         case "ifdefine":
             result = definedNames.contains(argument)

@@ -38,6 +38,12 @@ public enum ApacheLoader {
         var variables = envvars(tree: tree, candidates: [serverRoot + "/envvars", "/etc/apache2/envvars"])
         variables.merge(environment) { _, explicit in explicit }
         let reader = ApacheConfigReader(tree: tree, serverRoot: serverRoot, defines: defines, environment: variables)
+        if role == .fragment {
+            // A lone site file: its <IfModule>s depend on what the tree enables, if it says.
+            let enabled = reader.hostPath(serverRoot + "/mods-enabled")
+            let loadFiles = tree.listDirectory(enabled).filter { $0.hasSuffix(".load") }.map { enabled + "/" + $0 }
+            if loadFiles.isEmpty { reader.assumeModulesLoaded = true } else { reader.preloadModules(fromLoadFiles: loadFiles) }
+        }
         let directives = reader.readMain(hostPath: hostPath)
         return (directives, reader)
     }

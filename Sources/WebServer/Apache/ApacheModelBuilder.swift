@@ -33,7 +33,11 @@ struct ApacheModelBuilder {
         var remoteIPLocation: SourceLocation?
         var accessRules: [AccessRule] = []
         var limiters: [Limiter] = []
+        /// mod_alias redirects (a vhost inherits the main server's) and mod_rewrite ones (not
+        /// inherited unless `RewriteOptions Inherit`; only active with `RewriteEngine On`).
         var redirects: [Redirect] = []
+        var rewriteRedirects: [Redirect] = []
+        var rewriteInherits = false
         var timeout: ConfigValue<Double>?
         var proxyTimeout: ConfigValue<Double>?
         var scopedTimeouts: [UpstreamTimeout] = []
@@ -90,7 +94,7 @@ struct ApacheModelBuilder {
                 collect(child, scope: nil, group: nil, condition: nil, balancers: balancers, into: &own)
             }
             let merged = merge(main: main, vhost: own)
-            var host = virtualHost(merged, at: section.location, ownRedirects: own.redirects,
+            var host = virtualHost(merged, at: section.location,
                                    inheritedRules: main.accessRules, inheritedLimiters: main.limiters + perClient)
             host.listeners = vhostListeners(section, tls: isTLS(merged), serverListeners: config.listeners)
             for listener in host.listeners {
@@ -102,7 +106,12 @@ struct ApacheModelBuilder {
                 host.names = [ConfigValue(.catchAll, at: section.location)]
             }
             host.names += own.aliases.map { ConfigValue(Self.serverName($0.value), at: $0.location) }
-            host.redirects = redirects(own.redirects, listeners: host.listeners)
+            // mod_rewrite translates URLs before mod_alias does.
+            var written: [Redirect] = []
+            if own.rewriteEngine { written += own.rewriteRedirects }
+            if own.rewriteInherits && main.rewriteEngine { written += main.rewriteRedirects }
+            written += own.redirects + main.redirects
+            host.redirects = redirects(written, listeners: host.listeners)
             hosts.append(host)
         }
 
@@ -114,7 +123,7 @@ struct ApacheModelBuilder {
         }
         if virtualHostSections.isEmpty || !unclaimed.isEmpty {
             let at = main.serverName?.location ?? config.listeners.first?.location ?? SourceLocation(file: mainFile)
-            var host = virtualHost(main, at: at, ownRedirects: main.redirects, inheritedRules: [],
+            var host = virtualHost(main, at: at, inheritedRules: [],
                                    inheritedLimiters: perClient)
             let tls = isTLS(main)
             host.listeners = (virtualHostSections.isEmpty ? config.listeners : unclaimed).map { listener in
@@ -125,7 +134,8 @@ struct ApacheModelBuilder {
             host.names = main.serverName.map { [ConfigValue(Self.serverName($0.value), at: $0.location)] }
                 ?? [ConfigValue(.catchAll, at: at)]
             host.names += main.aliases.map { ConfigValue(Self.serverName($0.value), at: $0.location) }
-            host.redirects = redirects(main.redirects, listeners: host.listeners)
+            host.redirects = redirects((main.rewriteEngine ? main.rewriteRedirects : []) + main.redirects,
+                                       listeners: host.listeners)
             hosts.append(host)
         }
 
@@ -186,7 +196,7 @@ struct ApacheModelBuilder {
         return merged
     }
 
-    private func virtualHost(_ s: Settings, at location: SourceLocation, ownRedirects: [Redirect],
+    private func virtualHost(_ s: Settings, at location: SourceLocation,
                              inheritedRules: [AccessRule], inheritedLimiters: [Limiter]) -> VirtualHost {
         var host = VirtualHost(software: .apache, location: location)
         if isTLS(s) || !s.certificates.isEmpty {
@@ -345,14 +355,16 @@ struct ApacheModelBuilder {
         case "redirect", "redirectpermanent", "redirecttemp", "redirectmatch":
             if let redirect = redirect(directive, scope: scope, condition: condition) { s.redirects.append(redirect) }
         case "rewriteengine":
-            s.rewriteEngine = value.lowercased() == "on"
+            if value.lowercased() == "on" { s.rewriteEngine = true }
+        case "rewriteoptions":
+            if args.contains(where: { $0.lowercased().hasPrefix("inherit") }) { s.rewriteInherits = true }
         case "rewritecond":
             s.pendingConditions.append(args.count >= 2 ? Self.schemeCondition(test: args[0], pattern: args[1]) : nil)
         case "rewriterule":
             let conditions = s.pendingConditions
             s.pendingConditions = []
             if let redirect = rewriteRedirect(args, conditions: conditions, scope: scope, condition: condition, at: at) {
-                s.redirects.append(redirect)
+                s.rewriteRedirects.append(redirect)
             }
         case "timeout" where scope == nil:
             if let seconds = Double(value) { s.timeout = ConfigValue(seconds, at: at) }
