@@ -66,6 +66,8 @@ struct ApacheModelTests {
         <VirtualHost *:443>
           ServerName www.example.com
           SSLEngine on
+          Protocols h2 http/1.1
+          RemoteIPProxyProtocol On
           SSLCertificateFile /etc/ssl/www.pem
           SSLCertificateKeyFile ssl/www.key
           SSLCertificateChainFile ssl/chain.pem
@@ -106,7 +108,7 @@ struct ApacheModelTests {
         let http = config.virtualHosts[0], https = config.virtualHosts[1], main = config.virtualHosts[2]
         #expect(http.names.map(\.value) == [.exact("www.example.com"), .exact("example.com"), .wildcard("*.example.net")])
         #expect(http.listeners.map { "\($0.port!) \($0.tls) \($0.defaultServer)" } == ["80 false true"])
-        #expect(https.listeners.map { "\($0.port!) \($0.tls)" } == ["443 true"])
+        #expect(https.listeners.map { "\($0.port!) \($0.tls) \($0.http2) \($0.proxyProtocol)" } == ["443 true true true"])
         #expect(main.listeners.map(\.port) == [8080])
         let tls = try #require(https.tls)
         #expect(tls.certificateFiles.first?.hostPath == "/etc/ssl/www.pem")

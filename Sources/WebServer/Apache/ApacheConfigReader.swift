@@ -44,7 +44,6 @@ final class ApacheConfigReader {
     let tree: SourceTree
     /// The ServerRoot as the configuration names it (an absolute path, before `--root` mapping).
     private(set) var serverRoot: String
-    private let commandLineDefines: Set<String>
     private var defines: Set<String> = []
     private var variables: [String: String] = [:]
     private let environment: [String: String]
@@ -68,7 +67,8 @@ final class ApacheConfigReader {
     init(tree: SourceTree, serverRoot: String, defines: [String], environment: [String: String]) {
         self.tree = tree
         self.serverRoot = serverRoot
-        commandLineDefines = Set(defines)
+        // `-D` names and `Define`s live in one table in httpd: UnDefine removes either.
+        self.defines = Set(defines)
         self.environment = environment
         let builtIn = SourceLocation(file: "(built-in)")
         for name in Self.builtInModules { registerModule(name, at: builtIn) }
@@ -95,7 +95,7 @@ final class ApacheConfigReader {
     }
 
     /// Every name `<IfDefine>` sees: `-D` flags and `Define`s so far.
-    var definedNames: Set<String> { commandLineDefines.union(defines) }
+    var definedNames: Set<String> { defines }
 
     // MARK: - Files
 

@@ -43,6 +43,9 @@ struct ApacheModelBuilder {
         var scopedTimeouts: [UpstreamTimeout] = []
         var keepAlive: ConfigValue<Bool>?
         var documentRoot: String?
+        /// `Protocols h2 …` and `RemoteIPProxyProtocol On`, which shape the sockets.
+        var http2: Bool?
+        var proxyProtocol: Bool?
         var upstreams: [UpstreamTarget] = []
         var rewriteEngine = false
         var pendingConditions: [Redirect.Scheme?] = []
@@ -96,7 +99,12 @@ struct ApacheModelBuilder {
             let merged = merge(main: main, vhost: own)
             var host = virtualHost(merged, at: section.location,
                                    inheritedRules: main.accessRules, inheritedLimiters: main.limiters + perClient)
-            host.listeners = vhostListeners(section, tls: isTLS(merged), serverListeners: config.listeners)
+            host.listeners = vhostListeners(section, tls: isTLS(merged), serverListeners: config.listeners).map { listener in
+                var copy = listener
+                copy.http2 = merged.http2 ?? false
+                copy.proxyProtocol = merged.proxyProtocol ?? false
+                return copy
+            }
             for listener in host.listeners {
                 if let port = listener.port { claimedPorts.insert(port) } else { anyPortVhost = true }
             }
@@ -129,6 +137,8 @@ struct ApacheModelBuilder {
             host.listeners = (virtualHostSections.isEmpty ? config.listeners : unclaimed).map { listener in
                 var copy = listener
                 copy.tls = listener.tls || tls
+                copy.http2 = main.http2 ?? false
+                copy.proxyProtocol = main.proxyProtocol ?? false
                 return copy
             }
             host.names = main.serverName.map { [ConfigValue(Self.serverName($0.value), at: $0.location)] }
@@ -193,6 +203,8 @@ struct ApacheModelBuilder {
         merged.proxyTimeout = vhost.proxyTimeout ?? main.proxyTimeout
         merged.keepAlive = vhost.keepAlive ?? main.keepAlive
         merged.documentRoot = vhost.documentRoot ?? main.documentRoot
+        merged.http2 = vhost.http2 ?? main.http2
+        merged.proxyProtocol = vhost.proxyProtocol ?? main.proxyProtocol
         return merged
     }
 
@@ -370,6 +382,10 @@ struct ApacheModelBuilder {
             if let seconds = Double(value) { s.timeout = ConfigValue(seconds, at: at) }
         case "proxytimeout" where scope == nil:
             if let seconds = Double(value) { s.proxyTimeout = ConfigValue(seconds, at: at) }
+        case "protocols" where scope == nil:
+            s.http2 = args.contains { $0.lowercased() == "h2" || $0.lowercased() == "h2c" }
+        case "remoteipproxyprotocol" where scope == nil:
+            s.proxyProtocol = value.lowercased() == "on"
         case "documentroot" where scope == nil:
             s.documentRoot = reader.serverRootRelative(value)
         case "keepalive" where scope == nil:
