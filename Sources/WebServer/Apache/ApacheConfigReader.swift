@@ -33,6 +33,8 @@ final class ApacheConfigReader {
                                  "log_config_module", "logio_module", "version_module", "unixd_module"]
     /// httpd's limit on nested includes (AP_MAX_INCLUDE_DEPTH).
     static let maxIncludeDepth = 128
+    /// Ours on nested sections (httpd has none): the model walks sections recursively.
+    static let maxSectionDepth = 256
 
     struct Macro {
         var name: String
@@ -101,10 +103,10 @@ final class ApacheConfigReader {
 
     /// Reads a file as the main configuration (depth 0) and returns its top-level directives.
     func readMain(hostPath: String) -> [ApacheDirective] {
-        readFile(hostPath: hostPath, depth: 0, includedFromLine: 0, requestedBy: nil) ?? []
+        readFile(hostPath: hostPath, depth: 0, requestedBy: nil) ?? []
     }
 
-    private func readFile(hostPath: String, depth: Int, includedFromLine: Int, requestedBy: SourceLocation?) -> [ApacheDirective]? {
+    private func readFile(hostPath: String, depth: Int, requestedBy: SourceLocation?) -> [ApacheDirective]? {
         let display = tree.displayPath(hostPath)
         if activeFiles.contains(hostPath) {
             let chain = (activeFiles + [hostPath]).map(tree.displayPath).joined(separator: " → ")
@@ -191,7 +193,7 @@ final class ApacheConfigReader {
                 }
                 lastIncludeLine = line.httpdLine
                 let included = include(pattern, optional: command.lowercased() == "includeoptional",
-                                       depth: depth + 1, line: line.httpdLine, at: errorAt)
+                                       depth: depth + 1, at: errorAt)
                 stack[stack.count - 1].children.append(contentsOf: included)
             case "define":
                 guard let name = words.first else {
@@ -291,6 +293,11 @@ final class ApacheConfigReader {
             case false:
                 soak(name, lines: lines, index: &index, at: errorAt)
             }
+            return
+        }
+        if stack.count > Self.maxSectionDepth {
+            parseError("<\(name)> is nested more than \(Self.maxSectionDepth) sections deep; its contents were skipped", at: errorAt)
+            soak(name, lines: lines, index: &index, at: errorAt)
             return
         }
         stack.append(Frame(name: name, args: args, location: at, httpdLine: httpdLine, transparent: false))
@@ -464,7 +471,7 @@ final class ApacheConfigReader {
     /// `Include`/`IncludeOptional`: a file, a directory (every entry, recursively, sorted
     /// bytewise, hidden files too) or a wildcard pattern (hidden entries only for a pattern that
     /// starts with a dot; wildcards may appear in directory components too).
-    private func include(_ pattern: String, optional: Bool, depth: Int, line: Int, at: SourceLocation) -> [ApacheDirective] {
+    private func include(_ pattern: String, optional: Bool, depth: Int, at: SourceLocation) -> [ApacheDirective] {
         let configPath = serverRootRelative(pattern)
         var result: [ApacheDirective] = []
         var failure: String?
@@ -475,10 +482,10 @@ final class ApacheConfigReader {
                     failure = "Could not open configuration file \(configPath): No such file or directory"
                 }
             } else {
-                includePath(host, depth: depth, line: line, at: at, into: &result)
+                includePath(host, depth: depth, at: at, into: &result)
             }
         } else {
-            failure = includeWildcard(configPath, optional: optional, depth: depth, line: line, at: at, into: &result)
+            failure = includeWildcard(configPath, optional: optional, depth: depth, at: at, into: &result)
         }
         if let failure {
             findings.append(Finding(ruleId: "input.include-missing",
@@ -488,20 +495,20 @@ final class ApacheConfigReader {
         return result
     }
 
-    private func includePath(_ host: String, depth: Int, line: Int, at: SourceLocation, into result: inout [ApacheDirective]) {
+    private func includePath(_ host: String, depth: Int, at: SourceLocation, into result: inout [ApacheDirective]) {
         if tree.isDirectory(host) {
             for entry in tree.listDirectory(host) {
-                includePath(host + "/" + entry, depth: depth, line: line, at: at, into: &result)
+                includePath(host + "/" + entry, depth: depth, at: at, into: &result)
             }
             return
         }
-        if let directives = readFile(hostPath: host, depth: depth, includedFromLine: line, requestedBy: at) {
+        if let directives = readFile(hostPath: host, depth: depth, requestedBy: at) {
             result.append(contentsOf: directives)
         }
     }
 
     /// Returns httpd's error message when a non-optional pattern fails.
-    private func includeWildcard(_ configPath: String, optional: Bool, depth: Int, line: Int, at: SourceLocation,
+    private func includeWildcard(_ configPath: String, optional: Bool, depth: Int, at: SourceLocation,
                                  into result: inout [ApacheDirective]) -> String? {
         let components = configPath.split(separator: "/").map(String.init)
         guard let wild = components.firstIndex(where: { SourceTree.hasGlobCharacters($0) }) else { return nil }
@@ -520,18 +527,18 @@ final class ApacheConfigReader {
             let hostEntry = hostDirectory + "/" + name
             if rest.isEmpty {
                 matched = true
-                includePath(hostEntry, depth: depth, line: line, at: at, into: &result)
+                includePath(hostEntry, depth: depth, at: at, into: &result)
             } else if tree.isDirectory(hostEntry) {
                 matched = true
                 let deeper = directory == "/" ? "/" + name + "/" + rest : directory + "/" + name + "/" + rest
                 if SourceTree.hasGlobCharacters(rest) {
-                    if let failure = includeWildcard(deeper, optional: optional, depth: depth, line: line, at: at, into: &result) {
+                    if let failure = includeWildcard(deeper, optional: optional, depth: depth, at: at, into: &result) {
                         return failure
                     }
                 } else {
                     let host = hostPath(deeper)
                     if tree.exists(host) {
-                        includePath(host, depth: depth, line: line, at: at, into: &result)
+                        includePath(host, depth: depth, at: at, into: &result)
                     } else if !optional {
                         return "Could not open configuration file \(deeper): No such file or directory"
                     }
