@@ -14,6 +14,12 @@ struct ApacheModelTests {
         LoadModule limitipconn_module modules/mod_limitipconn.so
         LoadModule security2_module modules/mod_security2.so
         LoadModule cloudflare_module modules/mod_cloudflare.so
+        LoadModule ssl_module modules/mod_ssl.so
+        LoadModule rewrite_module modules/mod_rewrite.so
+        LoadModule proxy_module modules/mod_proxy.so
+        LoadModule alias_module modules/mod_alias.so
+        LoadModule authz_core_module modules/mod_authz_core.so
+        LoadModule access_compat_module modules/mod_access_compat.so
         Listen 80
         Listen 443
         Listen 127.0.0.1:8080

@@ -133,6 +133,7 @@ struct ApacheParserTests {
 
     @Test func macrosAreExpandedAtTheirUseSite() throws {
         let root = try ApacheFixture.write(["main.conf": """
+            LoadModule macro_module modules/mod_macro.so
             Listen 80
             <Macro VHost $name $port>
               <VirtualHost *:$port>
@@ -148,9 +149,9 @@ struct ApacheParserTests {
         let result = ApacheFixture.load(root.appendingPathComponent("main.conf"))
         let hosts = result.model.virtualHosts
         #expect(hosts.map { $0.names.first?.value.description } == ["a.example", "b.example"])
-        #expect(hosts.map(\.location.line) == [7, 8])
+        #expect(hosts.map(\.location.line) == [8, 9])
         #expect(result.findings.map(\.ruleId) == ["input.parse-error"])
-        #expect(result.findings.first?.location?.line == 10)
+        #expect(result.findings.first?.location?.line == 11)
     }
 
     @Test func includesFollowHttpdOrderAndReportMissingFiles() throws {
@@ -175,7 +176,7 @@ struct ApacheParserTests {
 
     @Test func rootMappingReadsAbsoluteIncludesUnderTheRoot() throws {
         let root = try ApacheFixture.write([
-            "etc/apache2/apache2.conf": "Include /etc/apache2/sites-enabled/*.conf\n",
+            "etc/apache2/apache2.conf": "LoadModule ssl_module mod_ssl.so\nInclude /etc/apache2/sites-enabled/*.conf\n",
             "etc/apache2/envvars": "export APACHE_LOG_DIR=/var/log/apache2$SUFFIX\n",
             "etc/apache2/sites-enabled/a.conf": "<VirtualHost *:80>\nServerName a.example\nErrorLog ${APACHE_LOG_DIR}/a.log\nSSLCertificateFile certs/a.pem\n</VirtualHost>\n",
         ])
@@ -269,6 +270,8 @@ struct ApacheParseErrorTests {
         ("duplicate Listen", ["main.conf": "Listen 127.0.0.1:18093\nServerAdmin a@b\nListen 127.0.0.1:18093\n"]),
         ("false IfDefine soak", ["main.conf": "<IfDefine NOPE>\n<VirtualHost *:80>\n</IfDefine>\n"]),
         ("unclosed quote then stray close", ["main.conf": "ServerAdmin \"a b\n</Files>\n"]),
+        ("directive of a module not loaded", ["main.conf": "Listen 127.0.0.1:18094\n<VirtualHost *:18094>\nServerName a\n  SSLEngine on\n</VirtualHost>\n"]),
+        ("Use without mod_macro", ["main.conf": "ServerAdmin a@b\nUse Something\n"]),
         ("Include of a directory with a broken file", ["main.conf": "Include d\n", "d/a.conf": "ServerAdmin x\n", "d/sub/b.conf": "\n\n</If>\n"]),
     ]
 

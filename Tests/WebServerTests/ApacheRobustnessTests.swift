@@ -46,7 +46,7 @@ struct ApacheRobustnessTests {
     @Test func deepNestingSelfIncludesAndRecursiveMacrosEndInFindings() throws {
         let deep = String(repeating: "<Directory /x>\n", count: 5_000) + String(repeating: "</Directory>\n", count: 5_000)
         let root = try ApacheFixture.write([
-            "main.conf": "Include deep.conf\nInclude self.conf\n<Macro R $a>\nUse R $a\n</Macro>\nUse R 1\n",
+            "main.conf": "LoadModule macro_module m.so\nInclude deep.conf\nInclude self.conf\n<Macro R $a>\nUse R $a\n</Macro>\nUse R 1\n",
             "deep.conf": deep,
             "self.conf": "Include self.conf\n",
         ])

@@ -6,13 +6,22 @@ import OriginAuditCore
 struct ApacheDirective: Sendable {
     /// As written; a section's name without the `<`.
     var name: String
+    /// Directive names are case-insensitive; computed once, as every consumer compares it.
+    let lowercasedName: String
     var args: [String]
     var location: SourceLocation
     /// Non-nil for sections.
     var children: [ApacheDirective]?
 
+    init(name: String, args: [String], location: SourceLocation, children: [ApacheDirective]? = nil) {
+        self.name = name
+        lowercasedName = name.lowercased()
+        self.args = args
+        self.location = location
+        self.children = children
+    }
+
     var isSection: Bool { children != nil }
-    var lowercasedName: String { name.lowercased() }
 }
 
 /// One file httpd reads, in the order `apache2ctl -t -D DUMP_INCLUDES` lists them.
@@ -95,6 +104,12 @@ final class ApacheConfigReader {
             }
         }
     }
+
+    /// Whether `<Macro>`/`Use` mean anything yet: mod_macro must be loaded before them.
+    var macrosAvailable: Bool { assumeModulesLoaded || moduleNames.contains("macro_module") }
+
+    /// The modules loaded so far, by name.
+    var loadedModuleNames: Set<String> { moduleNames }
 
     /// Every name `<IfDefine>` sees: `-D` flags and `Define`s so far.
     var definedNames: Set<String> { defines }
@@ -212,10 +227,10 @@ final class ApacheConfigReader {
                 stack[stack.count - 1].children.append(ApacheDirective(name: command, args: words, location: at))
             case "serverroot":
                 if let root = words.first { serverRoot = normalise(root.hasPrefix("/") ? root : serverRoot + "/" + root) }
-            case "use":
+            case "use" where macrosAvailable:
                 let expanded = use(words, at: at, errorAt: errorAt, depth: depth)
                 stack[stack.count - 1].children.append(contentsOf: expanded)
-            case "undefmacro":
+            case "undefmacro" where macrosAvailable:
                 if let name = words.first { macros[name.lowercased()] = nil }
             default:
                 stack[stack.count - 1].children.append(ApacheDirective(name: command, args: words, location: at))
@@ -274,7 +289,9 @@ final class ApacheConfigReader {
                              stack: inout [Frame], at: SourceLocation, errorAt: SourceLocation, httpdLine: Int) {
         let lower = name.lowercased()
         let conditional = ["ifmodule", "ifdefine", "ifversion", "iffile", "ifdirective", "ifsection"].contains(lower)
-        if conditional || lower == "macro" {
+        // Without mod_macro, <Macro> is an ordinary (unknown) section, as in httpd.
+        let macro = lower == "macro" && macrosAvailable
+        if conditional || macro {
             if !closed { parseError("<\(name)> directive missing closing '>'", at: errorAt) }
             if args.isEmpty {
                 parseError("<\(name)> directive requires additional arguments", at: errorAt)
@@ -282,7 +299,7 @@ final class ApacheConfigReader {
                 return
             }
         }
-        if lower == "macro" {
+        if macro {
             defineMacro(name: name, args: args, lines: lines, index: &index, at: at, errorAt: errorAt)
             return
         }

@@ -13,11 +13,15 @@ public enum ApacheLoader {
         let parsed = read(hostPath: hostPath, role: role, tree: tree, defines: defines, environment: environment)
         var builder = ApacheModelBuilder(reader: parsed.reader, mainFile: tree.displayPath(hostPath))
         let model = builder.build(parsed.directives)
+        var findings = parsed.reader.findings + builder.findings
+        if !parsed.reader.assumeModulesLoaded {
+            findings += ApacheDirectiveCheck.check(parsed.directives, modules: parsed.reader.loadedModuleNames)
+        }
         var notes = parsed.reader.notes + builder.notes
         if role == .fragment {
             notes.insert("\(tree.displayPath(hostPath)) is not included by any main Apache configuration; it was read as if included in the server config, without the main file's modules and defaults", at: 0)
         }
-        return LoadResult(model: model, findings: parsed.reader.findings + builder.findings, notes: notes,
+        return LoadResult(model: model, findings: findings, notes: notes,
                           files: parsed.reader.files)
     }
 

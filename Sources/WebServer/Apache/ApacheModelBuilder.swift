@@ -174,12 +174,14 @@ struct ApacheModelBuilder {
 
     /// The first vhost for each address:port is httpd's default for it.
     private func markDefaultServers(_ hosts: inout [VirtualHost]) {
-        var seen: Set<String> = []
+        struct Socket: Hashable { var address: Listener.Address; var port: UInt16? }
+        var seen: Set<Socket> = []
         for h in hosts.indices {
             for l in hosts[h].listeners.indices {
                 let listener = hosts[h].listeners[l]
-                let key = "\(listener.address)|\(listener.port.map(String.init) ?? "*")"
-                if seen.insert(key).inserted { hosts[h].listeners[l].defaultServer = true }
+                if seen.insert(Socket(address: listener.address, port: listener.port)).inserted {
+                    hosts[h].listeners[l].defaultServer = true
+                }
             }
         }
     }
