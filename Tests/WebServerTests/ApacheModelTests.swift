@@ -247,6 +247,22 @@ struct ApacheModelTests {
         ])
     }
 
+    @Test func theMainServerTakesWhatNoVhostClaims() throws {
+        let root = try ApacheFixture.write(["main.conf": """
+            Listen 80
+            Listen 443
+            ServerName main.example
+            <VirtualHost 192.0.2.10:80>
+              ServerName ip-bound.example
+            </VirtualHost>
+            """])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let hosts = ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts
+        #expect(hosts.map { $0.names.first?.value.description } == ["ip-bound.example", "main.example"])
+        // Port 80 on other addresses and port 443 (plain HTTP: no SSLEngine) fall to the main server.
+        #expect(hosts[1].listeners.map { "\($0.port!) \($0.tls)" } == ["80 false", "443 false"])
+    }
+
     @Test func remoteIPWithoutProxiesTrustsEveryone() throws {
         let root = try ApacheFixture.write(["main.conf": "Listen 80\nRemoteIPHeader X-Forwarded-For\n"])
         defer { try? FileManager.default.removeItem(at: root) }

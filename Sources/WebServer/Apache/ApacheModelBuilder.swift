@@ -89,8 +89,7 @@ struct ApacheModelBuilder {
         let perClient = requestLimiters(serverWide)
 
         var hosts: [VirtualHost] = []
-        var claimedPorts: Set<UInt16> = []
-        var anyPortVhost = false
+        var vhostSockets: [Listener] = []
         for section in virtualHostSections {
             var own = Settings()
             for child in section.children ?? [] {
@@ -105,9 +104,7 @@ struct ApacheModelBuilder {
                 copy.proxyProtocol = merged.proxyProtocol ?? false
                 return copy
             }
-            for listener in host.listeners {
-                if let port = listener.port { claimedPorts.insert(port) } else { anyPortVhost = true }
-            }
+            vhostSockets += host.listeners
             if let own = own.serverName ?? main.serverName {
                 host.names = [ConfigValue(Self.serverName(own.value), at: own.location)]
             } else {
@@ -124,10 +121,12 @@ struct ApacheModelBuilder {
         }
 
         // The main server answers on every Listen socket no vhost claims (and everywhere when
-        // there are no vhosts).
-        let unclaimed = config.listeners.filter { listener in
-            guard !anyPortVhost, let port = listener.port else { return false }
-            return !claimedPorts.contains(port)
+        // there are no vhosts): a vhost on one address leaves the port's other addresses to it.
+        let unclaimed = config.listeners.filter { listen in
+            !vhostSockets.contains { vhost in
+                (vhost.port == nil || vhost.port == listen.port)
+                    && (vhost.address == .any(nil) || vhost.address == listen.address)
+            }
         }
         if virtualHostSections.isEmpty || !unclaimed.isEmpty {
             let at = main.serverName?.location ?? config.listeners.first?.location ?? SourceLocation(file: mainFile)
@@ -135,8 +134,9 @@ struct ApacheModelBuilder {
                                    inheritedLimiters: perClient)
             let tls = isTLS(main)
             host.listeners = (virtualHostSections.isEmpty ? config.listeners : unclaimed).map { listener in
+                // `Listen 443` names the protocol; only SSLEngine makes the main server speak TLS.
                 var copy = listener
-                copy.tls = listener.tls || tls
+                copy.tls = tls
                 copy.http2 = main.http2 ?? false
                 copy.proxyProtocol = main.proxyProtocol ?? false
                 return copy
@@ -486,8 +486,7 @@ struct ApacheModelBuilder {
                 if !serverListeners.isEmpty && !listenPorts.contains(port) {
                     notes.append("<VirtualHost \(text)> at \(section.location): no Listen on port \(port); it receives no traffic")
                 }
-                let listenTLS = serverListeners.first { $0.port == port }?.tls ?? false
-                result.append(Listener(address: address, port: port, tls: tls || (listenTLS && tls), location: section.location))
+                result.append(Listener(address: address, port: port, tls: tls, location: section.location))
             } else if listenPorts.isEmpty {
                 result.append(Listener(address: address, port: nil, tls: tls, location: section.location))
             } else {
