@@ -176,8 +176,8 @@ struct ApacheModelTests {
         #expect(http.redirects.map { "\($0.from)>\($0.to) \($0.status ?? 0)" } == ["http>https 301", "http>http 302"])
         #expect(http.keepAlive?.value == false)
         #expect(https.keepAlive?.value == true)
-        #expect(http.timeouts.map { "\($0.directive) \($0.seconds) \($0.isDefault)" } == ["Timeout 300.0 false"])
-        #expect(https.timeouts.map(\.directive) == ["Timeout", "ProxyTimeout", "ProxyPass timeout"])
+        #expect(http.timeouts.isEmpty, "no upstream: Timeout bounds only client I/O")
+        #expect(https.timeouts.map { "\($0.directive) \($0.seconds)" } == ["ProxyTimeout 120.0", "ProxyPass timeout 200.0"])
         let endpoints = https.upstreams.map(\.endpoint)
         #expect(endpoints == [
             .group("app", members: [.tcp(host: "10.0.0.1", port: 8000), .tcp(host: "10.0.0.2", port: 8000)]),
@@ -263,12 +263,22 @@ struct ApacheModelTests {
         #expect(hosts[1].listeners.map { "\($0.port!) \($0.tls)" } == ["80 false", "443 false"])
     }
 
+    @Test func upstreamTimeoutFallsBackToTimeoutThenToHttpdsDefault() throws {
+        let root = try ApacheFixture.write(["a.conf": "Listen 80\nTimeout 150\nProxyPass / http://127.0.0.1:8080/\n",
+                                            "b.conf": "Listen 80\nProxyPass / http://127.0.0.1:8080/\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let a = try #require(ApacheFixture.load(root.appendingPathComponent("a.conf")).model.virtualHosts.first)
+        let b = try #require(ApacheFixture.load(root.appendingPathComponent("b.conf")).model.virtualHosts.first)
+        #expect(a.timeouts.map { "\($0.directive) \($0.seconds) \($0.isDefault)" } == ["Timeout 150.0 false"])
+        #expect(b.timeouts.map { "\($0.directive) \($0.seconds) \($0.isDefault)" } == ["Timeout 60.0 true"])
+    }
+
     @Test func remoteIPWithoutProxiesTrustsEveryone() throws {
         let root = try ApacheFixture.write(["main.conf": "Listen 80\nRemoteIPHeader X-Forwarded-For\n"])
         defer { try? FileManager.default.removeItem(at: root) }
         let host = try #require(ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts.first)
         #expect(host.realIP?.trusted.ipv4.isAll == true && host.realIP?.trusted.ipv6.isAll == true)
-        #expect(host.timeouts.first?.isDefault == true && host.timeouts.first?.seconds == 60)
+        #expect(host.timeouts.isEmpty)
     }
 
     @Test func forwardedProtoConditionsAreNotConnectionRedirects() throws {

@@ -226,13 +226,19 @@ struct ApacheModelBuilder {
         host.accessRules = ApacheAccessOrder.prune(ApacheAccessOrder.ordered(inheritedRules + s.accessRules),
                                                    documentRoot: s.documentRoot ?? "/var/www/html")
         host.limiters = inheritedLimiters + s.limiters
-        let timeout = s.timeout.map { UpstreamTimeout(directive: "Timeout", seconds: $0.value, location: $0.location) }
-            ?? UpstreamTimeout(directive: "Timeout", seconds: 60, isDefault: true, location: location)
-        host.timeouts = [timeout]
-        if let proxy = s.proxyTimeout {
-            host.timeouts.append(UpstreamTimeout(directive: "ProxyTimeout", seconds: proxy.value, location: proxy.location))
+        // The upstream read timeout is ProxyTimeout, which defaults to Timeout (60 s in httpd).
+        // Without an upstream, Timeout only bounds client I/O: it says nothing about how long a
+        // response may take, so it is not reported as an upstream timeout.
+        if !s.upstreams.isEmpty {
+            if let proxy = s.proxyTimeout {
+                host.timeouts = [UpstreamTimeout(directive: "ProxyTimeout", seconds: proxy.value, location: proxy.location)]
+            } else if let timeout = s.timeout {
+                host.timeouts = [UpstreamTimeout(directive: "Timeout", seconds: timeout.value, location: timeout.location)]
+            } else {
+                host.timeouts = [UpstreamTimeout(directive: "Timeout", seconds: 60, isDefault: true, location: location)]
+            }
+            host.timeouts += s.scopedTimeouts
         }
-        host.timeouts += s.scopedTimeouts
         host.keepAlive = s.keepAlive
         host.upstreams = s.upstreams
         return host
