@@ -19,6 +19,8 @@ struct ApacheModelTests {
         LoadModule proxy_module modules/mod_proxy.so
         LoadModule alias_module modules/mod_alias.so
         LoadModule authz_core_module modules/mod_authz_core.so
+        LoadModule authz_host_module modules/mod_authz_host.so
+        LoadModule authz_user_module modules/mod_authz_user.so
         LoadModule access_compat_module modules/mod_access_compat.so
         Listen 80
         Listen 443

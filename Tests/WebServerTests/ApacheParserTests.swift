@@ -271,6 +271,7 @@ struct ApacheParseErrorTests {
         ("false IfDefine soak", ["main.conf": "<IfDefine NOPE>\n<VirtualHost *:80>\n</IfDefine>\n"]),
         ("unclosed quote then stray close", ["main.conf": "ServerAdmin \"a b\n</Files>\n"]),
         ("directive of a module not loaded", ["main.conf": "Listen 127.0.0.1:18094\n<VirtualHost *:18094>\nServerName a\n  SSLEngine on\n</VirtualHost>\n"]),
+        ("Require ip without mod_authz_host", ["main.conf": "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n<Location />\n  Require ip 10.0.0.1\n</Location>\n"]),
         ("Use without mod_macro", ["main.conf": "ServerAdmin a@b\nUse Something\n"]),
         ("Include of a directory with a broken file", ["main.conf": "Include d\n", "d/a.conf": "ServerAdmin x\n", "d/sub/b.conf": "\n\n</If>\n"]),
     ]

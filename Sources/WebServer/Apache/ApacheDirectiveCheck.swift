@@ -45,8 +45,29 @@ enum ApacheDirectiveCheck {
                     remediation: "Load the module (Debian: a2enmod \(module.replacingOccurrences(of: "_module", with: ""))) or remove the directive.",
                     key: "invalid-command \(directive.name)"))
             }
+            if name == "require", modules.contains("authz_core_module"),
+               let provider = requireProvider(directive.args), let module = authzProviders[provider], !modules.contains(module) {
+                findings.append(Finding(
+                    ruleId: "input.parse-error",
+                    message: "Unknown Authz provider: \(provider) (\(module) is not loaded): httpd refuses to start",
+                    location: directive.location, predicts: "521",
+                    remediation: "Load the module (Debian: a2enmod \(module.replacingOccurrences(of: "_module", with: ""))).",
+                    key: "authz-provider \(provider)"))
+            }
             if let children = directive.children { walk(children, modules: modules, into: &findings) }
         }
+    }
+
+    /// `Require` providers and the modules that register them.
+    static let authzProviders: [String: String] = [
+        "ip": "authz_host_module", "host": "authz_host_module", "forward-dns": "authz_host_module",
+        "local": "authz_host_module", "valid-user": "authz_user_module", "user": "authz_user_module",
+        "group": "authz_groupfile_module", "file-owner": "authz_owner_module", "file-group": "authz_owner_module",
+    ]
+
+    private static func requireProvider(_ args: [String]) -> String? {
+        let words = args.first?.lowercased() == "not" ? Array(args.dropFirst()) : args
+        return words.first?.lowercased()
     }
 
     private static func evasiveProvider(_ name: String) -> String? {
