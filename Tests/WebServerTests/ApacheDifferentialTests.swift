@@ -55,6 +55,26 @@ struct ApacheDifferentialTests {
         try compare(copy, "stock Debian configuration")
     }
 
+    /// The same tree under `--root` (as a configuration repository holds it): paths are shown
+    /// as the configuration names them, and vhosts and modules are what httpd reports.
+    @Test func debianConfigurationUnderARoot() throws {
+        let copy = try DebianApacheCopy()
+        defer { copy.remove() }
+        let root = copy.directory.appendingPathComponent("root")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("etc"), withIntermediateDirectories: true)
+        try TestTools.run("/bin/cp", ["-a", copy.confdir, root.appendingPathComponent("etc/apache2").path], timeout: 20)
+        let tree = SourceTree(root: root, base: URL(fileURLWithPath: "/nonexistent-base"))
+        let result = ApacheLoader.load(hostPath: root.appendingPathComponent("etc/apache2/apache2.conf").path,
+                                       role: .main, tree: tree)
+        #expect(result.files.first == "/etc/apache2/apache2.conf")
+        #expect(result.files.allSatisfy { !$0.hasPrefix(root.path) })
+        #expect(result.model.modules == (try copy.httpdModules()))
+        let entries = result.model.virtualHosts.flatMap { $0.httpdStyleEntries(mainServerName: "oracle.invalid") }
+        let httpd = try copy.httpdVirtualHosts().map { $0.replacingOccurrences(of: copy.confdir, with: "/etc/apache2") }
+        #expect(entries.sorted() == httpd)
+        #expect(result.findings.filter { $0.ruleId != "input.unresolved" }.isEmpty, "\(result.findings)")
+    }
+
     @Test func debianWithModulesAndSitesEnabled() throws {
         let copy = try DebianApacheCopy()
         defer { copy.remove() }

@@ -2,6 +2,15 @@ import Foundation
 import OriginAuditCore
 
 /// Loads Apache httpd configurations into the shared model.
+///
+/// Reading follows httpd's own two phases. The read phase (ApacheConfigReader) is faithful to
+/// server/config.c and util.c: `\` continuations, quoting, `#` only at line start, sections
+/// with case-insensitive close tags, Include/IncludeOptional (globs, directories, ServerRoot),
+/// Define/UnDefine, `${VAR}`, `<IfModule>` against modules loaded so far, `<IfDefine>`,
+/// `<IfVersion>`, mod_macro — checked against `apache2ctl` (DUMP_INCLUDES, -M, -S, -t). Of
+/// the walk phase only the "Invalid command"/"Unknown Authz provider" errors of the
+/// directives the model reads are predicted (ApacheDirectiveCheck). The model
+/// (ApacheModelBuilder) merges the main server into each `<VirtualHost>` as httpd does.
 public enum ApacheLoader {
     /// Reads `hostPath` as httpd would (`role` `.main`: apache2.conf/httpd.conf; `.fragment`: a
     /// file no main config includes, read as if included in the server config) and builds the
@@ -18,6 +27,7 @@ public enum ApacheLoader {
             findings += ApacheDirectiveCheck.check(parsed.directives, modules: parsed.reader.loadedModuleNames)
         }
         var notes = parsed.reader.notes + builder.notes
+        notes.append("Apache: httpd's start-up check of every directive name is predicted only for the modules the audit reads (ssl, remoteip, rewrite, proxy, alias, authz, access_compat, headers, qos, security2, macro, evasive); other \"Invalid command\" errors are not")
         if role == .fragment {
             notes.insert("\(tree.displayPath(hostPath)) is not included by any main Apache configuration; it was read as if included in the server config, without the main file's modules and defaults", at: 0)
         }
