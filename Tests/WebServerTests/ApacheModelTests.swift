@@ -275,6 +275,16 @@ struct ApacheModelTests {
         #expect(b.timeouts.map { "\($0.directive) \($0.seconds) \($0.isDefault)" } == ["Timeout 60.0 true"])
     }
 
+    @Test func qosClientEventsFollowTheirHeader() throws {
+        let root = try ApacheFixture.write(["a.conf": "LoadModule qos_module m.so\nListen 80\nQS_ClientEventBlockCount 20\n",
+                                            "b.conf": "LoadModule qos_module m.so\nListen 80\nQS_ClientIpFromHeader CF-Connecting-IP\nQS_ClientEventBlockCount 20\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let a = try #require(ApacheFixture.load(root.appendingPathComponent("a.conf")).model.virtualHosts.first?.limiters.first)
+        let b = try #require(ApacheFixture.load(root.appendingPathComponent("b.conf")).model.virtualHosts.first?.limiters.first)
+        #expect(a.keysOnClientAddress && a.key == "client address")
+        #expect(!b.keysOnClientAddress && b.key == "header CF-Connecting-IP")
+    }
+
     @Test func remoteIPWithoutProxiesTrustsEveryone() throws {
         let root = try ApacheFixture.write(["main.conf": "Listen 80\nRemoteIPHeader X-Forwarded-For\n"])
         defer { try? FileManager.default.removeItem(at: root) }

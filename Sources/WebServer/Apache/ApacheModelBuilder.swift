@@ -653,9 +653,12 @@ struct ApacheModelBuilder {
             }
         }
         if reader.modules.contains(where: { $0.value == "qos_module" }) {
+            // QS_ClientIpFromHeader makes the client events count the header's address instead.
+            let header = lastValue(serverWide, "qs_clientipfromheader")?.args.first
             for name in ["qs_clienteventblockcount", "qs_clienteventlimitcount", "qs_clienteventpersecLimit".lowercased()] {
                 for d in directives(serverWide, named: name) {
-                    result.append(Limiter(kind: .modQos, key: "client address", keysOnClientAddress: true,
+                    result.append(Limiter(kind: .modQos, key: header.map { "header \($0)" } ?? "client address",
+                                          keysOnClientAddress: header == nil,
                                           limit: "\(d.name) \(d.args.joined(separator: " "))", location: d.location))
                 }
             }
