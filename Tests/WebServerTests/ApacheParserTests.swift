@@ -272,6 +272,8 @@ struct ApacheParseErrorTests {
         ("unclosed quote then stray close", ["main.conf": "ServerAdmin \"a b\n</Files>\n"]),
         ("directive of a module not loaded", ["main.conf": "Listen 127.0.0.1:18094\n<VirtualHost *:18094>\nServerName a\n  SSLEngine on\n</VirtualHost>\n"]),
         ("Require ip without mod_authz_host", ["main.conf": "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n<Location />\n  Require ip 10.0.0.1\n</Location>\n"]),
+        ("comment after a true conditional's close", ["main.conf": "<IfModule version_module>\nServerAdmin a\n</IfModule> # end\n"]),
+        ("space in a true conditional's close", ["main.conf": "<IfDefine !NOPE>\nServerAdmin a\n</IfDefine >\n"]),
         ("Use without mod_macro", ["main.conf": "ServerAdmin a@b\nUse Something\n"]),
         ("Include of a directory with a broken file", ["main.conf": "Include d\n", "d/a.conf": "ServerAdmin x\n", "d/sub/b.conf": "\n\n</If>\n"]),
     ]
@@ -301,13 +303,17 @@ struct ApacheParseErrorTests {
 
             Listen 127.0.0.1:18091
             Define PORT 18091
+            <IfModule nope_module>
+            </IfModule> # a comment here is fine: the body is skipped
+            <IfModule version_module>
+            </ifmodule>
             <VirtualHost 127.0.0.1:${PORT}>
               ServerName "quoted.example"
               ServerAlias \\
                  continued.example
               <Location "/a b">
                 Options None
-              </Location>
+              </Location> # and after an ordinary section too
             </VirtualHost>
             """).write(to: main, atomically: true, encoding: .utf8)
         #expect(try ApacheFixture.httpdSyntaxError(main, root: root) == nil)

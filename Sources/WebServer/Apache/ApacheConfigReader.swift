@@ -182,7 +182,7 @@ final class ApacheConfigReader {
             let command = words.removeFirst()
 
             if command.hasPrefix("</") {
-                closeSection(command, stack: &stack, at: errorAt)
+                closeSection(command, line: line.text, stack: &stack, at: errorAt)
                 continue
             }
             if command.hasPrefix("<") {
@@ -257,10 +257,24 @@ final class ApacheConfigReader {
         }
     }
 
-    private func closeSection(_ command: String, stack: inout [Frame], at: SourceLocation) {
+    private func closeSection(_ command: String, line: [UInt8], stack: inout [Frame], at: SourceLocation) {
         guard stack.count > 1 else {
             parseError("\(command) without matching <\(command.dropFirst(2)) section", at: at)
             return
+        }
+        if stack[stack.count - 1].transparent {
+            // A true conditional's body ends only at a line that is exactly `</Name>` (any
+            // case); anything else on it — a comment, a space — and httpd sees a stray close tag.
+            let expected = Array("</\(stack[stack.count - 1].name)>".lowercased().utf8)
+            if line.count == expected.count && line.map({ $0 | (($0 >= 0x41 && $0 <= 0x5A) ? 0x20 : 0) }) == expected {
+                popFrame(&stack)
+                return
+            }
+            if command.lowercased() == String(decoding: expected, as: UTF8.self) || command.lowercased() + ">" == String(decoding: expected, as: UTF8.self) {
+                parseError("\(command) without matching <\(command.dropFirst(2)) section", at: at)
+                popFrame(&stack)
+                return
+            }
         }
         guard command.hasSuffix(">") else {
             parseError("\(command)> directive missing closing '>'", at: at)
