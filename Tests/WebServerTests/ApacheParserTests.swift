@@ -274,6 +274,10 @@ struct ApacheParseErrorTests {
         ("Require ip without mod_authz_host", ["main.conf": "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n<Location />\n  Require ip 10.0.0.1\n</Location>\n"]),
         ("comment after a true conditional's close", ["main.conf": "<IfModule version_module>\nServerAdmin a\n</IfModule> # end\n"]),
         ("space in a true conditional's close", ["main.conf": "<IfDefine !NOPE>\nServerAdmin a\n</IfDefine >\n"]),
+        ("wildcard directory matches nothing", ["main.conf": "ServerAdmin a\nInclude nodir*/x.conf\n"]),
+        ("wildcard directory then missing file", ["main.conf": "Include d*/x.conf\n", "d1/y.conf": "ServerAdmin y\n"]),
+        ("optional include of a broken file", ["main.conf": "IncludeOptional opt/*.conf\n", "opt/a.conf": "<Files x>\n"]),
+        ("continuation into a stray close", ["main.conf": "ServerAdmin a \\\n b\n</Directory \\\n>\n"]),
         ("Use without mod_macro", ["main.conf": "ServerAdmin a@b\nUse Something\n"]),
         ("Include of a directory with a broken file", ["main.conf": "Include d\n", "d/a.conf": "ServerAdmin x\n", "d/sub/b.conf": "\n\n</If>\n"]),
     ]
