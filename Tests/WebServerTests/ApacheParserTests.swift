@@ -278,6 +278,7 @@ struct ApacheParseErrorTests {
         ("wildcard directory then missing file", ["main.conf": "Include d*/x.conf\n", "d1/y.conf": "ServerAdmin y\n"]),
         ("optional include of a broken file", ["main.conf": "IncludeOptional opt/*.conf\n", "opt/a.conf": "<Files x>\n"]),
         ("continuation into a stray close", ["main.conf": "ServerAdmin a \\\n b\n</Directory \\\n>\n"]),
+        ("continued directive of a module not loaded", ["main.conf": "ServerAdmin a\nRewriteEngine \\\n  On\n"]),
         ("Use without mod_macro", ["main.conf": "ServerAdmin a@b\nUse Something\n"]),
         ("Include of a directory with a broken file", ["main.conf": "Include d\n", "d/a.conf": "ServerAdmin x\n", "d/sub/b.conf": "\n\n</If>\n"]),
     ]

@@ -10,14 +10,19 @@ struct ApacheDirective: Sendable {
     let lowercasedName: String
     var args: [String]
     var location: SourceLocation
+    /// Where httpd reports an error in this directive: the last physical line of a continued
+    /// directive (its line counter has moved on), the same place otherwise.
+    var errorLocation: SourceLocation
     /// Non-nil for sections.
     var children: [ApacheDirective]?
 
-    init(name: String, args: [String], location: SourceLocation, children: [ApacheDirective]? = nil) {
+    init(name: String, args: [String], location: SourceLocation, errorLocation: SourceLocation? = nil,
+         children: [ApacheDirective]? = nil) {
         self.name = name
         lowercasedName = name.lowercased()
         self.args = args
         self.location = location
+        self.errorLocation = errorLocation ?? location
         self.children = children
     }
 
@@ -224,7 +229,7 @@ final class ApacheConfigReader {
                 }
             case "loadmodule":
                 if let name = words.first { registerModule(name, at: at) }
-                stack[stack.count - 1].children.append(ApacheDirective(name: command, args: words, location: at))
+                stack[stack.count - 1].children.append(ApacheDirective(name: command, args: words, location: at, errorLocation: errorAt))
             case "serverroot":
                 if let root = words.first { serverRoot = normalise(root.hasPrefix("/") ? root : serverRoot + "/" + root) }
             case "use" where macrosAvailable:
@@ -233,7 +238,7 @@ final class ApacheConfigReader {
             case "undefmacro" where macrosAvailable:
                 if let name = words.first { macros[name.lowercased()] = nil }
             default:
-                stack[stack.count - 1].children.append(ApacheDirective(name: command, args: words, location: at))
+                stack[stack.count - 1].children.append(ApacheDirective(name: command, args: words, location: at, errorLocation: errorAt))
             }
         }
         if stack.count > 1 {
@@ -253,7 +258,9 @@ final class ApacheConfigReader {
             stack[stack.count - 1].children.append(contentsOf: frame.children)
         } else {
             stack[stack.count - 1].children.append(
-                ApacheDirective(name: frame.name, args: frame.args, location: frame.location, children: frame.children))
+                ApacheDirective(name: frame.name, args: frame.args, location: frame.location,
+                                errorLocation: SourceLocation(file: frame.location.file, line: frame.httpdLine, column: frame.location.column),
+                                children: frame.children))
         }
     }
 

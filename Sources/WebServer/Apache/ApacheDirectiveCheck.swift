@@ -41,7 +41,7 @@ enum ApacheDirectiveCheck {
                 findings.append(Finding(
                     ruleId: "input.parse-error",
                     message: "Invalid command '\(shown)', perhaps misspelled or defined by a module not included in the server configuration (\(module) is not loaded): httpd refuses to start",
-                    location: directive.location, predicts: "521",
+                    location: directive.errorLocation, predicts: "521",
                     remediation: "Load the module (Debian: a2enmod \(module.replacingOccurrences(of: "_module", with: ""))) or remove the directive.",
                     key: "invalid-command \(directive.name)"))
             }
@@ -50,7 +50,7 @@ enum ApacheDirectiveCheck {
                 findings.append(Finding(
                     ruleId: "input.parse-error",
                     message: "Unknown Authz provider: \(provider) (\(module) is not loaded): httpd refuses to start",
-                    location: directive.location, predicts: "521",
+                    location: directive.errorLocation, predicts: "521",
                     remediation: "Load the module (Debian: a2enmod \(module.replacingOccurrences(of: "_module", with: ""))).",
                     key: "authz-provider \(provider)"))
             }

@@ -75,7 +75,7 @@ struct ApacheModelBuilder {
                 if let earlier = config.listeners.first(where: { $0.address == listener.address && $0.port == listener.port }) {
                     findings.append(Finding(ruleId: "input.parse-error",
                                             message: "Cannot define multiple Listeners on the same IP:port (first at \(earlier.location)): httpd refuses to start",
-                                            location: directive.location, key: "listen \(directive.args.first ?? "")"))
+                                            location: directive.errorLocation, key: "listen \(directive.args.first ?? "")"))
                     continue
                 }
                 config.listeners.append(listener)
