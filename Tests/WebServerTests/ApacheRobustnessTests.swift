@@ -57,4 +57,15 @@ struct ApacheRobustnessTests {
         #expect(messages.contains { $0.contains("include cycle") })
         #expect(messages.contains { $0.contains("recursive use of macro") })
     }
+
+    @Test func aDirectorySymlinkedIntoItselfEnds() throws {
+        let root = try ApacheFixture.write(["main.conf": "Include conf.d\n", "conf.d/a.conf": "ServerAdmin a\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("conf.d/loop").path,
+                                                   withDestinationPath: root.appendingPathComponent("conf.d").path)
+        let result = ApacheFixture.load(root.appendingPathComponent("main.conf"))
+        // The kernel's symlink limit (ELOOP) or httpd's directory nesting limit ends it.
+        #expect(result.findings.contains { $0.ruleId == "input.unreadable" || $0.message.contains("maximum include directory nesting level") })
+        #expect(result.files.count < 200)
+    }
 }

@@ -533,10 +533,16 @@ final class ApacheConfigReader {
         return result
     }
 
-    private func includePath(_ host: String, depth: Int, at: SourceLocation, into result: inout [ApacheDirective]) {
+    private func includePath(_ host: String, depth: Int, at: SourceLocation, directoryDepth: Int = 0,
+                             into result: inout [ApacheDirective]) {
         if tree.isDirectory(host) {
+            // AP_MAX_INCLUDE_DIR_DEPTH: a directory symlinked into itself ends here.
+            guard directoryDepth < Self.maxIncludeDepth else {
+                parseError("Directory \(tree.displayPath(host)) exceeds the maximum include directory nesting level of \(Self.maxIncludeDepth). You have probably a recursion somewhere.", at: at)
+                return
+            }
             for entry in tree.listDirectory(host) {
-                includePath(host + "/" + entry, depth: depth, at: at, into: &result)
+                includePath(host + "/" + entry, depth: depth, at: at, directoryDepth: directoryDepth + 1, into: &result)
             }
             return
         }
