@@ -176,7 +176,7 @@ struct ApacheParserTests {
 
     @Test func rootMappingReadsAbsoluteIncludesUnderTheRoot() throws {
         let root = try ApacheFixture.write([
-            "etc/apache2/apache2.conf": "LoadModule ssl_module mod_ssl.so\nInclude /etc/apache2/sites-enabled/*.conf\n",
+            "etc/apache2/apache2.conf": "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\nInclude /etc/apache2/sites-enabled/*.conf\n",
             "etc/apache2/envvars": "export APACHE_LOG_DIR=/var/log/apache2$SUFFIX\n",
             "etc/apache2/sites-enabled/a.conf": "<VirtualHost *:80>\nServerName a.example\nErrorLog ${APACHE_LOG_DIR}/a.log\nSSLCertificateFile certs/a.pem\n</VirtualHost>\n",
         ])
@@ -279,6 +279,7 @@ struct ApacheParseErrorTests {
         ("optional include of a broken file", ["main.conf": "IncludeOptional opt/*.conf\n", "opt/a.conf": "<Files x>\n"]),
         ("continuation into a stray close", ["main.conf": "ServerAdmin a \\\n b\n</Directory \\\n>\n"]),
         ("continued directive of a module not loaded", ["main.conf": "ServerAdmin a\nRewriteEngine \\\n  On\n"]),
+        ("LoadModule of a missing file", ["main.conf": "ServerAdmin a\n\nLoadModule nothere_module /usr/lib/apache2/modules/mod_nothere.so\n"]),
         ("Use without mod_macro", ["main.conf": "ServerAdmin a@b\nUse Something\n"]),
         ("Include of a directory with a broken file", ["main.conf": "Include d\n", "d/a.conf": "ServerAdmin x\n", "d/sub/b.conf": "\n\n</If>\n"]),
     ]

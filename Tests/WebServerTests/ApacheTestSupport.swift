@@ -110,7 +110,23 @@ struct DebianApacheCopy {
 
     /// `apache2ctl -t -D DUMP_INCLUDES`, as (depth, line of the Include, file).
     func httpdIncludes() throws -> [ApacheIncludeRecord] {
-        let output = try ctl("apache2ctl", ["-t", "-D", "DUMP_INCLUDES"]).stdout
+        HttpdOutput.includes(try ctl("apache2ctl", ["-t", "-D", "DUMP_INCLUDES"]).stdout)
+    }
+
+    /// `apache2ctl -M`, module names in load order.
+    func httpdModules() throws -> [String] {
+        HttpdOutput.modules(try ctl("apache2ctl", ["-M"]).stdout)
+    }
+
+    /// `apache2ctl -S`: one entry per name-based vhost, "addr:port name file:line".
+    func httpdVirtualHosts() throws -> [String] {
+        HttpdOutput.virtualHosts(try ctl("apache2ctl", ["-S"]).stdout)
+    }
+}
+
+/// Reading what httpd prints for `-D DUMP_INCLUDES`, `-M` and `-S`.
+enum HttpdOutput {
+    static func includes(_ output: String) -> [ApacheIncludeRecord] {
         var records: [ApacheIncludeRecord] = []
         for line in output.split(separator: "\n") {
             guard let match = line.firstMatch(of: /^( +)\((\*|\d+)\) (.+)$/) else { continue }
@@ -121,10 +137,8 @@ struct DebianApacheCopy {
         return records
     }
 
-    /// `apache2ctl -M`, module names in load order.
-    func httpdModules() throws -> [String] {
-        let output = try ctl("apache2ctl", ["-M"]).stdout
-        return output.split(separator: "\n").compactMap { line in
+    static func modules(_ output: String) -> [String] {
+        output.split(separator: "\n").compactMap { line in
             line.firstMatch(of: /^ (\w+) \((static|shared)\)$/).map { String($0.output.1) }
         }
     }
@@ -132,8 +146,7 @@ struct DebianApacheCopy {
     /// `apache2ctl -S`: one entry per name-based vhost, "addr:port name file:line". A vhost
     /// from mod_macro is placed by httpd in a pseudo-file named after the macro; the loader
     /// places it at the `Use` line, so that form is rewritten to `file:useLine`.
-    func httpdVirtualHosts() throws -> [String] {
-        let output = try ctl("apache2ctl", ["-S"]).stdout
+    static func virtualHosts(_ output: String) -> [String] {
         var entries: [String] = []
         var address = ""
         for rawLine in output.split(separator: "\n") {

@@ -228,6 +228,18 @@ final class ApacheConfigReader {
                     variables[name] = nil
                 }
             case "loadmodule":
+                if let name = words.first, !moduleNames.contains(name), words.count > 1 {
+                    // httpd loads the file while reading. Where the module directory is in the
+                    // tree but the file is not, it cannot start; a tree without the directory
+                    // (a configuration repository) says nothing about it.
+                    let file = hostPath(serverRootRelative(words[1]))
+                    let directory = String(file[..<(file.lastIndex(of: "/") ?? file.startIndex)])
+                    if !directory.isEmpty && tree.isDirectory(directory) && !tree.exists(file) {
+                        findings.append(Finding(ruleId: "input.parse-error",
+                                                message: "Cannot load \(serverRootRelative(words[1])) into server: No such file or directory (\(name)): httpd refuses to start",
+                                                location: errorAt, predicts: "521", key: "loadmodule \(name)"))
+                    }
+                }
                 if let name = words.first { registerModule(name, at: at) }
                 stack[stack.count - 1].children.append(ApacheDirective(name: command, args: words, location: at, errorLocation: errorAt))
             case "serverroot":
