@@ -79,7 +79,7 @@ struct ApacheGeneratedTreeTests {
         try main.joined(separator: "\n").write(to: root.appendingPathComponent("main.conf"), atomically: true, encoding: .utf8)
     }
 
-    @Test(arguments: 0..<12)
+    @Test(arguments: 0..<40)
     func agreesWithHttpd(_ seed: Int) throws {
         let root = try ApacheFixture.write([:])
         defer { try? FileManager.default.removeItem(at: root) }
