@@ -22,7 +22,7 @@ struct ApacheGeneratedTreeTests {
         var vhost = 0
         func block(_ depth: Int, _ index: Int, _ lines: inout [String]) {
             for _ in 0..<(2 + Int(random.next() % 5)) {
-                switch random.next() % 11 {
+                switch random.next() % 13 {
                 case 0: lines.append("Define D\(random.next() % 4)")
                 case 1: lines.append("Define V\(random.next() % 3) value\(random.next() % 9)")
                 case 2: lines.append("UnDefine D\(random.next() % 4)")
@@ -45,10 +45,17 @@ struct ApacheGeneratedTreeTests {
                                        "LoadModule nothere_module /usr/lib/apache2/modules/mod_nothere.so"]))
                 case 7, 8:
                     vhost += 1
-                    lines.append("<VirtualHost *:19080>")
-                    lines.append("    ServerName v\(vhost)-s\(seed).example")
+                    lines.append(chance(20) ? "<VirtualHost \\\n    *:19080>" : "<VirtualHost *:19080>")
+                    lines.append(pick(["    ServerName v\(vhost)-s\(seed).example", "    ServerName \"v\(vhost)-s\(seed).example\"",
+                                       "    ServerName \\\n        v\(vhost)-s\(seed).example"]))
                     if chance(40) { lines.append("    ServerAlias ${V\(random.next() % 3)}.alias.example") }
                     lines.append("</VirtualHost>")
+                case 10:
+                    vhost += 1
+                    lines.append("Use Site v\(vhost)-s\(seed).example")
+                case 11:
+                    lines.append("Define INC\(random.next() % 2) \(pick(["conf/sub", "sites/*.conf", "none/x*.conf"]))")
+                    lines.append("IncludeOptional ${INC\(random.next() % 2)}")
                 case 9: lines.append("ServerAdmin \(chance(50) ? "${V\(random.next() % 3)}" : "admin")@example.com")
                 default: lines.append("# comment \\")
                     lines.append("ServerAdmin hidden-by-the-comment")
@@ -72,7 +79,10 @@ struct ApacheGeneratedTreeTests {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
         }
-        var main = [ApacheFixture.header(root), "Listen 127.0.0.1:19080"]
+        var main = [ApacheFixture.header(root), "Listen 127.0.0.1:19080",
+                    "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so",
+                    "<Macro Site $name>", "<VirtualHost *:19080>", "    ServerName $name", "</VirtualHost>", "</Macro>",
+                    "Define INC0 conf/sub", "Define INC1 sites"]
         block(0, -1, &main)
         main.append("Include conf/a.conf")
         main.append("IncludeOptional sites")
@@ -88,7 +98,7 @@ struct ApacheGeneratedTreeTests {
         let defines = seed % 2 == 0 ? ["D1"] : []
         let flags = defines.flatMap { ["-D", $0] } + ["-d", root.path, "-f", main.path]
         let check = try TestTools.run("apache2", ["-t"] + flags, timeout: 20)
-        let (_, reader) = ApacheLoader.read(hostPath: main.path, role: .main, tree: ApacheFixture.absoluteTree,
+        let (directives, reader) = ApacheLoader.read(hostPath: main.path, role: .main, tree: ApacheFixture.absoluteTree,
                                             defines: defines, environment: [:])
         let result = ApacheFixture.load(main, defines: defines)
         let problems = result.findings.filter { $0.ruleId == "input.parse-error" || $0.ruleId == "input.include-missing" }
@@ -106,7 +116,7 @@ struct ApacheGeneratedTreeTests {
         let httpdHosts = HttpdOutput.virtualHosts(try TestTools.run("apache2", ["-S"] + flags, timeout: 20).stdout)
         let ours = result.model.virtualHosts.filter { $0.location.file != main.path || $0.listeners.contains { $0.port == 19080 } }
             .filter { host in !host.names.contains { $0.value == .catchAll } }
-            .flatMap { $0.httpdStyleEntries(mainServerName: "localhost") }.sorted()
+            .flatMap { $0.httpdStyleEntries(mainServerName: "localhost", httpdLine: ApacheDirective.httpdLines(directives)) }.sorted()
         #expect(ours == httpdHosts, "seed \(seed): virtual hosts")
         let unknown = Set((check.stderr + check.stdout).matches(of: /Config variable \$\{(.+?)\} is not defined/).map { String($0.output.1) })
         let oursUnknown = Set(result.findings.filter { $0.ruleId == "input.unresolved" }.compactMap {

@@ -168,9 +168,23 @@ enum HttpdOutput {
     }
 }
 
+extension ApacheDirective {
+    /// Start → httpd's line for every section in the tree.
+    static func httpdLines(_ directives: [ApacheDirective]) -> [SourceLocation: Int] {
+        var lines: [SourceLocation: Int] = [:]
+        for directive in directives where directive.isSection {
+            lines[directive.location] = directive.errorLocation.line
+            lines.merge(httpdLines(directive.children ?? [])) { first, _ in first }
+        }
+        return lines
+    }
+}
+
 extension VirtualHost {
     /// The same shape as `DebianApacheCopy.httpdVirtualHosts`.
-    func httpdStyleEntries(mainServerName: String) -> [String] {
+    /// `httpdLine` maps the host's start line to the line httpd names (the last physical line
+    /// of a continued `<VirtualHost \` … `>`).
+    func httpdStyleEntries(mainServerName: String, httpdLine: [SourceLocation: Int] = [:]) -> [String] {
         let name = names.first.map { $0.value == .catchAll ? mainServerName : $0.value.description } ?? mainServerName
         let aliases = names.dropFirst().map { " alias=\($0.value)" }.joined()
         return listeners.map { listener in
@@ -180,7 +194,7 @@ extension VirtualHost {
             case .hostname(let host): host
             case .unix(let path): path
             }
-            return "\(address):\(listener.port.map(String.init) ?? "*") \(name) \(location.file):\(location.line)\(aliases)"
+            return "\(address):\(listener.port.map(String.init) ?? "*") \(name) \(location.file):\(httpdLine[location] ?? location.line)\(aliases)"
         }
     }
 }

@@ -202,7 +202,7 @@ final class ApacheConfigReader {
                     closed = true
                 }
                 openSection(name: name, args: words, closed: closed, lines: lines, index: &index,
-                            stack: &stack, at: at, errorAt: errorAt, httpdLine: line.httpdLine)
+                            stack: &stack, at: at, errorAt: errorAt, httpdLine: errorAt.line)
                 continue
             }
             switch command.lowercased() {
