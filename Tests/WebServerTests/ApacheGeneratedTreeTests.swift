@@ -22,7 +22,7 @@ struct ApacheGeneratedTreeTests {
         var vhost = 0
         func block(_ depth: Int, _ index: Int, _ lines: inout [String]) {
             for _ in 0..<(2 + Int(random.next() % 5)) {
-                switch random.next() % 13 {
+                switch random.next() % 14 {
                 case 0: lines.append("Define D\(random.next() % 4)")
                 case 1: lines.append("Define V\(random.next() % 3) value\(random.next() % 9)")
                 case 2: lines.append("UnDefine D\(random.next() % 4)")
@@ -50,6 +50,12 @@ struct ApacheGeneratedTreeTests {
                                        "    ServerName \\\n        v\(vhost)-s\(seed).example"]))
                     if chance(40) { lines.append("    ServerAlias ${V\(random.next() % 3)}.alias.example") }
                     lines.append("</VirtualHost>")
+                case 12 where depth < 2:
+                    lines.append(pick(["<IfVersion >= 2.4>", "<IfVersion < 2.4>", "<IfVersion !~ ^2\\.2>".replacingOccurrences(of: "!~ ^2\\.2", with: "= 2"),
+                                       "<IfFile conf/a.conf>", "<IfFile !conf/nope.conf>", "<IfFile /nonexistent>"]))
+                    let close = lines.last!.hasPrefix("<IfVersion") ? "</IfVersion>" : "</IfFile>"
+                    block(depth + 1, index, &lines)
+                    lines.append(close)
                 case 10:
                     vhost += 1
                     lines.append("Use Site v\(vhost)-s\(seed).example")

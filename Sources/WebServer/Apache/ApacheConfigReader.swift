@@ -418,8 +418,9 @@ final class ApacheConfigReader {
         return result != negate
     }
 
-    /// `<IfVersion>` against httpd 2.4 whatever its patch level; nil when the answer depends on
-    /// the patch level or on a regular expression.
+    /// `<IfVersion>` against httpd 2.4.x for every released x (1 and up); nil when the answer
+    /// depends on x or on a regular expression. Omitted parts count as 0, as mod_version says:
+    /// `= 2.4` means 2.4.0 exactly.
     static func evaluateVersion(_ args: [String]) -> Bool? {
         var op = "="
         var version = args[0]
@@ -433,25 +434,25 @@ final class ApacheConfigReader {
             op.removeFirst()
         }
         guard ["=", "==", ">", ">=", "<", "<="].contains(op) else { return nil }
-        let parts = version.split(separator: ".").map { Int($0) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
-        let wanted = parts.map { $0! } + Array(repeating: 0, count: max(0, 3 - parts.count))
-        func compare(_ patch: Int) -> Bool {
+        let parts = version.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
+        guard (1...3).contains(parts.count), parts.allSatisfy({ $0 != nil }) else { return nil }
+        let wanted = parts.map { $0! } + Array(repeating: 0, count: 3 - parts.count)
+        func holds(_ patch: Int) -> Bool {
             let running = [2, 4, patch]
-            let order: Int = running.lexicographicallyPrecedes(wanted.prefix(3)) ? -1 : (Array(wanted.prefix(3)) == running ? 0 : 1)
+            let order = running == wanted ? 0 : (running.lexicographicallyPrecedes(wanted) ? -1 : 1)
             switch op {
-            case "=", "==":
-                // `= 2.4` matches every 2.4.x: only the parts given are compared.
-                return parts.count < 3 ? Array(running.prefix(parts.count)) == wanted.prefix(parts.count).map { $0 } : order == 0
+            case "=", "==": return order == 0
             case ">": return order > 0
             case ">=": return order >= 0
             case "<": return order < 0
             default: return order <= 0
             }
         }
-        let low = compare(0), high = compare(999)
-        guard low == high else { return nil }
-        return low != negate
+        let first = holds(1)
+        // Within 2.4.x the answer can change only at the patch level the condition names.
+        let samples = [1, max(1, wanted[2] - 1), max(1, wanted[2]), wanted[2] + 1, 999]
+        guard samples.allSatisfy({ holds($0) == first }) else { return nil }
+        return first != negate
     }
 
     // MARK: - Modules, variables, paths
