@@ -11,7 +11,7 @@ import TestSupport
        .enabled(if: ApacheFixture.apache2 != nil && FileManager.default.fileExists(atPath: "/usr/lib/apache2/modules/mod_mpm_event.so"),
                 "apache2 with Debian's module directory is not installed"))
 struct ApacheGeneratedTreeTests {
-    static let modules = ["alias", "headers", "rewrite", "remoteip", "env", "expires", "setenvif", "mime"]
+    static let modules = ["authz_core", "headers", "rewrite", "remoteip", "env", "expires", "setenvif", "mime"]
 
     /// Writes one random tree; file `k` only includes files after it, so there are no cycles.
     static func generate(seed: Int, into root: URL) throws {
@@ -22,7 +22,7 @@ struct ApacheGeneratedTreeTests {
         var vhost = 0
         func block(_ depth: Int, _ index: Int, _ lines: inout [String]) {
             for _ in 0..<(2 + Int(random.next() % 5)) {
-                switch random.next() % 14 {
+                switch random.next() % 15 {
                 case 0: lines.append("Define D\(random.next() % 4)")
                 case 1: lines.append("Define V\(random.next() % 3) value\(random.next() % 9)")
                 case 2: lines.append("UnDefine D\(random.next() % 4)")
@@ -56,6 +56,15 @@ struct ApacheGeneratedTreeTests {
                     let close = lines.last!.hasPrefix("<IfVersion") ? "</IfVersion>" : "</IfFile>"
                     block(depth + 1, index, &lines)
                     lines.append(close)
+                case 13 where chance(25):
+                    // A mistake httpd refuses: the loader must name the same line.
+                    lines.append(pick(["</Location>", "<Directory /srv>\n</Files>", "<IfModule>\n</IfModule>",
+                                       "Include conf/missing-\(seed).conf", "<VirtualHost *:19080>\n</VirtualHost # x",
+                                       "<IfModule nope_module>\n<Files x>\n</Location>\n</IfModule>"]))
+                case 14 where depth < 2:
+                    lines.append("<If \"%{HTTPS} != 'on'\">")
+                    lines.append("    Redirect / https://example.com/")
+                    lines.append("</If>")
                 case 10:
                     vhost += 1
                     lines.append("Use Site v\(vhost)-s\(seed).example")
@@ -87,6 +96,7 @@ struct ApacheGeneratedTreeTests {
         }
         var main = [ApacheFixture.header(root), "Listen 127.0.0.1:19080",
                     "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so",
+                    seed % 5 == 0 ? "# no mod_alias: a Redirect is an invalid command" : "LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so",
                     "<Macro Site $name>", "<VirtualHost *:19080>", "    ServerName $name", "</VirtualHost>", "</Macro>",
                     "Define INC0 conf/sub", "Define INC1 sites"]
         block(0, -1, &main)
@@ -95,7 +105,7 @@ struct ApacheGeneratedTreeTests {
         try main.joined(separator: "\n").write(to: root.appendingPathComponent("main.conf"), atomically: true, encoding: .utf8)
     }
 
-    @Test(arguments: 0..<40)
+    @Test(arguments: 0..<60)
     func agreesWithHttpd(_ seed: Int) throws {
         let root = try ApacheFixture.write([:])
         defer { try? FileManager.default.removeItem(at: root) }
@@ -112,6 +122,7 @@ struct ApacheGeneratedTreeTests {
             // httpd refused the tree: the loader must say so too, at the same place.
             let oracle = try #require(try ApacheFixture.httpdSyntaxError(main, root: root, defines: defines))
             #expect(problems.first?.location?.line == oracle.line, "seed \(seed): httpd: \(oracle.message); ours: \(problems.map(\.message))")
+            #expect(problems.first?.location?.file == oracle.file, "seed \(seed): httpd: \(oracle.file)")
             return
         }
         #expect(problems.isEmpty, "seed \(seed): \(problems.map(\.message))")
