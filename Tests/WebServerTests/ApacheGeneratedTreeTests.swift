@@ -130,11 +130,19 @@ struct ApacheGeneratedTreeTests {
         #expect(reader.includes == includes, "seed \(seed): include order")
         #expect(result.model.modules == HttpdOutput.modules(try TestTools.run("apache2", ["-M"] + flags, timeout: 20).stdout),
                 "seed \(seed): modules")
-        let httpdHosts = HttpdOutput.virtualHosts(try TestTools.run("apache2", ["-S"] + flags, timeout: 20).stdout)
+        let dump = try TestTools.run("apache2", ["-S"] + flags, timeout: 20).stdout
+        let httpdHosts = HttpdOutput.virtualHosts(dump)
         let ours = result.model.virtualHosts.filter { $0.location.file != main.path || $0.listeners.contains { $0.port == 19080 } }
             .filter { host in !host.names.contains { $0.value == .catchAll } }
             .flatMap { $0.httpdStyleEntries(mainServerName: "localhost", httpdLine: ApacheDirective.httpdLines(directives)) }.sorted()
         #expect(ours == httpdHosts, "seed \(seed): virtual hosts")
+        let lines = ApacheDirective.httpdLines(directives)
+        let defaults = result.model.virtualHosts.flatMap { host in
+            host.listeners.filter { $0.defaultServer && $0.port == 19080 }.map { _ in
+                "*:19080 \(host.names.first?.value.description ?? "") \(host.location.file):\(lines[host.location] ?? host.location.line)"
+            }
+        }
+        #expect(defaults.sorted() == HttpdOutput.defaultServers(dump), "seed \(seed): default server")
         let unknown = Set((check.stderr + check.stdout).matches(of: /Config variable \$\{(.+?)\} is not defined/).map { String($0.output.1) })
         let oursUnknown = Set(result.findings.filter { $0.ruleId == "input.unresolved" }.compactMap {
             $0.message.firstMatch(of: /^\$\{(.+?)\} is not defined/).map { String($0.output.1) }

@@ -137,23 +137,45 @@ enum HttpdOutput {
         return records
     }
 
+    /// httpd places a vhost from mod_macro in a pseudo-file named after the macro; the loader
+    /// places it at the `Use` line, so that form is rewritten to `file:useLine`.
+    static func placeMacros(_ line: String) -> String {
+        var line = line
+        if let m = line.firstMatch(of: /macro '[^']*' \(defined on line \d+ of "[^"]*"\) used on line (\d+) of "([^"]*)":\d+/) {
+            line.replaceSubrange(m.range, with: "\(m.output.2):\(m.output.1)")
+        }
+        return line
+    }
+
+    /// `-S`'s "default server NAME (file:line)" for each name-based address.
+    static func defaultServers(_ output: String) -> [String] {
+        var result: [String] = []
+        var address = ""
+        for rawLine in output.split(separator: "\n") {
+            let line = placeMacros(String(rawLine))
+            if let m = line.firstMatch(of: /^(\S+:\S+)\s+is a NameVirtualHost$/) {
+                address = String(m.output.1)
+            } else if let m = line.firstMatch(of: /^\s+default server (\S+) \((.+)\)$/) {
+                result.append("\(address) \(m.output.1) \(m.output.2)")
+            } else if let m = line.firstMatch(of: /^(\S+:\S+)\s+(\S+) \((.+)\)$/) {
+                result.append("\(m.output.1) \(m.output.2) \(m.output.3)")
+            }
+        }
+        return result.sorted()
+    }
+
     static func modules(_ output: String) -> [String] {
         output.split(separator: "\n").compactMap { line in
             line.firstMatch(of: /^ (\w+) \((static|shared)\)$/).map { String($0.output.1) }
         }
     }
 
-    /// `apache2ctl -S`: one entry per name-based vhost, "addr:port name file:line". A vhost
-    /// from mod_macro is placed by httpd in a pseudo-file named after the macro; the loader
-    /// places it at the `Use` line, so that form is rewritten to `file:useLine`.
+    /// `-S`: one entry per name-based vhost, "addr:port name file:line".
     static func virtualHosts(_ output: String) -> [String] {
         var entries: [String] = []
         var address = ""
         for rawLine in output.split(separator: "\n") {
-            var line = String(rawLine)
-            if let m = line.firstMatch(of: /macro '[^']*' \(defined on line \d+ of "[^"]*"\) used on line (\d+) of "([^"]*)":\d+/) {
-                line.replaceSubrange(m.range, with: "\(m.output.2):\(m.output.1)")
-            }
+            let line = placeMacros(String(rawLine))
             if let m = line.firstMatch(of: /^(\S+:\S+)\s+is a NameVirtualHost$/) {
                 address = String(m.output.1)
             } else if let m = line.firstMatch(of: /^\s+port \S+ namevhost (\S+) \((.+)\)$/) {
