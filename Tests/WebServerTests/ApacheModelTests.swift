@@ -197,6 +197,7 @@ struct ApacheModelTests {
               Require all denied
             </Directory>
             <Directory /srv/www>
+              AllowOverride All
               Require all granted
             </Directory>
             <Directory /srv/other>
@@ -212,7 +213,9 @@ struct ApacheModelTests {
             </VirtualHost>
             """])
         defer { try? FileManager.default.removeItem(at: root) }
-        let host = try #require(ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts.first)
+        let result = ApacheFixture.load(root.appendingPathComponent("main.conf"))
+        #expect(result.notes.contains { $0.contains("AllowOverride All") && $0.contains(".htaccess files are not read") })
+        let host = try #require(result.model.virtualHosts.first)
         let scopes = host.accessRules.map { $0.scope ?? "(server)" }
         #expect(!scopes.contains("<Directory />"))
         #expect(scopes.contains("<Directory /srv/www>") && scopes.contains("<Directory /srv/other>"))

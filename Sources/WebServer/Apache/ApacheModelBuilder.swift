@@ -9,6 +9,7 @@ struct ApacheModelBuilder {
     let mainFile: String
     private(set) var notes: [String] = []
     private(set) var findings: [Finding] = []
+    private var notedOverrides = false
 
     init(reader: ApacheConfigReader, mainFile: String) {
         self.reader = reader
@@ -394,6 +395,11 @@ struct ApacheModelBuilder {
             s.http2 = args.contains { $0.lowercased() == "h2" || $0.lowercased() == "h2c" }
         case "remoteipproxyprotocol" where scope == nil:
             s.proxyProtocol = value.lowercased() == "on"
+        case "allowoverride", "allowoverridelist":
+            if value.lowercased() != "none", !notedOverrides {
+                notedOverrides = true
+                notes.append("\(at): AllowOverride \(args.joined(separator: " ")) lets .htaccess files add redirects and access rules; .htaccess files are not read")
+            }
         case "documentroot" where scope == nil:
             s.documentRoot = reader.serverRootRelative(value)
         case "keepalive" where scope == nil:
