@@ -49,6 +49,8 @@ struct ApacheModelBuilder {
         var proxyProtocol: Bool?
         var upstreams: [UpstreamTarget] = []
         var rewriteEngine = false
+        /// mod_access_compat's `Order` per section (scope), "Order deny,allow" by default.
+        var orders: [String: String] = [:]
         var pendingConditions: [Redirect.Scheme?] = []
         /// Directives that only mean something server-wide, collected in order.
         var serverWide: [ApacheDirective] = []
@@ -359,13 +361,13 @@ struct ApacheModelBuilder {
             if let rule = requireRule(args, scope: scope, group: group, at: at) { s.accessRules.append(rule) }
         case "allow", "deny":
             if let rule = legacyRule(directive.lowercasedName == "allow" ? .allow : .deny, args,
-                                     scope: scope, order: s.orderFor(scope), at: at) {
+                                     scope: scope, order: s.orders[scope ?? ""] ?? "Order deny,allow", at: at) {
                 s.accessRules.append(rule)
             }
         case "order":
-            s.serverWide.append(ApacheDirective(name: "Order", args: [scope ?? ""] + args, location: at))
             // Order applies to the whole section wherever it is written in it.
             let order = "Order " + args.joined(separator: " ").lowercased()
+            s.orders[scope ?? ""] = order
             for index in s.accessRules.indices where s.accessRules[index].scope == scope
                 && s.accessRules[index].group?.hasPrefix("Order ") == true {
                 s.accessRules[index].group = order
@@ -595,7 +597,7 @@ struct ApacheModelBuilder {
             }
         }
         return AccessRule(action: action, sources: DualStackSet(cidrs: cidrs), unresolved: unresolved,
-                          scope: scope, group: "Order \(order)", location: at)
+                          scope: scope, group: order, location: at)
     }
 
     // MARK: - Limiters
@@ -849,14 +851,5 @@ struct ApacheModelBuilder {
         }
         if host.isEmpty { return .unresolved(url) }
         return .tcp(host: host, port: port)
-    }
-}
-
-extension ApacheModelBuilder.Settings {
-    /// mod_access_compat's order for a scope: the last `Order` written in it, else `deny,allow`.
-    func orderFor(_ scope: String?) -> String {
-        let key = scope ?? ""
-        return serverWide.last { $0.name == "Order" && $0.args.first == key }
-            .map { $0.args.dropFirst().joined(separator: " ").lowercased() } ?? "deny,allow"
     }
 }
