@@ -288,6 +288,29 @@ struct ApacheModelTests {
         #expect(!b.keysOnClientAddress && b.key == "header CF-Connecting-IP")
     }
 
+    @Test func aVhostSectionReplacesTheMainServersForTheSamePath() throws {
+        let root = try ApacheFixture.write(["main.conf": """
+            Listen 80
+            <Location /admin>
+              Require ip 192.0.2.0/24
+            </Location>
+            <VirtualHost *:80>
+              ServerName a.example
+              <Location /admin>
+                Require all granted
+              </Location>
+            </VirtualHost>
+            <VirtualHost *:80>
+              ServerName b.example
+            </VirtualHost>
+            """])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let hosts = ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts
+        let admin = hosts.map { $0.accessRules.filter { $0.scope == "<Location /admin>" } }
+        #expect(admin[0].count == 2 && admin[0][0].sources.ipv4.isAll && admin[0][0].action == .allow)
+        #expect(admin[1].first?.sources.ipv4.description == "192.0.2.0/24")
+    }
+
     @Test func remoteIPWithoutProxiesTrustsEveryone() throws {
         let root = try ApacheFixture.write(["main.conf": "Listen 80\nRemoteIPHeader X-Forwarded-For\n"])
         defer { try? FileManager.default.removeItem(at: root) }

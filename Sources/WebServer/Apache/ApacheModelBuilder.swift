@@ -92,6 +92,7 @@ struct ApacheModelBuilder {
         let perClient = requestLimiters(serverWide)
 
         var hosts: [VirtualHost] = []
+        let mainRules = ApacheAccessOrder.ordered(main.accessRules)
         var vhostSockets: [Listener] = []
         for section in virtualHostSections {
             var own = Settings()
@@ -100,7 +101,7 @@ struct ApacheModelBuilder {
             }
             let merged = merge(main: main, vhost: own)
             var host = virtualHost(merged, at: section.location,
-                                   inheritedRules: main.accessRules, inheritedLimiters: main.limiters + perClient)
+                                   inheritedRules: mainRules, inheritedLimiters: main.limiters + perClient)
             host.listeners = vhostListeners(section, tls: isTLS(merged), serverListeners: config.listeners).map { listener in
                 var copy = listener
                 copy.http2 = merged.http2 ?? false
@@ -133,7 +134,9 @@ struct ApacheModelBuilder {
         }
         if virtualHostSections.isEmpty || !unclaimed.isEmpty {
             let at = main.serverName?.location ?? config.listeners.first?.location ?? SourceLocation(file: mainFile)
-            var host = virtualHost(main, at: at, inheritedRules: [],
+            var mainOnly = main
+            mainOnly.accessRules = []
+            var host = virtualHost(mainOnly, at: at, inheritedRules: mainRules,
                                    inheritedLimiters: perClient)
             let tls = isTLS(main)
             host.listeners = (virtualHostSections.isEmpty ? config.listeners : unclaimed).map { listener in
@@ -226,7 +229,12 @@ struct ApacheModelBuilder {
             host.realIP = realIP(header: header, proxies: s.remoteIPProxies, at: s.remoteIPLocation ?? header.location)
         }
         // Debian's build defaults DocumentRoot to /var/www/html.
-        host.accessRules = ApacheAccessOrder.prune(ApacheAccessOrder.ordered(inheritedRules + s.accessRules),
+        // A section the vhost writes for the same path replaces the main server's (httpd merges
+        // per-directory authz with AuthMerging Off: the later section's rules win).
+        let own = ApacheAccessOrder.ordered(s.accessRules)
+        let ownScopes = Set(own.map { $0.scope ?? "" })
+        let inherited = inheritedRules.filter { !ownScopes.contains($0.scope ?? "") }
+        host.accessRules = ApacheAccessOrder.prune(inherited + own,
                                                    documentRoot: s.documentRoot ?? "/var/www/html")
         host.limiters = inheritedLimiters + s.limiters
         // The upstream read timeout is ProxyTimeout, which defaults to Timeout (60 s in httpd).
