@@ -1,0 +1,71 @@
+import Foundation
+import OriginAuditCore
+import Testing
+import TestSupport
+@testable import WebServer
+
+/// The loader never crashes, hangs or stops on hostile input: random token soup, deep nesting,
+/// self-including files and recursive macros all end in findings.
+@Suite("Apache robustness")
+struct ApacheRobustnessTests {
+    /// A small deterministic generator, so a failure can be replayed from its seed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let tokens = ["<VirtualHost *:80>", "</VirtualHost>", "<IfModule x>", "</IfModule>", "<If \"true\">", "</If>",
+                         "<Macro M $a>", "</Macro>", "Use M 1", "Use M", "Include x.conf", "IncludeOptional *.conf",
+                         "Define A", "UnDefine A", "${A}", "${", "}", "\"", "'", "\\", "\\\n", "\n", "\r\n", " ", "\t",
+                         "#", "Listen 80", "Listen", "ServerName", "Require ip", "Require not ip 1.2.3.4", "Order",
+                         "Allow from", "RewriteRule ^ https://x/ [R]", "RewriteCond %{HTTPS} off", "ProxyPass / http://[",
+                         "SSLEngine on", "<", ">", "</", "<Directory", "\u{0}", "é", "<IfDefine !A>", "</IfDefine>"]
+
+    @Test(arguments: 0..<40)
+    func randomTokenSoupLoads(_ seed: Int) throws {
+        var random = SplitMix(state: UInt64(seed) &* 7919)
+        var text = ""
+        for _ in 0..<(50 + Int(random.next() % 400)) {
+            text += Self.tokens[Int(random.next() % UInt64(Self.tokens.count))]
+            if random.next() % 3 == 0 { text += "\n" }
+        }
+        let root = try ApacheFixture.write(["main.conf": text, "x.conf": text])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = ApacheFixture.load(root.appendingPathComponent("main.conf"))
+        for finding in result.findings {
+            #expect(finding.location.map { $0.line >= 0 } ?? true)
+        }
+    }
+
+    @Test func deepNestingSelfIncludesAndRecursiveMacrosEndInFindings() throws {
+        let deep = String(repeating: "<Directory /x>\n", count: 5_000) + String(repeating: "</Directory>\n", count: 5_000)
+        let root = try ApacheFixture.write([
+            "main.conf": "LoadModule macro_module m.so\nInclude deep.conf\nInclude self.conf\n<Macro R $a>\nUse R $a\n</Macro>\nUse R 1\n",
+            "deep.conf": deep,
+            "self.conf": "Include self.conf\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = ApacheFixture.load(root.appendingPathComponent("main.conf"))
+        let messages = result.findings.map(\.message)
+        #expect(messages.contains { $0.contains("nested more than") })
+        #expect(messages.contains { $0.contains("include cycle") })
+        #expect(messages.contains { $0.contains("recursive use of macro") })
+    }
+
+    @Test func aDirectorySymlinkedIntoItselfEnds() throws {
+        let root = try ApacheFixture.write(["main.conf": "Include conf.d\n", "conf.d/a.conf": "ServerAdmin a\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("conf.d/loop").path,
+                                                   withDestinationPath: root.appendingPathComponent("conf.d").path)
+        let result = ApacheFixture.load(root.appendingPathComponent("main.conf"))
+        // The kernel's symlink limit (ELOOP) or httpd's directory nesting limit ends it.
+        #expect(result.findings.contains { $0.ruleId == "input.unreadable" || $0.message.contains("maximum include directory nesting level") })
+        #expect(result.files.count < 200)
+    }
+}
