@@ -139,7 +139,11 @@ public enum CommandRunner {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        // A handle of its own on /dev/null: the shared `FileHandle.nullDevice` can be closed by
+        // another Process in this one, and its descriptor reused for some unrelated file.
+        let nothing = FileHandle(forReadingAtPath: "/dev/null")
+        defer { try? nothing?.close() }
+        process.standardInput = nothing
         do { try process.run() } catch {
             return Result(status: -1, stdout: "", stderr: "\(error.localizedDescription)", timedOut: false)
         }

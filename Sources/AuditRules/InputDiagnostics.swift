@@ -8,5 +8,5 @@ public enum InputDiagnostics {
 
     /// Ids this build's pipeline really emits: each parser adds the ids it emits here when it
     /// lands (include-missing and unresolved come with the web-server parsers).
-    public static let ids: Set<String> = [parseError, unreadable, unknownFormat]
+    public static let ids: Set<String> = [parseError, includeMissing, unreadable, unknownFormat, unresolved]
 }

@@ -62,7 +62,14 @@ enum FixtureRunner {
         var selection = InputSelection()
         selection.add(config)
         if selection.paths.isEmpty { selection.paths = ["."] }
-        var loaded = AuditRunner.load(selection.request(tree: tree, defines: config.defines, caFiles: config.caFiles))
+        var request = selection.request(tree: tree, defines: config.defines, caFiles: config.caFiles)
+        // A live-mode fixture carries snapshots of /proc/net/tcp and /proc/net/unix.
+        let tcp = directory.appendingPathComponent("proc-net-tcp"), unix = directory.appendingPathComponent("proc-net-unix")
+        if let tcpText = try? String(contentsOf: tcp, encoding: .utf8) {
+            request.sockets = HostSockets(tcp: HostSockets.parseProcTCP(tcpText, family: .ipv4),
+                                          unixPaths: HostSockets.parseProcUnix((try? String(contentsOf: unix, encoding: .utf8)) ?? ""))
+        }
+        var loaded = AuditRunner.load(request)
         loaded.findings += configFindings
         return await AuditRunner.finish(loaded, profile: profile, config: config, catalog: RuleCatalog.embedded)
     }

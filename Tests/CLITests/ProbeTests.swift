@@ -95,9 +95,11 @@ import TestSupport
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try TestTools.which("nginx"))
             process.arguments = ["-p", d, "-c", "\(d)/nginx.conf", "-g", "daemon off;"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
+            // Handles of its own: a server left holding the runner's output would keep it open.
+            let sink = FileHandle(forWritingAtPath: "/dev/null")
+            process.standardOutput = sink
+            process.standardError = sink
+            process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
             try process.run()
             nginx = process
             // Ready when the plain port accepts connections.

@@ -45,7 +45,6 @@ struct RealIPMissingRule: AuditRule {
                     key: "\(host.location.file) \(OriginContext.describe(host)) header"))
                 continue
             }
-            if host.realIP != nil && host.realIP?.header == nil && host.software == .apache { continue }
             let hasTrust = !(host.realIP?.trusted.isEmpty ?? true)
             findings.append(Finding(
                 ruleId: id,
