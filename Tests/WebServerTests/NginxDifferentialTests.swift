@@ -1,0 +1,133 @@
+import Foundation
+import OriginAuditCore
+import Testing
+import TestSupport
+@testable import WebServer
+
+/// Our directive trees against crossplane's (names, arguments, lines, include structure) and
+/// against the real nginx (`nginx -t` accepts ⇔ we parse clean; where it refuses, the same line).
+@Suite("nginx differential")
+struct NginxDifferentialTests {
+    /// Writes a fixture; adds a throwaway certificate when the config names one.
+    static func materialise(_ fixture: NginxFixture) throws -> URL {
+        let directory = try fixture.write()
+        if fixture.files.values.contains(where: { $0.contains("cert.pem") }) {
+            let result = try TestTools.run("openssl", [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-subj", "/CN=example.com", "-days", "2",
+                "-keyout", directory.appendingPathComponent("key.pem").path,
+                "-out", directory.appendingPathComponent("cert.pem").path,
+            ], timeout: 30)
+            guard result.status == 0 else { throw TestFailure("openssl: \(result.stderr)") }
+        }
+        return directory
+    }
+
+    static func compare(_ tree: NginxConfigTree, with crossplane: CrossplaneResult, lineShift: [String: Int] = [:]) -> [String] {
+        var problems: [String] = []
+        if crossplane.status != "ok" { problems.append("crossplane reported errors: \(crossplane.errors ?? [])") }
+        let ours = NginxTestTools.crossplaneView(tree)
+        if Set(ours.keys) != Set(crossplane.files.keys) {
+            problems.append("files differ: ours \(ours.keys.sorted()) crossplane \(crossplane.files.keys.sorted())")
+        }
+        for (path, theirs) in crossplane.files {
+            guard let mine = ours[path] else { continue }
+            if let difference = NginxTestTools.difference(mine, theirs) { problems.append("\(path)\(difference)") }
+        }
+        return problems
+    }
+
+    @Test("the written corpus parses as crossplane parses it", .enabled(if: NginxTestTools.crossplaneAvailable,
+          "crossplane is not installed: pip install crossplane"))
+    func corpusAgainstCrossplane() throws {
+        #expect(NginxCorpus.fixtures.count >= 30)
+        var directories: [String: URL] = [:]
+        for fixture in NginxCorpus.fixtures { directories[fixture.name] = try Self.materialise(fixture) }
+        defer { for url in directories.values { try? FileManager.default.removeItem(at: url) } }
+        let mains = NginxCorpus.fixtures.map { directories[$0.name]!.appendingPathComponent($0.main).path }
+        let crossplane = try NginxTestTools.crossplane(mains)
+        for (fixture, main) in zip(NginxCorpus.fixtures, mains) {
+            let tree = NginxTestTools.readTree(main)
+            #expect(tree.findings.isEmpty, "\(fixture.name): \(tree.findings.map(\.message))")
+            let problems = Self.compare(tree, with: try #require(crossplane[main]))
+            #expect(problems.isEmpty, "\(fixture.name): \(problems.joined(separator: "\n"))")
+        }
+    }
+
+    @Test("the corpus is what the real nginx accepts, and we parse it clean", .enabled(if: NginxTestTools.nginxAvailable,
+          "nginx is not installed"))
+    func corpusAgainstNginx() throws {
+        var accepted = 0
+        for fixture in NginxCorpus.fixtures where fixture.nginxAccepts {
+            let directory = try Self.materialise(fixture)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let main = directory.appendingPathComponent(fixture.main).path
+            let verdict = try NginxTestTools.nginxTest(main, prefix: directory.path)
+            #expect(verdict.accepted, "\(fixture.name): nginx -t refused it: \(verdict.output)")
+            let tree = NginxTestTools.readTree(main)
+            #expect(tree.findings.isEmpty, "\(fixture.name): \(tree.findings.map(\.message))")
+            if verdict.accepted { accepted += 1 }
+        }
+        #expect(accepted >= 30)
+    }
+
+    @Test("Debian's /etc/nginx parses as crossplane parses it", .enabled(if: NginxTestTools.crossplaneAvailable
+          && FileManager.default.fileExists(atPath: "/etc/nginx/nginx.conf"), "crossplane or Debian's nginx is not installed"))
+    func debianAgainstCrossplane() throws {
+        let main = "/etc/nginx/nginx.conf"
+        let crossplane = try NginxTestTools.crossplane([main])
+        let tree = NginxTestTools.readTree(main)
+        #expect(tree.findings.isEmpty, "\(tree.findings.map(\.message))")
+        #expect(tree.files.count >= 3)
+        let problems = Self.compare(tree, with: try #require(crossplane[main]))
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    @Test("nginx -T output of Debian's config splits back into the files crossplane reads", .enabled(
+          if: NginxTestTools.crossplaneAvailable && NginxTestTools.nginxAvailable
+          && FileManager.default.fileExists(atPath: "/etc/nginx/nginx.conf"), "crossplane or nginx is not installed"))
+    func debianDumpAgainstCrossplane() throws {
+        let directory = try TestTools.temporaryDirectory("nginx-dump")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let dump = try TestTools.run("nginx", ["-T", "-q", "-c", "/etc/nginx/nginx.conf"], timeout: 30)
+        #expect(dump.status == 0, "\(dump.stderr)")
+        let dumpFile = directory.appendingPathComponent("nginx-T.txt")
+        try Data(dump.stdout.utf8).write(to: dumpFile)
+        let tree = NginxTestTools.readTree(dumpFile.path, role: .nginxDump)
+        #expect(tree.findings.isEmpty, "\(tree.findings.map(\.message))")
+        let crossplane = try NginxTestTools.crossplane(["/etc/nginx/nginx.conf"])
+        let problems = Self.compare(tree, with: try #require(crossplane["/etc/nginx/nginx.conf"]))
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        // Locations point into the dump, at the line where the directive sits in it.
+        let dumpLines = dump.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        for file in tree.files {
+            for directive in file.directives.prefix(5) {
+                let location = tree.location(of: directive)
+                #expect(location.file == dumpFile.path || location.file.hasSuffix("nginx-T.txt"))
+                let text = dumpLines[location.line - 1]
+                #expect(text.contains(directive.name), "dump line \(location.line) is \(text), expected \(directive.name)")
+            }
+        }
+    }
+
+    @Test("the corpus as nginx -T prints it parses as the files themselves", .enabled(if: NginxTestTools.nginxAvailable,
+          "nginx is not installed"))
+    func corpusDumps() throws {
+        for fixture in NginxCorpus.fixtures where fixture.nginxAccepts {
+            let directory = try Self.materialise(fixture)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let main = directory.appendingPathComponent(fixture.main).path
+            let dump = try TestTools.run("nginx", ["-T", "-q", "-c", main, "-p", directory.path + "/",
+                                                   "-g", "pid \(directory.path)/nginx.pid;"], timeout: 30)
+            #expect(dump.status == 0, "\(fixture.name): \(dump.stderr)")
+            let dumpFile = directory.appendingPathComponent("dump.txt")
+            try Data(dump.stdout.utf8).write(to: dumpFile)
+            let fromDump = NginxTestTools.crossplaneView(NginxTestTools.readTree(dumpFile.path, role: .nginxDump))
+            let fromFiles = NginxTestTools.crossplaneView(NginxTestTools.readTree(main))
+            #expect(Set(fromDump.keys) == Set(fromFiles.keys), "\(fixture.name)")
+            for (path, directives) in fromFiles {
+                #expect(NginxTestTools.difference(fromDump[path] ?? [], directives) == nil, "\(fixture.name) \(path)")
+            }
+        }
+    }
+}
