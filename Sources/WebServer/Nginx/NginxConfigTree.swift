@@ -149,6 +149,7 @@ struct NginxFileParser {
                 return directives
             case .blockEnd:
                 if isFile {
+                    if lexer.braceAlreadyReported { continue }
                     error("unexpected \"}\"", line: statement.endLine, column: lexer.currentColumn)
                     continue // nginx stops; we drop the stray brace and read on
                 }

@@ -72,6 +72,9 @@ struct NginxLexer {
     private var nextRefill = 0
     private var sawNonASCIIOnLine = false
     var errors: [NginxSyntaxError] = []
+    /// Set when a `}` that ended a directive early (already reported) is read again as a block end.
+    private(set) var braceAlreadyReported = false
+    private var pushedBackBrace = false
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -110,6 +113,7 @@ struct NginxLexer {
         var start = position
         var startLine = line, startColumn = 1
         var hasBackslash = false
+        braceAlreadyReported = false
 
         func finish(_ terminator: NginxTerminator, _ statement: inout NginxStatement) {
             statement.terminator = terminator
@@ -190,9 +194,12 @@ struct NginxLexer {
                         // nginx stops here; we end the directive and let the "}" close the block.
                         error("unexpected \"}\"")
                         position -= 1
+                        pushedBackBrace = true
                         finish(.semicolon, &statement)
                         return statement
                     }
+                    braceAlreadyReported = pushedBackBrace
+                    pushedBackBrace = false
                     finish(.blockEnd, &statement)
                     return statement
                 case NginxLexer.hash:
