@@ -1,0 +1,439 @@
+import OriginAuditCore
+
+/// Builds the shared web-server model from an nginx directive tree, inheriting as nginx merges
+/// configurations: http → server → location (→ nested location, `if`, `limit_except`). Values set
+/// anywhere in a level count for the whole level (nginx merges after reading the block), and a
+/// level that sets any element of a list directive (`allow`/`deny`, `set_real_ip_from`,
+/// `limit_req`, `limit_conn`, `ssl_certificate`) replaces the inherited list.
+struct NginxModelBuilder {
+    let config: NginxConfigTree
+    let sourceTree: SourceTree
+    private(set) var findings: [Finding] = []
+    private(set) var notes: [String] = []
+    private var reported = Set<String>()
+
+    init(config: NginxConfigTree, sourceTree: SourceTree) {
+        self.config = config
+        self.sourceTree = sourceTree
+    }
+
+    static let maxIncludeDepth = 64
+    static let readTimeoutDirectives = ["proxy_pass": "proxy_read_timeout", "fastcgi_pass": "fastcgi_read_timeout",
+                                        "uwsgi_pass": "uwsgi_read_timeout", "grpc_pass": "grpc_read_timeout"]
+    /// nginx's default for every `*_read_timeout`.
+    static let defaultReadTimeout = 60.0
+
+    // MARK: - Walking with includes expanded
+
+    /// A directive reached through a chain of included files (for cycle detection).
+    struct Item {
+        var directive: NginxDirective
+        var chain: [Int]
+    }
+
+    /// The directives of one level with `include`s replaced by the included files' directives, in
+    /// nginx's order. A file that includes itself (directly or not) is reported once and not entered.
+    mutating func expand(_ directives: [NginxDirective], chain: [Int]) -> [Item] {
+        var items: [Item] = []
+        items.reserveCapacity(directives.count)
+        for directive in directives {
+            guard directive.name == "include", let included = directive.includes else {
+                items.append(Item(directive: directive, chain: chain))
+                continue
+            }
+            for file in included {
+                if chain.contains(file) || chain.count >= NginxModelBuilder.maxIncludeDepth {
+                    let message = chain.contains(file)
+                        ? "include \"\(directive.values.first ?? "")\" includes \(config.files[file].display) again from inside itself: nginx recurses until it fails"
+                        : "includes are nested more than \(NginxModelBuilder.maxIncludeDepth) deep"
+                    report(Finding(ruleId: "input.parse-error", message: "nginx: " + message, location: config.location(of: directive),
+                                   key: "include cycle \(config.files[file].path)"))
+                    continue
+                }
+                items += expand(config.files[file].directives, chain: chain + [file])
+            }
+        }
+        return items
+    }
+
+    private mutating func report(_ finding: Finding) {
+        let identity = "\(finding.ruleId)|\(finding.location?.description ?? "")|\(finding.message)"
+        if reported.insert(identity).inserted { findings.append(finding) }
+    }
+
+    private mutating func note(_ text: String) {
+        if !notes.contains(text) { notes.append(text) }
+    }
+
+    // MARK: - Settings of one level
+
+    /// What one level (http, server, location, …) sets itself; nil where it sets nothing.
+    struct Settings {
+        var access: [AccessRule]?
+        var realIPFrom: [ConfigValue<String>]?
+        var realIPHeader: ConfigValue<String>?
+        var realIPRecursive: ConfigValue<Bool>?
+        var limitReq: [Limiter]?
+        var limitConn: [Limiter]?
+        var readTimeouts: [String: UpstreamTimeout] = [:]
+        var keepAlive: ConfigValue<Bool>?
+        var certificates: [ConfigPath]?
+        var keys: [ConfigPath]?
+        var protocols: ConfigValue<[String]>?
+        var ciphers: ConfigValue<String>?
+        var verifyClient: ConfigValue<ClientVerification.Mode>?
+        var clientCertificate: ConfigPath?
+        var sslOn: Bool?
+        var http2On: Bool?
+
+        /// This level's values, the parent's where this level sets none.
+        func inheriting(from parent: Settings) -> Settings {
+            var merged = self
+            merged.access = access ?? parent.access
+            merged.realIPFrom = realIPFrom ?? parent.realIPFrom
+            merged.realIPHeader = realIPHeader ?? parent.realIPHeader
+            merged.realIPRecursive = realIPRecursive ?? parent.realIPRecursive
+            merged.limitReq = limitReq ?? parent.limitReq
+            merged.limitConn = limitConn ?? parent.limitConn
+            merged.readTimeouts = parent.readTimeouts.merging(readTimeouts) { _, own in own }
+            merged.keepAlive = keepAlive ?? parent.keepAlive
+            merged.certificates = certificates ?? parent.certificates
+            merged.keys = keys ?? parent.keys
+            merged.protocols = protocols ?? parent.protocols
+            merged.ciphers = ciphers ?? parent.ciphers
+            merged.verifyClient = verifyClient ?? parent.verifyClient
+            merged.clientCertificate = clientCertificate ?? parent.clientCertificate
+            merged.sslOn = sslOn ?? parent.sslOn
+            merged.http2On = http2On ?? parent.http2On
+            return merged
+        }
+    }
+
+    /// Rate-limit zones declared at http level: name → key.
+    private var zones: [String: String] = [:]
+    private var groups: [String: [UpstreamTarget.Endpoint]] = [:]
+
+    /// Reads the settings one level sets with its own (non-block) directives.
+    mutating func settings(of items: [Item], scope: String?) -> Settings {
+        var settings = Settings()
+        for item in items where item.directive.block == nil {
+            let directive = item.directive
+            let values = directive.values
+            let location = config.location(of: directive)
+            switch directive.name {
+            case "allow", "deny":
+                guard let source = values.first else { continue }
+                let action: AccessRule.Action = directive.name == "allow" ? .allow : .deny
+                let set = NginxValues.addresses(source)
+                settings.access = (settings.access ?? []) + [AccessRule(
+                    action: action, sources: set ?? DualStackSet(), unresolved: set == nil ? [source] : [],
+                    scope: scope, location: location)]
+            case "set_real_ip_from":
+                guard let source = values.first else { continue }
+                settings.realIPFrom = (settings.realIPFrom ?? []) + [ConfigValue(source, at: location)]
+            case "real_ip_header":
+                if let header = values.first { settings.realIPHeader = ConfigValue(header, at: location) }
+            case "real_ip_recursive":
+                settings.realIPRecursive = ConfigValue(values.first?.lowercased() == "on", at: location)
+            case "limit_req":
+                let zone = values.first { $0.hasPrefix("zone=") }.map { String($0.dropFirst(5)) } ?? ""
+                settings.limitReq = (settings.limitReq ?? []) + [limiter(.nginxLimitReq, zone: zone, values: values, scope: scope, at: location)]
+            case "limit_conn":
+                guard let zone = values.first else { continue }
+                settings.limitConn = (settings.limitConn ?? []) + [limiter(.nginxLimitConn, zone: zone, values: values, scope: scope, at: location)]
+            case "proxy_read_timeout", "fastcgi_read_timeout", "uwsgi_read_timeout", "grpc_read_timeout":
+                guard let text = values.first, let seconds = NginxValues.seconds(text) else { continue }
+                settings.readTimeouts[directive.name] = UpstreamTimeout(directive: directive.name, seconds: seconds, scope: scope, location: location)
+            case "keepalive_timeout":
+                guard let text = values.first, let seconds = NginxValues.seconds(text) else { continue }
+                settings.keepAlive = ConfigValue(seconds > 0, at: location)
+            case "ssl_certificate":
+                guard let raw = values.first else { continue }
+                settings.certificates = (settings.certificates ?? []) + [path(raw, at: location, what: "certificate")]
+            case "ssl_certificate_key":
+                guard let raw = values.first else { continue }
+                settings.keys = (settings.keys ?? []) + [path(raw, at: location, what: "key")]
+            case "ssl_protocols":
+                settings.protocols = ConfigValue(values, at: location)
+            case "ssl_ciphers":
+                if let ciphers = values.first { settings.ciphers = ConfigValue(ciphers, at: location) }
+            case "ssl_verify_client":
+                let word = values.first?.lowercased()
+                if let mode = word == "on" ? .require : word.flatMap({ ClientVerification.Mode(rawValue: $0) }) {
+                    settings.verifyClient = ConfigValue(mode, at: location)
+                }
+            case "ssl_client_certificate":
+                if let raw = values.first { settings.clientCertificate = path(raw, at: location, what: "client CA") }
+            case "ssl":
+                settings.sslOn = values.first?.lowercased() == "on"
+            case "http2":
+                settings.http2On = values.first?.lowercased() == "on"
+            default:
+                break
+            }
+        }
+        return settings
+    }
+
+    private func limiter(_ kind: Limiter.Kind, zone: String, values: [String], scope: String?, at location: SourceLocation) -> Limiter {
+        let key = zones[zone] ?? ""
+        let keysOnClient = key.contains("$binary_remote_addr") || key.contains("$remote_addr")
+        let limit = kind == .nginxLimitConn ? values.dropFirst().joined(separator: " ") : values.joined(separator: " ")
+        return Limiter(kind: kind, key: key, keysOnClientAddress: keysOnClient, limit: limit, scope: scope, location: location)
+    }
+
+    /// A file path as nginx resolves it (relative to the conf prefix); variables and inline
+    /// `data:` cannot be known statically.
+    private mutating func path(_ raw: String, at location: SourceLocation, what: String) -> ConfigPath {
+        var reason: String?
+        if raw.contains("$") {
+            reason = "the \(what) path contains a variable: nginx chooses the file per connection"
+        } else if raw.hasPrefix("data:") {
+            reason = "the \(what) is given inline (data:), not as a file"
+        } else if raw.hasPrefix("engine:") {
+            reason = "the \(what) comes from an OpenSSL engine"
+        }
+        if let reason {
+            report(Finding(ruleId: "input.unresolved", message: "\(raw): \(reason)", location: location, key: raw))
+            return ConfigPath(raw: raw, hostPath: nil, unresolvedReason: reason, location: location)
+        }
+        let host = raw.hasPrefix("/") ? sourceTree.hostPath(raw) : sourceTree.hostPath(raw, relativeTo: config.prefix)
+        return ConfigPath(raw: raw, hostPath: host, location: location)
+    }
+
+    // MARK: - The configuration
+
+    /// Builds the model: `httpLevel` is true for a fragment read as if inside `http {}`.
+    mutating func build(mainFile: String, fragment: Bool) -> WebServerConfig {
+        var model = WebServerConfig(software: .nginx, mainFile: mainFile)
+        guard let main = config.files.first, main.isRead else { return model }
+        let top = expand(main.directives, chain: [0])
+        var httpItems: [Item] = []
+        if fragment {
+            httpItems = top
+        } else {
+            for item in top {
+                switch item.directive.name {
+                case "http": httpItems += expand(item.directive.block ?? [], chain: item.chain)
+                case "load_module": model.modules += item.directive.values
+                case "stream", "mail":
+                    let servers = expand(item.directive.block ?? [], chain: item.chain).filter { $0.directive.name == "server" }.count
+                    note("nginx \(item.directive.name) {} (\(servers) server block\(servers == 1 ? "" : "s")) is not modelled: only http {} virtual hosts are analysed")
+                default: break
+                }
+            }
+        }
+        // Zones and upstream groups first: servers anywhere in http may name them.
+        for item in httpItems {
+            let directive = item.directive
+            switch directive.name {
+            case "limit_req_zone", "limit_conn_zone":
+                let values = directive.values
+                guard let zone = values.first(where: { $0.hasPrefix("zone=") }) else { continue }
+                let name = String(zone.dropFirst(5).prefix { $0 != ":" })
+                zones[name] = values.first { !$0.hasPrefix("zone=") && !$0.hasPrefix("rate=") && $0 != "sync" } ?? ""
+            case "upstream":
+                guard let name = directive.values.first else { continue }
+                let members = expand(directive.block ?? [], chain: item.chain).filter { $0.directive.name == "server" }
+                groups[name] = members.compactMap { $0.directive.values.first.map(NginxValues.upstreamMember) }
+            default: break
+            }
+        }
+        let http = settings(of: httpItems, scope: nil)
+        var hosts: [(host: VirtualHost, settings: Settings)] = []
+        for item in httpItems where item.directive.name == "server" && item.directive.block != nil {
+            hosts.append(virtualHost(item, http: http))
+        }
+        model.virtualHosts = NginxModelBuilder.settleListeners(hosts.map(\.host))
+        for index in model.virtualHosts.indices {
+            model.virtualHosts[index].tls = tls(for: model.virtualHosts[index], hosts[index].settings)
+        }
+        return model
+    }
+
+    /// One `server {}`: its names and listeners, what it inherits, and everything its locations do.
+    private mutating func virtualHost(_ item: Item, http: Settings) -> (host: VirtualHost, settings: Settings) {
+        let server = item.directive
+        let items = expand(server.block ?? [], chain: item.chain)
+        let own = settings(of: items, scope: nil)
+        let effective = own.inheriting(from: http)
+        let location = config.location(of: server)
+        var host = VirtualHost(software: .nginx, location: location)
+
+        for item in items {
+            let directive = item.directive
+            let at = config.location(of: directive)
+            switch directive.name {
+            case "server_name":
+                for word in directive.values {
+                    if word == "$hostname" {
+                        note("server_name $hostname names the machine's own hostname, which is not known statically")
+                        continue
+                    }
+                    host.names += NginxValues.serverNames(word).map { ConfigValue($0, at: at) }
+                }
+            case "listen":
+                if let listener = listener(directive, at: at) { host.listeners.append(listener) }
+            default: break
+            }
+        }
+        if host.listeners.isEmpty {
+            // nginx listens on *:80 when a server has no listen (*:8000 when not started as root).
+            host.listeners = [Listener(address: .any(.ipv4), port: 80, location: location)]
+        }
+        if effective.sslOn == true { for i in host.listeners.indices where host.listeners[i].port != nil { host.listeners[i].tls = true } }
+        if effective.http2On == true { for i in host.listeners.indices { host.listeners[i].http2 = true } }
+
+        host.realIP = realIP(effective)
+        host.keepAlive = effective.keepAlive
+        host.accessRules = effective.access.map { $0.map { var rule = $0; rule.scope = nil; return rule } } ?? []
+        host.limiters = (effective.limitReq ?? []) + (effective.limitConn ?? [])
+        host.limiters = host.limiters.map { var limiter = $0; limiter.scope = nil; return limiter }
+
+        let arrival = NginxModelBuilder.arrivalScheme(host.listeners)
+        walk(items, scope: nil, effective: effective, arrival: arrival, condition: nil, host: &host)
+        return (host, effective)
+    }
+
+    /// What a level's own directives do (redirects, upstreams) and what its nested blocks add.
+    private mutating func walk(_ items: [Item], scope: String?, effective: Settings, arrival: Redirect.Scheme,
+                               condition: String?, host: inout VirtualHost) {
+        for item in items {
+            let directive = item.directive
+            let values = directive.values
+            let at = config.location(of: directive)
+            switch directive.name {
+            case "return":
+                var status: Int?, target: String?
+                if values.count >= 2, let code = Int(values[0]) {
+                    if [301, 302, 303, 307, 308].contains(code) { status = code; target = values[1] }
+                } else if values.count == 1, NginxValues.isAbsoluteRedirect(values[0]) {
+                    status = 302
+                    target = values[0]
+                }
+                if let target {
+                    host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(target), status: status,
+                                                   target: target, scope: scope, location: at, condition: condition))
+                }
+            case "rewrite":
+                guard values.count >= 2 else { continue }
+                let replacement = values[1]
+                let flag = values.count > 2 ? values[2] : nil
+                guard NginxValues.isAbsoluteRedirect(replacement) || flag == "redirect" || flag == "permanent" else { continue }
+                host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(replacement),
+                                               status: flag == "permanent" ? 301 : 302, target: replacement,
+                                               scope: scope, location: at, condition: condition))
+            case "proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass":
+                guard let target = values.first else { continue }
+                host.upstreams.append(UpstreamTarget(directive: directive.name,
+                                                     endpoint: NginxValues.passEndpoint(directive.name, target, groups: groups),
+                                                     scope: scope, location: at))
+                let timeoutName = NginxModelBuilder.readTimeoutDirectives[directive.name]!
+                var timeout = effective.readTimeouts[timeoutName]
+                    ?? UpstreamTimeout(directive: timeoutName, seconds: NginxModelBuilder.defaultReadTimeout, isDefault: true, location: host.location)
+                timeout.scope = scope
+                if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
+            case "location", "if", "limit_except":
+                guard directive.block != nil else { continue }
+                let label = directive.name == "if"
+                    ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))"
+                    : "\(directive.name) \(values.joined(separator: " "))"
+                let childScope = scope.map { "\($0) > \(label)" } ?? label
+                let childItems = expand(directive.block ?? [], chain: item.chain)
+                let own = settings(of: childItems, scope: childScope)
+                if let rules = own.access { host.accessRules += rules }
+                host.limiters += (own.limitReq ?? []) + (own.limitConn ?? [])
+                var childArrival = arrival, childCondition = condition
+                if directive.name == "if" {
+                    if let scheme = NginxValues.schemeCondition(values) {
+                        childArrival = scheme
+                    } else {
+                        childCondition = label
+                    }
+                }
+                walk(childItems, scope: childScope, effective: own.inheriting(from: effective), arrival: childArrival,
+                     condition: childCondition, host: &host)
+            default:
+                break
+            }
+        }
+    }
+
+    private func listener(_ directive: NginxDirective, at location: SourceLocation) -> Listener? {
+        let values = directive.values
+        guard let spec = values.first else { return nil }
+        let options = Set(values.dropFirst().map { $0.lowercased() })
+        guard let (address, port) = NginxValues.listenAddress(spec, ipv6only: !options.contains("ipv6only=off")) else { return nil }
+        return Listener(address: address, port: port, tls: options.contains("ssl"), http2: options.contains("http2"),
+                        quic: options.contains("quic"),
+                        defaultServer: options.contains("default_server") || options.contains("default"),
+                        proxyProtocol: options.contains("proxy_protocol"), location: location)
+    }
+
+    /// Over which scheme requests reach a server with these listeners.
+    static func arrivalScheme(_ listeners: [Listener]) -> Redirect.Scheme {
+        let tcp = listeners.filter { !$0.quic }
+        if !tcp.isEmpty && tcp.allSatisfy({ !$0.tls }) { return .http }
+        if !tcp.isEmpty && tcp.allSatisfy(\.tls) { return .https }
+        return .any
+    }
+
+    /// nginx configures a listening socket once for all servers on it: `ssl`, `http2` and
+    /// `proxy_protocol` on one server's `listen` apply to every server on that address:port, and
+    /// the first server listed is the default where none says `default_server`.
+    static func settleListeners(_ hosts: [VirtualHost]) -> [VirtualHost] {
+        struct Socket: Hashable { var address: Listener.Address; var port: UInt16?; var quic: Bool }
+        var tls = Set<Socket>(), http2 = Set<Socket>(), proxyProtocol = Set<Socket>(), hasDefault = Set<Socket>()
+        for host in hosts {
+            for listener in host.listeners {
+                let socket = Socket(address: listener.address, port: listener.port, quic: listener.quic)
+                if listener.tls { tls.insert(socket) }
+                if listener.http2 { http2.insert(socket) }
+                if listener.proxyProtocol { proxyProtocol.insert(socket) }
+                if listener.defaultServer { hasDefault.insert(socket) }
+            }
+        }
+        var settled = hosts
+        var seen = Set<Socket>()
+        for h in settled.indices {
+            for l in settled[h].listeners.indices {
+                let listener = settled[h].listeners[l]
+                let socket = Socket(address: listener.address, port: listener.port, quic: listener.quic)
+                settled[h].listeners[l].tls = listener.tls || tls.contains(socket)
+                settled[h].listeners[l].http2 = listener.http2 || http2.contains(socket)
+                settled[h].listeners[l].proxyProtocol = listener.proxyProtocol || proxyProtocol.contains(socket)
+                if !hasDefault.contains(socket) && !seen.contains(socket) { settled[h].listeners[l].defaultServer = true }
+                seen.insert(socket)
+            }
+        }
+        return settled
+    }
+
+    private func realIP(_ settings: Settings) -> RealIPSettings? {
+        guard settings.realIPFrom != nil || settings.realIPHeader != nil || settings.realIPRecursive != nil else { return nil }
+        var real = RealIPSettings(location: settings.realIPFrom?.first?.location ?? settings.realIPHeader?.location
+                                  ?? settings.realIPRecursive!.location)
+        for entry in settings.realIPFrom ?? [] {
+            if let set = NginxValues.addresses(entry.value) {
+                real.trusted.ipv4.formUnion(set.ipv4)
+                real.trusted.ipv6.formUnion(set.ipv6)
+                real.trustedEntries.append(entry)
+            } else {
+                real.unresolved.append(entry)
+            }
+        }
+        real.header = settings.realIPHeader
+        real.recursive = settings.realIPRecursive?.value ?? false
+        return real
+    }
+
+    private func tls(for host: VirtualHost, _ settings: Settings) -> TLSSettings? {
+        guard host.listeners.contains(where: { $0.tls || $0.quic }) else { return nil }
+        var verification: ClientVerification?
+        if let mode = settings.verifyClient {
+            verification = ClientVerification(mode: mode, caFile: settings.clientCertificate)
+        }
+        return TLSSettings(certificateFiles: settings.certificates ?? [], keyFiles: settings.keys ?? [],
+                           protocols: settings.protocols, ciphers: settings.ciphers, clientVerification: verification)
+    }
+}
