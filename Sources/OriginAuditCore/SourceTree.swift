@@ -43,12 +43,12 @@ public struct SourceTree: Sendable {
         if !path.hasPrefix("/") {
             if let directory { return (directory as NSString).appendingPathComponent(path) }
             path = (base.path as NSString).appendingPathComponent(path)
-            return (path as NSString).standardizingPath
+            return SourceTree.normalize(path)
         }
         if let root, !isUnderRoot(path) {
             path = (root.path as NSString).appendingPathComponent(String(path.dropFirst()))
         }
-        return (path as NSString).standardizingPath
+        return SourceTree.normalize(path)
     }
 
     /// Whether a host path is already inside the root (so it is not mapped a second time).
@@ -139,6 +139,24 @@ public struct SourceTree: Sendable {
         return current
     }
 
+    /// Removes `.`, `..` and repeated slashes lexically. Unlike `NSString.standardizingPath` it does
+    /// not touch the filesystem (no symlink resolution, which costs syscalls per call and would
+    /// rename files a config names through a link); `isAllowed` is what follows links.
+    public static func normalize(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." {
+                if let last = parts.last, last != ".." { parts.removeLast(); continue }
+                if absolute { continue }
+            }
+            parts.append(part)
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
     public static func hasGlobCharacters(_ text: some StringProtocol) -> Bool {
         text.contains { $0 == "*" || $0 == "?" || $0 == "[" }
     }
@@ -199,7 +217,7 @@ public struct SourceTree: Sendable {
     /// How a host path is shown in reports: relative to `base` when inside it, else as is; and
     /// under a root, as the absolute path the config names.
     public func displayPath(_ hostPath: String) -> String {
-        let path = (hostPath as NSString).standardizingPath
+        let path = SourceTree.normalize(hostPath)
         if path.hasPrefix(base.path + "/") { return String(path.dropFirst(base.path.count + 1)) }
         if let root, root.path != "/", path.hasPrefix(root.path + "/") { return String(path.dropFirst(root.path.count)) }
         return path

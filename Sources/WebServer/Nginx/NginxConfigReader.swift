@@ -27,7 +27,7 @@ public enum NginxConfigReader {
     // MARK: - Reading
 
     private static func readFromDisk(hostPath: String, isFragment: Bool, tree: SourceTree) -> NginxConfigTree {
-        let path = (hostPath as NSString).standardizingPath
+        let path = SourceTree.normalize(hostPath)
         let directory = (path as NSString).deletingLastPathComponent
         var prefix = directory
         var notes: [String] = []
@@ -78,6 +78,8 @@ public enum NginxConfigReader {
             var firstReference: [Int: SourceLocation] = [:]
             var pending: [Int] = []
             var findings: [Finding] = []
+            /// Non-glob includes already resolved to a file (`include fastcgi_params;` in every server).
+            var resolved: [String: Int] = [:]
         }
 
         let source: TextSource
@@ -170,13 +172,14 @@ public enum NginxConfigReader {
             let isGlob = SourceTree.hasGlobCharacters(pattern)
             switch source {
             case .disk(let tree):
+                if !isGlob, let index = state.withLock({ $0.resolved[pattern] }) { return [index] }
                 let full = pattern.hasPrefix("/") ? tree.hostPath(pattern) : (prefix as NSString).appendingPathComponent(pattern)
                 if isGlob {
                     // glob(3) sorts whole paths (strcmp in nginx's C locale), not one directory level at a time.
                     let matches = tree.glob(full).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
                     return matches.map { register(path: $0, display: tree.displayPath($0), lineOffset: 0, reference: location) }
                 }
-                let standardized = (full as NSString).standardizingPath
+                let standardized = SourceTree.normalize(full)
                 if !tree.isAllowed(standardized) {
                     add(Finding(ruleId: "input.unreadable",
                                 message: "include \"\(pattern)\" resolves to \(standardized), outside --root: not read",
@@ -195,7 +198,9 @@ public enum NginxConfigReader {
                     }
                     return []
                 }
-                return [register(path: standardized, display: tree.displayPath(standardized), lineOffset: 0, reference: location)]
+                let index = register(path: standardized, display: tree.displayPath(standardized), lineOffset: 0, reference: location)
+                state.withLock { $0.resolved[pattern] = index }
+                return [index]
             case .dump(_, let segments):
                 let full = pattern.hasPrefix("/") ? pattern : ((segments[0].name as NSString).deletingLastPathComponent as NSString).appendingPathComponent(pattern)
                 let indices = state.withLock { $0.indexByPath }
@@ -203,7 +208,7 @@ public enum NginxConfigReader {
                     let names = segments.map(\.name).filter { NginxDump.pathMatches(pattern: full, path: $0) }
                     return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }.compactMap { indices[$0] }
                 }
-                if let index = indices[(full as NSString).standardizingPath] ?? indices[full] { return [index] }
+                if let index = indices[SourceTree.normalize(full)] ?? indices[full] { return [index] }
                 add(Finding(ruleId: "input.unresolved",
                             message: "include \"\(pattern)\" names \(full), which is not in this nginx -T dump",
                             location: location, key: pattern))

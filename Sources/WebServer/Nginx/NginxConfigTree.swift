@@ -138,7 +138,8 @@ struct NginxFileParser {
     private mutating func parseBlock(isFile: Bool, isData: Bool, depth: Int) -> [NginxDirective] {
         var directives: [NginxDirective] = []
         while true {
-            let statement = lexer.nextStatement()
+            var statement = lexer.nextStatement()
+            defer { lexer.recycle(&statement.tokens) }
             switch statement.terminator {
             case .endOfFile:
                 if !statement.tokens.isEmpty { directives.append(directive(statement)) }

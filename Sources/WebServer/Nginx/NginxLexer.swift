@@ -75,6 +75,14 @@ struct NginxLexer {
     /// Set when a `}` that ended a directive early (already reported) is read again as a block end.
     private(set) var braceAlreadyReported = false
     private var pushedBackBrace = false
+    /// The token array of the previous statement, emptied, so statements do not allocate one each.
+    private var spareTokens: [NginxToken] = []
+
+    /// Hands a statement's token array back for reuse.
+    mutating func recycle(_ tokens: inout [NginxToken]) {
+        tokens.removeAll(keepingCapacity: true)
+        swap(&tokens, &spareTokens)
+    }
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -108,6 +116,7 @@ struct NginxLexer {
     /// Reads the next statement, as `ngx_conf_read_token` does.
     mutating func nextStatement() -> NginxStatement {
         var statement = NginxStatement()
+        swap(&statement.tokens, &spareTokens)
         var needSpace = false, lastSpace = true, sharpComment = false, variable = false
         var quoted = false, sQuoted = false, dQuoted = false
         var start = position

@@ -1,11 +1,13 @@
+import Dispatch
 import OriginAuditCore
+import Synchronization
 
 /// Builds the shared web-server model from an nginx directive tree, inheriting as nginx merges
 /// configurations: http → server → location (→ nested location, `if`, `limit_except`). Values set
 /// anywhere in a level count for the whole level (nginx merges after reading the block), and a
 /// level that sets any element of a list directive (`allow`/`deny`, `set_real_ip_from`,
 /// `limit_req`, `limit_conn`, `ssl_certificate`) replaces the inherited list.
-struct NginxModelBuilder {
+struct NginxModelBuilder: Sendable {
     let config: NginxConfigTree
     let sourceTree: SourceTree
     private(set) var findings: [Finding] = []
@@ -26,7 +28,7 @@ struct NginxModelBuilder {
     // MARK: - Walking with includes expanded
 
     /// A directive reached through a chain of included files (for cycle detection).
-    struct Item {
+    struct Item: Sendable {
         var directive: NginxDirective
         var chain: [Int]
     }
@@ -68,7 +70,7 @@ struct NginxModelBuilder {
     // MARK: - Settings of one level
 
     /// What one level (http, server, location, …) sets itself; nil where it sets nothing.
-    struct Settings {
+    struct Settings: Sendable {
         var access: [AccessRule]?
         var realIPFrom: [ConfigValue<String>]?
         var realIPHeader: ConfigValue<String>?
@@ -109,6 +111,27 @@ struct NginxModelBuilder {
         }
     }
 
+    /// The directives `settings(of:)` reads; others are skipped before any work.
+    static let settingDirectives: Set<String> = [
+        "allow", "deny", "set_real_ip_from", "real_ip_header", "real_ip_recursive", "limit_req", "limit_conn",
+        "proxy_read_timeout", "fastcgi_read_timeout", "uwsgi_read_timeout", "grpc_read_timeout", "keepalive_timeout",
+        "ssl_certificate", "ssl_certificate_key", "ssl_protocols", "ssl_ciphers", "ssl_verify_client",
+        "ssl_client_certificate", "ssl", "http2",
+    ]
+    /// The directives `walk` acts on.
+    static let walkedDirectives: Set<String> = [
+        "return", "rewrite", "proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass", "location", "if", "limit_except",
+    ]
+    /// Address lists repeat across servers (`allow 10.0.0.0/8` everywhere): parse each text once.
+    private var addressCache: [String: DualStackSet?] = [:]
+
+    private mutating func addresses(_ text: String) -> DualStackSet? {
+        if let cached = addressCache[text] { return cached }
+        let parsed = NginxValues.addresses(text)
+        addressCache[text] = parsed
+        return parsed
+    }
+
     /// Rate-limit zones declared at http level: name → key.
     private var zones: [String: String] = [:]
     private var groups: [String: [UpstreamTarget.Endpoint]] = [:]
@@ -116,7 +139,7 @@ struct NginxModelBuilder {
     /// Reads the settings one level sets with its own (non-block) directives.
     mutating func settings(of items: [Item], scope: String?) -> Settings {
         var settings = Settings()
-        for item in items where item.directive.block == nil {
+        for item in items where item.directive.block == nil && NginxModelBuilder.settingDirectives.contains(item.directive.name) {
             let directive = item.directive
             let values = directive.values
             let location = config.location(of: directive)
@@ -124,7 +147,7 @@ struct NginxModelBuilder {
             case "allow", "deny":
                 guard let source = values.first else { continue }
                 let action: AccessRule.Action = directive.name == "allow" ? .allow : .deny
-                let set = NginxValues.addresses(source)
+                let set = addresses(source)
                 settings.access = (settings.access ?? []) + [AccessRule(
                     action: action, sources: set ?? DualStackSet(), unresolved: set == nil ? [source] : [],
                     scope: scope, location: location)]
@@ -240,9 +263,28 @@ struct NginxModelBuilder {
             }
         }
         let http = settings(of: httpItems, scope: nil)
+        let httpRealIP = realIP(http)
+        let servers = httpItems.filter { $0.directive.name == "server" && $0.directive.block != nil }
+        // Servers are independent once http's settings, zones and groups are known: build them in
+        // parallel, each chunk with its own copy of the builder, and merge findings in order.
+        let chunkCount = min(servers.count, 64)
+        let chunks = Mutex<[Int: (hosts: [(host: VirtualHost, settings: Settings)], findings: [Finding], notes: [String])]>([:])
+        let builder = self
+        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+            var local = builder
+            local.findings = []
+            local.notes = []
+            let range = (servers.count * chunk / chunkCount)..<(servers.count * (chunk + 1) / chunkCount)
+            let built = servers[range].map { local.virtualHost($0, http: http, httpRealIP: httpRealIP) }
+            chunks.withLock { $0[chunk] = (built, local.findings, local.notes) }
+        }
         var hosts: [(host: VirtualHost, settings: Settings)] = []
-        for item in httpItems where item.directive.name == "server" && item.directive.block != nil {
-            hosts.append(virtualHost(item, http: http))
+        let results = chunks.withLock { $0 }
+        for chunk in 0..<chunkCount {
+            guard let result = results[chunk] else { continue }
+            hosts += result.hosts
+            result.findings.forEach { report($0) }
+            result.notes.forEach { note($0) }
         }
         model.virtualHosts = NginxModelBuilder.settleListeners(hosts.map(\.host))
         for index in model.virtualHosts.indices {
@@ -252,7 +294,7 @@ struct NginxModelBuilder {
     }
 
     /// One `server {}`: its names and listeners, what it inherits, and everything its locations do.
-    private mutating func virtualHost(_ item: Item, http: Settings) -> (host: VirtualHost, settings: Settings) {
+    private mutating func virtualHost(_ item: Item, http: Settings, httpRealIP: RealIPSettings?) -> (host: VirtualHost, settings: Settings) {
         let server = item.directive
         let items = expand(server.block ?? [], chain: item.chain)
         let own = settings(of: items, scope: nil)
@@ -260,7 +302,7 @@ struct NginxModelBuilder {
         let location = config.location(of: server)
         var host = VirtualHost(software: .nginx, location: location)
 
-        for item in items {
+        for item in items where item.directive.name == "server_name" || item.directive.name == "listen" {
             let directive = item.directive
             let at = config.location(of: directive)
             switch directive.name {
@@ -284,7 +326,8 @@ struct NginxModelBuilder {
         if effective.sslOn == true { for i in host.listeners.indices where host.listeners[i].port != nil { host.listeners[i].tls = true } }
         if effective.http2On == true { for i in host.listeners.indices { host.listeners[i].http2 = true } }
 
-        host.realIP = realIP(effective)
+        let ownRealIP = own.realIPFrom != nil || own.realIPHeader != nil || own.realIPRecursive != nil
+        host.realIP = ownRealIP ? realIP(effective) : httpRealIP
         host.keepAlive = effective.keepAlive
         host.accessRules = effective.access.map { $0.map { var rule = $0; rule.scope = nil; return rule } } ?? []
         host.limiters = (effective.limitReq ?? []) + (effective.limitConn ?? [])
@@ -298,7 +341,7 @@ struct NginxModelBuilder {
     /// What a level's own directives do (redirects, upstreams) and what its nested blocks add.
     private mutating func walk(_ items: [Item], scope: String?, effective: Settings, arrival: Redirect.Scheme,
                                condition: String?, host: inout VirtualHost) {
-        for item in items {
+        for item in items where NginxModelBuilder.walkedDirectives.contains(item.directive.name) {
             let directive = item.directive
             let values = directive.values
             let at = config.location(of: directive)
