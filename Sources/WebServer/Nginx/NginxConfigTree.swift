@@ -2,19 +2,21 @@ import OriginAuditCore
 
 /// A directive as nginx reads it: its name, arguments, where it was written, and either its block
 /// (`server { ... }`) or, for `include`, the files it pulled in (indices into `NginxConfigTree.files`).
-public struct NginxDirective: Sendable {
-    public var name: String
-    public var args: [NginxArgument]
+/// A class: the tree is built once and then only read, and walking it (in every context an
+/// included file appears in) should share nodes, not copy them.
+public final class NginxDirective: Sendable {
+    public let name: String
+    public let args: [NginxArgument]
     /// Index of the file in `NginxConfigTree.files`.
-    public var file: Int
+    public let file: Int
     /// Line and column within the file's own text (1-based; columns count Unicode scalars).
-    public var line: Int
-    public var column: Int
+    public let line: Int
+    public let column: Int
     /// The block's directives; nil for a directive ended by `;`. A `*_by_lua_block` has no block:
     /// its Lua text is the last argument, as crossplane shows it.
-    public var block: [NginxDirective]?
+    public let block: [NginxDirective]?
     /// For `include`: the files it names, in the order nginx reads them (glob(3) order).
-    public var includes: [Int]?
+    public let includes: [Int]?
 
     public init(name: String, args: [NginxArgument], file: Int, line: Int, column: Int,
                 block: [NginxDirective]? = nil, includes: [Int]? = nil) {
@@ -29,6 +31,21 @@ public struct NginxDirective: Sendable {
 
     /// Argument values, as nginx hands them to the directive.
     public var values: [String] { args.map(\.value) }
+}
+
+/// A directive while its statement is being read.
+struct NginxDirectiveDraft {
+    var name: String
+    var args: [NginxArgument]
+    var file: Int
+    var line: Int
+    var column: Int
+    var block: [NginxDirective]?
+    var includes: [Int]?
+
+    var directive: NginxDirective {
+        NginxDirective(name: name, args: args, file: file, line: line, column: column, block: block, includes: includes)
+    }
 }
 
 /// One configuration file: its path as nginx names it and its top-level directives.
@@ -142,7 +159,7 @@ struct NginxFileParser {
             defer { lexer.recycle(&statement.tokens) }
             switch statement.terminator {
             case .endOfFile:
-                if !statement.tokens.isEmpty { directives.append(directive(statement)) }
+                if !statement.tokens.isEmpty { directives.append(directive(statement).directive) }
                 if !isFile && !reportedEndOfFile {
                     error("unexpected end of file, expecting \"}\"", line: statement.endLine)
                     reportedEndOfFile = true
@@ -169,7 +186,7 @@ struct NginxFileParser {
                         error("invalid number of arguments in \"include\" directive", line: statement.endLine)
                     }
                 }
-                directives.append(node)
+                directives.append(node.directive)
             case .blockStart:
                 if statement.tokens.isEmpty {
                     // "unexpected {" was reported; read the anonymous block so braces stay balanced.
@@ -186,14 +203,14 @@ struct NginxFileParser {
                     if let lua = lexer.readLuaBlock() {
                         node.args.append(NginxArgument(lua.body, quote: .none))
                     }
-                    directives.append(node)
+                    directives.append(node.directive)
                     continue
                 }
                 if NginxGrammar.simpleDirectives.contains(node.name) {
                     error("directive \"\(node.name)\" is not terminated by \";\"", line: statement.endLine)
                 }
                 node.block = parseNested(isData: NginxGrammar.dataBlocks.contains(node.name), depth: depth)
-                directives.append(node)
+                directives.append(node.directive)
             }
         }
     }
@@ -221,9 +238,9 @@ struct NginxFileParser {
         }
     }
 
-    private func directive(_ statement: NginxStatement) -> NginxDirective {
+    private func directive(_ statement: NginxStatement) -> NginxDirectiveDraft {
         let first = statement.tokens[0]
-        return NginxDirective(name: first.argument.value, args: statement.tokens.dropFirst().map(\.argument),
+        return NginxDirectiveDraft(name: first.argument.value, args: statement.tokens.dropFirst().map(\.argument),
                               file: file, line: first.line, column: first.column)
     }
 }
