@@ -90,6 +90,28 @@ struct NginxSyntaxTests {
         #expect(errors.contains { $0.message.contains("nested") })
     }
 
+    @Test("random text: the parser and the model always finish, with lines inside the file")
+    func randomText() throws {
+        let pieces = ["a", "server", "listen", " ", "\n", "\r\n", "\r", "\t", ";", "{", "}", "\"", "'", "\\", "$", "${", "#",
+                      "(", ")", "é", "🚀", "content_by_lua_block", "--[[", "]]", "[==[", "include", "if", "location", "80",
+                      "ssl", "return 301 https://x;", "\u{0}", "\u{FEFF}"]
+        var generator = SystemRandomNumberGenerator()
+        let directory = try TestTools.temporaryDirectory("nginx-fuzz")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for round in 0..<400 {
+            let text = (0..<Int.random(in: 0...120, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            let lines = text.utf8.filter { $0 == 0x0A }.count + 1
+            let (directives, errors) = Self.parse(text)
+            #expect(Self.flatten(directives).allSatisfy { $0.line >= 1 && $0.line <= lines }, "\(text.debugDescription)")
+            #expect(errors.allSatisfy { $0.line >= 1 && $0.line <= lines }, "\(text.debugDescription)")
+            if round % 4 == 0 {
+                let file = directory.appendingPathComponent("nginx.conf")
+                try Data(("http { server { " + text).utf8).write(to: file)
+                _ = NginxLoader.load(hostPath: file.path, role: .main, tree: SourceTree(root: directory, base: directory))
+            }
+        }
+    }
+
     /// Broken configurations: nginx must refuse each, and our first error must sit where nginx's is.
     static let broken: [NginxFixture] = [
         NginxFixture(name: "missing-semicolon", files: ["nginx.conf": "events {}\nhttp {\n    server { listen 127.0.0.1:18201 }\n}\n"]),
