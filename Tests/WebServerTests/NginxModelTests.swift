@@ -169,6 +169,26 @@ struct NginxModelTests {
         #expect(limiters[0].limit == "20" && limiters[1].limit == "zone=perip burst=20 nodelay")
     }
 
+    @Test("limiters: the geo + map allow-list pattern exempts what maps to an empty key")
+    func limiterExemptions() throws {
+        let (result, directory) = try Self.load(Self.http("""
+            geo $limited {
+                default 1;
+                173.245.48.0/20 0;
+                173.245.49.0/24 1;
+                2400:cb00::/32 0;
+            }
+            map $limited $limit_key { 0 ""; 1 $binary_remote_addr; }
+            limit_req_zone $limit_key zone=req:10m rate=5r/s;
+            server { server_name a.example; limit_req zone=req; }
+            """))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let limiter = try #require(result.model.virtualHosts[0].limiters.first)
+        #expect(limiter.key == "$limit_key" && limiter.keysOnClientAddress)
+        #expect(limiter.exempt.cidrs.map(\.description) == ["173.245.48.0/24", "173.245.50.0/23", "173.245.52.0/22",
+                                                             "173.245.56.0/21", "2400:cb00::/32"])
+    }
+
     @Test("redirects by scheme: port-80-only servers, $scheme/$https conditions, other conditions kept")
     func redirects() throws {
         let (result, directory) = try Self.load(Self.http(#"""

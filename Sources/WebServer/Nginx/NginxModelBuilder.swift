@@ -134,6 +134,7 @@ struct NginxModelBuilder: Sendable {
 
     /// Rate-limit zones declared at http level: name → key.
     private var zones: [String: String] = [:]
+    private var zoneKeys: [String: (Bool, DualStackSet)] = [:]
     private var groups: [String: [UpstreamTarget.Endpoint]] = [:]
 
     /// Reads the settings one level sets with its own (non-block) directives.
@@ -200,9 +201,46 @@ struct NginxModelBuilder: Sendable {
 
     private func limiter(_ kind: Limiter.Kind, zone: String, values: [String], scope: String?, at location: SourceLocation) -> Limiter {
         let key = zones[zone] ?? ""
-        let keysOnClient = key.contains("$binary_remote_addr") || key.contains("$remote_addr")
+        let (keysOnClient, exempt) = zoneKeys[zone] ?? (false, DualStackSet())
         let limit = kind == .nginxLimitConn ? values.dropFirst().joined(separator: " ") : values.joined(separator: " ")
-        return Limiter(kind: kind, key: key, keysOnClientAddress: keysOnClient, limit: limit, scope: scope, location: location)
+        return Limiter(kind: kind, key: key, keysOnClientAddress: keysOnClient, exempt: exempt, limit: limit, scope: scope, location: location)
+    }
+
+    /// A `map` block: source variable, entries, default value.
+    struct MapBlock: Sendable {
+        var source: String
+        var entries: [String: String]
+        var defaultValue: String
+    }
+
+    /// A `geo` block: the value for every address, longest prefix first (nginx's lookup).
+    struct GeoBlock: Sendable {
+        var defaultValue: String
+        var entries: [(cidr: CIDR, value: String)]
+    }
+
+    /// Whether a zone key counts per client address, and which addresses get an empty key (nginx
+    /// does not count an empty key): the documented allow-list pattern
+    /// `geo $limited { default 1; 173.245.48.0/20 0; }` + `map $limited $key { 0 ""; 1 $binary_remote_addr; }`.
+    static func zoneKey(_ key: String, maps: [String: MapBlock], geos: [String: GeoBlock]) -> (keysOnClient: Bool, exempt: DualStackSet) {
+        func onClient(_ text: String) -> Bool { text.contains("$binary_remote_addr") || text.contains("$remote_addr") }
+        if onClient(key) { return (true, DualStackSet()) }
+        guard key.hasPrefix("$"), let map = maps[String(key.dropFirst())] else { return (false, DualStackSet()) }
+        let keysOnClient = onClient(map.defaultValue) || map.entries.values.contains(where: onClient)
+        guard map.source.hasPrefix("$"), let geo = geos[String(map.source.dropFirst())] else { return (keysOnClient, DualStackSet()) }
+        func mapped(_ value: String) -> String { map.entries[value] ?? map.defaultValue }
+        var exempt = DualStackSet()
+        if mapped(geo.defaultValue).isEmpty { exempt = DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6)) }
+        // Wider prefixes first, so narrower ones override them as the longest match does.
+        for entry in geo.entries.sorted(by: { $0.cidr.prefixLength < $1.cidr.prefixLength }) {
+            let set = DualStackSet(cidrs: [entry.cidr])
+            if mapped(entry.value).isEmpty {
+                exempt.ipv4.formUnion(set.ipv4); exempt.ipv6.formUnion(set.ipv6)
+            } else {
+                exempt.ipv4.subtract(set.ipv4); exempt.ipv6.subtract(set.ipv6)
+            }
+        }
+        return (keysOnClient, exempt)
     }
 
     /// A file path as nginx resolves it (relative to the conf prefix); variables and inline
@@ -232,6 +270,7 @@ struct NginxModelBuilder: Sendable {
         guard let main = config.files.first, main.isRead else { return model }
         let top = expand(main.directives, chain: [0])
         var httpItems: [Item] = []
+        var maps: [String: MapBlock] = [:], geos: [String: GeoBlock] = [:]
         if fragment {
             httpItems = top
         } else {
@@ -255,6 +294,28 @@ struct NginxModelBuilder: Sendable {
                 guard let zone = values.first(where: { $0.hasPrefix("zone=") }) else { continue }
                 let name = String(zone.dropFirst(5).prefix { $0 != ":" })
                 zones[name] = values.first { !$0.hasPrefix("zone=") && !$0.hasPrefix("rate=") && $0 != "sync" } ?? ""
+            case "map":
+                let values = directive.values
+                guard values.count == 2 else { continue }
+                var block = MapBlock(source: values[0], entries: [:], defaultValue: "")
+                for entry in expand(directive.block ?? [], chain: item.chain) {
+                    guard let value = entry.directive.values.first else { continue }
+                    if entry.directive.name == "default" { block.defaultValue = value } else { block.entries[entry.directive.name] = value }
+                }
+                maps[String(values[1].dropFirst())] = block
+            case "geo":
+                let values = directive.values
+                guard let variable = values.last, values.count <= 2 else { continue }
+                var block = GeoBlock(defaultValue: "", entries: [])
+                for entry in expand(directive.block ?? [], chain: item.chain) {
+                    guard let value = entry.directive.values.first else { continue }
+                    if entry.directive.name == "default" {
+                        block.defaultValue = value
+                    } else if let cidr = CIDR(entry.directive.name) {
+                        block.entries.append((cidr, value))
+                    }
+                }
+                geos[String(variable.dropFirst())] = block
             case "upstream":
                 guard let name = directive.values.first else { continue }
                 let members = expand(directive.block ?? [], chain: item.chain).filter { $0.directive.name == "server" }
@@ -262,6 +323,7 @@ struct NginxModelBuilder: Sendable {
             default: break
             }
         }
+        for (zone, key) in zones { zoneKeys[zone] = NginxModelBuilder.zoneKey(key, maps: maps, geos: geos) }
         let http = settings(of: httpItems, scope: nil)
         let httpRealIP = realIP(http)
         let servers = httpItems.filter { $0.directive.name == "server" && $0.directive.block != nil }
