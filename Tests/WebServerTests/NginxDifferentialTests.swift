@@ -110,6 +110,31 @@ struct NginxDifferentialTests {
         }
     }
 
+    @Test("nginx -T 2>&1: nginx's status lines mixed into the dump are not read as directives", .enabled(
+          if: NginxTestTools.nginxAvailable && FileManager.default.fileExists(atPath: "/etc/nginx/nginx.conf"), "nginx is not installed"))
+    func dumpWithStatusLines() throws {
+        let directory = try TestTools.temporaryDirectory("nginx-dump-mixed")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let dump = try TestTools.run("nginx", ["-T", "-c", "/etc/nginx/nginx.conf"], timeout: 30)
+        var lines = dump.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let status = dump.stderr.split(separator: "\n").map(String.init)
+        try #require(status.count == 2 && lines.count > 10)
+        lines.insert(status[1], at: 4) // inside nginx.conf's text, as interleaved output can put it
+        lines.insert(status[0], at: 0)
+        let clean = directory.appendingPathComponent("clean.txt"), mixed = directory.appendingPathComponent("mixed.txt")
+        try Data(dump.stdout.utf8).write(to: clean)
+        try Data(lines.joined(separator: "\n").utf8).write(to: mixed)
+        let fromMixed = NginxTestTools.readTree(mixed.path, role: .nginxDump)
+        #expect(fromMixed.findings.isEmpty, "\(fromMixed.findings.map(\.message))")
+        let a = NginxTestTools.crossplaneView(fromMixed), b = NginxTestTools.crossplaneView(NginxTestTools.readTree(clean.path, role: .nginxDump))
+        #expect(Set(a.keys) == Set(b.keys))
+        for (path, directives) in b {
+            // Lines move by the inserted status lines; names, arguments and includes must not change.
+            let strip: ([ComparableDirective]) -> [String] = { $0.map { "\($0.d) \($0.a) \($0.i ?? [])" } }
+            #expect(strip(a[path] ?? []) == strip(directives), "\(path)")
+        }
+    }
+
     @Test("the corpus as nginx -T prints it parses as the files themselves", .enabled(if: NginxTestTools.nginxAvailable,
           "nginx is not installed"))
     func corpusDumps() throws {

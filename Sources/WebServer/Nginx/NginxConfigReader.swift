@@ -46,7 +46,7 @@ public enum NginxConfigReader {
 
     private static func readDump(hostPath: String, tree: SourceTree) -> NginxConfigTree {
         let display = tree.displayPath(hostPath)
-        let bytes: [UInt8]
+        var bytes: [UInt8]
         switch tree.read(hostPath) {
         case .success(let read): bytes = read
         case .failure(let failure):
@@ -54,6 +54,7 @@ public enum NginxConfigReader {
                                    findings: [Finding(ruleId: "input.unreadable", message: "\(display) \(failure)",
                                                       location: SourceLocation(file: display))])
         }
+        NginxDump.blankStatusLines(&bytes)
         let segments = NginxDump.split(bytes)
         guard let first = segments.first else {
             // Not a dump after all: read it as the main file.
@@ -229,6 +230,27 @@ enum NginxDump {
     }
 
     static let marker = Array("# configuration file ".utf8)
+    static let statusPrefix = Array("nginx: ".utf8)
+
+    /// `nginx -T 2>&1` mixes nginx's own status lines ("nginx: the configuration file … syntax is
+    /// ok") into the dump, possibly inside a file's text; they are blanked (spaces, so lines and
+    /// offsets stay) rather than read as directives.
+    static func blankStatusLines(_ bytes: inout [UInt8]) {
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            let line = bytes[lineStart..<lineEnd]
+            if line.starts(with: statusPrefix) {
+                let text = String(decoding: line, as: UTF8.self)
+                if text.contains("configuration file") && (text.hasSuffix("syntax is ok") || text.hasSuffix("test is successful")
+                                                           || text.hasSuffix("test failed") || text.contains("[warn]")) {
+                    for index in lineStart..<lineEnd where bytes[index] != 0x0D { bytes[index] = 0x20 }
+                }
+            }
+            lineStart = lineEnd + 1
+        }
+    }
 
     /// Cuts a dump at its markers (a marker is a whole line naming an absolute path and ending in `:`).
     static func split(_ bytes: [UInt8]) -> [Segment] {

@@ -446,6 +446,9 @@ struct NginxModelBuilder: Sendable {
                 let childScope = scope.map { "\($0) > \(label)" } ?? label
                 let childItems = expand(directive.block ?? [], chain: item.chain)
                 let own = settings(of: childItems, scope: childScope)
+                if own.realIPFrom != nil || own.realIPHeader != nil || own.keepAlive != nil || own.certificates != nil {
+                    note("real-IP, keep-alive or certificate settings inside location/if blocks are not in the model, which holds each server's own")
+                }
                 if let rules = own.access { host.accessRules += rules }
                 host.limiters += (own.limitReq ?? []) + (own.limitConn ?? [])
                 var childArrival = arrival, childCondition = condition
