@@ -125,6 +125,14 @@ struct NginxModelTests {
         #expect(c.header?.value == "X-Forwarded-For" && c.trusted.cidrs.count == 2)
     }
 
+    @Test("real IP: without real_ip_header nginx reads X-Real-IP")
+    func realIPDefaultHeader() throws {
+        let (result, directory) = try Self.load(Self.http("server { server_name a.example; set_real_ip_from 192.0.2.0/24; }"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let real = try #require(result.model.virtualHosts.first?.realIP)
+        #expect(real.header?.value == "X-Real-IP" && real.header?.location.line == 3)
+    }
+
     @Test("allow/deny: server inherits http's list unless it has its own; locations carry their scope")
     func accessRules() throws {
         let (result, directory) = try Self.load(Self.http("""

@@ -530,7 +530,8 @@ struct NginxModelBuilder: Sendable {
                 real.unresolved.append(entry)
             }
         }
-        real.header = settings.realIPHeader
+        // nginx reads X-Real-IP when real_ip_header is not set: the effective header, where the list is.
+        real.header = settings.realIPHeader ?? settings.realIPFrom?.first.map { ConfigValue("X-Real-IP", at: $0.location) }
         real.recursive = settings.realIPRecursive?.value ?? false
         return real
     }
