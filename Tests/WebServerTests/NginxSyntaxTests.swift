@@ -81,6 +81,9 @@ struct NginxSyntaxTests {
         let (directives, errors) = Self.parse("a 1 }\nb 2;\n}\nc \"x\"y;\n;\nd 4;\n")
         #expect(directives.map(\.name) == ["a", "b", "c", "d"])
         #expect(errors.map(\.line) == [1, 3, 4, 5])
+        let quoted = Self.parse("server { return 200 \"a\"}\nb 1;\n")
+        #expect(quoted.errors.map(\.message) == ["unexpected \"}\""])
+        #expect(quoted.directives.map(\.name) == ["server", "b"])
     }
 
     @Test("deeply nested braces are bounded, not a stack overflow")
@@ -137,6 +140,7 @@ struct NginxSyntaxTests {
         NginxFixture(name: "long-quoted", files: ["nginx.conf": "events {}\nhttp {\n  server {\n    return 200 \"" + String(repeating: "y\n", count: 2500) + "\";\n  }\n}\n"]),
         NginxFixture(name: "byte-order-mark", files: ["nginx.conf": "\u{FEFF}events {}\nhttp {}\n"]),
         NginxFixture(name: "brace-in-types", files: ["nginx.conf": "events {}\nhttp {\n  types {\n    text/html html;\n    a { }\n  }\n}\n"]),
+        NginxFixture(name: "brace-after-quote", files: ["nginx.conf": "events {}\nhttp {\n  server {\n    return 200 \"a\"}\n}\n"]),
         NginxFixture(name: "eof-after-args", files: ["nginx.conf": "events {}\nhttp {}\nworker_processes 2"]),
     ]
 

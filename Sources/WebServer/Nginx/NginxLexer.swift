@@ -51,7 +51,6 @@ struct NginxStatement {
     var terminator: NginxTerminator = .endOfFile
     /// The line the lexer was on when the statement ended (nginx reports directive errors there).
     var endLine: Int = 1
-    var endColumn: Int = 1
 }
 
 /// nginx's configuration lexer, state for state as `ngx_conf_read_token` has it (src/core/ngx_conf_file.c):
@@ -179,8 +178,9 @@ struct NginxLexer {
                     lastSpace = true
                     needSpace = false
                 } else {
-                    // nginx stops here; we read on as if a space had separated the words.
-                    error("unexpected \"\(Character(Unicode.Scalar(ch)))\"")
+                    // nginx stops here; we read on as if a space had separated the words (a "}" is
+                    // reported below, where it also ends the directive).
+                    if ch != NginxLexer.closeBrace { error("unexpected \"\(Character(Unicode.Scalar(ch)))\"") }
                     lastSpace = true
                     needSpace = false
                 }
