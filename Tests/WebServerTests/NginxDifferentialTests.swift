@@ -23,6 +23,24 @@ struct NginxDifferentialTests {
         return directory
     }
 
+    /// Files in the order nginx first opens them: depth-first through includes, from the main file.
+    static func readOrder(_ tree: NginxConfigTree) -> [String] {
+        var order: [String] = [], seen = Set<Int>()
+        func visit(_ file: Int) {
+            guard seen.insert(file).inserted else { return }
+            order.append(tree.files[file].path)
+            func walk(_ directives: [NginxDirective]) {
+                for directive in directives {
+                    directive.includes?.forEach(visit)
+                    walk(directive.block ?? [])
+                }
+            }
+            walk(tree.files[file].directives)
+        }
+        visit(0)
+        return order
+    }
+
     static func compare(_ tree: NginxConfigTree, with crossplane: CrossplaneResult, lineShift: [String: Int] = [:]) -> [String] {
         var problems: [String] = []
         if crossplane.status != "ok" { problems.append("crossplane reported errors: \(crossplane.errors ?? [])") }
@@ -147,8 +165,13 @@ struct NginxDifferentialTests {
             #expect(dump.status == 0, "\(fixture.name): \(dump.stderr)")
             let dumpFile = directory.appendingPathComponent("dump.txt")
             try Data(dump.stdout.utf8).write(to: dumpFile)
-            let fromDump = NginxTestTools.crossplaneView(NginxTestTools.readTree(dumpFile.path, role: .nginxDump))
-            let fromFiles = NginxTestTools.crossplaneView(NginxTestTools.readTree(main))
+            let dumpTree = NginxTestTools.readTree(dumpFile.path, role: .nginxDump)
+            let fileTree = NginxTestTools.readTree(main)
+            let fromDump = NginxTestTools.crossplaneView(dumpTree)
+            let fromFiles = NginxTestTools.crossplaneView(fileTree)
+            // nginx dumps files in the order it first reads them: our include order (glob sorting
+            // included) must visit them in the same order.
+            #expect(Self.readOrder(fileTree) == dumpTree.files.map(\.path), "\(fixture.name)")
             #expect(Set(fromDump.keys) == Set(fromFiles.keys), "\(fixture.name)")
             for (path, directives) in fromFiles {
                 #expect(NginxTestTools.difference(fromDump[path] ?? [], directives) == nil, "\(fixture.name) \(path)")
