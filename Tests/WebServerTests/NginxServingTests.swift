@@ -56,6 +56,20 @@ struct NginxServingTests {
         return process
     }
 
+    /// Five consecutive loopback TCP ports nothing listens on now (other tests run in parallel).
+    static func freePortBase() throws -> UInt16 {
+        let listening = (try? TestTools.run("ss", ["-Htln"], timeout: 10).stdout) ?? ""
+        let used = Set(listening.split(separator: "\n").compactMap { line in
+            line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first
+                .flatMap { $0.split(separator: ":").last }.flatMap { UInt16($0) }
+        })
+        for _ in 0..<50 {
+            let base = UInt16.random(in: 2000..<6000) * 10
+            if (base..<(base + 5)).allSatisfy({ !used.contains($0) }) { return base }
+        }
+        throw TestFailure("no free loopback ports found")
+    }
+
     static func curl(_ arguments: [String]) throws -> (status: Int32, body: String) {
         let result = try TestTools.run("curl", ["-s", "--max-time", "3"] + arguments, timeout: 10)
         return (result.status, result.stdout)
@@ -65,7 +79,7 @@ struct NginxServingTests {
     func servedAnswersMatchTheModel() throws {
         let directory = try TestTools.temporaryDirectory("nginx-serve")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let base = UInt16(20000 + Int(getpid() % 2000) * 10)
+        let base = try Self.freePortBase()
         let (p1, p2, p3, p4, p5) = (base, base + 1, base + 2, base + 3, base + 4)
         let dir = directory.path
         let cert = try TestTools.run("openssl", [
