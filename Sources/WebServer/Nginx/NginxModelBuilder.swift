@@ -46,7 +46,7 @@ struct NginxModelBuilder: Sendable {
             for file in included {
                 if chain.contains(file) || chain.count >= NginxModelBuilder.maxIncludeDepth {
                     let message = chain.contains(file)
-                        ? "include \"\(directive.values.first ?? "")\" includes \(config.files[file].display) again from inside itself: nginx recurses until it fails"
+                        ? "include \"\(directive.values.first ?? "")\" includes \(config.files[file].display) again from inside itself: nginx recurses until it crashes and does not start"
                         : "includes are nested more than \(NginxModelBuilder.maxIncludeDepth) deep"
                     report(Finding(ruleId: "input.parse-error", message: "nginx: " + message, location: config.location(of: directive),
                                    key: "include cycle \(config.files[file].path)"))
