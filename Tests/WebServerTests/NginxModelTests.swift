@@ -303,6 +303,22 @@ struct NginxModelTests {
         #expect(!result.notes.isEmpty)
     }
 
+    @Test("Debian's default site, as main config and as a lone fragment", .enabled(
+          if: FileManager.default.fileExists(atPath: "/etc/nginx/sites-enabled/default"), "Debian's nginx is not installed"))
+    func debianDefaultSite() throws {
+        let tree = SourceTree(root: nil, base: URL(fileURLWithPath: "/"))
+        for (path, role) in [("/etc/nginx/nginx.conf", ConfigRole.main), ("/etc/nginx/sites-enabled/default", .fragment)] {
+            let result = NginxLoader.load(hostPath: path, role: role, tree: tree)
+            #expect(result.findings.isEmpty, "\(result.findings)")
+            let host = try #require(result.model.virtualHosts.first, "\(path)")
+            #expect(result.model.virtualHosts.count == 1)
+            #expect(host.names.map(\.value) == [.catchAll])
+            #expect(host.listeners.map(\.address) == [.any(.ipv4), .any(.ipv6)])
+            #expect(host.listeners.allSatisfy { $0.port == 80 && $0.defaultServer && !$0.tls })
+            #expect(host.tls == nil && host.redirects.isEmpty)
+        }
+    }
+
     @Test("--root: absolute include and certificate paths resolve under the root")
     func rootMapping() throws {
         let (result, directory) = try Self.load([
