@@ -18,6 +18,7 @@ public final class NginxDirective: Sendable {
     /// For `include`: the files it names, in the order nginx reads them (glob(3) order).
     public let includes: [Int]?
 
+    /// A directive as written at `line`:`column` of file number `file`.
     public init(name: String, args: [NginxArgument], file: Int, line: Int, column: Int,
                 block: [NginxDirective]? = nil, includes: [Int]? = nil) {
         self.name = name
@@ -56,10 +57,12 @@ public struct NginxConfigFile: Sendable {
     public var display: String
     /// Lines of `display` before this file's first line (the position of its `# configuration file` marker in a dump).
     public var lineOffset: Int
+    /// Its top-level directives, `include`s unexpanded (they name files by index).
     public var directives: [NginxDirective]
     /// Whether its text was read (false: unreadable; a finding says why).
     public var isRead: Bool
 
+    /// A file known by `path`, shown as `display`.
     public init(path: String, display: String, lineOffset: Int = 0, directives: [NginxDirective] = [], isRead: Bool = false) {
         self.path = path
         self.display = display
@@ -72,13 +75,16 @@ public struct NginxConfigFile: Sendable {
 /// Every file of one nginx configuration, the main one first, each parsed once. A file included from
 /// several places appears once here and is walked in each including context by the model builder.
 public struct NginxConfigTree: Sendable {
+    /// Every file read, the main one (or the dump's first) at index 0.
     public var files: [NginxConfigFile]
     /// input.parse-error, input.include-missing, input.unreadable, input.unresolved raised while reading.
     public var findings: [Finding]
+    /// What was not read and why (shown in reports).
     public var notes: [String]
     /// The directory relative paths resolve against (nginx's conf prefix: the main file's directory).
     public var prefix: String
 
+    /// A read configuration: its files (main first), what reading raised, and the conf prefix.
     public init(files: [NginxConfigFile] = [], findings: [Finding] = [], notes: [String] = [], prefix: String = "/") {
         self.files = files
         self.findings = findings

@@ -9,11 +9,13 @@ public struct NginxArgument: Sendable, Hashable, CustomStringConvertible {
 
     /// The value nginx hands to the directive: quotes removed, `\"` `\'` `\\` `\t` `\r` `\n` unescaped.
     public var value: String
+    /// The quotes it was written in, if any.
     public var quote: Quote
     /// The text between the quotes exactly as written, kept only when it held a backslash
     /// (otherwise it equals `value`).
     public var rawText: String?
 
+    /// A word with its unescaped value; `rawText` only when the written text differs.
     public init(_ value: String, quote: Quote = .none, rawText: String? = nil) {
         self.value = value
         self.quote = quote
@@ -23,6 +25,7 @@ public struct NginxArgument: Sendable, Hashable, CustomStringConvertible {
     /// The text as written between the quotes (or the whole bare word).
     public var raw: String { rawText ?? value }
 
+    /// The value, as nginx sees it.
     public var description: String { value }
 }
 
