@@ -271,7 +271,8 @@ struct NginxModelBuilder: Sendable {
         let top = expand(main.directives, chain: [0])
         var httpItems: [Item] = []
         var maps: [String: MapBlock] = [:], geos: [String: GeoBlock] = [:]
-        if fragment {
+        // A "fragment" that has its own http {} is a whole configuration after all.
+        if fragment && !top.contains(where: { $0.directive.name == "http" }) {
             httpItems = top
         } else {
             for item in top {
