@@ -87,9 +87,12 @@ struct NginxModelBuilder: Sendable {
         var clientCertificate: ConfigPath?
         var sslOn: Bool?
         var http2On: Bool?
+        /// Nothing set at this level: inheriting is the parent's settings as they are.
+        var isEmpty = true
 
         /// This level's values, the parent's where this level sets none.
         func inheriting(from parent: Settings) -> Settings {
+            if isEmpty { return parent }
             var merged = self
             merged.access = access ?? parent.access
             merged.realIPFrom = realIPFrom ?? parent.realIPFrom
@@ -141,6 +144,7 @@ struct NginxModelBuilder: Sendable {
     mutating func settings(of items: [Item], scope: String?) -> Settings {
         var settings = Settings()
         for item in items where item.directive.block == nil && NginxModelBuilder.settingDirectives.contains(item.directive.name) {
+            settings.isEmpty = false
             let directive = item.directive
             let values = directive.values
             let location = config.location(of: directive)
