@@ -251,7 +251,7 @@ struct NginxModelBuilder: Sendable {
     /// `data:` cannot be known statically.
     private mutating func path(_ raw: String, at location: SourceLocation, what: String) -> ConfigPath {
         var reason: String?
-        if raw.contains("$") {
+        if NginxValues.hasVariable(raw) {
             reason = "the \(what) path contains a variable: nginx chooses the file per connection"
         } else if raw.hasPrefix("data:") {
             reason = "the \(what) is given inline (data:), not as a file"

@@ -39,6 +39,9 @@ enum NginxValues {
         return total
     }
 
+    /// Whether text holds an nginx variable (`$name`), so its value is known only per request.
+    static func hasVariable(_ text: some StringProtocol) -> Bool { text.utf8.contains(UInt8(ascii: "$")) }
+
     /// The address part of `listen`: `80`, `*:80`, `127.0.0.1`, `[::]:443`, `unix:/path`, `host:port`.
     static func listenAddress(_ spec: String, ipv6only: Bool) -> (address: Listener.Address, port: UInt16?)? {
         if spec.hasPrefix("unix:") { return (.unix(String(spec.dropFirst(5))), nil) }
@@ -91,21 +94,22 @@ enum NginxValues {
     static func passEndpoint(_ directive: String, _ target: String, groups: [String: [UpstreamTarget.Endpoint]]) -> UpstreamTarget.Endpoint {
         var rest = Substring(target)
         var defaultPort: UInt16 = 80
-        for (scheme, port) in [("http://", 80), ("https://", 443), ("grpc://", 80), ("grpcs://", 443), ("uwsgi://", 80), ("suwsgi://", 443)]
-            where rest.lowercased().hasPrefix(scheme) {
-            rest = rest.dropFirst(scheme.count)
-            defaultPort = UInt16(port)
-            break
+        if let colon = target.firstIndex(of: ":"), target[colon...].hasPrefix("://") {
+            switch target[..<colon].lowercased() {
+            case "https", "grpcs", "suwsgi": defaultPort = 443
+            default: defaultPort = 80
+            }
+            rest = target[target.index(colon, offsetBy: 3)...]
         }
         if rest.hasPrefix("unix:") {
             var path = rest.dropFirst(5)
             // proxy_pass http://unix:/run/app.sock:/uri — the socket path ends at the next ':'.
             if let colon = path.firstIndex(of: ":") { path = path[..<colon] }
-            return path.contains("$") ? .unresolved(target) : .unix(String(path))
+            return hasVariable(path) ? .unresolved(target) : .unix(String(path))
         }
         var hostPort = rest
         if let slash = rest.firstIndex(of: "/") { hostPort = rest[..<slash] }
-        if hostPort.contains("$") || hostPort.isEmpty { return .unresolved(target) }
+        if hasVariable(hostPort) || hostPort.isEmpty { return .unresolved(target) }
         var host = String(hostPort)
         var port: UInt16?
         if hostPort.hasPrefix("[") {
