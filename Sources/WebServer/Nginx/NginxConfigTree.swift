@@ -32,6 +32,9 @@ public final class NginxDirective: Sendable {
 
     /// Argument values, as nginx hands them to the directive.
     public var values: [String] { args.map(\.value) }
+
+    /// The value of argument `index`, if there is one.
+    public func value(_ index: Int) -> String? { index < args.count ? args[index].value : nil }
 }
 
 /// A directive while its statement is being read.

@@ -146,56 +146,56 @@ struct NginxModelBuilder: Sendable {
         for item in items where item.directive.block == nil && NginxModelBuilder.settingDirectives.contains(item.directive.name) {
             settings.isEmpty = false
             let directive = item.directive
-            let values = directive.values
+            let first = directive.value(0)
             let location = config.location(of: directive)
             switch directive.name {
             case "allow", "deny":
-                guard let source = values.first else { continue }
+                guard let source = first else { continue }
                 let action: AccessRule.Action = directive.name == "allow" ? .allow : .deny
                 let set = addresses(source)
                 settings.access = (settings.access ?? []) + [AccessRule(
                     action: action, sources: set ?? DualStackSet(), unresolved: set == nil ? [source] : [],
                     scope: scope, location: location)]
             case "set_real_ip_from":
-                guard let source = values.first else { continue }
+                guard let source = first else { continue }
                 settings.realIPFrom = (settings.realIPFrom ?? []) + [ConfigValue(source, at: location)]
             case "real_ip_header":
-                if let header = values.first { settings.realIPHeader = ConfigValue(header, at: location) }
+                if let header = first { settings.realIPHeader = ConfigValue(header, at: location) }
             case "real_ip_recursive":
-                settings.realIPRecursive = ConfigValue(values.first?.lowercased() == "on", at: location)
+                settings.realIPRecursive = ConfigValue(first?.lowercased() == "on", at: location)
             case "limit_req":
-                let zone = values.first { $0.hasPrefix("zone=") }.map { String($0.dropFirst(5)) } ?? ""
-                settings.limitReq = (settings.limitReq ?? []) + [limiter(.nginxLimitReq, zone: zone, values: values, scope: scope, at: location)]
+                let zone = directive.values.first { $0.hasPrefix("zone=") }.map { String($0.dropFirst(5)) } ?? ""
+                settings.limitReq = (settings.limitReq ?? []) + [limiter(.nginxLimitReq, zone: zone, values: directive.values, scope: scope, at: location)]
             case "limit_conn":
-                guard let zone = values.first else { continue }
-                settings.limitConn = (settings.limitConn ?? []) + [limiter(.nginxLimitConn, zone: zone, values: values, scope: scope, at: location)]
+                guard let zone = first else { continue }
+                settings.limitConn = (settings.limitConn ?? []) + [limiter(.nginxLimitConn, zone: zone, values: directive.values, scope: scope, at: location)]
             case "proxy_read_timeout", "fastcgi_read_timeout", "uwsgi_read_timeout", "grpc_read_timeout":
-                guard let text = values.first, let seconds = NginxValues.seconds(text) else { continue }
+                guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
                 settings.readTimeouts[directive.name] = UpstreamTimeout(directive: directive.name, seconds: seconds, scope: scope, location: location)
             case "keepalive_timeout":
-                guard let text = values.first, let seconds = NginxValues.seconds(text) else { continue }
+                guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
                 settings.keepAlive = ConfigValue(seconds > 0, at: location)
             case "ssl_certificate":
-                guard let raw = values.first else { continue }
+                guard let raw = first else { continue }
                 settings.certificates = (settings.certificates ?? []) + [path(raw, at: location, what: "certificate")]
             case "ssl_certificate_key":
-                guard let raw = values.first else { continue }
+                guard let raw = first else { continue }
                 settings.keys = (settings.keys ?? []) + [path(raw, at: location, what: "key")]
             case "ssl_protocols":
-                settings.protocols = ConfigValue(values, at: location)
+                settings.protocols = ConfigValue(directive.values, at: location)
             case "ssl_ciphers":
-                if let ciphers = values.first { settings.ciphers = ConfigValue(ciphers, at: location) }
+                if let ciphers = first { settings.ciphers = ConfigValue(ciphers, at: location) }
             case "ssl_verify_client":
-                let word = values.first?.lowercased()
+                let word = first?.lowercased()
                 if let mode = word == "on" ? .require : word.flatMap({ ClientVerification.Mode(rawValue: $0) }) {
                     settings.verifyClient = ConfigValue(mode, at: location)
                 }
             case "ssl_client_certificate":
-                if let raw = values.first { settings.clientCertificate = path(raw, at: location, what: "client CA") }
+                if let raw = first { settings.clientCertificate = path(raw, at: location, what: "client CA") }
             case "ssl":
-                settings.sslOn = values.first?.lowercased() == "on"
+                settings.sslOn = first?.lowercased() == "on"
             case "http2":
-                settings.http2On = values.first?.lowercased() == "on"
+                settings.http2On = first?.lowercased() == "on"
             default:
                 break
             }
@@ -410,31 +410,31 @@ struct NginxModelBuilder: Sendable {
                                condition: String?, host: inout VirtualHost) {
         for item in items where NginxModelBuilder.walkedDirectives.contains(item.directive.name) {
             let directive = item.directive
-            let values = directive.values
+            let count = directive.args.count
             let at = config.location(of: directive)
             switch directive.name {
             case "return":
                 var status: Int?, target: String?
-                if values.count >= 2, let code = Int(values[0]) {
-                    if [301, 302, 303, 307, 308].contains(code) { status = code; target = values[1] }
-                } else if values.count == 1, NginxValues.isAbsoluteRedirect(values[0]) {
+                if count >= 2, let code = Int(directive.args[0].value) {
+                    if [301, 302, 303, 307, 308].contains(code) { status = code; target = directive.args[1].value }
+                } else if count == 1, NginxValues.isAbsoluteRedirect(directive.args[0].value) {
                     status = 302
-                    target = values[0]
+                    target = directive.args[0].value
                 }
                 if let target {
                     host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(target), status: status,
                                                    target: target, scope: scope, location: at, condition: condition))
                 }
             case "rewrite":
-                guard values.count >= 2 else { continue }
-                let replacement = values[1]
-                let flag = values.count > 2 ? values[2] : nil
+                guard count >= 2 else { continue }
+                let replacement = directive.args[1].value
+                let flag = count > 2 ? directive.args[2].value : nil
                 guard NginxValues.isAbsoluteRedirect(replacement) || flag == "redirect" || flag == "permanent" else { continue }
                 host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(replacement),
                                                status: flag == "permanent" ? 301 : 302, target: replacement,
                                                scope: scope, location: at, condition: condition))
             case "proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass":
-                guard let target = values.first else { continue }
+                guard let target = directive.value(0) else { continue }
                 host.upstreams.append(UpstreamTarget(directive: directive.name,
                                                      endpoint: NginxValues.passEndpoint(directive.name, target, groups: groups),
                                                      scope: scope, location: at))
@@ -445,6 +445,7 @@ struct NginxModelBuilder: Sendable {
                 if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
             case "location", "if", "limit_except":
                 guard directive.block != nil else { continue }
+                let values = directive.values
                 let label = directive.name == "if"
                     ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))"
                     : "\(directive.name) \(values.joined(separator: " "))"
