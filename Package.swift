@@ -52,6 +52,10 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Scripts/bench-nginx: times the nginx parser + model in a release build.
+        .executableTarget(name: "BenchNginx", dependencies: ["WebServer", "OriginAuditCore"], path: "Scripts/BenchNginx",
+                          swiftSettings: strict),
+
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "OriginAuditCoreTests",

@@ -142,7 +142,9 @@ public struct SourceTree: Sendable {
             for directory in current {
                 if !SourceTree.hasGlobCharacters(component) {
                     let path = directory.isEmpty ? component : (directory as NSString).appendingPathComponent(component)
-                    if last ? exists(path) : isDirectory(path) { next.append(path) }
+                    // Literal directories on the way are not checked: under --root, the ancestors of
+                    // the root itself are outside it; listing and reading below still check.
+                    if !last || exists(path) { next.append(path) }
                     continue
                 }
                 for name in listDirectory(directory.isEmpty ? "." : directory) {

@@ -283,14 +283,20 @@ public struct Redirect: Sendable, Hashable {
     public var target: String
     public var scope: String?
     public var location: SourceLocation
+    /// A guard other than the arrival scheme, as written (`if ($http_x_forwarded_proto != "https")`,
+    /// `RewriteCond %{HTTP:X-Forwarded-Proto} !https`): the redirect happens only when it holds, so
+    /// a rule cannot assume it fires on every request of `from`. nil: unconditional.
+    public var condition: String?
 
-    public init(from: Scheme, to: Scheme, status: Int?, target: String, scope: String? = nil, location: SourceLocation) {
+    public init(from: Scheme, to: Scheme, status: Int?, target: String, scope: String? = nil, location: SourceLocation,
+                condition: String? = nil) {
         self.from = from
         self.to = to
         self.status = status
         self.target = target
         self.scope = scope
         self.location = location
+        self.condition = condition
     }
 }
 

@@ -2,11 +2,18 @@ import OriginAuditCore
 
 /// Loads nginx configurations into the shared model.
 public enum NginxLoader {
+    /// Reads `hostPath` (nginx.conf, an `nginx -T` dump, or a lone fragment read as if included
+    /// inside `http {}`) and builds the model. Never throws: problems are findings, limits are notes.
     public static func load(hostPath: String, role: ConfigRole, tree: SourceTree) -> LoadResult<WebServerConfig> {
+        let config = NginxConfigReader.read(hostPath: hostPath, role: role, tree: tree)
         let display = tree.displayPath(hostPath)
-        return LoadResult(
-            model: WebServerConfig(software: .nginx, mainFile: display),
-            notes: ["the nginx parser is not implemented in this build: \(display) recognised but not analysed"],
-            files: [display])
+        var builder = NginxModelBuilder(config: config, sourceTree: tree)
+        var model = builder.build(mainFile: display, fragment: role == .fragment)
+        var files: [String] = []
+        var seen = Set<String>()
+        for file in config.files where file.isRead && seen.insert(file.display).inserted { files.append(file.display) }
+        model.files = files
+        return LoadResult(model: model, findings: config.findings + builder.findings,
+                          notes: config.notes + builder.notes, files: files)
     }
 }

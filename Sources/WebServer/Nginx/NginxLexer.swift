@@ -1,0 +1,401 @@
+/// One word of an nginx statement, after nginx's own unescaping.
+public struct NginxArgument: Sendable, Hashable, CustomStringConvertible {
+    /// How the word was written.
+    public enum Quote: UInt8, Sendable, Hashable {
+        case none = 0
+        case double = 0x22
+        case single = 0x27
+    }
+
+    /// The value nginx hands to the directive: quotes removed, `\"` `\'` `\\` `\t` `\r` `\n` unescaped.
+    public var value: String
+    /// The quotes it was written in, if any.
+    public var quote: Quote
+    /// The text between the quotes exactly as written, kept only when it held a backslash
+    /// (otherwise it equals `value`).
+    public var rawText: String?
+
+    /// A word with its unescaped value; `rawText` only when the written text differs.
+    public init(_ value: String, quote: Quote = .none, rawText: String? = nil) {
+        self.value = value
+        self.quote = quote
+        self.rawText = rawText
+    }
+
+    /// The text as written between the quotes (or the whole bare word).
+    public var raw: String { rawText ?? value }
+
+    /// The value, as nginx sees it.
+    public var description: String { value }
+}
+
+/// A parse problem with nginx's wording and the line nginx reports it at.
+struct NginxSyntaxError: Sendable {
+    var message: String
+    var line: Int
+    var column: Int
+}
+
+/// How a statement ended, as `ngx_conf_read_token` reports it.
+enum NginxTerminator {
+    case semicolon, blockStart, blockEnd, endOfFile
+}
+
+/// A word as the lexer produced it, with where it starts.
+struct NginxToken {
+    var argument: NginxArgument
+    var line: Int
+    var column: Int
+}
+
+/// A statement: its words and how it ended.
+struct NginxStatement {
+    var tokens: [NginxToken] = []
+    var terminator: NginxTerminator = .endOfFile
+    /// The line the lexer was on when the statement ended (nginx reports directive errors there).
+    var endLine: Int = 1
+}
+
+/// nginx's configuration lexer, state for state as `ngx_conf_read_token` has it (src/core/ngx_conf_file.c):
+/// whitespace is space, tab, CR and LF only; `#` starts a comment only between words; `\` escapes the
+/// next byte anywhere; a quoted word must be followed by whitespace, `;`, `{` or `)`; `{` right after
+/// `$` stays in the word (`${var}`); `}` inside a bare word is part of it; lines count LFs only. It
+/// also reproduces the 4096-byte `NGX_CONF_BUFFER` limit on one word (or comment), which nginx reports
+/// as "too long parameter". Errors do not stop it: it records them and reads on, so a whole file
+/// yields every problem with the line nginx would report.
+struct NginxLexer {
+    static let bufferSize = 4096
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private(set) var position = 0
+    private(set) var line = 1
+    private var lineStart = 0
+    /// nginx's `start` at the last buffer refill, and where the next refill happens (see `consume`).
+    private var nextRefill = 0
+    private var sawNonASCIIOnLine = false
+    var errors: [NginxSyntaxError] = []
+    /// Set when a `}` that ended a directive early (already reported) is read again as a block end.
+    private(set) var braceAlreadyReported = false
+    private var pushedBackBrace = false
+    /// The token array of the previous statement, emptied, so statements do not allocate one each.
+    private var spareTokens: [NginxToken] = []
+
+    /// Hands a statement's token array back for reuse.
+    mutating func recycle(_ tokens: inout [NginxToken]) {
+        tokens.removeAll(keepingCapacity: true)
+        swap(&tokens, &spareTokens)
+    }
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    private static let lf: UInt8 = 0x0A, cr: UInt8 = 0x0D, space: UInt8 = 0x20, tab: UInt8 = 0x09
+    private static let semicolon: UInt8 = 0x3B, openBrace: UInt8 = 0x7B, closeBrace: UInt8 = 0x7D
+    private static let hash: UInt8 = 0x23, backslash: UInt8 = 0x5C, dollar: UInt8 = 0x24
+    private static let doubleQuote: UInt8 = 0x22, singleQuote: UInt8 = 0x27, closeParen: UInt8 = 0x29
+
+    @inline(__always) private static func isSpace(_ c: UInt8) -> Bool {
+        c == space || c == tab || c == cr || c == lf
+    }
+
+    /// 1-based column of a byte offset on the current line, counted in Unicode scalars.
+    private func column(of offset: Int, lineStart: Int) -> Int {
+        guard sawNonASCIIOnLine else { return offset - lineStart + 1 }
+        var count = 1
+        var index = lineStart
+        while index < offset {
+            if bytes[index] & 0xC0 != 0x80 { count += 1 }
+            index += 1
+        }
+        return count
+    }
+
+    private mutating func error(_ message: String, line: Int? = nil) {
+        errors.append(NginxSyntaxError(message: message, line: line ?? self.line, column: line == nil ? currentColumn : 0))
+    }
+
+    /// Reads the next statement, as `ngx_conf_read_token` does.
+    mutating func nextStatement() -> NginxStatement {
+        var statement = NginxStatement()
+        swap(&statement.tokens, &spareTokens)
+        var needSpace = false, lastSpace = true, sharpComment = false, variable = false
+        var quoted = false, sQuoted = false, dQuoted = false
+        var start = position
+        var startLine = line, startColumn = 1
+        var hasBackslash = false
+        braceAlreadyReported = false
+
+        func finish(_ terminator: NginxTerminator, _ statement: inout NginxStatement) {
+            statement.terminator = terminator
+            statement.endLine = line
+        }
+
+        while true {
+            if position >= bytes.count {
+                if !statement.tokens.isEmpty || !lastSpace {
+                    error("unexpected end of file, expecting \";\" or \"}\"")
+                    if !lastSpace { // keep the unfinished word, so the directive is still seen
+                        statement.tokens.append(makeToken(start, position, quote: dQuoted ? .double : sQuoted ? .single : .none,
+                                                          hasBackslash: hasBackslash, line: startLine, column: startColumn))
+                    }
+                }
+                finish(.endOfFile, &statement)
+                return statement
+            }
+            // nginx reads the file through a 4096-byte buffer and refuses a word that does not fit in it.
+            if position == nextRefill {
+                if position - start == NginxLexer.bufferSize {
+                    if dQuoted || sQuoted {
+                        error("too long parameter, probably missing terminating \"\(dQuoted ? "\"" : "'")\" character", line: startLine)
+                    } else {
+                        error("too long parameter \"\(String(decoding: bytes[start..<(start + 10)], as: UTF8.self))...\" started", line: startLine)
+                    }
+                    start = position // read on as if the buffer had been large enough
+                }
+                nextRefill = min(bytes.count, start + NginxLexer.bufferSize)
+            }
+
+            let ch = bytes[position]
+            position += 1
+            if ch == NginxLexer.lf {
+                line += 1
+                lineStart = position
+                sawNonASCIIOnLine = false
+                if sharpComment { sharpComment = false }
+            } else if ch >= 0x80 {
+                sawNonASCIIOnLine = true
+            }
+            if sharpComment { continue }
+            if quoted { quoted = false; continue }
+
+            if needSpace {
+                if NginxLexer.isSpace(ch) {
+                    lastSpace = true
+                    needSpace = false
+                    continue
+                }
+                if ch == NginxLexer.semicolon { finish(.semicolon, &statement); return statement }
+                if ch == NginxLexer.openBrace { finish(.blockStart, &statement); return statement }
+                if ch == NginxLexer.closeParen {
+                    lastSpace = true
+                    needSpace = false
+                } else {
+                    // nginx stops here; we read on as if a space had separated the words (a "}" is
+                    // reported below, where it also ends the directive).
+                    if ch != NginxLexer.closeBrace { error("unexpected \"\(Character(Unicode.Scalar(ch)))\"") }
+                    lastSpace = true
+                    needSpace = false
+                }
+            }
+
+            if lastSpace {
+                start = position - 1
+                startLine = line
+                if NginxLexer.isSpace(ch) { continue }
+                switch ch {
+                case NginxLexer.semicolon, NginxLexer.openBrace:
+                    if statement.tokens.isEmpty {
+                        error("unexpected \"\(ch == NginxLexer.semicolon ? ";" : "{")\"")
+                        if ch == NginxLexer.semicolon { continue }
+                    }
+                    finish(ch == NginxLexer.openBrace ? .blockStart : .semicolon, &statement)
+                    return statement
+                case NginxLexer.closeBrace:
+                    if !statement.tokens.isEmpty {
+                        // nginx stops here; we end the directive and let the "}" close the block.
+                        error("unexpected \"}\"")
+                        position -= 1
+                        pushedBackBrace = true
+                        finish(.semicolon, &statement)
+                        return statement
+                    }
+                    braceAlreadyReported = pushedBackBrace
+                    pushedBackBrace = false
+                    finish(.blockEnd, &statement)
+                    return statement
+                case NginxLexer.hash:
+                    sharpComment = true
+                    continue
+                case NginxLexer.backslash:
+                    quoted = true
+                    hasBackslash = true
+                    lastSpace = false
+                case NginxLexer.doubleQuote:
+                    start += 1
+                    dQuoted = true
+                    lastSpace = false
+                case NginxLexer.singleQuote:
+                    start += 1
+                    sQuoted = true
+                    lastSpace = false
+                case NginxLexer.dollar:
+                    variable = true
+                    lastSpace = false
+                default:
+                    lastSpace = false
+                }
+                startColumn = column(of: position - 1, lineStart: lineStart)
+                continue
+            }
+
+            if ch == NginxLexer.openBrace && variable { continue }
+            variable = false
+            if ch == NginxLexer.backslash {
+                quoted = true
+                hasBackslash = true
+                continue
+            }
+            if ch == NginxLexer.dollar {
+                variable = true
+                continue
+            }
+
+            var found = false
+            var quote = NginxArgument.Quote.none
+            if dQuoted {
+                if ch == NginxLexer.doubleQuote {
+                    dQuoted = false
+                    needSpace = true
+                    found = true
+                    quote = .double
+                }
+            } else if sQuoted {
+                if ch == NginxLexer.singleQuote {
+                    sQuoted = false
+                    needSpace = true
+                    found = true
+                    quote = .single
+                }
+            } else if NginxLexer.isSpace(ch) || ch == NginxLexer.semicolon || ch == NginxLexer.openBrace {
+                lastSpace = true
+                found = true
+            }
+
+            if found {
+                statement.tokens.append(makeToken(start, position - 1, quote: quote, hasBackslash: hasBackslash,
+                                                  line: startLine, column: startColumn))
+                hasBackslash = false
+                if ch == NginxLexer.semicolon { finish(.semicolon, &statement); return statement }
+                if ch == NginxLexer.openBrace { finish(.blockStart, &statement); return statement }
+            }
+        }
+    }
+
+    /// Builds a word from `bytes[from..<to]`, unescaping as nginx does: `\"`, `\'`, `\\` lose the
+    /// backslash, `\t` `\r` `\n` become the control characters, any other `\x` stays as written.
+    private func makeToken(_ from: Int, _ to: Int, quote: NginxArgument.Quote, hasBackslash: Bool,
+                           line: Int, column: Int) -> NginxToken {
+        let slice = UnsafeBufferPointer(rebasing: bytes[from..<to])
+        let raw = String(decoding: slice, as: UTF8.self)
+        guard hasBackslash else {
+            return NginxToken(argument: NginxArgument(raw, quote: quote), line: line, column: column)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(slice.count)
+        var index = 0
+        while index < slice.count {
+            let c = slice[index]
+            if c == NginxLexer.backslash && index + 1 < slice.count {
+                switch slice[index + 1] {
+                case NginxLexer.doubleQuote, NginxLexer.singleQuote, NginxLexer.backslash:
+                    index += 1
+                case UInt8(ascii: "t"): out.append(0x09); index += 2; continue
+                case UInt8(ascii: "r"): out.append(0x0D); index += 2; continue
+                case UInt8(ascii: "n"): out.append(0x0A); index += 2; continue
+                default: break
+                }
+            }
+            out.append(slice[index])
+            index += 1
+        }
+        let value = String(decoding: out, as: UTF8.self)
+        return NginxToken(argument: NginxArgument(value, quote: quote, rawText: raw), line: line, column: column)
+    }
+
+    /// Reads a `*_by_lua_block { ... }` body after its `{`, as lua-nginx-module's own reader does:
+    /// braces nest, except inside Lua strings (`'...'`, `"..."`, `[[...]]`, `[==[...]==]`) and
+    /// comments (`-- ...`, `--[[...]]`). Returns the text between the braces, or nil (with an
+    /// error) when the file ends first.
+    mutating func readLuaBlock() -> (body: String, line: Int)? {
+        let bodyStart = position, bodyLine = line
+        var depth = 1
+        while position < bytes.count {
+            let ch = bytes[position]
+            switch ch {
+            case NginxLexer.lf:
+                newline(at: position)
+                position += 1
+            case NginxLexer.openBrace:
+                depth += 1
+                position += 1
+            case NginxLexer.closeBrace:
+                depth -= 1
+                position += 1
+                if depth == 0 {
+                    let body = String(decoding: UnsafeBufferPointer(rebasing: bytes[bodyStart..<(position - 1)]), as: UTF8.self)
+                    nextRefill = position // the Lua reader leaves nginx's buffer state behind
+                    return (body, bodyLine)
+                }
+            case NginxLexer.doubleQuote, NginxLexer.singleQuote:
+                position += 1
+                while position < bytes.count && bytes[position] != ch {
+                    if bytes[position] == NginxLexer.backslash { position += 1 }
+                    if position < bytes.count && bytes[position] == NginxLexer.lf { newline(at: position) }
+                    position += 1
+                }
+                position += 1
+            case UInt8(ascii: "-") where position + 1 < bytes.count && bytes[position + 1] == UInt8(ascii: "-"):
+                position += 2
+                if let level = longBracketLevel(at: position) {
+                    skipLongBracket(level: level)
+                } else {
+                    while position < bytes.count && bytes[position] != NginxLexer.lf { position += 1 }
+                }
+            case UInt8(ascii: "["):
+                if let level = longBracketLevel(at: position) {
+                    skipLongBracket(level: level)
+                } else {
+                    position += 1
+                }
+            default:
+                position += 1
+            }
+        }
+        error("unexpected end of file, expecting \"}\" to close the Lua block")
+        return nil
+    }
+
+    private mutating func newline(at offset: Int) {
+        line += 1
+        lineStart = offset + 1
+        sawNonASCIIOnLine = false
+    }
+
+    /// `[`, `=`×level, `[` at offset: a Lua long bracket opens there.
+    private func longBracketLevel(at offset: Int) -> Int? {
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "[") else { return nil }
+        var index = offset + 1, level = 0
+        while index < bytes.count && bytes[index] == UInt8(ascii: "=") { level += 1; index += 1 }
+        return index < bytes.count && bytes[index] == UInt8(ascii: "[") ? level : nil
+    }
+
+    private mutating func skipLongBracket(level: Int) {
+        position += level + 2
+        while position < bytes.count {
+            if bytes[position] == NginxLexer.lf { newline(at: position) }
+            if bytes[position] == UInt8(ascii: "]") {
+                var index = position + 1, seen = 0
+                while index < bytes.count && bytes[index] == UInt8(ascii: "=") { seen += 1; index += 1 }
+                if seen == level && index < bytes.count && bytes[index] == UInt8(ascii: "]") {
+                    position = index + 1
+                    return
+                }
+            }
+            position += 1
+        }
+    }
+
+    /// The column of the byte just read (for errors at the current position).
+    var currentColumn: Int { column(of: max(position - 1, lineStart), lineStart: lineStart) }
+}

@@ -1,0 +1,554 @@
+import Dispatch
+import OriginAuditCore
+import Synchronization
+
+/// Builds the shared web-server model from an nginx directive tree, inheriting as nginx merges
+/// configurations: http → server → location (→ nested location, `if`, `limit_except`). Values set
+/// anywhere in a level count for the whole level (nginx merges after reading the block), and a
+/// level that sets any element of a list directive (`allow`/`deny`, `set_real_ip_from`,
+/// `limit_req`, `limit_conn`, `ssl_certificate`) replaces the inherited list.
+struct NginxModelBuilder: Sendable {
+    let config: NginxConfigTree
+    let sourceTree: SourceTree
+    private(set) var findings: [Finding] = []
+    private(set) var notes: [String] = []
+    private var reported = Set<String>()
+
+    init(config: NginxConfigTree, sourceTree: SourceTree) {
+        self.config = config
+        self.sourceTree = sourceTree
+    }
+
+    static let maxIncludeDepth = 64
+    static let readTimeoutDirectives = ["proxy_pass": "proxy_read_timeout", "fastcgi_pass": "fastcgi_read_timeout",
+                                        "uwsgi_pass": "uwsgi_read_timeout", "grpc_pass": "grpc_read_timeout"]
+    /// nginx's default for every `*_read_timeout`.
+    static let defaultReadTimeout = 60.0
+
+    // MARK: - Walking with includes expanded
+
+    /// A directive reached through a chain of included files (for cycle detection).
+    struct Item: Sendable {
+        var directive: NginxDirective
+        var chain: [Int]
+    }
+
+    /// The directives of one level with `include`s replaced by the included files' directives, in
+    /// nginx's order. A file that includes itself (directly or not) is reported once and not entered.
+    mutating func expand(_ directives: [NginxDirective], chain: [Int]) -> [Item] {
+        var items: [Item] = []
+        items.reserveCapacity(directives.count)
+        for directive in directives {
+            guard directive.name == "include", let included = directive.includes else {
+                items.append(Item(directive: directive, chain: chain))
+                continue
+            }
+            for file in included {
+                if chain.contains(file) || chain.count >= NginxModelBuilder.maxIncludeDepth {
+                    let message = chain.contains(file)
+                        ? "include \"\(directive.values.first ?? "")\" includes \(config.files[file].display) again from inside itself: nginx recurses until it crashes and does not start"
+                        : "includes are nested more than \(NginxModelBuilder.maxIncludeDepth) deep"
+                    report(Finding(ruleId: "input.parse-error", message: "nginx: " + message, location: config.location(of: directive),
+                                   key: "include cycle \(config.files[file].path)"))
+                    continue
+                }
+                items += expand(config.files[file].directives, chain: chain + [file])
+            }
+        }
+        return items
+    }
+
+    private mutating func report(_ finding: Finding) {
+        let identity = "\(finding.ruleId)|\(finding.location?.description ?? "")|\(finding.message)"
+        if reported.insert(identity).inserted { findings.append(finding) }
+    }
+
+    private mutating func note(_ text: String) {
+        if !notes.contains(text) { notes.append(text) }
+    }
+
+    // MARK: - Settings of one level
+
+    /// What one level (http, server, location, …) sets itself; nil where it sets nothing.
+    struct Settings: Sendable {
+        var access: [AccessRule]?
+        var realIPFrom: [ConfigValue<String>]?
+        var realIPHeader: ConfigValue<String>?
+        var realIPRecursive: ConfigValue<Bool>?
+        var limitReq: [Limiter]?
+        var limitConn: [Limiter]?
+        var readTimeouts: [String: UpstreamTimeout] = [:]
+        var keepAlive: ConfigValue<Bool>?
+        var certificates: [ConfigPath]?
+        var keys: [ConfigPath]?
+        var protocols: ConfigValue<[String]>?
+        var ciphers: ConfigValue<String>?
+        var verifyClient: ConfigValue<ClientVerification.Mode>?
+        var clientCertificate: ConfigPath?
+        var sslOn: Bool?
+        var http2On: Bool?
+        /// Nothing set at this level: inheriting is the parent's settings as they are.
+        var isEmpty = true
+
+        /// This level's values, the parent's where this level sets none.
+        func inheriting(from parent: Settings) -> Settings {
+            if isEmpty { return parent }
+            var merged = self
+            merged.access = access ?? parent.access
+            merged.realIPFrom = realIPFrom ?? parent.realIPFrom
+            merged.realIPHeader = realIPHeader ?? parent.realIPHeader
+            merged.realIPRecursive = realIPRecursive ?? parent.realIPRecursive
+            merged.limitReq = limitReq ?? parent.limitReq
+            merged.limitConn = limitConn ?? parent.limitConn
+            merged.readTimeouts = parent.readTimeouts.merging(readTimeouts) { _, own in own }
+            merged.keepAlive = keepAlive ?? parent.keepAlive
+            merged.certificates = certificates ?? parent.certificates
+            merged.keys = keys ?? parent.keys
+            merged.protocols = protocols ?? parent.protocols
+            merged.ciphers = ciphers ?? parent.ciphers
+            merged.verifyClient = verifyClient ?? parent.verifyClient
+            merged.clientCertificate = clientCertificate ?? parent.clientCertificate
+            merged.sslOn = sslOn ?? parent.sslOn
+            merged.http2On = http2On ?? parent.http2On
+            return merged
+        }
+    }
+
+    /// The directives `settings(of:)` reads; others are skipped before any work.
+    static let settingDirectives: Set<String> = [
+        "allow", "deny", "set_real_ip_from", "real_ip_header", "real_ip_recursive", "limit_req", "limit_conn",
+        "proxy_read_timeout", "fastcgi_read_timeout", "uwsgi_read_timeout", "grpc_read_timeout", "keepalive_timeout",
+        "ssl_certificate", "ssl_certificate_key", "ssl_protocols", "ssl_ciphers", "ssl_verify_client",
+        "ssl_client_certificate", "ssl", "http2",
+    ]
+    /// The directives `walk` acts on.
+    static let walkedDirectives: Set<String> = [
+        "return", "rewrite", "proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass", "location", "if", "limit_except",
+    ]
+    /// Address lists repeat across servers (`allow 10.0.0.0/8` everywhere): parse each text once.
+    private var addressCache: [String: DualStackSet?] = [:]
+
+    private mutating func addresses(_ text: String) -> DualStackSet? {
+        if let cached = addressCache[text] { return cached }
+        let parsed = NginxValues.addresses(text)
+        addressCache[text] = parsed
+        return parsed
+    }
+
+    /// Rate-limit zones declared at http level: name → key.
+    private var zones: [String: String] = [:]
+    private var zoneKeys: [String: (Bool, DualStackSet)] = [:]
+    private var groups: [String: [UpstreamTarget.Endpoint]] = [:]
+
+    /// Reads the settings one level sets with its own (non-block) directives.
+    mutating func settings(of items: [Item], scope: String?) -> Settings {
+        var settings = Settings()
+        for item in items where item.directive.block == nil && NginxModelBuilder.settingDirectives.contains(item.directive.name) {
+            settings.isEmpty = false
+            let directive = item.directive
+            let first = directive.value(0)
+            let location = config.location(of: directive)
+            switch directive.name {
+            case "allow", "deny":
+                guard let source = first else { continue }
+                let action: AccessRule.Action = directive.name == "allow" ? .allow : .deny
+                let set = addresses(source)
+                settings.access = (settings.access ?? []) + [AccessRule(
+                    action: action, sources: set ?? DualStackSet(), unresolved: set == nil ? [source] : [],
+                    scope: scope, location: location)]
+            case "set_real_ip_from":
+                guard let source = first else { continue }
+                settings.realIPFrom = (settings.realIPFrom ?? []) + [ConfigValue(source, at: location)]
+            case "real_ip_header":
+                if let header = first { settings.realIPHeader = ConfigValue(header, at: location) }
+            case "real_ip_recursive":
+                settings.realIPRecursive = ConfigValue(first?.lowercased() == "on", at: location)
+            case "limit_req":
+                let zone = directive.values.first { $0.hasPrefix("zone=") }.map { String($0.dropFirst(5)) } ?? ""
+                settings.limitReq = (settings.limitReq ?? []) + [limiter(.nginxLimitReq, zone: zone, values: directive.values, scope: scope, at: location)]
+            case "limit_conn":
+                guard let zone = first else { continue }
+                settings.limitConn = (settings.limitConn ?? []) + [limiter(.nginxLimitConn, zone: zone, values: directive.values, scope: scope, at: location)]
+            case "proxy_read_timeout", "fastcgi_read_timeout", "uwsgi_read_timeout", "grpc_read_timeout":
+                guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
+                settings.readTimeouts[directive.name] = UpstreamTimeout(directive: directive.name, seconds: seconds, scope: scope, location: location)
+            case "keepalive_timeout":
+                guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
+                settings.keepAlive = ConfigValue(seconds > 0, at: location)
+            case "ssl_certificate":
+                guard let raw = first else { continue }
+                settings.certificates = (settings.certificates ?? []) + [path(raw, at: location, what: "certificate")]
+            case "ssl_certificate_key":
+                guard let raw = first else { continue }
+                settings.keys = (settings.keys ?? []) + [path(raw, at: location, what: "key")]
+            case "ssl_protocols":
+                settings.protocols = ConfigValue(directive.values, at: location)
+            case "ssl_ciphers":
+                if let ciphers = first { settings.ciphers = ConfigValue(ciphers, at: location) }
+            case "ssl_verify_client":
+                let word = first?.lowercased()
+                if let mode = word == "on" ? .require : word.flatMap({ ClientVerification.Mode(rawValue: $0) }) {
+                    settings.verifyClient = ConfigValue(mode, at: location)
+                }
+            case "ssl_client_certificate":
+                if let raw = first { settings.clientCertificate = path(raw, at: location, what: "client CA") }
+            case "ssl":
+                settings.sslOn = first?.lowercased() == "on"
+            case "http2":
+                settings.http2On = first?.lowercased() == "on"
+            default:
+                break
+            }
+        }
+        return settings
+    }
+
+    private func limiter(_ kind: Limiter.Kind, zone: String, values: [String], scope: String?, at location: SourceLocation) -> Limiter {
+        let key = zones[zone] ?? ""
+        let (keysOnClient, exempt) = zoneKeys[zone] ?? (false, DualStackSet())
+        let limit = kind == .nginxLimitConn ? values.dropFirst().joined(separator: " ") : values.joined(separator: " ")
+        return Limiter(kind: kind, key: key, keysOnClientAddress: keysOnClient, exempt: exempt, limit: limit, scope: scope, location: location)
+    }
+
+    /// A `map` block: source variable, entries, default value.
+    struct MapBlock: Sendable {
+        var source: String
+        var entries: [String: String]
+        var defaultValue: String
+    }
+
+    /// A `geo` block: the value for every address, longest prefix first (nginx's lookup).
+    struct GeoBlock: Sendable {
+        var defaultValue: String
+        var entries: [(cidr: CIDR, value: String)]
+    }
+
+    /// Whether a zone key counts per client address, and which addresses get an empty key (nginx
+    /// does not count an empty key): the documented allow-list pattern
+    /// `geo $limited { default 1; 173.245.48.0/20 0; }` + `map $limited $key { 0 ""; 1 $binary_remote_addr; }`.
+    static func zoneKey(_ key: String, maps: [String: MapBlock], geos: [String: GeoBlock]) -> (keysOnClient: Bool, exempt: DualStackSet) {
+        func onClient(_ text: String) -> Bool { text.contains("$binary_remote_addr") || text.contains("$remote_addr") }
+        if onClient(key) { return (true, DualStackSet()) }
+        guard key.hasPrefix("$"), let map = maps[String(key.dropFirst())] else { return (false, DualStackSet()) }
+        let keysOnClient = onClient(map.defaultValue) || map.entries.values.contains(where: onClient)
+        guard map.source.hasPrefix("$"), let geo = geos[String(map.source.dropFirst())] else { return (keysOnClient, DualStackSet()) }
+        func mapped(_ value: String) -> String { map.entries[value] ?? map.defaultValue }
+        var exempt = DualStackSet()
+        if mapped(geo.defaultValue).isEmpty { exempt = DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6)) }
+        // Wider prefixes first, so narrower ones override them as the longest match does.
+        for entry in geo.entries.sorted(by: { $0.cidr.prefixLength < $1.cidr.prefixLength }) {
+            let set = DualStackSet(cidrs: [entry.cidr])
+            if mapped(entry.value).isEmpty {
+                exempt.ipv4.formUnion(set.ipv4); exempt.ipv6.formUnion(set.ipv6)
+            } else {
+                exempt.ipv4.subtract(set.ipv4); exempt.ipv6.subtract(set.ipv6)
+            }
+        }
+        return (keysOnClient, exempt)
+    }
+
+    /// A file path as nginx resolves it (relative to the conf prefix); variables and inline
+    /// `data:` cannot be known statically.
+    private mutating func path(_ raw: String, at location: SourceLocation, what: String) -> ConfigPath {
+        var reason: String?
+        if NginxValues.hasVariable(raw) {
+            reason = "the \(what) path contains a variable: nginx chooses the file per connection"
+        } else if raw.hasPrefix("data:") {
+            reason = "the \(what) is given inline (data:), not as a file"
+        } else if raw.hasPrefix("engine:") {
+            reason = "the \(what) comes from an OpenSSL engine"
+        }
+        if let reason {
+            report(Finding(ruleId: "input.unresolved", message: "\(raw): \(reason)", location: location, key: raw))
+            return ConfigPath(raw: raw, hostPath: nil, unresolvedReason: reason, location: location)
+        }
+        let host = raw.hasPrefix("/") ? sourceTree.hostPath(raw) : sourceTree.hostPath(raw, relativeTo: config.prefix)
+        return ConfigPath(raw: raw, hostPath: host, location: location)
+    }
+
+    // MARK: - The configuration
+
+    /// Builds the model: `httpLevel` is true for a fragment read as if inside `http {}`.
+    mutating func build(mainFile: String, fragment: Bool) -> WebServerConfig {
+        var model = WebServerConfig(software: .nginx, mainFile: mainFile)
+        guard let main = config.files.first, main.isRead else { return model }
+        let top = expand(main.directives, chain: [0])
+        var httpItems: [Item] = []
+        var maps: [String: MapBlock] = [:], geos: [String: GeoBlock] = [:]
+        // A "fragment" that has its own http {} is a whole configuration after all.
+        if fragment && !top.contains(where: { $0.directive.name == "http" }) {
+            httpItems = top
+        } else {
+            for item in top {
+                switch item.directive.name {
+                case "http": httpItems += expand(item.directive.block ?? [], chain: item.chain)
+                case "load_module": model.modules += item.directive.values
+                case "stream", "mail":
+                    let servers = expand(item.directive.block ?? [], chain: item.chain).filter { $0.directive.name == "server" }.count
+                    note("nginx \(item.directive.name) {} (\(servers) server block\(servers == 1 ? "" : "s")) is not modelled: only http {} virtual hosts are analysed")
+                default: break
+                }
+            }
+        }
+        // Zones and upstream groups first: servers anywhere in http may name them.
+        for item in httpItems {
+            let directive = item.directive
+            switch directive.name {
+            case "limit_req_zone", "limit_conn_zone":
+                let values = directive.values
+                guard let zone = values.first(where: { $0.hasPrefix("zone=") }) else { continue }
+                let name = String(zone.dropFirst(5).prefix { $0 != ":" })
+                zones[name] = values.first { !$0.hasPrefix("zone=") && !$0.hasPrefix("rate=") && $0 != "sync" } ?? ""
+            case "map":
+                let values = directive.values
+                guard values.count == 2 else { continue }
+                var block = MapBlock(source: values[0], entries: [:], defaultValue: "")
+                for entry in expand(directive.block ?? [], chain: item.chain) {
+                    guard let value = entry.directive.values.first else { continue }
+                    if entry.directive.name == "default" { block.defaultValue = value } else { block.entries[entry.directive.name] = value }
+                }
+                maps[String(values[1].dropFirst())] = block
+            case "geo":
+                let values = directive.values
+                guard let variable = values.last, values.count <= 2 else { continue }
+                var block = GeoBlock(defaultValue: "", entries: [])
+                for entry in expand(directive.block ?? [], chain: item.chain) {
+                    guard let value = entry.directive.values.first else { continue }
+                    if entry.directive.name == "default" {
+                        block.defaultValue = value
+                    } else if let cidr = CIDR(entry.directive.name) {
+                        block.entries.append((cidr, value))
+                    }
+                }
+                geos[String(variable.dropFirst())] = block
+            case "upstream":
+                guard let name = directive.values.first else { continue }
+                let members = expand(directive.block ?? [], chain: item.chain).filter { $0.directive.name == "server" }
+                groups[name] = members.compactMap { $0.directive.values.first.map(NginxValues.upstreamMember) }
+            default: break
+            }
+        }
+        for (zone, key) in zones { zoneKeys[zone] = NginxModelBuilder.zoneKey(key, maps: maps, geos: geos) }
+        let http = settings(of: httpItems, scope: nil)
+        let httpRealIP = realIP(http)
+        let servers = httpItems.filter { $0.directive.name == "server" && $0.directive.block != nil }
+        // Servers are independent once http's settings, zones and groups are known: build them in
+        // parallel, each chunk with its own copy of the builder, and merge findings in order.
+        let chunkCount = min(servers.count, 64)
+        let chunks = Mutex<[Int: (hosts: [(host: VirtualHost, settings: Settings)], findings: [Finding], notes: [String])]>([:])
+        let builder = self
+        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+            var local = builder
+            local.findings = []
+            local.notes = []
+            let range = (servers.count * chunk / chunkCount)..<(servers.count * (chunk + 1) / chunkCount)
+            let built = servers[range].map { local.virtualHost($0, http: http, httpRealIP: httpRealIP) }
+            chunks.withLock { $0[chunk] = (built, local.findings, local.notes) }
+        }
+        var hosts: [(host: VirtualHost, settings: Settings)] = []
+        let results = chunks.withLock { $0 }
+        for chunk in 0..<chunkCount {
+            guard let result = results[chunk] else { continue }
+            hosts += result.hosts
+            result.findings.forEach { report($0) }
+            result.notes.forEach { note($0) }
+        }
+        model.virtualHosts = NginxModelBuilder.settleListeners(hosts.map(\.host))
+        for index in model.virtualHosts.indices {
+            model.virtualHosts[index].tls = tls(for: model.virtualHosts[index], hosts[index].settings)
+        }
+        return model
+    }
+
+    /// One `server {}`: its names and listeners, what it inherits, and everything its locations do.
+    private mutating func virtualHost(_ item: Item, http: Settings, httpRealIP: RealIPSettings?) -> (host: VirtualHost, settings: Settings) {
+        let server = item.directive
+        let items = expand(server.block ?? [], chain: item.chain)
+        let own = settings(of: items, scope: nil)
+        let effective = own.inheriting(from: http)
+        let location = config.location(of: server)
+        var host = VirtualHost(software: .nginx, location: location)
+
+        for item in items where item.directive.name == "server_name" || item.directive.name == "listen" {
+            let directive = item.directive
+            let at = config.location(of: directive)
+            switch directive.name {
+            case "server_name":
+                for word in directive.values {
+                    if word == "$hostname" {
+                        note("server_name $hostname names the machine's own hostname, which is not known statically")
+                        continue
+                    }
+                    host.names += NginxValues.serverNames(word).map { ConfigValue($0, at: at) }
+                }
+            case "listen":
+                if let listener = listener(directive, at: at) { host.listeners.append(listener) }
+            default: break
+            }
+        }
+        if host.listeners.isEmpty {
+            // nginx listens on *:80 when a server has no listen (*:8000 when not started as root).
+            host.listeners = [Listener(address: .any(.ipv4), port: 80, location: location)]
+        }
+        if effective.sslOn == true { for i in host.listeners.indices where host.listeners[i].port != nil { host.listeners[i].tls = true } }
+        if effective.http2On == true { for i in host.listeners.indices { host.listeners[i].http2 = true } }
+
+        let ownRealIP = own.realIPFrom != nil || own.realIPHeader != nil || own.realIPRecursive != nil
+        host.realIP = ownRealIP ? realIP(effective) : httpRealIP
+        host.keepAlive = effective.keepAlive
+        host.accessRules = effective.access.map { $0.map { var rule = $0; rule.scope = nil; return rule } } ?? []
+        host.limiters = (effective.limitReq ?? []) + (effective.limitConn ?? [])
+        host.limiters = host.limiters.map { var limiter = $0; limiter.scope = nil; return limiter }
+
+        let arrival = NginxModelBuilder.arrivalScheme(host.listeners)
+        walk(items, scope: nil, effective: effective, arrival: arrival, condition: nil, host: &host)
+        return (host, effective)
+    }
+
+    /// What a level's own directives do (redirects, upstreams) and what its nested blocks add.
+    private mutating func walk(_ items: [Item], scope: String?, effective: Settings, arrival: Redirect.Scheme,
+                               condition: String?, host: inout VirtualHost) {
+        for item in items where NginxModelBuilder.walkedDirectives.contains(item.directive.name) {
+            let directive = item.directive
+            let count = directive.args.count
+            let at = config.location(of: directive)
+            switch directive.name {
+            case "return":
+                var status: Int?, target: String?
+                if count >= 2, let code = Int(directive.args[0].value) {
+                    if [301, 302, 303, 307, 308].contains(code) { status = code; target = directive.args[1].value }
+                } else if count == 1, NginxValues.isAbsoluteRedirect(directive.args[0].value) {
+                    status = 302
+                    target = directive.args[0].value
+                }
+                if let target {
+                    host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(target), status: status,
+                                                   target: target, scope: scope, location: at, condition: condition))
+                }
+            case "rewrite":
+                guard count >= 2 else { continue }
+                let replacement = directive.args[1].value
+                let flag = count > 2 ? directive.args[2].value : nil
+                guard NginxValues.isAbsoluteRedirect(replacement) || flag == "redirect" || flag == "permanent" else { continue }
+                host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(replacement),
+                                               status: flag == "permanent" ? 301 : 302, target: replacement,
+                                               scope: scope, location: at, condition: condition))
+            case "proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass":
+                guard let target = directive.value(0) else { continue }
+                host.upstreams.append(UpstreamTarget(directive: directive.name,
+                                                     endpoint: NginxValues.passEndpoint(directive.name, target, groups: groups),
+                                                     scope: scope, location: at))
+                let timeoutName = NginxModelBuilder.readTimeoutDirectives[directive.name]!
+                var timeout = effective.readTimeouts[timeoutName]
+                    ?? UpstreamTimeout(directive: timeoutName, seconds: NginxModelBuilder.defaultReadTimeout, isDefault: true, location: host.location)
+                timeout.scope = scope
+                if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
+            case "location", "if", "limit_except":
+                guard directive.block != nil else { continue }
+                let values = directive.values
+                let label = directive.name == "if"
+                    ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))"
+                    : "\(directive.name) \(values.joined(separator: " "))"
+                let childScope = scope.map { "\($0) > \(label)" } ?? label
+                let childItems = expand(directive.block ?? [], chain: item.chain)
+                let own = settings(of: childItems, scope: childScope)
+                if own.realIPFrom != nil || own.realIPHeader != nil || own.keepAlive != nil || own.certificates != nil {
+                    note("real-IP, keep-alive or certificate settings inside location/if blocks are not in the model, which holds each server's own")
+                }
+                if let rules = own.access { host.accessRules += rules }
+                host.limiters += (own.limitReq ?? []) + (own.limitConn ?? [])
+                var childArrival = arrival, childCondition = condition
+                if directive.name == "if" {
+                    if let scheme = NginxValues.schemeCondition(values) {
+                        childArrival = scheme
+                    } else {
+                        childCondition = label
+                    }
+                }
+                walk(childItems, scope: childScope, effective: own.inheriting(from: effective), arrival: childArrival,
+                     condition: childCondition, host: &host)
+            default:
+                break
+            }
+        }
+    }
+
+    private func listener(_ directive: NginxDirective, at location: SourceLocation) -> Listener? {
+        let values = directive.values
+        guard let spec = values.first else { return nil }
+        let options = Set(values.dropFirst().map { $0.lowercased() })
+        guard let (address, port) = NginxValues.listenAddress(spec, ipv6only: !options.contains("ipv6only=off")) else { return nil }
+        return Listener(address: address, port: port, tls: options.contains("ssl"), http2: options.contains("http2"),
+                        quic: options.contains("quic"),
+                        defaultServer: options.contains("default_server") || options.contains("default"),
+                        proxyProtocol: options.contains("proxy_protocol"), location: location)
+    }
+
+    /// Over which scheme requests reach a server with these listeners.
+    static func arrivalScheme(_ listeners: [Listener]) -> Redirect.Scheme {
+        let tcp = listeners.filter { !$0.quic }
+        if !tcp.isEmpty && tcp.allSatisfy({ !$0.tls }) { return .http }
+        if !tcp.isEmpty && tcp.allSatisfy(\.tls) { return .https }
+        return .any
+    }
+
+    /// nginx configures a listening socket once for all servers on it: `ssl`, `http2` and
+    /// `proxy_protocol` on one server's `listen` apply to every server on that address:port, and
+    /// the first server listed is the default where none says `default_server`.
+    static func settleListeners(_ hosts: [VirtualHost]) -> [VirtualHost] {
+        struct Socket: Hashable { var address: Listener.Address; var port: UInt16?; var quic: Bool }
+        var tls = Set<Socket>(), http2 = Set<Socket>(), proxyProtocol = Set<Socket>(), hasDefault = Set<Socket>()
+        for host in hosts {
+            for listener in host.listeners {
+                let socket = Socket(address: listener.address, port: listener.port, quic: listener.quic)
+                if listener.tls { tls.insert(socket) }
+                if listener.http2 { http2.insert(socket) }
+                if listener.proxyProtocol { proxyProtocol.insert(socket) }
+                if listener.defaultServer { hasDefault.insert(socket) }
+            }
+        }
+        var settled = hosts
+        var seen = Set<Socket>()
+        for h in settled.indices {
+            for l in settled[h].listeners.indices {
+                let listener = settled[h].listeners[l]
+                let socket = Socket(address: listener.address, port: listener.port, quic: listener.quic)
+                settled[h].listeners[l].tls = listener.tls || tls.contains(socket)
+                settled[h].listeners[l].http2 = listener.http2 || http2.contains(socket)
+                settled[h].listeners[l].proxyProtocol = listener.proxyProtocol || proxyProtocol.contains(socket)
+                if !hasDefault.contains(socket) && !seen.contains(socket) { settled[h].listeners[l].defaultServer = true }
+                seen.insert(socket)
+            }
+        }
+        return settled
+    }
+
+    private func realIP(_ settings: Settings) -> RealIPSettings? {
+        guard settings.realIPFrom != nil || settings.realIPHeader != nil || settings.realIPRecursive != nil else { return nil }
+        var real = RealIPSettings(location: settings.realIPFrom?.first?.location ?? settings.realIPHeader?.location
+                                  ?? settings.realIPRecursive!.location)
+        for entry in settings.realIPFrom ?? [] {
+            if let set = NginxValues.addresses(entry.value) {
+                real.trusted.ipv4.formUnion(set.ipv4)
+                real.trusted.ipv6.formUnion(set.ipv6)
+                real.trustedEntries.append(entry)
+            } else {
+                real.unresolved.append(entry)
+            }
+        }
+        // nginx reads X-Real-IP when real_ip_header is not set: the effective header, where the list is.
+        real.header = settings.realIPHeader ?? settings.realIPFrom?.first.map { ConfigValue("X-Real-IP", at: $0.location) }
+        real.recursive = settings.realIPRecursive?.value ?? false
+        return real
+    }
+
+    private func tls(for host: VirtualHost, _ settings: Settings) -> TLSSettings? {
+        guard host.listeners.contains(where: { $0.tls || $0.quic }) else { return nil }
+        var verification: ClientVerification?
+        if let mode = settings.verifyClient {
+            verification = ClientVerification(mode: mode, caFile: settings.clientCertificate)
+        }
+        return TLSSettings(certificateFiles: settings.certificates ?? [], keyFiles: settings.keys ?? [],
+                           protocols: settings.protocols, ciphers: settings.ciphers, clientVerification: verification)
+    }
+}
