@@ -129,43 +129,78 @@ public enum CommandRunner {
         return nil
     }
 
+    /// Spawns with posix_spawn so that the child itself opens /dev/null as its standard input
+    /// (a FileHandle handed to Foundation's Process can be closed and its descriptor reused by
+    /// another thread before the child starts), reads both outputs to the end, and kills the
+    /// child when the time limit passes.
     public static func run(_ program: String, _ arguments: [String], timeout: TimeInterval) -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        guard pipe(&outPipe) == 0 else { return failure("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&errPipe) == 0 else {
+            close(outPipe[0]); close(outPipe[1])
+            return failure("pipe: \(String(cString: strerror(errno)))")
+        }
+        // Other children spawned meanwhile must not inherit these ends (a held write end would
+        // keep our read from ever seeing the end of the output).
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         var environment = ProcessInfo.processInfo.environment
         environment["LC_ALL"] = "C"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        // A handle of its own on /dev/null: the shared `FileHandle.nullDevice` can be closed by
-        // another Process in this one, and its descriptor reused for some unrelated file.
-        let nothing = FileHandle(forReadingAtPath: "/dev/null")
-        defer { try? nothing?.close() }
-        process.standardInput = nothing
-        do { try process.run() } catch {
-            return Result(status: -1, stdout: "", stderr: "\(error.localizedDescription)", timedOut: false)
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        close(outPipe[1]); close(errPipe[1])
+        guard spawned == 0 else {
+            close(outPipe[0]); close(errPipe[0])
+            return failure(String(cString: strerror(spawned)))
         }
         let collector = Collector()
         let group = DispatchGroup()
-        for (pipe, isOut) in [(out, true), (err, false)] {
+        for (fd, isOut) in [(outPipe[0], true), (errPipe[0], false)] {
             group.enter()
             DispatchQueue.global().async {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                var data = Data()
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let count = read(fd, &buffer, buffer.count)
+                    if count > 0 { data.append(contentsOf: buffer[0..<count]) }
+                    else if count < 0 && errno == EINTR { continue }
+                    else { break }
+                }
+                close(fd)
                 collector.store(data, isOut: isOut)
                 group.leave()
             }
         }
         let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
         var timedOut = false
-        while process.isRunning {
-            if Date() >= deadline { timedOut = true; process.terminate(); break }
+        while true {
+            let done = waitpid(pid, &status, WNOHANG)
+            if done == pid || done < 0 { break }
+            if Date() >= deadline {
+                timedOut = true
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                break
+            }
             usleep(5_000)
         }
-        process.waitUntilExit()
         group.wait()
-        return Result(status: process.terminationStatus, stdout: collector.out, stderr: collector.err, timedOut: timedOut)
+        // WEXITSTATUS/WIFEXITED are macros: exit status in bits 8–15 when the low 7 bits are 0.
+        let exitCode: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return Result(status: exitCode, stdout: collector.out, stderr: collector.err, timedOut: timedOut)
+    }
+
+    private static func failure(_ reason: String) -> Result {
+        Result(status: -1, stdout: "", stderr: reason, timedOut: false)
     }
 
     private final class Collector: @unchecked Sendable {

@@ -14,7 +14,9 @@ struct RedirectLoopRule: AuditRule {
         for host in hosts {
             let plainPorts = host.listeners.filter { !$0.tls }.compactMap(\.port)
             let tlsPorts = host.listeners.filter(\.tls).compactMap(\.port)
-            for redirect in host.redirects {
+            // A redirect behind another guard (X-Forwarded-Proto, a cookie) may not fire on every
+            // request the CDN makes: that is how origins avoid this loop, so it is not reported.
+            for redirect in host.redirects where redirect.condition == nil {
                 // Which schemes the redirect fires for on this host: its own condition, narrowed by
                 // what the host listens on.
                 let firesOnHTTP = redirect.from != .https && !plainPorts.isEmpty
