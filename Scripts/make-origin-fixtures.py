@@ -87,3 +87,35 @@ apache("origin.upstream-unreachable", "php-fpm-stopped", vhost(80, REALIP + "   
 apache("origin.upstream-unreachable", "app-listening_fp", vhost(80, REALIP + "    ProxyPass / http://127.0.0.1:9000/\n"),
        files={"proc-net-tcp": tcp(9000), "proc-net-unix": "Num       RefCount Protocol Flags    Type St Inode Path\n"})
 apache("origin.upstream-unreachable", "not-live_fp", vhost(80, REALIP + "    ProxyPass / http://127.0.0.1:9000/\n"))
+
+# The same rules through the nginx parser.
+def nginx(rule, case, http_body, config="tlsMode: full"):
+    d = os.path.join(BASE, rule, case)
+    os.makedirs(os.path.join(d, "etc/nginx"), exist_ok=True)
+    open(os.path.join(d, "etc/nginx/nginx.conf"), "w").write(
+        "events { worker_connections 64; }\nhttp {\n" + textwrap.indent(textwrap.dedent(http_body).strip(), "    ") + "\n}\n")
+    open(os.path.join(d, ".originaudit.yml"), "w").write(config.strip() + "\nat: 2026-11-23T00:00:00Z\n")
+
+NGX_REALIP = "\n".join(f"set_real_ip_from {c};" for c in CF.split()) + "\nreal_ip_header CF-Connecting-IP;\n"
+def server(body, listen="listen 80;", name="www.example.test"):
+    return f"server {{\n    {listen}\n    server_name {name};\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n}\n"
+
+nginx("origin.redirect-loop", "nginx-flexible-return-301", server("return 301 https://$host$request_uri;"), "tlsMode: flexible")
+nginx("origin.redirect-loop", "nginx-forwarded-proto-guard_fp",
+      server('if ($http_x_forwarded_proto != "https") {\n    return 301 https://$host$request_uri;\n}'), "tlsMode: flexible")
+nginx("origin.realip-incomplete", "nginx-two-ranges", server("set_real_ip_from 173.245.48.0/20;\nset_real_ip_from 103.21.244.0/22;\nreal_ip_header CF-Connecting-IP;"))
+nginx("origin.realip-incomplete", "nginx-every-range_fp", server(NGX_REALIP))
+nginx("origin.realip-trusts-any", "nginx-trusts-everything", server("set_real_ip_from 0.0.0.0/0;\nreal_ip_header X-Forwarded-For;"))
+nginx("origin.per-ip-limit-on-cdn", "nginx-limit-req-without-realip",
+      "limit_req_zone $binary_remote_addr zone=perip:10m rate=5r/s;\n" + server("location / {\n    limit_req zone=perip;\n}"))
+nginx("origin.per-ip-limit-on-cdn", "nginx-limit-req-with-realip_fp",
+      "limit_req_zone $binary_remote_addr zone=perip:10m rate=5r/s;\n" + NGX_REALIP + server("location / {\n    limit_req zone=perip;\n}"))
+nginx("origin.deny-blocks-cdn", "nginx-cdn-allowlist-with-realip",
+      NGX_REALIP + server("location / {\n" + "".join(f"    allow {c};\n" for c in CF.split()) + "    deny all;\n}"))
+nginx("origin.deny-blocks-cdn", "nginx-cdn-allowlist-without-realip_fp",
+      server("location / {\n" + "".join(f"    allow {c};\n" for c in CF.split()) + "    deny all;\n}"))
+nginx("origin.timeout-exceeds-cdn", "nginx-proxy-read-300", NGX_REALIP + server("location / {\n    proxy_pass http://127.0.0.1:8080;\n    proxy_read_timeout 300s;\n}"))
+nginx("origin.timeout-exceeds-cdn", "nginx-proxy-read-default_fp", NGX_REALIP + server("location / {\n    proxy_pass http://127.0.0.1:8080;\n}"))
+nginx("origin.keepalive-disabled", "nginx-keepalive-zero", "keepalive_timeout 0;\n" + NGX_REALIP + server(""))
+nginx("origin.tls-listener-missing", "nginx-strict-plain-443", NGX_REALIP + server("", listen="listen 443;"), "tlsMode: strict")
+nginx("origin.unproxied-port", "nginx-only-8081", server("", listen="listen 8081;"))

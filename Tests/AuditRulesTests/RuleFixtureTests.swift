@@ -63,3 +63,23 @@ import TestSupport
         }
     }
 }
+
+/// The nginx fixtures are configurations the real nginx accepts (`nginx -t`): the rules are
+/// proved on what a server would really run, not on something only our parser reads.
+@Suite struct FixtureValidityTests {
+    @Test(.enabled(if: TestTools.locate("nginx") != nil, "nginx is not installed; Scripts/test installs it"))
+    func nginxAcceptsEveryNginxFixture() throws {
+        let scratch = try TestTools.temporaryDirectory("nginx-t")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        var checked = 0
+        for fixture in RuleFixtureTests.fixtures where !fixture.ruleId.hasPrefix("input.") {
+            let main = fixture.directory.appendingPathComponent("etc/nginx/nginx.conf")
+            guard FileManager.default.fileExists(atPath: main.path) else { continue }
+            let result = try TestTools.run("nginx", ["-t", "-q", "-p", fixture.directory.path, "-c", main.path,
+                                                     "-g", "pid \(scratch.path)/nginx.pid; error_log \(scratch.path)/error.log;"])
+            #expect(result.status == 0, "nginx -t rejects \(fixture.testDescription): \(result.stderr)")
+            checked += 1
+        }
+        #expect(checked >= 10)
+    }
+}
