@@ -758,3 +758,86 @@ extension Array {
         return low
     }
 }
+
+/// An accept rule on the input path that names its sources (an allow-list), with the named set
+/// (ipset or nftables set) the sources come from, if any.
+public struct AllowList: Sendable, Hashable {
+    public var rule: RuleReference
+    public var family: AddressFamily
+    public var sources: AddressSet
+    public var ports: PortSet
+    public var setName: String?
+    public var setLocation: SourceLocation?
+}
+
+extension FirewallEvaluator {
+    /// Accept rules on the input path whose sources are restricted (not every address), per family
+    /// given in the model, on `ports`. Sources include the constraints of the jumps leading there.
+    public func allowLists(ports: PortSet) -> [AllowList] {
+        var result: [AllowList] = []
+        for family in AddressFamily.allCases where model.families.contains(family) {
+            var run = Run(evaluator: self, family: family)
+            for atom in run.portAtoms(ports) {
+                let (_, input, _) = run.segmentations(port: atom.ranges[0].lowerBound)
+                for segmentation in input {
+                    for entry in segmentation.entries where entry.terminal == .verdict(.accept) && !entry.sources.isAll {
+                        if let existing = result.firstIndex(where: { $0.rule == entry.rule && $0.sources == entry.sources }) {
+                            result[existing].ports.formUnion(atom)
+                            continue
+                        }
+                        var list = AllowList(rule: entry.rule, family: family, sources: entry.sources, ports: atom)
+                        (list.setName, list.setLocation) = namedSource(of: [entry.rule] + entry.path.reversed())
+                        result.append(list)
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// The first named source set among these rules (the accept rule, then the jumps to it).
+    func namedSource(of references: [RuleReference]) -> (String?, SourceLocation?) {
+        for reference in references {
+            for table in model.tables {
+                for chain in table.chains {
+                    for rule in chain.rules where rule.location == reference.location {
+                        for match in rule.matches {
+                            guard case .address(.source, .named(let name), false) = match else { continue }
+                            let bare = name.hasSuffix(",port") ? String(name.dropLast(5)) : name
+                            let location = table.backend == .nftables ? table.sets[bare]?.location : model.ipsets[bare]?.location
+                            return (bare, location)
+                        }
+                    }
+                }
+            }
+        }
+        return (nil, nil)
+    }
+
+    /// Named sets that rules refer to but no input defined: (rule, set name).
+    public func unresolvedSets() -> [(rule: RuleReference, set: String)] {
+        var result: [(RuleReference, String)] = []
+        for table in model.tables {
+            for chain in table.chains {
+                for rule in chain.rules {
+                    for match in rule.matches {
+                        guard case .address(_, .named(let name), _) = match else { continue }
+                        let bare = name.hasSuffix(",port") ? String(name.dropLast(5)) : name
+                        let known: Bool
+                        if table.backend == .nftables {
+                            known = table.sets[bare].map { !$0.hasUnknownEntries } ?? false
+                        } else if let set = model.ipsets[bare] {
+                            known = set.type != "list:set" || set.members.allSatisfy { model.ipsets[$0] != nil }
+                        } else {
+                            known = false
+                        }
+                        if !known {
+                            result.append((RuleReference(location: rule.location, chain: "\(table.displayName) \(chain.name)", text: rule.text), bare))
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
