@@ -354,8 +354,6 @@ extension FirewallEvaluator {
                     if matches == negated { return nil }
                 case .family(let required):
                     if required != family { return nil }
-                case .tcpSyn(let negated):
-                    if negated { return nil }
                 case .rateLimit:
                     certainty = max(certainty, .rateLimited)
                 case .never:

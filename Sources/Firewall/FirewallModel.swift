@@ -202,8 +202,6 @@ public enum Match: Sendable, Hashable {
     case addressType(Direction, Set<String>, negated: Bool)
     /// Only packets of this family (nft `meta nfproto`, the iptables ruleset's own family).
     case family(AddressFamily)
-    /// TCP flags matching exactly a SYN (`--syn`, `tcp flags & (fin|syn|rst|ack) == syn`).
-    case tcpSyn(negated: Bool)
     case rateLimit(RateLimit)
     /// A condition that can never hold for the probe (e.g. `-m icmp`, an `-o` in INPUT).
     case never(String)

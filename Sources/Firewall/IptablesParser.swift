@@ -454,7 +454,8 @@ struct RuleOptions {
                 matches.append(.port(name.hasPrefix("--s") ? .source : .destination, set, negated: negated))
             }
         case (_, "--syn"):
-            matches.append(.tcpSyn(negated: negated))
+            // The probe is a bare SYN: `--syn` (SYN set, ACK/RST/FIN clear) always holds for it.
+            matches.append(negated ? .never("! --syn") : .always("--syn"))
         case (_, "--tcp-flags"):
             let flags = values()
             guard flags.count == 2 else { fail(option.column, "--tcp-flags needs a mask and a set of flags"); return }

@@ -262,18 +262,26 @@ struct NftRulesetBuilder {
 
     static func rejectType(_ body: [String: Any]?, family: TableFamily, matches: inout [Match]) -> String {
         guard let body, let type = body["type"] as? String else {
-            return family == .ip6 ? "icmp6-port-unreachable" : "icmp-port-unreachable"
+            // In an inet table a rule already tied to one family gets that family's ICMP (nft does the same).
+            let tied: AddressFamily? = family == .ip ? .ipv4 : family == .ip6 ? .ipv6
+                : matches.contains(.family(.ipv4)) ? .ipv4 : matches.contains(.family(.ipv6)) ? .ipv6 : nil
+            switch tied {
+            case .ipv4?: return "icmp-port-unreachable"
+            case .ipv6?: return "icmp6-port-unreachable"
+            case nil: return "icmpx-port-unreachable"
+            }
         }
         let code = body["expr"] as? String ?? "port-unreachable"
         switch type {
         case "tcp reset":
-            matches.append(.proto([6], negated: false))
+            if !matches.contains(.proto([6], negated: false)) { matches.append(.proto([6], negated: false)) }
             return "tcp-reset"
         case "icmp":
-            matches.append(.family(.ipv4))
+            // In an inet table, an ICMP reject only applies to IPv4 packets (nft adds that dependency).
+            if family != .ip { matches.append(.family(.ipv4)) }
             return "icmp-" + code
         case "icmpv6":
-            matches.append(.family(.ipv6))
+            if family != .ip6 { matches.append(.family(.ipv6)) }
             return "icmp6-" + code
         default:
             return "icmpx-" + code
