@@ -89,7 +89,9 @@ struct IptablesParser {
             }
         }
         if let current, !rulesOnly {
-            error(line: currentOpenedAt, column: 1, "table '\(tables[current].name)' is not closed by COMMIT (the file ends first)")
+            // iptables-restore reports this at the line after the last one ("COMMIT expected at line N").
+            let endLine = bytes.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 } + (bytes.last == 0x0A || bytes.isEmpty ? 1 : 0)
+            error(line: max(endLine, 1), column: 1, "COMMIT expected: table '\(tables[current].name)' (opened at line \(currentOpenedAt)) is not closed before the end of the file")
             closeTable()
         }
         if rulesOnly { closeTable() }
@@ -388,6 +390,10 @@ struct RuleOptions {
         if case .dnat = action { action = .dnat(port: dnatPort) }
         if let target, target == "REJECT", !(tableName == "filter" || tableName == "mangle" || tableName == "raw" || tableName == "security") {
             fail(1, "REJECT is only valid in the filter, mangle and raw tables")
+        }
+        // The kernel refuses a TCP reset for packets that may not be TCP.
+        if case .verdict(.reject("tcp-reset")) = action, !matches.contains(.proto([6], negated: false)) {
+            fail(1, "REJECT --reject-with tcp-reset needs -p tcp (the kernel refuses this rule)")
         }
     }
 

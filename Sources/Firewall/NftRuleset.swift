@@ -177,7 +177,9 @@ struct NftRulesetBuilder {
             }
             switch name {
             case "match":
-                matches += NftMatches.match(body as? [String: Any] ?? [:], tableFamily: family, sets: tables[tableAt].sets)
+                var problems: [String] = []
+                matches += NftMatches.match(body as? [String: Any] ?? [:], tableFamily: family, sets: tables[tableAt].sets, problems: &problems)
+                for problem in problems { error(ruleLocation, problem) }
             case "accept": action = .verdict(.accept); decided = true
             case "drop": action = .verdict(.drop); decided = true
             case "reject":
@@ -371,6 +373,12 @@ enum NftValues {
 enum NftMatches {
     /// `sets` are the table's named sets, for port sets (`tcp dport @web`), resolved here.
     static func match(_ body: [String: Any], tableFamily: TableFamily, sets: [String: NamedSet]) -> [Match] {
+        var problems: [String] = []
+        return match(body, tableFamily: tableFamily, sets: sets, problems: &problems)
+    }
+
+    /// `problems` collects values nft itself would refuse (an address that does not parse).
+    static func match(_ body: [String: Any], tableFamily: TableFamily, sets: [String: NamedSet], problems: inout [String]) -> [Match] {
         let op = body["op"] as? String ?? "=="
         let negated = op == "!="
         guard op == "==" || op == "!=" || op == "in" else { return [.unknown(summary(body))] }
@@ -385,7 +393,12 @@ enum NftMatches {
                 }
                 var ranges: [ClosedRange<UInt128>] = []
                 for member in NftValues.members(right) {
-                    guard let (memberFamily, range) = NftValues.addressRange(member), memberFamily == family else { return [.unknown(summary(body))] }
+                    guard let (memberFamily, range) = NftValues.addressRange(member), memberFamily == family else {
+                        if let text = member as? String, !text.hasPrefix("$") {
+                            problems.append("'\(text)' is not an \(family == .ipv4 ? "IPv4" : "IPv6") address or prefix")
+                        }
+                        return [.unknown(summary(body))]
+                    }
                     ranges.append(range)
                 }
                 var set = DualStackSet()

@@ -23,7 +23,7 @@ enum NftTextParser {
 }
 
 struct NftToken {
-    enum Kind { case word, string, punct, newline }
+    enum Kind { case word, string, punct, newline, eof }
     var kind: Kind
     var text: String
     var line: Int
@@ -79,6 +79,7 @@ struct NftLexer {
                 index = end
             }
         }
+        result.append(NftToken(kind: .eof, text: "end of file", line: line, column: 1))
         return result
     }
 }
@@ -101,14 +102,15 @@ struct NftTextStructure {
         var message: String
     }
 
-    var current: NftToken? { index < tokens.count ? tokens[index] : nil }
+    var current: NftToken? { index < tokens.count && tokens[index].kind != .eof ? tokens[index] : nil }
+    var endOfFile: NftToken? { tokens.last }
 
     mutating func skipSeparators() {
         while let token = current, token.kind == .newline || (token.kind == .punct && token.text == ";") { index += 1 }
     }
 
     mutating func next() throws -> NftToken {
-        guard let token = current else { throw SyntaxError(token: tokens.last, message: "unexpected end of file") }
+        guard let token = current else { throw SyntaxError(token: endOfFile, message: "unexpected end of file") }
         index += 1
         return token
     }
@@ -245,7 +247,11 @@ struct NftTextStructure {
                 }
                 if token.text == "policy" && token.kind == .word {
                     index += 1
-                    chain["policy"] = try word()
+                    let policyToken = try next()
+                    guard policyToken.text == "accept" || policyToken.text == "drop" else {
+                        throw SyntaxError(token: policyToken, message: "chain policy must be accept or drop, not '\(policyToken.text)'")
+                    }
+                    chain["policy"] = policyToken.text
                     continue
                 }
                 if token.text == "comment" && token.kind == .word {
@@ -340,7 +346,7 @@ struct NftRuleConverter {
 
     typealias SyntaxError = NftTextStructure.SyntaxError
 
-    var current: NftToken? { index < tokens.count ? tokens[index] : nil }
+    var current: NftToken? { index < tokens.count && tokens[index].kind != .eof ? tokens[index] : nil }
 
     mutating func next() throws -> NftToken {
         guard let token = current else { throw SyntaxError(token: tokens.last, message: "rule ends unexpectedly") }
@@ -349,6 +355,13 @@ struct NftRuleConverter {
     }
 
     static let payloadProtocols: Set<String> = ["ip", "ip6", "tcp", "udp", "th", "sctp", "dccp", "udplite", "icmp", "icmpv6", "ether", "vlan", "arp", "ah", "esp", "comp"]
+    static let payloadFields: [String: Set<String>] = [
+        "ip": ["saddr", "daddr", "protocol", "ttl", "length", "id", "dscp", "ecn", "version", "hdrlength", "checksum", "frag-off"],
+        "ip6": ["saddr", "daddr", "nexthdr", "hoplimit", "flowlabel", "length", "dscp", "ecn", "version"],
+        "tcp": ["sport", "dport", "flags", "sequence", "ackseq", "window", "checksum", "urgptr", "doff", "option"],
+        "udp": ["sport", "dport", "length", "checksum"],
+        "th": ["sport", "dport"],
+    ]
     static let metaShorthands: Set<String> = ["iifname", "oifname", "iif", "oif", "l4proto", "nfproto", "pkttype", "mark", "skuid", "skgid", "iiftype", "oiftype", "protocol", "priority", "cpu", "cgroup"]
     static let comparisonOperators: Set<String> = ["==", "!=", "eq", "ne", "<", ">", "<=", ">=", "lt", "gt", "le", "ge"]
 
@@ -361,6 +374,9 @@ struct NftRuleConverter {
             switch word {
             case _ where NftRuleConverter.payloadProtocols.contains(word):
                 let field = try next()
+                if let known = NftRuleConverter.payloadFields[word], !known.contains(field.text) {
+                    throw SyntaxError(token: field, message: "unknown \(word) field '\(field.text)'")
+                }
                 if word == "tcp" && field.text == "flags" {
                     result.append(try tcpFlags())
                     continue

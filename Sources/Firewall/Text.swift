@@ -37,7 +37,8 @@ enum TextScan {
     /// Longest line accepted; longer lines are reported, not parsed (a 10 MB line is not a rule).
     static let maxLineLength = 1 << 20
 
-    /// Splits a line into words: blanks separate, `"..."` and `'...'` quote, `\"` escapes inside quotes.
+    /// Splits a line into words: blanks separate, `"..."` and `'...'` quote, `\"` escapes inside
+    /// quotes; an unterminated quote runs to the end of the line, as in iptables-restore.
     static func words(_ bytes: ArraySlice<UInt8>) -> (words: [Word], error: (column: Int, message: String)?) {
         var result: [Word] = []
         var index = bytes.startIndex
@@ -63,7 +64,8 @@ enum TextScan {
                         if inner == quote { closed = true; index += 1; break }
                         text.append(inner); index += 1
                     }
-                    if !closed { return (result, (column, "unterminated quote")) }
+                    // iptables-restore takes an unterminated quote to the end of the line; so do we.
+                    _ = closed
                 } else {
                     text.append(current); index += 1
                 }
