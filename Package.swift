@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "originaudit", targets: ["originaudit"]),
+        .executable(name: "FirewallBench", targets: ["FirewallBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -50,6 +51,9 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+
+        // Scripts/bench-firewall: generates a large firewall and times parsing and evaluation.
+        .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore"], path: "Scripts/FirewallBench", swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(

@@ -120,11 +120,11 @@ enum NftJSONParser {
     static func parse(_ bytes: [UInt8], file: String) -> (model: FirewallModel, findings: [Finding]) {
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+            object = try JSONReader.parse(bytes)
         } catch {
-            let (line, column) = errorPosition(error, bytes: bytes)
-            return (FirewallModel(files: [file]), [Finding(ruleId: "input.parse-error", message: "invalid JSON: \(describe(error))",
-                                                              location: SourceLocation(file: file, line: line, column: column))])
+            let position = LineIndex(bytes).position(of: min(error.offset, bytes.count))
+            return (FirewallModel(files: [file]), [Finding(ruleId: "input.parse-error", message: "invalid JSON: \(error.message)",
+                                                              location: SourceLocation(file: file, line: position.line, column: position.column))])
         }
         guard let root = object as? [String: Any], let list = root["nftables"] as? [Any] else {
             return (FirewallModel(files: [file]), [Finding(ruleId: "input.parse-error", message: "expected {\"nftables\": [...]} as printed by nft -j list ruleset",
@@ -166,25 +166,5 @@ enum NftJSONParser {
         }
         guard lines.count == count, Set(lines).count == lines.count else { return nil }
         return lines
-    }
-
-    static func describe(_ error: any Error) -> String {
-        let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-        return text
-    }
-
-    static func errorPosition(_ error: any Error, bytes: [UInt8]) -> (Int, Int) {
-        // Foundation reports "… around line N, column M." or "… at character N".
-        let text = describe(error)
-        if let range = text.range(of: "line "), let line = Int(text[range.upperBound...].prefix { $0.isNumber }) {
-            var column = 1
-            if let columnRange = text.range(of: "column "), let value = Int(text[columnRange.upperBound...].prefix { $0.isNumber }) { column = value }
-            return (line, column)
-        }
-        if let range = text.range(of: "character "), let offset = Int(text[range.upperBound...].prefix { $0.isNumber }) {
-            let position = LineIndex(bytes).position(of: min(offset, bytes.count))
-            return (position.line, position.column)
-        }
-        return (1, 1)
     }
 }

@@ -204,7 +204,7 @@ struct IptablesParser {
         }
         var rest = Array(words.dropFirst(2))
         if words[0].text == "-I" || words[0].text == "--insert", let first = rest.first, Int(first.text) != nil { rest.removeFirst() }
-        var options = RuleOptions(words: rest, tableName: tables[current].name, chain: tables[current].chains[chainIndex])
+        var options = RuleOptions(words: rest, tableName: tables[current].name)
         options.parse()
         if let family = options.addressFamily { sawAddressFamily = sawAddressFamily ?? family }
         if let problem = options.error {
@@ -235,7 +235,6 @@ private extension String {
 struct RuleOptions {
     let words: [Word]
     let tableName: String
-    let chain: FirewallChain
 
     var matches: [Match] = []
     var action: RuleAction = .continue
@@ -250,10 +249,9 @@ struct RuleOptions {
     private var rejectWith: String?
     private var dnatPort: UInt16?
 
-    init(words: [Word], tableName: String, chain: FirewallChain) {
+    init(words: [Word], tableName: String) {
         self.words = words
         self.tableName = tableName
-        self.chain = chain
     }
 
     /// Placeholder for a REJECT without --reject-with, resolved once the file's family is known.
