@@ -15,6 +15,8 @@ struct KernelCase: Sendable, CustomStringConvertible {
     var name: String
     var sources: [Source]
     var ipset: String? = nil
+    /// Needs the container namespace behind docker0 (DNAT cases).
+    var container = false
 
     var description: String { name }
 }
@@ -29,7 +31,41 @@ enum KernelCorpus {
             + chains.map { ":\($0) - [0:0]\n" }.joined() + rules + (rules.hasSuffix("\n") || rules.isEmpty ? "" : "\n") + "COMMIT\n"
     }
 
+    /// Docker's rules for one container (172.17.0.2) publishing port 80 as 8080, with `user`
+    /// rules in DOCKER-USER and INPUT closed to everything but the CDN.
+    static func docker(user: String, publishOn destination: String = "") -> String {
+        """
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        :DOCKER - [0:0]
+        -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+        -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+        -A DOCKER -i docker0 -j RETURN
+        -A DOCKER \(destination)! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+        COMMIT
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :DOCKER - [0:0]
+        :DOCKER-USER - [0:0]
+        -A INPUT -s 192.0.2.0/24 -p tcp -m multiport --dports 80,443 -j ACCEPT
+        -A FORWARD -j DOCKER-USER
+        -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -o docker0 -j DOCKER
+        -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+        -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
+        \(user)-A DOCKER-USER -j RETURN
+        COMMIT
+        """
+    }
+
     static let cases: [KernelCase] = [
+        KernelCase(name: "docker: a published port bypasses INPUT", sources: [.iptables(docker(user: ""))], container: true),
+        KernelCase(name: "docker: DOCKER-USER filters the published port", sources: [.iptables(docker(user: "-A DOCKER-USER -i eth0 ! -s 192.0.2.0/24 -p tcp -m conntrack --ctorigdstport 8080 -j DROP\n-A DOCKER-USER -s 203.0.113.0/24 -j REJECT --reject-with icmp-port-unreachable\n"))], container: true),
         KernelCase(name: "policy drop, CDN allow-list with multiport", sources: [.iptables(filter("""
         -A INPUT -i lo -j ACCEPT
         -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT

@@ -40,6 +40,10 @@ final class KernelLab: @unchecked Sendable {
     let cdn: String
     let directory: URL
     private var listener: Process?
+    /// A third namespace behind the origin, reached through a veth named docker0 (172.17.0.2,
+    /// listening on 80), for DNAT'd traffic as Docker publishes it.
+    private(set) var container: String?
+    private var containerListener: Process?
 
     init() throws {
         let tag = "\(getpid() % 100_000)-\(UInt32.random(in: 0...0xFFFF))"
@@ -151,12 +155,45 @@ final class KernelLab: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: ready) else { throw LabError("listener did not start") }
     }
 
+    /// Creates the container namespace (once) and turns on forwarding in the origin.
+    func enableContainer() throws {
+        guard container == nil else { return }
+        let name = origin.replacingOccurrences(of: "oa-fw-o-", with: "oa-fw-k-")
+        try must(["ip", "netns", "add", name])
+        container = name
+        let short = String(origin.suffix(8)).replacingOccurrences(of: "-", with: "")
+        let a = String("od\(short)".prefix(15)), b = String("ok\(short)".prefix(15))
+        try must(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
+        try must(["ip", "link", "set", a, "netns", origin])
+        try must(["ip", "link", "set", b, "netns", name])
+        try must(["ip", "-n", origin, "link", "set", a, "name", "docker0"])
+        try must(["ip", "-n", name, "link", "set", b, "name", "eth0"])
+        try must(["ip", "-n", origin, "addr", "add", "172.17.0.1/16", "dev", "docker0"])
+        try must(["ip", "-n", name, "addr", "add", "172.17.0.2/16", "dev", "eth0"])
+        for (namespace, device) in [(origin, "docker0"), (name, "eth0"), (name, "lo")] { try must(["ip", "-n", namespace, "link", "set", device, "up"]) }
+        try must(["ip", "-n", name, "route", "add", "default", "via", "172.17.0.1"])
+        try must(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        _ = try sh(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.conf.docker0.rp_filter=0"])
+        let ready = directory.appendingPathComponent("container-ready").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestTools.which("ip"))
+        process.arguments = ["netns", "exec", name, try TestTools.which("python3"), directory.appendingPathComponent("listener.py").path, ready, "80"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        containerListener = process
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { usleep(50_000) }
+    }
+
     func tearDown() {
-        if let listener, listener.isRunning {
-            kill(listener.processIdentifier, SIGKILL)
-            listener.waitUntilExit()
+        for process in [listener, containerListener].compactMap({ $0 }) where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
         }
         listener = nil
+        containerListener = nil
+        if let container { _ = try? sh(["ip", "netns", "del", container]) }
+        container = nil
         _ = try? sh(["ip", "netns", "del", origin])
         _ = try? sh(["ip", "netns", "del", cdn])
         try? FileManager.default.removeItem(at: directory)

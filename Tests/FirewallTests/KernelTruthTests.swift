@@ -134,6 +134,7 @@ import TestSupport
         var compared = 0, skipped = 0
         for kernelCase in KernelCorpus.cases {
             try lab.reset()
+            if kernelCase.container { try lab.enableContainer() }
             let inputs = try load(kernelCase, into: lab)
             let loaded = FirewallLoader.load(inputs)
             #expect(Self.errors(loaded).isEmpty, "\(kernelCase.name): our parser rejects a file the kernel accepts: \(Self.errors(loaded).map { "\($0.location!): \($0.message)" })")
