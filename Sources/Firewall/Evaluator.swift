@@ -275,7 +275,8 @@ extension FirewallEvaluator {
                             let matching = set.addressPorts.filter { $0.tcp && $0.ports.contains(port) }
                             result = (AddressSet(family: family, ranges: matching.flatMap { $0.addresses[family].intervals.ranges }), !set.hasUnknownEntries)
                         }
-                    } else if !name.hasSuffix(",port") {
+                    } else {
+                        // `src,dst` on a one-dimensional set: the kernel uses the first flag only.
                         result = (set.family == nil || set.family == family ? set.addresses[family] : AddressSet(family: family), !set.hasUnknownEntries)
                     }
                 }

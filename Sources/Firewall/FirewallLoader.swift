@@ -72,6 +72,16 @@ public enum FirewallLoader {
         }
         model.files = inputs.map(\.displayPath)
         findings += jumpCycles(model)
+        let rules = model.tables.flatMap { $0.chains.flatMap(\.rules) }
+        let interfaceNames = Set(rules.flatMap { rule in rule.matches.flatMap { match -> [String] in
+            if case .interface(true, let names, _) = match { return names } else { return [] }
+        } }).subtracting(["lo"])
+        if !interfaceNames.isEmpty {
+            notes.append("firewall: input-interface matches (\(interfaceNames.sorted().prefix(5).joined(separator: ", "))) were judged assuming CDN traffic arrives on the public interface: lo and container bridges (docker*, br-*, veth*, …) never match, any other name does")
+        }
+        if rules.contains(where: { if case .dnat = $0.action { true } else { false } }) {
+            notes.append("firewall: DNAT'd traffic is judged by the forward chains at the translated port, as for Docker's published ports; a DNAT to the host's own address is not modelled")
+        }
         for table in model.tables where table.family == .netdev || table.family == .bridge || table.family == .arp {
             notes.append("nftables table \(table.displayName) (\(table.location)) is not evaluated: the \(table.family.rawValue) family is outside the IP input path this audit models")
         }

@@ -481,6 +481,11 @@ struct RuleOptions {
             let known: Set<String> = ["new", "established", "related", "invalid", "untracked", "snat", "dnat"]
             guard states.isSubset(of: known) else { fail(word.column, "unknown connection state in '\(word.text)'"); return }
             matches.append(.connectionState(states, negated: negated))
+        case (_, "--ctorigsrc"), (_, "--ctorigdst"):
+            // For a NEW connection the original tuple is the packet's own (before any DNAT).
+            guard let word = value(for: option, negated: &negated) else { return }
+            guard let cidr = CIDR(word.text) else { fail(word.column, "'\(word.text)' is not an address or prefix"); return }
+            matches.append(.address(name == "--ctorigsrc" ? .source : .destination, .literal(DualStackSet(cidrs: [cidr])), negated: negated))
         case (_, "--ctproto"):
             guard let word = value(for: option, negated: &negated) else { return }
             matches.append(.proto([ProtocolNames.number(word.text) ?? 255], negated: negated))

@@ -14,7 +14,21 @@ struct DockerBypass: AuditRule {
         }
         guard !others.isEmpty else { return [] }
         // Every port a DNAT rule may apply to, not only the CDN's: a published database is a bypass too.
-        let parts = FirewallEvaluator(model: firewall).evaluate(sources: others, ports: PortSet(1...UInt16.max))
+        var ports = PortSet()
+        for table in firewall.tables {
+            for chain in table.chains {
+                for rule in chain.rules {
+                    guard case .dnat = rule.action else { continue }
+                    var rulePorts = PortSet(1...UInt16.max)
+                    for match in rule.matches {
+                        if case .port(.destination, let set, let negated) = match { rulePorts.formIntersection(negated ? set.complement() : set) }
+                    }
+                    ports.formUnion(rulePorts)
+                }
+            }
+        }
+        guard !ports.isEmpty else { return [] }
+        let parts = FirewallEvaluator(model: firewall).evaluate(sources: others, ports: ports)
             .filter { $0.decision.dnat != nil && $0.decision.outcome.possiblyAccepted }
         var groups: [(dnat: RuleReference, family: AddressFamily, ports: PortSet, decision: Decision, sources: AddressSet)] = []
         for part in parts {
