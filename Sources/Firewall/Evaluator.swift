@@ -307,7 +307,8 @@ extension FirewallEvaluator {
 
         /// The sources a rule matches for the probe (TCP SYN, state NEW, to `port`), and how surely.
         /// nil: the rule never matches the probe.
-        mutating func compile(_ rule: FirewallRule, table: FirewallTable, hook: Hook, port: UInt16, afterDNAT: Bool) -> (AddressSet, Certainty)? {
+        mutating func compile(_ rule: FirewallRule, table: FirewallTable, hook: Hook, port: UInt16, afterDNAT: Bool,
+                              beforeConntrack: Bool = false) -> (AddressSet, Certainty)? {
             var sources = AddressSet.all(family)
             var certainty = Certainty.always
             for match in rule.matches {
@@ -348,7 +349,7 @@ extension FirewallEvaluator {
                     }
                     if matches == negated { return nil }
                 case .connectionState(let states, let negated):
-                    let matches = states.contains("new") || (afterDNAT && states.contains("dnat"))
+                    let matches = beforeConntrack ? states.contains("invalid") : states.contains("new") || (afterDNAT && states.contains("dnat"))
                     if matches == negated { return nil }
                 case .addressType(let direction, let types, let negated):
                     let matches = direction == .destination ? !types.isDisjoint(with: ["LOCAL", "UNICAST"]) : types.contains("UNICAST")
@@ -395,7 +396,11 @@ extension FirewallEvaluator {
             var maybeSkipped = AddressSet(family: family)
             for rule in chain.rules {
                 if state.entries.count >= Run.maxEntries { state.truncated = true; return }
-                guard let (matched, ruleCertainty) = compile(rule, table: table, hook: hook, port: port, afterDNAT: afterDNAT) else { continue }
+                // Connection tracking runs at priority -200 on prerouting: before it, a packet has no state
+                // and conntrack/ct state matches see it as INVALID (xt_conntrack, nft_ct).
+                let beforeConntrack = hook == .prerouting && base.priority < -200
+                guard let (matched, ruleCertainty) = compile(rule, table: table, hook: hook, port: port, afterDNAT: afterDNAT,
+                                                             beforeConntrack: beforeConntrack) else { continue }
                 let sources = remaining.isAll ? matched : (matched.isAll ? remaining : remaining.intersection(matched))
                 if sources.isEmpty { continue }
                 let reference = reference(rule, table: table, chain: chain)

@@ -454,6 +454,27 @@ enum KernelCorpus {
             }
         }
         """)]),
+        KernelCase(name: "conntrack state before conntrack runs (raw)", sources: [.iptables("""
+        *raw
+        :PREROUTING ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        -A PREROUTING -s 192.0.2.0/24 -m conntrack --ctstate NEW -j DROP
+        -A PREROUTING -s 203.0.113.0/24 -m conntrack --ctstate INVALID -j DROP
+        COMMIT
+        """)]),
+        KernelCase(name: "nft: ct state at raw priority", sources: [.nft("""
+        table inet early {
+            chain pre {
+                type filter hook prerouting priority raw; policy accept;
+                ip saddr 198.51.100.0/24 ct state invalid drop
+                ip saddr 192.0.2.0/24 ct state new drop
+            }
+            chain pre2 {
+                type filter hook prerouting priority mangle; policy accept;
+                ip saddr 203.0.113.0/24 ct state new tcp dport 443 drop
+            }
+        }
+        """)]),
         KernelCase(name: "iptables-nft and native nft together", sources: [.iptables(filter("ACCEPT", """
         -A INPUT -s 192.0.2.0/24 -j ACCEPT
         """)), .nft("""

@@ -83,6 +83,8 @@ final class KernelLab: @unchecked Sendable {
             try must(["ip", "-n", namespace, "link", "set", "lo", "up"])
             _ = try sh(["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0"])
         }
+        // REJECT's ICMP errors must not be rate-limited away when many probes hit one rule at once.
+        _ = try sh(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000"])
         try must(["ip", "-n", origin, "addr", "add", "\(KernelLab.originV4)/32", "dev", "eth0"])
         try must(["ip", "-n", origin, "addr", "add", "\(KernelLab.originV6)/128", "dev", "eth0", "nodad"])
         for prefix in ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"] { try must(["ip", "-n", origin, "route", "add", prefix, "dev", "eth0"]) }
