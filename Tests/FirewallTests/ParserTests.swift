@@ -184,3 +184,77 @@ import TestSupport
         #expect(result.findings.first?.ruleId == "input.parse-error")
     }
 }
+
+@Suite struct RobustnessTests {
+    /// Corpus files with random bytes deleted, duplicated or replaced: every parser must return
+    /// (findings, not crashes) and the evaluator must still partition the space.
+    @Test func mutatedCorpusNeverCrashes() {
+        var generator = SystemRandomNumberGenerator()
+        var texts: [(FirewallInputKind, String)] = []
+        for kernelCase in KernelCorpus.cases {
+            for source in kernelCase.sources {
+                switch source {
+                case .iptables(let text), .ip6tables(let text): texts.append((.iptablesSave, text))
+                case .iptablesCommands(let text): texts.append((.iptablesRules, text))
+                case .nft(let text): texts.append((.nftText, text))
+                case .ufw: continue
+                }
+            }
+            if let ipset = kernelCase.ipset { texts.append((.ipset, ipset)) }
+        }
+        for round in 0..<400 {
+            let (kind, text) = texts[round % texts.count]
+            var bytes = Array(text.utf8)
+            for _ in 0..<Int.random(in: 1...6, using: &generator) where !bytes.isEmpty {
+                let at = Int.random(in: 0..<bytes.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: bytes.remove(at: at)
+                case 1: bytes.insert(bytes[Int.random(in: 0..<bytes.count, using: &generator)], at: at)
+                default: bytes[at] = UInt8.random(in: 0x20...0x7E, using: &generator)
+                }
+            }
+            let result = FirewallLoader.load([FirewallInput(kind: kind, displayPath: "mutated", bytes: bytes)])
+            let parts = FirewallEvaluator(model: result.model).evaluate(family: .ipv4, sources: .all(.ipv4), ports: PortSet(ranges: [80...80, 443...443]))
+            let covered = parts.reduce(into: [PortSet: AddressSet]()) { $0[$1.ports, default: AddressSet(family: .ipv4)].formUnion($1.sources) }
+            #expect(covered.values.allSatisfy { !$0.isEmpty })
+        }
+    }
+
+    @Test func deepJSONAndLongJumpChainsAreBounded() {
+        let deep = "{\"nftables\": " + String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000) + "}"
+        #expect(FirewallLoader.load(text: deep, kind: .nftJSON, file: "deep.json").findings.first?.ruleId == "input.parse-error")
+        var text = "*filter\n:INPUT DROP [0:0]\n"
+        for index in 0..<300 { text += ":c\(index) - [0:0]\n" }
+        text += "-A INPUT -j c0\n"
+        for index in 0..<299 { text += "-A c\(index) -j c\(index + 1)\n" }
+        text += "-A c299 -s 192.0.2.0/24 -j ACCEPT\nCOMMIT\n"
+        let model = FirewallLoader.load(text: text, kind: .iptablesSave, file: "chain.v4").model
+        let parts = FirewallEvaluator(model: model).evaluate(family: .ipv4, sources: AddressSet(family: .ipv4, cidrs: [CIDR("192.0.2.0/24")!]), ports: PortSet(443...443))
+        // Deeper than the kernel allows: reported as unknown, not followed forever.
+        #expect(parts.first?.decision.outcome.kind == .unknown)
+    }
+
+    @Test func nftTextStatements() {
+        let text = """
+        table inet f {
+            chain input {
+                type filter hook input priority 0; policy drop;
+                tcp dport 22 ct count over 3 drop
+                tcp dport 443 meter flood size 65535 { ip saddr limit rate over 100/second } drop
+                tcp dport 80 add @seen { ip saddr limit rate 10/second } accept
+                xt match "geoip" accept
+                tcp flags & (fin|syn|rst|ack) == syn tcp dport 8080 accept
+                tcp flags syn / fin,syn,rst,ack tcp dport 8081 accept
+            }
+        }
+        """
+        let result = FirewallLoader.load(text: text, kind: .nftText, file: "r.nft")
+        #expect(result.findings.isEmpty, "\(result.findings.map(\.message))")
+        let rules = result.model.tables.first?.chain(named: "input")?.rules ?? []
+        #expect(rules.count == 6)
+        #expect(rules.prefix(3).allSatisfy { $0.matches.contains { if case .rateLimit = $0 { true } else { false } } })
+        #expect(rules[3].matches.contains { if case .unknown = $0 { true } else { false } })
+        let parts = FirewallEvaluator(model: result.model).evaluate(family: .ipv4, sources: .all(.ipv4), ports: PortSet(ranges: [8080...8081]))
+        #expect(parts.allSatisfy { $0.decision.outcome.kind == .unknown || $0.decision.outcome.kind == .accept })
+    }
+}
