@@ -46,7 +46,8 @@ public struct ReachabilityMatrix: Sendable, Encodable {
         let evaluator = FirewallEvaluator(model: model, inInterface: inInterface)
         var cells: [Cell] = []
         var totals: [Total] = []
-        for family in AddressFamily.allCases {
+        // A family without a ruleset is reported as not analysed, not as a column of accepts.
+        for family in AddressFamily.allCases where model.families.contains(family) {
             let ranges = cdn.ranges[family]
             guard !ranges.isEmpty else { continue }
             let parts = evaluator.evaluate(family: family, sources: ranges, ports: ports)
@@ -101,6 +102,15 @@ public struct ReachabilityMatrix: Sendable, Encodable {
               path: decision.path, uncertainBecause: decision.uncertainBecause, dnat: decision.dnat)
     }
 
+    /// IPv6 counts as powers of two ("2^96") once they stop being readable; other text unchanged.
+    static func readable(_ text: String) -> String {
+        var words = text.split(separator: " ").map(String.init)
+        guard let last = words.last, let value = UInt128(last), value > UInt128(UInt32.max) else { return text }
+        let exponent = 127 - value.leadingZeroBitCount
+        words[words.count - 1] = value == UInt128(1) << UInt128(exponent) ? "2^\(exponent)" : "~2^\(exponent)"
+        return words.joined(separator: " ")
+    }
+
     /// The matrix for people: one line per range × port piece, then totals.
     public func renderText() -> String {
         var lines: [String] = ["Firewall reachability for \(cdn), tcp ports \(ports)"]
@@ -123,7 +133,8 @@ public struct ReachabilityMatrix: Sendable, Encodable {
         for total in totals {
             let family = total.family == .ipv4 ? "IPv4" : "IPv6"
             let others = total.byOutcome.filter { $0.key != "accept" }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            lines.append("  tcp/\(total.ports) \(family): \(total.accepted) of \(total.addresses) CDN addresses reach it" + (others.isEmpty ? "" : "; " + others.joined(separator: ", ")))
+            lines.append("  tcp/\(total.ports) \(family): \(Self.readable(total.accepted)) of \(Self.readable(total.addresses)) CDN addresses reach it"
+                + (others.isEmpty ? "" : "; " + others.map { Self.readable($0) }.joined(separator: ", ")))
         }
         for family in unfilteredFamilies {
             lines.append("  no \(family == .ipv4 ? "IPv4" : "IPv6") ruleset was given: that family was not analysed")
