@@ -101,6 +101,25 @@ enum KernelCorpus {
         -A WEB -j DROP
         -A CDN -s 192.0.2.0/24 -j ACCEPT
         """))]),
+        KernelCase(name: "goto and RETURN from the base chain", sources: [.iptables(filter(chains: ["CDN"], """
+        -A INPUT -p tcp -m tcp --dport 443 -g CDN
+        -A INPUT -s 203.0.113.0/25 -j RETURN
+        -A INPUT -p tcp -j ACCEPT
+        -A CDN -s 192.0.2.0/24 -j ACCEPT
+        """))]),
+        KernelCase(name: "nft: goto and return in the base chain", sources: [.nft("""
+        table ip f {
+            chain input {
+                type filter hook input priority 0; policy drop;
+                tcp dport 443 goto cdn
+                ip saddr 203.0.113.0/25 return
+                accept
+            }
+            chain cdn {
+                ip saddr 192.0.2.0/24 accept
+            }
+        }
+        """)]),
         KernelCase(name: "RETURN in a checking chain", sources: [.iptables(filter(chains: ["CHECK"], """
         -A INPUT -j CHECK
         -A INPUT -p tcp -m tcp --dport 80 -j ACCEPT
