@@ -296,9 +296,8 @@ extension FirewallEvaluator {
             if let name = evaluator.inInterface { return patterns.contains { interfaceMatches($0, name) } }
             return patterns.contains { pattern in
                 let stem = pattern.hasSuffix("+") ? String(pattern.dropLast()) : pattern
-                if stem == "lo" || (pattern.hasSuffix("+") && "lo".hasPrefix(stem) && stem.count <= 2 && stem.isEmpty) { return false }
-                if stem.isEmpty { return true }
                 if stem == "lo" { return false }
+                if stem.isEmpty { return true }
                 return !Run.containerInterfaces.contains { stem.hasPrefix($0) }
             }
         }
@@ -395,7 +394,15 @@ extension FirewallEvaluator {
             var remaining = prefix
             var maybeSkipped = AddressSet(family: family)
             for rule in chain.rules {
-                if state.entries.count >= Run.maxEntries { state.truncated = true; return }
+                if state.entries.count >= Run.maxEntries {
+                    // Too many paths to inline: what is left is unknown, never silently skipped.
+                    if !state.truncated {
+                        state.truncated = true
+                        state.entries.append(FlatEntry(sources: remaining, certainty: .always, terminal: .unknown("ruleset too large to evaluate"),
+                                                       rule: reference(rule, table: table, chain: chain), path: path, uncertainBecause: []))
+                    }
+                    return
+                }
                 // Connection tracking runs at priority -200 on prerouting: before it, a packet has no state
                 // and conntrack/ct state matches see it as INVALID (xt_conntrack, nft_ct).
                 let beforeConntrack = hook == .prerouting && base.priority < -200
@@ -511,10 +518,6 @@ extension FirewallEvaluator {
         }
 
         // MARK: composing base chains
-
-        struct Stage {
-            var segmentation: ChainSegmentation
-        }
 
         /// One way a packet can go through the base chains.
         struct Possibility {

@@ -15,8 +15,7 @@ struct IPSetParser {
     mutating func parse(_ bytes: [UInt8]) {
         for (number, range) in Lines(bytes: bytes) {
             if range.count > TextScan.maxLineLength { error(number, 1, "line is \(range.count) bytes long; not parsed"); continue }
-            let (words, quoteError) = TextScan.words(bytes[range])
-            if let quoteError { error(number, quoteError.column, quoteError.message); continue }
+            let words = TextScan.words(bytes[range])
             guard let head = words.first, !head.text.hasPrefix("#") else { continue }
             switch head.text {
             case "create", "-N", "-exist":

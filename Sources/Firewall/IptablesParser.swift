@@ -59,8 +59,7 @@ struct IptablesParser {
                 if text.contains("ip6tables") { headerFamily = .ipv6 } else if text.contains("iptables") { headerFamily = headerFamily ?? .ipv4 }
                 continue
             }
-            let (words, quoteError) = TextScan.words(slice)
-            if let quoteError { error(line: number, column: quoteError.column, quoteError.message); continue }
+            let words = TextScan.words(slice)
             guard let head = words.first else { continue }
             var body = words[...]
             // `[packets:bytes] -A ...` (iptables-save -c) and `:CHAIN POLICY [p:b]`.
@@ -339,7 +338,6 @@ struct RuleOptions {
         case "-m", "--match":
             guard let word = value(for: option, negated: &negated) else { return }
             modules.append(word.text)
-            if word.text == "comment" || word.text == "tcp" || word.text == "udp" || word.text == "multiport" { break }
         case "-j", "--jump", "-g", "--goto":
             guard let word = value(for: option, negated: &negated) else { return }
             target = word.text

@@ -39,7 +39,7 @@ enum TextScan {
 
     /// Splits a line into words: blanks separate, `"..."` and `'...'` quote, `\"` escapes inside
     /// quotes; an unterminated quote runs to the end of the line, as in iptables-restore.
-    static func words(_ bytes: ArraySlice<UInt8>) -> (words: [Word], error: (column: Int, message: String)?) {
+    static func words(_ bytes: ArraySlice<UInt8>) -> [Word] {
         var result: [Word] = []
         var index = bytes.startIndex
         let base = bytes.startIndex
@@ -55,24 +55,22 @@ enum TextScan {
                     quoted = true
                     let quote = current
                     index += 1
-                    var closed = false
+                    // An unterminated quote runs to the end of the line, as in iptables-restore.
                     while index < bytes.endIndex {
                         let inner = bytes[index]
                         if inner == 0x5C, index + 1 < bytes.endIndex, bytes[index + 1] == quote || bytes[index + 1] == 0x5C {
                             text.append(bytes[index + 1]); index += 2; continue
                         }
-                        if inner == quote { closed = true; index += 1; break }
+                        if inner == quote { index += 1; break }
                         text.append(inner); index += 1
                     }
-                    // iptables-restore takes an unterminated quote to the end of the line; so do we.
-                    _ = closed
                 } else {
                     text.append(current); index += 1
                 }
             }
             result.append(Word(text: String(decoding: text, as: UTF8.self), column: column, quoted: quoted))
         }
-        return (result, nil)
+        return result
     }
 
     /// Whether the bytes look like text (no NUL, mostly printable): binary garbage is refused early.
