@@ -71,6 +71,21 @@ public enum FirewallLoader {
             }
         }
         model.files = inputs.map(\.displayPath)
+        // iptables-nft tables appear in both iptables-save and `nft list ruleset`; the iptables form
+        // keeps every match's options (the nft JSON only says `xt match multiport`), so it wins.
+        let iptablesTables = Set(model.tables.filter { $0.backend == .iptables }.map { "\($0.family.rawValue) \($0.name)" })
+        let duplicates = model.tables.filter { $0.backend == .nftables && iptablesTables.contains("\($0.family.rawValue) \($0.name)") }
+        if !duplicates.isEmpty {
+            model.tables.removeAll { $0.backend == .nftables && iptablesTables.contains("\($0.family.rawValue) \($0.name)") }
+            notes.append("firewall: nftables table(s) \(duplicates.map(\.displayName).joined(separator: ", ")) are the iptables-nft tables also given as iptables-save output; the iptables-save form was used")
+        }
+        let xtRules = model.tables.filter { $0.backend == .nftables }.flatMap { $0.chains.flatMap(\.rules) }.filter { rule in
+            rule.matches.contains { if case .unknown(let text) = $0 { text.hasPrefix("xt ") } else { false } }
+                || { if case .unknown(let text) = rule.action { text.hasPrefix("xt ") } else { false } }()
+        }
+        if let first = xtRules.first {
+            notes.append("firewall: \(xtRules.count) nftables rule(s) use xt (iptables-nft compatibility) statements whose options nft does not print, first at \(first.location); give iptables-save output for those tables")
+        }
         findings += jumpCycles(model)
         let rules = model.tables.flatMap { $0.chains.flatMap(\.rules) }
         let interfaceNames = Set(rules.flatMap { rule in rule.matches.flatMap { match -> [String] in

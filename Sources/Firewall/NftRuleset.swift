@@ -227,7 +227,10 @@ struct NftRulesetBuilder {
                 }
             case "xt":
                 let xt = body as? [String: Any] ?? [:]
-                if xt["type"] as? String == "target" {
+                if xt["name"] as? String == "comment" {
+                    // iptables-nft keeps `-m comment` as an xt match: it matches every packet.
+                    break
+                } else if xt["type"] as? String == "target" {
                     action = .unknown("xt target \(xt["name"] ?? "?")"); decided = true
                 } else {
                     matches.append(.unknown("xt \(xt["type"] ?? "match") \(xt["name"] ?? "?")"))

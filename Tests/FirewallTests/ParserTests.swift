@@ -293,3 +293,31 @@ import TestSupport
         #expect(parts.first { $0.decision.outcome.kind == .accept }?.sources.description == "203.0.113.0/24")
     }
 }
+
+@Suite struct IptablesNftTests {
+    /// What `nft -j list ruleset` prints for a table iptables-nft manages: xt statements without options.
+    static let json = """
+    {"nftables": [{"table": {"family": "ip", "name": "filter", "handle": 1}},
+    {"chain": {"family": "ip", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}},
+    {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 4, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "192.0.2.0", "len": 24}}}}, {"xt": {"type": "match", "name": "multiport"}}, {"xt": {"type": "match", "name": "comment"}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}},
+    {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 5, "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}]}
+    """
+
+    @Test func xtStatementsAreUnknownAndNoted() {
+        let result = FirewallLoader.load(text: Self.json, kind: .nftJSON, file: "ruleset.json")
+        #expect(result.findings.isEmpty)
+        #expect(result.notes.contains { $0.contains("xt") })
+        let parts = FirewallEvaluator(model: result.model).evaluate(family: .ipv4, sources: AddressSet(family: .ipv4, cidrs: [CIDR("192.0.2.0/24")!]), ports: PortSet(443...443))
+        #expect(parts.first?.decision.outcome.kind == .unknown)
+    }
+
+    @Test func theIptablesSaveFormWinsOverTheSameTableInNft() {
+        let save = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.0/24 -p tcp -m multiport --dports 80,443 -m comment --comment cdn -j ACCEPT\n-A INPUT -j REJECT --reject-with icmp-admin-prohibited\nCOMMIT\n"
+        let result = FirewallLoader.load([FirewallInput(kind: .nftJSON, displayPath: "ruleset.json", bytes: Array(Self.json.utf8)),
+                                          FirewallInput(kind: .iptablesSave, displayPath: "rules.v4", bytes: Array(save.utf8))])
+        #expect(result.model.tables.count == 1)
+        #expect(result.notes.contains { $0.contains("iptables-save form was used") })
+        let parts = FirewallEvaluator(model: result.model).evaluate(family: .ipv4, sources: AddressSet(family: .ipv4, cidrs: [CIDR("192.0.2.0/24")!]), ports: PortSet(443...443))
+        #expect(parts.first?.decision.outcome.kind == .accept)
+    }
+}
