@@ -104,7 +104,8 @@ final class KernelLab: @unchecked Sendable {
 
         let listenerScript = directory.appendingPathComponent("listener.py")
         try """
-        import socket, select, sys
+        import os, socket, select, sys
+        parent = os.getppid()
         socks = []
         for family, address in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
             for port in map(int, sys.argv[2:]):
@@ -114,8 +115,8 @@ final class KernelLab: @unchecked Sendable {
                     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 s.bind((address, port)); s.listen(512); s.setblocking(False); socks.append(s)
         open(sys.argv[1], 'w').write('ready')
-        while True:
-            readable, _, _ = select.select(socks, [], [], 5)
+        while os.getppid() == parent:  # exits when the test process is gone, even if it was killed
+            readable, _, _ = select.select(socks, [], [], 1)
             for s in readable:
                 try:
                     c, _ = s.accept(); c.close()
