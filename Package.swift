@@ -53,7 +53,7 @@ let package = Package(
         ),
 
         // Scripts/bench-firewall: generates a large firewall and times parsing and evaluation.
-        .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore"], path: "Scripts/FirewallBench", swiftSettings: strict),
+        .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore", "AuditRules"], path: "Scripts/FirewallBench", swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(

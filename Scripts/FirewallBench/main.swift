@@ -3,6 +3,7 @@
 import Foundation
 import OriginAuditCore
 import Firewall
+import AuditRules
 
 let ruleCount = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 50_000
 let setEntries = Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 100_000
@@ -91,6 +92,18 @@ print(String(format: "iptables-save + ipset parse: %.3f s", iptablesParse))
 print(String(format: "nft JSON parse:              %.3f s", nftParse))
 evaluate("iptables", iptablesModel.model)
 evaluate("nft     ", nftModel.model)
+
+// Every firewall.* rule over the iptables model, one after another (the audit runs them concurrently).
+let profile = Profile(cdn: cdn, at: Date())
+let origin = OriginModel(firewall: iptablesModel.model)
+var ruleTimes: [String] = []
+let (_, allRules) = clock {
+    for rule in FirewallRules.all {
+        let (findings, seconds) = clock { rule.check(origin, profile: profile) }
+        ruleTimes.append(String(format: "%@ %.2f s (%d)", rule.id.replacingOccurrences(of: "firewall.", with: ""), seconds, findings.count))
+    }
+}
+print(String(format: "all firewall rules, sequentially: %.3f s — ", allRules) + ruleTimes.joined(separator: ", "))
 
 if ProcessInfo.processInfo.environment["BENCH_DETAIL"] != nil {
     let (_, jsonTime) = clock { try? JSONSerialization.jsonObject(with: Data(jsonBytes)) }
