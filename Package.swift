@@ -10,7 +10,6 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "originaudit", targets: ["originaudit"]),
-        .executable(name: "FirewallBench", targets: ["FirewallBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
