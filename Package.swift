@@ -52,9 +52,10 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Scripts/bench-nginx: times the nginx parser + model in a release build.
+        // Benchmarks (Scripts/bench-*): release-build executables that print figures.
         .executableTarget(name: "BenchNginx", dependencies: ["WebServer", "OriginAuditCore"], path: "Scripts/BenchNginx",
                           swiftSettings: strict),
+        .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore", "AuditRules"], path: "Scripts/FirewallBench", swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(

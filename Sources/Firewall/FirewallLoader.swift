@@ -1,3 +1,4 @@
+import Foundation
 import OriginAuditCore
 
 /// The formats a firewall input can come in.
@@ -33,10 +34,162 @@ public struct FirewallInput: Sendable {
 
 /// Parses every firewall input into one `FirewallModel`.
 public enum FirewallLoader {
+    /// Parses each input with the parser for its kind and merges the results; parse problems are
+    /// `input.parse-error` findings with file:line, and every other line is still used.
     public static func load(_ inputs: [FirewallInput]) -> LoadResult<FirewallModel> {
-        LoadResult(
-            model: FirewallModel(),
-            notes: inputs.isEmpty ? [] : ["firewall analysis is not implemented in this build: \(inputs.map(\.displayPath).joined(separator: ", ")) recognised but not evaluated"],
-            files: inputs.map(\.displayPath))
+        var model = FirewallModel()
+        var findings: [Finding] = []
+        var notes: [String] = []
+        // ipsets first: rules in any file may name them.
+        for input in inputs.sorted(by: { ($0.kind == .ipset ? 0 : 1) < ($1.kind == .ipset ? 0 : 1) }) {
+            model.files.append(input.displayPath)
+            if TextScan.looksBinary(input.bytes) {
+                findings.append(Finding(ruleId: "input.parse-error", message: "binary data where a firewall ruleset was expected",
+                                        location: SourceLocation(file: input.displayPath, line: 1, column: 1)))
+                continue
+            }
+            switch input.kind {
+            case .iptablesSave, .iptablesRules:
+                var parser = IptablesParser(file: input.displayPath, familyHint: input.familyHint)
+                let (tables, family) = parser.parse(input.bytes, rulesOnly: input.kind == .iptablesRules)
+                model.tables += tables
+                model.families.insert(family)
+                findings += parser.findings
+            case .ipset:
+                var parser = IPSetParser(file: input.displayPath)
+                parser.parse(input.bytes)
+                model.ipsets.merge(parser.sets) { first, _ in first }
+                findings += parser.findings
+            case .nftJSON:
+                let result = NftJSONParser.parse(input.bytes, file: input.displayPath)
+                model.merge(result.model)
+                findings += result.findings
+            case .nftText:
+                let result = NftTextParser.parse(input.bytes, file: input.displayPath)
+                model.merge(result.model)
+                findings += result.findings
+            }
+        }
+        model.files = inputs.map(\.displayPath)
+        // iptables-nft tables appear in both iptables-save and `nft list ruleset`; the iptables form
+        // keeps every match's options (the nft JSON only says `xt match multiport`), so it wins.
+        let iptablesTables = Set(model.tables.filter { $0.backend == .iptables }.map { "\($0.family.rawValue) \($0.name)" })
+        let duplicates = model.tables.filter { $0.backend == .nftables && iptablesTables.contains("\($0.family.rawValue) \($0.name)") }
+        if !duplicates.isEmpty {
+            model.tables.removeAll { $0.backend == .nftables && iptablesTables.contains("\($0.family.rawValue) \($0.name)") }
+            notes.append("firewall: nftables table(s) \(duplicates.map(\.displayName).joined(separator: ", ")) are the iptables-nft tables also given as iptables-save output; the iptables-save form was used")
+        }
+        let xtRules = model.tables.filter { $0.backend == .nftables }.flatMap { $0.chains.flatMap(\.rules) }.filter { rule in
+            rule.matches.contains { if case .unknown(let text) = $0 { text.hasPrefix("xt ") } else { false } }
+                || { if case .unknown(let text) = rule.action { text.hasPrefix("xt ") } else { false } }()
+        }
+        if let first = xtRules.first {
+            notes.append("firewall: \(xtRules.count) nftables rule(s) use xt (iptables-nft compatibility) statements whose options nft does not print, first at \(first.location); give iptables-save output for those tables")
+        }
+        findings += jumpCycles(model)
+        let rules = model.tables.flatMap { $0.chains.flatMap(\.rules) }
+        let interfaceNames = Set(rules.flatMap { rule in rule.matches.flatMap { match -> [String] in
+            if case .interface(true, let names, _) = match { return names } else { return [] }
+        } }).subtracting(["lo"])
+        if !interfaceNames.isEmpty {
+            notes.append("firewall: input-interface matches (\(interfaceNames.sorted().prefix(5).joined(separator: ", "))) were judged assuming CDN traffic arrives on the public interface: lo and container bridges (docker*, br-*, veth*, …) never match, any other name does")
+        }
+        if rules.contains(where: { if case .dnat = $0.action { true } else { false } }) {
+            notes.append("firewall: DNAT'd traffic is judged by the forward chains at the translated port, as for Docker's published ports; a DNAT to the host's own address is not modelled")
+        }
+        for table in model.tables where table.family == .netdev || table.family == .bridge || table.family == .arp {
+            notes.append("nftables table \(table.displayName) (\(table.location)) is not evaluated: the \(table.family.rawValue) family is outside the IP input path this audit models")
+        }
+        return LoadResult(model: model, findings: findings, notes: notes, files: inputs.map(\.displayPath))
+    }
+
+    /// Jump/goto cycles, one finding per cycle at the rule that closes it: the kernel refuses such
+    /// a ruleset (iptables-restore: "Too many levels of symbolic links", nft: "Too many links").
+    static func jumpCycles(_ model: FirewallModel) -> [Finding] {
+        var findings: [Finding] = []
+        for table in model.tables {
+            var state: [String: Int] = [:] // 1 = on the stack, 2 = done
+            func visit(_ name: String, depth: Int) {
+                guard depth < 256, let chain = table.chain(named: name) else { return }
+                state[name] = 1
+                for rule in chain.rules {
+                    let target: String
+                    switch rule.action {
+                    case .jump(let name), .goto(let name): target = name
+                    default: continue
+                    }
+                    if state[target] == 1 {
+                        findings.append(Finding(ruleId: "input.parse-error",
+                                                message: "jump loop: chain \(name) jumps back to \(target), which is already on the path (the kernel rejects this ruleset)",
+                                                location: rule.location))
+                    } else if state[target] == nil {
+                        visit(target, depth: depth + 1)
+                    }
+                }
+                state[name] = 2
+            }
+            for chain in table.chains where state[chain.name] == nil { visit(chain.name, depth: 0) }
+        }
+        return findings
+    }
+
+    /// Convenience for tests and tools: loads text of one kind.
+    public static func load(text: String, kind: FirewallInputKind, file: String, familyHint: AddressFamily? = nil) -> LoadResult<FirewallModel> {
+        load([FirewallInput(kind: kind, familyHint: familyHint, displayPath: file, bytes: Array(text.utf8))])
+    }
+}
+
+/// Parses `nft -j list ruleset`. Rules are located by their kernel handle (the JSON has no lines
+/// of its own when printed by nft; objects on separate lines also get their line).
+enum NftJSONParser {
+    static func parse(_ bytes: [UInt8], file: String) -> (model: FirewallModel, findings: [Finding]) {
+        let object: Any
+        do {
+            object = try JSONReader.parse(bytes)
+        } catch {
+            let position = LineIndex(bytes).position(of: min(error.offset, bytes.count))
+            return (FirewallModel(files: [file]), [Finding(ruleId: "input.parse-error", message: "invalid JSON: \(error.message)",
+                                                              location: SourceLocation(file: file, line: position.line, column: position.column))])
+        }
+        guard let root = object as? [String: Any], let list = root["nftables"] as? [Any] else {
+            return (FirewallModel(files: [file]), [Finding(ruleId: "input.parse-error", message: "expected {\"nftables\": [...]} as printed by nft -j list ruleset",
+                                                              location: SourceLocation(file: file, line: 1, column: 1))])
+        }
+        var builder = NftRulesetBuilder(file: file)
+        let lines = objectLines(bytes, count: list.count)
+        // Tables, sets and chains before rules: a jump may name a chain listed later.
+        let objects: [(object: [String: Any], index: Int)] = list.enumerated().compactMap { item in
+            (item.element as? [String: Any]).map { (object: $0, index: item.offset) }
+        }
+        func location(_ index: Int) -> SourceLocation { SourceLocation(file: file, line: lines?[index] ?? 0) }
+        for (object, index) in objects where object["rule"] == nil { builder.add(object, location: location(index)) }
+        for (object, index) in objects where object["rule"] != nil { builder.add(object, location: location(index)) }
+        var model = FirewallModel(tables: builder.tables, files: [file])
+        model.families = Set(builder.tables.flatMap { table in AddressFamily.allCases.filter { table.family.applies(to: $0) } })
+        return (model, builder.findings)
+    }
+
+    /// When every top-level object starts on its own line (pretty-printed JSON), its line numbers.
+    static func objectLines(_ bytes: [UInt8], count: Int) -> [Int]? {
+        var lines: [Int] = []
+        var depth = 0, line = 1
+        var inString = false, escaped = false
+        for byte in bytes {
+            if byte == 0x0A { line += 1 }
+            if inString {
+                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                continue
+            }
+            switch byte {
+            case 0x22: inString = true
+            case 0x7B, 0x5B:
+                if depth == 2 && byte == 0x7B { lines.append(line) }
+                depth += 1
+            case 0x7D, 0x5D: depth -= 1
+            default: break
+            }
+        }
+        guard lines.count == count, Set(lines).count == lines.count else { return nil }
+        return lines
     }
 }

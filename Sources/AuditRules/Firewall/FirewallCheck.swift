@@ -1,0 +1,98 @@
+import OriginAuditCore
+import Firewall
+
+/// What the firewall rules share: the ports checked, the CDN's partition, grouping and wording.
+enum FirewallCheck {
+    /// Until the web-server model says which ports listen, the CDN's default ports for the mode.
+    static func ports(_ profile: Profile) -> PortSet {
+        profile.defaultPorts.http.union(profile.defaultPorts.https)
+    }
+
+    static func familyName(_ family: AddressFamily) -> String { family == .ipv4 ? "IPv4" : "IPv6" }
+
+    /// The CDN's ranges for the families that have a ruleset (a missing family is ipv6-unfiltered's concern).
+    static func cdnSources(_ model: FirewallModel, _ profile: Profile) -> DualStackSet {
+        var sources = DualStackSet()
+        for family in AddressFamily.allCases where model.families.contains(family) { sources[family] = profile.cdn.ranges[family] }
+        return sources
+    }
+
+    /// The partition of CDN sources × checked ports.
+    static func cdnParts(_ model: FirewallModel, _ profile: Profile) -> [OutcomePart] {
+        let sources = cdnSources(model, profile)
+        guard !sources.isEmpty else { return [] }
+        return FirewallEvaluator(model: model).evaluate(sources: sources, ports: ports(profile))
+    }
+
+    /// Parts with the same deciding rule and outcome, merged: one finding each.
+    struct Group {
+        var family: AddressFamily
+        var sources: AddressSet
+        var ports: PortSet
+        var decision: Decision
+    }
+
+    static func grouped(_ parts: [OutcomePart]) -> [Group] {
+        var groups: [Group] = []
+        for part in parts {
+            if let index = groups.firstIndex(where: { $0.family == part.family && $0.decision.decidedBy == part.decision.decidedBy
+                && $0.decision.outcome == part.decision.outcome && $0.ports == part.ports }) {
+                groups[index].sources.formUnion(part.sources)
+            } else if let index = groups.firstIndex(where: { $0.family == part.family && $0.decision.decidedBy == part.decision.decidedBy
+                && $0.decision.outcome == part.decision.outcome && $0.sources == part.sources }) {
+                groups[index].ports.formUnion(part.ports)
+            } else {
+                groups.append(Group(family: part.family, sources: part.sources, ports: part.ports, decision: part.decision))
+            }
+        }
+        return groups.sorted { ($0.decision.decidedBy.location, $0.family == .ipv4 ? 0 : 1, $0.ports.portList) < ($1.decision.decidedBy.location, $1.family == .ipv4 ? 0 : 1, $1.ports.portList) }
+    }
+
+    static func portText(_ ports: PortSet) -> String { "tcp/\(ports.portList)" }
+
+    /// "rules.v4:12 (filter INPUT: -A INPUT -j DROP)"
+    static func describe(_ reference: RuleReference) -> String {
+        "\(reference.location) (\(reference.chain): \(reference.text))"
+    }
+
+    /// The jumps that led to the deciding rule and any rule that made it uncertain.
+    static func related(_ decision: Decision) -> [RelatedLocation] {
+        var related = decision.path.map { RelatedLocation($0.location, "reached through \($0.chain): \($0.text)") }
+        for reference in decision.uncertainBecause where reference != decision.decidedBy {
+            related.append(RelatedLocation(reference.location, "outcome depends on \(referenceText(reference))"))
+        }
+        if let dnat = decision.dnat { related.append(RelatedLocation(dnat.location, "DNAT: \(dnat.text)")) }
+        return related
+    }
+
+    private static func referenceText(_ reference: RuleReference) -> String { "\(reference.chain): \(reference.text)" }
+
+    static func key(_ family: AddressFamily, _ sources: AddressSet, _ ports: PortSet) -> String {
+        "\(family == .ipv4 ? "v4" : "v6") \(sources.summary(limit: 8)) tcp/\(ports.portList)"
+    }
+
+    /// The CDN's display name for messages.
+    static func cdnName(_ profile: Profile) -> String { profile.cdn.displayName }
+
+    /// An iptables/nft line that would let these sources in, for remediation text.
+    static func allowRemediation(_ group: Group) -> String {
+        let cidrs = group.sources.cidrs.prefix(4).map(\.description)
+        let more = group.sources.cidrs.count > 4 ? " (and \(group.sources.cidrs.count - 4) more prefixes)" : ""
+        let chain = group.decision.decidedBy.chain
+        if chain.split(separator: " ").count == 2 {
+            let command = group.family == .ipv4 ? "iptables" : "ip6tables"
+            let name = chain.split(separator: " ")[1]
+            let ports = group.ports.ranges.count == 1 && group.ports.ranges[0].lowerBound == group.ports.ranges[0].upperBound
+                ? "--dport \(group.ports.portList)" : "-m multiport --dports \(group.ports.portList.replacingOccurrences(of: "-", with: ":"))"
+            return cidrs.map { "\(command) -I \(name) -s \($0) -p tcp \(ports) -j ACCEPT" }.joined(separator: "\n") + more
+                + "\n(insert before \(group.decision.decidedBy.location), or remove that rule for the CDN's ranges)"
+        }
+        return "add before \(group.decision.decidedBy.location): \(group.family == .ipv4 ? "ip" : "ip6") saddr { \(cidrs.joined(separator: ", ")) } tcp dport { \(group.ports.portList) } accept\(more)"
+    }
+}
+
+private extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

@@ -1,0 +1,31 @@
+import OriginAuditCore
+import Firewall
+
+/// firewall.origin-exposed: sources outside the CDN's ranges can reach the web ports, so
+/// visitors (and attackers) can bypass the CDN. Only definite accepts count: "others are
+/// blocked" is judged under the optimistic reading of unknown matches (DESIGN.md §3).
+struct OriginExposed: AuditRule {
+    let id = "firewall.origin-exposed"
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        guard !profile.cdn.ranges.isEmpty else { return [] }
+        var others = DualStackSet()
+        for family in AddressFamily.allCases where model.firewall.families.contains(family) {
+            others[family] = profile.cdn.ranges[family].complement()
+        }
+        guard !others.isEmpty else { return [] }
+        let parts = FirewallEvaluator(model: model.firewall).evaluate(sources: others, ports: FirewallCheck.ports(profile))
+            .filter { $0.decision.outcome.certainlyAccepted }
+        return FirewallCheck.grouped(parts).map { group in
+            let everyone = group.sources == others[group.family]
+            let who = everyone ? "every non-\(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) address"
+                : "non-\(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) addresses \(group.sources.summary(limit: 4))"
+            return Finding(
+                ruleId: id,
+                message: "\(who) can connect to \(FirewallCheck.portText(group.ports)) directly, accepted by \(FirewallCheck.describe(group.decision.decidedBy)): the origin can be reached without the CDN",
+                location: group.decision.decidedBy.location,
+                related: FirewallCheck.related(group.decision),
+                key: "\(group.family == .ipv4 ? "v4" : "v6") \(group.decision.decidedBy.chain) \(group.decision.decidedBy.text) tcp/\(group.ports.portList)")
+        }
+    }
+}

@@ -1,0 +1,850 @@
+import OriginAuditCore
+
+/// A rule or chain policy that decided (or made uncertain) what happens to some traffic.
+public struct RuleReference: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var location: SourceLocation
+    /// `filter INPUT` (iptables) or `inet filter input` (nftables).
+    public var chain: String
+    /// The rule as written, or `policy DROP`.
+    public var text: String
+
+    public init(location: SourceLocation, chain: String, text: String) {
+        self.location = location
+        self.chain = chain
+        self.text = text
+    }
+
+    public var description: String { "\(location) [\(chain)] \(text)" }
+}
+
+/// What finally happens to a TCP SYN (DESIGN.md §3).
+public enum OutcomeKind: String, Sendable, Codable, Hashable, Comparable {
+    case accept, drop, reject, unknown
+    case rateLimited = "rate-limited"
+
+    public static func < (a: OutcomeKind, b: OutcomeKind) -> Bool { a.rank < b.rank }
+    private var rank: Int {
+        switch self {
+        case .accept: 0
+        case .rateLimited: 1
+        case .unknown: 2
+        case .reject: 3
+        case .drop: 4
+        }
+    }
+}
+
+/// The outcome for part of the probe space: a definite verdict, or (unknown / rate-limited) the
+/// verdicts the packet may get depending on what the evaluator could not decide.
+public struct Outcome: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var kind: OutcomeKind
+    /// For `reject`: the reply (`tcp-reset`, `icmp-port-unreachable`, …).
+    public var rejectWith: String?
+    /// Every verdict the packet may get (one for a definite outcome).
+    public var possible: [Verdict]
+
+    /// Every reading lets the packet in: what "the CDN is allowed" must satisfy (pessimistic reading).
+    public var certainlyAccepted: Bool { kind == .accept }
+    /// Some reading lets the packet in; an unmodelled target might too.
+    public var possiblyAccepted: Bool { kind == .unknown || possible.contains(.accept) }
+
+    public var description: String {
+        switch kind {
+        case .accept: "accept"
+        case .drop: "drop"
+        case .reject: "reject (\(rejectWith ?? "?"))"
+        case .unknown: "unknown (\(possible.map(\.description).joined(separator: " or ")))"
+        case .rateLimited: "rate-limited (\(possible.map(\.description).joined(separator: " or ")))"
+        }
+    }
+}
+
+/// How an outcome came about.
+public struct Decision: Hashable, Sendable, Codable {
+    public var outcome: Outcome
+    /// The rule whose verdict is final; for unknown / rate-limited, the first rule that made it so.
+    public var decidedBy: RuleReference
+    /// Jumps and earlier base chains' accepts that led to `decidedBy`.
+    public var path: [RuleReference]
+    /// Rules with unmodelled matches or rate limits on the way.
+    public var uncertainBecause: [RuleReference]
+    /// The DNAT rule that sent the traffic to the forward hook (Docker's published ports).
+    public var dnat: RuleReference?
+}
+
+/// One cell of the partition: these sources to these ports get this decision.
+public struct OutcomePart: Sendable, Hashable {
+    public var family: AddressFamily
+    public var sources: AddressSet
+    public var ports: PortSet
+    public var decision: Decision
+}
+
+/// An accept rule that some of the sources it names never reach.
+public struct ShadowedAccept: Sendable, Hashable {
+    public var rule: RuleReference
+    public var family: AddressFamily
+    public var sources: AddressSet
+    public var ports: PortSet
+    public var shadowedBy: Decision
+}
+
+/// Computes, for sets of source addresses × TCP × destination ports, the partition of that space
+/// by final outcome (DESIGN.md §3). Everything is done on interval sets: each base chain is
+/// flattened (jumps, gotos and RETURNs become source-set constraints), then one sweep over all
+/// rule boundaries finds the first matching rule for every address interval at once.
+public struct FirewallEvaluator: Sendable {
+    public let model: FirewallModel
+    /// The interface probes arrive on. nil: the origin's public interface, whose name is unknown;
+    /// then `lo` and container/bridge names (`docker0`, `br-*`, `veth*`, …) do not match and any
+    /// other name is assumed to be that public interface.
+    public var inInterface: String?
+
+    /// Source ports of probes: Linux's default ephemeral range (the CDN's stack is Linux too).
+    static let ephemeralPorts = PortSet(32768...60999)
+
+    public init(model: FirewallModel, inInterface: String? = nil) {
+        self.model = model
+        self.inInterface = inInterface
+    }
+
+    /// The partition of `sources` × `ports` (both families) by outcome.
+    public func evaluate(sources: DualStackSet, ports: PortSet) -> [OutcomePart] {
+        AddressFamily.allCases.flatMap { family in
+            sources[family].isEmpty ? [] : evaluate(family: family, sources: sources[family], ports: ports)
+        }
+    }
+
+    /// The partition for one family.
+    public func evaluate(family: AddressFamily, sources: AddressSet, ports: PortSet) -> [OutcomePart] {
+        var run = Run(evaluator: self, family: family)
+        return run.partition(sources: sources, ports: ports)
+    }
+
+    /// Accept rules on the input path that name some of `sources` explicitly but are never reached
+    /// by them, because an earlier rule drops or rejects them.
+    public func shadowedAccepts(sources: DualStackSet, ports: PortSet) -> [ShadowedAccept] {
+        AddressFamily.allCases.flatMap { family -> [ShadowedAccept] in
+            guard !sources[family].isEmpty else { return [] }
+            var run = Run(evaluator: self, family: family)
+            return run.shadowed(sources: sources[family], ports: ports)
+        }
+    }
+
+    /// Base chains on the input path of a family, in the order the kernel runs them.
+    func pipeline(_ family: AddressFamily) -> (prerouting: [(Int, Int)], input: [(Int, Int)], forward: [(Int, Int)]) {
+        var pre: [(Int, Int, Int)] = [], input: [(Int, Int, Int)] = [], forward: [(Int, Int, Int)] = []
+        for (t, table) in model.tables.enumerated() where table.family.applies(to: family) {
+            for (c, chain) in table.chains.enumerated() {
+                guard let hook = chain.hook else { continue }
+                switch hook {
+                case .prerouting: pre.append((chain.priority, t, c))
+                case .input where chain.type != "nat": input.append((chain.priority, t, c))
+                case .forward: forward.append((chain.priority, t, c))
+                default: break
+                }
+            }
+        }
+        func order(_ list: [(Int, Int, Int)]) -> [(Int, Int)] {
+            list.enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }.map { ($0.element.1, $0.element.2) }
+        }
+        return (order(pre), order(input), order(forward))
+    }
+}
+
+/// How sure a flattened entry is to match the addresses it names.
+enum Certainty: Int, Comparable {
+    case always = 0, rateLimited = 1, unknown = 2
+    static func < (a: Certainty, b: Certainty) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// What a flattened entry does.
+enum Terminal: Hashable {
+    case verdict(Verdict)
+    case dnat(UInt16?)
+    case unknown(String)
+}
+
+/// One rule of a base chain after jumps are inlined: the sources it decides for, and how.
+struct FlatEntry {
+    var sources: AddressSet
+    var certainty: Certainty
+    var terminal: Terminal
+    var rule: RuleReference
+    var path: [RuleReference]
+    var uncertainBecause: [RuleReference]
+}
+
+/// A chain's result on one address interval: the first certain entry, and uncertain ones before it.
+struct ChainDecision: Hashable {
+    var definite: Int
+    var maybes: [Int]
+}
+
+/// The flattened entries of one base chain with its sweep result.
+struct ChainSegmentation {
+    var entries: [FlatEntry]
+    var decisions: [ChainDecision]
+    /// Sorted starts of segments; segment i covers starts[i] ..< starts[i+1] with decisions[ids[i]].
+    var starts: [UInt128]
+    var ids: [Int]
+}
+
+extension FirewallEvaluator {
+    struct Run {
+        let evaluator: FirewallEvaluator
+        let family: AddressFamily
+        var resolvedSets: [String: (AddressSet, Bool)] = [:]
+        static let maxEntries = 2_000_000
+        static let maxDepth = 64
+
+        init(evaluator: FirewallEvaluator, family: AddressFamily) {
+            self.evaluator = evaluator
+            self.family = family
+        }
+
+        var model: FirewallModel { evaluator.model }
+
+        // MARK: port atoms
+
+        /// Splits the probe ports into pieces every rule treats alike.
+        func portAtoms(_ ports: PortSet) -> [PortSet] {
+            var cuts: Set<UInt16> = []
+            func addCuts(_ set: PortSet) {
+                for range in set.ranges {
+                    cuts.insert(range.lowerBound)
+                    if range.upperBound < UInt16.max { cuts.insert(range.upperBound + 1) }
+                }
+            }
+            for table in model.tables where table.family.applies(to: family) {
+                for chain in table.chains {
+                    for rule in chain.rules {
+                        for match in rule.matches { if case .port(.destination, let set, _) = match { addCuts(set) } }
+                        if case .dnat(let port?) = rule.action { cuts.insert(port); if port < UInt16.max { cuts.insert(port + 1) } }
+                    }
+                }
+            }
+            for set in model.ipsets.values { for entry in set.addressPorts { addCuts(entry.ports) } }
+            var atoms: [PortSet] = []
+            for range in ports.ranges {
+                var low = range.lowerBound
+                let inside = cuts.filter { $0 > range.lowerBound && $0 <= range.upperBound }.sorted()
+                for cut in inside {
+                    atoms.append(PortSet(low...(cut - 1)))
+                    low = cut
+                }
+                atoms.append(PortSet(low...range.upperBound))
+            }
+            return atoms
+        }
+
+        // MARK: compiling one rule
+
+        func reference(_ rule: FirewallRule, table: FirewallTable, chain: FirewallChain) -> RuleReference {
+            RuleReference(location: rule.location, chain: "\(table.displayName) \(chain.name)", text: rule.text)
+        }
+
+        func policyReference(table: FirewallTable, chain: FirewallChain) -> RuleReference {
+            RuleReference(location: chain.policyLocation, chain: "\(table.displayName) \(chain.name)",
+                          text: "policy \(chain.policy == .accept ? "ACCEPT" : "DROP")\(table.backend == .nftables ? " (\(chain.policy))" : "")")
+        }
+
+        /// The addresses of a named set for this family, and whether its contents are known.
+        mutating func resolve(_ name: String, table: FirewallTable, port: UInt16, depth: Int = 0) -> (AddressSet, Bool) {
+            let cacheKey = "\(table.backend.rawValue)\u{1F}\(table.displayName)\u{1F}\(name)\u{1F}\(name.hasSuffix(",port") ? port : 0)"
+            if let cached = resolvedSets[cacheKey] { return cached }
+            var result: (AddressSet, Bool) = (AddressSet.all(family), false)
+            if table.backend == .nftables {
+                if let set = table.sets[name], set.type.hasSuffix("_addr") {
+                    result = (set.addresses[family], !set.hasUnknownEntries)
+                }
+            } else {
+                let baseName = name.hasSuffix(",port") ? String(name.dropLast(5)) : name
+                if let set = model.ipsets[baseName] {
+                    if set.type == "list:set" {
+                        var union = AddressSet(family: family)
+                        var known = depth < 8
+                        for member in set.members where depth < 8 {
+                            let (addresses, memberKnown) = resolve(name.hasSuffix(",port") ? member + ",port" : member, table: table, port: port, depth: depth + 1)
+                            union.formUnion(addresses)
+                            known = known && memberKnown
+                        }
+                        result = (union, known)
+                    } else if set.isAddressPortSet {
+                        if name.hasSuffix(",port") {
+                            let matching = set.addressPorts.filter { $0.tcp && $0.ports.contains(port) }
+                            result = (AddressSet(family: family, ranges: matching.flatMap { $0.addresses[family].intervals.ranges }), !set.hasUnknownEntries)
+                        }
+                    } else {
+                        // `src,dst` on a one-dimensional set: the kernel uses the first flag only.
+                        result = (set.family == nil || set.family == family ? set.addresses[family] : AddressSet(family: family), !set.hasUnknownEntries)
+                    }
+                }
+            }
+            resolvedSets[cacheKey] = result
+            return result
+        }
+
+        static let containerInterfaces = ["docker", "br-", "veth", "virbr", "cni", "lxc", "podman", "cali", "flannel", "kube", "vxlan", "weave", "tun", "tap", "wg"]
+
+        func interfaceMatches(_ pattern: String, _ name: String) -> Bool {
+            pattern.hasSuffix("+") ? name.hasPrefix(pattern.dropLast()) : pattern == name
+        }
+
+        /// Whether the probe's input interface matches a name pattern: nil when it cannot be known.
+        func inputInterfaceMatches(_ patterns: [String]) -> Bool {
+            if let name = evaluator.inInterface { return patterns.contains { interfaceMatches($0, name) } }
+            return patterns.contains { pattern in
+                let stem = pattern.hasSuffix("+") ? String(pattern.dropLast()) : pattern
+                if stem == "lo" { return false }
+                if stem.isEmpty { return true }
+                return !Run.containerInterfaces.contains { stem.hasPrefix($0) }
+            }
+        }
+
+        static let specialDestinations: [CIDR] = ["127.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32", "::1/128", "ff00::/8"].compactMap { CIDR($0) }
+
+        /// The sources a rule matches for the probe (TCP SYN, state NEW, to `port`), and how surely.
+        /// nil: the rule never matches the probe.
+        mutating func compile(_ rule: FirewallRule, table: FirewallTable, hook: Hook, port: UInt16, afterDNAT: Bool,
+                              beforeConntrack: Bool = false) -> (AddressSet, Certainty)? {
+            var sources = AddressSet.all(family)
+            var certainty = Certainty.always
+            for match in rule.matches {
+                switch match {
+                case .address(let direction, let spec, let negated):
+                    var set: AddressSet
+                    var known = true
+                    switch spec {
+                    case .literal(let literal): set = literal[family]
+                    case .named(let name): (set, known) = resolve(name, table: table, port: port)
+                    }
+                    if direction == .source {
+                        if !known { certainty = max(certainty, .unknown); continue }
+                        sources.formIntersection(negated ? set.complement() : set)
+                        if sources.isEmpty { return nil }
+                    } else {
+                        // The destination is the origin's own address: any ordinary unicast address is assumed to be it.
+                        if !known { certainty = max(certainty, .unknown); continue }
+                        let ordinary = set.subtracting(AddressSet(family: family, cidrs: Run.specialDestinations))
+                        if ordinary.isEmpty != negated { return nil }
+                    }
+                case .proto(let numbers, let negated):
+                    if numbers.contains(6) == negated { return nil }
+                case .port(.destination, let set, let negated):
+                    if set.contains(port) == negated { return nil }
+                case .port(.source, let set, let negated):
+                    let ephemeral = FirewallEvaluator.ephemeralPorts
+                    if set.isSuperset(of: ephemeral) { if negated { return nil } }
+                    else if set.isDisjoint(with: ephemeral) { if !negated { return nil } }
+                    else { certainty = max(certainty, .unknown) }
+                case .interface(let input, let names, let negated):
+                    let matches: Bool
+                    if input {
+                        matches = inputInterfaceMatches(names)
+                    } else {
+                        // No output interface on the input path; after DNAT, the container's bridge.
+                        matches = afterDNAT && hook == .forward
+                    }
+                    if matches == negated { return nil }
+                case .connectionState(let states, let negated):
+                    let matches = beforeConntrack ? states.contains("invalid") : states.contains("new") || (afterDNAT && states.contains("dnat"))
+                    if matches == negated { return nil }
+                case .addressType(let direction, let types, let negated):
+                    let matches = direction == .destination ? !types.isDisjoint(with: ["LOCAL", "UNICAST"]) : types.contains("UNICAST")
+                    if matches == negated { return nil }
+                case .family(let required):
+                    if required != family { return nil }
+                case .rateLimit:
+                    certainty = max(certainty, .rateLimited)
+                case .never:
+                    return nil
+                case .always:
+                    continue
+                case .unknown:
+                    certainty = max(certainty, .unknown)
+                }
+            }
+            return (sources, certainty)
+        }
+
+        // MARK: flattening
+
+        struct FlattenState {
+            var entries: [FlatEntry] = []
+            var truncated = false
+        }
+
+        mutating func flatten(tableIndex: Int, chainIndex: Int, port: UInt16, afterDNAT: Bool) -> [FlatEntry] {
+            let table = model.tables[tableIndex]
+            let chain = table.chains[chainIndex]
+            var state = FlattenState()
+            let hook = chain.hook ?? .input
+            flattenChain(table: table, chain: chain, hook: hook, prefix: AddressSet.all(family), certainty: .always, uncertainBecause: [],
+                         path: [], stack: [chain.name], port: port, afterDNAT: afterDNAT, base: chain, state: &state)
+            let policy = policyReference(table: table, chain: chain)
+            state.entries.append(FlatEntry(sources: AddressSet.all(family), certainty: .always, terminal: .verdict(chain.policy),
+                                           rule: policy, path: [], uncertainBecause: []))
+            return state.entries
+        }
+
+        mutating func flattenChain(table: FirewallTable, chain: FirewallChain, hook: Hook, prefix: AddressSet, certainty: Certainty,
+                                   uncertainBecause: [RuleReference], path: [RuleReference], stack: [String], port: UInt16,
+                                   afterDNAT: Bool, base: FirewallChain, state: inout FlattenState) {
+            var remaining = prefix
+            var maybeSkipped = AddressSet(family: family)
+            for rule in chain.rules {
+                if state.entries.count >= Run.maxEntries {
+                    // Too many paths to inline: what is left is unknown, never silently skipped.
+                    if !state.truncated {
+                        state.truncated = true
+                        state.entries.append(FlatEntry(sources: remaining, certainty: .always, terminal: .unknown("ruleset too large to evaluate"),
+                                                       rule: reference(rule, table: table, chain: chain), path: path, uncertainBecause: []))
+                    }
+                    return
+                }
+                // Connection tracking runs at priority -200 on prerouting: before it, a packet has no state
+                // and conntrack/ct state matches see it as INVALID (xt_conntrack, nft_ct).
+                let beforeConntrack = hook == .prerouting && base.priority < -200
+                guard let (matched, ruleCertainty) = compile(rule, table: table, hook: hook, port: port, afterDNAT: afterDNAT,
+                                                             beforeConntrack: beforeConntrack) else { continue }
+                let sources = remaining.isAll ? matched : (matched.isAll ? remaining : remaining.intersection(matched))
+                if sources.isEmpty { continue }
+                let reference = reference(rule, table: table, chain: chain)
+                // Addresses a RETURN or goto may have taken away only "maybe" reach this rule.
+                var parts: [(AddressSet, Certainty, [RuleReference])] = []
+                let combined = max(certainty, ruleCertainty)
+                let because = ruleCertainty == .always ? uncertainBecause : uncertainBecause + [reference]
+                if maybeSkipped.isEmpty || maybeSkipped.isDisjoint(with: sources) {
+                    parts = [(sources, combined, because)]
+                } else {
+                    parts = [(sources.subtracting(maybeSkipped), combined, because), (sources.intersection(maybeSkipped), .unknown, because)]
+                }
+                for (partSources, partCertainty, partBecause) in parts where !partSources.isEmpty {
+                    func emit(_ terminal: Terminal) {
+                        state.entries.append(FlatEntry(sources: partSources, certainty: partCertainty, terminal: terminal,
+                                                       rule: reference, path: path, uncertainBecause: partBecause))
+                    }
+                    switch rule.action {
+                    case .verdict(let verdict): emit(.verdict(verdict))
+                    case .dnat(let target): emit(.dnat(target))
+                    case .unknown(let what): emit(.unknown(what))
+                    case .continue: break
+                    case .return:
+                        if chain.name == base.name && stack.count == 1 {
+                            emit(.verdict(base.policy))
+                        } else if partCertainty == .always {
+                            remaining.subtract(partSources)
+                        } else {
+                            maybeSkipped.formUnion(partSources)
+                        }
+                    case .jump(let target), .goto(let target):
+                        let isGoto: Bool
+                        if case .goto = rule.action { isGoto = true } else { isGoto = false }
+                        if stack.contains(target) || stack.count >= Run.maxDepth {
+                            emit(.unknown(stack.contains(target) ? "jump loop through \(target)" : "jumps nested too deep"))
+                        } else if let next = table.chain(named: target) {
+                            flattenChain(table: table, chain: next, hook: hook, prefix: partSources, certainty: partCertainty,
+                                         uncertainBecause: partBecause, path: path + [reference], stack: stack + [target], port: port,
+                                         afterDNAT: afterDNAT, base: base, state: &state)
+                            if isGoto {
+                                if partCertainty == .always { remaining.subtract(partSources) } else { maybeSkipped.formUnion(partSources) }
+                            }
+                        } else {
+                            emit(.unknown("missing chain \(target)"))
+                        }
+                    }
+                }
+                if remaining.isEmpty { return }
+            }
+        }
+
+        // MARK: sweep
+
+        /// For every address of the family: the first certain entry and the uncertain ones before it.
+        func sweep(_ entries: [FlatEntry]) -> ChainSegmentation {
+            var events: [(position: UInt128, entry: Int32)] = []
+            var capacity = 0
+            for entry in entries { capacity += entry.sources.intervals.ranges.count * 2 }
+            events.reserveCapacity(capacity)
+            let maximum = family.maxValue
+            for (index, entry) in entries.enumerated() {
+                for range in entry.sources.intervals.ranges {
+                    events.append((range.lowerBound, Int32(index)))
+                    if range.upperBound < maximum { events.append((range.upperBound + 1, ~Int32(index))) }
+                }
+            }
+            events.sort { $0.position < $1.position }
+            var active = [Bool](repeating: false, count: entries.count)
+            var heap = MinHeap()
+            var maybes: [Int] = []
+            var decisions: [ChainDecision] = []
+            var decisionIds: [ChainDecision: Int] = [:]
+            var starts: [UInt128] = []
+            var ids: [Int] = []
+            var cursor = 0
+            while cursor < events.count {
+                let position = events[cursor].position
+                while cursor < events.count && events[cursor].position == position {
+                    let raw = events[cursor].entry
+                    if raw >= 0 {
+                        let index = Int(raw)
+                        active[index] = true
+                        if entries[index].certainty == .always { heap.push(index) } else {
+                            let at = maybes.partitionPoint { $0 < index }
+                            maybes.insert(index, at: at)
+                        }
+                    } else {
+                        let index = Int(~raw)
+                        active[index] = false
+                        if entries[index].certainty != .always, let at = maybes.firstIndex(of: index) { maybes.remove(at: at) }
+                    }
+                    cursor += 1
+                }
+                while let top = heap.top, !active[top] { heap.pop() }
+                guard let definite = heap.top else { continue }
+                let decision = ChainDecision(definite: definite, maybes: Array(maybes.prefix { $0 < definite }))
+                let id: Int
+                if let known = decisionIds[decision] { id = known } else {
+                    id = decisions.count
+                    decisions.append(decision)
+                    decisionIds[decision] = id
+                }
+                if ids.last == id { continue }
+                starts.append(position)
+                ids.append(id)
+            }
+            return ChainSegmentation(entries: entries, decisions: decisions, starts: starts, ids: ids)
+        }
+
+        // MARK: composing base chains
+
+        /// One way a packet can go through the base chains.
+        struct Possibility {
+            var terminal: Terminal?
+            var decidedBy: RuleReference?
+            var path: [RuleReference]
+            var uncertain: [RuleReference]
+            var certainty: Certainty
+            var dnat: RuleReference?
+        }
+
+        func compose(pre: [(ChainSegmentation, Int)], input: [(ChainSegmentation, Int)], forward: [(ChainSegmentation, Int)]) -> Decision {
+            var finished: [Possibility] = []
+            func run(_ stages: [(ChainSegmentation, Int)], from start: Int, _ state: Possibility, phase: Int) {
+                if start == stages.count {
+                    if phase == 0 {
+                        if state.dnat != nil { run(forward, from: 0, state, phase: 2) } else { run(input, from: 0, state, phase: 1) }
+                    } else {
+                        var done = state
+                        done.terminal = .verdict(.accept)
+                        finished.append(done)
+                    }
+                    return
+                }
+                let (segmentation, decisionId) = stages[start]
+                let decision = segmentation.decisions[decisionId]
+                for index in decision.maybes + [decision.definite] {
+                    let entry = segmentation.entries[index]
+                    var next = state
+                    next.certainty = max(state.certainty, entry.certainty)
+                    if entry.certainty != .always { next.uncertain += entry.uncertainBecause.isEmpty ? [entry.rule] : entry.uncertainBecause }
+                    switch entry.terminal {
+                    case .verdict(.accept):
+                        next.path += entry.path + [entry.rule]
+                        next.decidedBy = entry.rule
+                        run(stages, from: start + 1, next, phase: phase)
+                    case .dnat:
+                        next.path += entry.path + [entry.rule]
+                        next.dnat = entry.rule
+                        run(stages, from: start + 1, next, phase: phase)
+                    case .verdict, .unknown:
+                        next.path += entry.path
+                        next.decidedBy = entry.rule
+                        next.terminal = entry.terminal
+                        if case .unknown = entry.terminal { next.certainty = .unknown; next.uncertain.append(entry.rule) }
+                        finished.append(next)
+                    }
+                }
+            }
+            run(pre, from: 0, Possibility(terminal: nil, decidedBy: nil, path: [], uncertain: [], certainty: .always, dnat: nil), phase: 0)
+            return summarise(finished)
+        }
+
+        func summarise(_ possibilities: [Possibility]) -> Decision {
+            let noRule = RuleReference(location: SourceLocation(file: model.files.first ?? ""), chain: "-", text: "no base chain on the input path")
+            var verdicts: [Verdict] = []
+            var hasUnknownTerminal = false
+            for possibility in possibilities {
+                switch possibility.terminal {
+                case .verdict(let verdict)?: if !verdicts.contains(verdict) { verdicts.append(verdict) }
+                default: hasUnknownTerminal = true
+                }
+            }
+            verdicts.sort()
+            // The fully certain possibility is the one a definite outcome is explained by.
+            let certain = possibilities.last { $0.certainty == .always } ?? possibilities.last!
+            let uncertain = possibilities.flatMap(\.uncertain).reduce(into: [RuleReference]()) { if !$0.contains($1) { $0.append($1) } }
+            if verdicts.count == 1 && !hasUnknownTerminal {
+                let verdict = verdicts[0]
+                let outcome: Outcome
+                switch verdict {
+                case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
+                case .drop: outcome = Outcome(kind: .drop, possible: [verdict])
+                case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
+                }
+                return Decision(outcome: outcome, decidedBy: certain.decidedBy ?? noRule, path: certain.path.filter { $0 != certain.decidedBy },
+                                uncertainBecause: [], dnat: certain.dnat)
+            }
+            let isUnknown = hasUnknownTerminal || possibilities.contains { $0.certainty == .unknown }
+            let first = uncertain.first ?? certain.decidedBy ?? noRule
+            return Decision(outcome: Outcome(kind: isUnknown ? .unknown : .rateLimited, possible: verdicts),
+                            decidedBy: first, path: certain.path, uncertainBecause: uncertain, dnat: possibilities.compactMap(\.dnat).first)
+        }
+
+        // MARK: the partition
+
+        mutating func segmentations(port: UInt16) -> (pre: [ChainSegmentation], input: [ChainSegmentation], forward: [ChainSegmentation]) {
+            let chains = evaluator.pipeline(family)
+            let pre = chains.prerouting.map { sweep(flatten(tableIndex: $0.0, chainIndex: $0.1, port: port, afterDNAT: false)) }
+            let input = chains.input.map { sweep(flatten(tableIndex: $0.0, chainIndex: $0.1, port: port, afterDNAT: false)) }
+            // DNAT'd traffic is judged by the forward chains, at the translated port.
+            var dnatPort: UInt16?
+            var anyDNAT = false
+            for segmentation in pre {
+                for entry in segmentation.entries { if case .dnat(let target) = entry.terminal { anyDNAT = true; dnatPort = dnatPort ?? target } }
+            }
+            let forward = anyDNAT ? chains.forward.map { sweep(flatten(tableIndex: $0.0, chainIndex: $0.1, port: dnatPort ?? port, afterDNAT: true)) } : []
+            return (pre, input, forward)
+        }
+
+        mutating func partition(sources: AddressSet, ports: PortSet) -> [OutcomePart] {
+            var parts: [OutcomePart] = []
+            var index: [Decision: [Int]] = [:]
+            for atom in portAtoms(ports) {
+                let port = atom.ranges[0].lowerBound
+                let (pre, input, forward) = segmentations(port: port)
+                let all = pre + input + forward
+                // Walk all segmentations together over the probe's intervals.
+                var byDecision: [Decision: [ClosedRange<UInt128>]] = [:]
+                var memo: [[Int]: Decision] = [:]
+                var cursors = [Int](repeating: 0, count: all.count)
+                for range in sources.intervals.ranges {
+                    var low = range.lowerBound
+                    while true {
+                        var high = range.upperBound
+                        var key: [Int] = []
+                        key.reserveCapacity(all.count)
+                        for (s, segmentation) in all.enumerated() {
+                            var c = cursors[s]
+                            while c + 1 < segmentation.starts.count && segmentation.starts[c + 1] <= low { c += 1 }
+                            cursors[s] = c
+                            key.append(segmentation.ids[c])
+                            if c + 1 < segmentation.starts.count { high = min(high, segmentation.starts[c + 1] - 1) }
+                        }
+                        let decision: Decision
+                        if let known = memo[key] { decision = known } else {
+                            var offset = 0
+                            func take(_ list: [ChainSegmentation]) -> [(ChainSegmentation, Int)] {
+                                defer { offset += list.count }
+                                return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
+                            }
+                            let preStages = take(pre), inputStages = take(input), forwardStages = take(forward)
+                            decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
+                            memo[key] = decision
+                        }
+                        byDecision[decision, default: []].append(low...high)
+                        if high >= range.upperBound { break }
+                        low = high + 1
+                    }
+                }
+                for (decision, ranges) in byDecision {
+                    let addresses = AddressSet(family: family, ranges: ranges)
+                    if let existing = index[decision]?.first(where: { parts[$0].sources == addresses }) {
+                        parts[existing].ports.formUnion(atom)
+                    } else {
+                        parts.append(OutcomePart(family: family, sources: addresses, ports: atom, decision: decision))
+                        index[decision, default: []].append(parts.count - 1)
+                    }
+                }
+            }
+            return parts.sorted { ($0.sources.intervals.ranges.first?.lowerBound ?? 0, $0.ports.ranges.first?.lowerBound ?? 0) < ($1.sources.intervals.ranges.first?.lowerBound ?? 0, $1.ports.ranges.first?.lowerBound ?? 0) }
+        }
+
+        mutating func shadowed(sources: AddressSet, ports: PortSet) -> [ShadowedAccept] {
+            var result: [ShadowedAccept] = []
+            for atom in portAtoms(ports) {
+                let port = atom.ranges[0].lowerBound
+                let (_, input, _) = segmentations(port: port)
+                for segmentation in input {
+                    for (i, entry) in segmentation.entries.enumerated() {
+                        guard entry.terminal == .verdict(.accept), !entry.sources.isAll, !entry.sources.isDisjoint(with: sources) else { continue }
+                        let named = entry.sources.intersection(sources)
+                        // Ranges whose first certain entry comes before this one and does not accept.
+                        var blockedRanges: [ClosedRange<UInt128>] = []
+                        var blocker: [Int: [ClosedRange<UInt128>]] = [:]
+                        for (s, start) in segmentation.starts.enumerated() {
+                            let d = segmentation.decisions[segmentation.ids[s]].definite
+                            guard d < i, segmentation.entries[d].terminal != .verdict(.accept) else { continue }
+                            let end = s + 1 < segmentation.starts.count ? segmentation.starts[s + 1] - 1 : family.maxValue
+                            blockedRanges.append(start...end)
+                            blocker[d, default: []].append(start...end)
+                        }
+                        let shadowed = named.intersection(AddressSet(family: family, ranges: blockedRanges))
+                        guard !shadowed.isEmpty else { continue }
+                        for (d, ranges) in blocker.sorted(by: { $0.key < $1.key }) {
+                            let part = shadowed.intersection(AddressSet(family: family, ranges: ranges))
+                            guard !part.isEmpty else { continue }
+                            let by = segmentation.entries[d]
+                            let verdict: Verdict
+                            if case .verdict(let v) = by.terminal { verdict = v } else { verdict = .drop }
+                            let outcome: Outcome
+                            switch verdict {
+                            case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
+                            case .drop: outcome = Outcome(kind: .drop, possible: [verdict])
+                            case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
+                            }
+                            let decision = Decision(outcome: by.terminal == .verdict(verdict) ? outcome : Outcome(kind: .unknown, possible: []),
+                                                    decidedBy: by.rule, path: by.path, uncertainBecause: [], dnat: nil)
+                            if let existing = result.firstIndex(where: { $0.rule == entry.rule && $0.sources == part && $0.shadowedBy == decision }) {
+                                result[existing].ports.formUnion(atom)
+                            } else {
+                                result.append(ShadowedAccept(rule: entry.rule, family: family, sources: part, ports: atom, shadowedBy: decision))
+                            }
+                        }
+                    }
+                }
+            }
+            return result
+        }
+    }
+}
+
+/// A binary min-heap of entry indices (first matching rule wins: the smallest index).
+struct MinHeap {
+    private var items: [Int] = []
+
+    var top: Int? { items.first }
+
+    mutating func push(_ value: Int) {
+        items.append(value)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            if items[parent] <= items[child] { break }
+            items.swapAt(parent, child)
+            child = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count && items[left] < items[smallest] { smallest = left }
+            if right < items.count && items[right] < items[smallest] { smallest = right }
+            if smallest == parent { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
+
+extension Array {
+    /// The first index whose element does not satisfy `belongsBefore` (the array is partitioned by it).
+    func partitionPoint(_ belongsBefore: (Element) -> Bool) -> Int {
+        var low = 0, high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if belongsBefore(self[mid]) { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+}
+
+/// An accept rule on the input path that names its sources (an allow-list), with the named set
+/// (ipset or nftables set) the sources come from, if any.
+public struct AllowList: Sendable, Hashable {
+    public var rule: RuleReference
+    public var family: AddressFamily
+    public var sources: AddressSet
+    public var ports: PortSet
+    public var setName: String?
+    public var setLocation: SourceLocation?
+}
+
+extension FirewallEvaluator {
+    /// Accept rules on the input path whose sources are restricted (not every address), per family
+    /// given in the model, on `ports`. Sources include the constraints of the jumps leading there.
+    public func allowLists(ports: PortSet) -> [AllowList] {
+        var result: [AllowList] = []
+        for family in AddressFamily.allCases where model.families.contains(family) {
+            var run = Run(evaluator: self, family: family)
+            for atom in run.portAtoms(ports) {
+                let (_, input, _) = run.segmentations(port: atom.ranges[0].lowerBound)
+                for segmentation in input {
+                    for entry in segmentation.entries where entry.terminal == .verdict(.accept) && !entry.sources.isAll {
+                        if let existing = result.firstIndex(where: { $0.rule == entry.rule && $0.sources == entry.sources }) {
+                            result[existing].ports.formUnion(atom)
+                            continue
+                        }
+                        var list = AllowList(rule: entry.rule, family: family, sources: entry.sources, ports: atom)
+                        (list.setName, list.setLocation) = namedSource(of: [entry.rule] + entry.path.reversed())
+                        result.append(list)
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// The first named source set among these rules (the accept rule, then the jumps to it).
+    func namedSource(of references: [RuleReference]) -> (String?, SourceLocation?) {
+        for reference in references {
+            for table in model.tables {
+                for chain in table.chains {
+                    for rule in chain.rules where rule.location == reference.location {
+                        for match in rule.matches {
+                            guard case .address(.source, .named(let name), false) = match else { continue }
+                            let bare = name.hasSuffix(",port") ? String(name.dropLast(5)) : name
+                            let location = table.backend == .nftables ? table.sets[bare]?.location : model.ipsets[bare]?.location
+                            return (bare, location)
+                        }
+                    }
+                }
+            }
+        }
+        return (nil, nil)
+    }
+
+    /// Named sets that rules refer to but no input defined: (rule, set name).
+    public func unresolvedSets() -> [(rule: RuleReference, set: String)] {
+        var result: [(RuleReference, String)] = []
+        for table in model.tables {
+            for chain in table.chains {
+                for rule in chain.rules {
+                    for match in rule.matches {
+                        guard case .address(_, .named(let name), _) = match else { continue }
+                        let bare = name.hasSuffix(",port") ? String(name.dropLast(5)) : name
+                        let known: Bool
+                        if table.backend == .nftables {
+                            known = table.sets[bare].map { !$0.hasUnknownEntries } ?? false
+                        } else if let set = model.ipsets[bare] {
+                            known = set.type != "list:set" || set.members.allSatisfy { model.ipsets[$0] != nil }
+                        } else {
+                            known = false
+                        }
+                        if !known {
+                            result.append((RuleReference(location: rule.location, chain: "\(table.displayName) \(chain.name)", text: rule.text), bare))
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
