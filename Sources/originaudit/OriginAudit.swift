@@ -44,8 +44,21 @@ struct OriginAudit: AsyncParsableCommand {
 /// Writes text to a file or standard output.
 func emit(_ text: String, to output: String?) throws {
     if let output {
+        // A regular file is replaced atomically; anything else (/dev/null, a FIFO, /dev/stdout)
+        // is written in place — renaming a temporary file over /dev/null would replace the device.
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory)
+        let regular = !exists || (try? FileManager.default.attributesOfItem(atPath: output)[.type] as? FileAttributeType) == .typeRegular
         do {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
+            if regular {
+                try text.write(toFile: output, atomically: true, encoding: .utf8)
+            } else {
+                guard let handle = FileHandle(forWritingAtPath: output) else { throw UsageFailure("--output \(output): cannot be opened for writing") }
+                defer { try? handle.close() }
+                try handle.write(contentsOf: Data(text.utf8))
+            }
+        } catch let failure as UsageFailure {
+            throw failure
         } catch {
             throw UsageFailure("--output \(output): \(error.localizedDescription)")
         }

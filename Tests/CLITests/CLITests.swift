@@ -264,3 +264,13 @@ enum Binary {
         #expect(try Binary.run(["rules", "--rules", directory.path]).status == 2)
     }
 }
+
+@Suite struct OutputTargetTests {
+    /// `--output /dev/null` writes into the device: an atomic rename would replace it with a file.
+    @Test func outputToADeviceLeavesTheDeviceAlone() throws {
+        let result = try Binary.run(["scan", "--output", "/dev/null", "--fail-on", "never", Binary.example])
+        #expect(result.status == 0)
+        let type = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType
+        #expect(type == .typeCharacterSpecial)
+    }
+}
