@@ -119,3 +119,23 @@ nginx("origin.timeout-exceeds-cdn", "nginx-proxy-read-default_fp", NGX_REALIP + 
 nginx("origin.keepalive-disabled", "nginx-keepalive-zero", "keepalive_timeout 0;\n" + NGX_REALIP + server(""))
 nginx("origin.tls-listener-missing", "nginx-strict-plain-443", NGX_REALIP + server("", listen="listen 443;"), "tlsMode: strict")
 nginx("origin.unproxied-port", "nginx-only-8081", server("", listen="listen 8081;"))
+
+# origin.port-not-listening: firewall + web server (+ live sockets).
+def iptables_allowing(ports):
+    rules = "\n".join(f"-A INPUT -s {c} -p tcp -m multiport --dports {ports} -j ACCEPT" for c in CF.split() if ":" not in c)
+    return f"*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\n{rules}\nCOMMIT\n"
+def with_firewall(rule, case, ports):
+    p = os.path.join(BASE, rule, case, "etc/iptables/rules.v4")
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    open(p, "w").write(iptables_allowing(ports))
+
+nginx("origin.port-not-listening", "full-firewall-opens-443-nothing-there", NGX_REALIP + server(""), "tlsMode: full")
+with_firewall("origin.port-not-listening", "full-firewall-opens-443-nothing-there", "80,443")
+nginx("origin.port-not-listening", "flexible-only-80_fp", NGX_REALIP + server(""), "tlsMode: flexible")
+with_firewall("origin.port-not-listening", "flexible-only-80_fp", "80,443")
+nginx("origin.port-not-listening", "live-nginx-stopped", NGX_REALIP + server(""), "tlsMode: flexible")
+with_firewall("origin.port-not-listening", "live-nginx-stopped", "80")
+open(os.path.join(BASE, "origin.port-not-listening/live-nginx-stopped/proc-net-tcp"), "w").write(tcp(22))
+nginx("origin.port-not-listening", "live-nginx-running_fp", NGX_REALIP + server(""), "tlsMode: flexible")
+with_firewall("origin.port-not-listening", "live-nginx-running_fp", "80")
+open(os.path.join(BASE, "origin.port-not-listening/live-nginx-running_fp/proc-net-tcp"), "w").write(tcp(80))

@@ -83,3 +83,42 @@ import TestSupport
         #expect(checked >= 10)
     }
 }
+
+extension FixtureValidityTests {
+    /// Every iptables-save fixture loads with the real `iptables-restore --test` / `ip6tables-restore
+    /// --test`, inside a network namespace of the test's own where the fixture's ipsets (if it has
+    /// them) are created first. A fixture that is about a set nobody gave, or a match module this
+    /// machine lacks, cannot be judged here and is said to be skipped.
+    @Test(.enabled(if: TestTools.isRoot && TestTools.locate("iptables-restore") != nil && TestTools.locate("ip") != nil,
+                   "needs root, ip and iptables-restore"))
+    func iptablesRestoreAcceptsEveryRulesetFixture() throws {
+        var checked = 0
+        for fixture in RuleFixtureTests.fixtures where !fixture.ruleId.hasPrefix("input.") {
+            guard let walker = FileManager.default.enumerator(at: fixture.directory, includingPropertiesForKeys: nil) else { continue }
+            let files = walker.compactMap { $0 as? URL }
+            let rulesets = files.filter { ["rules.v4", "rules.v6"].contains($0.lastPathComponent) }
+            guard !rulesets.isEmpty else { continue }
+            let namespace = "oa-fx-\(getpid())-\(checked)"
+            try TestTools.run("ip", ["netns", "add", namespace])
+            defer { _ = try? TestTools.run("ip", ["netns", "delete", namespace]) }
+            let ipsets = files.filter { $0.lastPathComponent.hasSuffix("ipset.save") || $0.lastPathComponent == "ipset" }
+            for set in ipsets {
+                let restored = try TestTools.run("ip", ["netns", "exec", namespace, "ipset", "restore"], stdin: try String(contentsOf: set, encoding: .utf8))
+                #expect(restored.status == 0, "ipset restore rejects \(fixture.testDescription)/\(set.lastPathComponent): \(restored.stderr)")
+            }
+            for url in rulesets {
+                let text = try String(contentsOf: url, encoding: .utf8)
+                guard text.contains("*filter") || text.contains("*nat") || text.contains("*raw") || text.contains("*mangle") else { continue }
+                let tool = url.lastPathComponent == "rules.v6" ? "ip6tables-restore" : "iptables-restore"
+                let result = try TestTools.run("ip", ["netns", "exec", namespace, tool, "--test"], stdin: text)
+                if result.status != 0, (ipsets.isEmpty && result.stderr.contains("doesn't exist")) || result.stderr.contains("Couldn't load match") {
+                    print("skipped \(fixture.testDescription)/\(url.lastPathComponent): the kernel cannot judge it here: \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+                    continue
+                }
+                #expect(result.status == 0, "\(tool) --test rejects \(fixture.testDescription)/\(url.lastPathComponent): \(result.stderr)")
+                checked += 1
+            }
+        }
+        #expect(checked > 0)
+    }
+}

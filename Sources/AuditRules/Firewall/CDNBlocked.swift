@@ -6,7 +6,7 @@ struct CDNDropped: AuditRule {
     let id = "firewall.cdn-dropped"
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        let parts = FirewallCheck.cdnParts(model.firewall, profile).filter { $0.decision.outcome.kind == .drop }
+        let parts = FirewallCheck.cdnParts(model, profile).filter { $0.decision.outcome.kind == .drop }
         return FirewallCheck.grouped(parts).map { group in
             Finding(
                 ruleId: id,
@@ -24,7 +24,7 @@ struct CDNRejected: AuditRule {
     let id = "firewall.cdn-rejected"
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        let parts = FirewallCheck.cdnParts(model.firewall, profile).filter { $0.decision.outcome.kind == .reject }
+        let parts = FirewallCheck.cdnParts(model, profile).filter { $0.decision.outcome.kind == .reject }
         return FirewallCheck.grouped(parts).map { group in
             let reply = group.decision.outcome.rejectWith ?? "reject"
             let effect = reply == "tcp-reset" || reply.hasSuffix("port-unreachable")
@@ -47,7 +47,7 @@ struct CDNRateLimited: AuditRule {
     let id = "firewall.cdn-rate-limited"
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        let parts = FirewallCheck.cdnParts(model.firewall, profile).filter { $0.decision.outcome.kind == .rateLimited }
+        let parts = FirewallCheck.cdnParts(model, profile).filter { $0.decision.outcome.kind == .rateLimited }
         return FirewallCheck.grouped(parts).map { group in
             let possible = group.decision.outcome.possible.map(\.description).joined(separator: " or ")
             return Finding(
@@ -66,7 +66,7 @@ struct UnknownMatch: AuditRule {
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         let unresolved = Set(FirewallEvaluator(model: model.firewall).unresolvedSets().map(\.rule))
-        let parts = FirewallCheck.cdnParts(model.firewall, profile).filter { part in
+        let parts = FirewallCheck.cdnParts(model, profile).filter { part in
             // Uncertainty that comes only from sets not given is firewall.set-unresolved's finding.
             part.decision.outcome.kind == .unknown && !part.decision.uncertainBecause.allSatisfy { unresolved.contains($0) }
         }

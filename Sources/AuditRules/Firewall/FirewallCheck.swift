@@ -3,9 +3,11 @@ import Firewall
 
 /// What the firewall rules share: the ports checked, the CDN's partition, grouping and wording.
 enum FirewallCheck {
-    /// Until the web-server model says which ports listen, the CDN's default ports for the mode.
-    static func ports(_ profile: Profile) -> PortSet {
-        profile.defaultPorts.http.union(profile.defaultPorts.https)
+    /// The ports the CDN will connect to: the mode's (flexible 80; full/strict 80 and 443;
+    /// origin-pull 443) plus the other proxied ports the web servers listen on.
+    static func ports(_ model: OriginModel, _ profile: Profile) -> PortSet {
+        let ports = OriginContext.cdnPorts(model, profile)
+        return ports.http.union(ports.https)
     }
 
     static func familyName(_ family: AddressFamily) -> String { family == .ipv4 ? "IPv4" : "IPv6" }
@@ -18,10 +20,10 @@ enum FirewallCheck {
     }
 
     /// The partition of CDN sources × checked ports.
-    static func cdnParts(_ model: FirewallModel, _ profile: Profile) -> [OutcomePart] {
-        let sources = cdnSources(model, profile)
+    static func cdnParts(_ model: OriginModel, _ profile: Profile) -> [OutcomePart] {
+        let sources = cdnSources(model.firewall, profile)
         guard !sources.isEmpty else { return [] }
-        return FirewallEvaluator(model: model).evaluate(sources: sources, ports: ports(profile))
+        return FirewallEvaluator(model: model.firewall).evaluate(sources: sources, ports: ports(model, profile))
     }
 
     /// Parts with the same deciding rule and outcome, merged: one finding each.

@@ -10,7 +10,7 @@ struct IPv6Unfiltered: AuditRule {
         let firewall = model.firewall
         guard firewall.families.contains(.ipv4) else { return [] }
         let evaluator = FirewallEvaluator(model: firewall)
-        let ports = FirewallCheck.ports(profile)
+        let ports = FirewallCheck.ports(model, profile)
         let v4 = evaluator.evaluate(family: .ipv4, sources: .all(.ipv4), ports: ports)
         guard v4.contains(where: { !$0.decision.outcome.certainlyAccepted }) else { return [] }
         let v4Location = firewall.tables.first { $0.family.applies(to: .ipv4) }?.location

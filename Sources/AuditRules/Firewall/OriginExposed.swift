@@ -14,7 +14,7 @@ struct OriginExposed: AuditRule {
             others[family] = profile.cdn.ranges[family].complement()
         }
         guard !others.isEmpty else { return [] }
-        let parts = FirewallEvaluator(model: model.firewall).evaluate(sources: others, ports: FirewallCheck.ports(profile))
+        let parts = FirewallEvaluator(model: model.firewall).evaluate(sources: others, ports: FirewallCheck.ports(model, profile))
             .filter { $0.decision.outcome.certainlyAccepted }
         return FirewallCheck.grouped(parts).map { group in
             let everyone = group.sources == others[group.family]

@@ -15,5 +15,6 @@ public enum OriginRules {
         KeepAliveDisabledRule(),
         ModCloudflareRule(),
         UpstreamUnreachableRule(),
+        PortNotListeningRule(),
     ]
 }
