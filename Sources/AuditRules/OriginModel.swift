@@ -22,3 +22,11 @@ public struct OriginModel: Sendable {
         self.sockets = sockets
     }
 }
+
+extension OriginModel {
+    /// The ports the CDN will open connections to under the profile's mode, plus the other
+    /// proxied ports the web servers listen on (what the firewall rules check).
+    public func cdnPorts(_ profile: Profile) -> (http: PortSet, https: PortSet) {
+        OriginContext.cdnPorts(self, profile)
+    }
+}

@@ -52,30 +52,17 @@ struct ProfileArguments: ParsableArguments {
     }
 }
 
-struct Scan: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Audit firewall, web-server and certificate files (the default command).",
-        discussion: """
-        PATHs are files or directories; every file's format is recognised from its content. A \
-        .originaudit.yml in the first directory scanned (or --config) sets the profile, inputs, \
-        disabled rules, severity overrides and suppressions. When the environment variable CI is \
-        set and --root is not given, the root is the current directory and nothing outside it is read.
-        """
-    )
-
+/// What to read and how: paths, per-format files, root, project file, live mode. Shared by
+/// `scan` and `firewall`, so both read inputs the same way.
+struct InputArguments: ParsableArguments {
     @Argument(help: "Files and directories to audit.")
     var paths: [String] = []
-
-    @OptionGroup var profile: ProfileArguments
 
     @Option(help: ArgumentHelp("Absolute paths in configurations resolve under this directory; nothing outside it is read.", valueName: "dir"))
     var root: String?
 
     @Option(help: ArgumentHelp("Project settings file (default: .originaudit.yml in the first directory scanned).", valueName: "file"))
     var config: String?
-
-    @Option(help: ArgumentHelp("A directory of rule YAML files that add to or override the embedded catalog.", valueName: "dir"))
-    var rules: String?
 
     @Option(name: .customLong("iptables"), help: ArgumentHelp("An iptables-save (IPv4) file.", valueName: "file")) var iptables: [String] = []
     @Option(name: .customLong("ip6tables"), help: ArgumentHelp("An ip6tables-save (IPv6) file.", valueName: "file")) var ip6tables: [String] = []
@@ -86,20 +73,23 @@ struct Scan: AsyncParsableCommand {
     @Option(name: .customLong("cert"), help: ArgumentHelp("A certificate or key file (PEM or DER).", valueName: "file")) var certs: [String] = []
     @Option(name: .customLong("define"), help: ArgumentHelp("An Apache -D name for <IfDefine>.", valueName: "name")) var defines: [String] = []
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("Extra trusted CA certificates (PEM).", valueName: "file")) var caFiles: [String] = []
-    @Option(name: .customLong("disable"), help: ArgumentHelp("A rule id not to run (repeatable).", valueName: "id")) var disabled: [String] = []
 
     @Flag(help: "Audit this machine as it runs: firewall dumps, nginx -T, Apache's configuration, listening ports (read-only; root sees everything).")
     var live = false
 
-    @Option(help: "Report format: text, json, sarif, github.") var format: OutputFormat = .text
-    @Option(help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file")) var output: String?
-    @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at or above this severity: error, warning, info, never (default error).") var failOn: FailOn?
-    @Option(help: "Colour in text output: auto (only on a terminal), always, never.") var color: ColorChoice = .auto
+    /// Everything read, and the settings it was read with.
+    struct Prepared {
+        var project: ProjectConfig
+        var profile: Profile
+        var loaded: LoadedInputs
+        var request: ScanRequest
+    }
 
-    func run() async throws {
+    /// Reads the project file, builds the profile, collects live dumps when asked, and loads every
+    /// input. Usage problems exit with 2.
+    func prepare(_ profileArguments: ProfileArguments, disabled: [String] = []) -> Prepared {
         let now = Date()
         let cwd = FileManager.default.currentDirectoryPath
-
         // The project file: --config, or .originaudit.yml in the first directory scanned.
         var configPath = config
         if configPath == nil {
@@ -122,21 +112,16 @@ struct Scan: AsyncParsableCommand {
         }
         project.disabled.formUnion(disabled)
 
-        let profileValue: Profile
+        let profile: Profile
         do {
-            profileValue = try ProfileBuilder.build(profile.options, config: project, now: now)
+            profile = try ProfileBuilder.build(profileArguments.options, config: project, now: now)
         } catch {
             failUsage("\(error)")
         }
 
-        var catalog = RuleCatalog.embedded
-        if let rules {
-            let errors = catalog.merge(directory: URL(fileURLWithPath: rules))
-            if !errors.isEmpty { failUsage("--rules \(rules): " + errors.map(\.description).joined(separator: "; ")) }
-        }
-
         if live && root != nil { failUsage("--live audits this machine's own files; it cannot be combined with --root") }
-        let rootPath = live ? nil : root ?? project.root ?? (ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true ? cwd : nil)
+        let inCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true
+        let rootPath = live ? nil : root ?? project.root ?? (inCI ? cwd : nil)
         var tree = SourceTree(root: rootPath.map { URL(fileURLWithPath: $0) })
 
         var selection = InputSelection()
@@ -150,11 +135,9 @@ struct Scan: AsyncParsableCommand {
         selection.certs = certs
         selection.add(project)
         var liveNotes: [String] = []
-        var liveDirectory: URL?
         var collected: LiveCollector.Collected?
         if live {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-live-\(getpid())")
-            liveDirectory = directory
             let result = LiveCollector(directory: directory).collect()
             for entry in result.explicit where entry.path.hasPrefix(directory.path) {
                 tree.aliases[entry.path] = "live: " + (entry.path as NSString).lastPathComponent
@@ -162,7 +145,6 @@ struct Scan: AsyncParsableCommand {
             liveNotes = result.notes
             collected = result
         }
-        defer { if let liveDirectory { try? FileManager.default.removeItem(at: liveDirectory) } }
         var request = selection.request(tree: tree, defines: defines + project.defines, caFiles: caFiles + project.caFiles)
         if let collected {
             request.explicit += collected.explicit
@@ -170,12 +152,46 @@ struct Scan: AsyncParsableCommand {
             if paths.isEmpty && project.inputs["paths"] == nil { request.paths = [] }
         }
         var loaded = AuditRunner.load(request)
+        if live { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-live-\(getpid())")) }
         loaded.findings += configFindings
         loaded.notes = liveNotes + loaded.notes
         if loaded.recognised == 0 && loaded.findings.allSatisfy({ $0.ruleId != "input.unknown-format" && $0.ruleId != "input.unreadable" }) {
             FileHandle.standardError.write(Data("originaudit: nothing to analyse: no firewall, web-server or certificate file was found in \(request.paths.joined(separator: ", "))\n".utf8))
         }
-        let report = await AuditRunner.finish(loaded, profile: profileValue, config: project, catalog: catalog)
+        return Prepared(project: project, profile: profile, loaded: loaded, request: request)
+    }
+}
+
+struct Scan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Audit firewall, web-server and certificate files (the default command).",
+        discussion: """
+        PATHs are files or directories; every file's format is recognised from its content. A \
+        .originaudit.yml in the first directory scanned (or --config) sets the profile, inputs, \
+        disabled rules, severity overrides and suppressions. When the environment variable CI is \
+        set and --root is not given, the root is the current directory and nothing outside it is read.
+        """
+    )
+
+    @OptionGroup var inputs: InputArguments
+    @OptionGroup var profile: ProfileArguments
+
+    @Option(help: ArgumentHelp("A directory of rule YAML files that add to or override the embedded catalog.", valueName: "dir"))
+    var rules: String?
+    @Option(name: .customLong("disable"), help: ArgumentHelp("A rule id not to run (repeatable).", valueName: "id")) var disabled: [String] = []
+    @Option(help: "Report format: text, json, sarif, github.") var format: OutputFormat = .text
+    @Option(help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file")) var output: String?
+    @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at or above this severity: error, warning, info, never (default error).") var failOn: FailOn?
+    @Option(help: "Colour in text output: auto (only on a terminal), always, never.") var color: ColorChoice = .auto
+
+    func run() async throws {
+        var catalog = RuleCatalog.embedded
+        if let rules {
+            let errors = catalog.merge(directory: URL(fileURLWithPath: rules))
+            if !errors.isEmpty { failUsage("--rules \(rules): " + errors.map(\.description).joined(separator: "; ")) }
+        }
+        let prepared = inputs.prepare(profile, disabled: disabled)
+        let report = await AuditRunner.finish(prepared.loaded, profile: prepared.profile, config: prepared.project, catalog: catalog)
 
         let text: String
         switch format {
@@ -193,8 +209,8 @@ struct Scan: AsyncParsableCommand {
         }
         do { try emit(text, to: output) } catch { failUsage("\(error)") }
 
-        if loaded.recognised == 0 { throw ExitCode(2) }
-        let threshold = (failOn ?? project.failOn.flatMap(FailOn.init(rawValue:)) ?? .error).threshold
+        if prepared.loaded.recognised == 0 { throw ExitCode(2) }
+        let threshold = (failOn ?? prepared.project.failOn.flatMap(FailOn.init(rawValue:)) ?? .error).threshold
         if let threshold, let worst = report.worstSeverity, worst >= threshold { throw ExitCode(1) }
     }
 }

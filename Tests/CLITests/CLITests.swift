@@ -274,3 +274,22 @@ enum Binary {
         #expect(type == .typeCharacterSpecial)
     }
 }
+
+@Suite struct FirewallCommandTests {
+    @Test func matrixForTheExample() throws {
+        let text = try Binary.run(["firewall", Binary.example])
+        #expect(text.status == 1, "some Cloudflare ranges are dropped in the example")
+        #expect(text.stdout.contains("172.64.0.0/13") && text.stdout.contains("policy DROP"))
+        #expect(text.stdout.contains("999424 of 1524736"))
+        let json = try Binary.run(["firewall", "--json", "--ports", "443", Binary.example])
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(root["ports"] as? String == "443")
+        let cells = try #require(root["cells"] as? [[String: Any]])
+        #expect(cells.count == 15)
+    }
+
+    @Test func usage() throws {
+        #expect(try Binary.run(["firewall", "--ports", "80-", Binary.example]).status == 2)
+        #expect(try Binary.run(["firewall", "Tests/AuditRulesTests/Fixtures/origin.keepalive-disabled/keepalive-on_fp"]).status == 2)
+    }
+}
