@@ -374,7 +374,7 @@ struct NginxModelBuilder: Sendable {
             let at = config.location(of: directive)
             switch directive.name {
             case "server_name":
-                for word in directive.values {
+                for word in directive.args.lazy.map(\.value) {
                     if word == "$hostname" {
                         note("server_name $hostname names the machine's own hostname, which is not known statically")
                         continue
@@ -474,14 +474,23 @@ struct NginxModelBuilder: Sendable {
     }
 
     private func listener(_ directive: NginxDirective, at location: SourceLocation) -> Listener? {
-        let values = directive.values
-        guard let spec = values.first else { return nil }
-        let options = Set(values.dropFirst().map { $0.lowercased() })
-        guard let (address, port) = NginxValues.listenAddress(spec, ipv6only: !options.contains("ipv6only=off")) else { return nil }
-        return Listener(address: address, port: port, tls: options.contains("ssl"), http2: options.contains("http2"),
-                        quic: options.contains("quic"),
-                        defaultServer: options.contains("default_server") || options.contains("default"),
-                        proxyProtocol: options.contains("proxy_protocol"), location: location)
+        guard let spec = directive.value(0) else { return nil }
+        var tls = false, http2 = false, quic = false, defaultServer = false, proxyProtocol = false, ipv6only = true
+        // nginx compares listen parameters case-sensitively.
+        for argument in directive.args.dropFirst() {
+            switch argument.value {
+            case "ssl": tls = true
+            case "http2": http2 = true
+            case "quic": quic = true
+            case "default_server", "default": defaultServer = true
+            case "proxy_protocol": proxyProtocol = true
+            case "ipv6only=off": ipv6only = false
+            default: break
+            }
+        }
+        guard let (address, port) = NginxValues.listenAddress(spec, ipv6only: ipv6only) else { return nil }
+        return Listener(address: address, port: port, tls: tls, http2: http2, quic: quic, defaultServer: defaultServer,
+                        proxyProtocol: proxyProtocol, location: location)
     }
 
     /// Over which scheme requests reach a server with these listeners.
