@@ -345,17 +345,23 @@ struct NginxModelBuilder: Sendable {
             let built = servers[range].map { local.virtualHost($0, http: http, httpRealIP: httpRealIP) }
             chunks.withLock { $0[chunk] = (built, local.findings, local.notes) }
         }
-        var hosts: [(host: VirtualHost, settings: Settings)] = []
-        let results = chunks.withLock { $0 }
+        var results = chunks.withLock { $0 }
+        chunks.withLock { $0 = [:] } // the hosts below are then the only references: mutated in place
+        var settings: [Settings] = []
+        model.virtualHosts.reserveCapacity(servers.count)
+        settings.reserveCapacity(servers.count)
         for chunk in 0..<chunkCount {
-            guard let result = results[chunk] else { continue }
-            hosts += result.hosts
+            guard let result = results.removeValue(forKey: chunk) else { continue }
+            for (host, hostSettings) in result.hosts {
+                model.virtualHosts.append(host)
+                settings.append(hostSettings)
+            }
             result.findings.forEach { report($0) }
             result.notes.forEach { note($0) }
         }
-        model.virtualHosts = NginxModelBuilder.settleListeners(hosts.map(\.host))
+        NginxModelBuilder.settleListeners(&model.virtualHosts)
         for index in model.virtualHosts.indices {
-            model.virtualHosts[index].tls = tls(for: model.virtualHosts[index], hosts[index].settings)
+            model.virtualHosts[index].tls = tls(for: model.virtualHosts[index], settings[index])
         }
         return model
     }
@@ -445,10 +451,13 @@ struct NginxModelBuilder: Sendable {
                 if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
             case "location", "if", "limit_except":
                 guard directive.block != nil else { continue }
-                let values = directive.values
-                let label = directive.name == "if"
-                    ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))"
-                    : "\(directive.name) \(values.joined(separator: " "))"
+                let values = directive.name == "if" ? directive.values : []
+                var label = directive.name
+                if directive.name == "if" {
+                    label = "if (\(NginxValues.ifWords(values).joined(separator: " ")))"
+                } else {
+                    for argument in directive.args { label += " " + argument.value }
+                }
                 let childScope = scope.map { "\($0) > \(label)" } ?? label
                 let childItems = expand(directive.block ?? [], chain: item.chain)
                 let own = settings(of: childItems, scope: childScope)
@@ -504,7 +513,7 @@ struct NginxModelBuilder: Sendable {
     /// nginx configures a listening socket once for all servers on it: `ssl`, `http2` and
     /// `proxy_protocol` on one server's `listen` apply to every server on that address:port, and
     /// the first server listed is the default where none says `default_server`.
-    static func settleListeners(_ hosts: [VirtualHost]) -> [VirtualHost] {
+    static func settleListeners(_ hosts: inout [VirtualHost]) {
         struct Socket: Hashable { var address: Listener.Address; var port: UInt16?; var quic: Bool }
         var tls = Set<Socket>(), http2 = Set<Socket>(), proxyProtocol = Set<Socket>(), hasDefault = Set<Socket>()
         for host in hosts {
@@ -516,20 +525,18 @@ struct NginxModelBuilder: Sendable {
                 if listener.defaultServer { hasDefault.insert(socket) }
             }
         }
-        var settled = hosts
         var seen = Set<Socket>()
-        for h in settled.indices {
-            for l in settled[h].listeners.indices {
-                let listener = settled[h].listeners[l]
+        for h in hosts.indices {
+            for l in hosts[h].listeners.indices {
+                let listener = hosts[h].listeners[l]
                 let socket = Socket(address: listener.address, port: listener.port, quic: listener.quic)
-                settled[h].listeners[l].tls = listener.tls || tls.contains(socket)
-                settled[h].listeners[l].http2 = listener.http2 || http2.contains(socket)
-                settled[h].listeners[l].proxyProtocol = listener.proxyProtocol || proxyProtocol.contains(socket)
-                if !hasDefault.contains(socket) && !seen.contains(socket) { settled[h].listeners[l].defaultServer = true }
+                hosts[h].listeners[l].tls = listener.tls || tls.contains(socket)
+                hosts[h].listeners[l].http2 = listener.http2 || http2.contains(socket)
+                hosts[h].listeners[l].proxyProtocol = listener.proxyProtocol || proxyProtocol.contains(socket)
+                if !hasDefault.contains(socket) && !seen.contains(socket) { hosts[h].listeners[l].defaultServer = true }
                 seen.insert(socket)
             }
         }
-        return settled
     }
 
     private func realIP(_ settings: Settings) -> RealIPSettings? {
