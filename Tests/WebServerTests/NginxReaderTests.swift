@@ -17,6 +17,16 @@ struct NginxReaderTests {
         #expect(result.model.virtualHosts.count == 1)
     }
 
+    @Test("a main file that cannot be read is a finding and an empty model, in every role")
+    func missingMain() {
+        let tree = SourceTree(root: nil, base: URL(fileURLWithPath: "/"))
+        for role in [ConfigRole.main, .fragment, .nginxDump] {
+            let result = NginxLoader.load(hostPath: "/nonexistent/originaudit/nginx.conf", role: role, tree: tree)
+            #expect(result.findings.map(\.ruleId) == ["input.unreadable"], "\(role)")
+            #expect(result.model.virtualHosts.isEmpty && result.files.isEmpty)
+        }
+    }
+
     @Test("an include naming a directory is unreadable at the include")
     func includeDirectory() throws {
         let (result, directory) = try NginxModelTests.load([
