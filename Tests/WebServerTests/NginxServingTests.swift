@@ -56,7 +56,7 @@ struct NginxServingTests {
         return process
     }
 
-    /// Five consecutive loopback TCP ports nothing listens on now (other tests run in parallel).
+    /// Eight consecutive loopback TCP ports nothing listens on now (other tests run in parallel).
     static func freePortBase() throws -> UInt16 {
         let listening = (try? TestTools.run("ss", ["-Htln"], timeout: 10).stdout) ?? ""
         let used = Set(listening.split(separator: "\n").compactMap { line in
@@ -65,7 +65,7 @@ struct NginxServingTests {
         })
         for _ in 0..<50 {
             let base = UInt16.random(in: 2000..<6000) * 10
-            if (base..<(base + 5)).allSatisfy({ !used.contains($0) }) { return base }
+            if (base..<(base + 8)).allSatisfy({ !used.contains($0) }) { return base }
         }
         throw TestFailure("no free loopback ports found")
     }
@@ -81,12 +81,13 @@ struct NginxServingTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let base = try Self.freePortBase()
         let (p1, p2, p3, p4, p5) = (base, base + 1, base + 2, base + 3, base + 4)
+        let (p6, p7, p8) = (base + 5, base + 6, base + 7)
         let dir = directory.path
         let cert = try TestTools.run("openssl", [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=tls.example",
             "-days", "2", "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem"], timeout: 30)
         try #require(cert.status == 0, "\(cert.stderr)")
-        let labels = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M"]
+        let labels = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O"]
         let config = #"""
         worker_processes 1;
         error_log \#(dir)/error.log;
@@ -117,6 +118,20 @@ struct NginxServingTests {
                 location /admin { deny 192.0.2.1; empty_gif; }
             }
             server { listen 127.0.0.1:\#(p5); set_real_ip_from 10.0.0.0/8; return 200 "M $remote_addr"; }
+            server {
+                listen 127.0.0.1:\#(p6);
+                listen 127.0.0.1:\#(p7) ssl;
+                server_name redirect.example;
+                if ($scheme = http) { return 301 https://$host:\#(p7)$request_uri; }
+                return 200 "N";
+            }
+            server {
+                listen 127.0.0.1:\#(p8);
+                set_real_ip_from 127.0.0.1;
+                set_real_ip_from 192.0.2.0/24;
+                real_ip_recursive on;
+                return 200 "O $remote_addr";
+            }
         }
         """#
         let main = directory.appendingPathComponent("nginx.conf")
@@ -163,6 +178,21 @@ struct NginxServingTests {
         #expect(l.accessRules.map(\.scope) == ["location /admin"] && l.accessRules[0].sources.ipv4.contains(IPAddress("192.0.2.1")!))
         let replaced = try Self.curl(["-H", "X-Forwarded-For: 192.0.2.1", "http://127.0.0.1:\(p5)/"])
         #expect(replaced.body == "M 127.0.0.1")
+        // Redirects by arrival scheme: plain HTTP is sent to HTTPS, HTTPS is served.
+        let n = model.virtualHosts[13]
+        #expect(n.redirects.map(\.from) == [.http] && n.redirects.map(\.to) == [.https] && n.redirects.first?.status == 301)
+        let plain = try Self.curl(["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: redirect.example",
+                                   "http://127.0.0.1:\(p6)/x"])
+        #expect(plain.body == "301 https://redirect.example:\(p7)/x")
+        let secure = try Self.curl(["-k", "--resolve", "redirect.example:\(p7):127.0.0.1", "https://redirect.example:\(p7)/x"])
+        #expect(secure.body == "N")
+        // real_ip_recursive: the last untrusted address of the header, not the last one.
+        let o = model.virtualHosts[14]
+        #expect(o.realIP?.recursive == true && o.realIP?.header?.value == "X-Forwarded-For")
+        let walked = try Self.curl(["-H", "X-Forwarded-For: 198.51.100.7, 192.0.2.9", "http://127.0.0.1:\(p8)/"])
+        #expect(walked.body == "O 198.51.100.7")
+        let single = try Self.curl(["-H", "X-Forwarded-For: 198.51.100.7, 192.0.2.9", "http://127.0.0.1:\(p4)/"])
+        #expect(single.body == "L 192.0.2.9" && model.virtualHosts[11].realIP?.recursive == false)
         let m = model.virtualHosts[12]
         #expect(m.realIP?.trusted.ipv4.contains(IPAddress("127.0.0.1")!) == false)
     }

@@ -97,8 +97,8 @@ public struct NginxConfigTree: Sendable {
 
     /// Where a directive was written, as reports show it.
     public func location(of directive: NginxDirective) -> SourceLocation {
-        let file = files[directive.file]
-        return SourceLocation(file: file.display, line: directive.line + file.lineOffset, column: directive.column)
+        SourceLocation(file: files[directive.file].display, line: directive.line + files[directive.file].lineOffset,
+                       column: directive.column)
     }
 }
 

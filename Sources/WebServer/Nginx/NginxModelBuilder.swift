@@ -345,17 +345,23 @@ struct NginxModelBuilder: Sendable {
             let built = servers[range].map { local.virtualHost($0, http: http, httpRealIP: httpRealIP) }
             chunks.withLock { $0[chunk] = (built, local.findings, local.notes) }
         }
-        var hosts: [(host: VirtualHost, settings: Settings)] = []
-        let results = chunks.withLock { $0 }
+        var results = chunks.withLock { $0 }
+        chunks.withLock { $0 = [:] } // the hosts below are then the only references: mutated in place
+        var settings: [Settings] = []
+        model.virtualHosts.reserveCapacity(servers.count)
+        settings.reserveCapacity(servers.count)
         for chunk in 0..<chunkCount {
-            guard let result = results[chunk] else { continue }
-            hosts += result.hosts
+            guard let result = results.removeValue(forKey: chunk) else { continue }
+            for (host, hostSettings) in result.hosts {
+                model.virtualHosts.append(host)
+                settings.append(hostSettings)
+            }
             result.findings.forEach { report($0) }
             result.notes.forEach { note($0) }
         }
-        model.virtualHosts = NginxModelBuilder.settleListeners(hosts.map(\.host))
+        NginxModelBuilder.settleListeners(&model.virtualHosts)
         for index in model.virtualHosts.indices {
-            model.virtualHosts[index].tls = tls(for: model.virtualHosts[index], hosts[index].settings)
+            model.virtualHosts[index].tls = tls(for: model.virtualHosts[index], settings[index])
         }
         return model
     }
@@ -374,7 +380,7 @@ struct NginxModelBuilder: Sendable {
             let at = config.location(of: directive)
             switch directive.name {
             case "server_name":
-                for word in directive.values {
+                for word in directive.args.lazy.map(\.value) {
                     if word == "$hostname" {
                         note("server_name $hostname names the machine's own hostname, which is not known statically")
                         continue
@@ -445,10 +451,13 @@ struct NginxModelBuilder: Sendable {
                 if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
             case "location", "if", "limit_except":
                 guard directive.block != nil else { continue }
-                let values = directive.values
-                let label = directive.name == "if"
-                    ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))"
-                    : "\(directive.name) \(values.joined(separator: " "))"
+                let values = directive.name == "if" ? directive.values : []
+                var label = directive.name
+                if directive.name == "if" {
+                    label = "if (\(NginxValues.ifWords(values).joined(separator: " ")))"
+                } else {
+                    for argument in directive.args { label += " " + argument.value }
+                }
                 let childScope = scope.map { "\($0) > \(label)" } ?? label
                 let childItems = expand(directive.block ?? [], chain: item.chain)
                 let own = settings(of: childItems, scope: childScope)
@@ -474,14 +483,23 @@ struct NginxModelBuilder: Sendable {
     }
 
     private func listener(_ directive: NginxDirective, at location: SourceLocation) -> Listener? {
-        let values = directive.values
-        guard let spec = values.first else { return nil }
-        let options = Set(values.dropFirst().map { $0.lowercased() })
-        guard let (address, port) = NginxValues.listenAddress(spec, ipv6only: !options.contains("ipv6only=off")) else { return nil }
-        return Listener(address: address, port: port, tls: options.contains("ssl"), http2: options.contains("http2"),
-                        quic: options.contains("quic"),
-                        defaultServer: options.contains("default_server") || options.contains("default"),
-                        proxyProtocol: options.contains("proxy_protocol"), location: location)
+        guard let spec = directive.value(0) else { return nil }
+        var tls = false, http2 = false, quic = false, defaultServer = false, proxyProtocol = false, ipv6only = true
+        // nginx compares listen parameters case-sensitively.
+        for argument in directive.args.dropFirst() {
+            switch argument.value {
+            case "ssl": tls = true
+            case "http2": http2 = true
+            case "quic": quic = true
+            case "default_server", "default": defaultServer = true
+            case "proxy_protocol": proxyProtocol = true
+            case "ipv6only=off": ipv6only = false
+            default: break
+            }
+        }
+        guard let (address, port) = NginxValues.listenAddress(spec, ipv6only: ipv6only) else { return nil }
+        return Listener(address: address, port: port, tls: tls, http2: http2, quic: quic, defaultServer: defaultServer,
+                        proxyProtocol: proxyProtocol, location: location)
     }
 
     /// Over which scheme requests reach a server with these listeners.
@@ -495,7 +513,7 @@ struct NginxModelBuilder: Sendable {
     /// nginx configures a listening socket once for all servers on it: `ssl`, `http2` and
     /// `proxy_protocol` on one server's `listen` apply to every server on that address:port, and
     /// the first server listed is the default where none says `default_server`.
-    static func settleListeners(_ hosts: [VirtualHost]) -> [VirtualHost] {
+    static func settleListeners(_ hosts: inout [VirtualHost]) {
         struct Socket: Hashable { var address: Listener.Address; var port: UInt16?; var quic: Bool }
         var tls = Set<Socket>(), http2 = Set<Socket>(), proxyProtocol = Set<Socket>(), hasDefault = Set<Socket>()
         for host in hosts {
@@ -507,20 +525,18 @@ struct NginxModelBuilder: Sendable {
                 if listener.defaultServer { hasDefault.insert(socket) }
             }
         }
-        var settled = hosts
         var seen = Set<Socket>()
-        for h in settled.indices {
-            for l in settled[h].listeners.indices {
-                let listener = settled[h].listeners[l]
+        for h in hosts.indices {
+            for l in hosts[h].listeners.indices {
+                let listener = hosts[h].listeners[l]
                 let socket = Socket(address: listener.address, port: listener.port, quic: listener.quic)
-                settled[h].listeners[l].tls = listener.tls || tls.contains(socket)
-                settled[h].listeners[l].http2 = listener.http2 || http2.contains(socket)
-                settled[h].listeners[l].proxyProtocol = listener.proxyProtocol || proxyProtocol.contains(socket)
-                if !hasDefault.contains(socket) && !seen.contains(socket) { settled[h].listeners[l].defaultServer = true }
+                hosts[h].listeners[l].tls = listener.tls || tls.contains(socket)
+                hosts[h].listeners[l].http2 = listener.http2 || http2.contains(socket)
+                hosts[h].listeners[l].proxyProtocol = listener.proxyProtocol || proxyProtocol.contains(socket)
+                if !hasDefault.contains(socket) && !seen.contains(socket) { hosts[h].listeners[l].defaultServer = true }
                 seen.insert(socket)
             }
         }
-        return settled
     }
 
     private func realIP(_ settings: Settings) -> RealIPSettings? {
