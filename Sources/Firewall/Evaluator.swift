@@ -70,6 +70,8 @@ public struct Decision: Hashable, Sendable, Codable {
     public var uncertainBecause: [RuleReference]
     /// The DNAT rule that sent the traffic to the forward hook (Docker's published ports).
     public var dnat: RuleReference?
+    /// For unknown / rate-limited outcomes: what decides when none of the uncertain rules applies.
+    public var otherwise: RuleReference?
 }
 
 /// One cell of the partition: these sources to these ports get this decision.
@@ -594,12 +596,13 @@ extension FirewallEvaluator {
                 case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
                 }
                 return Decision(outcome: outcome, decidedBy: certain.decidedBy ?? noRule, path: certain.path.filter { $0 != certain.decidedBy },
-                                uncertainBecause: [], dnat: certain.dnat)
+                                uncertainBecause: [], dnat: certain.dnat, otherwise: nil)
             }
             let isUnknown = hasUnknownTerminal || possibilities.contains { $0.certainty == .unknown }
             let first = uncertain.first ?? certain.decidedBy ?? noRule
             return Decision(outcome: Outcome(kind: isUnknown ? .unknown : .rateLimited, possible: verdicts),
-                            decidedBy: first, path: certain.path, uncertainBecause: uncertain, dnat: possibilities.compactMap(\.dnat).first)
+                            decidedBy: first, path: [], uncertainBecause: uncertain, dnat: possibilities.compactMap(\.dnat).first,
+                            otherwise: certain.certainty == .always ? certain.decidedBy : nil)
         }
 
         // MARK: the partition
@@ -705,7 +708,7 @@ extension FirewallEvaluator {
                             case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
                             }
                             let decision = Decision(outcome: by.terminal == .verdict(verdict) ? outcome : Outcome(kind: .unknown, possible: []),
-                                                    decidedBy: by.rule, path: by.path, uncertainBecause: [], dnat: nil)
+                                                    decidedBy: by.rule, path: by.path, uncertainBecause: [], dnat: nil, otherwise: nil)
                             if let existing = result.firstIndex(where: { $0.rule == entry.rule && $0.sources == part && $0.shadowedBy == decision }) {
                                 result[existing].ports.formUnion(atom)
                             } else {
