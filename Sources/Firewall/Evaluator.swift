@@ -22,6 +22,7 @@ public enum OutcomeKind: String, Sendable, Codable, Hashable, Comparable {
     case accept, drop, reject, unknown
     case rateLimited = "rate-limited"
 
+    /// Ordered from best (accept) to worst (drop) for the CDN.
     public static func < (a: OutcomeKind, b: OutcomeKind) -> Bool { a.rank < b.rank }
     private var rank: Int {
         switch self {
