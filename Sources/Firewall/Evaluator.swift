@@ -630,8 +630,11 @@ extension FirewallEvaluator {
                 let (pre, input, forward) = segmentations(port: port)
                 let all = pre + input + forward
                 // Walk all segmentations together over the probe's intervals.
-                var byDecision: [Decision: [ClosedRange<UInt128>]] = [:]
-                var memo: [[Int]: Decision] = [:]
+                // Decisions are interned per atom: one hash of the chain-decision ids per interval, not of a Decision.
+                var decisions: [Decision] = []
+                var byDecision: [[ClosedRange<UInt128>]] = []
+                var memo: [[Int]: Int] = [:]
+                var decisionIds: [Decision: Int] = [:]
                 var cursors = [Int](repeating: 0, count: all.count)
                 for range in sources.intervals.ranges {
                     var low = range.lowerBound
@@ -646,23 +649,29 @@ extension FirewallEvaluator {
                             key.append(segmentation.ids[c])
                             if c + 1 < segmentation.starts.count { high = min(high, segmentation.starts[c + 1] - 1) }
                         }
-                        let decision: Decision
-                        if let known = memo[key] { decision = known } else {
+                        let decisionId: Int
+                        if let known = memo[key] { decisionId = known } else {
                             var offset = 0
                             func take(_ list: [ChainSegmentation]) -> [(ChainSegmentation, Int)] {
                                 defer { offset += list.count }
                                 return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
                             }
                             let preStages = take(pre), inputStages = take(input), forwardStages = take(forward)
-                            decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
-                            memo[key] = decision
+                            let decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
+                            if let existing = decisionIds[decision] { decisionId = existing } else {
+                                decisionId = decisions.count
+                                decisionIds[decision] = decisionId
+                                decisions.append(decision)
+                                byDecision.append([])
+                            }
+                            memo[key] = decisionId
                         }
-                        byDecision[decision, default: []].append(low...high)
+                        byDecision[decisionId].append(low...high)
                         if high >= range.upperBound { break }
                         low = high + 1
                     }
                 }
-                for (decision, ranges) in byDecision {
+                for (decision, ranges) in zip(decisions, byDecision) {
                     let addresses = AddressSet(family: family, ranges: ranges)
                     if let existing = index[decision]?.first(where: { parts[$0].sources == addresses }) {
                         parts[existing].ports.formUnion(atom)
