@@ -22,6 +22,7 @@ public enum OutcomeKind: String, Sendable, Codable, Hashable, Comparable {
     case accept, drop, reject, unknown
     case rateLimited = "rate-limited"
 
+    /// Ordered from best (accept) to worst (drop) for the CDN.
     public static func < (a: OutcomeKind, b: OutcomeKind) -> Bool { a.rank < b.rank }
     private var rank: Int {
         switch self {
@@ -70,6 +71,8 @@ public struct Decision: Hashable, Sendable, Codable {
     public var uncertainBecause: [RuleReference]
     /// The DNAT rule that sent the traffic to the forward hook (Docker's published ports).
     public var dnat: RuleReference?
+    /// For unknown / rate-limited outcomes: what decides when none of the uncertain rules applies.
+    public var otherwise: RuleReference?
 }
 
 /// One cell of the partition: these sources to these ports get this decision.
@@ -594,12 +597,13 @@ extension FirewallEvaluator {
                 case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
                 }
                 return Decision(outcome: outcome, decidedBy: certain.decidedBy ?? noRule, path: certain.path.filter { $0 != certain.decidedBy },
-                                uncertainBecause: [], dnat: certain.dnat)
+                                uncertainBecause: [], dnat: certain.dnat, otherwise: nil)
             }
             let isUnknown = hasUnknownTerminal || possibilities.contains { $0.certainty == .unknown }
             let first = uncertain.first ?? certain.decidedBy ?? noRule
             return Decision(outcome: Outcome(kind: isUnknown ? .unknown : .rateLimited, possible: verdicts),
-                            decidedBy: first, path: certain.path, uncertainBecause: uncertain, dnat: possibilities.compactMap(\.dnat).first)
+                            decidedBy: first, path: [], uncertainBecause: uncertain, dnat: possibilities.compactMap(\.dnat).first,
+                            otherwise: certain.certainty == .always ? certain.decidedBy : nil)
         }
 
         // MARK: the partition
@@ -626,8 +630,11 @@ extension FirewallEvaluator {
                 let (pre, input, forward) = segmentations(port: port)
                 let all = pre + input + forward
                 // Walk all segmentations together over the probe's intervals.
-                var byDecision: [Decision: [ClosedRange<UInt128>]] = [:]
-                var memo: [[Int]: Decision] = [:]
+                // Decisions are interned per atom: one hash of the chain-decision ids per interval, not of a Decision.
+                var decisions: [Decision] = []
+                var byDecision: [[ClosedRange<UInt128>]] = []
+                var memo: [[Int]: Int] = [:]
+                var decisionIds: [Decision: Int] = [:]
                 var cursors = [Int](repeating: 0, count: all.count)
                 for range in sources.intervals.ranges {
                     var low = range.lowerBound
@@ -642,23 +649,29 @@ extension FirewallEvaluator {
                             key.append(segmentation.ids[c])
                             if c + 1 < segmentation.starts.count { high = min(high, segmentation.starts[c + 1] - 1) }
                         }
-                        let decision: Decision
-                        if let known = memo[key] { decision = known } else {
+                        let decisionId: Int
+                        if let known = memo[key] { decisionId = known } else {
                             var offset = 0
                             func take(_ list: [ChainSegmentation]) -> [(ChainSegmentation, Int)] {
                                 defer { offset += list.count }
                                 return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
                             }
                             let preStages = take(pre), inputStages = take(input), forwardStages = take(forward)
-                            decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
-                            memo[key] = decision
+                            let decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
+                            if let existing = decisionIds[decision] { decisionId = existing } else {
+                                decisionId = decisions.count
+                                decisionIds[decision] = decisionId
+                                decisions.append(decision)
+                                byDecision.append([])
+                            }
+                            memo[key] = decisionId
                         }
-                        byDecision[decision, default: []].append(low...high)
+                        byDecision[decisionId].append(low...high)
                         if high >= range.upperBound { break }
                         low = high + 1
                     }
                 }
-                for (decision, ranges) in byDecision {
+                for (decision, ranges) in zip(decisions, byDecision) {
                     let addresses = AddressSet(family: family, ranges: ranges)
                     if let existing = index[decision]?.first(where: { parts[$0].sources == addresses }) {
                         parts[existing].ports.formUnion(atom)
@@ -705,7 +718,7 @@ extension FirewallEvaluator {
                             case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
                             }
                             let decision = Decision(outcome: by.terminal == .verdict(verdict) ? outcome : Outcome(kind: .unknown, possible: []),
-                                                    decidedBy: by.rule, path: by.path, uncertainBecause: [], dnat: nil)
+                                                    decidedBy: by.rule, path: by.path, uncertainBecause: [], dnat: nil, otherwise: nil)
                             if let existing = result.firstIndex(where: { $0.rule == entry.rule && $0.sources == part && $0.shadowedBy == decision }) {
                                 result[existing].ports.formUnion(atom)
                             } else {

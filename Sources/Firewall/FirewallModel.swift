@@ -192,7 +192,7 @@ public enum Match: Sendable, Hashable {
     case address(Direction, AddressSpec, negated: Bool)
     /// IP protocol numbers (`-p tcp` → 6); an empty set with negated=false never matches.
     case proto(Set<UInt8>, negated: Bool)
-    /// TCP/UDP ports; `protocols` says which transport headers the match reads (nil: any).
+    /// TCP/UDP destination or source ports (the protocol is a separate `proto` match).
     case port(Direction, PortSet, negated: Bool)
     /// Interface names; a trailing `+` (iptables) or `*` (nftables) is a prefix wildcard.
     case interface(input: Bool, names: [String], negated: Bool)

@@ -14,6 +14,8 @@ public struct ReachabilityMatrix: Sendable, Encodable {
         public var path: [RuleReference]
         public var uncertainBecause: [RuleReference]
         public var dnat: RuleReference?
+        /// For unknown / rate-limited pieces: what decides when the uncertain rules do not apply.
+        public var otherwise: RuleReference?
     }
 
     /// One CDN range on one port (or a run of ports that behave alike).
@@ -99,7 +101,7 @@ public struct ReachabilityMatrix: Sendable, Encodable {
     static func piece(_ sources: AddressSet, _ decision: Decision) -> Piece {
         Piece(sources: sources.cidrs.map(\.description), outcome: decision.outcome.description,
               possible: decision.outcome.possible.map(\.description), decidedBy: decision.decidedBy,
-              path: decision.path, uncertainBecause: decision.uncertainBecause, dnat: decision.dnat)
+              path: decision.path, uncertainBecause: decision.uncertainBecause, dnat: decision.dnat, otherwise: decision.otherwise)
     }
 
     /// IPv6 counts as powers of two ("2^96") once they stop being readable; other text unchanged.

@@ -6,7 +6,7 @@ import TestSupport
 @testable import AuditRules
 
 /// Loads firewall text into an OriginModel the way the input pipeline does.
-func firewallModel(_ files: [(name: String, text: String)]) -> OriginModel {
+func firewallOriginModel(_ files: [(name: String, text: String)]) -> OriginModel {
     let inputs = files.map { file in
         FirewallInput(kind: FirewallFixture.kind(of: file.name), familyHint: file.name.hasSuffix(".v6") ? .ipv6 : nil,
                       displayPath: file.name, bytes: Array(file.text.utf8))
@@ -15,12 +15,13 @@ func firewallModel(_ files: [(name: String, text: String)]) -> OriginModel {
 }
 
 /// A profile with a custom CDN made of these CIDRs (ports and timeouts are Cloudflare's).
-func customProfile(_ cidrs: [String], tlsMode: TLSMode = .full) throws -> Profile {
+func firewallTestProfile(_ cidrs: [String], tlsMode: TLSMode = .full) throws -> Profile {
     let cdn = try CDNProfile.custom(rangesFile: cidrs.joined(separator: "\n"), file: "cdn.txt", base: CDNProfile.embedded("cloudflare"))
     return Profile(cdn: cdn, tlsMode: tlsMode, at: Date(timeIntervalSince1970: 1_795_392_000))
 }
 
-func run(_ rule: any AuditRule, _ model: OriginModel, _ profile: Profile) -> [Finding] { rule.check(model, profile: profile) }
+/// Runs one rule (a shorthand for the tests below).
+func checkFirewallRule(_ rule: any AuditRule, _ model: OriginModel, _ profile: Profile) -> [Finding] { rule.check(model, profile: profile) }
 
 /// The firewall fixtures: `Fixtures/<rule-id>/<case>/` must trigger the rule, `<case>_fp/` must not.
 /// The lead's harness scans them with the whole pipeline; this walks them with the firewall loader
@@ -75,7 +76,7 @@ enum FirewallFixture {
         }
         let at = settings["at"].flatMap { Profile.parseInstant($0, now: Date()) } ?? Date()
         let profile = Profile(cdn: cdn, tlsMode: TLSMode(rawValue: settings["tlsMode"] ?? "full") ?? .full, at: at)
-        return (firewallModel(files), profile)
+        return (firewallOriginModel(files), profile)
     }
 }
 
@@ -109,8 +110,8 @@ enum FirewallFixture {
     static let header = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
 
     @Test func droppedNamesTheExactSubRangesPortAndRule() throws {
-        let model = firewallModel([("rules.v4", Self.header + "-A INPUT -s 192.0.2.0/25 -p tcp -m multiport --dports 80,443 -j ACCEPT\n-A INPUT -s 192.0.2.128/26 -p tcp --dport 80 -j ACCEPT\nCOMMIT\n")])
-        let findings = run(CDNDropped(), model, try customProfile(["192.0.2.0/24"]))
+        let model = firewallOriginModel([("rules.v4", Self.header + "-A INPUT -s 192.0.2.0/25 -p tcp -m multiport --dports 80,443 -j ACCEPT\n-A INPUT -s 192.0.2.128/26 -p tcp --dport 80 -j ACCEPT\nCOMMIT\n")])
+        let findings = checkFirewallRule(CDNDropped(), model, try firewallTestProfile(["192.0.2.0/24"]))
         #expect(findings.count == 2)
         let on443 = try #require(findings.first { $0.message.contains("tcp/443") })
         #expect(on443.message.contains("192.0.2.128/25"))
@@ -125,7 +126,7 @@ enum FirewallFixture {
     @Test func rejectedSaysTheReplyAndTheJumpPath() throws {
         let text = Self.header.replacingOccurrences(of: ":OUTPUT ACCEPT [0:0]\n", with: ":OUTPUT ACCEPT [0:0]\n:WEB - [0:0]\n")
             + "-A INPUT -p tcp -m tcp --dport 443 -j WEB\n-A WEB -s 198.51.100.0/24 -p tcp -j REJECT --reject-with tcp-reset\n-A WEB -j ACCEPT\nCOMMIT\n"
-        let findings = run(CDNRejected(), firewallModel([("rules.v4", text)]), try customProfile(["198.51.100.0/24", "192.0.2.0/24"]))
+        let findings = checkFirewallRule(CDNRejected(), firewallOriginModel([("rules.v4", text)]), try firewallTestProfile(["198.51.100.0/24", "192.0.2.0/24"]))
         let finding = try #require(findings.first)
         #expect(findings.count == 1)
         #expect(finding.message.contains("198.51.100.0/24") && finding.message.contains("tcp-reset") && finding.message.contains("tcp/443"))
@@ -135,7 +136,7 @@ enum FirewallFixture {
 
     @Test func rateLimitedIsComputedBothWays() throws {
         let text = Self.header + "-A INPUT -p tcp -m multiport --dports 80,443 -m hashlimit --hashlimit-upto 10/sec --hashlimit-mode srcip --hashlimit-name w -j ACCEPT\nCOMMIT\n"
-        let findings = run(CDNRateLimited(), firewallModel([("rules.v4", text)]), try customProfile(["192.0.2.0/24"]))
+        let findings = checkFirewallRule(CDNRateLimited(), firewallOriginModel([("rules.v4", text)]), try firewallTestProfile(["192.0.2.0/24"]))
         #expect(findings.count == 1)
         #expect(findings.first?.message.contains("accept or drop") == true)
         #expect(findings.first?.message.contains("tcp/80,443") == true)
@@ -143,7 +144,7 @@ enum FirewallFixture {
 
     @Test func shadowedAllowPointsAtTheAllowAndTheBlocker() throws {
         let text = Self.header + "-A INPUT -s 192.0.2.0/26 -j DROP\n-A INPUT -s 192.0.2.0/24 -p tcp --dport 443 -j ACCEPT\nCOMMIT\n"
-        let findings = run(CDNAllowShadowed(), firewallModel([("rules.v4", text)]), try customProfile(["192.0.2.0/24"]))
+        let findings = checkFirewallRule(CDNAllowShadowed(), firewallOriginModel([("rules.v4", text)]), try firewallTestProfile(["192.0.2.0/24"]))
         let finding = try #require(findings.first)
         #expect(finding.location?.line == 6)
         #expect(finding.related.first?.location.line == 5)
@@ -152,18 +153,18 @@ enum FirewallFixture {
 
     @Test func exposureIsOnlyReportedForDefiniteAccepts() throws {
         let open = Self.header + "-A INPUT -s 192.0.2.0/24 -j ACCEPT\n-A INPUT -p tcp --dport 443 -j ACCEPT\nCOMMIT\n"
-        let profile = try customProfile(["192.0.2.0/24"])
-        let findings = run(OriginExposed(), firewallModel([("rules.v4", open)]), profile)
+        let profile = try firewallTestProfile(["192.0.2.0/24"])
+        let findings = checkFirewallRule(OriginExposed(), firewallOriginModel([("rules.v4", open)]), profile)
         #expect(findings.count == 1)
         #expect(findings.first?.message.contains("every non-") == true)
         let unknown = Self.header + "-A INPUT -s 192.0.2.0/24 -j ACCEPT\n-A INPUT -p tcp --dport 443 -m geoip --src-cc DE -j ACCEPT\nCOMMIT\n"
-        #expect(run(OriginExposed(), firewallModel([("rules.v4", unknown)]), profile).isEmpty)
+        #expect(checkFirewallRule(OriginExposed(), firewallOriginModel([("rules.v4", unknown)]), profile).isEmpty)
     }
 
     @Test func staleRangesInAnAllowList() throws {
         let text = Self.header + "-A INPUT -s 173.245.48.0/20 -p tcp --dport 443 -j ACCEPT\n-A INPUT -s 104.16.0.0/12 -p tcp --dport 443 -j ACCEPT\nCOMMIT\n"
         let profile = Profile(cdn: try CDNProfile.embedded("cloudflare"), at: Date())
-        let findings = run(StaleCDNRanges(), firewallModel([("rules.v4", text)]), profile)
+        let findings = checkFirewallRule(StaleCDNRanges(), firewallOriginModel([("rules.v4", text)]), profile)
         let finding = try #require(findings.first)
         #expect(findings.count == 1)
         #expect(finding.location?.line == 6)
@@ -173,31 +174,31 @@ enum FirewallFixture {
 
     @Test func unresolvedSetAndUnknownMatchAreSeparateFindings() throws {
         let text = Self.header + "-A INPUT -m set --match-set edge src -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 80 -m geoip --src-cc DE -j ACCEPT\nCOMMIT\n"
-        let model = firewallModel([("rules.v4", text)])
-        let profile = try customProfile(["192.0.2.0/24"])
-        #expect(run(SetUnresolved(), model, profile).map(\.location?.line) == [5])
+        let model = firewallOriginModel([("rules.v4", text)])
+        let profile = try firewallTestProfile(["192.0.2.0/24"])
+        #expect(checkFirewallRule(SetUnresolved(), model, profile).map(\.location?.line) == [5])
         // tcp/443 is uncertain only because of the set (set-unresolved); tcp/80 because of geoip too.
-        let unknown = run(UnknownMatch(), model, profile)
+        let unknown = checkFirewallRule(UnknownMatch(), model, profile)
         #expect(unknown.count == 1)
         #expect(unknown.first?.message.contains("tcp/80") == true)
     }
 
     @Test func ipv6UnfilteredWhenOnlyIPv4IsGiven() throws {
         let v4 = Self.header + "-A INPUT -s 192.0.2.0/24 -j ACCEPT\nCOMMIT\n"
-        let profile = try customProfile(["192.0.2.0/24"])
-        #expect(run(IPv6Unfiltered(), firewallModel([("rules.v4", v4)]), profile).count == 1)
+        let profile = try firewallTestProfile(["192.0.2.0/24"])
+        #expect(checkFirewallRule(IPv6Unfiltered(), firewallOriginModel([("rules.v4", v4)]), profile).count == 1)
         let v6 = Self.header + "-A INPUT -s 2001:db8::/32 -j ACCEPT\nCOMMIT\n"
-        #expect(run(IPv6Unfiltered(), firewallModel([("rules.v4", v4), ("rules.v6", v6)]), profile).isEmpty)
+        #expect(checkFirewallRule(IPv6Unfiltered(), firewallOriginModel([("rules.v4", v4), ("rules.v6", v6)]), profile).isEmpty)
     }
 
     @Test func emptyModelGivesNoFindings() throws {
-        let profile = try customProfile(["192.0.2.0/24"])
+        let profile = try firewallTestProfile(["192.0.2.0/24"])
         for rule in FirewallRules.all { #expect(rule.check(OriginModel(), profile: profile).isEmpty, "\(rule.id)") }
     }
 
     @Test func matrixRendersAndEncodes() throws {
-        let model = firewallModel([("rules.v4", Self.header + "-A INPUT -s 192.0.2.0/25 -p tcp --dport 443 -j ACCEPT\nCOMMIT\n")])
-        let profile = try customProfile(["192.0.2.0/24", "198.51.100.0/24"])
+        let model = firewallOriginModel([("rules.v4", Self.header + "-A INPUT -s 192.0.2.0/25 -p tcp --dport 443 -j ACCEPT\nCOMMIT\n")])
+        let profile = try firewallTestProfile(["192.0.2.0/24", "198.51.100.0/24"])
         let matrix = ReachabilityMatrix.compute(model: model.firewall, cdn: profile.cdn, ports: PortSet(ranges: [80...80, 443...443]))
         let text = matrix.renderText()
         #expect(text.contains("192.0.2.0/24"))

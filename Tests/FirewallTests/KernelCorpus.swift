@@ -494,6 +494,37 @@ enum KernelCorpus {
             }
         }
         """)]),
+        KernelCase(name: "nft: ct state verdict map and IPv6 set", sources: [.nft("""
+        table inet f {
+            set cdn6 {
+                type ipv6_addr
+                flags interval
+                elements = { 2001:db8:1::/49, 2001:db8:2::20 }
+            }
+            chain input {
+                type filter hook input priority 0; policy drop;
+                ct state vmap { established : accept, related : accept, invalid : drop }
+                ip6 saddr @cdn6 tcp dport { 80, 443 } accept
+                ip saddr 198.51.100.0/24 tcp dport != { 22, 8080 } accept
+            }
+        }
+        """)]),
+        KernelCase(name: "ip6tables with an inet6 ipset", sources: [.ip6tables(filter("""
+        -A INPUT -p tcp -m set --match-set cdn6 src -m multiport --dports 80,443,8080 -j ACCEPT
+        -A INPUT -p tcp -j REJECT --reject-with tcp-reset
+        """))], ipset: """
+        create cdn6 hash:net family inet6 hashsize 1024 maxelem 65536
+        add cdn6 2001:db8:1::/64
+        add cdn6 2001:db8:2::/48
+        add cdn6 2001:db8:2::20 nomatch
+        """),
+        KernelCase(name: "bitmap:ip ranges", sources: [.iptables(filter("""
+        -A INPUT -m set --match-set range src -p tcp -m tcp --dport 443 -j ACCEPT
+        """))], ipset: """
+        create range bitmap:ip range 192.0.2.0-192.0.2.255
+        add range 192.0.2.0-192.0.2.127
+        add range 192.0.2.250
+        """),
         KernelCase(name: "iptables-nft and native nft together", sources: [.iptables(filter("ACCEPT", """
         -A INPUT -s 192.0.2.0/24 -j ACCEPT
         """)), .nft("""

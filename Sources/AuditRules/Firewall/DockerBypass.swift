@@ -41,9 +41,10 @@ struct DockerBypass: AuditRule {
             }
         }
         return groups.map { group in
-            Finding(
+            let who = group.sources == others[group.family] ? "every source outside the CDN" : "sources outside the CDN (\(group.sources.summary(limit: 3)))"
+            return Finding(
                 ruleId: id,
-                message: "\(FirewallCheck.portText(group.ports)) is DNAT'd to a container by \(FirewallCheck.describe(group.dnat)), so INPUT rules never see it; sources outside the CDN (\(group.sources.summary(limit: 3))) get \(group.decision.outcome) via \(FirewallCheck.describe(group.decision.decidedBy)). Filter published ports in DOCKER-USER, or publish them on 127.0.0.1 only",
+                message: "\(FirewallCheck.portText(group.ports)) is DNAT'd to a container by \(FirewallCheck.describe(group.dnat)), so INPUT rules never see it: for \(who) the outcome is \(group.decision.outcome), decided by \(FirewallCheck.describe(group.decision.decidedBy)). Filter published ports in DOCKER-USER, or publish them on 127.0.0.1 only",
                 location: group.dnat.location,
                 related: [RelatedLocation(group.decision.decidedBy.location, "forward path: \(group.decision.decidedBy.chain): \(group.decision.decidedBy.text)")],
                 key: "\(group.family == .ipv4 ? "v4" : "v6") \(group.dnat.text)")

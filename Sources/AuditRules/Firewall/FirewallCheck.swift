@@ -59,7 +59,8 @@ enum FirewallCheck {
 
     /// The jumps that led to the deciding rule and any rule that made it uncertain.
     static func related(_ decision: Decision) -> [RelatedLocation] {
-        var related = decision.path.map { RelatedLocation($0.location, "reached through \($0.chain): \($0.text)") }
+        var related = decision.path.map { RelatedLocation($0.location, "on the way: \($0.chain): \($0.text)") }
+        if let otherwise = decision.otherwise { related.append(RelatedLocation(otherwise.location, "when that rule does not apply: \(otherwise.chain): \(otherwise.text)")) }
         for reference in decision.uncertainBecause where reference != decision.decidedBy {
             related.append(RelatedLocation(reference.location, "outcome depends on \(referenceText(reference))"))
         }

@@ -13,7 +13,7 @@ struct StaleCDNRanges: AuditRule {
         var reported: Set<String> = []
         for list in lists {
             let cdn = profile.cdn.ranges[list.family]
-            let stale = list.sources.intersection(profile.cdn.staleRanges[list.family])
+            let stale = list.sources.intersection(profile.cdn.staleRanges[list.family]).subtracting(cdn)
             let namesCDN = !list.sources.isDisjoint(with: cdn)
             guard namesCDN || !stale.isEmpty else { continue }
             // Only lists that are about the CDN: a broad accept (a /8 holding a CDN range) is not an allow-list.
