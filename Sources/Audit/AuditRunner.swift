@@ -143,7 +143,7 @@ public enum AuditRunner {
             consumed.formUnion(result.files)
         }
         if !unincluded.isEmpty {
-            notes.append("not analysed because no main configuration includes them: \(unincluded.sorted().joined(separator: ", "))")
+            notes.append("not analysed because no main configuration includes them: \(AuditRunner.list(unincluded.sorted()))")
         }
         let webServer = WebServerModel(servers: servers)
 
@@ -211,6 +211,11 @@ public enum AuditRunner {
         return AuditReport(
             toolVersion: ToolInfo.version, cdn: profile.cdn.name, tlsMode: profile.tlsMode, at: profile.at,
             findings: findings, files: loaded.model.files, notes: notes, suppressedCount: suppressed, catalog: catalog)
+    }
+
+    /// At most `limit` items, then "and N more": notes stay readable on a large estate.
+    static func list(_ items: [String], limit: Int = 10) -> String {
+        items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + " and \(items.count - limit) more"
     }
 
     /// The same finding reported twice (a file loaded from two contexts) is shown once.

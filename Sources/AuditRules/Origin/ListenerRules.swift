@@ -3,15 +3,69 @@ import WebServer
 
 /// Which virtual host answers a hostname on a port: one that names it, else the port's default
 /// server (nginx: `default_server`, or the first server on that port; Apache: the first vhost).
-enum HostSelection {
-    static func host(for hostname: String, port: UInt16, in model: OriginModel) -> (host: VirtualHost, listener: Listener, byName: Bool)? {
-        for config in model.webServer.servers {
-            let onPort = config.virtualHosts.compactMap { host -> (VirtualHost, Listener)? in
-                guard let listener = host.listeners.first(where: { OriginContext.listens($0, on: port) }) else { return nil }
-                return (host, listener)
+/// Built once per check: an estate has tens of thousands of hosts and names.
+struct HostSelection {
+    private struct Config {
+        /// Port → (host, listener) in configuration order.
+        var byPort: [UInt16: [(host: Int, listener: Listener)]] = [:]
+        /// Lowercased exact name → hosts that carry it.
+        var exact: [String: [Int]] = [:]
+        /// Hosts with wildcard or regex names, matched one by one.
+        var patterns: [Int] = []
+    }
+
+    private let hosts: [VirtualHost]
+    private let configs: [Config]
+
+    init(_ model: OriginModel) {
+        var hosts: [VirtualHost] = []
+        var configs: [Config] = []
+        for server in model.webServer.servers {
+            var config = Config()
+            for host in server.virtualHosts {
+                let index = hosts.count
+                hosts.append(host)
+                var seenPorts = Set<UInt16>()
+                for listener in host.listeners {
+                    guard let port = listener.port, OriginContext.listens(listener, on: port), seenPorts.insert(port).inserted else { continue }
+                    config.byPort[port, default: []].append((index, listener))
+                }
+                var patterned = false
+                for name in host.names {
+                    switch name.value {
+                    case .exact(let exact): config.exact[exact.lowercased(), default: []].append(index)
+                    case .wildcard, .regex: patterned = true
+                    case .catchAll: break
+                    }
+                }
+                if patterned { config.patterns.append(index) }
             }
-            if let named = onPort.first(where: { $0.0.serves(hostname) }) { return (named.0, named.1, true) }
-            if let fallback = onPort.first(where: { $0.1.defaultServer }) ?? onPort.first { return (fallback.0, fallback.1, false) }
+            configs.append(config)
+        }
+        self.hosts = hosts
+        self.configs = configs
+    }
+
+    func host(for hostname: String, port: UInt16) -> (host: VirtualHost, listener: Listener, byName: Bool)? {
+        let lower = hostname.lowercased()
+        for config in configs {
+            guard let onPort = config.byPort[port], !onPort.isEmpty else { continue }
+            let named = Set((config.exact[lower] ?? []) + config.patterns.filter { hosts[$0].serves(hostname) })
+            if !named.isEmpty, let first = onPort.first(where: { named.contains($0.host) }) {
+                return (hosts[first.host], first.listener, true)
+            }
+            let fallback = onPort.first(where: { $0.listener.defaultServer }) ?? onPort[0]
+            return (hosts[fallback.host], fallback.listener, false)
+        }
+        return nil
+    }
+
+    /// The first host that names `hostname`, on any port.
+    func anyHost(serving hostname: String) -> VirtualHost? {
+        let lower = hostname.lowercased()
+        for config in configs {
+            if let index = config.exact[lower]?.first { return hosts[index] }
+            if let index = config.patterns.first(where: { hosts[$0].serves(hostname) }) { return hosts[index] }
         }
         return nil
     }
@@ -32,9 +86,10 @@ struct TLSListenerMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard [.full, .strict, .originPull].contains(profile.tlsMode), !model.webServer.servers.isEmpty else { return [] }
         var findings: [Finding] = []
+        let selection = HostSelection(model)
         for hostname in OriginContext.hostnames(model, profile) {
-            guard let chosen = HostSelection.host(for: hostname, port: 443, in: model) else {
-                guard let anchor = model.webServer.virtualHosts.first(where: { $0.serves(hostname) }) else { continue }
+            guard let chosen = selection.host(for: hostname, port: 443) else {
+                guard let anchor = selection.anyHost(serving: hostname) else { continue }
                 findings.append(Finding(
                     ruleId: id,
                     message: "nothing listens on port 443 for \(hostname), but in \(profile.tlsMode.rawValue) mode \(profile.cdn.displayName) connects to 443 for HTTPS visitors: the connection is refused",
@@ -67,9 +122,9 @@ struct HTTPListenerMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard profile.tlsMode != .originPull, !model.webServer.servers.isEmpty else { return [] }
         var findings: [Finding] = []
+        let selection = HostSelection(model)
         for hostname in OriginContext.hostnames(model, profile) {
-            guard HostSelection.host(for: hostname, port: 80, in: model) == nil,
-                  let anchor = model.webServer.virtualHosts.first(where: { $0.serves(hostname) }) else { continue }
+            guard selection.host(for: hostname, port: 80) == nil, let anchor = selection.anyHost(serving: hostname) else { continue }
             let always = profile.tlsMode == .flexible || profile.tlsMode == .off
             findings.append(Finding(
                 ruleId: id,

@@ -17,8 +17,9 @@ enum OriginContext {
     static func hostnames(_ model: OriginModel, _ profile: Profile) -> [String] {
         if !profile.hostnames.isEmpty { return profile.hostnames }
         var names: [String] = []
+        var seen = Set<String>()
         for host in model.webServer.virtualHosts {
-            for name in host.names { if case .exact(let n) = name.value, !names.contains(n) { names.append(n) } }
+            for name in host.names { if case .exact(let n) = name.value, seen.insert(n.lowercased()).inserted { names.append(n) } }
         }
         return names
     }

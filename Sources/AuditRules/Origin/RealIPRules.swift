@@ -90,20 +90,31 @@ struct RealIPIncompleteRule: AuditRule {
     let id = "origin.realip-incomplete"
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        var findings: [Finding] = []
+        // Hosts that inherit one list (nginx's http block, Apache's server config) share one
+        // finding at that list, naming how many hosts it affects.
+        var groups: [SourceLocation: (hosts: [VirtualHost], missing: DualStackSet, realIP: RealIPSettings)] = [:]
+        var order: [SourceLocation] = []
         for host in OriginContext.proxiedHosts(model, profile) {
             guard let realIP = host.realIP, !realIP.trusted.isEmpty, let header = realIP.header?.value,
                   ClientAddressHeader.isSetByCDN(header, profile) else { continue }
             let missing = ClientAddressHeader.unrestored(host, profile)
             guard !missing.isEmpty else { continue }
-            let summary = [missing.ipv4, missing.ipv6].filter { !$0.isEmpty }.map { $0.summary() }.joined(separator: "; ")
-            findings.append(Finding(
-                ruleId: id,
-                message: "\(OriginContext.describe(host)) does not trust \(profile.cdn.displayName) ranges \(summary): requests through those edges are logged, limited and allowed or denied by the CDN's address",
-                location: realIP.trustedEntries.first?.location ?? realIP.location,
-                remediation: "Add the missing ranges:\n" + OriginContext.trustLines(profile, host.software, missing),
-                key: "\(host.location.file) \(OriginContext.describe(host)) \(missing.cidrs.map(\.description).joined(separator: ","))"))
+            let anchor = realIP.trustedEntries.first?.location ?? realIP.location
+            if groups[anchor] == nil { order.append(anchor); groups[anchor] = ([], missing, realIP) }
+            groups[anchor]!.hosts.append(host)
         }
-        return findings
+        return order.map { anchor in
+            let group = groups[anchor]!
+            let missing = group.missing
+            let summary = [missing.ipv4, missing.ipv6].filter { !$0.isEmpty }.map { $0.summary() }.joined(separator: "; ")
+            let who = group.hosts.count == 1 ? OriginContext.describe(group.hosts[0])
+                : "\(group.hosts.count) virtual hosts (\(group.hosts.prefix(3).map(OriginContext.describe).joined(separator: "; "))\(group.hosts.count > 3 ? "; …" : ""))"
+            return Finding(
+                ruleId: id,
+                message: "\(who) \(group.hosts.count == 1 ? "does" : "do") not trust \(profile.cdn.displayName) ranges \(summary): requests through those edges are logged, limited and allowed or denied by the CDN's address",
+                location: anchor,
+                remediation: "Add the missing ranges:\n" + OriginContext.trustLines(profile, group.hosts[0].software, missing),
+                key: "\(anchor.file) \(missing.cidrs.map(\.description).joined(separator: ","))")
+        }
     }
 }
