@@ -8,6 +8,8 @@ struct HostSelection {
     private struct Config {
         /// Port → (host, listener) in configuration order.
         var byPort: [UInt16: [(host: Int, listener: Listener)]] = [:]
+        /// Port → host → its position in `byPort[port]`.
+        var position: [UInt16: [Int: Int]] = [:]
         /// Lowercased exact name → hosts that carry it.
         var exact: [String: [Int]] = [:]
         /// Hosts with wildcard or regex names, matched one by one.
@@ -28,6 +30,7 @@ struct HostSelection {
                 var seenPorts = Set<UInt16>()
                 for listener in host.listeners {
                     guard let port = listener.port, OriginContext.listens(listener, on: port), seenPorts.insert(port).inserted else { continue }
+                    config.position[port, default: [:]][index] = config.byPort[port]?.count ?? 0
                     config.byPort[port, default: []].append((index, listener))
                 }
                 var patterned = false
@@ -50,9 +53,10 @@ struct HostSelection {
         let lower = hostname.lowercased()
         for config in configs {
             guard let onPort = config.byPort[port], !onPort.isEmpty else { continue }
-            let named = Set((config.exact[lower] ?? []) + config.patterns.filter { hosts[$0].serves(hostname) })
-            if !named.isEmpty, let first = onPort.first(where: { named.contains($0.host) }) {
-                return (hosts[first.host], first.listener, true)
+            let positions = config.position[port] ?? [:]
+            let named = (config.exact[lower] ?? []) + config.patterns.filter { hosts[$0].serves(hostname) }
+            if let first = named.compactMap({ positions[$0] }).min() {
+                return (hosts[onPort[first].host], onPort[first].listener, true)
             }
             let fallback = onPort.first(where: { $0.listener.defaultServer }) ?? onPort[0]
             return (hosts[fallback.host], fallback.listener, false)
