@@ -162,7 +162,7 @@ public enum AuditRunner {
             add(tls.chainFile, .chain)
             add(tls.clientVerification?.caFile, .clientCA)
         }
-        let certificates = CertificateLoader.load(references, tree: tree)
+        let certificates = CertificateLoader.load(references, tree: tree, extraCAFiles: request.caFiles.map { tree.hostPath($0) })
         findings += certificates.findings
         notes += certificates.notes
         files += certificates.files

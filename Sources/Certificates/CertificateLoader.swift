@@ -1,3 +1,5 @@
+import COpenSSL
+import Foundation
 import OriginAuditCore
 
 /// A certificate or key file to load, and who refers to it.
@@ -15,13 +17,120 @@ public struct CertificateReference: Sendable, Hashable {
     }
 }
 
-/// Loads every referenced certificate and key once.
+/// Loads every referenced certificate and key once, through libcrypto, never asking for a
+/// passphrase. Garbage, truncated base64 and wrong file types are findings with the file name.
 public enum CertificateLoader {
-    public static func load(_ references: [CertificateReference], tree: SourceTree) -> LoadResult<CertificateInventory> {
-        let files = Array(Set(references.map { tree.displayPath($0.hostPath) })).sorted()
-        return LoadResult(
-            model: CertificateInventory(),
-            notes: files.isEmpty ? [] : ["certificate analysis is not implemented in this build: \(files.joined(separator: ", ")) recognised but not checked"],
-            files: files)
+    public static func load(_ references: [CertificateReference], tree: SourceTree, extraCAFiles: [String] = []) -> LoadResult<CertificateInventory> {
+        var findings: [Finding] = []
+        var notes: [String] = []
+        var missing: [CertificateReference] = []
+        var paths: [String] = []
+        var seen = Set<String>()
+        for reference in references where seen.insert(reference.hostPath).inserted || !tree.exists(reference.hostPath) {
+            if !tree.exists(reference.hostPath) {
+                if reference.referencedAt != nil { missing.append(reference) }
+                continue
+            }
+            paths.append(reference.hostPath)
+        }
+        // Files are independent: parse them concurrently.
+        let slots = Slots<LoadedFile>(count: paths.count)
+        let work = paths
+        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+            slots[index] = loadFile(work[index], tree: tree)
+        }
+        let loaded = slots.values
+        var files: [String: CertificateFile] = [:]
+        for entry in loaded {
+            guard let entry else { continue }
+            findings += entry.findings
+            if let file = entry.file { files[file.hostPath] = file }
+        }
+        let trust = TrustStore(extraCAFiles: extraCAFiles)
+        notes += trust.problems
+        let inventory = CertificateInventory(files: files, missing: missing, trust: trust)
+        return LoadResult(model: inventory, findings: findings, notes: notes, files: files.values.map(\.displayPath).sorted())
+    }
+
+    /// Results written by index from concurrent workers.
+    final class Slots<Value>: @unchecked Sendable {
+        private var storage: [Value?]
+        private let lock = NSLock()
+        init(count: Int) { storage = Array(repeating: nil, count: count) }
+        subscript(index: Int) -> Value? {
+            get { lock.lock(); defer { lock.unlock() }; return storage[index] }
+            set { lock.lock(); storage[index] = newValue; lock.unlock() }
+        }
+        var values: [Value?] { lock.lock(); defer { lock.unlock() }; return storage }
+    }
+
+    struct LoadedFile {
+        var file: CertificateFile?
+        var findings: [Finding]
+    }
+
+    static func loadFile(_ hostPath: String, tree: SourceTree) -> LoadedFile {
+        let display = tree.displayPath(hostPath)
+        let bytes: [UInt8]
+        switch tree.read(hostPath) {
+        case .success(let read): bytes = read
+        case .failure(let failure):
+            return LoadedFile(file: nil, findings: [Finding(ruleId: "input.unreadable", message: "\(display) \(failure)", location: SourceLocation(file: display), key: display)])
+        }
+        var findings: [Finding] = []
+        var certificates: [CertificateInfo] = []
+        var keys: [KeyInfo] = []
+        let text = String(decoding: bytes.prefix(1 << 20), as: UTF8.self)
+        let isPEM = text.contains("-----BEGIN ")
+        if isPEM {
+            let beginCount = text.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+                + text.components(separatedBy: "-----BEGIN TRUSTED CERTIFICATE-----").count - 1
+            certificates = PEMReader.certificates(in: bytes).compactMap(CertificateInfo.init)
+            if certificates.count < beginCount {
+                findings.append(Finding(
+                    ruleId: "input.parse-error",
+                    message: "\(display): \(beginCount - certificates.count) of \(beginCount) PEM certificate block\(beginCount == 1 ? "" : "s") cannot be decoded (truncated or damaged base64?)",
+                    location: SourceLocation(file: display, line: lineOfBlock(text, index: certificates.count), column: 1),
+                    key: "\(display) certificates"))
+            }
+            for (index, entry) in PEMReader.privateKeys(in: bytes).enumerated() {
+                if let key = entry.key {
+                    let (type, bits, curve) = CertificateInfo.describe(key.pointer)
+                    let der = CertificateInfo.bytes { i2d_PUBKEY(key.pointer, $0) }
+                    keys.append(KeyInfo(type: type, bits: bits, curve: curve, encrypted: false, publicKey: der))
+                } else if entry.encrypted {
+                    keys.append(KeyInfo(type: nil, bits: nil, curve: nil, encrypted: true, publicKey: nil))
+                } else {
+                    findings.append(Finding(
+                        ruleId: "input.parse-error",
+                        message: "\(display): private key block \(index + 1) cannot be read: \(entry.error ?? "unknown error")",
+                        location: SourceLocation(file: display), key: "\(display) key \(index)"))
+                }
+            }
+            if certificates.isEmpty && keys.isEmpty && findings.isEmpty {
+                findings.append(Finding(ruleId: "input.parse-error", message: "\(display) has PEM armour but no certificate or private key",
+                                        location: SourceLocation(file: display), key: "\(display) empty"))
+            }
+        } else if let object = X509Object(der: bytes), let info = CertificateInfo(object) {
+            certificates = [info]
+        } else {
+            ERR_clear_error()
+            findings.append(Finding(ruleId: "input.parse-error", message: "\(display) is neither a PEM file nor a DER certificate",
+                                    location: SourceLocation(file: display), key: "\(display) format"))
+        }
+        let file = CertificateFile(hostPath: hostPath, displayPath: display, certificates: certificates, keys: keys,
+                                   permissions: tree.permissions(hostPath))
+        return LoadedFile(file: file, findings: findings)
+    }
+
+    /// The line where the `index`-th certificate block starts (for the location of a bad block).
+    static func lineOfBlock(_ text: String, index: Int) -> Int {
+        var seen = 0
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where line.hasPrefix("-----BEGIN CERTIFICATE-----") || line.hasPrefix("-----BEGIN TRUSTED CERTIFICATE-----") {
+            if seen == index { return number + 1 }
+            seen += 1
+        }
+        return 1
     }
 }

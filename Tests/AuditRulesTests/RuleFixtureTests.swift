@@ -72,7 +72,9 @@ import TestSupport
         let scratch = try TestTools.temporaryDirectory("nginx-t")
         defer { try? FileManager.default.removeItem(at: scratch) }
         var checked = 0
-        for fixture in RuleFixtureTests.fixtures where !fixture.ruleId.hasPrefix("input.") {
+        // Fixtures that make their certificates at test time are judged by the nginx differential below.
+        for fixture in RuleFixtureTests.fixtures where !fixture.ruleId.hasPrefix("input.")
+            && !FileManager.default.fileExists(atPath: fixture.directory.appendingPathComponent("setup.sh").path) {
             let main = fixture.directory.appendingPathComponent("etc/nginx/nginx.conf")
             guard FileManager.default.fileExists(atPath: main.path) else { continue }
             let result = try TestTools.run("nginx", ["-t", "-q", "-p", fixture.directory.path, "-c", main.path,

@@ -2,8 +2,25 @@
 #define ORIGINAUDIT_CSHIM_H
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <time.h>
 
-/// One-line forwarders for OpenSSL macros Swift cannot import.
+/// One-line forwarders and small helpers for OpenSSL macros and stacks Swift cannot use directly.
 const char *oa_openssl_version(void);
+
+/// A PEM password callback that never asks: it records that a passphrase was needed
+/// (`*(int *)userdata = 1`) and fails, so an encrypted key is detected, never prompted for.
+int oa_no_password(char *buf, int size, int rwflag, void *userdata);
+
+/// The DNS names (type 0) and IP addresses (type 1) of the subjectAltName extension, as one
+/// malloc'd string: one entry per line, "D name" or "I address". NULL when there is no SAN.
+char *oa_subject_alt_names(X509 *certificate);
+
+/// Verifies `leaf` with `chain` (n untrusted certificates) against `store` at time `at`.
+/// Returns the X509_V_* result; `*depth` is where it failed, `*chain_length` the built chain length.
+int oa_verify(X509_STORE *store, X509 *leaf, X509 **chain, int n, time_t at, int *depth, int *chain_length);
+
+/// Seconds since the epoch of an ASN1_TIME (UTC); 0 with *ok = 0 when it cannot be read.
+long long oa_asn1_time_epoch(const ASN1_TIME *time, int *ok);
 
 #endif

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Writes the fixtures of the tls.* rules (run from the repository root). Each fixture's setup.sh
+makes its certificates with the openssl CLI at test time, with fixed validity dates (openssl ca
+-startdate/-enddate), so that `at: 2026-11-23` judges them the same on any day."""
+import os, textwrap
+
+BASE = "Tests/AuditRulesTests/Fixtures"
+
+LIB = r'''#!/bin/sh
+# Certificates for this fixture, made with the openssl CLI (fixed dates via `openssl ca`).
+set -e
+mkdir -p pki etc/nginx/ssl
+cd pki
+cat > ca.cnf <<'EOF'
+[ ca ]
+default_ca = fixture
+[ fixture ]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = anything
+copy_extensions = copy
+unique_subject = no
+[ anything ]
+commonName = supplied
+[ v3_ca ]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ v3_leaf ]
+basicConstraints = CA:false
+keyUsage = digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+: > index.txt
+echo 1000 > serial
+VALID="20250101000000Z 20300101000000Z"
+# key NAME [BITS]
+key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:${2:-2048} -out "$1.key" 2>/dev/null; }
+# ca NAME SUBJECT — a self-signed CA
+ca() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
+  openssl ca -batch -config ca.cnf -selfsign -keyfile "$1.key" -extensions v3_ca -notext \
+  -startdate 20240101000000Z -enddate 20350101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
+# sub NAME SUBJECT ISSUER — an intermediate CA
+sub() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
+  openssl ca -batch -config ca.cnf -cert "$3.pem" -keyfile "$3.key" -extensions v3_ca -notext \
+  -startdate 20240101000000Z -enddate 20350101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
+# leaf NAME SUBJECT SAN ISSUER START END [MD] — SAN "" for none
+leaf() { [ -f "$1.key" ] || key "$1"; \
+  if [ -n "$3" ]; then openssl req -new -key "$1.key" -subj "$2" -addext "subjectAltName=$3" -out "$1.csr"; \
+  else openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; fi; \
+  openssl ca -batch -config ca.cnf -cert "$4.pem" -keyfile "$4.key" -extensions v3_leaf -notext -md "${7:-sha256}" \
+  -startdate "$5" -enddate "$6" -in "$1.csr" -out "$1.pem" 2>/dev/null; }
+# selfleaf NAME SUBJECT SAN — a self-signed server certificate
+selfleaf() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -addext "subjectAltName=$3" -out "$1.csr"; \
+  openssl ca -batch -config ca.cnf -selfsign -keyfile "$1.key" -extensions v3_leaf -notext \
+  -startdate 20250101000000Z -enddate 20300101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
+ca root "/CN=Fixture Root CA"
+'''
+
+def fixture(rule, case, body, ssl_lines="", config_extra="", trust_root=True, key_mode="600",
+            cert="ssl/site.pem", key="ssl/site.key"):
+    d = os.path.join(BASE, rule, case)
+    os.makedirs(os.path.join(d, "etc/nginx"), exist_ok=True)
+    script = (LIB + textwrap.dedent(body).strip() + f"\ncd ..\nchmod {key_mode} etc/nginx/ssl/*.key 2>/dev/null || true\n"
+              + "# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.\n"
+              + "find pki -type f ! -name root.pem -delete\n")
+    open(os.path.join(d, "setup.sh"), "w").write(script)
+    open(os.path.join(d, "etc/nginx/nginx.conf"), "w").write(textwrap.dedent(f"""\
+        events {{ worker_connections 64; }}
+        http {{
+            server {{
+                listen 443 ssl;
+                server_name www.example.test;
+                ssl_certificate {cert};
+                ssl_certificate_key {key};
+        {textwrap.indent(ssl_lines, "        ")}    }}
+        }}
+        """))
+    cfg = "tlsMode: strict\nat: 2026-11-23T00:00:00Z\nhostnames: [www.example.test]\n"
+    if trust_root: cfg += "caFiles: [pki/root.pem]\n"
+    open(os.path.join(d, ".originaudit.yml"), "w").write(cfg + config_extra)
+
+GOOD = 'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/'
+
+fixture("tls.cert-missing", "certificate-not-copied", 'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.key ../etc/nginx/ssl/')
+fixture("tls.cert-missing", "certificate-present_fp", GOOD)
+fixture("tls.key-mismatch", "key-of-another-certificate",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\nkey other\ncp site.pem ../etc/nginx/ssl/\ncp other.key ../etc/nginx/ssl/site.key')
+fixture("tls.key-mismatch", "matching-key_fp", GOOD)
+fixture("tls.key-encrypted", "passphrase-key",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.pem ../etc/nginx/ssl/\nopenssl pkey -in site.key -aes256 -passout pass:secret -out ../etc/nginx/ssl/site.key')
+fixture("tls.key-encrypted", "legacy-proc-type-key",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.pem ../etc/nginx/ssl/\nopenssl pkey -in site.key -traditional -aes128 -passout pass:secret -out ../etc/nginx/ssl/site.key')
+fixture("tls.key-encrypted", "plain-key_fp", GOOD)
+fixture("tls.key-permissions", "world-readable-key", GOOD, key_mode="644")
+fixture("tls.key-permissions", "owner-only-key_fp", GOOD, key_mode="600")
+fixture("tls.cert-expired", "expired-leaf",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root 20240101000000Z 20250101000000Z\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.cert-expired", "valid-leaf_fp", GOOD)
+fixture("tls.cert-not-yet-valid", "future-leaf",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root 20270101000000Z 20280101000000Z\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.cert-not-yet-valid", "valid-leaf_fp", GOOD)
+fixture("tls.cert-expiring", "expires-in-17-days",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root 20250101000000Z 20261210000000Z\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.cert-expiring", "expires-in-2030_fp", GOOD)
+fixture("tls.hostname-mismatch", "other-name",
+        'leaf site "/CN=other.example.test" "DNS:other.example.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.hostname-mismatch", "wildcard-covers-one-label-only",
+        'leaf site "/CN=example.test" "DNS:*.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.hostname-mismatch", "wildcard_fp",
+        'leaf site "/CN=example.test" "DNS:*.example.test,DNS:example.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.cn-only", "no-subject-alt-name",
+        'leaf site "/CN=www.example.test" "" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.cn-only", "with-subject-alt-name_fp", GOOD)
+fixture("tls.self-signed", "self-signed-leaf",
+        'selfleaf site "/CN=www.example.test" "DNS:www.example.test"\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.self-signed", "ca-issued_fp", GOOD)
+fixture("tls.untrusted-issuer", "private-root-served",
+        'sub inter "/CN=Fixture Intermediate" root\nleaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID\n'
+        'cat site.pem inter.pem root.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/', trust_root=False)
+fixture("tls.untrusted-issuer", "private-root-trusted_fp",
+        'sub inter "/CN=Fixture Intermediate" root\nleaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID\n'
+        'cat site.pem inter.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/')
+fixture("tls.chain-incomplete", "intermediate-not-served",
+        'sub inter "/CN=Fixture Intermediate" root\nleaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID\n'
+        'cp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.chain-incomplete", "intermediate-served_fp",
+        'sub inter "/CN=Fixture Intermediate" root\nleaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID\n'
+        'cat site.pem inter.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/')
+fixture("tls.chain-misordered", "intermediate-first",
+        'sub inter "/CN=Fixture Intermediate" root\nleaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID\n'
+        'cat inter.pem site.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/')
+fixture("tls.chain-misordered", "leaf-first_fp",
+        'sub inter "/CN=Fixture Intermediate" root\nleaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID\n'
+        'cat site.pem inter.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/')
+fixture("tls.weak-key", "rsa-1024",
+        'key site 1024\nleaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.weak-key", "rsa-2048_fp", GOOD)
+fixture("tls.weak-signature", "sha1-signed",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID sha1\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.weak-signature", "sha256-signed_fp", GOOD)
+fixture("tls.legacy-protocols", "tls1-enabled", GOOD, ssl_lines="ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n")
+fixture("tls.legacy-protocols", "modern-only_fp", GOOD, ssl_lines="ssl_protocols TLSv1.2 TLSv1.3;\n")

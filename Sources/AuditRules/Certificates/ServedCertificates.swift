@@ -1,0 +1,89 @@
+import Foundation
+import OriginAuditCore
+import Certificates
+import WebServer
+
+/// A certificate as a server presents it: the leaf, what is served after it, the key beside
+/// it, the names it must cover, and the directive that names it.
+struct ServedCertificate {
+    var host: VirtualHost?
+    var file: CertificateFile
+    var leaf: CertificateInfo
+    /// Everything served after the leaf (rest of the file, then a chain file), in order.
+    var chain: [CertificateInfo]
+    var keyFile: CertificateFile?
+    var keyLocation: SourceLocation?
+    /// Where the certificate is named (`ssl_certificate`, `SSLCertificateFile`), or the file itself.
+    var location: SourceLocation
+    /// The proxied hostnames this certificate must cover.
+    var hostnames: [String]
+
+    /// Every served certificate: per virtual host with TLS, then certificate files given on
+    /// their own (which must cover `--hostname`, if any).
+    static func all(_ model: OriginModel, _ profile: Profile) -> [ServedCertificate] {
+        let inventory = model.certificates
+        var result: [ServedCertificate] = []
+        var referenced = Set<String>()
+        for host in model.webServer.virtualHosts {
+            guard let tls = host.tls else { continue }
+            let names: [String]
+            if profile.hostnames.isEmpty {
+                names = host.names.compactMap { if case .exact(let n) = $0.value { n } else { nil } }
+            } else {
+                names = profile.hostnames.filter { host.serves($0) }
+            }
+            let chainFile = tls.chainFile?.hostPath.flatMap { inventory[$0] }
+            for (index, path) in tls.certificateFiles.enumerated() {
+                guard let hostPath = path.hostPath else { continue }
+                referenced.insert(hostPath)
+                guard let file = inventory[hostPath], let leaf = file.certificates.first else { continue }
+                let keyPath = index < tls.keyFiles.count ? tls.keyFiles[index] : tls.keyFiles.last
+                if let key = keyPath?.hostPath { referenced.insert(key) }
+                let keyFile = keyPath?.hostPath.flatMap { inventory[$0] } ?? (file.keys.isEmpty ? nil : file)
+                result.append(ServedCertificate(
+                    host: host, file: file, leaf: leaf,
+                    chain: Array(file.certificates.dropFirst()) + (chainFile?.certificates ?? []),
+                    keyFile: keyFile, keyLocation: keyPath?.location ?? path.location,
+                    location: path.location, hostnames: names))
+            }
+            if let chain = tls.chainFile?.hostPath { referenced.insert(chain) }
+            if let ca = tls.clientVerification?.caFile?.hostPath { referenced.insert(ca) }
+        }
+        for (hostPath, file) in inventory.files.sorted(by: { $0.key < $1.key }) where !referenced.contains(hostPath) {
+            guard let leaf = file.certificates.first, !(leaf.isCA && leaf.isSelfSigned && file.certificates.count == 1) else { continue }
+            result.append(ServedCertificate(
+                host: nil, file: file, leaf: leaf, chain: Array(file.certificates.dropFirst()),
+                keyFile: file.keys.isEmpty ? nil : file, keyLocation: SourceLocation(file: file.displayPath),
+                location: SourceLocation(file: file.displayPath), hostnames: profile.hostnames))
+        }
+        return result
+    }
+
+    /// `site.pem (CN=www.example.test)` for messages.
+    var describe: String { "\(file.displayPath) (\(leaf.commonName.map { "CN=\($0)" } ?? leaf.subject))" }
+}
+
+/// Mode-dependent severity: what strict and origin-pull reject, full and flexible accept.
+enum ModeSeverity {
+    /// nil (the catalog's severity) when the mode validates certificates; info otherwise.
+    static func forValidation(_ profile: Profile) -> Severity? {
+        profile.tlsMode.validatesCertificate ? nil : .info
+    }
+
+    static func clause(_ profile: Profile) -> String {
+        profile.tlsMode.validatesCertificate
+            ? "in \(profile.tlsMode.rawValue) mode \(profile.cdn.displayName) rejects it (526)"
+            : "harmless in \(profile.tlsMode.rawValue) mode, which does not validate the certificate — it becomes 526 the day the mode is Full (strict)"
+    }
+
+    static func predicts(_ profile: Profile) -> String? { profile.tlsMode.validatesCertificate ? nil : "526 only in strict mode" }
+}
+
+/// Date text for messages.
+enum DateText {
+    static func day(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return formatter.string(from: date)
+    }
+}

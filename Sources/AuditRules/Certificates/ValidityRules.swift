@@ -1,0 +1,87 @@
+import Foundation
+import OriginAuditCore
+import Certificates
+import WebServer
+
+/// tls.cert-expired, tls.cert-not-yet-valid and tls.cert-expiring, judged at `--at` for the
+/// leaf and every certificate served after it.
+struct ValidityRule: AuditRule {
+    enum Kind { case expired, notYetValid, expiring }
+    let kind: Kind
+    var id: String {
+        switch kind {
+        case .expired: "tls.cert-expired"
+        case .notYetValid: "tls.cert-not-yet-valid"
+        case .expiring: "tls.cert-expiring"
+        }
+    }
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        var seen = Set<String>()
+        var findings: [Finding] = []
+        for served in ServedCertificate.all(model, profile) {
+            for (position, certificate) in ([served.leaf] + served.chain).enumerated() {
+                guard seen.insert(certificate.fingerprint).inserted else { continue }
+                let role = position == 0 ? "the certificate \(served.describe)" : "the chain certificate \(certificate.commonName ?? certificate.subject) served in \(served.file.displayPath)"
+                let message: String
+                switch kind {
+                case .expired:
+                    guard certificate.notAfter < profile.at else { continue }
+                    message = "\(role) expired on \(DateText.day(certificate.notAfter)): \(ModeSeverity.clause(profile))"
+                case .notYetValid:
+                    guard certificate.notBefore > profile.at else { continue }
+                    message = "\(role) is not valid before \(DateText.day(certificate.notBefore)): \(ModeSeverity.clause(profile))"
+                case .expiring:
+                    guard certificate.notAfter >= profile.at, certificate.notAfter <= profile.at.addingTimeInterval(profile.expiryWindow) else { continue }
+                    let days = Int(certificate.notAfter.timeIntervalSince(profile.at) / 86_400)
+                    message = "\(role) expires on \(DateText.day(certificate.notAfter)), in \(days) day\(days == 1 ? "" : "s")\(profile.tlsMode.validatesCertificate ? ": renew it before \(profile.cdn.displayName) starts answering 526" : "")"
+                }
+                findings.append(Finding(
+                    ruleId: id, message: message, location: served.location,
+                    severity: kind == .expiring ? (profile.tlsMode.validatesCertificate ? nil : .info) : ModeSeverity.forValidation(profile),
+                    predicts: kind == .expiring ? nil : ModeSeverity.predicts(profile),
+                    key: "\(served.file.hostPath) \(certificate.fingerprint)"))
+            }
+        }
+        return findings
+    }
+}
+
+/// tls.hostname-mismatch and tls.cn-only: every proxied name the host serves must be covered by
+/// the certificate's subjectAltName (one-label wildcards; the CN only when there is no SAN).
+struct HostnameRule: AuditRule {
+    let cnOnly: Bool
+    var id: String { cnOnly ? "tls.cn-only" : "tls.hostname-mismatch" }
+
+    func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        var findings: [Finding] = []
+        var seen = Set<String>()
+        for served in ServedCertificate.all(model, profile) {
+            var uncovered: [String] = []
+            var viaCN: [String] = []
+            for name in served.hostnames {
+                let result = served.leaf.covers(name)
+                if !result.covered { uncovered.append(name) } else if result.byCommonNameOnly { viaCN.append(name) }
+            }
+            let names = cnOnly ? viaCN : uncovered
+            guard !names.isEmpty, seen.insert("\(served.location) \(names)").inserted else { continue }
+            let covered = served.leaf.hasSubjectAltName ? served.leaf.dnsNames.joined(separator: ", ") : "CN \(served.leaf.commonName ?? "none")"
+            if cnOnly {
+                findings.append(Finding(
+                    ruleId: id,
+                    message: "\(served.describe) has no subjectAltName: \(names.joined(separator: ", ")) \(names.count == 1 ? "is" : "are") matched only through the subject CN, which browsers and many TLS clients no longer accept",
+                    location: served.location,
+                    key: "\(served.file.hostPath) cn-only"))
+            } else {
+                findings.append(Finding(
+                    ruleId: id,
+                    message: "\(served.describe) does not cover \(names.joined(separator: ", ")) (it names \(covered.isEmpty ? "no DNS name" : covered)): \(ModeSeverity.clause(profile))",
+                    location: served.location,
+                    severity: ModeSeverity.forValidation(profile), predicts: ModeSeverity.predicts(profile),
+                    remediation: "Issue a certificate whose subjectAltName lists \(names.joined(separator: ", ")) (a Cloudflare Origin CA certificate for *.zone and zone covers every proxied name), or serve these names from a host with their own certificate.",
+                    key: "\(served.file.hostPath) \(names.joined(separator: ","))"))
+            }
+        }
+        return findings
+    }
+}

@@ -1,0 +1,180 @@
+import COpenSSL
+import CShim
+import Foundation
+import OriginAuditCore
+
+/// What one certificate says, as plain values (no C pointers): the DER is kept for verification.
+public struct CertificateInfo: Sendable, Hashable {
+    public var subject: String
+    public var commonName: String?
+    /// subjectAltName DNS names and IP addresses; `hasSubjectAltName` tells an empty SAN from none.
+    public var dnsNames: [String]
+    public var ipAddresses: [String]
+    public var hasSubjectAltName: Bool
+    public var issuer: String
+    public var notBefore: Date
+    public var notAfter: Date
+    /// `RSA`, `EC`, `ED25519`, `ED448`, `DSA`.
+    public var keyType: String
+    public var keyBits: Int
+    public var curve: String?
+    /// OpenSSL's long name of the signature algorithm (`sha256WithRSAEncryption`).
+    public var signatureAlgorithm: String
+    /// Issued by itself and its signature verifies with its own key.
+    public var isSelfSigned: Bool
+    public var isCA: Bool
+    /// SHA-256 of the DER, hex.
+    public var fingerprint: String
+    /// DER of the public key (SubjectPublicKeyInfo), to match private keys.
+    public var publicKey: [UInt8]
+    public var der: [UInt8]
+
+    init?(_ object: X509Object) {
+        let x = object.pointer
+        subject = Self.name(X509_get_subject_name(x))
+        issuer = Self.name(X509_get_issuer_name(x))
+        commonName = Self.commonName(X509_get_subject_name(x))
+        if let raw = oa_subject_alt_names(x) {
+            let text = String(cString: raw)
+            free(raw)
+            hasSubjectAltName = true
+            dnsNames = text.split(separator: "\n").filter { $0.hasPrefix("D ") }.map { String($0.dropFirst(2)) }
+            ipAddresses = text.split(separator: "\n").filter { $0.hasPrefix("I ") }.map { String($0.dropFirst(2)) }
+        } else {
+            hasSubjectAltName = false
+            dnsNames = []
+            ipAddresses = []
+        }
+        var ok: Int32 = 0
+        notBefore = Date(timeIntervalSince1970: TimeInterval(oa_asn1_time_epoch(X509_get0_notBefore(x), &ok)))
+        notAfter = Date(timeIntervalSince1970: TimeInterval(oa_asn1_time_epoch(X509_get0_notAfter(x), &ok)))
+        guard let key = X509_get0_pubkey(x) else { return nil }
+        (keyType, keyBits, curve) = Self.describe(key)
+        signatureAlgorithm = String(cString: OBJ_nid2ln(X509_get_signature_nid(x)))
+        isSelfSigned = X509_check_issued(x, x) == X509_V_OK && X509_verify(x, key) == 1
+        isCA = X509_check_ca(x) > 0
+        der = Self.bytes { i2d_X509(x, $0) }
+        publicKey = Self.bytes { i2d_PUBKEY(key, $0) }
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        X509_digest(x, EVP_sha256(), &digest, &length)
+        fingerprint = digest.prefix(Int(length)).map { String(format: "%02X", $0) }.joined(separator: ":")
+        ERR_clear_error()
+    }
+
+    static func bytes(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>) -> Int32) -> [UInt8] {
+        var pointer: UnsafeMutablePointer<UInt8>? = nil
+        let length = encode(&pointer)
+        guard length > 0, let pointer else { return [] }
+        defer { CRYPTO_free(pointer, #fileID, #line) }
+        return Array(UnsafeBufferPointer(start: pointer, count: Int(length)))
+    }
+
+    static func describe(_ key: OpaquePointer) -> (String, Int, String?) {
+        let bits = Int(EVP_PKEY_get_bits(key))
+        let type: String
+        switch EVP_PKEY_get_base_id(key) {
+        case EVP_PKEY_RSA: type = "RSA"
+        case EVP_PKEY_EC: type = "EC"
+        case EVP_PKEY_ED25519: type = "ED25519"
+        case EVP_PKEY_ED448: type = "ED448"
+        case EVP_PKEY_DSA: type = "DSA"
+        default: type = String(cString: OBJ_nid2sn(EVP_PKEY_get_base_id(key)))
+        }
+        var curve: String?
+        if type == "EC" {
+            var buffer = [CChar](repeating: 0, count: 80)
+            var length = 0
+            if EVP_PKEY_get_group_name(key, &buffer, buffer.count, &length) == 1 {
+                curve = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+        }
+        return (type, bits, curve)
+    }
+
+    static func name(_ name: OpaquePointer?) -> String {
+        guard let name, let bio = BIO_new(BIO_s_mem()) else { return "" }
+        defer { BIO_free(bio) }
+        X509_NAME_print_ex(bio, name, 0, UInt(XN_FLAG_SEP_CPLUS_SPC) | UInt(ASN1_STRFLGS_UTF8_CONVERT))
+        var out = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let count = BIO_read(bio, &buffer, Int32(buffer.count))
+            if count <= 0 { break }
+            out += buffer[0..<Int(count)]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func commonName(_ name: OpaquePointer?) -> String? {
+        guard let name else { return nil }
+        let index = X509_NAME_get_index_by_NID(name, NID_commonName, -1)
+        guard index >= 0, let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+        var utf8: UnsafeMutablePointer<UInt8>? = nil
+        let length = ASN1_STRING_to_UTF8(&utf8, data)
+        guard length >= 0, let utf8 else { return nil }
+        defer { CRYPTO_free(utf8, #fileID, #line) }
+        return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+    }
+
+    /// Whether `hostname` is covered: SAN DNS names when the certificate has a SAN (RFC 6125 —
+    /// the CN is then ignored), else the CN. A wildcard stands for exactly one whole left-most
+    /// label (`*.example.com` covers `www.example.com`, not `example.com` or `a.b.example.com`);
+    /// partial wildcards (`w*.example.com`) cover nothing.
+    public func covers(_ hostname: String) -> (covered: Bool, byCommonNameOnly: Bool) {
+        let host = hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        if hasSubjectAltName {
+            if let address = IPAddress(host) { return (ipAddresses.contains { IPAddress($0) == address }, false) }
+            return (dnsNames.contains { Self.matches(pattern: $0, host) }, false)
+        }
+        guard let commonName else { return (false, false) }
+        let covered = Self.matches(pattern: commonName, host)
+        return (covered, covered)
+    }
+
+    static func matches(pattern: String, _ host: String) -> Bool {
+        let pattern = pattern.lowercased()
+        if pattern == host { return true }
+        guard pattern.hasPrefix("*.") else { return false }
+        let suffix = pattern.dropFirst(2)
+        guard !suffix.contains("*"), suffix.contains("."), let dot = host.firstIndex(of: ".") else { return false }
+        return host[host.index(after: dot)...] == suffix && host[..<dot].count > 0
+    }
+}
+
+/// A private key as far as it could be read without a passphrase.
+public struct KeyInfo: Sendable, Hashable {
+    public var type: String?
+    public var bits: Int?
+    public var curve: String?
+    public var encrypted: Bool
+    /// DER of the public half, when the key could be read.
+    public var publicKey: [UInt8]?
+}
+
+/// One certificate or key file, loaded once whoever refers to it.
+public struct CertificateFile: Sendable, Hashable {
+    public var hostPath: String
+    public var displayPath: String
+    /// In file order (leaf first, as served).
+    public var certificates: [CertificateInfo]
+    public var keys: [KeyInfo]
+    /// POSIX permission bits, when they could be read.
+    public var permissions: UInt16?
+}
+
+/// Every certificate and key file the inputs name or contain, loaded once.
+public struct CertificateInventory: Sendable {
+    public var files: [String: CertificateFile]
+    /// References to files that do not exist (the server will not start).
+    public var missing: [CertificateReference]
+    public var trust: TrustStore?
+
+    public init(files: [String: CertificateFile] = [:], missing: [CertificateReference] = [], trust: TrustStore? = nil) {
+        self.files = files
+        self.missing = missing
+        self.trust = trust
+    }
+
+    public subscript(hostPath: String) -> CertificateFile? { files[hostPath] }
+}
