@@ -35,29 +35,38 @@ enum FixtureRunner {
     /// its `.originaudit.yml` sets the profile and inputs. A `setup.sh` (which generates
     /// certificates with openssl, say) runs first in a temporary copy.
     static func scan(_ fixture: RuleFixture) async throws -> AuditReport {
-        var directory = fixture.directory
-        var cleanup: URL?
-        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("setup.sh").path) {
-            let copy = try TestTools.temporaryDirectory("fixture")
-            cleanup = copy
-            let target = copy.appendingPathComponent(fixture.name)
-            try FileManager.default.copyItem(at: directory, to: target)
-            let result = try TestTools.run("/bin/bash", ["setup.sh"], currentDirectory: target.path, timeout: 120)
-            guard result.status == 0 else {
-                throw FixtureError(message: "setup.sh of \(fixture.testDescription) failed: \(result.stderr)")
-            }
-            directory = target
-        }
+        let (directory, cleanup) = try prepare(fixture)
         defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+        return await scan(directory: directory)
+    }
 
+    /// The folder to scan: the fixture itself, or a temporary copy where its `setup.sh` ran
+    /// (then `cleanup` is the folder to remove afterwards).
+    static func prepare(_ fixture: RuleFixture) throws -> (directory: URL, cleanup: URL?) {
+        guard FileManager.default.fileExists(atPath: fixture.directory.appendingPathComponent("setup.sh").path) else {
+            return (fixture.directory, nil)
+        }
+        let copy = try TestTools.temporaryDirectory("fixture")
+        let target = copy.appendingPathComponent(fixture.name)
+        try FileManager.default.copyItem(at: fixture.directory, to: target)
+        let result = try TestTools.run("/bin/bash", ["setup.sh"], currentDirectory: target.path, timeout: 120)
+        guard result.status == 0 else {
+            try? FileManager.default.removeItem(at: copy)
+            throw FixtureError(message: "setup.sh of \(fixture.testDescription) failed: \(result.stderr)")
+        }
+        return (target, copy)
+    }
+
+    static func scan(directory: URL) async -> AuditReport {
         var config = ProjectConfig()
         var configFindings: [Finding] = []
         let configURL = directory.appendingPathComponent(".originaudit.yml")
         if let text = try? String(contentsOf: configURL, encoding: .utf8) {
             (config, configFindings) = ProjectConfig.parse(text, file: ".originaudit.yml", directory: directory.path)
         }
-        let profile = try ProfileBuilder.build(ProfileOptions(at: config.at ?? "2026-11-23T00:00:00Z"), config: config,
-                                               now: Date(timeIntervalSince1970: 1_795_392_000))
+        let profile = (try? ProfileBuilder.build(ProfileOptions(at: config.at ?? "2026-11-23T00:00:00Z"), config: config,
+                                                 now: Date(timeIntervalSince1970: 1_795_392_000)))
+            ?? Profile(cdn: .none, at: Date(timeIntervalSince1970: 1_795_392_000))
         let tree = SourceTree(root: directory, base: directory)
         var selection = InputSelection()
         selection.add(config)

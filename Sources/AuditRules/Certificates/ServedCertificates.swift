@@ -50,7 +50,8 @@ struct ServedCertificate {
             if let ca = tls.clientVerification?.caFile?.hostPath { referenced.insert(ca) }
         }
         for (hostPath, file) in inventory.files.sorted(by: { $0.key < $1.key }) where !referenced.contains(hostPath) {
-            guard let leaf = file.certificates.first, !(leaf.isCA && leaf.isSelfSigned && file.certificates.count == 1) else { continue }
+            // A CA certificate on its own (a root, an intermediate bundle) is not a served leaf.
+            guard let leaf = file.certificates.first, !leaf.isCA else { continue }
             result.append(ServedCertificate(
                 host: nil, file: file, leaf: leaf, chain: Array(file.certificates.dropFirst()),
                 keyFile: file.keys.isEmpty ? nil : file, keyLocation: SourceLocation(file: file.displayPath),

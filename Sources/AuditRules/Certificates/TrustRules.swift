@@ -102,9 +102,10 @@ struct WeakCryptoRule: AuditRule {
                     guard algorithm.contains("sha1") || algorithm.contains("md5") || algorithm.contains("md2") else { continue }
                     findings.append(Finding(
                         ruleId: id,
-                        message: "\(name) is signed with \(certificate.signatureAlgorithm): current TLS stacks, OpenSSL 3 at its default level included, reject SHA-1 and MD5 signatures",
+                        message: "\(name) is signed with \(certificate.signatureAlgorithm): OpenSSL 3 at security level 2 (the Debian and Ubuntu default) refuses to load it, so the server does not start; elsewhere \(ModeSeverity.clause(profile))",
                         location: served.location,
                         severity: ModeSeverity.forValidation(profile) == nil ? nil : .warning,
+                        predicts: "521 at OpenSSL security level 2; 526 (strict) otherwise",
                         key: "\(served.file.hostPath) \(certificate.fingerprint) signature"))
                 } else {
                     let weak: String?
@@ -117,8 +118,9 @@ struct WeakCryptoRule: AuditRule {
                     guard let weak else { continue }
                     findings.append(Finding(
                         ruleId: id,
-                        message: "\(name) has \(weak)",
+                        message: "\(name) has \(weak)\(certificate.keyType == "RSA" && certificate.keyBits < 2048 ? ": OpenSSL 3 at security level 2 (the Debian and Ubuntu default) refuses to load it, so the server does not start" : "")",
                         location: served.location,
+                        predicts: certificate.keyType == "RSA" && certificate.keyBits < 2048 ? "521 at OpenSSL security level 2" : nil,
                         key: "\(served.file.hostPath) \(certificate.fingerprint) key"))
                 }
             }

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import OriginAuditCore
+import TestSupport
+
+/// The tls.* verdicts against the real judges, on every certificate fixture: `openssl verify`
+/// for trust, time and name; `nginx -t` for whether the server starts at all.
+@Suite struct CertificateDifferentialTests {
+    static let fixtures = RuleFixtureTests.fixtures.filter { $0.ruleId.hasPrefix("tls.") }
+    static let at = "1795392000" // 2026-11-23T00:00:00Z, the fixtures' --at
+    static let trustIds: Set<String> = ["tls.cert-expired", "tls.cert-not-yet-valid", "tls.self-signed", "tls.untrusted-issuer",
+                                        "tls.chain-incomplete", "tls.hostname-mismatch"]
+    /// What stops nginx from starting. Weak keys and SHA-1 signatures count here because Debian's
+    /// OpenSSL runs at security level 2, where libssl refuses to load them.
+    static let startIds: Set<String> = ["tls.cert-missing", "tls.key-mismatch", "tls.key-encrypted", "tls.weak-key", "tls.weak-signature"]
+
+    /// PEM blocks of a file, in order.
+    static func blocks(_ url: URL) -> [String] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.components(separatedBy: "-----END CERTIFICATE-----").dropLast().map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n-----END CERTIFICATE-----\n" }
+    }
+
+    @Test(.enabled(if: TestTools.locate("openssl") != nil, "openssl is not installed"), arguments: fixtures)
+    func opensslVerifyAgrees(_ fixture: RuleFixture) async throws {
+        let (directory, cleanup) = try FixtureRunner.prepare(fixture)
+        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+        let served = Self.blocks(directory.appendingPathComponent("etc/nginx/ssl/site.pem"))
+        guard let leafPEM = served.first else { return } // tls.cert-missing: nothing to verify
+        // Outside the scanned folder, or they would be audited too.
+        let scratch = try TestTools.temporaryDirectory("verify")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let leaf = scratch.appendingPathComponent("leaf.pem"), rest = scratch.appendingPathComponent("rest.pem")
+        try leafPEM.write(to: leaf, atomically: true, encoding: .utf8)
+        var arguments = ["verify", "-attime", Self.at, "-verify_hostname", "www.example.test"]
+        let root = directory.appendingPathComponent("pki/root.pem")
+        let config = (try? String(contentsOf: directory.appendingPathComponent(".originaudit.yml"), encoding: .utf8)) ?? ""
+        arguments += ["-CAfile", config.contains("caFiles") ? root.path : "/etc/ssl/certs/ca-certificates.crt"]
+        if served.count > 1 {
+            try served.dropFirst().joined().write(to: rest, atomically: true, encoding: .utf8)
+            arguments += ["-untrusted", rest.path]
+        }
+        let openssl = try TestTools.run("openssl", arguments + [leaf.path])
+        let report = await FixtureRunner.scan(directory: directory)
+        let ours = report.findings.filter { Self.trustIds.contains($0.ruleId) }
+        #expect((openssl.status == 0) == ours.isEmpty,
+                "\(fixture.testDescription): openssl verify says \(openssl.status == 0 ? "OK" : openssl.stdout + openssl.stderr); we say \(ours.map(\.ruleId))")
+    }
+
+    @Test(.enabled(if: TestTools.locate("nginx") != nil, "nginx is not installed"), arguments: fixtures)
+    func nginxStartsExactlyWhenWeSayItWill(_ fixture: RuleFixture) async throws {
+        let (directory, cleanup) = try FixtureRunner.prepare(fixture)
+        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+        let scratch = try TestTools.temporaryDirectory("nginx-t")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let main = directory.appendingPathComponent("etc/nginx/nginx.conf")
+        let nginx = try TestTools.run("nginx", ["-t", "-q", "-c", main.path, "-g", "pid \(scratch.path)/nginx.pid; error_log \(scratch.path)/error.log;"],
+                                      timeout: 20)
+        let report = await FixtureRunner.scan(directory: directory)
+        let fatal = report.findings.filter { Self.startIds.contains($0.ruleId) }
+        #expect((nginx.status != 0) == !fatal.isEmpty,
+                "\(fixture.testDescription): nginx -t \(nginx.status == 0 ? "accepts it" : "refuses it: \(nginx.stderr)"); we predict \(fatal.map(\.ruleId))")
+    }
+}
