@@ -293,3 +293,50 @@ enum Binary {
         #expect(try Binary.run(["firewall", "Tests/AuditRulesTests/Fixtures/origin.keepalive-disabled/keepalive-on_fp"]).status == 2)
     }
 }
+
+/// No output format, and no command, ever shows private key material.
+@Suite struct KeyMaterialTests {
+    @Test func privateKeysNeverAppearInAnyOutput() throws {
+        let directory = try TestTools.temporaryDirectory("keys")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func openssl(_ arguments: [String]) throws {
+            let result = try TestTools.run("openssl", arguments, currentDirectory: directory.path)
+            try #require(result.status == 0, "openssl \(arguments): \(result.stderr)")
+        }
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "plain.key", "-out", "site.pem", "-days", "30", "-subj", "/CN=www.example.test"])
+        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "other.key"])
+        try openssl(["pkey", "-in", "plain.key", "-aes256", "-passout", "pass:secret", "-out", "encrypted.key"])
+        try openssl(["pkey", "-in", "other.key", "-traditional", "-out", "sec1.key"])
+        // A combined file: certificate and key together.
+        let combined = try String(contentsOf: directory.appendingPathComponent("site.pem"), encoding: .utf8)
+            + String(contentsOf: directory.appendingPathComponent("plain.key"), encoding: .utf8)
+        try combined.write(to: directory.appendingPathComponent("combined.pem"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("conf"), withIntermediateDirectories: true)
+        try """
+        events { }
+        http {
+            server { listen 443 ssl; server_name www.example.test; ssl_certificate ../site.pem; ssl_certificate_key ../other.key; }
+            server { listen 443 ssl; server_name api.example.test; ssl_certificate ../site.pem; ssl_certificate_key ../encrypted.key; }
+        }
+        """.write(to: directory.appendingPathComponent("conf/nginx.conf"), atomically: true, encoding: .utf8)
+        var secrets: [String] = []
+        for name in ["plain.key", "other.key", "encrypted.key", "sec1.key"] {
+            let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            secrets += text.split(separator: "\n").filter { !$0.hasPrefix("-----") && $0.count >= 16 }.map { String($0.prefix(24)) }
+        }
+        try #require(secrets.count > 20)
+        var outputs: [String] = []
+        for format in ["text", "json", "sarif", "github"] {
+            let result = try Binary.run(["scan", "--format", format, "--fail-on", "never", directory.path])
+            outputs.append(result.stdout + result.stderr)
+        }
+        let cert = try Binary.run(["cert"] + ["site.pem", "plain.key", "other.key", "encrypted.key", "sec1.key", "combined.pem"].map { directory.appendingPathComponent($0).path })
+        outputs.append(cert.stdout + cert.stderr)
+        #expect(cert.stdout.contains("encrypted (needs a passphrase"))
+        #expect(outputs[1].contains("tls.key-mismatch") && outputs[1].contains("tls.key-encrypted"))
+        for output in outputs {
+            #expect(!output.contains("PRIVATE KEY-----"))
+            for secret in secrets { #expect(!output.contains(secret), "key material in output") }
+        }
+    }
+}
