@@ -28,8 +28,15 @@ public struct CertificateInfo: Sendable, Hashable {
     /// DER of the public key (SubjectPublicKeyInfo), to match private keys.
     public var publicKey: [UInt8]
     public var der: [UInt8]
+    /// The parsed certificate, kept for verification: re-parsing DER costs OpenSSL 3 a
+    /// public-key decoder round trip per certificate.
+    let handle: X509Object
+
+    public static func == (a: CertificateInfo, b: CertificateInfo) -> Bool { a.der == b.der }
+    public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 
     init?(_ object: X509Object) {
+        handle = object
         let x = object.pointer
         subject = Self.name(X509_get_subject_name(x))
         issuer = Self.name(X509_get_issuer_name(x))

@@ -3,8 +3,9 @@ import CShim
 import Foundation
 import OriginAuditCore
 
-/// An owned X509, freed when the last reference goes.
-final class X509Object {
+/// An owned X509, freed when the last reference goes. Read-only once parsed (OpenSSL guards
+/// its lazily filled caches), so it may be shared across threads.
+final class X509Object: @unchecked Sendable {
     let pointer: OpaquePointer
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
     deinit { X509_free(pointer) }
@@ -59,7 +60,14 @@ public final class TrustStore: @unchecked Sendable {
     public init(extraCAFiles: [String] = [], systemStore: Bool = true) {
         store = X509_STORE_new()
         var problems: [String] = []
-        if systemStore { X509_STORE_set_default_paths(store) }
+        if systemStore {
+            // The system roots, read once into memory. (X509_STORE_set_default_paths would also
+            // add OpenSSL 3's directory store, which lists /etc/ssl/certs again on every lookup.)
+            let file = ProcessInfo.processInfo.environment["SSL_CERT_FILE"] ?? String(cString: X509_get_default_cert_file())
+            if !(FileManager.default.fileExists(atPath: file) && X509_STORE_load_file(store, file) == 1) {
+                X509_STORE_load_path(store, ProcessInfo.processInfo.environment["SSL_CERT_DIR"] ?? String(cString: X509_get_default_cert_dir()))
+            }
+        }
         for file in EmbeddedTrust.pemFiles where !file.name.contains("authenticated-origin-pull") {
             for certificate in PEMReader.certificates(in: Array(file.pem.utf8)) { X509_STORE_add_cert(store, certificate.pointer) }
         }
@@ -78,10 +86,26 @@ public final class TrustStore: @unchecked Sendable {
 
     deinit { X509_STORE_free(store) }
 
-    /// Verifies a leaf with the untrusted certificates served beside it, at an instant.
+    private let cacheLock = NSLock()
+    private var cache: [String: ChainVerdict] = [:]
+
+    /// Verifies a leaf with the untrusted certificates served beside it, at an instant. Several
+    /// rules ask about the same chain: the verdict is computed once.
     public func verify(leaf: CertificateInfo, served: [CertificateInfo], at: Date) -> ChainVerdict {
-        guard let leafObject = X509Object(der: leaf.der) else { return ChainVerdict(code: -1, reason: "the certificate cannot be re-read", depth: 0, chainLength: 0) }
-        let others = served.compactMap { X509Object(der: $0.der) }
+        let key = ([leaf.fingerprint] + served.map(\.fingerprint)).joined(separator: "|") + "@\(at.timeIntervalSince1970)"
+        cacheLock.lock()
+        if let known = cache[key] { cacheLock.unlock(); return known }
+        cacheLock.unlock()
+        let verdict = computeVerdict(leaf: leaf, served: served, at: at)
+        cacheLock.lock()
+        cache[key] = verdict
+        cacheLock.unlock()
+        return verdict
+    }
+
+    private func computeVerdict(leaf: CertificateInfo, served: [CertificateInfo], at: Date) -> ChainVerdict {
+        let leafObject = leaf.handle
+        let others = served.map(\.handle)
         var pointers: [OpaquePointer?] = others.map { $0.pointer }
         var depth: Int32 = 0, length: Int32 = 0
         let code = pointers.withUnsafeMutableBufferPointer { buffer in
