@@ -145,3 +145,11 @@ fixture("tls.weak-signature", "sha1-signed",
 fixture("tls.weak-signature", "sha256-signed_fp", GOOD)
 fixture("tls.legacy-protocols", "tls1-enabled", GOOD, ssl_lines="ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n")
 fixture("tls.legacy-protocols", "modern-only_fp", GOOD, ssl_lines="ssl_protocols TLSv1.2 TLSv1.3;\n")
+fixture("tls.no-shared-cipher", "chacha-only-on-tls12",
+        GOOD, ssl_lines="ssl_protocols TLSv1.2;\nssl_ciphers ECDHE-RSA-CHACHA20-POLY1305;\n")
+fixture("tls.no-shared-cipher", "ecdsa-suites-with-an-rsa-certificate",
+        GOOD, ssl_lines="ssl_protocols TLSv1.2;\nssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384;\n")
+fixture("tls.no-shared-cipher", "tls13-allowed_fp",
+        GOOD, ssl_lines="ssl_protocols TLSv1.2 TLSv1.3;\nssl_ciphers ECDHE-RSA-CHACHA20-POLY1305;\n")
+fixture("tls.no-shared-cipher", "gcm-on-tls12_fp",
+        GOOD, ssl_lines="ssl_protocols TLSv1.2;\nssl_ciphers ECDHE-RSA-AES128-GCM-SHA256;\n")

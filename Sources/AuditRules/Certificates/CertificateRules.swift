@@ -17,5 +17,6 @@ public enum CertificateRules {
         WeakCryptoRule(signature: false),
         WeakCryptoRule(signature: true),
         LegacyProtocolsRule(),
+        NoSharedCipherRule(),
     ]
 }
