@@ -19,11 +19,17 @@ database = index.txt
 new_certs_dir = .
 serial = serial
 default_md = sha256
+preserve = yes
 policy = anything
 copy_extensions = copy
 unique_subject = no
 [ anything ]
-commonName = supplied
+countryName = optional
+stateOrProvinceName = optional
+localityName = optional
+organizationName = optional
+organizationalUnitName = optional
+commonName = optional
 [ v3_ca ]
 basicConstraints = critical,CA:true
 keyUsage = critical,keyCertSign,cRLSign
@@ -153,3 +159,20 @@ fixture("tls.no-shared-cipher", "tls13-allowed_fp",
         GOOD, ssl_lines="ssl_protocols TLSv1.2 TLSv1.3;\nssl_ciphers ECDHE-RSA-CHACHA20-POLY1305;\n")
 fixture("tls.no-shared-cipher", "gcm-on-tls12_fp",
         GOOD, ssl_lines="ssl_protocols TLSv1.2;\nssl_ciphers ECDHE-RSA-AES128-GCM-SHA256;\n")
+
+# tls.origin-ca-exposed: a certificate whose issuer carries the Origin CA's name (a stand-in CA made
+# here; the real Origin CA's key is Cloudflare's), with a firewall open to everyone or only to the CDN.
+ORIGIN_CA = ('ca originca "/C=US/O=CloudFlare, Inc./OU=CloudFlare Origin SSL Certificate Authority/L=San Francisco/ST=California"\n'
+             'leaf site "/CN=www.example.test" "DNS:www.example.test" originca $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+CF4 = ["173.245.48.0/20", "103.21.244.0/22", "103.22.200.0/22", "103.31.4.0/22", "141.101.64.0/18", "108.162.192.0/18",
+       "190.93.240.0/20", "188.114.96.0/20", "197.234.240.0/22", "198.41.128.0/17", "162.158.0.0/15", "104.16.0.0/13",
+       "104.24.0.0/14", "172.64.0.0/13", "131.0.72.0/22"]
+def firewall(rule, case, cdn_only):
+    rules = "".join(f"-A INPUT -s {c} -p tcp -m tcp --dport 443 -j ACCEPT\n" for c in CF4) if cdn_only else "-A INPUT -p tcp -m tcp --dport 443 -j ACCEPT\n"
+    p = os.path.join(BASE, rule, case, "etc/iptables/rules.v4")
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    open(p, "w").write(f"*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\n{rules}COMMIT\n")
+fixture("tls.origin-ca-exposed", "open-to-everyone", ORIGIN_CA, trust_root=False)
+firewall("tls.origin-ca-exposed", "open-to-everyone", cdn_only=False)
+fixture("tls.origin-ca-exposed", "open-to-the-cdn-only_fp", ORIGIN_CA, trust_root=False)
+firewall("tls.origin-ca-exposed", "open-to-the-cdn-only_fp", cdn_only=True)

@@ -18,5 +18,6 @@ public enum CertificateRules {
         WeakCryptoRule(signature: true),
         LegacyProtocolsRule(),
         NoSharedCipherRule(),
+        OriginCAExposedRule(),
     ]
 }
