@@ -176,3 +176,17 @@ fixture("tls.origin-ca-exposed", "open-to-everyone", ORIGIN_CA, trust_root=False
 firewall("tls.origin-ca-exposed", "open-to-everyone", cdn_only=False)
 fixture("tls.origin-ca-exposed", "open-to-the-cdn-only_fp", ORIGIN_CA, trust_root=False)
 firewall("tls.origin-ca-exposed", "open-to-the-cdn-only_fp", cdn_only=True)
+
+# origin.aop-misconfigured: client-certificate verification against Cloudflare's origin-pull CA
+# (the public CA file the repository ships in Rules/trust, copied in at test time).
+AOP = GOOD + '\ncp "$ORIGINAUDIT_REPO/Rules/trust/cloudflare-authenticated-origin-pull-ca.pem" ../etc/nginx/ssl/aop.pem'
+def aop(case, ssl_lines, mode):
+    fixture("origin.aop-misconfigured", case, AOP, ssl_lines=ssl_lines)
+    p = os.path.join(BASE, "origin.aop-misconfigured", case, ".originaudit.yml")
+    text = open(p).read()
+    open(p, "w").write(text.replace("tlsMode: strict", f"tlsMode: {mode}"))
+aop("origin-pull-not-enforced", "", "origin-pull")
+aop("origin-pull-wrong-ca", "ssl_verify_client on;\nssl_client_certificate ssl/site.pem;\n", "origin-pull")
+aop("strict-requires-client-cert", "ssl_verify_client on;\nssl_client_certificate ssl/aop.pem;\n", "strict")
+aop("origin-pull-enforced_fp", "ssl_verify_client on;\nssl_client_certificate ssl/aop.pem;\n", "origin-pull")
+aop("strict-without-client-cert_fp", "", "strict")

@@ -48,3 +48,11 @@ public enum CipherSuites {
         return result
     }
 }
+
+/// Small questions about certificate text that rules may ask without holding OpenSSL objects.
+public enum CertificateInspector {
+    /// SHA-256 fingerprints (as `CertificateInfo.fingerprint` spells them) of the certificates in a PEM text.
+    public static func fingerprints(pem: String) -> [String] {
+        PEMReader.certificates(in: Array(pem.utf8)).compactMap { CertificateInfo($0)?.fingerprint }
+    }
+}

@@ -49,7 +49,10 @@ enum FixtureRunner {
         let copy = try TestTools.temporaryDirectory("fixture")
         let target = copy.appendingPathComponent(fixture.name)
         try FileManager.default.copyItem(at: fixture.directory, to: target)
-        let result = try TestTools.run("/bin/bash", ["setup.sh"], currentDirectory: target.path, timeout: 120)
+        // setup.sh may copy public data the repository ships (Rules/trust) from ORIGINAUDIT_REPO.
+        var environment = ProcessInfo.processInfo.environment
+        environment["ORIGINAUDIT_REPO"] = TestTools.packageRoot.path
+        let result = try TestTools.run("/bin/bash", ["setup.sh"], environment: environment, currentDirectory: target.path, timeout: 120)
         guard result.status == 0 else {
             try? FileManager.default.removeItem(at: copy)
             throw FixtureError(message: "setup.sh of \(fixture.testDescription) failed: \(result.stderr)")

@@ -16,5 +16,6 @@ public enum OriginRules {
         ModCloudflareRule(),
         UpstreamUnreachableRule(),
         PortNotListeningRule(),
+        AOPRule(),
     ]
 }
