@@ -67,11 +67,16 @@ selfleaf() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -addext "subjec
 ca root "/CN=Fixture Root CA"
 '''
 
+LIBRARY = os.path.join(BASE, "_lib", "certificates.sh")
+os.makedirs(os.path.dirname(LIBRARY), exist_ok=True)
+open(LIBRARY, "w").write(LIB)
+SOURCE = '#!/bin/sh\n# Makes this fixture\'s certificates (the shared helpers are sourced from the repository).\nset -e\n. "$ORIGINAUDIT_REPO/Tests/AuditRulesTests/Fixtures/_lib/certificates.sh"\n'
+
 def fixture(rule, case, body, ssl_lines="", config_extra="", trust_root=True, key_mode="600",
             cert="ssl/site.pem", key="ssl/site.key"):
     d = os.path.join(BASE, rule, case)
     os.makedirs(os.path.join(d, "etc/nginx"), exist_ok=True)
-    script = (LIB + textwrap.dedent(body).strip() + f"\ncd ..\nchmod {key_mode} etc/nginx/ssl/*.key 2>/dev/null || true\n"
+    script = (SOURCE + textwrap.dedent(body).strip() + f"\ncd ..\nchmod {key_mode} etc/nginx/ssl/*.key 2>/dev/null || true\n"
               + "# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.\n"
               + "find pki -type f ! -name root.pem -delete\n")
     open(os.path.join(d, "setup.sh"), "w").write(script)

@@ -22,7 +22,8 @@ enum FixtureRunner {
     static func discover() -> [RuleFixture] {
         let fm = FileManager.default
         var fixtures: [RuleFixture] = []
-        for ruleId in ((try? fm.contentsOfDirectory(atPath: root.path)) ?? []).sorted() where !ruleId.hasPrefix(".") {
+        // `_lib/` holds helpers the fixtures' setup scripts share, not a rule.
+        for ruleId in ((try? fm.contentsOfDirectory(atPath: root.path)) ?? []).sorted() where !ruleId.hasPrefix(".") && !ruleId.hasPrefix("_") {
             let ruleDirectory = root.appendingPathComponent(ruleId)
             for name in ((try? fm.contentsOfDirectory(atPath: ruleDirectory.path)) ?? []).sorted() where !name.hasPrefix(".") {
                 fixtures.append(RuleFixture(ruleId: ruleId, name: name, directory: ruleDirectory.appendingPathComponent(name)))
