@@ -32,7 +32,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CShim", dependencies: ["COpenSSL"]),
         .target(name: "Certificates", dependencies: ["OriginAuditCore", "COpenSSL", "CShim"], swiftSettings: strict),
-        .target(name: "Probe", dependencies: ["OriginAuditCore", "COpenSSL"], swiftSettings: strict),
+        .target(name: "Probe", dependencies: ["OriginAuditCore", "COpenSSL", "Certificates"], swiftSettings: strict),
         .target(
             name: "AuditRules",
             dependencies: ["OriginAuditCore", "Firewall", "WebServer", "Certificates"],

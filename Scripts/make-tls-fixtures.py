@@ -6,70 +6,8 @@ import os, textwrap
 
 BASE = "Tests/AuditRulesTests/Fixtures"
 
-LIB = r'''#!/bin/sh
-# Certificates for this fixture, made with the openssl CLI (fixed dates via `openssl ca`).
-set -e
-mkdir -p pki etc/nginx/ssl
-cd pki
-cat > ca.cnf <<'EOF'
-[ ca ]
-default_ca = fixture
-[ fixture ]
-database = index.txt
-new_certs_dir = .
-serial = serial
-default_md = sha256
-preserve = yes
-policy = anything
-copy_extensions = copy
-unique_subject = no
-[ anything ]
-countryName = optional
-stateOrProvinceName = optional
-localityName = optional
-organizationName = optional
-organizationalUnitName = optional
-commonName = optional
-[ v3_ca ]
-basicConstraints = critical,CA:true
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[ v3_leaf ]
-basicConstraints = CA:false
-keyUsage = digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
-: > index.txt
-echo 1000 > serial
-VALID="20250101000000Z 20300101000000Z"
-# key NAME [BITS]
-key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:${2:-2048} -out "$1.key" 2>/dev/null; }
-# ca NAME SUBJECT — a self-signed CA
-ca() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
-  openssl ca -batch -config ca.cnf -selfsign -keyfile "$1.key" -extensions v3_ca -notext \
-  -startdate 20240101000000Z -enddate 20350101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
-# sub NAME SUBJECT ISSUER — an intermediate CA
-sub() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
-  openssl ca -batch -config ca.cnf -cert "$3.pem" -keyfile "$3.key" -extensions v3_ca -notext \
-  -startdate 20240101000000Z -enddate 20350101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
-# leaf NAME SUBJECT SAN ISSUER START END [MD] — SAN "" for none
-leaf() { [ -f "$1.key" ] || key "$1"; \
-  if [ -n "$3" ]; then openssl req -new -key "$1.key" -subj "$2" -addext "subjectAltName=$3" -out "$1.csr"; \
-  else openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; fi; \
-  openssl ca -batch -config ca.cnf -cert "$4.pem" -keyfile "$4.key" -extensions v3_leaf -notext -md "${7:-sha256}" \
-  -startdate "$5" -enddate "$6" -in "$1.csr" -out "$1.pem" 2>/dev/null; }
-# selfleaf NAME SUBJECT SAN — a self-signed server certificate
-selfleaf() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -addext "subjectAltName=$3" -out "$1.csr"; \
-  openssl ca -batch -config ca.cnf -selfsign -keyfile "$1.key" -extensions v3_leaf -notext \
-  -startdate 20250101000000Z -enddate 20300101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
-ca root "/CN=Fixture Root CA"
-'''
+# The shared helpers live in Tests/AuditRulesTests/Fixtures/_lib/certificates.sh (edited by hand).
 
-LIBRARY = os.path.join(BASE, "_lib", "certificates.sh")
-os.makedirs(os.path.dirname(LIBRARY), exist_ok=True)
-open(LIBRARY, "w").write(LIB)
 SOURCE = '#!/bin/sh\n# Makes this fixture\'s certificates (the shared helpers are sourced from the repository).\nset -e\n. "$ORIGINAUDIT_REPO/Tests/AuditRulesTests/Fixtures/_lib/certificates.sh"\n'
 
 def fixture(rule, case, body, ssl_lines="", config_extra="", trust_root=True, key_mode="600",

@@ -139,7 +139,13 @@ public struct ChainVerdict: Sendable, Hashable {
 }
 
 /// Reads PEM and DER without ever asking for a passphrase.
-enum PEMReader {
+public enum PEMReader {
+    /// Adds every certificate of a PEM text to an X509_STORE (a trust store being built).
+    public static func addCertificates(pem: String, to store: OpaquePointer?) {
+        for certificate in certificates(in: Array(pem.utf8)) { X509_STORE_add_cert(store, certificate.pointer) }
+        ERR_clear_error()
+    }
+
     static func certificates(in bytes: [UInt8]) -> [X509Object] {
         guard let bio = MemoryBIO(bytes) else { return [] }
         var result: [X509Object] = []
@@ -181,8 +187,9 @@ enum PEMReader {
     }
 }
 
-enum OpenSSLError {
-    static func drain() -> String {
+/// The OpenSSL error queue, drained into text (for messages; the queue is left empty).
+public enum OpenSSLError {
+    public static func drain() -> String {
         var messages: [String] = []
         while true {
             let code = ERR_get_error()

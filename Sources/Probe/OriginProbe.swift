@@ -1,3 +1,4 @@
+import Certificates
 import COpenSSL
 import Foundation
 import Glibc
@@ -155,7 +156,7 @@ public struct OriginProbe: Sendable {
 
     private func tlsExchange(_ fd: Int32) -> ProbeResult {
         guard let context = SSL_CTX_new(TLS_client_method()) else {
-            return ProbeResult(outcome: .handshakeFailed("libssl could not create a context"), detail: OpenSSLErrors.drain())
+            return ProbeResult(outcome: .handshakeFailed("libssl could not create a context"), detail: OpenSSLError.drain())
         }
         defer { SSL_CTX_free(context) }
         // Cloudflare offers TLS 1.0–1.3 to origins; the probe does the same.
@@ -164,10 +165,10 @@ public struct OriginProbe: Sendable {
         SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
         _ = SSL_CTX_set_default_verify_paths(context)
         let store = SSL_CTX_get_cert_store(context)
-        for pem in extraTrust { OpenSSLErrors.addCertificates(pem: pem, to: store) }
+        for pem in extraTrust { PEMReader.addCertificates(pem: pem, to: store) }
         for file in caFiles { _ = SSL_CTX_load_verify_locations(context, file, nil) }
         guard let ssl = SSL_new(context) else {
-            return ProbeResult(outcome: .handshakeFailed("libssl could not create a connection"), detail: OpenSSLErrors.drain())
+            return ProbeResult(outcome: .handshakeFailed("libssl could not create a connection"), detail: OpenSSLError.drain())
         }
         defer { SSL_free(ssl) }
         serverName.withCString { name in
@@ -176,9 +177,9 @@ public struct OriginProbe: Sendable {
         let parameters = SSL_get0_param(ssl)
         _ = X509_VERIFY_PARAM_set1_host(parameters, serverName, 0)
         SSL_set_fd(ssl, fd)
-        OpenSSLErrors.clear()
+        ERR_clear_error()
         guard SSL_connect(ssl) == 1 else {
-            let reason = OpenSSLErrors.drain()
+            let reason = OpenSSLError.drain()
             return ProbeResult(outcome: .handshakeFailed(reason.isEmpty ? "the handshake did not complete" : reason),
                                detail: "TLS handshake with \(host):\(port) failed: \(reason.isEmpty ? "no TLS answer" : reason)")
         }
@@ -186,7 +187,7 @@ public struct OriginProbe: Sendable {
         let cipher = SSL_get_current_cipher(ssl).map { String(cString: SSL_CIPHER_get_name($0)) }
         var certificate: String?
         if let peer = SSL_get1_peer_certificate(ssl) {
-            certificate = OpenSSLErrors.summary(peer)
+            certificate = ProbeText.summary(peer)
             X509_free(peer)
         }
         if mode.validatesCertificate {
@@ -199,7 +200,7 @@ public struct OriginProbe: Sendable {
         }
         let bytes = Array(request.utf8)
         guard SSL_write(ssl, bytes, Int32(bytes.count)) == Int32(bytes.count) else {
-            return ProbeResult(outcome: .noHTTPAnswer("write failed"), detail: OpenSSLErrors.drain(), certificate: certificate, tlsVersion: version, cipher: cipher)
+            return ProbeResult(outcome: .noHTTPAnswer("write failed"), detail: OpenSSLError.drain(), certificate: certificate, tlsVersion: version, cipher: cipher)
         }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = SSL_read(ssl, &buffer, Int32(buffer.count))
@@ -212,34 +213,8 @@ struct ProbeFailure: Error {
     init(_ outcome: ProbeResult.Outcome) { self.outcome = outcome }
 }
 
-/// The OpenSSL error queue as text, and small helpers over libcrypto objects.
-enum OpenSSLErrors {
-    static func clear() { ERR_clear_error() }
-
-    static func drain() -> String {
-        var messages: [String] = []
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { break }
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            messages.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return messages.joined(separator: "; ")
-    }
-
-    /// Adds every certificate in a PEM text to a store.
-    static func addCertificates(pem: String, to store: OpaquePointer?) {
-        let bytes = Array(pem.utf8)
-        guard let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else { return }
-        defer { BIO_free(bio) }
-        while let certificate = PEM_read_bio_X509(bio, nil, nil, nil) {
-            X509_STORE_add_cert(store, certificate)
-            X509_free(certificate)
-        }
-        ERR_clear_error()
-    }
-
+/// Small helpers over libcrypto objects for the probe's report.
+enum ProbeText {
     /// `subject … issued by … valid until …` for the report.
     static func summary(_ certificate: OpaquePointer) -> String {
         func name(_ value: OpaquePointer?) -> String {
