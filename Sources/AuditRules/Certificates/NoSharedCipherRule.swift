@@ -17,7 +17,12 @@ struct NoSharedCipherRule: AuditRule {
         let cdnCiphers = Set(profile.cdn.tlsCiphers)
         var findings: [Finding] = []
         var seen = Set<String>()
-        let served = ServedCertificate.all(model, profile)
+        var keyTypesByHost: [SourceLocation: Set<String>] = [:]
+        for served in ServedCertificate.all(model, profile) {
+            if let host = served.host { keyTypesByHost[host.location, default: []].insert(served.leaf.keyType) }
+        }
+        // Hosts share cipher strings: libssl expands each distinct one once.
+        var expansions: [String: [CipherSuite]?] = [:]
         for host in model.webServer.virtualHosts {
             guard let tls = host.tls, host.listeners.contains(where: \.tls) else { continue }
             let protocolWords = tls.protocols?.value ?? (host.software == .nginx ? ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] : ["all", "-SSLv3"])
@@ -25,7 +30,8 @@ struct NoSharedCipherRule: AuditRule {
             let cipherString = tls.ciphers?.value ?? (host.software == .nginx ? "HIGH:!aNULL:!MD5" : "DEFAULT")
             let location = tls.ciphers?.location ?? tls.protocols?.location ?? host.location
             guard seen.insert("\(location) \(cipherString) \(protocolWords)").inserted else { continue }
-            guard let suites = CipherSuites.expand(cipherString) else {
+            if expansions[cipherString] == nil { expansions[cipherString] = .some(CipherSuites.expand(cipherString)) }
+            guard let suites = expansions[cipherString] ?? nil else {
                 findings.append(Finding(
                     ruleId: id,
                     message: "libssl accepts no cipher from \"\(cipherString)\": the server refuses to start or offers nothing, so every handshake fails",
@@ -33,7 +39,7 @@ struct NoSharedCipherRule: AuditRule {
                 continue
             }
             // The key types the host serves decide which authentication the suite may use.
-            let keyTypes = Set(served.filter { $0.host?.location == host.location }.map(\.leaf.keyType))
+            let keyTypes = keyTypesByHost[host.location] ?? []
             func authenticates(_ suite: CipherSuite) -> Bool {
                 if suite.authentication == "any" || keyTypes.isEmpty { return true }
                 return (suite.authentication == "RSA" && keyTypes.contains("RSA")) || (suite.authentication == "ECDSA" && keyTypes.contains("EC"))
