@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CertificatesTests", dependencies: ["Certificates", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "AuditRulesTests", dependencies: ["AuditRules", "Audit", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "AuditRulesTests", dependencies: ["AuditRules", "Audit", "TestSupport"], exclude: ["Fixtures", "Scenarios"], swiftSettings: strict),
         .testTarget(name: "ReportersTests", dependencies: ["Reporters", "Audit", "TestSupport"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: strict),
     ],

@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+import OriginAuditCore
+import TestSupport
+
+/// Whole origins (firewall + web server + certificates), each with the exact set of rule ids it
+/// must report in `expected-rules.txt` — nothing missing, nothing extra. A correct setup lists none.
+@Suite struct ScenarioTests {
+    static let root = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Scenarios")
+
+    static let scenarios: [RuleFixture] = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
+        .filter { !$0.hasPrefix(".") }
+        .map { RuleFixture(ruleId: "scenario", name: $0, directory: root.appendingPathComponent($0)) }
+
+    @Test(arguments: scenarios)
+    func reportsExactlyTheExpectedRules(_ scenario: RuleFixture) async throws {
+        let expectedText = try String(contentsOf: scenario.directory.appendingPathComponent("expected-rules.txt"), encoding: .utf8)
+        let expected = Set(expectedText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") })
+        let (directory, cleanup) = try FixtureRunner.prepare(scenario)
+        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+        let report = await FixtureRunner.scan(directory: directory)
+        let reported = Set(report.findings.map(\.ruleId))
+        #expect(reported == expected, """
+            \(scenario.name): missing \(expected.subtracting(reported).sorted()), unexpected \(reported.subtracting(expected).sorted()):
+            \(report.findings.filter { !expected.contains($0.ruleId) }.map { "\($0.ruleId): \($0.message)" }.joined(separator: "\n"))
+            """)
+    }
+
+    @Test func thereAreScenarios() { #expect(Self.scenarios.count >= 3) }
+}
