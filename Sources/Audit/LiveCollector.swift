@@ -120,14 +120,7 @@ public enum CommandRunner {
         public var timedOut: Bool
     }
 
-    public static func locate(_ name: String) -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/sbin:/usr/bin:/bin:/usr/local/sbin"
-        for directory in path.split(separator: ":") where !directory.isEmpty {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
+    public static func locate(_ name: String) -> String? { Executables.locate(name) }
 
     /// Spawns with posix_spawn so that the child itself opens /dev/null as its standard input
     /// (a FileHandle handed to Foundation's Process can be closed and its descriptor reused by

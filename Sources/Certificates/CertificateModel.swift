@@ -99,12 +99,18 @@ public struct CertificateInfo: Sendable, Hashable {
         return (type, bits, curve)
     }
 
-    static func name(_ name: OpaquePointer?) -> String {
+    /// A distinguished name on one line (`CN=…, O=…`).
+    public static func name(_ name: OpaquePointer?) -> String {
         guard let name, let bio = BIO_new(BIO_s_mem()) else { return "" }
         defer { BIO_free(bio) }
         X509_NAME_print_ex(bio, name, 0, UInt(XN_FLAG_SEP_CPLUS_SPC) | UInt(ASN1_STRFLGS_UTF8_CONVERT))
+        return readAll(bio)
+    }
+
+    /// Everything a memory BIO holds, as text.
+    public static func readAll(_ bio: OpaquePointer) -> String {
         var out = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 512)
+        var buffer = [UInt8](repeating: 0, count: 1024)
         while true {
             let count = BIO_read(bio, &buffer, Int32(buffer.count))
             if count <= 0 { break }

@@ -217,30 +217,12 @@ struct ProbeFailure: Error {
 enum ProbeText {
     /// `subject … issued by … valid until …` for the report.
     static func summary(_ certificate: OpaquePointer) -> String {
-        func name(_ value: OpaquePointer?) -> String {
-            guard let value, let bio = BIO_new(BIO_s_mem()) else { return "?" }
-            defer { BIO_free(bio) }
-            // XN_FLAG_RFC2253 is a macro Swift does not import; 0 with the separator flag reads well.
-            X509_NAME_print_ex(bio, value, 0, UInt(XN_FLAG_SEP_CPLUS_SPC))
-            return read(bio)
-        }
-        var text = "subject \(name(X509_get_subject_name(certificate))); issuer \(name(X509_get_issuer_name(certificate)))"
+        var text = "subject \(CertificateInfo.name(X509_get_subject_name(certificate))); issuer \(CertificateInfo.name(X509_get_issuer_name(certificate)))"
         if let notAfter = X509_get0_notAfter(certificate), let bio = BIO_new(BIO_s_mem()) {
             ASN1_TIME_print(bio, notAfter)
-            text += "; valid until \(read(bio))"
+            text += "; valid until \(CertificateInfo.readAll(bio))"
             BIO_free(bio)
         }
         return text
-    }
-
-    static func read(_ bio: OpaquePointer) -> String {
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        var out = ""
-        while true {
-            let count = BIO_read(bio, &buffer, Int32(buffer.count))
-            if count <= 0 { break }
-            out += String(decoding: buffer[0..<Int(count)], as: UTF8.self)
-        }
-        return out
     }
 }

@@ -136,10 +136,10 @@ struct InputArguments: ParsableArguments {
         selection.add(project)
         var liveNotes: [String] = []
         var collected: LiveCollector.Collected?
+        let liveDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-live-\(getpid())")
         if live {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-live-\(getpid())")
-            let result = LiveCollector(directory: directory).collect()
-            for entry in result.explicit where entry.path.hasPrefix(directory.path) {
+            let result = LiveCollector(directory: liveDirectory).collect()
+            for entry in result.explicit where entry.path.hasPrefix(liveDirectory.path) {
                 tree.aliases[entry.path] = "live: " + (entry.path as NSString).lastPathComponent
             }
             liveNotes = result.notes
@@ -152,7 +152,7 @@ struct InputArguments: ParsableArguments {
             if paths.isEmpty && project.inputs["paths"] == nil { request.paths = [] }
         }
         var loaded = AuditRunner.load(request)
-        if live { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-live-\(getpid())")) }
+        if live { try? FileManager.default.removeItem(at: liveDirectory) }
         loaded.findings += configFindings
         loaded.notes = liveNotes + loaded.notes
         if loaded.recognised == 0 && loaded.findings.allSatisfy({ $0.ruleId != "input.unknown-format" && $0.ruleId != "input.unreadable" }) {

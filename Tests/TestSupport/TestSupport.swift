@@ -1,4 +1,5 @@
 import Foundation
+import OriginAuditCore
 
 /// Runs a program and captures its output; for tests that use real tools as oracles.
 public struct ProcessResult: Sendable {
@@ -45,14 +46,7 @@ public enum TestTools {
         throw ToolMissing(name: name)
     }
 
-    public static func locate(_ name: String) -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
+    public static func locate(_ name: String) -> String? { Executables.locate(name) }
 
     public static var isRoot: Bool { getuid() == 0 }
 
