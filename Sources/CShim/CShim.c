@@ -1,4 +1,10 @@
+// The legacy RSA and EC_KEY decoders are deprecated in OpenSSL 3 but are plain ASN.1 item
+// decoders, an order of magnitude faster than the provider decoders for the same bytes.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "CShim.h"
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -76,4 +82,99 @@ long long oa_asn1_time_epoch(const ASN1_TIME *time, int *ok) {
     if (!time || ASN1_TIME_to_tm(time, &value) != 1) { if (ok) *ok = 0; return 0; }
     if (ok) *ok = 1;
     return (long long)timegm(&value);
+}
+
+/* The SubjectPublicKeyInfo DER for an algorithm, its parameter and the public key bits (owned
+   by the result on success, freed here on failure). */
+static int encode_spki(int algorithm, int parameter_type, void *parameter, unsigned char *bits, int bits_length,
+                       unsigned char **out) {
+    X509_PUBKEY *key = X509_PUBKEY_new();
+    if (key == NULL) { OPENSSL_free(bits); return -1; }
+    if (!X509_PUBKEY_set0_param(key, OBJ_nid2obj(algorithm), parameter_type, parameter, bits, bits_length)) {
+        X509_PUBKEY_free(key);
+        OPENSSL_free(bits);
+        return -1;
+    }
+    int length = i2d_X509_PUBKEY(key, out);
+    X509_PUBKEY_free(key);
+    return length;
+}
+
+static int fast_rsa(const unsigned char *der, long length, int *type, int *bits, unsigned char **spki, int *spki_length) {
+    const unsigned char *cursor = der;
+    RSA *rsa = d2i_RSAPrivateKey(NULL, &cursor, length);
+    if (rsa == NULL || cursor != der + length) { RSA_free(rsa); return 0; }
+    unsigned char *public_key = NULL;
+    int public_length = i2d_RSAPublicKey(rsa, &public_key);
+    *bits = RSA_bits(rsa);
+    RSA_free(rsa);
+    if (public_length <= 0) return 0;
+    *spki_length = encode_spki(NID_rsaEncryption, V_ASN1_NULL, NULL, public_key, public_length, spki);
+    *type = 1;
+    return *spki_length > 0;
+}
+
+/* `key` may carry the group already (PKCS#8 names it outside the ECPrivateKey). */
+static int fast_ec(const unsigned char *der, long length, EC_KEY *key, int *type, int *bits, int *curve_nid,
+                   unsigned char **spki, int *spki_length) {
+    const unsigned char *cursor = der;
+    EC_KEY *decoded = d2i_ECPrivateKey(key == NULL ? NULL : &key, &cursor, length);
+    if (decoded == NULL || cursor != der + length) { EC_KEY_free(decoded == NULL ? key : decoded); return 0; }
+    const EC_GROUP *group = EC_KEY_get0_group(decoded);
+    int nid = group == NULL ? NID_undef : EC_GROUP_get_curve_name(group);
+    /* Explicit curve parameters (even of a known curve) are left to the full decoder, which
+       keeps them in the public key's encoding. */
+    if (nid == NID_undef || (EC_GROUP_get_asn1_flag(group) & OPENSSL_EC_NAMED_CURVE) == 0
+        || EC_KEY_get0_public_key(decoded) == NULL) { EC_KEY_free(decoded); return 0; }
+    unsigned char *point = NULL;
+    size_t point_length = EC_KEY_key2buf(decoded, EC_KEY_get_conv_form(decoded), &point, NULL);
+    *bits = EC_GROUP_order_bits(group);
+    EC_KEY_free(decoded);
+    if (point_length == 0 || point_length > INT32_MAX) { OPENSSL_free(point); return 0; }
+    *spki_length = encode_spki(NID_X9_62_id_ecPublicKey, V_ASN1_OBJECT, OBJ_nid2obj(nid), point, (int)point_length, spki);
+    *curve_nid = nid;
+    *type = 2;
+    return *spki_length > 0;
+}
+
+int oa_fast_private_key(const unsigned char *der, long length, int label, int *type, int *bits, int *curve_nid,
+                        unsigned char **spki, int *spki_length) {
+    int ok = 0;
+    *spki = NULL;
+    *spki_length = 0;
+    *curve_nid = NID_undef;
+    if (label == 1) {
+        ok = fast_rsa(der, length, type, bits, spki, spki_length);
+    } else if (label == 2) {
+        ok = fast_ec(der, length, NULL, type, bits, curve_nid, spki, spki_length);
+    } else if (label == 0) {
+        const unsigned char *cursor = der;
+        PKCS8_PRIV_KEY_INFO *info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &cursor, length);
+        const ASN1_OBJECT *algorithm = NULL;
+        const unsigned char *inner = NULL;
+        int inner_length = 0;
+        const X509_ALGOR *identifier = NULL;
+        if (info != NULL && cursor == der + length && PKCS8_pkey_get0(&algorithm, &inner, &inner_length, &identifier, info)) {
+            int nid = OBJ_obj2nid(algorithm);
+            if (nid == NID_rsaEncryption) {
+                ok = fast_rsa(inner, inner_length, type, bits, spki, spki_length);
+            } else if (nid == NID_X9_62_id_ecPublicKey) {
+                const ASN1_OBJECT *parameter_object = NULL;
+                int parameter_type = 0;
+                const void *parameter = NULL;
+                X509_ALGOR_get0(&parameter_object, &parameter_type, &parameter, identifier);
+                int curve = parameter_type == V_ASN1_OBJECT ? OBJ_obj2nid((const ASN1_OBJECT *)parameter) : NID_undef;
+                EC_KEY *key = curve == NID_undef ? NULL : EC_KEY_new_by_curve_name(curve);
+                if (key != NULL) ok = fast_ec(inner, inner_length, key, type, bits, curve_nid, spki, spki_length);
+            }
+        }
+        PKCS8_PRIV_KEY_INFO_free(info);
+    }
+    if (!ok) {
+        OPENSSL_free(*spki);
+        *spki = NULL;
+        *spki_length = 0;
+    }
+    ERR_clear_error();
+    return ok;
 }

@@ -80,31 +80,30 @@ public enum CertificateLoader {
         var findings: [Finding] = []
         var certificates: [CertificateInfo] = []
         var keys: [KeyInfo] = []
-        let text = String(decoding: bytes.prefix(1 << 20), as: UTF8.self)
-        let isPEM = text.contains("-----BEGIN ")
-        if isPEM {
-            let beginCount = text.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
-                + text.components(separatedBy: "-----BEGIN TRUSTED CERTIFICATE-----").count - 1
-            certificates = PEMReader.certificates(in: bytes).compactMap(CertificateInfo.init)
-            if certificates.count < beginCount {
+        let blocks = PEMBlock.scan(bytes)
+        if !blocks.isEmpty {
+            let certificateBlocks = blocks.filter(\.isCertificate)
+            if !certificateBlocks.isEmpty {
+                certificates = PEMReader.certificates(in: bytes).compactMap(CertificateInfo.init)
+            }
+            if certificates.count < certificateBlocks.count {
                 findings.append(Finding(
                     ruleId: "input.parse-error",
-                    message: "\(display): \(beginCount - certificates.count) of \(beginCount) PEM certificate block\(beginCount == 1 ? "" : "s") cannot be decoded (truncated or damaged base64?)",
-                    location: SourceLocation(file: display, line: lineOfBlock(text, index: certificates.count), column: 1),
+                    message: "\(display): \(certificateBlocks.count - certificates.count) of \(certificateBlocks.count) PEM certificate block\(certificateBlocks.count == 1 ? "" : "s") cannot be decoded (truncated or damaged base64?)",
+                    location: SourceLocation(file: display, line: certificateBlocks[certificates.count].line, column: 1),
                     key: "\(display) certificates"))
             }
-            for (index, entry) in PEMReader.privateKeys(in: bytes).enumerated() {
+            for (index, entry) in PEMReader.privateKeys(in: bytes, blocks: blocks).enumerated() {
                 if let key = entry.key {
-                    let (type, bits, curve) = CertificateInfo.describe(key.pointer)
-                    let der = CertificateInfo.bytes { i2d_PUBKEY(key.pointer, $0) }
-                    keys.append(KeyInfo(type: type, bits: bits, curve: curve, encrypted: false, publicKey: der))
+                    keys.append(key)
                 } else if entry.encrypted {
                     keys.append(KeyInfo(type: nil, bits: nil, curve: nil, encrypted: true, publicKey: nil))
                 } else {
                     findings.append(Finding(
                         ruleId: "input.parse-error",
                         message: "\(display): private key block \(index + 1) cannot be read: \(entry.error ?? "unknown error")",
-                        location: SourceLocation(file: display), key: "\(display) key \(index)"))
+                        location: SourceLocation(file: display, line: blocks.filter(\.isPrivateKey)[index].line, column: 1),
+                        key: "\(display) key \(index)"))
                 }
             }
             if certificates.isEmpty && keys.isEmpty && findings.isEmpty {
@@ -121,16 +120,5 @@ public enum CertificateLoader {
         let file = CertificateFile(hostPath: hostPath, displayPath: display, certificates: certificates, keys: keys,
                                    permissions: tree.permissions(hostPath))
         return LoadedFile(file: file, findings: findings)
-    }
-
-    /// The line where the `index`-th certificate block starts (for the location of a bad block).
-    static func lineOfBlock(_ text: String, index: Int) -> Int {
-        var seen = 0
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where line.hasPrefix("-----BEGIN CERTIFICATE-----") || line.hasPrefix("-----BEGIN TRUSTED CERTIFICATE-----") {
-            if seen == index { return number + 1 }
-            seen += 1
-        }
-        return 1
     }
 }

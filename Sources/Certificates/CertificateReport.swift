@@ -42,7 +42,7 @@ public enum CertificateReport {
                     out += "  private key \(index + 1): encrypted (needs a passphrase at server start-up)\n"
                     continue
                 }
-                let match = allCertificates.first { $0.publicKey == key.publicKey }
+                let match = allCertificates.first { key.belongs(to: $0) }
                 out += "  private key \(index + 1): \(key.type ?? "?") \(key.bits.map(String.init) ?? "?") bits\(key.curve.map { " (\($0))" } ?? ""); "
                 out += match.map { "matches \($0.commonName.map { "CN=\($0)" } ?? $0.subject)\n" } ?? "matches no certificate given\n"
             }
@@ -54,11 +54,7 @@ public enum CertificateReport {
         return out
     }
 
-    static func day(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func day(_ date: Date) -> String { UTCText.instant(date) }
 
     static func validity(_ certificate: CertificateInfo, at: Date) -> String {
         if certificate.notAfter < at { return "EXPIRED \(Int(at.timeIntervalSince(certificate.notAfter) / 86_400)) days ago" }

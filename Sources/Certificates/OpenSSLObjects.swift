@@ -157,33 +157,139 @@ public enum PEMReader {
     }
 
     /// Every private key block in a PEM text: loaded, or marked encrypted when it needs a
-    /// passphrase (the callback fails instead of prompting), or unreadable.
-    static func privateKeys(in bytes: [UInt8]) -> [(key: PrivateKeyObject?, encrypted: Bool, error: String?)] {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var blocks: [String] = []
-        var current: [Substring] = []
-        var inside = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.hasPrefix("-----BEGIN ") && trimmed.hasSuffix("PRIVATE KEY-----") { inside = true; current = [] }
-            if inside { current.append(line) }
-            if inside && trimmed.hasPrefix("-----END ") && trimmed.hasSuffix("PRIVATE KEY-----") {
-                blocks.append(current.joined(separator: "\n") + "\n")
-                inside = false
+    /// passphrase (the callback fails instead of prompting), or unreadable. RSA and named-curve
+    /// EC keys take a fast path around OpenSSL 3's decoders; anything else takes the full one.
+    static func privateKeys(in bytes: [UInt8], blocks: [PEMBlock]) -> [(key: KeyInfo?, encrypted: Bool, error: String?)] {
+        blocks.filter(\.isPrivateKey).map { block in
+            let pem = Array(bytes[block.range])
+            let headerSaysEncrypted = block.label == "ENCRYPTED PRIVATE KEY" || pem.containsSequence(Array("Proc-Type: 4,ENCRYPTED".utf8))
+            if !headerSaysEncrypted, let fast = fastKey(pem, label: block.label) { return (fast, false, nil) }
+            let decoded = decodePrivateKey(pem)
+            guard let key = decoded.key else {
+                // A key the no-passphrase callback was asked about is encrypted, whatever its label.
+                let encrypted = headerSaysEncrypted || decoded.passphraseAsked
+                return (nil, encrypted, encrypted ? nil : (decoded.error.isEmpty ? "not a readable private key" : decoded.error))
             }
+            let (type, bits, curve) = CertificateInfo.describe(key.pointer)
+            let der = CertificateInfo.bytes { i2d_PUBKEY(key.pointer, $0) }
+            return (KeyInfo(type: type, bits: bits, curve: curve, encrypted: false, publicKey: der, source: KeySource(pem)), false, nil)
         }
-        return blocks.map { block in
-            let headerSaysEncrypted = block.contains("BEGIN ENCRYPTED PRIVATE KEY") || block.contains("Proc-Type: 4,ENCRYPTED")
-            guard let bio = MemoryBIO(Array(block.utf8)) else { return (nil, headerSaysEncrypted, "out of memory") }
-            var asked: Int32 = 0
-            let key = withUnsafeMutablePointer(to: &asked) { flag in
-                PEM_read_bio_PrivateKey(bio.pointer, nil, oa_no_password, UnsafeMutableRawPointer(flag))
+    }
+
+    /// The full decoder (every key type), never prompting: a passphrase-protected key comes
+    /// back as nil with `passphraseAsked`. The error queue is left empty.
+    static func decodePrivateKey(_ pem: [UInt8]) -> (key: PrivateKeyObject?, passphraseAsked: Bool, error: String) {
+        guard let bio = MemoryBIO(pem) else { return (nil, false, "out of memory") }
+        var asked: Int32 = 0
+        let key = withUnsafeMutablePointer(to: &asked) { flag in
+            PEM_read_bio_PrivateKey(bio.pointer, nil, oa_no_password, UnsafeMutableRawPointer(flag))
+        }
+        let error = OpenSSLError.drain()
+        return (key.map(PrivateKeyObject.init), asked != 0, error)
+    }
+
+    /// RSA and named-curve EC keys through the legacy ASN.1 decoders (see oa_fast_private_key).
+    static func fastKey(_ pem: [UInt8], label: String) -> KeyInfo? {
+        let kind: Int32
+        switch label {
+        case "PRIVATE KEY": kind = 0
+        case "RSA PRIVATE KEY": kind = 1
+        case "EC PRIVATE KEY": kind = 2
+        default: return nil
+        }
+        guard let bio = MemoryBIO(pem) else { return nil }
+        var name: UnsafeMutablePointer<CChar>? = nil, header: UnsafeMutablePointer<CChar>? = nil
+        var data: UnsafeMutablePointer<UInt8>? = nil
+        var length = 0
+        guard PEM_read_bio(bio.pointer, &name, &header, &data, &length) == 1, let data else { ERR_clear_error(); return nil }
+        defer {
+            CRYPTO_free(name, #fileID, #line)
+            CRYPTO_free(header, #fileID, #line)
+            OPENSSL_cleanse(data, length)
+            CRYPTO_free(data, #fileID, #line)
+        }
+        guard let name, String(cString: name) == label else { return nil }
+        var type: Int32 = 0, bits: Int32 = 0, curve: Int32 = 0, spkiLength: Int32 = 0
+        var spki: UnsafeMutablePointer<UInt8>? = nil
+        guard oa_fast_private_key(data, length, kind, &type, &bits, &curve, &spki, &spkiLength) == 1, let spki else { return nil }
+        defer { CRYPTO_free(spki, #fileID, #line) }
+        let publicKey = Array(UnsafeBufferPointer(start: spki, count: Int(spkiLength)))
+        return KeyInfo(type: type == 1 ? "RSA" : "EC", bits: Int(bits), curve: type == 2 ? String(cString: OBJ_nid2sn(curve)) : nil,
+                       encrypted: false, publicKey: publicKey, source: KeySource(pem))
+    }
+}
+
+/// One `-----BEGIN label-----` … `-----END …-----` block of a PEM text.
+struct PEMBlock {
+    var label: String
+    /// Bytes of the block, from its BEGIN line through its END line's newline.
+    var range: Range<Int>
+    /// 1-based line of the BEGIN line.
+    var line: Int
+
+    var isCertificate: Bool { label == "CERTIFICATE" || label == "TRUSTED CERTIFICATE" || label == "X509 CERTIFICATE" }
+    var isPrivateKey: Bool { label.hasSuffix("PRIVATE KEY") }
+
+    /// The blocks of a PEM text (an unterminated one included), found on the bytes (blank space around the armour lines and
+    /// CRLF line ends are tolerated, as OpenSSL tolerates them).
+    static func scan(_ bytes: [UInt8]) -> [PEMBlock] {
+        var blocks: [PEMBlock] = []
+        var open: (label: String, start: Int, line: Int)?
+        var lineStart = 0, lineNumber = 1
+        let begin = Array("-----BEGIN ".utf8), end = Array("-----END ".utf8), dashes = Array("-----".utf8)
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            var first = lineStart, last = lineEnd
+            while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
+            while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09 || bytes[last - 1] == 0x0D) { last -= 1 }
+            let line = bytes[first..<last]
+            if line.starts(with: begin) && line.count >= begin.count + dashes.count && line.suffix(dashes.count).elementsEqual(dashes) {
+                let label = String(decoding: line.dropFirst(begin.count).dropLast(dashes.count), as: UTF8.self)
+                // A block left open (truncated) still counts, so its loss is reported.
+                if let current = open { blocks.append(PEMBlock(label: current.label, range: current.start..<lineStart, line: current.line)) }
+                open = (label, lineStart, lineNumber)
+            } else if let current = open, line.starts(with: end) {
+                blocks.append(PEMBlock(label: current.label, range: current.start..<min(lineEnd + 1, bytes.count), line: current.line))
+                open = nil
             }
-            let error = OpenSSLError.drain()
-            if let key { return (PrivateKeyObject(key), false, nil) }
-            if asked != 0 || headerSaysEncrypted { return (nil, true, nil) }
-            return (nil, false, error.isEmpty ? "not a readable private key" : error)
+            lineStart = lineEnd + 1
+            lineNumber += 1
         }
+        if let current = open { blocks.append(PEMBlock(label: current.label, range: current.start..<bytes.count, line: current.line)) }
+        return blocks
+    }
+}
+
+/// The PEM text of one private key, kept only to settle a key/certificate comparison the fast
+/// path cannot (an unusual encoding in the certificate). Never printed: no description shows it.
+public final class KeySource: @unchecked Sendable, Hashable, CustomStringConvertible, CustomReflectable {
+    fileprivate let pem: [UInt8]
+    init(_ pem: [UInt8]) { self.pem = pem }
+    public var description: String { "<private key>" }
+    public var customMirror: Mirror { Mirror(self, children: []) }
+    public static func == (a: KeySource, b: KeySource) -> Bool { a.pem == b.pem }
+    public func hash(into hasher: inout Hasher) { hasher.combine(pem.count) }
+
+    /// Whether this key is the private half of the certificate's public key, as OpenSSL compares
+    /// them (`EVP_PKEY_eq`, what the servers' own key check uses).
+    func belongs(to certificate: CertificateInfo) -> Bool {
+        guard let key = PEMReader.decodePrivateKey(pem).key, let publicKey = X509_get0_pubkey(certificate.handle.pointer) else {
+            ERR_clear_error()
+            return false
+        }
+        defer { ERR_clear_error() }
+        return EVP_PKEY_eq(key.pointer, publicKey) == 1
+    }
+}
+
+extension Array where Element == UInt8 {
+    func containsSequence(_ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, count >= needle.count else { return needle.isEmpty }
+        for start in 0...(count - needle.count) where self[start] == needle[0] {
+            if self[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
     }
 }
 

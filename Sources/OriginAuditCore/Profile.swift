@@ -64,9 +64,29 @@ public struct Profile: Sendable {
     }
 
     /// RFC 3339 text of an instant in UTC, as the reports print it.
-    public static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+    public static func format(_ date: Date) -> String { UTCText.instant(date) }
+}
+
+/// Dates as reports print them, in UTC, without a formatter object (reports print thousands).
+public enum UTCText {
+    /// `2026-11-23T00:00:00Z`.
+    public static func instant(_ date: Date) -> String {
+        let (day, time) = parts(date)
+        return day + "T" + time + "Z"
+    }
+
+    /// `2026-11-23`.
+    public static func day(_ date: Date) -> String { parts(date).day }
+
+    private static func parts(_ date: Date) -> (day: String, time: String) {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var fields = tm()
+        gmtime_r(&seconds, &fields)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(abs(value))
+            return (value < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return (pad(fields.tm_year + 1900, 4) + "-" + pad(fields.tm_mon + 1, 2) + "-" + pad(fields.tm_mday, 2),
+                pad(fields.tm_hour, 2) + ":" + pad(fields.tm_min, 2) + ":" + pad(fields.tm_sec, 2))
     }
 }

@@ -30,13 +30,15 @@ public struct SourceTree: Sendable {
     /// Where report paths are made relative to.
     public let base: URL
     private let resolvedRoot: String?
+    /// Directories resolved so far, shared by copies of this tree.
+    private let directories = ResolvedDirectories()
     /// Names to show instead of host paths (live mode shows `live: iptables-save`, not a temp file).
     public var aliases: [String: String] = [:]
 
     public init(root: URL?, base: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
         self.root = root.map { URL(fileURLWithPath: SourceTree.normalise($0.path)) }
         self.base = URL(fileURLWithPath: SourceTree.normalise(base.path))
-        resolvedRoot = root.map { $0.resolvingSymlinksInPath().standardizedFileURL.path }
+        resolvedRoot = root.map { SourceTree.resolvingSymlinks($0.path) }
     }
 
     /// The real path of a path named in a config (absolute, or relative to `directory`).
@@ -80,48 +82,98 @@ public struct SourceTree: Sendable {
     /// Checks that a host path, after following symlinks, stays inside the root.
     public func isAllowed(_ hostPath: String) -> Bool {
         guard let resolvedRoot else { return true }
-        let real = URL(fileURLWithPath: hostPath).resolvingSymlinksInPath().standardizedFileURL.path
+        let real = resolvedPath(hostPath)
         return real == resolvedRoot || real.hasPrefix(resolvedRoot == "/" ? "/" : resolvedRoot + "/")
     }
 
-    /// Reads a whole file (host path), bounded in size.
+    /// Where a path really leads. A plain file in an already resolved directory costs one
+    /// `lstat`; anything else (a link, `..`, a missing file) is resolved in full.
+    private func resolvedPath(_ hostPath: String) -> String {
+        guard hostPath.hasPrefix("/"), let slash = hostPath.lastIndex(of: "/"), slash != hostPath.startIndex,
+              !hostPath.contains("//"), !hostPath.contains("/./"), !hostPath.contains("/../"),
+              !hostPath.hasSuffix("/."), !hostPath.hasSuffix("/..") else { return SourceTree.resolvingSymlinks(hostPath) }
+        var info = stat()
+        guard lstat(hostPath, &info) == 0, (info.st_mode & S_IFMT) != S_IFLNK else { return SourceTree.resolvingSymlinks(hostPath) }
+        let directory = String(hostPath[..<slash])
+        let resolvedDirectory = directories.resolve(directory)
+        return (resolvedDirectory == "/" ? "" : resolvedDirectory) + hostPath[slash...]
+    }
+
+    /// The path with every symlink followed (`realpath(3)`); for a path that does not exist, its
+    /// deepest existing ancestor is resolved and the rest appended, so a missing file under a
+    /// link that leaves the root is still judged by where the link points.
+    static func resolvingSymlinks(_ path: String) -> String {
+        if let real = realpath(path, nil) {
+            defer { free(real) }
+            return String(cString: real)
+        }
+        let normalised = normalise(path)
+        guard normalised != "/", normalised != ".", let slash = normalised.lastIndex(of: "/") else { return normalised }
+        let parent = slash == normalised.startIndex ? "/" : String(normalised[..<slash])
+        let name = normalised[normalised.index(after: slash)...]
+        let resolvedParent = resolvingSymlinks(parent)
+        return resolvedParent == "/" ? "/" + name : resolvedParent + "/" + name
+    }
+
+    /// `stat(2)` of a host path (following symlinks), nil when it cannot be inspected.
+    private static func status(_ path: String) -> stat? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info : nil
+    }
+
+    /// Reads a whole file (host path), bounded in size. Opened without blocking (a FIFO named as
+    /// a config must not hang the run) and checked through the open descriptor.
     public func read(_ hostPath: String) -> Result<[UInt8], ReadFailure> {
         guard isAllowed(hostPath) else { return .failure(.outsideRoot) }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: hostPath, isDirectory: &isDirectory) else { return .failure(.missing) }
-        if isDirectory.boolValue { return .failure(.notAFile) }
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: hostPath) else {
-            return .failure(.unreadable("no permission to inspect it"))
+        let descriptor = open(hostPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard descriptor >= 0 else {
+            switch errno {
+            case ENOENT, ENOTDIR, ELOOP: return .failure(.missing)
+            case EACCES, EPERM: return .failure(.unreadable("permission denied"))
+            default: return .failure(.unreadable(String(cString: strerror(errno))))
+            }
         }
-        if let type = attributes[.type] as? FileAttributeType, type != .typeRegular, type != .typeSymbolicLink {
-            return .failure(.notAFile)
-        }
-        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return .failure(.unreadable("no permission to inspect it")) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(.notAFile) }
+        let size = Int(info.st_size)
         if size > SourceTree.maxFileSize { return .failure(.tooLarge(size)) }
-        guard let handle = FileHandle(forReadingAtPath: hostPath) else { return .failure(.unreadable("permission denied")) }
-        defer { try? handle.close() }
-        do {
-            let data = try handle.read(upToCount: SourceTree.maxFileSize + 1) ?? Data()
-            if data.count > SourceTree.maxFileSize { return .failure(.tooLarge(data.count)) }
-            return .success([UInt8](data))
-        } catch {
-            return .failure(.unreadable("\(error.localizedDescription)"))
+        var bytes = [UInt8](repeating: 0, count: size + 1)
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { buffer in
+                readDescriptor(descriptor, buffer.baseAddress! + count, buffer.count - count)
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                return .failure(.unreadable(String(cString: strerror(errno))))
+            }
+            if got == 0 { break }
+            count += got
+            // The file grew while being read: keep reading up to the limit.
+            if count == bytes.count && count <= SourceTree.maxFileSize {
+                bytes.append(contentsOf: [UInt8](repeating: 0, count: min(bytes.count, SourceTree.maxFileSize + 1 - bytes.count)))
+            }
         }
+        if count > SourceTree.maxFileSize { return .failure(.tooLarge(count)) }
+        bytes.removeSubrange(count...)
+        return .success(bytes)
     }
 
     public func exists(_ hostPath: String) -> Bool {
-        isAllowed(hostPath) && FileManager.default.fileExists(atPath: hostPath)
+        isAllowed(hostPath) && SourceTree.status(hostPath) != nil
     }
 
     public func isDirectory(_ hostPath: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return isAllowed(hostPath) && FileManager.default.fileExists(atPath: hostPath, isDirectory: &isDirectory) && isDirectory.boolValue
+        guard isAllowed(hostPath), let info = SourceTree.status(hostPath) else { return false }
+        return (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// POSIX permission bits of a file, if it can be inspected.
     public func permissions(_ hostPath: String) -> UInt16? {
-        guard isAllowed(hostPath), let attributes = try? FileManager.default.attributesOfItem(atPath: hostPath) else { return nil }
-        return (attributes[.posixPermissions] as? NSNumber).map { UInt16(truncatingIfNeeded: $0.intValue) }
+        guard isAllowed(hostPath), let info = SourceTree.status(hostPath) else { return nil }
+        return UInt16(truncatingIfNeeded: info.st_mode & 0o7777)
     }
 
     /// The entries of a directory (names only), sorted bytewise as `glob(3)` sorts them in the C locale.
@@ -224,5 +276,27 @@ public struct SourceTree: Sendable {
         if path.hasPrefix(base.path + "/") { return String(path.dropFirst(base.path.count + 1)) }
         if let root, root.path != "/", path.hasPrefix(root.path + "/") { return String(path.dropFirst(root.path.count)) }
         return path
+    }
+}
+
+/// `read(2)`, under a name the `read` method above does not shadow.
+private func readDescriptor(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    read(descriptor, buffer, count)
+}
+
+/// Real paths of directories, resolved once each (a run reads thousands of files from a few).
+final class ResolvedDirectories: @unchecked Sendable {
+    private let lock = NSLock()
+    private var known: [String: String] = [:]
+
+    func resolve(_ directory: String) -> String {
+        lock.lock()
+        if let real = known[directory] { lock.unlock(); return real }
+        lock.unlock()
+        let real = SourceTree.resolvingSymlinks(directory)
+        lock.lock()
+        known[directory] = real
+        lock.unlock()
+        return real
     }
 }

@@ -30,7 +30,7 @@ struct KeyMismatchRule: AuditRule {
         return ServedCertificate.all(model, profile).compactMap { served in
             guard served.host != nil, let keyFile = served.keyFile,
                   let key = keyFile.keys.first(where: { $0.publicKey != nil }), let publicKey = key.publicKey,
-                  !keyFile.keys.contains(where: { $0.publicKey == served.leaf.publicKey }),
+                  !keyFile.keys.contains(where: { $0.belongs(to: served.leaf) }),
                   seen.insert(served.file.hostPath + "|" + keyFile.hostPath).inserted else { return nil }
             return Finding(
                 ruleId: id,

@@ -82,9 +82,5 @@ enum ModeSeverity {
 
 /// Date text for messages.
 enum DateText {
-    static func day(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate]
-        return formatter.string(from: date)
-    }
+    static func day(_ date: Date) -> String { UTCText.day(date) }
 }

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import TestSupport
+import COpenSSL
+@testable import Certificates
+
+/// The fast key path (legacy ASN.1 decoders) must say exactly what OpenSSL's full decoder says,
+/// for every encoding `openssl` writes; keys it does not handle must fall through to the full one.
+@Suite struct KeyDecodingTests {
+    /// name, the openssl commands that write `NAME.key` (and `NAME.pem`, a certificate for it).
+    static let kinds: [(String, String)] = [
+        ("rsa-pkcs1", "openssl genrsa -traditional -out rsa-pkcs1.key 2048"),
+        ("rsa-pkcs8", "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out rsa-pkcs8.key"),
+        ("ec-sec1", "openssl ecparam -name prime256v1 -genkey -noout -out ec-sec1.key"),
+        ("ec-pkcs8-p384", "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out ec-pkcs8-p384.key"),
+        ("ec-sec1-with-params", "openssl ecparam -name secp384r1 -genkey -out ec-sec1-with-params.key"),
+        ("ec-compressed", "openssl ecparam -name prime256v1 -genkey -noout -conv_form compressed -out ec-compressed.key"),
+        ("ec-explicit", "openssl ecparam -name prime256v1 -genkey -noout -param_enc explicit -out ec-explicit.key"),
+        ("ed25519", "openssl genpkey -algorithm ED25519 -out ed25519.key"),
+        ("rsa-pss", "openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 -out rsa-pss.key"),
+    ]
+
+    static let directory: URL? = {
+        guard TestTools.locate("openssl") != nil, let directory = try? TestTools.temporaryDirectory("keys") else { return nil }
+        var script = "set -e\n"
+        for (name, command) in kinds {
+            script += "\(command) 2>/dev/null\n"
+            script += "openssl req -new -x509 -key \(name).key -subj /CN=\(name).test -days 30 -out \(name).pem 2>/dev/null\n"
+        }
+        // The same P-256 key, its certificate's public key written as a compressed point.
+        script += "openssl ec -in ec-sec1.key -conv_form compressed -out ec-sec1-as-compressed.key 2>/dev/null\n"
+        script += "openssl req -new -x509 -key ec-sec1-as-compressed.key -subj /CN=compressed.test -days 30 -out ec-compressed-cert.pem 2>/dev/null\n"
+        guard let result = try? TestTools.run("/bin/sh", ["-c", script], currentDirectory: directory.path, timeout: 120), result.status == 0 else { return nil }
+        return directory
+    }()
+
+    static func file(_ name: String) throws -> [UInt8] {
+        let directory = try #require(Self.directory, "openssl could not generate the keys")
+        return try [UInt8](Data(contentsOf: directory.appendingPathComponent(name)))
+    }
+
+    static func certificate(_ name: String) throws -> CertificateInfo {
+        try #require(PEMReader.certificates(in: try file(name)).first.flatMap(CertificateInfo.init))
+    }
+
+    @Test(arguments: kinds.map(\.0))
+    func fastPathAgreesWithTheFullDecoder(_ name: String) throws {
+        let pem = try Self.file("\(name).key")
+        let block = try #require(PEMBlock.scan(pem).first { $0.isPrivateKey })
+        let full = try #require(PEMReader.decodePrivateKey(pem).key, "OpenSSL cannot read \(name)")
+        let (type, bits, curve) = CertificateInfo.describe(full.pointer)
+        let spki = CertificateInfo.bytes { i2d_PUBKEY(full.pointer, $0) }
+        let handled = ["rsa-pkcs1", "rsa-pkcs8", "ec-sec1", "ec-pkcs8-p384", "ec-sec1-with-params", "ec-compressed"]
+        let fast = PEMReader.fastKey(Array(pem[block.range]), label: block.label)
+        #expect((fast != nil) == handled.contains(name), "\(name): the fast path \(fast == nil ? "declined" : "took") it")
+        if let fast {
+            #expect(fast.type == type && fast.bits == bits && fast.curve == curve, "\(name): fast \(String(describing: fast.type)) \(String(describing: fast.bits)) \(String(describing: fast.curve)) vs full \(type) \(bits) \(String(describing: curve))")
+            #expect(fast.publicKey == spki, "\(name): the public key DER differs")
+        }
+        // Through the loader's entry point, whichever path: the key belongs to its certificate only.
+        let loaded = try #require(PEMReader.privateKeys(in: pem, blocks: PEMBlock.scan(pem)).first?.key)
+        #expect(loaded.type == type && loaded.bits == bits && loaded.curve == curve)
+        #expect(loaded.belongs(to: try Self.certificate("\(name).pem")))
+        let other = name == "rsa-pkcs1" ? "rsa-pkcs8" : "rsa-pkcs1"
+        #expect(!loaded.belongs(to: try Self.certificate("\(other).pem")))
+    }
+
+    @Test func aCompressedPointInTheCertificateStillMatches() throws {
+        // The key file has an uncompressed point, the certificate a compressed one: the DER
+        // differs, the key is the same; OpenSSL's comparison settles it.
+        let pem = try Self.file("ec-sec1.key")
+        let key = try #require(PEMReader.privateKeys(in: pem, blocks: PEMBlock.scan(pem)).first?.key)
+        let certificate = try Self.certificate("ec-compressed-cert.pem")
+        #expect(key.publicKey != certificate.publicKey)
+        #expect(key.belongs(to: certificate))
+    }
+
+    @Test func keyMaterialNeverShowsInDescriptions() throws {
+        let pem = try Self.file("rsa-pkcs1.key")
+        let key = try #require(PEMReader.privateKeys(in: pem, blocks: PEMBlock.scan(pem)).first?.key)
+        var dumped = ""
+        dump(key, to: &dumped)
+        let body = String(decoding: pem, as: UTF8.self).split(separator: "\n").dropFirst().first.map(String.init) ?? "-"
+        for text in ["\(key)", String(describing: key), String(reflecting: key), dumped] {
+            #expect(!text.contains(body) && !text.contains("PRIVATE KEY"), "\(text.prefix(300))")
+        }
+    }
+
+    @Test func blocksAreFoundWithTheirLinesAndTruncatedOnesCount() {
+        let text = "junk\r\n  -----BEGIN CERTIFICATE-----  \r\nAAAA\r\n-----END CERTIFICATE-----\r\n-----BEGIN EC PRIVATE KEY-----\nBBBB\n-----BEGIN CERTIFICATE-----\nCCCC"
+        let blocks = PEMBlock.scan(Array(text.utf8))
+        #expect(blocks.map(\.label) == ["CERTIFICATE", "EC PRIVATE KEY", "CERTIFICATE"])
+        #expect(blocks.map(\.line) == [2, 5, 7])
+        #expect(blocks.filter(\.isCertificate).count == 2 && blocks.filter(\.isPrivateKey).count == 1)
+    }
+}
