@@ -58,7 +58,9 @@ public struct CertificateInfo: Sendable, Hashable {
         guard let key = X509_get0_pubkey(x) else { return nil }
         (keyType, keyBits, curve) = Self.describe(key)
         signatureAlgorithm = String(cString: OBJ_nid2ln(X509_get_signature_nid(x)))
-        isSelfSigned = X509_check_issued(x, x) == X509_V_OK && X509_verify(x, key) == 1
+        // Issued by itself (names, key identifiers, signature): X509_check_issued would also
+        // demand keyCertSign, which a self-signed server certificate does not carry.
+        isSelfSigned = X509_self_signed(x, 1) == 1
         isCA = X509_check_ca(x) > 0
         der = Self.bytes { i2d_X509(x, $0) }
         // As encoded in the certificate (i2d_PUBKEY would run OpenSSL 3's encoder, ~0.07 ms).

@@ -91,6 +91,21 @@ import WebServer
         #expect(PerIPLimitOnCDNRule().check(Self.model([Self.host([(80, false)], limiters: [byHeader])]), profile: Self.profile(.full)).isEmpty)
     }
 
+    /// mod_evasive in the main server is inherited by the port-80 and the port-443 vhost: one
+    /// finding at its configuration, naming both hosts, not two identical ones.
+    @Test func aServerWideLimiterIsReportedOnce() {
+        let evasive = Limiter(kind: .modEvasive, key: "useragent_ip", keysOnClientAddress: true, location: Self.at(30))
+        let hosts = [Self.host([(80, false)], limiters: [evasive], software: .apache),
+                     Self.host([(443, true)], limiters: [evasive], software: .apache)]
+        let findings = PerIPLimitOnCDNRule().check(Self.model(hosts), profile: Self.profile(.full))
+        #expect(findings.count == 1)
+        #expect(findings.first?.related.count == 2)
+        // Two limiters of their own (two nginx servers, two limit_req lines) stay two findings.
+        let own = [Self.host([(80, false)], limiters: [Limiter(kind: .nginxLimitReq, key: "$binary_remote_addr", keysOnClientAddress: true, location: Self.at(20))]),
+                   Self.host([(443, true)], limiters: [Limiter(kind: .nginxLimitReq, key: "$binary_remote_addr", keysOnClientAddress: true, location: Self.at(40))])]
+        #expect(PerIPLimitOnCDNRule().check(Self.model(own), profile: Self.profile(.full)).count == 2)
+    }
+
     @Test func antilorisNeedsExemptionNotRealIP() {
         let antiloris = Limiter(kind: .modAntiloris, key: "peer", keysOnClientAddress: true, countsConnectionPeer: true, limit: "IPReadLimit 10", location: Self.at(30))
         let withRealIP = Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare), software: .apache)], limiters: [antiloris])

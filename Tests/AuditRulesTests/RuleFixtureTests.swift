@@ -87,7 +87,71 @@ import TestSupport
 }
 
 extension FixtureValidityTests {
-    /// Every iptables-save fixture loads with the real `iptables-restore --test` / `ip6tables-restore
+    /// Every nginx scenario, with its certificates made, is judged by the real `nginx -t`: it
+    /// accepts the configuration unless the scenario predicts that the server will not start.
+    @Test(.enabled(if: TestTools.locate("nginx") != nil, "nginx is not installed; Scripts/test installs it"))
+    func nginxJudgesEveryNginxScenario() throws {
+        let wontStart: Set<String> = ["tls.key-mismatch", "tls.key-encrypted", "tls.cert-missing", "input.include-missing"]
+        var checked = 0
+        for scenario in ScenarioTests.scenarios {
+            guard FileManager.default.fileExists(atPath: scenario.directory.appendingPathComponent("etc/nginx/nginx.conf").path) else { continue }
+            let expectedText = try String(contentsOf: scenario.directory.appendingPathComponent("expected-rules.txt"), encoding: .utf8)
+            let expected = Set(expectedText.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+            let (directory, cleanup) = try FixtureRunner.prepare(scenario)
+            defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+            let scratch = try TestTools.temporaryDirectory("nginx-t-scenario")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let main = directory.appendingPathComponent("etc/nginx/nginx.conf")
+            let result = try TestTools.run("nginx", ["-t", "-q", "-p", directory.path, "-c", main.path,
+                                                     "-g", "pid \(scratch.path)/nginx.pid; error_log \(scratch.path)/error.log;"])
+            if expected.isDisjoint(with: wontStart) {
+                #expect(result.status == 0, "nginx -t rejects scenario \(scenario.name): \(result.stderr)")
+            } else {
+                #expect(result.status != 0, "scenario \(scenario.name) predicts a server that will not start, yet nginx -t accepts it")
+            }
+            checked += 1
+        }
+        #expect(checked >= 10)
+    }
+
+    /// Every Apache scenario, with its certificates made, passes the real `apache2 -t`. Its files
+    /// name /etc/apache2, /etc/ssl, /etc/letsencrypt as on a server, so httpd runs in a mount
+    /// namespace of its own where an overlay on /etc holds the scenario's files (the real /etc is
+    /// never written). A scenario loading a module this machine lacks cannot be judged and is
+    /// said to be skipped.
+    @Test(.enabled(if: TestTools.isRoot && TestTools.locate("apache2") != nil && TestTools.locate("unshare") != nil,
+                   "needs root, apache2 and unshare"))
+    func apacheAcceptsEveryApacheScenario() throws {
+        var checked = 0
+        for scenario in ScenarioTests.scenarios {
+            let modules = scenario.directory.appendingPathComponent("etc/apache2/mods-enabled")
+            guard FileManager.default.fileExists(atPath: scenario.directory.appendingPathComponent("etc/apache2/apache2.conf").path) else { continue }
+            let loads = ((try? FileManager.default.contentsOfDirectory(atPath: modules.path)) ?? []).filter { $0.hasSuffix(".load") }
+            let missing = try loads.flatMap { name in
+                try String(contentsOf: modules.appendingPathComponent(name), encoding: .utf8).split(separator: "\n")
+                    .compactMap { line in line.split(separator: " ").count == 3 && line.hasPrefix("LoadModule") ? String(line.split(separator: " ")[2]) : nil }
+            }.filter { !FileManager.default.fileExists(atPath: $0) }
+            guard missing.isEmpty else {
+                print("skipped scenario \(scenario.name): apache2 -t cannot judge it here, this machine lacks \(missing.joined(separator: ", "))")
+                continue
+            }
+            let (directory, cleanup) = try FixtureRunner.prepare(scenario)
+            defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+            let scratch = try TestTools.temporaryDirectory("apache-t-scenario")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let upper = scratch.appendingPathComponent("upper"), work = scratch.appendingPathComponent("work")
+            try FileManager.default.createDirectory(at: upper, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            let script = #"mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && rm -rf /etc/apache2 && cp -a "$3/etc/." /etc/ && . /etc/apache2/envvars && exec apache2 -t"#
+            let result = try TestTools.run("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", upper.path, work.path, directory.path],
+                                           timeout: 30)
+            #expect(result.status == 0, "apache2 -t rejects scenario \(scenario.name): \(result.stderr)")
+            checked += 1
+        }
+        #expect(checked >= 7)
+    }
+
+    /// Every iptables-save fixture and scenario loads with the real `iptables-restore --test` / `ip6tables-restore
     /// --test`, inside a network namespace of the test's own where the fixture's ipsets (if it has
     /// them) are created first. A fixture that is about a set nobody gave, or a match module this
     /// machine lacks, cannot be judged here and is said to be skipped.
@@ -95,7 +159,7 @@ extension FixtureValidityTests {
                    "needs root, ip and iptables-restore"))
     func iptablesRestoreAcceptsEveryRulesetFixture() throws {
         var checked = 0
-        for fixture in RuleFixtureTests.fixtures where !fixture.ruleId.hasPrefix("input.") {
+        for fixture in RuleFixtureTests.fixtures + ScenarioTests.scenarios where !fixture.ruleId.hasPrefix("input.") {
             guard let walker = FileManager.default.enumerator(at: fixture.directory, includingPropertiesForKeys: nil) else { continue }
             let files = walker.compactMap { $0 as? URL }
             let rulesets = files.filter { ["rules.v4", "rules.v6"].contains($0.lastPathComponent) }
@@ -103,7 +167,8 @@ extension FixtureValidityTests {
             let namespace = "oa-fx-\(getpid())-\(checked)"
             try TestTools.run("ip", ["netns", "add", namespace])
             defer { _ = try? TestTools.run("ip", ["netns", "delete", namespace]) }
-            let ipsets = files.filter { $0.lastPathComponent.hasSuffix("ipset.save") || $0.lastPathComponent == "ipset" }
+            // ipset-persistent saves to /etc/iptables/ipsets.
+            let ipsets = files.filter { $0.lastPathComponent.hasSuffix("ipset.save") || ["ipset", "ipsets"].contains($0.lastPathComponent) }
             for set in ipsets {
                 let restored = try TestTools.run("ip", ["netns", "exec", namespace, "ipset", "restore"], stdin: try String(contentsOf: set, encoding: .utf8))
                 #expect(restored.status == 0, "ipset restore rejects \(fixture.testDescription)/\(set.lastPathComponent): \(restored.stderr)")
@@ -122,5 +187,26 @@ extension FixtureValidityTests {
             }
         }
         #expect(checked > 0)
+    }
+}
+
+extension FixtureValidityTests {
+    /// Every nftables ruleset among the fixtures and scenarios (`*.nft`, `nftables.conf`) is one
+    /// the real `nft -c -f` accepts, inside a network namespace of the test's own.
+    @Test(.enabled(if: TestTools.isRoot && TestTools.locate("nft") != nil && TestTools.locate("ip") != nil, "needs root, ip and nft"))
+    func nftAcceptsEveryNftRuleset() throws {
+        let namespace = "oa-nft-\(getpid())"
+        try TestTools.run("ip", ["netns", "add", namespace])
+        defer { _ = try? TestTools.run("ip", ["netns", "delete", namespace]) }
+        var checked = 0
+        for fixture in RuleFixtureTests.fixtures + ScenarioTests.scenarios where !fixture.ruleId.hasPrefix("input.") {
+            guard let walker = FileManager.default.enumerator(at: fixture.directory, includingPropertiesForKeys: nil) else { continue }
+            for case let url as URL in walker where url.pathExtension == "nft" || url.lastPathComponent == "nftables.conf" {
+                let result = try TestTools.run("ip", ["netns", "exec", namespace, "nft", "-c", "-f", url.path])
+                #expect(result.status == 0, "nft -c rejects \(fixture.testDescription)/\(url.lastPathComponent): \(result.stderr)")
+                checked += 1
+            }
+        }
+        #expect(checked >= 3)
     }
 }

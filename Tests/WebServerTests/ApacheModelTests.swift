@@ -319,6 +319,32 @@ struct ApacheModelTests {
         #expect(host.timeouts.isEmpty)
     }
 
+    /// certbot --apache writes its HTTPS redirect behind conditions on the vhost's own names: they
+    /// hold for every request the vhost serves under those names, so the redirect is unconditional.
+    /// A condition that excludes a name (`!^www\.`) still guards the redirect.
+    @Test func certbotServerNameConditionsGuardNothing() throws {
+        let root = try ApacheFixture.write(["main.conf": """
+            Listen 80
+            <VirtualHost *:80>
+              ServerName www.example.test
+              ServerAlias example.test
+              RewriteEngine on
+              RewriteCond %{SERVER_NAME} =example.test [OR]
+              RewriteCond %{SERVER_NAME} =www.example.test
+              RewriteRule ^ https://%{SERVER_NAME}%{REQUEST_URI} [END,NE,R=permanent]
+            </VirtualHost>
+            <VirtualHost *:80>
+              ServerName shop.example.test
+              RewriteEngine on
+              RewriteCond %{HTTP_HOST} !^www\\. [NC]
+              RewriteRule ^ https://www.%{HTTP_HOST}%{REQUEST_URI} [R=301,L]
+            </VirtualHost>
+            """])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let hosts = ApacheFixture.load(root.appendingPathComponent("main.conf")).model.virtualHosts
+        #expect(hosts.map { $0.redirects.map { "\($0.from)>\($0.to) \($0.status ?? 0)" } } == [["http>https 301"], []])
+    }
+
     @Test func forwardedProtoConditionsAreNotConnectionRedirects() throws {
         let root = try ApacheFixture.write(["main.conf": """
             Listen 80

@@ -9,6 +9,9 @@ struct PerIPLimitOnCDNRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard !profile.cdn.ranges.isEmpty else { return [] }
         var findings: [Finding] = []
+        // A server-wide limiter (Apache's mod_evasive, say) is inherited by every vhost: one
+        // finding per limiter and affected set, naming each host that inherits it.
+        var reported: [String: Int] = [:]
         for host in OriginContext.proxiedHosts(model, profile) {
             let unrestored = ClientAddressHeader.unrestored(host, profile)
             guard !unrestored.isEmpty else { continue }
@@ -17,9 +20,16 @@ struct PerIPLimitOnCDNRule: AuditRule {
                 for family in AddressFamily.allCases { affected[family] = unrestored[family].subtracting(limiter.exempt[family]) }
                 guard !affected.isEmpty else { continue }
                 let whole = affected == profile.cdn.ranges
+                let message = "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(whole ? "every \(profile.cdn.displayName) edge address" : "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())") as one client: all visitors behind a busy edge share one budget and are refused together"
+                let identity = "\(limiter.location) \(message)"
+                if let index = reported[identity] {
+                    findings[index].related.append(RelatedLocation(host.location, "virtual host \(OriginContext.describe(host))"))
+                    continue
+                }
+                reported[identity] = findings.count
                 findings.append(Finding(
                     ruleId: id,
-                    message: "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(whole ? "every \(profile.cdn.displayName) edge address" : "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())") as one client: all visitors behind a busy edge share one budget and are refused together",
+                    message: message,
                     location: limiter.location,
                     related: [RelatedLocation(host.location, "virtual host \(OriginContext.describe(host))")],
                     remediation: OriginContext.directive(host.software,

@@ -751,11 +751,14 @@ struct ApacheModelBuilder {
             let code = flag[flag.index(after: eq)...]
             status = Int(code) ?? (code == "permanent" ? 301 : 302)
         }
+        // `.any` is a condition that holds for every request the vhost serves under that name
+        // (certbot's `RewriteCond %{SERVER_NAME} =www.example.com [OR]`): it guards nothing.
+        let guards = conditions.filter { $0 != .any }
         // A condition on the visitor's own scheme (X-Forwarded-Proto) is not the connection's.
-        if conditions.contains(where: { $0 == nil }) && !conditions.isEmpty {
-            if conditions.allSatisfy({ $0 == nil }) { return nil }
+        if guards.contains(where: { $0 == nil }) && !guards.isEmpty {
+            if guards.allSatisfy({ $0 == nil }) { return nil }
         }
-        let from = conditions.compactMap { $0 }.first ?? condition ?? .any
+        let from = guards.compactMap { $0 }.first ?? condition ?? .any
         return Redirect(from: from, to: Self.targetScheme(substitution), status: status, target: substitution,
                         scope: scope, location: at)
     }
@@ -768,11 +771,21 @@ struct ApacheModelBuilder {
     }
 
     /// The connection scheme a `RewriteCond` selects, if it tests one.
+    /// The scheme a `RewriteCond` selects: `.http`/`.https` for the connection's scheme, `.any` for
+    /// a test that the request's own host name is one exact name (it holds for every request of
+    /// the vhost under that name), nil for anything else (a guard the audit cannot evaluate).
     static func schemeCondition(test: String, pattern: String) -> Redirect.Scheme? {
         let variable = test.lowercased()
         var p = pattern.lowercased()
         var negated = false
         if p.hasPrefix("!") { negated = true; p.removeFirst() }
+        if variable == "%{server_name}" || variable == "%{http_host}" {
+            guard !negated else { return nil }
+            let literal = p.hasPrefix("=") ? String(p.dropFirst())
+                : p.hasPrefix("^") && p.hasSuffix("$") ? String(p.dropFirst().dropLast()).replacingOccurrences(of: "\\.", with: ".") : nil
+            guard let literal, !literal.isEmpty, literal.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else { return nil }
+            return .any
+        }
         if p.hasPrefix("=") { p.removeFirst() }
         p = p.trimmingCharacters(in: ["^", "$"])
         var selects: Redirect.Scheme?
