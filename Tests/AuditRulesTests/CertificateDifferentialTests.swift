@@ -4,7 +4,8 @@ import OriginAuditCore
 import TestSupport
 
 /// The tls.* verdicts against the real judges, on every certificate fixture: `openssl verify`
-/// for trust, time and name; `nginx -t` for whether the server starts at all.
+/// for trust, time and name; `nginx -t` and a real start of Apache for whether the server starts
+/// at all.
 @Suite struct CertificateDifferentialTests {
     static let fixtures = RuleFixtureTests.fixtures.filter { $0.ruleId.hasPrefix("tls.") }
     static let at = "1795392000" // 2026-11-23T00:00:00Z, the fixtures' --at
@@ -59,5 +60,32 @@ import TestSupport
         let fatal = report.findings.filter { Self.startIds.contains($0.ruleId) }
         #expect((nginx.status != 0) == !fatal.isEmpty,
                 "\(fixture.testDescription): nginx -t \(nginx.status == 0 ? "accepts it" : "refuses it: \(nginx.stderr)"); we predict \(fatal.map(\.ruleId))")
+    }
+
+    /// The same question for Apache, asked of the fixture's Apache twin (same certificate, key,
+    /// name, protocols and ciphers): the twin is scanned, so the prediction comes from our Apache
+    /// model, and really started, since only mod_ssl's start notices a key mismatch or an
+    /// encrypted key (see `ApacheStart`).
+    @Test(.enabled(if: TestTools.locate("openssl") != nil && ApacheStart.available,
+                   "needs openssl, apache2 with mod_ssl, and root for a network namespace"),
+          arguments: fixtures)
+    func apacheStartsExactlyWhenWeSayItWill(_ fixture: RuleFixture) async throws {
+        let (directory, cleanup) = try FixtureRunner.prepare(fixture)
+        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
+        let twin = try ApacheTwin(of: directory)
+        defer { twin.remove() }
+        let report = await FixtureRunner.scan(directory: twin.directory)
+        #expect(report.files.contains("etc/apache2/apache2.conf") && !report.files.contains { $0.hasPrefix("etc/nginx/nginx.conf") },
+                "\(fixture.testDescription): the twin was not read as Apache: \(report.files)")
+        let fatal = report.findings.filter { Self.startIds.contains($0.ruleId) }
+        let apache = try ApacheStart.judge(twin)
+        #expect(apache.outcome != .undecided, "\(fixture.testDescription): apache2 \(apache.outcome):\n\(apache.log)")
+        #expect(apache.leftovers == 0, "\(fixture.testDescription): \(apache.leftovers) processes outlived the stopped server")
+        if case .exited = apache.outcome {
+            // Apache's own refusal (an AH message id), not `ip netns exec` failing to run it.
+            #expect(apache.log.contains("AH0"), "\(fixture.testDescription): apache2 did not run: \(apache.log)")
+        }
+        #expect((apache.outcome != .serving) == !fatal.isEmpty,
+                "\(fixture.testDescription): apache2 \(apache.outcome) in \(String(format: "%.2f", apache.seconds)) s; we predict \(fatal.map(\.ruleId))\n\(apache.log)")
     }
 }
