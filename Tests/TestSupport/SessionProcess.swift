@@ -80,8 +80,23 @@ public final class SessionProcess: @unchecked Sendable {
         return exitCode
     }
 
-    /// Whether any process of the group (the leader, or a child it left behind) still exists.
-    public var groupExists: Bool { kill(-pid, 0) == 0 || errno == EPERM }
+    /// The live processes of the group: the leader and any child it forked, zombies excluded (an
+    /// orphan's zombie waits for init to reap it, which some container inits never do).
+    public var liveMembers: [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let member = pid_t(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            // After "pid (comm) ": state, ppid, pgrp.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, pid_t(fields[2]) == pid, fields[0] != "Z", fields[0] != "X" else { return nil }
+            return member
+        }
+    }
+
+    /// Whether any process of the group (the leader, or a child it left behind) still runs.
+    public var groupExists: Bool { (kill(-pid, 0) == 0 || errno == EPERM) && !liveMembers.isEmpty }
 
     /// SIGTERM to the whole group, up to `grace` seconds for every member to end, then SIGKILL
     /// to the group; returns when the leader has been reaped and the group is empty (or after
