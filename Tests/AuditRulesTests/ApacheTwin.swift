@@ -3,14 +3,24 @@ import TestSupport
 
 /// The Apache twin of a prepared nginx certificate fixture: a copy of the fixture's folder where
 /// `etc/apache2/apache2.conf` serves the same certificate, key, name, protocols and ciphers in
-/// place of `etc/nginx/nginx.conf`. The config is self-contained (no Debian envvars, modules
-/// loaded by path, every runtime file in `runtime`, outside the scanned folder), so the same file
-/// is what the tool reads and what a real `apache2 -f` starts.
+/// place of `etc/nginx/nginx.conf`, in one of the file layouts Apache accepts. The config is
+/// self-contained (no Debian envvars, modules loaded by path, every runtime file in `runtime`,
+/// outside the scanned folder), so the same file is what the tool reads and what a real
+/// `apache2 -f` starts.
 struct ApacheTwin {
+    /// How the certificate, its chain and the key reach mod_ssl.
+    enum Layout: String, CaseIterable, CustomStringConvertible {
+        case asNginx = "certificate file (leaf and chain) and key file, as nginx names them"
+        case chainFile = "leaf alone in SSLCertificateFile, the rest in SSLCertificateChainFile"
+        case keyInCertificate = "key appended to the certificate file, no SSLCertificateKeyFile"
+        var description: String { rawValue }
+    }
+
     /// The folder to scan: the fixture's files, its `.originaudit.yml`, the Apache config.
     let directory: URL
     /// Pid file, error log, locks, session cache and the server's output.
     let runtime: URL
+    let layout: Layout
     var main: URL { directory.appendingPathComponent("etc/apache2/apache2.conf") }
     var pidFile: URL { runtime.appendingPathComponent("httpd.pid") }
     var errorLog: URL { runtime.appendingPathComponent("error.log") }
@@ -24,7 +34,9 @@ struct ApacheTwin {
     static let translated: Set<String> = ["worker_connections", "listen", "server_name", "ssl_certificate",
                                           "ssl_certificate_key", "ssl_protocols", "ssl_ciphers"]
 
-    init(of site: URL) throws {
+    /// nil when the layout does not apply to the fixture (no certificate to split or to join).
+    init?(of site: URL, layout: Layout) throws {
+        self.layout = layout
         scratch = try TestTools.temporaryDirectory("apache-twin")
         directory = scratch.appendingPathComponent("site")
         runtime = scratch.appendingPathComponent("run")
@@ -36,9 +48,13 @@ struct ApacheTwin {
             let nginxMain = directory.appendingPathComponent("etc/nginx/nginx.conf")
             let nginx = try String(contentsOf: nginxMain, encoding: .utf8)
             try FileManager.default.removeItem(at: nginxMain)
-            let config = try Self.apacheConfig(translating: nginx, nginxDirectory: nginxMain.deletingLastPathComponent(),
-                                               serverRoot: main.deletingLastPathComponent(), runtime: runtime)
-            try FileManager.default.createDirectory(at: main.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let serverRoot = directory.appendingPathComponent("etc/apache2")
+            try FileManager.default.createDirectory(at: serverRoot.appendingPathComponent("ssl"), withIntermediateDirectories: true)
+            guard let config = try Self.apacheConfig(translating: nginx, nginxDirectory: nginxMain.deletingLastPathComponent(),
+                                                     layout: layout, serverRoot: serverRoot, runtime: runtime) else {
+                remove()
+                return nil
+            }
             try Data(config.utf8).write(to: main)
         } catch {
             remove()
@@ -53,23 +69,22 @@ struct ApacheTwin {
         nginx.matches(of: /([a-z_]+)\s+([^;{}]*);/).map { (String($0.output.1), String($0.output.2).trimmingCharacters(in: .whitespaces)) }
     }
 
-    static func apacheConfig(translating nginx: String, nginxDirectory: URL, serverRoot: URL, runtime: URL) throws -> String {
+    static func apacheConfig(translating nginx: String, nginxDirectory: URL, layout: Layout, serverRoot: URL,
+                             runtime: URL) throws -> String? {
         let statements = statements(nginx)
         if let unknown = statements.first(where: { !translated.contains($0.name) }) {
             throw FixtureError(message: "the Apache twin cannot translate `\(unknown.name)`")
         }
         func value(_ name: String) -> String? { statements.first { $0.name == name }?.value }
         // nginx resolves relative paths against the directory of nginx.conf (its -c).
-        func file(_ name: String) throws -> String {
+        func file(_ name: String) throws -> URL {
             guard let path = value(name) else { throw FixtureError(message: "the fixture has no \(name)") }
-            return path.hasPrefix("/") ? path : nginxDirectory.appendingPathComponent(path).path
+            return path.hasPrefix("/") ? URL(fileURLWithPath: path) : nginxDirectory.appendingPathComponent(path)
         }
+        guard var ssl = try files(layout, certificate: try file("ssl_certificate"), key: try file("ssl_certificate_key"),
+                                  sslDirectory: serverRoot.appendingPathComponent("ssl")) else { return nil }
+        ssl.insert("SSLEngine on", at: 0)
         let serverName = value("server_name") ?? "www.example.test"
-        var ssl = [
-            "SSLEngine on",
-            "SSLCertificateFile \"\(try file("ssl_certificate"))\"",
-            "SSLCertificateKeyFile \"\(try file("ssl_certificate_key"))\"",
-        ]
         if let protocols = value("ssl_protocols") {
             ssl.append("SSLProtocol -all " + protocols.split(separator: " ").map { "+" + $0 }.joined(separator: " "))
         }
@@ -101,6 +116,37 @@ struct ApacheTwin {
         </VirtualHost>
 
         """
+    }
+
+    /// The mod_ssl directives naming the certificate, chain and key in `layout`, writing the
+    /// split or joined files it needs into `sslDirectory` in place of the fixture's (which are
+    /// in the twin's own copy); nil when the layout does not apply.
+    static func files(_ layout: Layout, certificate: URL, key: URL, sslDirectory: URL) throws -> [String]? {
+        func line(_ directive: String, _ file: URL) -> String { "\(directive) \"\(file.path)\"" }
+        switch layout {
+        case .asNginx:
+            return [line("SSLCertificateFile", certificate), line("SSLCertificateKeyFile", key)]
+        case .chainFile:
+            let blocks = CertificateDifferentialTests.blocks(certificate)
+            guard blocks.count > 1 else { return nil }
+            let leaf = sslDirectory.appendingPathComponent("leaf.pem"), chain = sslDirectory.appendingPathComponent("chain.pem")
+            try Data(blocks[0].utf8).write(to: leaf)
+            try Data(blocks.dropFirst().joined().utf8).write(to: chain)
+            // Replaced, not kept beside: the scan reads every file of the folder.
+            try FileManager.default.removeItem(at: certificate)
+            return [line("SSLCertificateFile", leaf), line("SSLCertificateKeyFile", key), line("SSLCertificateChainFile", chain)]
+        case .keyInCertificate:
+            guard let certificates = try? String(contentsOf: certificate, encoding: .utf8),
+                  let keyText = try? String(contentsOf: key, encoding: .utf8) else { return nil }
+            let joined = sslDirectory.appendingPathComponent("site-and-key.pem")
+            try Data((certificates + keyText).utf8).write(to: joined)
+            // The joined file holds the key, so it keeps the key file's mode.
+            let mode = try FileManager.default.attributesOfItem(atPath: key.path)[.posixPermissions]
+            try FileManager.default.setAttributes([.posixPermissions: mode ?? 0o600], ofItemAtPath: joined.path)
+            try FileManager.default.removeItem(at: certificate)
+            try FileManager.default.removeItem(at: key)
+            return [line("SSLCertificateFile", joined)]
+        }
     }
 }
 
