@@ -11,6 +11,11 @@ struct ServedCertificate {
     var leaf: CertificateInfo
     /// Everything served after the leaf (rest of the file, then a chain file), in order.
     var chain: [CertificateInfo]
+    /// Fingerprints of the chain certificates that only Apache's SSLCertificateChainFile names:
+    /// mod_ssl adds those with `SSL_CTX_add_extra_chain_cert`, which OpenSSL's security level does
+    /// not check, so a weak one there does not stop Apache from starting (the same certificate in
+    /// the certificate file, nginx's or Apache's, does).
+    var startUnchecked: Set<String> = []
     var keyFile: CertificateFile?
     var keyLocation: SourceLocation?
     /// Where the certificate is named (`ssl_certificate`, `SSLCertificateFile`), or the file itself.
@@ -43,6 +48,7 @@ struct ServedCertificate {
                 result.append(ServedCertificate(
                     host: host, file: file, leaf: leaf,
                     chain: Array(file.certificates.dropFirst()) + (chainFile?.certificates ?? []),
+                    startUnchecked: Set(chainFile?.certificates.map(\.fingerprint) ?? []).subtracting(file.certificates.map(\.fingerprint)),
                     keyFile: keyFile, keyLocation: keyPath?.location ?? path.location,
                     location: path.location, hostnames: names))
             }

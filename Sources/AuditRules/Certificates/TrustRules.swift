@@ -95,17 +95,22 @@ struct WeakCryptoRule: AuditRule {
             for (position, certificate) in ([served.leaf] + served.chain).enumerated() {
                 // A root's own signature is never checked by anyone: skip self-signed CAs in the chain.
                 if position > 0 && certificate.isSelfSigned { continue }
-                guard seen.insert(certificate.fingerprint).inserted else { continue }
-                let name = position == 0 ? served.describe : "the chain certificate \(certificate.commonName ?? certificate.subject) in \(served.file.displayPath)"
+                // From SSLCertificateChainFile, a weak certificate does not stop Apache (see `startUnchecked`).
+                let startsAnyway = served.startUnchecked.contains(certificate.fingerprint)
+                guard seen.insert(certificate.fingerprint + (startsAnyway ? " chain file" : "")).inserted else { continue }
+                let name = position == 0 ? served.describe : "the chain certificate \(certificate.commonName ?? certificate.subject) in \(startsAnyway ? "the SSLCertificateChainFile of " : "")\(served.file.displayPath)"
+                let levelTwo = startsAnyway
+                    ? "Apache still starts, because mod_ssl adds SSLCertificateChainFile certificates without OpenSSL's security-level check (from the certificate file, as nginx serves chains, OpenSSL 3 at security level 2 refuses to load it and the server does not start)"
+                    : "OpenSSL 3 at security level 2 (the Debian and Ubuntu default) refuses to load it, so the server does not start"
                 if signature {
                     let algorithm = certificate.signatureAlgorithm.lowercased()
                     guard algorithm.contains("sha1") || algorithm.contains("md5") || algorithm.contains("md2") else { continue }
                     findings.append(Finding(
                         ruleId: id,
-                        message: "\(name) is signed with \(certificate.signatureAlgorithm): OpenSSL 3 at security level 2 (the Debian and Ubuntu default) refuses to load it, so the server does not start; elsewhere \(ModeSeverity.clause(profile))",
+                        message: "\(name) is signed with \(certificate.signatureAlgorithm): \(levelTwo); \(startsAnyway ? "but" : "elsewhere") \(ModeSeverity.clause(profile))",
                         location: served.location,
                         severity: ModeSeverity.forValidation(profile) == nil ? nil : .warning,
-                        predicts: "521 at OpenSSL security level 2; 526 (strict) otherwise",
+                        predicts: startsAnyway ? nil : "521 at OpenSSL security level 2; 526 (strict) otherwise",
                         key: "\(served.file.hostPath) \(certificate.fingerprint) signature"))
                 } else {
                     let weak: String?
@@ -116,11 +121,12 @@ struct WeakCryptoRule: AuditRule {
                     default: weak = nil
                     }
                     guard let weak else { continue }
+                    let refused = certificate.keyType == "RSA" && certificate.keyBits < 2048
                     findings.append(Finding(
                         ruleId: id,
-                        message: "\(name) has \(weak)\(certificate.keyType == "RSA" && certificate.keyBits < 2048 ? ": OpenSSL 3 at security level 2 (the Debian and Ubuntu default) refuses to load it, so the server does not start" : "")",
+                        message: "\(name) has \(weak)\(refused ? ": " + levelTwo : "")",
                         location: served.location,
-                        predicts: certificate.keyType == "RSA" && certificate.keyBits < 2048 ? "521 at OpenSSL security level 2" : nil,
+                        predicts: refused && !startsAnyway ? "521 at OpenSSL security level 2" : nil,
                         key: "\(served.file.hostPath) \(certificate.fingerprint) key"))
                 }
             }

@@ -42,9 +42,9 @@ key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:${2:-2048} -out 
 ca() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
   openssl ca -batch -config ca.cnf -selfsign -keyfile "$1.key" -extensions v3_ca -notext \
   -startdate 20240101000000Z -enddate 20350101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
-# sub NAME SUBJECT ISSUER — an intermediate CA
-sub() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
-  openssl ca -batch -config ca.cnf -cert "$3.pem" -keyfile "$3.key" -extensions v3_ca -notext \
+# sub NAME SUBJECT ISSUER [MD] [BITS] — an intermediate CA
+sub() { key "$1" "${5:-2048}"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
+  openssl ca -batch -config ca.cnf -cert "$3.pem" -keyfile "$3.key" -extensions v3_ca -notext -md "${4:-sha256}" \
   -startdate 20240101000000Z -enddate 20350101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
 # leaf NAME SUBJECT SAN ISSUER START END [MD] — SAN "" for none
 leaf() { [ -f "$1.key" ] || key "$1"; \

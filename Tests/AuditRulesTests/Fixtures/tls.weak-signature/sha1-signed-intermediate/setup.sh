@@ -1,0 +1,13 @@
+#!/bin/sh
+# Makes this fixture's certificates (the shared helpers are sourced from the repository).
+set -e
+. "$ORIGINAUDIT_REPO/Tests/AuditRulesTests/Fixtures/_lib/certificates.sh"
+# The leaf is sound; the intermediate served after it is signed with SHA-1.
+sub inter "/CN=Fixture Intermediate" root sha1 2048
+leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
+cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
+cp site.key ../etc/nginx/ssl/
+cd ..
+chmod 600 etc/nginx/ssl/*.key 2>/dev/null || true
+# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.
+find pki -type f ! -name root.pem -delete
