@@ -23,9 +23,21 @@ struct PortNotListeningRule: AuditRule {
             return []
         }
         let wanted = FirewallCheck.ports(model, profile)
+        // Judged from the configuration alone, a standard port nobody configures is already
+        // origin.tls-listener-missing / origin.http-listener-missing for every host that needs
+        // it: one finding per cause. Live sockets add what the configuration cannot show (a
+        // server configured on the port but not running).
+        var covered = Set<UInt16>()
+        if model.sockets == nil {
+            let selection = HostSelection(model)
+            if OriginContext.hostnames(model, profile).contains(where: { selection.anyHost(serving: $0) != nil }) {
+                if profile.tlsMode != .originPull { covered.insert(80) }
+                if [.full, .strict, .originPull].contains(profile.tlsMode) { covered.insert(443) }
+            }
+        }
         var silent = PortSet()
         for range in wanted.ranges {
-            for port in range where !listening(port) { silent.insert(port...port) }
+            for port in range where !listening(port) && !covered.contains(port) { silent.insert(port...port) }
         }
         guard !silent.isEmpty else { return [] }
         let parts = FirewallEvaluator(model: model.firewall).evaluate(sources: FirewallCheck.cdnSources(model.firewall, profile), ports: silent)

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `originaudit scan --live` end to end, on a machine made for the test: a network namespace
+/// with a real firewall and a real nginx, and a private mount namespace in which /etc/nginx is
+/// the test's configuration. The scan collects everything itself (iptables-save, nft, nginx -T,
+/// /proc/net) and must report exactly what is wrong with the running origin — and change its
+/// verdict when the running processes change, with no file changed.
+@Suite(.serialized, .enabled(if: OriginLab.unavailableReason == nil, "\(OriginLab.unavailableReason ?? "")"))
+struct LiveScanTests {
+    @Test func liveScanSeesTheRunningOrigin() throws {
+        let directory = try TestTools.temporaryDirectory("originaudit-live")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("etc/nginx/ssl"), withIntermediateDirectories: true)
+        // A private CA, an intermediate and a leaf for www.example.test, made by openssl now.
+        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
+        let certificates = try TestTools.run("/bin/sh", ["-c", """
+            set -e
+            . "\(library)"
+            sub inter "/CN=Live Intermediate" root
+            leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
+            cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
+            cp site.key ../etc/nginx/ssl/site.key
+            chmod 600 ../etc/nginx/ssl/site.key
+            """], currentDirectory: directory.path, timeout: 120)
+        try #require(certificates.status == 0, "\(certificates.stderr)")
+        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
+        let ssl = directory.appendingPathComponent("etc/nginx/ssl").path
+        let configuration = directory.appendingPathComponent("etc/nginx/nginx.conf")
+        try """
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                set_real_ip_from 192.0.2.0/24;
+                set_real_ip_from 198.51.100.0/24;
+                real_ip_header CF-Connecting-IP;
+                server {
+                    listen 80;
+                    server_name www.example.test;
+                    return 301 https://$host$request_uri;
+                }
+                server {
+                    listen 443 ssl;
+                    server_name www.example.test;
+                    ssl_certificate \(ssl)/site.pem;
+                    ssl_certificate_key \(ssl)/site.key;
+                    location / { proxy_pass http://127.0.0.1:9000; }
+                }
+            }
+
+            """.write(to: configuration, atomically: false, encoding: .utf8)
+
+        let lab = try OriginLab()
+        defer { lab.close() }
+        try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
+        let nginx = try lab.startNginx(configuration: configuration, port: 443)
+
+        func liveScan() throws -> (ids: Set<String>, output: String) {
+            // /etc/nginx is the test's configuration only inside this private mount namespace;
+            // /etc/apache2 is hidden behind an empty directory so the machine's own Apache is not audited.
+            let empty = directory.appendingPathComponent("empty")
+            try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+            var script = "set -e\nmount --bind '\(directory.path)/etc/nginx' /etc/nginx\n"
+            if FileManager.default.fileExists(atPath: "/etc/apache2") { script += "mount --bind '\(empty.path)' /etc/apache2\n" }
+            script += "exec '\(Binary.path)' scan --live --format json --fail-on never --tls-mode strict --hostname www.example.test "
+                + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
+            let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                                           timeout: 120)
+            guard let data = result.stdout.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let findings = json["findings"] as? [[String: Any]] else {
+                throw LabFailure("live scan failed (\(result.status)): \(result.stderr)\(result.stdout.prefix(800))")
+            }
+            return (Set(findings.compactMap { $0["ruleId"] as? String }), result.stdout)
+        }
+
+        // nginx runs, the firewall admits the CDN on 80 and 443, but nothing serves port 9000:
+        // every proxied request would be a 502.
+        let first = try liveScan()
+        #expect(first.ids == ["origin.upstream-unreachable"], "\(first.output)")
+        #expect(first.output.contains("\"file\": \"live: nginx-T.conf\""), "the finding should point into the nginx -T dump")
+
+        // The application starts: nothing is wrong any more.
+        let application = lab.directory.appendingPathComponent("application")
+        try FileManager.default.createDirectory(at: application, withIntermediateDirectories: true)
+        try lab.start(["python3", "-m", "http.server", "9000", "--bind", "127.0.0.1", "--directory", application.path],
+                      name: "application", scratch: application, port: 9000)
+        let second = try liveScan()
+        #expect(second.ids.isEmpty, "\(second.output)")
+
+        // nginx stops: the configuration still says 80 and 443, the kernel would reset the CDN.
+        nginx.stop()
+        let third = try liveScan()
+        #expect(third.ids == ["origin.port-not-listening"], "\(third.output)")
+        let refused = try lab.request(port: 443, https: true)
+        #expect(refused.curlExit == 7, "\(refused)")
+    }
+}
