@@ -357,6 +357,10 @@ public struct VirtualHost: Sendable {
     /// nil: the server default (on); a value: as written (`keepalive_timeout 0` → false).
     public var keepAlive: ConfigValue<Bool>?
     public var upstreams: [UpstreamTarget]
+    /// Scopes whose every request is answered before access checks run (nginx `return` works in
+    /// the rewrite phase, ahead of allow/deny): "" for the whole host, else a scope label as in
+    /// `AccessRule.scope` (`location /`). Access rules of such a scope never decide anything.
+    public var answeredBeforeAccess: Set<String> = []
 
     public init(software: ServerSoftware, location: SourceLocation, names: [ConfigValue<ServerName>] = [],
                 listeners: [Listener] = [], tls: TLSSettings? = nil, realIP: RealIPSettings? = nil,

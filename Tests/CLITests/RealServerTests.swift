@@ -68,10 +68,15 @@ struct RealServerTests {
     }
 
     /// `allow <CDN ranges>; deny all` after real-IP: nginx judges the restored visitor address,
-    /// so every visitor gets 403; without real-IP the same rules admit the edge.
-    @Test func allowListAfterRealIPRefusesEveryVisitor() throws {
-        func configuration(realIP: Bool) -> String {
-            """
+    /// so every visitor gets 403. Without real-IP the same rules admit the edge; and when
+    /// `return` answers (rewrite phase, before access checks) they decide nothing at all.
+    @Test(arguments: [
+        ("real-ip", true, "root @DIR@/www;", Set(["origin.deny-blocks-cdn"]), 403),
+        ("no-real-ip", false, "root @DIR@/www;", Set(["origin.realip-missing"]), 200),
+        ("answered-by-return", true, "return 200 \"served\\n\";", Set<String>(), 200),
+    ])
+    func allowListAfterRealIPRefusesEveryVisitor(_ name: String, _ realIP: Bool, _ handler: String, _ ids: Set<String>, _ status: Int) throws {
+        let configuration = """
             events { worker_connections 64; }
             http {
                 access_log off;
@@ -82,28 +87,20 @@ struct RealServerTests {
                     allow 192.0.2.0/24;
                     allow 198.51.100.0/24;
                     deny all;
-                    # Files, not `return`: `return` answers in the rewrite phase, before access rules.
-                    location / { root @DIR@/www; }
+                    location / { \(handler) }
                 }
             }
 
             """
-        }
-        let broken = try Self.origin(mode: "flexible", files: ["etc/nginx/nginx.conf": configuration(realIP: true), "www/index.html": "served\n"])
-        let control = try Self.origin(mode: "flexible", files: ["etc/nginx/nginx.conf": configuration(realIP: false), "www/index.html": "served\n"])
-        defer { for directory in [broken, control] { try? FileManager.default.removeItem(at: directory) } }
-        #expect(try Self.scan(broken) == ["origin.deny-blocks-cdn"])
-        // Without real-IP the allow-list works (the visitor's address is lost, which is the
-        // warning it gets instead).
-        #expect(try Self.scan(control) == ["origin.realip-missing"])
+        let directory = try Self.origin(mode: "flexible", files: ["etc/nginx/nginx.conf": configuration, "www/index.html": "served\n"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(try Self.scan(directory) == ids, "\(name)")
 
-        for (directory, expected) in [(broken, 403), (control, 200)] {
-            let lab = try OriginLab()
-            defer { lab.close() }
-            try lab.startNginx(configuration: directory.appendingPathComponent("etc/nginx/nginx.conf"), port: 80)
-            let answer = try lab.request(port: 80, headers: ["CF-Connecting-IP: 203.0.113.50"])
-            #expect(answer.status == expected, "\(directory.lastPathComponent): \(answer)")
-        }
+        let lab = try OriginLab()
+        defer { lab.close() }
+        try lab.startNginx(configuration: directory.appendingPathComponent("etc/nginx/nginx.conf"), port: 80)
+        let answer = try lab.request(port: 80, headers: ["CF-Connecting-IP: 203.0.113.50"])
+        #expect(answer.status == status, "\(name): \(answer)")
     }
 
     static let firewallAdmittingTheCDN = """

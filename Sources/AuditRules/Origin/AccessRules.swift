@@ -19,7 +19,9 @@ struct DenyBlocksCDNRule: AuditRule {
             var restored = DualStackSet()
             for family in AddressFamily.allCases { restored[family] = profile.cdn.ranges[family].subtracting(unrestored[family]) }
             let scopes = Dictionary(grouping: host.accessRules, by: { $0.scope ?? "" })
-            for scope in scopes.keys.sorted() {
+            // `return` answers in nginx's rewrite phase: access rules it pre-empts decide nothing.
+            if host.answeredBeforeAccess.contains("") { continue }
+            for scope in scopes.keys.sorted() where !host.answeredBeforeAccess.contains(scope) {
                 let rules = scopes[scope]!
                 // A scope closed to everyone (`location ~ /\.ht { deny all; }`) is not about the CDN.
                 guard !Self.allowed(rules, from: DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6))).isEmpty else { continue }

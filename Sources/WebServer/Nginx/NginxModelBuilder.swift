@@ -408,7 +408,32 @@ struct NginxModelBuilder: Sendable {
 
         let arrival = NginxModelBuilder.arrivalScheme(host.listeners)
         walk(items, scope: nil, effective: effective, arrival: arrival, condition: nil, host: &host)
+        host.answeredBeforeAccess = NginxModelBuilder.answeredBeforeAccess(items)
         return (host, effective)
+    }
+
+    /// Where `return` answers every request before allow/deny are consulted: a `return` directly
+    /// in the server answers everything; one directly in a location (without nested locations,
+    /// whose requests it would not answer) answers that location; and when every location does
+    /// so and one of them is `location /`, no request reaches the server's own access rules.
+    /// (A location's own includes are not opened here: a `return` only they hold is missed,
+    /// which keeps the access rules counted — never the other way round.)
+    static func answeredBeforeAccess(_ items: [Item]) -> Set<String> {
+        func returns(_ items: [Item]) -> Bool { items.contains { $0.directive.name == "return" } }
+        if returns(items) { return [""] }
+        var answered = Set<String>()
+        var locations = 0
+        var catchAll = false
+        for item in items where item.directive.name == "location" {
+            locations += 1
+            let children = item.directive.block ?? []
+            guard children.contains(where: { $0.name == "return" }), !children.contains(where: { $0.name == "location" }) else { continue }
+            let label = (["location"] + item.directive.args.map(\.value)).joined(separator: " ")
+            answered.insert(label)
+            if item.directive.args.map(\.value) == ["/"] { catchAll = true }
+        }
+        if catchAll && answered.count == locations { answered.insert("") }
+        return answered
     }
 
     /// What a level's own directives do (redirects, upstreams) and what its nested blocks add.
