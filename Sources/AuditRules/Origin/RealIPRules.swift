@@ -33,7 +33,13 @@ struct RealIPMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard !profile.cdn.ranges.isEmpty else { return [] }
         var findings: [Finding] = []
-        for host in OriginContext.proxiedHosts(model, profile) {
+        // mod_cloudflare restores Cloudflare visitors' addresses itself, from the ranges frozen
+        // in it; origin.mod-cloudflare reports that module, so its hosts are not "missing" it.
+        let restoredByModule = profile.cdn.name == "cloudflare"
+            ? Set(model.webServer.servers.filter { $0.cdnModules.contains { $0.value.lowercased().contains("cloudflare") } }
+                .flatMap { $0.virtualHosts.map(\.location) })
+            : []
+        for host in OriginContext.proxiedHosts(model, profile) where host.realIP != nil || !restoredByModule.contains(host.location) {
             let header = profile.cdn.clientIPHeader ?? "X-Forwarded-For"
             if let realIP = host.realIP, let configured = realIP.header {
                 guard !ClientAddressHeader.isSetByCDN(configured.value, profile) else { continue }
