@@ -160,16 +160,21 @@ public struct TLSSettings: Sendable, Hashable {
     /// The OpenSSL cipher string.
     public var ciphers: ConfigValue<String>?
     public var clientVerification: ClientVerification?
+    /// Where the host turns TLS on in a way that makes the server demand a certificate when it
+    /// starts: nginx's own `listen … ssl` or `ssl on` (not a socket shared with another server's
+    /// `ssl`, nor with `ssl_reject_handshake on`); Apache's `SSLEngine on|optional`.
+    public var certificateRequiredAt: SourceLocation?
 
     public init(certificateFiles: [ConfigPath] = [], keyFiles: [ConfigPath] = [], chainFile: ConfigPath? = nil,
                 protocols: ConfigValue<[String]>? = nil, ciphers: ConfigValue<String>? = nil,
-                clientVerification: ClientVerification? = nil) {
+                clientVerification: ClientVerification? = nil, certificateRequiredAt: SourceLocation? = nil) {
         self.certificateFiles = certificateFiles
         self.keyFiles = keyFiles
         self.chainFile = chainFile
         self.protocols = protocols
         self.ciphers = ciphers
         self.clientVerification = clientVerification
+        self.certificateRequiredAt = certificateRequiredAt
     }
 }
 

@@ -33,6 +33,9 @@ struct ApacheTwin {
     /// the test, so a new fixture cannot get a twin that silently differs from it.
     static let translated: Set<String> = ["worker_connections", "listen", "server_name", "ssl_certificate",
                                           "ssl_certificate_key", "ssl_protocols", "ssl_ciphers"]
+    /// What Apache cannot say, so such a fixture has no twin (nginx alone judges it): a refused
+    /// handshake in place of a certificate.
+    static let nginxOnly: Set<String> = ["ssl_reject_handshake"]
 
     /// nil when the layout does not apply to the fixture (no certificate to split or to join).
     init?(of site: URL, layout: Layout) throws {
@@ -72,17 +75,26 @@ struct ApacheTwin {
     static func apacheConfig(translating nginx: String, nginxDirectory: URL, layout: Layout, serverRoot: URL,
                              runtime: URL) throws -> String? {
         let statements = statements(nginx)
+        // One server per twin: the fixtures with more are about how nginx shares a socket.
+        if statements.contains(where: { nginxOnly.contains($0.name) }) || statements.filter({ $0.name == "listen" }).count > 1 {
+            return nil
+        }
         if let unknown = statements.first(where: { !translated.contains($0.name) }) {
             throw FixtureError(message: "the Apache twin cannot translate `\(unknown.name)`")
         }
         func value(_ name: String) -> String? { statements.first { $0.name == name }?.value }
         // nginx resolves relative paths against the directory of nginx.conf (its -c).
-        func file(_ name: String) throws -> URL {
-            guard let path = value(name) else { throw FixtureError(message: "the fixture has no \(name)") }
-            return path.hasPrefix("/") ? URL(fileURLWithPath: path) : nginxDirectory.appendingPathComponent(path)
+        func file(_ name: String) -> URL? {
+            value(name).map { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : nginxDirectory.appendingPathComponent($0) }
         }
-        guard var ssl = try files(layout, certificate: try file("ssl_certificate"), key: try file("ssl_certificate_key"),
-                                  sslDirectory: serverRoot.appendingPathComponent("ssl")) else { return nil }
+        let named: [String]?
+        if let certificate = file("ssl_certificate"), let key = file("ssl_certificate_key") {
+            named = try files(layout, certificate: certificate, key: key, sslDirectory: serverRoot.appendingPathComponent("ssl"))
+        } else {
+            // TLS with no certificate named: `SSLEngine on` alone.
+            named = layout == .asNginx && value("ssl_certificate") == nil ? [] : nil
+        }
+        guard var ssl = named else { return nil }
         ssl.insert("SSLEngine on", at: 0)
         let serverName = value("server_name") ?? "www.example.test"
         if let protocols = value("ssl_protocols") {

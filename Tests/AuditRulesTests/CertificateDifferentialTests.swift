@@ -94,8 +94,11 @@ import TestSupport
                 // Apache's own refusal (an AH message id), not `ip netns exec` failing to run it.
                 #expect(apache.log.contains("AH0"), "\(context): apache2 did not run: \(apache.log)")
             }
+            // `apache2 -t` is shown, not trusted: it accepts a mismatched, encrypted or weak key.
+            let syntax = try TestTools.run("apache2", ["-t", "-f", twin.main.path], timeout: 20)
+            #expect(syntax.status == 0 || apache.outcome != .serving, "\(context): apache2 -t refuses what apache2 serves: \(syntax.stderr)")
             #expect((apache.outcome != .serving) == !fatal.isEmpty,
-                    "\(context): apache2 \(apache.outcome) in \(String(format: "%.2f", apache.seconds)) s; we predict \(fatal.map(\.ruleId))\n\(apache.log)")
+                    "\(context): apache2 \(apache.outcome) in \(String(format: "%.2f", apache.seconds)) s (apache2 -t \(syntax.status == 0 ? "accepts it" : "refuses it")); we predict \(fatal.map(\.ruleId))\n\(apache.log)")
         }
     }
 }

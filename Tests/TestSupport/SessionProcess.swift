@@ -17,6 +17,7 @@ public final class SessionProcess: @unchecked Sendable {
     /// glibc's POSIX_SPAWN_SETSID (spawn.h, a GNU extension Swift's Glibc module does not import).
     private static let setsidFlag: Int32 = 0x80
 
+    /// Starts `program` (a full path) with exactly `environment`; its output goes to the two files.
     public init(_ program: String, _ arguments: [String], environment: [String: String], stdout: URL, stderr: URL) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -118,6 +119,7 @@ public final class SessionProcess: @unchecked Sendable {
     }
 }
 
+/// `posix_spawn` refused to start a program.
 public struct SpawnFailure: Error, CustomStringConvertible {
     public var program: String
     public var reason: String

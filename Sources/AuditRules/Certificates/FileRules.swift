@@ -3,12 +3,36 @@ import OriginAuditCore
 import Certificates
 import WebServer
 
-/// tls.cert-missing: a certificate or key the configuration names does not exist; the server
-/// refuses to start.
+/// tls.cert-missing: a certificate or key the configuration names does not exist, or a host turns
+/// TLS on and names no certificate at all; either way the server refuses to start.
 struct CertMissingRule: AuditRule {
     let id = "tls.cert-missing"
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
+        unnamed(model) + missingFiles(model)
+    }
+
+    /// nginx: 'no "ssl_certificate" is defined for the "listen ... ssl" directive'; Apache:
+    /// AH02572 "Failed to configure at least one certificate and key" (which `apache2 -t` misses).
+    private func unnamed(_ model: OriginModel) -> [Finding] {
+        var seen = Set<SourceLocation>()
+        return model.webServer.virtualHosts.compactMap { host in
+            guard let tls = host.tls, tls.certificateFiles.isEmpty, let at = tls.certificateRequiredAt,
+                  seen.insert(at).inserted else { return nil }
+            let directive = host.software == .nginx ? "ssl_certificate" : "SSLCertificateFile"
+            let name = host.names.first.map { " for \($0.value)" } ?? ""
+            return Finding(
+                ruleId: id,
+                message: "TLS is turned on here\(name) but no certificate is named (\(directive)): the web server refuses to start with this configuration",
+                location: at,
+                remediation: host.software == .nginx
+                    ? "Add `ssl_certificate` and `ssl_certificate_key` to this server (or to `http {}`), or `ssl_reject_handshake on;` for a catch-all server."
+                    : "Add `SSLCertificateFile` and `SSLCertificateKeyFile` to this virtual host, or turn `SSLEngine off`.",
+                key: "\(at.file):\(at.line) no certificate")
+        }
+    }
+
+    private func missingFiles(_ model: OriginModel) -> [Finding] {
         model.certificates.missing.compactMap { reference in
             guard let location = reference.referencedAt else { return nil }
             let what = reference.role == .key ? "private key" : reference.role == .chain ? "chain file" : reference.role == .clientCA ? "client CA file" : "certificate"

@@ -22,6 +22,8 @@ struct ApacheModelBuilder {
         var serverName: ConfigValue<String>?
         var aliases: [ConfigValue<String>] = []
         var sslEngine: ConfigValue<String>?
+        /// mod_md manages certificates here (`MDomain`, `<MDomainSet>`): a TLS host may then name none.
+        var managedDomains = false
         var certificates: [ConfigPath] = []
         var keys: [ConfigPath] = []
         var chain: ConfigPath?
@@ -197,6 +199,7 @@ struct ApacheModelBuilder {
     private func merge(main: Settings, vhost: Settings) -> Settings {
         var merged = vhost
         merged.sslEngine = vhost.sslEngine ?? main.sslEngine
+        merged.managedDomains = vhost.managedDomains || main.managedDomains
         if merged.certificates.isEmpty { merged.certificates = main.certificates }
         if merged.keys.isEmpty { merged.keys = main.keys }
         merged.chain = vhost.chain ?? main.chain
@@ -223,7 +226,8 @@ struct ApacheModelBuilder {
             var verification: ClientVerification?
             if let mode = s.verifyClient { verification = ClientVerification(mode: mode, caFile: s.caFile) }
             host.tls = TLSSettings(certificateFiles: s.certificates, keyFiles: s.keys, chainFile: s.chain,
-                                   protocols: s.protocols, ciphers: s.ciphers, clientVerification: verification)
+                                   protocols: s.protocols, ciphers: s.ciphers, clientVerification: verification,
+                                   certificateRequiredAt: isTLS(s) && !s.managedDomains ? s.sslEngine?.location : nil)
         }
         if let header = s.remoteIPHeader {
             host.realIP = realIP(header: header, proxies: s.remoteIPProxies, at: s.remoteIPLocation ?? header.location)
@@ -312,6 +316,7 @@ struct ApacheModelBuilder {
         if let children = directive.children {
             let lower = directive.lowercasedName
             if lower == "virtualhost" { return }
+            if lower == "mdomainset" { s.managedDomains = true }
             let inner = scope.map { $0 + " " + Self.sectionScope(directive) } ?? Self.sectionScope(directive)
             var innerGroup = group
             var innerCondition = condition
@@ -333,6 +338,8 @@ struct ApacheModelBuilder {
             s.aliases += args.map { ConfigValue($0, at: at) }
         case "sslengine":
             s.sslEngine = ConfigValue(value, at: at)
+        case "mdomain":
+            s.managedDomains = true
         case "sslcertificatefile":
             s.certificates.append(path(value, at: at))
         case "sslcertificatekeyfile":

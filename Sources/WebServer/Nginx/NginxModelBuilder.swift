@@ -86,7 +86,11 @@ struct NginxModelBuilder: Sendable {
         var verifyClient: ConfigValue<ClientVerification.Mode>?
         var clientCertificate: ConfigPath?
         var sslOn: Bool?
+        var rejectHandshake: Bool?
         var http2On: Bool?
+        /// The server's own `listen … ssl` (or `ssl on`): nginx then refuses to start without a
+        /// certificate. Set per server, never inherited.
+        var certificateDemand: SourceLocation?
         /// Nothing set at this level: inheriting is the parent's settings as they are.
         var isEmpty = true
 
@@ -109,6 +113,7 @@ struct NginxModelBuilder: Sendable {
             merged.verifyClient = verifyClient ?? parent.verifyClient
             merged.clientCertificate = clientCertificate ?? parent.clientCertificate
             merged.sslOn = sslOn ?? parent.sslOn
+            merged.rejectHandshake = rejectHandshake ?? parent.rejectHandshake
             merged.http2On = http2On ?? parent.http2On
             return merged
         }
@@ -119,7 +124,7 @@ struct NginxModelBuilder: Sendable {
         "allow", "deny", "set_real_ip_from", "real_ip_header", "real_ip_recursive", "limit_req", "limit_conn",
         "proxy_read_timeout", "fastcgi_read_timeout", "uwsgi_read_timeout", "grpc_read_timeout", "keepalive_timeout",
         "ssl_certificate", "ssl_certificate_key", "ssl_protocols", "ssl_ciphers", "ssl_verify_client",
-        "ssl_client_certificate", "ssl", "http2",
+        "ssl_client_certificate", "ssl", "ssl_reject_handshake", "http2",
     ]
     /// The directives `walk` acts on.
     static let walkedDirectives: Set<String> = [
@@ -194,6 +199,8 @@ struct NginxModelBuilder: Sendable {
                 if let raw = first { settings.clientCertificate = path(raw, at: location, what: "client CA") }
             case "ssl":
                 settings.sslOn = first?.lowercased() == "on"
+            case "ssl_reject_handshake":
+                settings.rejectHandshake = first?.lowercased() == "on"
             case "http2":
                 settings.http2On = first?.lowercased() == "on"
             default:
@@ -371,7 +378,7 @@ struct NginxModelBuilder: Sendable {
         let server = item.directive
         let items = expand(server.block ?? [], chain: item.chain)
         let own = settings(of: items, scope: nil)
-        let effective = own.inheriting(from: http)
+        var effective = own.inheriting(from: http)
         let location = config.location(of: server)
         var host = VirtualHost(software: .nginx, location: location)
 
@@ -397,6 +404,9 @@ struct NginxModelBuilder: Sendable {
             host.listeners = [Listener(address: .any(.ipv4), port: 80, location: location)]
         }
         if effective.sslOn == true { for i in host.listeners.indices where host.listeners[i].port != nil { host.listeners[i].tls = true } }
+        // Before settleListeners spreads `ssl` over the socket: nginx checks the certificate only
+        // for servers whose own listen says ssl (ngx_http_ssl_merge_srv_conf).
+        effective.certificateDemand = host.listeners.first { $0.tls && !$0.quic }?.location
         if effective.http2On == true { for i in host.listeners.indices { host.listeners[i].http2 = true } }
 
         let ownRealIP = own.realIPFrom != nil || own.realIPHeader != nil || own.realIPRecursive != nil
@@ -590,6 +600,7 @@ struct NginxModelBuilder: Sendable {
             verification = ClientVerification(mode: mode, caFile: settings.clientCertificate)
         }
         return TLSSettings(certificateFiles: settings.certificates ?? [], keyFiles: settings.keys ?? [],
-                           protocols: settings.protocols, ciphers: settings.ciphers, clientVerification: verification)
+                           protocols: settings.protocols, ciphers: settings.ciphers, clientVerification: verification,
+                           certificateRequiredAt: settings.rejectHandshake == true ? nil : settings.certificateDemand)
     }
 }
