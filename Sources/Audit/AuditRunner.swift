@@ -49,14 +49,15 @@ public enum AuditRunner {
         var seen = Set<String>()
         var skippedUnknown = 0
 
+        func unreadable(_ hostPath: String, _ failure: ReadFailure) {
+            let display = tree.displayPath(hostPath)
+            findings.append(Finding(ruleId: InputDiagnostics.unreadable, message: "\(display) \(failure)",
+                                    location: SourceLocation(file: display), key: display))
+        }
         func readFile(_ hostPath: String) -> [UInt8]? {
             switch tree.read(hostPath) {
             case .success(let bytes): return bytes
-            case .failure(let failure):
-                let display = tree.displayPath(hostPath)
-                findings.append(Finding(ruleId: InputDiagnostics.unreadable, message: "\(display) \(failure)",
-                                        location: SourceLocation(file: display), key: display))
-                return nil
+            case .failure(let failure): unreadable(hostPath, failure); return nil
             }
         }
 
@@ -82,11 +83,21 @@ public enum AuditRunner {
             classified.append((kind, hostPath, InputClassifier.familyHint(name: hostPath), bytes))
         }
         for directory in named where tree.isDirectory(directory) {
-            for file in walk(directory, tree: tree) where seen.insert(file).inserted {
-                guard let bytes = readFile(file) else { continue }
-                let kind = InputClassifier.classify(name: file, bytes: bytes)
-                if kind == .unknown { skippedUnknown += 1; continue }
-                classified.append((kind, file, InputClassifier.familyHint(name: file), bytes))
+            // Reading and sniffing thousands of files is independent work: all cores, file order kept.
+            let files = walk(directory, tree: tree).filter { seen.insert($0).inserted }
+            let sniffed = ConcurrentSlots<(Result<[UInt8], ReadFailure>, InputKind)>.fill(count: files.count) { index in
+                let read = tree.read(files[index])
+                guard case .success(let bytes) = read else { return (read, .unknown) }
+                return (read, InputClassifier.classify(name: files[index], bytes: bytes))
+            }
+            for (file, entry) in zip(files, sniffed) {
+                guard let (read, kind) = entry else { continue }
+                switch read {
+                case .failure(let failure): unreadable(file, failure)
+                case .success(let bytes):
+                    if kind == .unknown { skippedUnknown += 1; continue }
+                    classified.append((kind, file, InputClassifier.familyHint(name: file), bytes))
+                }
             }
         }
         if skippedUnknown > 0 {

@@ -1,3 +1,4 @@
+import Foundation
 import OriginAuditCore
 import Firewall
 import WebServer
@@ -5,13 +6,17 @@ import Certificates
 
 /// Everything the inputs say about one origin, normalised: the only thing rules look at.
 public struct OriginModel: Sendable {
-    public var firewall: FirewallModel
-    public var webServer: WebServerModel
-    public var certificates: CertificateInventory
+    // Changing any part starts a fresh cache of derived results.
+    public var firewall: FirewallModel { didSet { derived = DerivedResults() } }
+    public var webServer: WebServerModel { didSet { derived = DerivedResults() } }
+    public var certificates: CertificateInventory { didSet { derived = DerivedResults() } }
     /// Every file that was read, as shown in reports (relative to the scanned root).
     public var files: [String]
     /// What listens on this machine (live mode only; nil when auditing files).
-    public var sockets: HostSockets?
+    public var sockets: HostSockets? { didSet { derived = DerivedResults() } }
+    /// What several rules derive from the same model (the served certificates, firewall
+    /// verdicts), computed once per run.
+    var derived = DerivedResults()
 
     public init(firewall: FirewallModel = FirewallModel(), webServer: WebServerModel = WebServerModel(),
                 certificates: CertificateInventory = CertificateInventory(), files: [String] = [], sockets: HostSockets? = nil) {
@@ -28,5 +33,28 @@ extension OriginModel {
     /// proxied ports the web servers listen on (what the firewall rules check).
     public func cdnPorts(_ profile: Profile) -> (http: PortSet, https: PortSet) {
         OriginContext.cdnPorts(self, profile)
+    }
+}
+
+/// Results derived from a model that several rules need, computed once (rules run
+/// concurrently: the first to ask computes, the others wait for its result).
+final class DerivedResults: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var values: [String: Any] = [:]
+    private var inProgress: Set<String> = []
+
+    func value<T>(_ key: String, _ compute: () -> T) -> T {
+        condition.lock()
+        while inProgress.contains(key) { condition.wait() }
+        if let value = values[key] as? T { condition.unlock(); return value }
+        inProgress.insert(key)
+        condition.unlock()
+        let value = compute()
+        condition.lock()
+        values[key] = value
+        inProgress.remove(key)
+        condition.broadcast()
+        condition.unlock()
+        return value
     }
 }

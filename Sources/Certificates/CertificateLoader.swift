@@ -34,12 +34,8 @@ public enum CertificateLoader {
             paths.append(reference.hostPath)
         }
         // Files are independent: parse them concurrently.
-        let slots = Slots<LoadedFile>(count: paths.count)
         let work = paths
-        DispatchQueue.concurrentPerform(iterations: work.count) { index in
-            slots[index] = loadFile(work[index], tree: tree)
-        }
-        let loaded = slots.values
+        let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) { loadFile(work[$0], tree: tree) }
         var files: [String: CertificateFile] = [:]
         for entry in loaded {
             guard let entry else { continue }
@@ -50,18 +46,6 @@ public enum CertificateLoader {
         notes += trust.problems
         let inventory = CertificateInventory(files: files, missing: missing, trust: trust)
         return LoadResult(model: inventory, findings: findings, notes: notes, files: files.values.map(\.displayPath).sorted())
-    }
-
-    /// Results written by index from concurrent workers.
-    final class Slots<Value>: @unchecked Sendable {
-        private var storage: [Value?]
-        private let lock = NSLock()
-        init(count: Int) { storage = Array(repeating: nil, count: count) }
-        subscript(index: Int) -> Value? {
-            get { lock.lock(); defer { lock.unlock() }; return storage[index] }
-            set { lock.lock(); storage[index] = newValue; lock.unlock() }
-        }
-        var values: [Value?] { lock.lock(); defer { lock.unlock() }; return storage }
     }
 
     struct LoadedFile {

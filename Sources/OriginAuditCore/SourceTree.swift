@@ -89,14 +89,32 @@ public struct SourceTree: Sendable {
     /// Where a path really leads. A plain file in an already resolved directory costs one
     /// `lstat`; anything else (a link, `..`, a missing file) is resolved in full.
     private func resolvedPath(_ hostPath: String) -> String {
-        guard hostPath.hasPrefix("/"), let slash = hostPath.lastIndex(of: "/"), slash != hostPath.startIndex,
-              !hostPath.contains("//"), !hostPath.contains("/./"), !hostPath.contains("/../"),
-              !hostPath.hasSuffix("/."), !hostPath.hasSuffix("/..") else { return SourceTree.resolvingSymlinks(hostPath) }
+        guard SourceTree.isPlainAbsolute(hostPath), let slash = hostPath.lastIndex(of: "/"), slash != hostPath.startIndex
+        else { return SourceTree.resolvingSymlinks(hostPath) }
         var info = stat()
         guard lstat(hostPath, &info) == 0, (info.st_mode & S_IFMT) != S_IFLNK else { return SourceTree.resolvingSymlinks(hostPath) }
         let directory = String(hostPath[..<slash])
         let resolvedDirectory = directories.resolve(directory)
         return (resolvedDirectory == "/" ? "" : resolvedDirectory) + hostPath[slash...]
+    }
+
+    /// Absolute, with no empty, `.` or `..` component (so its text is its lexical meaning).
+    static func isPlainAbsolute(_ path: String) -> Bool {
+        var bytes = path.utf8.makeIterator()
+        guard bytes.next() == UInt8(ascii: "/") else { return false }
+        var componentLength = 0, dots = 0
+        func plain() -> Bool { componentLength > 0 && !(dots == componentLength && dots <= 2) }
+        while let byte = bytes.next() {
+            if byte == UInt8(ascii: "/") {
+                guard plain() else { return false }
+                componentLength = 0
+                dots = 0
+            } else {
+                componentLength += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        return plain()
     }
 
     /// The path with every symlink followed (`realpath(3)`); for a path that does not exist, its

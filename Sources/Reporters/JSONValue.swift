@@ -14,62 +14,74 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// Pretty-printed text with sorted keys and a trailing newline.
     public func rendered() -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
         write(into: &out, indent: 0)
-        return out + "\n"
+        out.append(0x0A)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(into out: inout String, indent: Int) {
+    private static func append(_ text: String, to out: inout [UInt8]) { out.append(contentsOf: text.utf8) }
+
+    private static func indentation(_ level: Int, into out: inout [UInt8]) {
+        out.append(contentsOf: repeatElement(0x20, count: 2 * level))
+    }
+
+    private func write(into out: inout [UInt8], indent: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
+        case .null: JSONValue.append("null", to: &out)
+        case .bool(let value): JSONValue.append(value ? "true" : "false", to: &out)
+        case .int(let value): JSONValue.append(String(value), to: &out)
         case .double(let value):
-            out += value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
+            JSONValue.append(value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value), to: &out)
         case .string(let value): JSONValue.quote(value, into: &out)
         case .array(let values):
-            if values.isEmpty { out += "[]"; return }
-            out += "[\n"
+            if values.isEmpty { JSONValue.append("[]", to: &out); return }
+            JSONValue.append("[\n", to: &out)
             for (index, value) in values.enumerated() {
-                out += String(repeating: "  ", count: indent + 1)
+                JSONValue.indentation(indent + 1, into: &out)
                 value.write(into: &out, indent: indent + 1)
-                out += index == values.count - 1 ? "\n" : ",\n"
+                JSONValue.append(index == values.count - 1 ? "\n" : ",\n", to: &out)
             }
-            out += String(repeating: "  ", count: indent) + "]"
+            JSONValue.indentation(indent, into: &out)
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
-            out += "{\n"
+            if members.isEmpty { JSONValue.append("{}", to: &out); return }
+            JSONValue.append("{\n", to: &out)
             let keys = members.keys.sorted()
             for (index, key) in keys.enumerated() {
-                out += String(repeating: "  ", count: indent + 1)
+                JSONValue.indentation(indent + 1, into: &out)
                 JSONValue.quote(key, into: &out)
-                out += ": "
+                JSONValue.append(": ", to: &out)
                 members[key]!.write(into: &out, indent: indent + 1)
-                out += index == keys.count - 1 ? "\n" : ",\n"
+                JSONValue.append(index == keys.count - 1 ? "\n" : ",\n", to: &out)
             }
-            out += String(repeating: "  ", count: indent) + "}"
+            JSONValue.indentation(indent, into: &out)
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func quote(_ text: String, into out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+    /// A JSON string literal: `"` and `\` escaped, control characters as \n, \r, \t or \u00XX;
+    /// everything else passes through as UTF-8.
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    private static func quote(_ text: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): append("\\\"", to: &out)
+            case UInt8(ascii: "\\"): append("\\\\", to: &out)
+            case 0x0A: append("\\n", to: &out)
+            case 0x0D: append("\\r", to: &out)
+            case 0x09: append("\\t", to: &out)
+            case 0..<0x20:
+                append("\\u00", to: &out)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            default: out.append(byte)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 

@@ -26,6 +26,10 @@ struct ServedCertificate {
     /// Every served certificate: per virtual host with TLS, then certificate files given on
     /// their own (which must cover `--hostname`, if any).
     static func all(_ model: OriginModel, _ profile: Profile) -> [ServedCertificate] {
+        model.derived.value("served certificates \(profile.hostnames)") { compute(model, profile) }
+    }
+
+    private static func compute(_ model: OriginModel, _ profile: Profile) -> [ServedCertificate] {
         let inventory = model.certificates
         var result: [ServedCertificate] = []
         var referenced = Set<String>()

@@ -20,10 +20,14 @@ enum FirewallCheck {
     }
 
     /// The partition of CDN sources × checked ports.
+    /// Four rules read it: evaluated once per model and profile.
     static func cdnParts(_ model: OriginModel, _ profile: Profile) -> [OutcomePart] {
         let sources = cdnSources(model.firewall, profile)
         guard !sources.isEmpty else { return [] }
-        return FirewallEvaluator(model: model.firewall).evaluate(sources: sources, ports: ports(model, profile))
+        let checked = ports(model, profile)
+        return model.derived.value("cdn parts \(sources.cidrs) \(checked.portList)") {
+            FirewallEvaluator(model: model.firewall).evaluate(sources: sources, ports: checked)
+        }
     }
 
     /// Parts with the same deciding rule and outcome, merged: one finding each.
