@@ -363,8 +363,9 @@ public struct VirtualHost: Sendable {
     public var keepAlive: ConfigValue<Bool>?
     public var upstreams: [UpstreamTarget]
     /// Scopes whose every request is answered before access checks run (nginx `return` works in
-    /// the rewrite phase, ahead of allow/deny): "" for the whole host, else a scope label as in
-    /// `AccessRule.scope` (`location /`). Access rules of such a scope never decide anything.
+    /// the rewrite phase, ahead of allow/deny; httpd's server-level `Redirect`/`RewriteRule [R]`
+    /// in URI translation, ahead of authorization): "" for the whole host, else a scope label as
+    /// in `AccessRule.scope` (`location /`). Access rules of such a scope never decide anything.
     public var answeredBeforeAccess: Set<String> = []
 
     public init(software: ServerSoftware, location: SourceLocation, names: [ConfigValue<ServerName>] = [],

@@ -5,7 +5,7 @@ import TestSupport
 /// An origin and a CDN edge in two network namespaces joined by a veth pair, for showing with
 /// real servers and the real kernel what the tool predicts.
 ///
-/// - origin: 10.98.0.1, where the test loads firewall rules and starts nginx.
+/// - origin: 10.98.0.1, where the test loads firewall rules and starts nginx or Apache.
 /// - edge: sources from 192.0.2.10 (the "CDN", documentation range) by default, and can send
 ///   from 203.0.113.77 (a visitor going around the CDN).
 ///
@@ -81,10 +81,44 @@ final class OriginLab: @unchecked Sendable {
     /// `error_log` or `daemon`), and waits until it listens on `port`.
     @discardableResult
     func startNginx(configuration: URL, port: UInt16) throws -> SessionProcess {
-        let scratch = directory.appendingPathComponent("nginx-\(servers.count)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let scratch = try scratchDirectory("nginx")
         return try start(["nginx", "-c", configuration.path, "-g", "daemon off; pid \(scratch.path)/nginx.pid; error_log \(scratch.path)/error.log;"],
                   name: "nginx", scratch: scratch, port: port)
+    }
+
+    /// Why Apache cannot run in the lab here, or nil when it can.
+    static let apacheUnavailableReason: String? = {
+        if let reason = unavailableReason { return reason }
+        guard TestTools.locate("apache2") != nil else { return "apache2 is not installed" }
+        for module in ["mpm_prefork", "authz_core", "authz_host", "alias", "rewrite", "remoteip", "dir"]
+        where !FileManager.default.fileExists(atPath: "\(apacheModules)/mod_\(module).so") {
+            return "Apache's mod_\(module) is not installed"
+        }
+        return nil
+    }()
+
+    /// Where the tests' Apache configurations load their modules from (by path, no Debian envvars).
+    static let apacheModules = "/usr/lib/apache2/modules"
+
+    /// Starts a real Apache (`apache2 -f configuration -DFOREGROUND`) in the origin's namespace and
+    /// waits until it listens on `port`. Like `startNginx`, the runtime files are given on the
+    /// command line (`-c`, read after the configuration): pid file, error log, mutexes and runtime
+    /// directory in the lab's own folder, and the unprivileged user the children run as.
+    @discardableResult
+    func startApache(configuration: URL, port: UInt16) throws -> SessionProcess {
+        let scratch = try scratchDirectory("apache")
+        let settings = ["PidFile \(scratch.path)/httpd.pid", "ErrorLog \(scratch.path)/error.log", "DefaultRuntimeDir \(scratch.path)",
+                        "Mutex file:\(scratch.path) default", "User nobody", "Group nogroup"]
+        return try start(["apache2", "-f", configuration.path, "-DFOREGROUND"] + settings.flatMap { ["-c", $0] },
+                         name: "apache2", scratch: scratch, port: port)
+    }
+
+    /// A new folder of the lab's for one server's runtime files.
+    private func scratchDirectory(_ name: String) throws -> URL {
+        lock.lock(); let count = servers.count; lock.unlock()
+        let scratch = directory.appendingPathComponent("\(name)-\(count)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        return scratch
     }
 
     /// Starts a program (found on PATH) in the origin's namespace as a session of its own and

@@ -19,7 +19,8 @@ struct DenyBlocksCDNRule: AuditRule {
             var restored = DualStackSet()
             for family in AddressFamily.allCases { restored[family] = profile.cdn.ranges[family].subtracting(unrestored[family]) }
             let scopes = Dictionary(grouping: host.accessRules, by: { $0.scope ?? "" })
-            // `return` answers in nginx's rewrite phase: access rules it pre-empts decide nothing.
+            // nginx's `return` (rewrite phase) and httpd's server-level catch-all redirects (URI
+            // translation) answer before access checks: the access rules they pre-empt decide nothing.
             if host.answeredBeforeAccess.contains("") { continue }
             for scope in scopes.keys.sorted() where !host.answeredBeforeAccess.contains(scope) {
                 let rules = scopes[scope]!

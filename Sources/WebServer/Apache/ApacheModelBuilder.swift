@@ -54,6 +54,16 @@ struct ApacheModelBuilder {
         /// mod_access_compat's `Order` per section (scope), "Order deny,allow" by default.
         var orders: [String: String] = [:]
         var pendingConditions: [Redirect.Scheme?] = []
+        /// The pending `RewriteCond`s as `CatchAllRedirect` reads them (nil: one it cannot judge).
+        var pendingCatchAllConditions: [CatchAllRedirect.Condition?] = []
+        /// Redirects that answer every URL path in httpd's URI-translation hook, before
+        /// authorization: a mod_alias one (server-level, or path-less in `<Location />`), and
+        /// the first server-level `RewriteRule` when it is one.
+        var catchAllAlias = false
+        var catchAllRewrite: CatchAllRedirect?
+        var serverRewriteRules = 0
+        /// Server-level `ProxyPass`es (mod_proxy translates ahead of mod_alias).
+        var serverProxyPasses = 0
         /// Directives that only mean something server-wide, collected in order.
         var serverWide: [ApacheDirective] = []
     }
@@ -123,6 +133,14 @@ struct ApacheModelBuilder {
             if own.rewriteInherits && main.rewriteEngine { written += main.rewriteRedirects }
             written += own.redirects + main.redirects
             host.redirects = redirects(written, listeners: host.listeners)
+            // mod_alias's server-level redirects merge into the vhost's; mod_rewrite's only run
+            // with the vhost's own engine on (inherited rules come after its own).
+            let inheritedRewriteRules = own.rewriteInherits && main.rewriteEngine ? main.serverRewriteRules : 0
+            if answersBeforeAccess(alias: own.catchAllAlias || main.catchAllAlias, rewrite: own.rewriteEngine ? own.catchAllRewrite : nil,
+                                   rewriteRules: own.rewriteEngine ? own.serverRewriteRules + inheritedRewriteRules : 0,
+                                   proxyPasses: own.serverProxyPasses + main.serverProxyPasses, host: host) {
+                host.answeredBeforeAccess = [""]
+            }
             hosts.append(host)
         }
 
@@ -154,6 +172,11 @@ struct ApacheModelBuilder {
             host.names += main.aliases.map { ConfigValue(Self.serverName($0.value), at: $0.location) }
             host.redirects = redirects((main.rewriteEngine ? main.rewriteRedirects : []) + main.redirects,
                                        listeners: host.listeners)
+            if answersBeforeAccess(alias: main.catchAllAlias, rewrite: main.rewriteEngine ? main.catchAllRewrite : nil,
+                                   rewriteRules: main.rewriteEngine ? main.serverRewriteRules : 0,
+                                   proxyPasses: main.serverProxyPasses, host: host) {
+                host.answeredBeforeAccess = [""]
+            }
             hosts.append(host)
         }
 
@@ -391,16 +414,25 @@ struct ApacheModelBuilder {
             s.limiters.append(Limiter(kind: .modLimitIPConn, key: "useragent_ip", keysOnClientAddress: true,
                                       limit: "MaxConnPerIP \(value)", scope: scope, location: at))
         case "redirect", "redirectpermanent", "redirecttemp", "redirectmatch":
-            if let redirect = redirect(directive, scope: scope, condition: condition) { s.redirects.append(redirect) }
+            if let redirect = redirect(directive, scope: scope, condition: condition) {
+                s.redirects.append(redirect)
+                if CatchAllRedirect.alias(directive.lowercasedName, args, scope: scope) { s.catchAllAlias = true }
+            }
         case "rewriteengine":
             if value.lowercased() == "on" { s.rewriteEngine = true }
         case "rewriteoptions":
             if args.contains(where: { $0.lowercased().hasPrefix("inherit") }) { s.rewriteInherits = true }
         case "rewritecond":
             s.pendingConditions.append(args.count >= 2 ? Self.schemeCondition(test: args[0], pattern: args[1]) : nil)
+            s.pendingCatchAllConditions.append(CatchAllRedirect.Condition(args))
         case "rewriterule":
             let conditions = s.pendingConditions
             s.pendingConditions = []
+            if scope == nil {
+                s.serverRewriteRules += 1
+                if s.serverRewriteRules == 1 { s.catchAllRewrite = CatchAllRedirect(rule: args, conditions: s.pendingCatchAllConditions) }
+            }
+            s.pendingCatchAllConditions = []
             if let redirect = rewriteRedirect(args, conditions: conditions, scope: scope, condition: condition, at: at) {
                 s.rewriteRedirects.append(redirect)
             }
@@ -422,6 +454,7 @@ struct ApacheModelBuilder {
         case "keepalive" where scope == nil:
             s.keepAlive = ConfigValue(value.lowercased() == "on", at: at)
         case "proxypass", "proxypassmatch":
+            if scope == nil { s.serverProxyPasses += 1 }
             proxyPass(directive, scope: scope, balancers: balancers, into: &s)
         case "sethandler":
             if value.lowercased().hasPrefix("proxy:") {
@@ -719,6 +752,17 @@ struct ApacheModelBuilder {
 
     // MARK: - Redirects
 
+    /// Whether every request the host serves is answered in httpd's URI-translation hook, before
+    /// authorization (so its `Require`/`Allow` rules decide nothing): mod_rewrite translates
+    /// first, so its first server-level rule must be a catch-all redirect that holds for the
+    /// host, or, with no server-level rules, a mod_alias catch-all does it; a server-level
+    /// `ProxyPass` (which translates ahead of mod_alias) keeps the access rules counted.
+    private func answersBeforeAccess(alias: Bool, rewrite: CatchAllRedirect?, rewriteRules: Int, proxyPasses: Int,
+                                     host: VirtualHost) -> Bool {
+        if let rewrite, rewrite.holds(for: host) { return true }
+        return alias && rewriteRules == 0 && proxyPasses == 0
+    }
+
     private func redirect(_ directive: ApacheDirective, scope: String?, condition: Redirect.Scheme?) -> Redirect? {
         var args = directive.args
         var status: Int?
@@ -787,11 +831,7 @@ struct ApacheModelBuilder {
         var negated = false
         if p.hasPrefix("!") { negated = true; p.removeFirst() }
         if variable == "%{server_name}" || variable == "%{http_host}" {
-            guard !negated else { return nil }
-            let literal = p.hasPrefix("=") ? String(p.dropFirst())
-                : p.hasPrefix("^") && p.hasSuffix("$") ? String(p.dropFirst().dropLast()).replacingOccurrences(of: "\\.", with: ".") : nil
-            guard let literal, !literal.isEmpty, literal.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else { return nil }
-            return .any
+            return exactName(test: test, pattern: pattern) == nil ? nil : .any
         }
         if p.hasPrefix("=") { p.removeFirst() }
         p = p.trimmingCharacters(in: ["^", "$"])
@@ -808,6 +848,18 @@ struct ApacheModelBuilder {
         }
         guard let scheme = selects else { return nil }
         return negated ? (scheme == .https ? .http : .https) : scheme
+    }
+
+    /// The one host name a `RewriteCond` on `%{SERVER_NAME}` or `%{HTTP_HOST}` requires
+    /// (`=www.example.com`, `^www\.example\.com$`), lowercased; nil for any other test.
+    static func exactName(test: String, pattern: String) -> String? {
+        let variable = test.lowercased()
+        let p = pattern.lowercased()
+        guard variable == "%{server_name}" || variable == "%{http_host}", !p.hasPrefix("!") else { return nil }
+        let literal = p.hasPrefix("=") ? String(p.dropFirst())
+            : p.hasPrefix("^") && p.hasSuffix("$") ? String(p.dropFirst().dropLast()).replacingOccurrences(of: "\\.", with: ".") : nil
+        guard let literal, !literal.isEmpty, literal.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else { return nil }
+        return literal
     }
 
     /// The connection scheme an `<If>` expression selects, for the common forms.
