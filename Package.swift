@@ -55,6 +55,8 @@ let package = Package(
         // Benchmarks (Scripts/bench-*): release-build executables that print figures.
         .executableTarget(name: "BenchNginx", dependencies: ["WebServer", "OriginAuditCore"], path: "Scripts/BenchNginx",
                           swiftSettings: strict),
+        .executableTarget(name: "BenchCertificates", dependencies: ["Certificates", "OriginAuditCore", "AuditRules"],
+                          path: "Scripts/BenchCertificates", swiftSettings: strict),
         .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore", "AuditRules"], path: "Scripts/FirewallBench", swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),

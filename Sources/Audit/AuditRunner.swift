@@ -33,6 +33,8 @@ public struct LoadedInputs: Sendable {
     public var notes: [String]
     /// How many files were recognised; zero means nothing could be analysed (exit 2).
     public var recognised: Int
+    /// How long reading and each loader took.
+    public var timings = PhaseTimings()
 }
 
 /// Discovers, classifies and loads inputs, runs the rules and applies the project's settings.
@@ -48,6 +50,7 @@ public enum AuditRunner {
         var classified: [(kind: InputKind, hostPath: String, familyHint: AddressFamily?, bytes: [UInt8])] = []
         var seen = Set<String>()
         var skippedUnknown = 0
+        var timings = PhaseTimings()
 
         func unreadable(_ hostPath: String, _ failure: ReadFailure) {
             let display = tree.displayPath(hostPath)
@@ -104,6 +107,7 @@ public enum AuditRunner {
             notes.append("\(skippedUnknown) file\(skippedUnknown == 1 ? " was" : "s were") found while walking directories but not recognised as an input format, and skipped")
         }
 
+        timings.lap("read and recognise \(classified.count) files")
         var files: [String] = []
         // Firewall.
         let firewallInputs = classified.filter { $0.kind.isFirewall }.map { entry in
@@ -173,7 +177,9 @@ public enum AuditRunner {
             add(tls.chainFile, .chain)
             add(tls.clientVerification?.caFile, .clientCA)
         }
+        timings.lap("firewall and web-server loaders")
         let certificates = CertificateLoader.load(references, tree: tree, extraCAFiles: request.caFiles.map { tree.hostPath($0) })
+        timings.lap("certificate loader (\(certificates.model.files.count) files)")
         findings += certificates.findings
         notes += certificates.notes
         files += certificates.files
@@ -181,7 +187,7 @@ public enum AuditRunner {
         let allFiles = Array(Set(files)).sorted()
         let model = OriginModel(firewall: firewall.model, webServer: webServer, certificates: certificates.model,
                                 files: allFiles, sockets: request.sockets)
-        return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count)
+        return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count, timings: timings)
     }
 
     /// Runs the rules over loaded inputs and finishes the findings: catalog defaults, disabled

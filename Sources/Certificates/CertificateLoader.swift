@@ -26,12 +26,16 @@ public enum CertificateLoader {
         var missing: [CertificateReference] = []
         var paths: [String] = []
         var seen = Set<String>()
-        for reference in references where seen.insert(reference.hostPath).inserted || !tree.exists(reference.hostPath) {
-            if !tree.exists(reference.hostPath) {
+        var exists: [String: Bool] = [:]
+        for reference in references {
+            let present = exists[reference.hostPath] ?? tree.exists(reference.hostPath)
+            exists[reference.hostPath] = present
+            // Every reference to a missing file is reported (each names its own directive).
+            guard present else {
                 if reference.referencedAt != nil { missing.append(reference) }
                 continue
             }
-            paths.append(reference.hostPath)
+            if seen.insert(reference.hostPath).inserted { paths.append(reference.hostPath) }
         }
         // Files are independent: parse them concurrently.
         let work = paths

@@ -183,6 +183,7 @@ struct Scan: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file")) var output: String?
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at or above this severity: error, warning, info, never (default error).") var failOn: FailOn?
     @Option(help: "Colour in text output: auto (only on a terminal), always, never.") var color: ColorChoice = .auto
+    @Flag(help: "Print how long each phase took, to standard error.") var timings = false
 
     func run() async throws {
         var catalog = RuleCatalog.embedded
@@ -190,8 +191,11 @@ struct Scan: AsyncParsableCommand {
             let errors = catalog.merge(directory: URL(fileURLWithPath: rules))
             if !errors.isEmpty { failUsage("--rules \(rules): " + errors.map(\.description).joined(separator: "; ")) }
         }
+        var clock = PhaseTimings()
         let prepared = inputs.prepare(profile, disabled: disabled)
+        clock.lap("inputs (below)")
         let report = await AuditRunner.finish(prepared.loaded, profile: prepared.profile, config: prepared.project, catalog: catalog)
+        clock.lap("rules and settings (\(report.findings.count) findings)")
 
         let text: String
         switch format {
@@ -208,6 +212,10 @@ struct Scan: AsyncParsableCommand {
         case .github: text = GitHubReporter.render(report)
         }
         do { try emit(text, to: output) } catch { failUsage("\(error)") }
+        clock.lap("\(format.rawValue) report")
+        if timings {
+            FileHandle.standardError.write(Data((clock.summary + "\n  inputs:\n" + prepared.loaded.timings.summary + "\n").utf8))
+        }
 
         if prepared.loaded.recognised == 0 { throw ExitCode(2) }
         let threshold = (failOn ?? prepared.project.failOn.flatMap(FailOn.init(rawValue:)) ?? .error).threshold
