@@ -19,14 +19,14 @@ import TestSupport
         print(s.getsockname()[1], s6.getsockname()[1], flush=True)
         time.sleep(30)
         """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestTools.which("python3"))
-        process.arguments = ["-c", script, socketPath]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        defer { process.terminate() }
-        let line = String(decoding: out.fileHandleForReading.availableDataUntilNewline(), as: UTF8.self)
+        let listener = try SessionProcess(try TestTools.which("python3"), ["-c", script, socketPath], environment: [:],
+                                          stdout: directory.appendingPathComponent("ports"), stderr: directory.appendingPathComponent("listener.err"))
+        defer { listener.stop() }
+        var line = ""
+        for _ in 0..<200 where !line.hasSuffix("\n") {
+            line = (try? String(contentsOf: directory.appendingPathComponent("ports"), encoding: .utf8)) ?? ""
+            usleep(25_000)
+        }
         let ports = line.split(separator: " ").compactMap { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         try #require(ports.count == 2, "listener did not start: \(line)")
 
@@ -52,19 +52,5 @@ import TestSupport
         let reader = CommandRunner.run("/bin/sh", ["-c", "if read line; then echo got-input; else echo no-input; fi"], timeout: 5)
         #expect(!reader.timedOut)
         #expect(reader.stdout.contains("no-input") && !reader.stdout.contains("got-input"), "\(reader.stdout.prefix(200))")
-    }
-}
-
-extension FileHandle {
-    /// Reads until a newline (or end of file).
-    func availableDataUntilNewline() -> Data {
-        var data = Data()
-        while true {
-            let chunk = (try? read(upToCount: 1)) ?? nil
-            guard let chunk, !chunk.isEmpty else { break }
-            data.append(chunk)
-            if chunk.first == 0x0A { break }
-        }
-        return data
     }
 }

@@ -9,7 +9,7 @@ import TestSupport
     final class Origin: @unchecked Sendable {
         let directory: URL
         var ports: [String: UInt16] = [:]
-        var nginx: Process?
+        var nginx: SessionProcess?
 
         init() throws {
             directory = try TestTools.temporaryDirectory("probe")
@@ -18,8 +18,7 @@ import TestSupport
         }
 
         func stop() {
-            nginx?.terminate()
-            nginx?.waitUntilExit()
+            nginx?.stop()
             nginx = nil
             try? FileManager.default.removeItem(at: directory)
         }
@@ -92,16 +91,9 @@ import TestSupport
             \(servers)}
             """
             try config.write(to: directory.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try TestTools.which("nginx"))
-            process.arguments = ["-p", d, "-c", "\(d)/nginx.conf", "-g", "daemon off;"]
-            // Handles of its own: a server left holding the runner's output would keep it open.
-            let sink = FileHandle(forWritingAtPath: "/dev/null")
-            process.standardOutput = sink
-            process.standardError = sink
-            process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-            try process.run()
-            nginx = process
+            nginx = try SessionProcess(try TestTools.which("nginx"), ["-p", d, "-c", "\(d)/nginx.conf", "-g", "daemon off;"],
+                                       environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
+                                       stdout: directory.appendingPathComponent("nginx.out"), stderr: directory.appendingPathComponent("nginx.err"))
             // Ready when the plain port accepts connections.
             for _ in 0..<100 {
                 if (try? Binary.run(["probe", "127.0.0.1", "--port", String(ports["plain"]!), "--tls-mode", "flexible", "--connect-timeout", "1"]))?.status == 0 { return }

@@ -39,11 +39,11 @@ final class KernelLab: @unchecked Sendable {
     let origin: String
     let cdn: String
     let directory: URL
-    private var listener: Process?
+    private var listener: SessionProcess?
     /// A third namespace behind the origin, reached through a veth named docker0 (172.17.0.2,
     /// listening on 80), for DNAT'd traffic as Docker publishes it.
     private(set) var container: String?
-    private var containerListener: Process?
+    private var containerListener: SessionProcess?
 
     init() throws {
         let tag = "\(getpid() % 100_000)-\(UInt32.random(in: 0...0xFFFF))"
@@ -147,13 +147,8 @@ final class KernelLab: @unchecked Sendable {
         print(json.dumps(results))
         """.write(to: directory.appendingPathComponent("probe.py"), atomically: true, encoding: .utf8)
         let ready = directory.appendingPathComponent("ready").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestTools.which("ip"))
-        process.arguments = ["netns", "exec", origin, try TestTools.which("python3"), listenerScript.path, ready] + KernelLab.ports.map(String.init)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        listener = process
+        listener = try startListener(["netns", "exec", origin, try TestTools.which("python3"), listenerScript.path, ready] + KernelLab.ports.map(String.init),
+                                     name: "listener")
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { usleep(50_000) }
         guard FileManager.default.fileExists(atPath: ready) else { throw LabError("listener did not start") }
     }
@@ -178,21 +173,19 @@ final class KernelLab: @unchecked Sendable {
         try must(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
         _ = try sh(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.conf.docker0.rp_filter=0"])
         let ready = directory.appendingPathComponent("container-ready").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestTools.which("ip"))
-        process.arguments = ["netns", "exec", name, try TestTools.which("python3"), directory.appendingPathComponent("listener.py").path, ready, "80"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        containerListener = process
+        containerListener = try startListener(["netns", "exec", name, try TestTools.which("python3"), directory.appendingPathComponent("listener.py").path, ready, "80"],
+                                              name: "container-listener")
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { usleep(50_000) }
     }
 
+    /// `ip ARGUMENTS` as a session of its own (stopped whole in tearDown), output to files.
+    private func startListener(_ arguments: [String], name: String) throws -> SessionProcess {
+        try SessionProcess(try TestTools.which("ip"), arguments, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
+                           stdout: directory.appendingPathComponent("\(name).out"), stderr: directory.appendingPathComponent("\(name).err"))
+    }
+
     func tearDown() {
-        for process in [listener, containerListener].compactMap({ $0 }) where process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        for process in [listener, containerListener].compactMap({ $0 }) { process.stop(grace: 1) }
         listener = nil
         containerListener = nil
         if let container { _ = try? sh(["ip", "netns", "del", container]) }

@@ -45,15 +45,9 @@ struct NginxServingTests {
 
     /// Starts nginx in the foreground (a daemonised nginx keeps the handles Foundation's `Process`
     /// waits on, so it is never daemonised here); the caller terminates it.
-    static func startNginx(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestTools.which("nginx"))
-        process.arguments = arguments + ["-g", "daemon off;"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+    static func startNginx(_ arguments: [String], directory: URL) throws -> SessionProcess {
+        try SessionProcess(try TestTools.which("nginx"), arguments + ["-g", "daemon off;"], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
+                           stdout: directory.appendingPathComponent("nginx.out"), stderr: directory.appendingPathComponent("nginx.err"))
     }
 
     /// Eight consecutive loopback TCP ports nothing listens on now (other tests run in parallel).
@@ -141,11 +135,11 @@ struct NginxServingTests {
         let model = result.model
         try #require(model.virtualHosts.count == labels.count)
 
-        let server = try Self.startNginx(["-c", main.path, "-p", dir + "/", "-e", "\(dir)/startup.log"])
-        defer { server.terminate(); server.waitUntilExit() }
-        for _ in 0..<100 where server.isRunning && (try? Self.curl(["http://127.0.0.1:\(p5)/"]).status) != 0 { usleep(20_000) }
+        let server = try Self.startNginx(["-c", main.path, "-p", dir + "/", "-e", "\(dir)/startup.log"], directory: directory)
+        defer { server.stop() }
+        for _ in 0..<100 where server.exitStatus() == nil && (try? Self.curl(["http://127.0.0.1:\(p5)/"]).status) != 0 { usleep(20_000) }
         let startupLog = (try? String(contentsOfFile: "\(dir)/startup.log", encoding: .utf8)) ?? ""
-        try #require(server.isRunning, "nginx did not start: \(startupLog)")
+        try #require(server.exitStatus() == nil, "nginx did not start: \(startupLog)")
 
         // Names and sockets.
         let requests: [(ip: String, port: UInt16, host: String)] = [
