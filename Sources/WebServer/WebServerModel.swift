@@ -292,9 +292,31 @@ public struct Redirect: Sendable, Hashable {
     /// `RewriteCond %{HTTP:X-Forwarded-Proto} !https`): the redirect happens only when it holds, so
     /// a rule cannot assume it fires on every request of `from`. nil: unconditional.
     public var condition: String?
+    /// Which request paths it answers, when that is known and narrower than every path.
+    public var appliesTo: PathMatch?
+
+    /// A set of request paths.
+    public enum PathMatch: Sendable, Hashable {
+        /// Apache `Redirect /old`: `/old` and everything under `/old/` (whole segments).
+        case segmentPrefix(String)
+        /// nginx `location /old`: every path whose text starts with `/old`.
+        case prefix(String)
+        /// nginx `location = /old`.
+        case exact(String)
+
+        public func matches(_ path: String) -> Bool {
+            switch self {
+            case .segmentPrefix(let prefix):
+                let base = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+                return base.isEmpty || path == base || path.hasPrefix(base + "/")
+            case .prefix(let prefix): return path.hasPrefix(prefix)
+            case .exact(let exact): return path == exact
+            }
+        }
+    }
 
     public init(from: Scheme, to: Scheme, status: Int?, target: String, scope: String? = nil, location: SourceLocation,
-                condition: String? = nil) {
+                condition: String? = nil, appliesTo: PathMatch? = nil) {
         self.from = from
         self.to = to
         self.status = status
@@ -302,6 +324,7 @@ public struct Redirect: Sendable, Hashable {
         self.scope = scope
         self.location = location
         self.condition = condition
+        self.appliesTo = appliesTo
     }
 }
 

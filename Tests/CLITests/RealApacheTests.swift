@@ -81,6 +81,24 @@ struct RealApacheTests {
         #expect(answer.location == "https://www.example.test/account", "\(name): the origin sends the visitor to \(answer.location): \(answer)")
     }
 
+    /// A redirect of one moved page is no loop even in flexible mode: the visitor is sent to
+    /// /new, and the edge's request for /new is served, not redirected.
+    @Test func aMovedPageIsNoLoop() throws {
+        let directory = try RealServerTests.origin(mode: "flexible", files: [
+            "etc/apache2/apache2.conf": Self.apache("    Redirect permanent /old https://www.example.test/new", remoteIP: true),
+            "www/new": "the new page\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(try RealServerTests.scan(directory) == [])
+        let lab = try OriginLab()
+        defer { lab.close() }
+        try lab.startApache(configuration: directory.appendingPathComponent("etc/apache2/apache2.conf"), port: 80)
+        let old = try lab.request(port: 80, path: "/old", headers: Self.edgeHeaders)
+        #expect(old.status == 301 && old.location == "https://www.example.test/new", "\(old)")
+        let new = try lab.request(port: 80, path: "/new", headers: Self.edgeHeaders)
+        #expect(new.status == 200, "the page the visitor is sent to is served: \(new)")
+    }
+
     /// `<Location /> Require ip <CDN ranges>` after mod_remoteip: Apache judges the restored
     /// visitor address, so every visitor gets 403. Without mod_remoteip the same rule admits the
     /// edge (and the scan asks for real-IP restoration instead). And a vhost-level `Redirect` or

@@ -784,8 +784,10 @@ struct ApacheModelBuilder {
         guard args.count >= 1 else { return nil }
         // Inside <Location>, `Redirect [status] URL` has no path argument.
         let target = args.count >= 2 ? args[1] : args[0]
+        // `Redirect /old URL` answers /old and what lies under it (RedirectMatch: a regex, not modelled).
+        let path = args.count >= 2 && directive.lowercasedName != "redirectmatch" && scope == nil ? args[0] : nil
         return Redirect(from: condition ?? .any, to: Self.targetScheme(target), status: status, target: target,
-                        scope: scope, location: directive.location)
+                        scope: scope, location: directive.location, appliesTo: path.map { .segmentPrefix($0) })
     }
 
     private func rewriteRedirect(_ args: [String], conditions: [Redirect.Scheme?], scope: String?,

@@ -422,6 +422,21 @@ struct NginxModelBuilder: Sendable {
         return (host, effective)
     }
 
+    /// The paths a location scope answers, for a plain prefix (`location /old`, `^~ /old`) or
+    /// exact (`= /old`) location not nested in another block; nil for anything else (regex
+    /// locations, `if`, nested scopes) and for the server itself.
+    static func pathMatch(ofScope scope: String?) -> Redirect.PathMatch? {
+        guard let scope, !scope.contains(" > ") else { return nil }
+        let words = scope.split(separator: " ").map(String.init)
+        guard words.first == "location" else { return nil }
+        switch words.count {
+        case 2 where words[1].hasPrefix("/"): return .prefix(words[1])
+        case 3 where words[1] == "^~" && words[2].hasPrefix("/"): return .prefix(words[2])
+        case 3 where words[1] == "=" && words[2].hasPrefix("/"): return .exact(words[2])
+        default: return nil
+        }
+    }
+
     /// Where `return` answers every request before allow/deny are consulted: a `return` directly
     /// in the server answers everything; one directly in a location (without nested locations,
     /// whose requests it would not answer) answers that location; and when every location does
@@ -464,7 +479,8 @@ struct NginxModelBuilder: Sendable {
                 }
                 if let target {
                     host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(target), status: status,
-                                                   target: target, scope: scope, location: at, condition: condition))
+                                                   target: target, scope: scope, location: at, condition: condition,
+                                                   appliesTo: NginxModelBuilder.pathMatch(ofScope: scope)))
                 }
             case "rewrite":
                 guard count >= 2 else { continue }
