@@ -1,5 +1,6 @@
 import Foundation
 import OriginAuditCore
+import AuditRules
 
 /// Live mode: collects, read-only, what this machine runs — firewall dumps, web-server
 /// configuration, listening sockets — so the normal pipeline can audit it. Every command is a
@@ -17,6 +18,9 @@ public struct LiveCollector: Sendable {
     public struct Collected: Sendable {
         public var explicit: [(kind: InputKind, path: String, familyHint: AddressFamily?)] = []
         public var notes: [String] = []
+        /// What could not be collected: a missing program (input.unresolved, info) or one that
+        /// failed, usually for want of privileges (input.unreadable, warning).
+        public var findings: [Finding] = []
         public var sockets: HostSockets?
     }
 
@@ -27,21 +31,25 @@ public struct LiveCollector: Sendable {
         var file: String
         var kind: InputKind
         var family: AddressFamily?
+        /// What the dump shows, for messages.
+        var what: String
         /// Output that means "nothing configured" rather than a ruleset.
         var isEmpty: @Sendable (String) -> Bool = { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     }
 
     static let dumps: [Dump] = [
         // An empty iptables-save is a statement, not a gap: no table is loaded, nothing filters.
-        Dump(program: "iptables-save", arguments: [], file: "iptables.v4", kind: .iptablesSave, family: .ipv4, isEmpty: { _ in false }),
-        Dump(program: "ip6tables-save", arguments: [], file: "iptables.v6", kind: .iptablesSave, family: .ipv6, isEmpty: { _ in false }),
-        Dump(program: "ipset", arguments: ["save"], file: "ipset.save", kind: .ipset),
-        Dump(program: "nft", arguments: ["-j", "list", "ruleset"], file: "ruleset.json", kind: .nftJSON,
+        Dump(program: "iptables-save", arguments: [], file: "iptables.v4", kind: .iptablesSave, family: .ipv4,
+             what: "the IPv4 iptables ruleset", isEmpty: { _ in false }),
+        Dump(program: "ip6tables-save", arguments: [], file: "iptables.v6", kind: .iptablesSave, family: .ipv6,
+             what: "the IPv6 iptables ruleset", isEmpty: { _ in false }),
+        Dump(program: "ipset", arguments: ["save"], file: "ipset.save", kind: .ipset, what: "the ipsets"),
+        Dump(program: "nft", arguments: ["-j", "list", "ruleset"], file: "ruleset.json", kind: .nftJSON, what: "the nftables ruleset",
              isEmpty: { text in
                  // An empty ruleset still prints the metainfo object.
                  !text.contains("\"table\"")
              }),
-        Dump(program: "nginx", arguments: ["-T"], file: "nginx-T.conf", kind: .nginxDump),
+        Dump(program: "nginx", arguments: ["-T"], file: "nginx-T.conf", kind: .nginxDump, what: "nginx's configuration"),
     ]
 
     public func collect() -> Collected {
@@ -50,14 +58,20 @@ public struct LiveCollector: Sendable {
         for dump in Self.dumps {
             let command = ([dump.program] + dump.arguments).joined(separator: " ")
             guard let program = CommandRunner.locate(dump.program) else {
-                collected.notes.append("live: \(dump.program) is not installed here; skipped")
+                collected.findings.append(Finding(
+                    ruleId: InputDiagnostics.unresolved,
+                    message: "live: \(dump.program) is not installed here, so \(dump.what) was not collected (if the machine has none, this is expected)",
+                    location: SourceLocation(file: "live: \(dump.program)"), key: "live \(dump.program) missing"))
                 continue
             }
             let result = CommandRunner.run(program, dump.arguments, timeout: timeout)
             guard result.status == 0 else {
                 let reason = result.timedOut ? "timed out after \(Int(timeout)) s" : "failed (exit \(result.status)): \(result.stderr.split(separator: "\n").first ?? "")"
                 let privilege = result.stderr.contains("Permission denied") || result.stderr.contains("Operation not permitted") ? " — run as root to read it" : ""
-                collected.notes.append("live: \(command) \(reason)\(privilege)")
+                collected.findings.append(Finding(
+                    ruleId: InputDiagnostics.unreadable,
+                    message: "live: \(command) \(reason)\(privilege); \(dump.what) is not audited",
+                    location: SourceLocation(file: "live: \(dump.program)"), key: "live \(dump.program) failed"))
                 continue
             }
             if dump.isEmpty(result.stdout) {
@@ -73,7 +87,14 @@ public struct LiveCollector: Sendable {
             }
         }
         // Apache: its main configuration file, found the way apache2ctl reports it.
-        if let apachectl = CommandRunner.locate("apache2ctl") ?? CommandRunner.locate("apachectl") {
+        let apachectl = CommandRunner.locate("apache2ctl") ?? CommandRunner.locate("apachectl")
+        if apachectl == nil {
+            collected.findings.append(Finding(
+                ruleId: InputDiagnostics.unresolved,
+                message: "live: apache2ctl (apachectl) is not installed here, so Apache's configuration was not collected (if the machine runs no Apache, this is expected)",
+                location: SourceLocation(file: "live: apache2ctl"), key: "live apache2ctl missing"))
+        }
+        if let apachectl {
             let result = CommandRunner.run(apachectl, ["-V"], timeout: timeout)
             if let main = Self.apacheMainFile(fromVersionOutput: result.stdout), FileManager.default.fileExists(atPath: main) {
                 collected.explicit.append((.apacheMain, main, nil))

@@ -56,13 +56,15 @@ struct LiveScanTests {
         try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
         let nginx = try lab.startNginx(configuration: configuration, port: 443)
 
-        func liveScan() throws -> (ids: Set<String>, output: String) {
+        func liveScan(hiding hidden: [String] = []) throws -> (ids: Set<String>, output: String) {
             // /etc/nginx is the test's configuration only inside this private mount namespace;
             // /etc/apache2 is hidden behind an empty directory so the machine's own Apache is not audited.
             let empty = directory.appendingPathComponent("empty")
             try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
             var script = "set -e\nmount --bind '\(directory.path)/etc/nginx' /etc/nginx\n"
             if FileManager.default.fileExists(atPath: "/etc/apache2") { script += "mount --bind '\(empty.path)' /etc/apache2\n" }
+            // A program "not installed": its file replaced by /dev/null, which nothing can execute.
+            for program in hidden { script += "mount --bind /dev/null '\(try TestTools.which(program))'\n" }
             script += "exec '\(Binary.path)' scan --live --format json --fail-on never --tls-mode strict --hostname www.example.test "
                 + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
             let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
@@ -78,6 +80,10 @@ struct LiveScanTests {
         // every proxied request would be a 502.
         let first = try liveScan()
         #expect(first.ids == ["origin.upstream-unreachable"], "\(first.output)")
+        // A missing program is said, as an info finding, and the rest is still audited.
+        let withoutIpset = try liveScan(hiding: ["ipset"])
+        #expect(withoutIpset.ids == ["origin.upstream-unreachable", "input.unresolved"], "\(withoutIpset.output)")
+        #expect(withoutIpset.output.contains("live: ipset is not installed here"), "\(withoutIpset.output)")
         #expect(first.output.contains("\"file\": \"live: nginx-T.conf\""), "the finding should point into the nginx -T dump")
 
         // The application starts: nothing is wrong any more.
