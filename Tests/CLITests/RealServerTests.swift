@@ -128,23 +128,26 @@ struct RealServerTests {
 
         """
 
+    /// nginx serving www.example.test on 80 only, with real-IP set up.
+    static let servedOn80 = """
+        events { worker_connections 64; }
+        http {
+            access_log off;
+        \(realIP)
+            server {
+                listen 80;
+                server_name www.example.test;
+                location / { return 200 "served\\n"; }
+            }
+        }
+
+        """
+
     /// Full mode with nothing on 443: the firewall lets the edge in and the kernel answers RST
     /// (521); HTTP on 80 works, and a visitor going around the CDN is dropped.
     @Test func nothingListeningOn443IsRefused() throws {
         let directory = try Self.origin(mode: "full", files: [
-            "etc/nginx/nginx.conf": """
-                events { worker_connections 64; }
-                http {
-                    access_log off;
-                \(Self.realIP)
-                    server {
-                        listen 80;
-                        server_name www.example.test;
-                        location / { return 200 "served\\n"; }
-                    }
-                }
-
-                """,
+            "etc/nginx/nginx.conf": Self.servedOn80,
             "etc/iptables/rules.v4": Self.firewallAdmittingTheCDN,
             "etc/iptables/rules.v6": Self.firewallIPv6,
         ])
@@ -182,19 +185,7 @@ struct RealServerTests {
 
             """
         let directory = try Self.origin(mode: "flexible", files: [
-            "etc/nginx/nginx.conf": """
-                events { worker_connections 64; }
-                http {
-                    access_log off;
-                \(Self.realIP)
-                    server {
-                        listen 80;
-                        server_name www.example.test;
-                        location / { return 200 "served\\n"; }
-                    }
-                }
-
-                """,
+            "etc/nginx/nginx.conf": Self.servedOn80,
             "etc/iptables/rules.v4": sshOnly,
             "etc/iptables/rules.v6": Self.firewallIPv6,
         ])

@@ -57,3 +57,13 @@ selfleaf() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -addext "subjec
   openssl ca -batch -config ca.cnf -selfsign -keyfile "$1.key" -extensions v3_leaf -notext \
   -startdate 20250101000000Z -enddate 20300101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
 ca root "/CN=Fixture Root CA"
+# site NAME SAN CERTDIR KEYDIR — a leaf for NAME (subjectAltName SAN) from a fresh intermediate
+# under the root, installed as a server has it: leaf + intermediate in ../CERTDIR/NAME.pem, the
+# key in ../KEYDIR/NAME.key (mode 600). Afterwards only the root (the caFiles entry) stays in pki:
+# the rest of the CA's work is not an input.
+site() { sub inter "/C=US/O=Example Trust/CN=Example Trust RSA CA 2024" root; \
+  leaf site "/CN=$1" "$2" inter $VALID; \
+  mkdir -p "../$3" "../$4"; \
+  cat site.pem inter.pem > "../$3/$1.pem"; \
+  cp site.key "../$4/$1.key"; chmod 600 "../$4/$1.key"; \
+  find . -type f ! -name root.pem -delete; }
