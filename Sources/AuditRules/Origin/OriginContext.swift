@@ -7,9 +7,11 @@ enum OriginContext {
     /// Virtual hosts that serve a proxied hostname (`--hostname`), or every named host when none
     /// was given.
     static func proxiedHosts(_ model: OriginModel, _ profile: Profile) -> [VirtualHost] {
-        model.webServer.virtualHosts.filter { host in
-            if profile.hostnames.isEmpty { return host.names.contains { if case .catchAll = $0.value { false } else { true } } }
-            return profile.hostnames.contains { host.serves($0) }
+        model.derived.value("proxied hosts \(profile.hostnames)") {
+            model.webServer.virtualHosts.filter { host in
+                if profile.hostnames.isEmpty { return host.names.contains { if case .catchAll = $0.value { false } else { true } } }
+                return profile.hostnames.contains { host.serves($0) }
+            }
         }
     }
 
@@ -28,6 +30,11 @@ enum OriginContext {
     /// full/strict: 80 and 443 by the visitor's scheme; origin-pull: 443), plus the other proxied
     /// ports the listeners use (a site on 8443 is reached on 8443).
     static func cdnPorts(_ model: OriginModel, _ profile: Profile) -> (http: PortSet, https: PortSet) {
+        let key = "cdn ports \(profile.tlsMode) \(profile.defaultPorts.http.portList) \(profile.defaultPorts.https.portList) \(profile.cdn.httpPorts.portList) \(profile.cdn.httpsPorts.portList)"
+        return model.derived.value(key) { computeCDNPorts(model, profile) }
+    }
+
+    private static func computeCDNPorts(_ model: OriginModel, _ profile: Profile) -> (http: PortSet, https: PortSet) {
         var (http, https) = profile.defaultPorts
         for host in model.webServer.virtualHosts {
             for listener in host.listeners {
