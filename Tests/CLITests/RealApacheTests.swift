@@ -81,6 +81,23 @@ struct RealApacheTests {
         #expect(answer.location == "https://www.example.test/account", "\(name): the origin sends the visitor to \(answer.location): \(answer)")
     }
 
+    /// The usual flexible-mode fix: redirect only when the visitor came over HTTP, as the CDN's
+    /// X-Forwarded-Proto says. The edge's fetch for an HTTPS visitor is served, not redirected;
+    /// an HTTP visitor is still sent to HTTPS.
+    @Test func aRedirectGuardedByForwardedProtoIsNoLoop() throws {
+        let vhost = """
+                <If "%{HTTP:X-Forwarded-Proto} != 'https'">
+                    Redirect permanent / https://www.example.test/
+                </If>
+            """
+        let (ids, https) = try Self.scanAndServe(vhost, remoteIP: true, path: "/", headers: Self.edgeHeaders)
+        #expect(ids == [], "\(ids)")
+        #expect(https.status == 200, "an HTTPS visitor's page is served: \(https)")
+        let (_, http) = try Self.scanAndServe(vhost, remoteIP: true, path: "/",
+                                              headers: ["CF-Visitor: {\"scheme\":\"http\"}", "X-Forwarded-Proto: http", "CF-Connecting-IP: 203.0.113.50"])
+        #expect(http.status == 301 && http.location == "https://www.example.test/", "an HTTP visitor is sent to HTTPS: \(http)")
+    }
+
     /// A redirect of one moved page is no loop even in flexible mode: the visitor is sent to
     /// /new, and the edge's request for /new is served, not redirected.
     @Test func aMovedPageIsNoLoop() throws {

@@ -331,8 +331,11 @@ struct ApacheModelBuilder {
     }
 
     /// Reads one directive (recursing into sections) into `settings`.
+    /// `condition` is the connection scheme an enclosing `<If>` selects; `guardText`, an
+    /// enclosing `<If>`/`<ElseIf>`/`<Else>` whose expression the audit cannot evaluate (a redirect
+    /// under it may not fire on every request, so rules must not assume it does).
     private mutating func collect(_ directive: ApacheDirective, scope: String?, group: String?,
-                                  condition: Redirect.Scheme?, balancers: [String: [UpstreamTarget.Endpoint]],
+                                  condition: Redirect.Scheme?, guardText: String? = nil, balancers: [String: [UpstreamTarget.Endpoint]],
                                   into s: inout Settings) {
         let args = directive.args
         let at = directive.location
@@ -343,13 +346,21 @@ struct ApacheModelBuilder {
             let inner = scope.map { $0 + " " + Self.sectionScope(directive) } ?? Self.sectionScope(directive)
             var innerGroup = group
             var innerCondition = condition
+            var innerGuard = guardText
             switch lower {
             case "requireall", "requireany", "requirenone": innerGroup = directive.name
-            case "if": innerCondition = Self.schemeCondition(ofExpression: args.joined(separator: " "))
+            case "if":
+                if let scheme = Self.schemeCondition(ofExpression: args.joined(separator: " ")) {
+                    innerCondition = scheme
+                } else {
+                    innerGuard = Self.sectionScope(directive)
+                }
+            // What an <Else> or <ElseIf> selects depends on the <If> before it: not evaluated.
+            case "elseif", "else": innerGuard = Self.sectionScope(directive)
             default: break
             }
             for child in children {
-                collect(child, scope: inner, group: innerGroup, condition: innerCondition, balancers: balancers, into: &s)
+                collect(child, scope: inner, group: innerGroup, condition: innerCondition, guardText: innerGuard, balancers: balancers, into: &s)
             }
             return
         }
@@ -414,7 +425,8 @@ struct ApacheModelBuilder {
             s.limiters.append(Limiter(kind: .modLimitIPConn, key: "useragent_ip", keysOnClientAddress: true,
                                       limit: "MaxConnPerIP \(value)", scope: scope, location: at))
         case "redirect", "redirectpermanent", "redirecttemp", "redirectmatch":
-            if let redirect = redirect(directive, scope: scope, condition: condition) {
+            if var redirect = redirect(directive, scope: scope, condition: condition) {
+                redirect.condition = guardText
                 s.redirects.append(redirect)
                 if CatchAllRedirect.alias(directive.lowercasedName, args, scope: scope) { s.catchAllAlias = true }
             }
@@ -433,7 +445,8 @@ struct ApacheModelBuilder {
                 if s.serverRewriteRules == 1 { s.catchAllRewrite = CatchAllRedirect(rule: args, conditions: s.pendingCatchAllConditions) }
             }
             s.pendingCatchAllConditions = []
-            if let redirect = rewriteRedirect(args, conditions: conditions, scope: scope, condition: condition, at: at) {
+            if var redirect = rewriteRedirect(args, conditions: conditions, scope: scope, condition: condition, at: at) {
+                redirect.condition = redirect.condition ?? guardText
                 s.rewriteRedirects.append(redirect)
             }
         case "timeout" where scope == nil:
@@ -865,6 +878,7 @@ struct ApacheModelBuilder {
     }
 
     /// The connection scheme an `<If>` expression selects, for the common forms.
+    /// The connection scheme an `<If>` expression selects; nil when it tests something else.
     static func schemeCondition(ofExpression expression: String) -> Redirect.Scheme? {
         let e = expression.lowercased().replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "\"", with: "'")
         if e.contains("%{https}!='on'") || e.contains("%{https}=='off'") || e.contains("%{https}=='off'")
@@ -874,7 +888,7 @@ struct ApacheModelBuilder {
         if e.contains("%{https}=='on'") || e.contains("%{request_scheme}=='https'") || e.contains("%{server_port}=='443'") {
             return .https
         }
-        return .any
+        return nil
     }
 
     // MARK: - Upstreams
