@@ -694,14 +694,28 @@ extension FirewallEvaluator {
                         guard entry.terminal == .verdict(.accept), !entry.sources.isAll, !entry.sources.isDisjoint(with: sources) else { continue }
                         let named = entry.sources.intersection(sources)
                         // Ranges whose first certain entry comes before this one and does not accept.
+                        // Only the segments that overlap the named addresses matter: found by
+                        // binary search, so a 100,000-entry set costs a few lookups, not a scan.
                         var blockedRanges: [ClosedRange<UInt128>] = []
                         var blocker: [Int: [ClosedRange<UInt128>]] = [:]
-                        for (s, start) in segmentation.starts.enumerated() {
-                            let d = segmentation.decisions[segmentation.ids[s]].definite
-                            guard d < i, segmentation.entries[d].terminal != .verdict(.accept) else { continue }
-                            let end = s + 1 < segmentation.starts.count ? segmentation.starts[s + 1] - 1 : family.maxValue
-                            blockedRanges.append(start...end)
-                            blocker[d, default: []].append(start...end)
+                        let starts = segmentation.starts
+                        for range in named.intervals.ranges {
+                            // The last segment starting at or before the range's first address.
+                            var low = 0, high = starts.count
+                            while low < high {
+                                let middle = (low + high) / 2
+                                if starts[middle] <= range.lowerBound { low = middle + 1 } else { high = middle }
+                            }
+                            var s = max(0, low - 1)
+                            while s < starts.count && starts[s] <= range.upperBound {
+                                defer { s += 1 }
+                                let d = segmentation.decisions[segmentation.ids[s]].definite
+                                guard d < i, segmentation.entries[d].terminal != .verdict(.accept) else { continue }
+                                let end = s + 1 < starts.count ? starts[s + 1] - 1 : family.maxValue
+                                let clipped = max(starts[s], range.lowerBound)...min(end, range.upperBound)
+                                blockedRanges.append(clipped)
+                                blocker[d, default: []].append(clipped)
+                            }
                         }
                         let shadowed = named.intersection(AddressSet(family: family, ranges: blockedRanges))
                         guard !shadowed.isEmpty else { continue }
