@@ -15,6 +15,8 @@ public struct ScanRequest: Sendable {
     public var caFiles: [String]
     /// Live mode: what listens on this machine.
     public var sockets: HostSockets?
+    /// The modules compiled into the running httpd (live mode, from `apache2ctl -M`).
+    public var apacheStaticModules: [String]?
 
     public init(paths: [String], explicit: [(kind: InputKind, path: String, familyHint: AddressFamily?)] = [],
                 tree: SourceTree, defines: [String] = [], caFiles: [String] = []) {
@@ -126,7 +128,8 @@ public enum AuditRunner {
         for entry in classified where [.nginxMain, .nginxDump, .apacheMain].contains(entry.kind) {
             let result: LoadResult<WebServerConfig>
             if entry.kind == .apacheMain {
-                result = ApacheLoader.load(hostPath: entry.hostPath, role: .main, tree: tree, defines: request.defines)
+                result = ApacheLoader.load(hostPath: entry.hostPath, role: .main, tree: tree, defines: request.defines,
+                                           staticModules: request.apacheStaticModules)
                 mainDirectories.append((.apache, (entry.hostPath as NSString).deletingLastPathComponent))
             } else {
                 result = NginxLoader.load(hostPath: entry.hostPath, role: entry.kind == .nginxDump ? .nginxDump : .main, tree: tree)
@@ -150,7 +153,8 @@ public enum AuditRunner {
             }
             let result = software == .nginx
                 ? NginxLoader.load(hostPath: entry.hostPath, role: .fragment, tree: tree)
-                : ApacheLoader.load(hostPath: entry.hostPath, role: .fragment, tree: tree, defines: request.defines)
+                : ApacheLoader.load(hostPath: entry.hostPath, role: .fragment, tree: tree, defines: request.defines,
+                                    staticModules: request.apacheStaticModules)
             servers.append(result.model)
             findings += result.findings
             notes += result.notes

@@ -22,6 +22,8 @@ public struct LiveCollector: Sendable {
         /// failed, usually for want of privileges (input.unreadable, warning).
         public var findings: [Finding] = []
         public var sockets: HostSockets?
+        /// The modules compiled into the running httpd, from `apache2ctl -M`.
+        public var apacheStaticModules: [String]?
     }
 
     /// A read-only dump command and where its output goes.
@@ -98,6 +100,13 @@ public struct LiveCollector: Sendable {
             let result = CommandRunner.run(apachectl, ["-V"], timeout: timeout)
             if let main = Self.apacheMainFile(fromVersionOutput: result.stdout), FileManager.default.fileExists(atPath: main) {
                 collected.explicit.append((.apacheMain, main, nil))
+                // Which modules are compiled in decides <IfModule> for them; -M lists them.
+                let modules = CommandRunner.run(apachectl, ["-M"], timeout: timeout)
+                if modules.status == 0, let statics = Self.staticModules(fromModuleList: modules.stdout) {
+                    collected.apacheStaticModules = statics
+                } else {
+                    collected.notes.append("live: \(apachectl) -M failed (exit \(modules.status)): \(modules.stderr.split(separator: "\n").first ?? ""); Debian's compiled-in modules are assumed")
+                }
             } else {
                 collected.notes.append("live: \(apachectl) -V did not name a readable main configuration; Apache skipped")
             }
@@ -116,6 +125,20 @@ public struct LiveCollector: Sendable {
         }
         if readAny { collected.sockets = sockets } else { collected.notes.append("live: /proc/net is not readable; listening ports unknown") }
         return collected
+    }
+
+    /// The `(static)` modules of `apache2ctl -M` (" core_module (static)"); nil when the output
+    /// lists no module at all.
+    static func staticModules(fromModuleList text: String) -> [String]? {
+        var listed = 0
+        var statics: [String] = []
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            guard words.count == 2, words[0].hasSuffix("_module") else { continue }
+            listed += 1
+            if words[1] == "(static)" { statics.append(String(words[0])) }
+        }
+        return listed == 0 ? nil : statics
     }
 
     /// `HTTPD_ROOT` + `SERVER_CONFIG_FILE` from `apache2ctl -V`.

@@ -149,6 +149,7 @@ struct InputArguments: ParsableArguments {
         if let collected {
             request.explicit += collected.explicit
             request.sockets = collected.sockets
+            request.apacheStaticModules = collected.apacheStaticModules
             if paths.isEmpty && project.inputs["paths"] == nil { request.paths = [] }
         }
         var loaded = AuditRunner.load(request)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import OriginAuditCore
 @testable import Audit
+@testable import WebServer
 import TestSupport
 
 /// Live mode reads the kernel's own socket tables; a real listener is the oracle.
@@ -42,6 +43,31 @@ import TestSupport
         let text = " -D HTTPD_ROOT=\"/etc/apache2\"\n -D SERVER_CONFIG_FILE=\"apache2.conf\"\n"
         #expect(LiveCollector.apacheMainFile(fromVersionOutput: text) == "/etc/apache2/apache2.conf")
         #expect(LiveCollector.apacheMainFile(fromVersionOutput: " -D SERVER_CONFIG_FILE=\"/opt/httpd/conf/httpd.conf\"") == "/opt/httpd/conf/httpd.conf")
+    }
+
+    @Test func staticModulesFromModuleList() {
+        let text = "Loaded Modules:\n core_module (static)\n so_module (static)\n ssl_module (shared)\n"
+        #expect(LiveCollector.staticModules(fromModuleList: text) == ["core_module", "so_module"])
+        #expect(LiveCollector.staticModules(fromModuleList: "AH00526: Syntax error on line 3") == nil)
+    }
+
+    /// The modules Debian compiles into apache2, which the Apache reader assumes when it is not
+    /// told (a scan of files), are the ones the real `apache2ctl -M` lists as static.
+    @Test(.enabled(if: TestTools.locate("apache2ctl") != nil && FileManager.default.fileExists(atPath: "/etc/apache2/apache2.conf"),
+                   "Debian's apache2 is not installed"))
+    func assumedStaticModulesAreDebiansOwn() throws {
+        // A copy of the machine's configuration, without Debian's mod_qos (its build cannot load
+        // here: an unresolved pcre symbol), so that httpd can list its modules.
+        let directory = try TestTools.temporaryDirectory("apache-modules")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try TestTools.run("/bin/cp", ["-a", "/etc/apache2", directory.path], timeout: 20)
+        var environment = ProcessInfo.processInfo.environment
+        environment["APACHE_CONFDIR"] = directory.appendingPathComponent("apache2").path
+        environment["PATH"] = (environment["PATH"] ?? "") + ":/usr/sbin:/sbin"
+        _ = try TestTools.run("a2dismod", ["-q", "-f", "qos"], environment: environment, timeout: 30)
+        let result = try TestTools.run("apache2ctl", ["-M"], environment: environment, timeout: 30)
+        let statics = try #require(LiveCollector.staticModules(fromModuleList: result.stdout), "apache2ctl -M failed: \(result.stderr.prefix(300))")
+        #expect(Set(statics) == Set(ApacheConfigReader.builtInModules), "apache2ctl -M: \(statics)")
     }
 
     @Test func commandsHaveATimeLimitAndNoInput() {

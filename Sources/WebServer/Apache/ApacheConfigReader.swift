@@ -80,14 +80,15 @@ final class ApacheConfigReader {
     /// next to each file (so files after a nested include show the nested Include's line).
     private var lastIncludeLine = 0
 
-    init(tree: SourceTree, serverRoot: String, defines: [String], environment: [String: String]) {
+    /// `staticModules`: the modules compiled into the httpd binary (nil: Debian's).
+    init(tree: SourceTree, serverRoot: String, defines: [String], environment: [String: String], staticModules: [String]? = nil) {
         self.tree = tree
         self.serverRoot = serverRoot
         // `-D` names and `Define`s live in one table in httpd: UnDefine removes either.
         self.defines = Set(defines)
         self.environment = environment
         let builtIn = SourceLocation(file: "(built-in)")
-        for name in Self.builtInModules { registerModule(name, at: builtIn) }
+        for name in staticModules ?? Self.builtInModules { registerModule(name, at: builtIn) }
     }
 
     /// For a lone fragment whose tree has no module list: `<IfModule X>` is taken as true (and

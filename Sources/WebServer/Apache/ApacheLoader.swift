@@ -17,9 +17,11 @@ public enum ApacheLoader {
     /// model. `defines`: `-D` names (`--define`); `environment`: variables for `${VAR}` besides
     /// Define — they win over Debian's `envvars`, which the loader reads itself (statically,
     /// `export NAME=value` lines only; the script is never run).
+    /// `staticModules`: the modules compiled into this httpd (live mode reads them from
+    /// `apache2ctl -M`); nil assumes Debian's build.
     public static func load(hostPath: String, role: ConfigRole, tree: SourceTree, defines: [String] = [],
-                            environment: [String: String] = [:]) -> LoadResult<WebServerConfig> {
-        let parsed = read(hostPath: hostPath, role: role, tree: tree, defines: defines, environment: environment)
+                            environment: [String: String] = [:], staticModules: [String]? = nil) -> LoadResult<WebServerConfig> {
+        let parsed = read(hostPath: hostPath, role: role, tree: tree, defines: defines, environment: environment, staticModules: staticModules)
         var builder = ApacheModelBuilder(reader: parsed.reader, mainFile: tree.displayPath(hostPath))
         let model = builder.build(parsed.directives)
         var findings = parsed.reader.findings + builder.findings
@@ -38,7 +40,7 @@ public enum ApacheLoader {
     /// The read phase alone: the directive tree and the reader holding modules, includes and
     /// findings (what the differential tests compare with httpd).
     static func read(hostPath: String, role: ConfigRole, tree: SourceTree, defines: [String],
-                     environment: [String: String]) -> (directives: [ApacheDirective], reader: ApacheConfigReader) {
+                     environment: [String: String], staticModules: [String]? = nil) -> (directives: [ApacheDirective], reader: ApacheConfigReader) {
         let configPath = configLevelPath(hostPath, tree: tree)
         let directory = (configPath as NSString).deletingLastPathComponent
         var serverRoot = directory
@@ -51,7 +53,7 @@ public enum ApacheLoader {
         }
         var variables = envvars(tree: tree, candidates: [serverRoot + "/envvars", "/etc/apache2/envvars"])
         variables.merge(environment) { _, explicit in explicit }
-        let reader = ApacheConfigReader(tree: tree, serverRoot: serverRoot, defines: defines, environment: variables)
+        let reader = ApacheConfigReader(tree: tree, serverRoot: serverRoot, defines: defines, environment: variables, staticModules: staticModules)
         if role == .fragment {
             // A lone site file: its <IfModule>s depend on what the tree enables, if it says.
             let enabled = reader.hostPath(serverRoot + "/mods-enabled")
