@@ -101,4 +101,84 @@ struct LiveScanTests {
         let refused = try lab.request(port: 443, https: true)
         #expect(refused.curlExit == 7, "\(refused)")
     }
+
+    /// The same for Apache: `scan --live` finds the configuration through `apache2ctl -V`, the
+    /// compiled-in modules through `-M`, and the running httpd's sockets in /proc/net. nginx is
+    /// "not installed" here (its program hidden), which is said as an info finding.
+    @Test(.enabled(if: OriginLab.apacheUnavailableReason == nil, "\(OriginLab.apacheUnavailableReason ?? "")"))
+    func liveScanSeesARunningApache() throws {
+        let directory = try TestTools.temporaryDirectory("originaudit-live-apache")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let etc = directory.appendingPathComponent("etc/apache2")
+        try FileManager.default.createDirectory(at: etc.appendingPathComponent("ssl"), withIntermediateDirectories: true)
+        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
+        let certificates = try TestTools.run("/bin/sh", ["-c", """
+            set -e
+            . "\(library)"
+            site www.example.test "DNS:www.example.test" etc/apache2/ssl etc/apache2/ssl
+            """], currentDirectory: directory.path, timeout: 120)
+        try #require(certificates.status == 0, "\(certificates.stderr)")
+        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
+        let modules = ["mpm_prefork", "authz_core", "alias", "ssl", "socache_shmcb", "remoteip", "proxy", "proxy_http"]
+        let ssl = etc.appendingPathComponent("ssl").path
+        let configuration = etc.appendingPathComponent("apache2.conf")
+        try """
+            \(modules.map { "LoadModule \($0)_module \(OriginLab.apacheModules)/mod_\($0).so" }.joined(separator: "\n"))
+            StartServers 1
+            MinSpareServers 1
+            MaxSpareServers 1
+            ServerName www.example.test
+            ErrorLog \(directory.path)/error.log
+            Listen 80
+            Listen 443
+            RemoteIPHeader CF-Connecting-IP
+            RemoteIPTrustedProxy 192.0.2.0/24 198.51.100.0/24
+            <VirtualHost *:80>
+                ServerName www.example.test
+                Redirect permanent / https://www.example.test/
+            </VirtualHost>
+            <VirtualHost *:443>
+                ServerName www.example.test
+                SSLEngine on
+                SSLCertificateFile \(ssl)/www.example.test.pem
+                SSLCertificateKeyFile \(ssl)/www.example.test.key
+                ProxyPass / http://127.0.0.1:9000/
+            </VirtualHost>
+
+            """.write(to: configuration, atomically: false, encoding: .utf8)
+        // What apache2ctl sources before running httpd: Debian's variables, nothing else needed.
+        try "export APACHE_RUN_USER=nobody\nexport APACHE_RUN_GROUP=nogroup\nexport LANG=C\n"
+            .write(to: etc.appendingPathComponent("envvars"), atomically: false, encoding: .utf8)
+
+        let lab = try OriginLab()
+        defer { lab.close() }
+        try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
+        try lab.startApache(configuration: configuration, port: 443)
+
+        func liveScan() throws -> (ids: Set<String>, output: String) {
+            var script = "set -e\nmount --bind '\(etc.path)' /etc/apache2\n"
+            script += "mount --bind /dev/null '\(try TestTools.which("nginx"))'\n"
+            script += "exec '\(Binary.path)' scan --live --format json --fail-on never --tls-mode strict --hostname www.example.test "
+                + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
+            let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                                           timeout: 120)
+            guard let data = result.stdout.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let findings = json["findings"] as? [[String: Any]] else {
+                throw LabFailure("live scan failed (\(result.status)): \(result.stderr)\(result.stdout.prefix(800))")
+            }
+            return (Set(findings.compactMap { $0["ruleId"] as? String }), result.stdout)
+        }
+
+        let first = try liveScan()
+        #expect(first.ids == ["origin.upstream-unreachable", "input.unresolved"], "\(first.output)")
+        #expect(first.output.contains("ProxyPass") && first.output.contains("live: nginx is not installed here"), "\(first.output)")
+        #expect(!first.output.contains("-M failed"), "apache2ctl -M should list the modules: \(first.output)")
+
+        let application = lab.directory.appendingPathComponent("application")
+        try FileManager.default.createDirectory(at: application, withIntermediateDirectories: true)
+        try lab.start(["python3", "-m", "http.server", "9000", "--bind", "127.0.0.1", "--directory", application.path],
+                      name: "application", scratch: application, port: 9000)
+        let second = try liveScan()
+        #expect(second.ids == ["input.unresolved"], "\(second.output)")
+    }
 }
