@@ -56,24 +56,14 @@ struct LiveScanTests {
         try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
         let nginx = try lab.startNginx(configuration: configuration, port: 443)
 
+        // /etc/nginx is the test's configuration only inside the scan's private mount namespace;
+        // /etc/apache2 is hidden behind an empty directory so the machine's own Apache is not audited.
+        let empty = directory.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        var mounts = [(directory.appendingPathComponent("etc/nginx").path, "/etc/nginx")]
+        if FileManager.default.fileExists(atPath: "/etc/apache2") { mounts.append((empty.path, "/etc/apache2")) }
         func liveScan(hiding hidden: [String] = []) throws -> (ids: Set<String>, output: String) {
-            // /etc/nginx is the test's configuration only inside this private mount namespace;
-            // /etc/apache2 is hidden behind an empty directory so the machine's own Apache is not audited.
-            let empty = directory.appendingPathComponent("empty")
-            try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-            var script = "set -e\nmount --bind '\(directory.path)/etc/nginx' /etc/nginx\n"
-            if FileManager.default.fileExists(atPath: "/etc/apache2") { script += "mount --bind '\(empty.path)' /etc/apache2\n" }
-            // A program "not installed": its file replaced by /dev/null, which nothing can execute.
-            for program in hidden { script += "mount --bind /dev/null '\(try TestTools.which(program))'\n" }
-            script += "exec '\(Binary.path)' scan --live --format json --fail-on never --tls-mode strict --hostname www.example.test "
-                + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
-            let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
-                                           timeout: 120)
-            guard let data = result.stdout.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let findings = json["findings"] as? [[String: Any]] else {
-                throw LabFailure("live scan failed (\(result.status)): \(result.stderr)\(result.stdout.prefix(800))")
-            }
-            return (Set(findings.compactMap { $0["ruleId"] as? String }), result.stdout)
+            try Self.liveScan(in: lab, mounts: mounts, hiding: hidden, directory: directory)
         }
 
         // nginx runs, the firewall admits the CDN on 80 and 443, but nothing serves port 9000:
@@ -119,15 +109,10 @@ struct LiveScanTests {
             """], currentDirectory: directory.path, timeout: 120)
         try #require(certificates.status == 0, "\(certificates.stderr)")
         try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
-        let modules = ["mpm_prefork", "authz_core", "alias", "ssl", "socache_shmcb", "remoteip", "proxy", "proxy_http"]
         let ssl = etc.appendingPathComponent("ssl").path
         let configuration = etc.appendingPathComponent("apache2.conf")
         try """
-            \(modules.map { "LoadModule \($0)_module \(OriginLab.apacheModules)/mod_\($0).so" }.joined(separator: "\n"))
-            StartServers 1
-            MinSpareServers 1
-            MaxSpareServers 1
-            ServerName www.example.test
+            \(OriginLab.apacheHeader(modules: ["mpm_prefork", "authz_core", "alias", "ssl", "socache_shmcb", "remoteip", "proxy", "proxy_http"]))
             ErrorLog \(directory.path)/error.log
             Listen 80
             Listen 443
@@ -156,17 +141,7 @@ struct LiveScanTests {
         try lab.startApache(configuration: configuration, port: 443)
 
         func liveScan() throws -> (ids: Set<String>, output: String) {
-            var script = "set -e\nmount --bind '\(etc.path)' /etc/apache2\n"
-            script += "mount --bind /dev/null '\(try TestTools.which("nginx"))'\n"
-            script += "exec '\(Binary.path)' scan --live --format json --fail-on never --tls-mode strict --hostname www.example.test "
-                + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
-            let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
-                                           timeout: 120)
-            guard let data = result.stdout.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let findings = json["findings"] as? [[String: Any]] else {
-                throw LabFailure("live scan failed (\(result.status)): \(result.stderr)\(result.stdout.prefix(800))")
-            }
-            return (Set(findings.compactMap { $0["ruleId"] as? String }), result.stdout)
+            try Self.liveScan(in: lab, mounts: [(etc.path, "/etc/apache2")], hiding: ["nginx"], directory: directory)
         }
 
         let first = try liveScan()
@@ -180,5 +155,25 @@ struct LiveScanTests {
                       name: "application", scratch: application, port: 9000)
         let second = try liveScan()
         #expect(second.ids == ["input.unresolved"], "\(second.output)")
+    }
+
+    /// `originaudit scan --live` inside the lab's origin namespace and a private mount namespace
+    /// where each (source, target) of `mounts` is bind-mounted and each program of `hiding` is
+    /// "not installed" (its file replaced by /dev/null, which nothing can execute). The CDN is the
+    /// test's (`directory/cdn-ranges.txt`), the trust anchor `directory/pki/root.pem`.
+    static func liveScan(in lab: OriginLab, mounts: [(String, String)], hiding hidden: [String], directory: URL) throws
+        -> (ids: Set<String>, output: String) {
+        var script = "set -e\n"
+        for (source, target) in mounts { script += "mount --bind '\(source)' '\(target)'\n" }
+        for program in hidden { script += "mount --bind /dev/null '\(try TestTools.which(program))'\n" }
+        script += "exec '\(Binary.path)' scan --live --format json --fail-on never --tls-mode strict --hostname www.example.test "
+            + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
+        let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                                       timeout: 120)
+        guard let data = result.stdout.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let findings = json["findings"] as? [[String: Any]] else {
+            throw LabFailure("live scan failed (\(result.status)): \(result.stderr)\(result.stdout.prefix(800))")
+        }
+        return (Set(findings.compactMap { $0["ruleId"] as? String }), result.stdout)
     }
 }

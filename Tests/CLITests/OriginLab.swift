@@ -100,6 +100,18 @@ final class OriginLab: @unchecked Sendable {
     /// Where the tests' Apache configurations load their modules from (by path, no Debian envvars).
     static let apacheModules = "/usr/lib/apache2/modules"
 
+    /// The start of a self-contained apache2.conf: the modules loaded by path, one small
+    /// prefork server, the global ServerName www.example.test.
+    static func apacheHeader(modules: [String]) -> String {
+        modules.map { "LoadModule \($0)_module \(apacheModules)/mod_\($0).so" }.joined(separator: "\n") + """
+
+            StartServers 1
+            MinSpareServers 1
+            MaxSpareServers 1
+            ServerName www.example.test
+            """
+    }
+
     /// Starts a real Apache (`apache2 -f configuration -DFOREGROUND`) in the origin's namespace and
     /// waits until it listens on `port`. Like `startNginx`, the runtime files are given on the
     /// command line (`-c`, read after the configuration): pid file, error log, mutexes and runtime

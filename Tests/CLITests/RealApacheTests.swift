@@ -28,11 +28,7 @@ struct RealApacheTests {
     static func apache(_ vhost: String, remoteIP: Bool) -> String {
         let modules = ["mpm_prefork", "authz_core", "authz_host", "alias", "rewrite", "dir"] + (remoteIP ? ["remoteip"] : [])
         return """
-            \(modules.map { "LoadModule \($0)_module \(OriginLab.apacheModules)/mod_\($0).so" }.joined(separator: "\n"))
-            StartServers 1
-            MinSpareServers 1
-            MaxSpareServers 1
-            ServerName www.example.test
+            \(OriginLab.apacheHeader(modules: modules))
             Listen 80
             \(remoteIP ? Self.remoteIP : "")
             <VirtualHost *:80>
