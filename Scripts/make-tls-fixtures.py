@@ -14,9 +14,7 @@ def fixture(rule, case, body, ssl_lines="", config_extra="", trust_root=True, ke
             cert="ssl/site.pem", key="ssl/site.key"):
     d = os.path.join(BASE, rule, case)
     os.makedirs(os.path.join(d, "etc/nginx"), exist_ok=True)
-    script = (SOURCE + textwrap.dedent(body).strip() + f"\ncd ..\nchmod {key_mode} etc/nginx/ssl/*.key 2>/dev/null || true\n"
-              + "# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.\n"
-              + "find pki -type f ! -name root.pem -delete\n")
+    script = SOURCE + textwrap.dedent(body).strip() + f"\nfinish {key_mode}\n"
     open(os.path.join(d, "setup.sh"), "w").write(script)
     open(os.path.join(d, "etc/nginx/nginx.conf"), "w").write(textwrap.dedent(f"""\
         events {{ worker_connections 64; }}

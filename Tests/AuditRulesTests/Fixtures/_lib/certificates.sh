@@ -67,3 +67,6 @@ site() { sub inter "/C=US/O=Example Trust/CN=Example Trust RSA CA 2024" root; \
   cat site.pem inter.pem > "../$3/$1.pem"; \
   cp site.key "../$4/$1.key"; chmod 600 "../$4/$1.key"; \
   find . -type f ! -name root.pem -delete; }
+# finish MODE — leave pki for the fixture folder, give the installed keys MODE, and keep only the
+# root (it is the caFiles/--ca-file entry): the rest of the CA's work is not an input.
+finish() { cd ..; chmod "$1" etc/nginx/ssl/*.key 2>/dev/null || true; find pki -type f ! -name root.pem -delete; }

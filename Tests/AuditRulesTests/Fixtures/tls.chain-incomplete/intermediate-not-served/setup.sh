@@ -5,7 +5,4 @@ set -e
 sub inter "/CN=Fixture Intermediate" root
 leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
 cp site.pem site.key ../etc/nginx/ssl/
-cd ..
-chmod 600 etc/nginx/ssl/*.key 2>/dev/null || true
-# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.
-find pki -type f ! -name root.pem -delete
+finish 600

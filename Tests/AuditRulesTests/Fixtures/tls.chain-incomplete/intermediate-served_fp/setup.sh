@@ -6,7 +6,4 @@ sub inter "/CN=Fixture Intermediate" root
 leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
 cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
 cp site.key ../etc/nginx/ssl/
-cd ..
-chmod 600 etc/nginx/ssl/*.key 2>/dev/null || true
-# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.
-find pki -type f ! -name root.pem -delete
+finish 600

@@ -5,7 +5,4 @@ set -e
 leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID
 cp site.pem ../etc/nginx/ssl/
 openssl pkey -in site.key -traditional -aes128 -passout pass:secret -out ../etc/nginx/ssl/site.key
-cd ..
-chmod 600 etc/nginx/ssl/*.key 2>/dev/null || true
-# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.
-find pki -type f ! -name root.pem -delete
+finish 600

@@ -6,7 +6,4 @@ leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID
 key other
 cp site.pem ../etc/nginx/ssl/
 cp other.key ../etc/nginx/ssl/site.key
-cd ..
-chmod 600 etc/nginx/ssl/*.key 2>/dev/null || true
-# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.
-find pki -type f ! -name root.pem -delete
+finish 600

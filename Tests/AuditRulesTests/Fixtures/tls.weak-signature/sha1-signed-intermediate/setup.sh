@@ -7,7 +7,4 @@ sub inter "/CN=Fixture Intermediate" root sha1 2048
 leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
 cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
 cp site.key ../etc/nginx/ssl/
-cd ..
-chmod 600 etc/nginx/ssl/*.key 2>/dev/null || true
-# Only the root stays (it is the --ca-file): the rest of the CA's work is not an input.
-find pki -type f ! -name root.pem -delete
+finish 600
