@@ -1,6 +1,7 @@
 import Foundation
 import OriginAuditCore
 import AuditRules
+import WebServer
 
 /// Live mode: collects, read-only, what this machine runs — firewall dumps, web-server
 /// configuration, listening sockets — so the normal pipeline can audit it. Every command is a
@@ -24,6 +25,9 @@ public struct LiveCollector: Sendable {
         public var sockets: HostSockets?
         /// The modules compiled into the running httpd, from `apache2ctl -M`.
         public var apacheStaticModules: [String]?
+        /// The name-based virtual hosts httpd itself sees, from `apache2ctl -S`: a check on the
+        /// audit's own reading.
+        public var apacheVirtualHosts: [(port: UInt16, name: String)]?
     }
 
     /// A read-only dump command and where its output goes.
@@ -107,6 +111,12 @@ public struct LiveCollector: Sendable {
                 } else {
                     collected.notes.append("live: \(apachectl) -M failed (exit \(modules.status)): \(modules.stderr.split(separator: "\n").first ?? ""); Debian's compiled-in modules are assumed")
                 }
+                let hosts = CommandRunner.run(apachectl, ["-S"], timeout: timeout)
+                if hosts.status == 0 {
+                    collected.apacheVirtualHosts = Self.virtualHosts(fromDump: hosts.stdout)
+                } else {
+                    collected.notes.append("live: \(apachectl) -S failed (exit \(hosts.status)); the audit's reading of the virtual hosts is not checked against httpd's")
+                }
             } else {
                 collected.notes.append("live: \(apachectl) -V did not name a readable main configuration; Apache skipped")
             }
@@ -139,6 +149,39 @@ public struct LiveCollector: Sendable {
             if words[1] == "(static)" { statics.append(String(words[0])) }
         }
         return listed == 0 ? nil : statics
+    }
+
+    /// The virtual hosts of `apache2ctl -S`: `port 80 namevhost www.example.test (file:line)`
+    /// lines, and `*:8080   c.test (file:line)` for a port with one virtual host.
+    static func virtualHosts(fromDump text: String) -> [(port: UInt16, name: String)] {
+        var hosts: [(port: UInt16, name: String)] = []
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard words.count >= 3, words.last?.hasPrefix("(") == true || words.last?.hasSuffix(")") == true else { continue }
+            if words.count == 5, words[0] == "port", words[2] == "namevhost", let port = UInt16(words[1]) {
+                hosts.append((port, String(words[3])))
+            } else if words.count == 3, let colon = words[0].lastIndex(of: ":"), let port = UInt16(words[0][words[0].index(after: colon)...]),
+                      words[2].hasPrefix("(") {
+                hosts.append((port, String(words[1])))
+            }
+        }
+        return hosts
+    }
+
+    /// httpd's own list of virtual hosts (`apache2ctl -S`) against the audit's reading of the same
+    /// files: a note for each one the audit did not find.
+    public static func missingVirtualHosts(_ listed: [(port: UInt16, name: String)], in model: WebServerModel) -> [String] {
+        var read = Set<String>()
+        for server in model.servers where server.software == .apache {
+            for host in server.virtualHosts {
+                for listener in host.listeners {
+                    for name in host.names { if case .exact(let exact) = name.value { read.insert("\(listener.port ?? 0) \(exact.lowercased())") } }
+                }
+            }
+        }
+        return listed.filter { !read.contains("\($0.port) \($0.name.lowercased())") }.map {
+            "live: apache2ctl -S lists \($0.name) on port \($0.port), which the audit did not find in the configuration it read: findings about it may be missing"
+        }
     }
 
     /// `HTTPD_ROOT` + `SERVER_CONFIG_FILE` from `apache2ctl -V`.

@@ -155,6 +155,9 @@ struct InputArguments: ParsableArguments {
         var loaded = AuditRunner.load(request)
         if live { try? FileManager.default.removeItem(at: liveDirectory) }
         loaded.findings += configFindings + (collected?.findings ?? [])
+        if let listed = collected?.apacheVirtualHosts {
+            liveNotes += LiveCollector.missingVirtualHosts(listed, in: loaded.model.webServer)
+        }
         loaded.notes = liveNotes + loaded.notes
         if loaded.recognised == 0 && loaded.findings.allSatisfy({ $0.ruleId != "input.unknown-format" && $0.ruleId != "input.unreadable" }) {
             FileHandle.standardError.write(Data("originaudit: nothing to analyse: no firewall, web-server or certificate file was found in \(request.paths.joined(separator: ", "))\n".utf8))

@@ -51,6 +51,32 @@ import TestSupport
         #expect(LiveCollector.staticModules(fromModuleList: "AH00526: Syntax error on line 3") == nil)
     }
 
+    /// `apache2ctl -S` read back, and compared with a model: a host httpd lists that the model
+    /// lacks is said.
+    @Test func virtualHostsFromDumpAndTheirCrossCheck() {
+        let text = """
+            VirtualHost configuration:
+            *:80                   is a NameVirtualHost
+                     default server a.test (/etc/apache2/sites-enabled/a.conf:1)
+                     port 80 namevhost a.test (/etc/apache2/sites-enabled/a.conf:1)
+                             alias www.a.test
+                     port 80 namevhost b.test (/etc/apache2/sites-enabled/b.conf:1)
+            *:8443                 c.test (/etc/apache2/sites-enabled/c.conf:1)
+            ServerRoot: "/etc/apache2"
+            """
+        let listed = LiveCollector.virtualHosts(fromDump: text)
+        #expect(listed.map { "\($0.port) \($0.name)" } == ["80 a.test", "80 b.test", "8443 c.test"])
+        let at = OriginAuditCore.SourceLocation(file: "a.conf", line: 1)
+        func host(_ name: String, _ port: UInt16) -> VirtualHost {
+            VirtualHost(software: .apache, location: at, names: [ConfigValue(ServerName.exact(name), at: at)],
+                        listeners: [Listener(address: .any(nil), port: port, location: at)])
+        }
+        let model = WebServerModel(servers: [WebServerConfig(software: .apache, mainFile: "apache2.conf",
+                                                             virtualHosts: [host("a.test", 80), host("C.test", 8443)])])
+        let notes = LiveCollector.missingVirtualHosts(listed, in: model)
+        #expect(notes.count == 1 && notes[0].contains("b.test on port 80"), "\(notes)")
+    }
+
     /// The modules Debian compiles into apache2, which the Apache reader assumes when it is not
     /// told (a scan of files), are the ones the real `apache2ctl -M` lists as static.
     @Test(.enabled(if: TestTools.locate("apache2ctl") != nil && FileManager.default.fileExists(atPath: "/etc/apache2/apache2.conf"),

@@ -148,6 +148,8 @@ struct LiveScanTests {
         #expect(first.ids == ["origin.upstream-unreachable", "input.unresolved"], "\(first.output)")
         #expect(first.output.contains("ProxyPass") && first.output.contains("live: nginx is not installed here"), "\(first.output)")
         #expect(!first.output.contains("-M failed"), "apache2ctl -M should list the modules: \(first.output)")
+        #expect(!first.output.contains("apache2ctl -S lists") && !first.output.contains("-S failed"),
+                "httpd's virtual hosts (apache2ctl -S) and the audit's should agree: \(first.output)")
 
         let application = lab.directory.appendingPathComponent("application")
         try FileManager.default.createDirectory(at: application, withIntermediateDirectories: true)
