@@ -1,3 +1,4 @@
+import Certificates
 import OriginAuditCore
 
 /// What a file is, decided by content first and name second (DESIGN.md §1).
@@ -35,26 +36,6 @@ public enum InputClassifier {
     /// How much of a file is looked at to decide.
     static let sniffLength = 64 * 1024
 
-    /// The labels of lines that are exactly `-----BEGIN label-----` (blanks around allowed).
-    static func pemArmourLabels(_ bytes: ArraySlice<UInt8>) -> [String] {
-        let begin = Array("-----BEGIN ".utf8)
-        var labels: [String] = []
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            var end = index
-            while end < bytes.endIndex && bytes[end] != 0x0A && bytes[end] != 0x0D { end += 1 }
-            var first = index, last = end
-            while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
-            while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
-            let line = bytes[first..<last]
-            if line.count > begin.count + 5 && line.starts(with: begin) && line.suffix(5).allSatisfy({ $0 == UInt8(ascii: "-") }) {
-                labels.append(String(decoding: line.dropFirst(begin.count).dropLast(5), as: UTF8.self))
-            }
-            index = end + 1
-        }
-        return labels
-    }
-
     public static func classify(name: String, bytes: [UInt8]) -> InputKind {
         let fileName = name.split(separator: "/").last.map(String.init) ?? name
         let lowerName = fileName.lowercased()
@@ -67,7 +48,7 @@ public enum InputClassifier {
         if head.contains(0) { return .unknown }
         // PEM armour counts only at the start of a line (a source file may quote it); found on
         // the bytes, since certificate stores hold thousands of such files.
-        let armour = pemArmourLabels(head)
+        let armour = PEMBlock.scan(head).map(\.label)
         if armour.contains(where: { $0 == "CERTIFICATE" || $0 == "TRUSTED CERTIFICATE" }) { return .certificate }
         if armour.contains(where: { $0.hasSuffix("PRIVATE KEY") }) { return .privateKey }
         let text = String(decoding: head, as: UTF8.self)

@@ -219,30 +219,38 @@ public enum PEMReader {
     }
 }
 
-/// One `-----BEGIN label-----` … `-----END …-----` block of a PEM text.
-struct PEMBlock {
-    var label: String
-    /// Bytes of the block, from its BEGIN line through its END line's newline.
-    var range: Range<Int>
+/// One `-----BEGIN label-----` … `-----END …-----` block of a PEM text. The input classifier
+/// and the certificate loader both find armour with `scan`, so they agree on what a PEM file is.
+public struct PEMBlock: Sendable {
+    public var label: String
+    /// Bytes of the block, from its BEGIN line through its END line's line break.
+    public var range: Range<Int>
     /// 1-based line of the BEGIN line.
-    var line: Int
+    public var line: Int
 
-    var isCertificate: Bool { label == "CERTIFICATE" || label == "TRUSTED CERTIFICATE" || label == "X509 CERTIFICATE" }
-    var isPrivateKey: Bool { label.hasSuffix("PRIVATE KEY") }
+    public var isCertificate: Bool { label == "CERTIFICATE" || label == "TRUSTED CERTIFICATE" || label == "X509 CERTIFICATE" }
+    public var isPrivateKey: Bool { label.hasSuffix("PRIVATE KEY") }
 
-    /// The blocks of a PEM text (an unterminated one included), found on the bytes (blank space around the armour lines and
-    /// CRLF line ends are tolerated, as OpenSSL tolerates them).
-    static func scan(_ bytes: [UInt8]) -> [PEMBlock] {
+    public static func scan(_ bytes: [UInt8]) -> [PEMBlock] { scan(bytes[...]) }
+
+    /// The blocks of a PEM text (an unterminated one included), found on the bytes: an armour
+    /// line is one whose text, blanks around it ignored, is the armour; lines end at LF, CRLF or
+    /// a lone CR. `range`s are indices of `bytes`.
+    public static func scan(_ bytes: ArraySlice<UInt8>) -> [PEMBlock] {
         var blocks: [PEMBlock] = []
         var open: (label: String, start: Int, line: Int)?
-        var lineStart = 0, lineNumber = 1
+        var lineStart = bytes.startIndex, lineNumber = 1
         let begin = Array("-----BEGIN ".utf8), end = Array("-----END ".utf8), dashes = Array("-----".utf8)
-        while lineStart < bytes.count {
+        while lineStart < bytes.endIndex {
             var lineEnd = lineStart
-            while lineEnd < bytes.count && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            while lineEnd < bytes.endIndex && bytes[lineEnd] != 0x0A && bytes[lineEnd] != 0x0D { lineEnd += 1 }
+            // Where the next line starts: after LF, CR, or CRLF.
+            var next = lineEnd + 1
+            if lineEnd < bytes.endIndex && bytes[lineEnd] == 0x0D && next < bytes.endIndex && bytes[next] == 0x0A { next += 1 }
+            next = min(next, bytes.endIndex)
             var first = lineStart, last = lineEnd
             while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
-            while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09 || bytes[last - 1] == 0x0D) { last -= 1 }
+            while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
             let line = bytes[first..<last]
             if line.starts(with: begin) && line.count >= begin.count + dashes.count && line.suffix(dashes.count).elementsEqual(dashes) {
                 let label = String(decoding: line.dropFirst(begin.count).dropLast(dashes.count), as: UTF8.self)
@@ -250,13 +258,13 @@ struct PEMBlock {
                 if let current = open { blocks.append(PEMBlock(label: current.label, range: current.start..<lineStart, line: current.line)) }
                 open = (label, lineStart, lineNumber)
             } else if let current = open, line.starts(with: end) {
-                blocks.append(PEMBlock(label: current.label, range: current.start..<min(lineEnd + 1, bytes.count), line: current.line))
+                blocks.append(PEMBlock(label: current.label, range: current.start..<next, line: current.line))
                 open = nil
             }
-            lineStart = lineEnd + 1
+            lineStart = next
             lineNumber += 1
         }
-        if let current = open { blocks.append(PEMBlock(label: current.label, range: current.start..<bytes.count, line: current.line)) }
+        if let current = open { blocks.append(PEMBlock(label: current.label, range: current.start..<bytes.endIndex, line: current.line)) }
         return blocks
     }
 }

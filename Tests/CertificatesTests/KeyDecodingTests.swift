@@ -92,5 +92,8 @@ import COpenSSL
         #expect(blocks.map(\.label) == ["CERTIFICATE", "EC PRIVATE KEY", "CERTIFICATE"])
         #expect(blocks.map(\.line) == [2, 5, 7])
         #expect(blocks.filter(\.isCertificate).count == 2 && blocks.filter(\.isPrivateKey).count == 1)
+        // Old Mac line ends (a lone CR) end lines too, as the input classifier always read them.
+        let mac = PEMBlock.scan(Array("-----BEGIN CERTIFICATE-----\rAAAA\r-----END CERTIFICATE-----\r".utf8))
+        #expect(mac.map(\.label) == ["CERTIFICATE"] && mac.first?.range == 0..<59)
     }
 }
