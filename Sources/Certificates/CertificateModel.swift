@@ -72,9 +72,10 @@ public struct CertificateInfo: Sendable, Hashable {
         ERR_clear_error()
     }
 
+    private static let digits = Array("0123456789ABCDEF".utf8)
+
     /// `AB:CD:…`, as `openssl x509 -fingerprint` prints it.
     static func hex(_ bytes: ArraySlice<UInt8>) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 3)
         for byte in bytes {

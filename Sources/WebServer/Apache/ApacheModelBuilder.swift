@@ -836,7 +836,6 @@ struct ApacheModelBuilder {
         return .any
     }
 
-    /// The connection scheme a `RewriteCond` selects, if it tests one.
     /// The scheme a `RewriteCond` selects: `.http`/`.https` for the connection's scheme, `.any` for
     /// a test that the request's own host name is one exact name (it holds for every request of
     /// the vhost under that name), nil for anything else (a guard the audit cannot evaluate).
@@ -877,11 +876,10 @@ struct ApacheModelBuilder {
         return literal
     }
 
-    /// The connection scheme an `<If>` expression selects, for the common forms.
     /// The connection scheme an `<If>` expression selects; nil when it tests something else.
     static func schemeCondition(ofExpression expression: String) -> Redirect.Scheme? {
         let e = expression.lowercased().replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "\"", with: "'")
-        if e.contains("%{https}!='on'") || e.contains("%{https}=='off'") || e.contains("%{https}=='off'")
+        if e.contains("%{https}!='on'") || e.contains("%{https}=='off'")
             || e.contains("%{request_scheme}=='http'") || e.contains("%{server_port}=='80'") || e.contains("!-n%{https}") {
             return .http
         }

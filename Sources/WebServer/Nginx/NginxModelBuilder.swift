@@ -422,6 +422,11 @@ struct NginxModelBuilder: Sendable {
         return (host, effective)
     }
 
+    /// How a `location` (or `limit_except`) block is named in scopes: `location = /old`.
+    static func scopeLabel(_ directive: NginxDirective) -> String {
+        ([directive.name] + directive.args.map(\.value)).joined(separator: " ")
+    }
+
     /// The paths a location scope answers, for a plain prefix (`location /old`, `^~ /old`) or
     /// exact (`= /old`) location not nested in another block; nil for anything else (regex
     /// locations, `if`, nested scopes) and for the server itself.
@@ -453,8 +458,7 @@ struct NginxModelBuilder: Sendable {
             locations += 1
             let children = item.directive.block ?? []
             guard children.contains(where: { $0.name == "return" }), !children.contains(where: { $0.name == "location" }) else { continue }
-            let label = (["location"] + item.directive.args.map(\.value)).joined(separator: " ")
-            answered.insert(label)
+            answered.insert(scopeLabel(item.directive))
             if item.directive.args.map(\.value) == ["/"] { catchAll = true }
         }
         if catchAll && answered.count == locations { answered.insert("") }
@@ -503,12 +507,8 @@ struct NginxModelBuilder: Sendable {
             case "location", "if", "limit_except":
                 guard directive.block != nil else { continue }
                 let values = directive.name == "if" ? directive.values : []
-                var label = directive.name
-                if directive.name == "if" {
-                    label = "if (\(NginxValues.ifWords(values).joined(separator: " ")))"
-                } else {
-                    for argument in directive.args { label += " " + argument.value }
-                }
+                let label = directive.name == "if"
+                    ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))" : NginxModelBuilder.scopeLabel(directive)
                 let childScope = scope.map { "\($0) > \(label)" } ?? label
                 let childItems = expand(directive.block ?? [], chain: item.chain)
                 let own = settings(of: childItems, scope: childScope)
