@@ -167,7 +167,8 @@ public enum AuditRunner {
         let webServer = WebServerModel(servers: servers)
 
         // Certificates and keys: the files given or found, and every file the web servers name.
-        var references = classified.filter { $0.kind == .certificate || $0.kind == .privateKey }.map {
+        let certificateInputs = classified.filter { $0.kind == .certificate || $0.kind == .privateKey }
+        var references = certificateInputs.map {
             CertificateReference(hostPath: $0.hostPath, role: $0.kind == .certificate ? .certificate : .key)
         }
         for host in webServer.virtualHosts {
@@ -182,7 +183,9 @@ public enum AuditRunner {
             add(tls.clientVerification?.caFile, .clientCA)
         }
         timings.lap("firewall and web-server loaders")
-        let certificates = CertificateLoader.load(references, tree: tree, extraCAFiles: request.caFiles.map { tree.hostPath($0) })
+        // The files found above were read already: handed over, not read again.
+        let certificates = CertificateLoader.load(references, tree: tree, extraCAFiles: request.caFiles.map { tree.hostPath($0) },
+                                                  contents: Dictionary(certificateInputs.map { ($0.hostPath, $0.bytes) }) { first, _ in first })
         timings.lap("certificate loader (\(certificates.model.files.count) files)")
         findings += certificates.findings
         notes += certificates.notes

@@ -20,7 +20,10 @@ public struct CertificateReference: Sendable, Hashable {
 /// Loads every referenced certificate and key once, through libcrypto, never asking for a
 /// passphrase. Garbage, truncated base64 and wrong file types are findings with the file name.
 public enum CertificateLoader {
-    public static func load(_ references: [CertificateReference], tree: SourceTree, extraCAFiles: [String] = []) -> LoadResult<CertificateInventory> {
+    /// `contents`: files already read (the input walk reads every file it sniffs), by host path;
+    /// the others are read here.
+    public static func load(_ references: [CertificateReference], tree: SourceTree, extraCAFiles: [String] = [],
+                            contents: [String: [UInt8]] = [:]) -> LoadResult<CertificateInventory> {
         var findings: [Finding] = []
         var notes: [String] = []
         var missing: [CertificateReference] = []
@@ -39,7 +42,7 @@ public enum CertificateLoader {
         }
         // Files are independent: parse them concurrently.
         let work = paths
-        let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) { loadFile(work[$0], tree: tree) }
+        let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) { loadFile(work[$0], tree: tree, contents: contents[work[$0]]) }
         var files: [String: CertificateFile] = [:]
         for entry in loaded {
             guard let entry else { continue }
@@ -57,10 +60,10 @@ public enum CertificateLoader {
         var findings: [Finding]
     }
 
-    static func loadFile(_ hostPath: String, tree: SourceTree) -> LoadedFile {
+    static func loadFile(_ hostPath: String, tree: SourceTree, contents: [UInt8]? = nil) -> LoadedFile {
         let display = tree.displayPath(hostPath)
         let bytes: [UInt8]
-        switch tree.read(hostPath) {
+        switch contents.map({ .success($0) }) ?? tree.read(hostPath) {
         case .success(let read): bytes = read
         case .failure(let failure):
             return LoadedFile(file: nil, findings: [Finding(ruleId: "input.unreadable", message: "\(display) \(failure)", location: SourceLocation(file: display), key: display)])
