@@ -28,6 +28,8 @@ public struct LiveCollector: Sendable {
         /// The name-based virtual hosts httpd itself sees, from `apache2ctl -S`: a check on the
         /// audit's own reading.
         public var apacheVirtualHosts: [(port: UInt16, name: String)]?
+        /// The interfaces of the IPv4 and IPv6 default routes (`/proc/net/route`, `/proc/net/ipv6_route`).
+        public var defaultRouteInterfaces: [String] = []
     }
 
     /// A read-only dump command and where its output goes.
@@ -134,7 +136,36 @@ public struct LiveCollector: Sendable {
             readAny = true
         }
         if readAny { collected.sockets = sockets } else { collected.notes.append("live: /proc/net is not readable; listening ports unknown") }
+        collected.defaultRouteInterfaces = Self.defaultRouteInterfaces(
+            ipv4: try? String(contentsOfFile: "/proc/net/route", encoding: .utf8),
+            ipv6: try? String(contentsOfFile: "/proc/net/ipv6_route", encoding: .utf8))
         return collected
+    }
+
+    /// The interfaces of the default routes: `/proc/net/route` lines with destination and mask
+    /// 00000000, `/proc/net/ipv6_route` lines with a ::/0 destination (not `lo`, which carries the
+    /// kernel's unreachable default). In the order met, without repeats.
+    static func defaultRouteInterfaces(ipv4: String?, ipv6: String?) -> [String] {
+        var names: [String] = []
+        func add(_ name: Substring) {
+            let text = String(name)
+            if text != "lo", !names.contains(text) { names.append(text) }
+        }
+        for line in (ipv4 ?? "").split(separator: "\n").dropFirst() {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            // Iface Destination Gateway Flags RefCnt Use Metric Mask …; flag 0x1 = RTF_UP.
+            guard fields.count >= 8, fields[1] == "00000000", fields[7] == "00000000",
+                  let flags = UInt32(fields[3], radix: 16), flags & 1 != 0 else { continue }
+            add(fields[0])
+        }
+        for line in (ipv6 ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            // dst dst_len src src_len next_hop metric refcnt use flags iface; flag 0x200 = RTF_REJECT.
+            guard fields.count >= 10, fields[0] == String(repeating: "0", count: 32), fields[1] == "00",
+                  let flags = UInt32(fields[8], radix: 16), flags & 0x1 != 0, flags & 0x200 == 0 else { continue }
+            add(fields[9])
+        }
+        return names
     }
 
     /// The `(static)` modules of `apache2ctl -M` (" core_module (static)"); nil when the output

@@ -9,6 +9,8 @@ public struct ProfileOptions: Sendable {
     public var hostnames: [String] = []
     public var at: String?
     public var expiryWarningDays: Double?
+    /// `--public-interface` (repeatable).
+    public var publicInterfaces: [String] = []
 
     public init(cdn: String? = nil, cdnRangesFile: String? = nil, tlsMode: TLSMode? = nil, hostnames: [String] = [],
                 at: String? = nil, expiryWarningDays: Double? = nil) {
@@ -57,11 +59,16 @@ public enum ProfileBuilder {
             at = parsed
         }
         let days = options.expiryWarningDays ?? config.expiryWarningDays ?? 30
-        return Profile(
+        var profile = Profile(
             cdn: cdn,
             tlsMode: options.tlsMode ?? config.tlsMode ?? .full,
             hostnames: options.hostnames.isEmpty ? config.hostnames : options.hostnames,
             at: at,
             expiryWindow: days * 86_400)
+        for name in options.publicInterfaces where !Profile.isInterfacePattern(name) {
+            throw UsageError("--public-interface '\(name)' is not an interface name (up to 15 characters, no '/' or spaces; a trailing + or * matches every name it begins)")
+        }
+        profile.publicInterfaces = options.publicInterfaces.isEmpty ? config.publicInterfaces : options.publicInterfaces
+        return profile
     }
 }

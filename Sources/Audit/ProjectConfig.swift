@@ -43,6 +43,8 @@ public struct ProjectConfig: Sendable {
     public var cdnRangesFile: String?
     public var tlsMode: TLSMode?
     public var hostnames: [String] = []
+    /// `publicInterfaces:` — the interfaces the CDN's traffic arrives on (`eth0`, `eth+`).
+    public var publicInterfaces: [String] = []
     public var at: String?
     public var expiryWarningDays: Double?
     public var root: String?
@@ -113,6 +115,12 @@ public struct ProjectConfig: Sendable {
             case "hostnames", "hostname":
                 guard let names = strings(value) else { problem("hostnames must be a list of names", value); continue }
                 config.hostnames = names
+            case "publicInterfaces", "public-interfaces", "publicInterface", "public-interface":
+                guard let names = strings(value), names.allSatisfy(Profile.isInterfacePattern) else {
+                    problem("publicInterfaces must be a list of interface names (up to 15 characters; a trailing + or * matches every name it begins)", value)
+                    continue
+                }
+                config.publicInterfaces = names
             case "at": config.at = value.string
             case "expiryWarningDays": config.expiryWarningDays = value.string.flatMap(Double.init)
             case "root": config.root = value.string.map(resolve)

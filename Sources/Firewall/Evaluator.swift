@@ -54,7 +54,7 @@ public struct Outcome: Hashable, Sendable, Codable, CustomStringConvertible {
         case .accept: "accept"
         case .drop: "drop"
         case .reject: "reject (\(rejectWith ?? "?"))"
-        case .unknown: "unknown (\(possible.map(\.description).joined(separator: " or ")))"
+        case .unknown: possible.isEmpty ? "unknown (any outcome)" : "unknown (\(possible.map(\.description).joined(separator: " or ")))"
         case .rateLimited: "rate-limited (\(possible.map(\.description).joined(separator: " or ")))"
         }
     }
@@ -73,6 +73,24 @@ public struct Decision: Hashable, Sendable, Codable {
     public var dnat: RuleReference?
     /// For unknown / rate-limited outcomes: what decides when none of the uncertain rules applies.
     public var otherwise: RuleReference?
+    /// When the public interface is not known and the interfaces the rules distinguish get
+    /// different outcomes: the outcome on each (the decision is then `unknown`, their union).
+    public var byInterface: [InterfaceDecision] = []
+}
+
+/// The outcome for SYNs arriving on one class of interfaces (DESIGN.md §3, interfaces).
+public struct InterfaceDecision: Hashable, Sendable, Codable {
+    /// `enp1s0`, `wan* (other than those named)`, `any other interface`.
+    public var interface: String
+    public var outcome: Outcome
+    public var decidedBy: RuleReference
+}
+
+/// Interfaces that behave alike in every rule: one representative name, and how reports call them.
+public struct InterfaceClass: Hashable, Sendable {
+    /// A name the rules treat like every other member (possibly synthetic for "any other").
+    public var name: String
+    public var label: String
 }
 
 /// One cell of the partition: these sources to these ports get this decision.
@@ -98,17 +116,70 @@ public struct ShadowedAccept: Sendable, Hashable {
 /// rule boundaries finds the first matching rule for every address interval at once.
 public struct FirewallEvaluator: Sendable {
     public let model: FirewallModel
-    /// The interface probes arrive on. nil: the origin's public interface, whose name is unknown;
-    /// then `lo` and container/bridge names (`docker0`, `br-*`, `veth*`, …) do not match and any
-    /// other name is assumed to be that public interface.
-    public var inInterface: String?
+    /// The interfaces the CDN's SYN may arrive on, as patterns (`eth0`, `eth+`, `wan*`). Empty:
+    /// not known; then every interface except `lo` and container bridges (`docker0`, `br-*`,
+    /// `veth*`, …) may be it, and where the rules tell such interfaces apart the outcome is
+    /// computed for each class of them (`Decision.byInterface`), never assumed.
+    public var publicInterfaces: [String]
 
     /// Source ports of probes: Linux's default ephemeral range (the CDN's stack is Linux too).
     static let ephemeralPorts = PortSet(32768...60999)
 
-    public init(model: FirewallModel, inInterface: String? = nil) {
+    public init(model: FirewallModel, publicInterfaces: [String] = []) {
         self.model = model
-        self.inInterface = inInterface
+        self.publicInterfaces = publicInterfaces.map(FirewallEvaluator.pattern)
+    }
+
+    /// Probes arriving on exactly one interface (`nil`: not known).
+    public init(model: FirewallModel, inInterface: String?) {
+        self.init(model: model, publicInterfaces: inInterface.map { [$0] } ?? [])
+    }
+
+    /// A name pattern in iptables' spelling: nft's `wan*` is `wan+`.
+    static func pattern(_ text: String) -> String { text.hasSuffix("*") ? String(text.dropLast()) + "+" : text }
+
+    static func interfaceMatches(_ pattern: String, _ name: String) -> Bool {
+        pattern.hasSuffix("+") ? name.hasPrefix(pattern.dropLast()) : pattern == name
+    }
+
+    /// Names a CDN's SYN never arrives on when the public interface is not given.
+    static let containerInterfaces = ["docker", "br-", "veth", "virbr", "cni", "lxc", "lxd", "podman", "cali", "flannel", "kube", "vxlan", "weave"]
+
+    /// Whether `name` may be the public interface.
+    func mayBePublic(_ name: String) -> Bool {
+        if !publicInterfaces.isEmpty { return publicInterfaces.contains { FirewallEvaluator.interfaceMatches($0, name) } }
+        return name != "lo" && !FirewallEvaluator.containerInterfaces.contains { name.hasPrefix($0) }
+    }
+
+    /// The classes of possible public interfaces that the family's rules tell apart: two names in
+    /// one class match exactly the same `-i`/`iifname` patterns. One class when the rules do not
+    /// depend on which (possible) public interface the SYN arrives on.
+    public func interfaceClasses(_ family: AddressFamily) -> [InterfaceClass] {
+        var patterns: Set<String> = []
+        for table in model.tables where table.family.applies(to: family) {
+            for chain in table.chains {
+                for rule in chain.rules {
+                    for match in rule.matches { if case .interface(true, let names, _) = match { patterns.formUnion(names) } }
+                }
+            }
+        }
+        let boundary = publicInterfaces.isEmpty ? ["lo"] + FirewallEvaluator.containerInterfaces.map { $0 + "+" } : publicInterfaces
+        let all = patterns.union(boundary).sorted()
+        let exact = all.filter { !$0.hasSuffix("+") }
+        let stems = all.filter { $0.hasSuffix("+") }.map { String($0.dropLast()) }
+        // Every signature is met by a named interface, a stem followed by a character no rule
+        // names, or a name no rule names at all.
+        var candidates = exact.map { InterfaceClass(name: $0, label: $0) }
+        candidates += stems.filter { !$0.isEmpty }.map { InterfaceClass(name: $0 + "\u{1}", label: "other \($0)* interfaces") }
+        candidates.append(InterfaceClass(name: "\u{1}", label: "any other interface"))
+        var seen: Set<[Bool]> = []
+        var classes: [InterfaceClass] = []
+        for candidate in candidates where mayBePublic(candidate.name) {
+            let signature = patterns.sorted().map { FirewallEvaluator.interfaceMatches($0, candidate.name) }
+            if seen.insert(signature).inserted { classes.append(candidate) }
+        }
+        if classes.count == 1 || classes.isEmpty { return [classes.first ?? candidates.last!] }
+        return classes
     }
 
     /// The partition of `sources` × `ports` (both families) by outcome.
@@ -132,6 +203,22 @@ public struct FirewallEvaluator: Sendable {
             var run = Run(evaluator: self, family: family)
             return run.shadowed(sources: sources[family], ports: ports)
         }
+    }
+
+    /// One decision from the decisions of every interface class: theirs when they agree on the
+    /// outcome; otherwise `unknown` with the union of their possible verdicts and each class's outcome.
+    static func combine(_ decisions: [Decision], _ classes: [InterfaceClass]) -> Decision {
+        guard let first = decisions.first, decisions.contains(where: { $0.outcome != first.outcome }) else { return decisions[0] }
+        // An outcome that may be anything (an unmodelled target) makes the union anything.
+        let open = decisions.contains { $0.outcome.kind == .unknown && $0.outcome.possible.isEmpty }
+        let possible = open ? [] : Set(decisions.flatMap(\.outcome.possible)).sorted()
+        var uncertain: [RuleReference] = []
+        for decision in decisions {
+            for reference in decision.uncertainBecause where !uncertain.contains(reference) { uncertain.append(reference) }
+        }
+        return Decision(outcome: Outcome(kind: .unknown, possible: possible), decidedBy: first.decidedBy, path: [],
+                        uncertainBecause: uncertain, dnat: decisions.compactMap(\.dnat).first, otherwise: nil,
+                        byInterface: zip(classes, decisions).map { InterfaceDecision(interface: $0.label, outcome: $1.outcome, decidedBy: $1.decidedBy) })
     }
 
     /// Base chains on the input path of a family, in the order the kernel runs them.
@@ -197,13 +284,16 @@ extension FirewallEvaluator {
     struct Run {
         let evaluator: FirewallEvaluator
         let family: AddressFamily
+        /// The interface the probe arrives on: a representative of one interface class.
+        var interface: String
         var resolvedSets: [String: (AddressSet, Bool)] = [:]
         static let maxEntries = 2_000_000
         static let maxDepth = 64
 
-        init(evaluator: FirewallEvaluator, family: AddressFamily) {
+        init(evaluator: FirewallEvaluator, family: AddressFamily, interface: String? = nil) {
             self.evaluator = evaluator
             self.family = family
+            self.interface = interface ?? evaluator.interfaceClasses(family)[0].name
         }
 
         var model: FirewallModel { evaluator.model }
@@ -288,21 +378,9 @@ extension FirewallEvaluator {
             return result
         }
 
-        static let containerInterfaces = ["docker", "br-", "veth", "virbr", "cni", "lxc", "podman", "cali", "flannel", "kube", "vxlan", "weave", "tun", "tap", "wg"]
-
-        func interfaceMatches(_ pattern: String, _ name: String) -> Bool {
-            pattern.hasSuffix("+") ? name.hasPrefix(pattern.dropLast()) : pattern == name
-        }
-
-        /// Whether the probe's input interface matches a name pattern: nil when it cannot be known.
+        /// Whether the probe's input interface (the class being evaluated) matches a name pattern.
         func inputInterfaceMatches(_ patterns: [String]) -> Bool {
-            if let name = evaluator.inInterface { return patterns.contains { interfaceMatches($0, name) } }
-            return patterns.contains { pattern in
-                let stem = pattern.hasSuffix("+") ? String(pattern.dropLast()) : pattern
-                if stem == "lo" { return false }
-                if stem.isEmpty { return true }
-                return !Run.containerInterfaces.contains { stem.hasPrefix($0) }
-            }
+            patterns.contains { FirewallEvaluator.interfaceMatches($0, interface) }
         }
 
         static let specialDestinations: [CIDR] = ["127.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32", "::1/128", "ff00::/8"].compactMap { CIDR($0) }
@@ -395,7 +473,15 @@ extension FirewallEvaluator {
                                    uncertainBecause: [RuleReference], path: [RuleReference], stack: [String], port: UInt16,
                                    afterDNAT: Bool, base: FirewallChain, state: inout FlattenState) {
             var remaining = prefix
+            // Addresses a rate-limited or unknown RETURN/goto may have taken away, how surely, and which rules.
             var maybeSkipped = AddressSet(family: family)
+            var skipCertainty = Certainty.rateLimited
+            var skipBecause: [RuleReference] = []
+            func skip(_ sources: AddressSet, _ certainty: Certainty, _ because: [RuleReference]) {
+                maybeSkipped.formUnion(sources)
+                skipCertainty = max(skipCertainty, certainty)
+                for reference in because where !skipBecause.contains(reference) { skipBecause.append(reference) }
+            }
             for rule in chain.rules {
                 if state.entries.count >= Run.maxEntries {
                     // Too many paths to inline: what is left is unknown, never silently skipped.
@@ -421,7 +507,8 @@ extension FirewallEvaluator {
                 if maybeSkipped.isEmpty || maybeSkipped.isDisjoint(with: sources) {
                     parts = [(sources, combined, because)]
                 } else {
-                    parts = [(sources.subtracting(maybeSkipped), combined, because), (sources.intersection(maybeSkipped), .unknown, because)]
+                    parts = [(sources.subtracting(maybeSkipped), combined, because),
+                             (sources.intersection(maybeSkipped), max(combined, skipCertainty), because + skipBecause.filter { !because.contains($0) })]
                 }
                 for (partSources, partCertainty, partBecause) in parts where !partSources.isEmpty {
                     func emit(_ terminal: Terminal) {
@@ -439,7 +526,7 @@ extension FirewallEvaluator {
                         } else if partCertainty == .always {
                             remaining.subtract(partSources)
                         } else {
-                            maybeSkipped.formUnion(partSources)
+                            skip(partSources, partCertainty, partBecause.isEmpty ? [reference] : partBecause)
                         }
                     case .jump(let target), .goto(let target):
                         let isGoto: Bool
@@ -451,7 +538,7 @@ extension FirewallEvaluator {
                                          uncertainBecause: partBecause, path: path + [reference], stack: stack + [target], port: port,
                                          afterDNAT: afterDNAT, base: base, state: &state)
                             if isGoto {
-                                if partCertainty == .always { remaining.subtract(partSources) } else { maybeSkipped.formUnion(partSources) }
+                                if partCertainty == .always { remaining.subtract(partSources) } else { skip(partSources, partCertainty, partBecause.isEmpty ? [reference] : partBecause) }
                             }
                         } else {
                             emit(.unknown("missing chain \(target)"))
@@ -601,7 +688,8 @@ extension FirewallEvaluator {
             }
             let isUnknown = hasUnknownTerminal || possibilities.contains { $0.certainty == .unknown }
             let first = uncertain.first ?? certain.decidedBy ?? noRule
-            return Decision(outcome: Outcome(kind: isUnknown ? .unknown : .rateLimited, possible: verdicts),
+            // An unmodelled target (NFQUEUE, TARPIT, …) may do anything: no list of verdicts contains it.
+            return Decision(outcome: Outcome(kind: isUnknown ? .unknown : .rateLimited, possible: hasUnknownTerminal ? [] : verdicts),
                             decidedBy: first, path: [], uncertainBecause: uncertain, dnat: possibilities.compactMap(\.dnat).first,
                             otherwise: certain.certainty == .always ? certain.decidedBy : nil)
         }
@@ -625,10 +713,16 @@ extension FirewallEvaluator {
         mutating func partition(sources: AddressSet, ports: PortSet) -> [OutcomePart] {
             var parts: [OutcomePart] = []
             var index: [Decision: [Int]] = [:]
+            let classes = evaluator.interfaceClasses(family)
             for atom in portAtoms(ports) {
                 let port = atom.ranges[0].lowerBound
-                let (pre, input, forward) = segmentations(port: port)
-                let all = pre + input + forward
+                // One set of segmentations per interface class, walked together.
+                var stages: [(pre: [ChainSegmentation], input: [ChainSegmentation], forward: [ChainSegmentation])] = []
+                for interfaceClass in classes {
+                    interface = interfaceClass.name
+                    stages.append(segmentations(port: port))
+                }
+                let all = stages.flatMap { $0.pre + $0.input + $0.forward }
                 // Walk all segmentations together over the probe's intervals.
                 // Decisions are interned per atom: one hash of the chain-decision ids per interval, not of a Decision.
                 var decisions: [Decision] = []
@@ -656,8 +750,11 @@ extension FirewallEvaluator {
                                 defer { offset += list.count }
                                 return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
                             }
-                            let preStages = take(pre), inputStages = take(input), forwardStages = take(forward)
-                            let decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
+                            let perClass = stages.map { stage in
+                                let preStages = take(stage.pre), inputStages = take(stage.input), forwardStages = take(stage.forward)
+                                return compose(pre: preStages, input: inputStages, forward: forwardStages)
+                            }
+                            let decision = FirewallEvaluator.combine(perClass, classes)
                             if let existing = decisionIds[decision] { decisionId = existing } else {
                                 decisionId = decisions.count
                                 decisionIds[decision] = decisionId
@@ -684,12 +781,19 @@ extension FirewallEvaluator {
             return parts.sorted { ($0.sources.intervals.ranges.first?.lowerBound ?? 0, $0.ports.ranges.first?.lowerBound ?? 0) < ($1.sources.intervals.ranges.first?.lowerBound ?? 0, $1.ports.ranges.first?.lowerBound ?? 0) }
         }
 
+        /// The input-path segmentations of every interface class (shadowing and allow-lists look at each).
+        mutating func inputSegmentations(port: UInt16) -> [ChainSegmentation] {
+            evaluator.interfaceClasses(family).flatMap { interfaceClass in
+                interface = interfaceClass.name
+                return segmentations(port: port).input
+            }
+        }
+
         mutating func shadowed(sources: AddressSet, ports: PortSet) -> [ShadowedAccept] {
             var result: [ShadowedAccept] = []
             for atom in portAtoms(ports) {
                 let port = atom.ranges[0].lowerBound
-                let (_, input, _) = segmentations(port: port)
-                for segmentation in input {
+                for segmentation in inputSegmentations(port: port) {
                     for (i, entry) in segmentation.entries.enumerated() {
                         guard entry.terminal == .verdict(.accept), !entry.sources.isAll, !entry.sources.isDisjoint(with: sources) else { continue }
                         let named = entry.sources.intersection(sources)
@@ -812,8 +916,7 @@ extension FirewallEvaluator {
         for family in AddressFamily.allCases where model.families.contains(family) {
             var run = Run(evaluator: self, family: family)
             for atom in run.portAtoms(ports) {
-                let (_, input, _) = run.segmentations(port: atom.ranges[0].lowerBound)
-                for segmentation in input {
+                for segmentation in run.inputSegmentations(port: atom.ranges[0].lowerBound) {
                     for entry in segmentation.entries where entry.terminal == .verdict(.accept) && !entry.sources.isAll {
                         if let existing = result.firstIndex(where: { $0.rule == entry.rule && $0.sources == entry.sources }) {
                             result[existing].ports.formUnion(atom)

@@ -92,7 +92,7 @@ public enum FirewallLoader {
             if case .interface(true, let names, _) = match { return names } else { return [] }
         } }).subtracting(["lo"])
         if !interfaceNames.isEmpty {
-            notes.append("firewall: input-interface matches (\(interfaceNames.sorted().prefix(5).joined(separator: ", "))) were judged assuming CDN traffic arrives on the public interface: lo and container bridges (docker*, br-*, veth*, …) never match, any other name does")
+            notes.append("firewall: input-interface matches (\(interfaceNames.sorted().prefix(5).joined(separator: ", "))) name interfaces: the CDN's traffic is taken to arrive on the --public-interface given (live: the default routes' interfaces); when none is known, never on lo or a container bridge (docker*, br-*, veth*, …), and where the rules treat the other interfaces differently the outcome is given for each")
         }
         if rules.contains(where: { if case .dnat = $0.action { true } else { false } }) {
             notes.append("firewall: DNAT'd traffic is judged by the forward chains at the translated port, as for Docker's published ports; a DNAT to the host's own address is not modelled")

@@ -14,6 +14,7 @@ struct IptablesParser {
     private var current: Int?
     private var currentOpenedAt = 0
     private var sawAddressFamily: AddressFamily?
+    private var ipv6OnlyUses: [(line: Int, column: Int, name: String)] = []
     /// `-A` lines whose jump target is checked once the whole table is known.
     private var pendingTargets: [(table: Int, chain: Int, rule: Int, target: String, line: Int, column: Int, isGoto: Bool)] = []
 
@@ -94,7 +95,13 @@ struct IptablesParser {
             closeTable()
         }
         if rulesOnly { closeTable() }
-        let family = familyHint ?? headerFamily ?? sawAddressFamily ?? .ipv4
+        // With nothing else to go by, an IPv6-only match says the file is ip6tables'.
+        let family = familyHint ?? headerFamily ?? sawAddressFamily ?? (ipv6OnlyUses.isEmpty ? .ipv4 : .ipv6)
+        if family == .ipv4 {
+            for use in ipv6OnlyUses {
+                error(line: use.line, column: use.column, "-m \(use.name) is an IPv6 match: iptables-restore refuses it in an IPv4 ruleset (it belongs in the ip6tables file)")
+            }
+        }
         let tableFamily: TableFamily = family == .ipv4 ? .ip : .ip6
         let defaultReject = family == .ipv4 ? "icmp-port-unreachable" : "icmp6-port-unreachable"
         for index in tables.indices {
@@ -206,6 +213,7 @@ struct IptablesParser {
         var options = RuleOptions(words: rest, tableName: tables[current].name)
         options.parse()
         if let family = options.addressFamily { sawAddressFamily = sawAddressFamily ?? family }
+        if let module = options.ipv6OnlyModule { ipv6OnlyUses.append((line, module.column, module.name)) }
         if let problem = options.error {
             error(line: line, column: problem.column, problem.message)
             return
@@ -240,6 +248,12 @@ struct RuleOptions {
     var chainTarget: (name: String, column: Int, isGoto: Bool)?
     var error: (column: Int, message: String)?
     var addressFamily: AddressFamily?
+    /// A match only ip6tables has (`-m rt`): iptables-restore refuses it in an IPv4 ruleset.
+    var ipv6OnlyModule: (column: Int, name: String)?
+
+    static let ipv6OnlyModules: Set<String> = ["rt", "frag", "hbh", "dst", "ipv6header", "mh", "eui64"]
+    /// IPv6 extension header names of `-m ipv6header --header`; `prot` is the upper-layer protocol itself.
+    static let ipv6Headers: Set<String> = ["hop", "hop-by-hop", "dst", "route", "frag", "auth", "esp", "none", "prot", "protocol", "0", "60", "43", "44", "51", "50", "59", "255"]
 
     private var index = 0
     private var modules: [String] = []
@@ -247,6 +261,7 @@ struct RuleOptions {
     private var target: String?
     private var rejectWith: String?
     private var dnatPort: UInt16?
+    private var soft = false
 
     init(words: [Word], tableName: String) {
         self.words = words
@@ -338,6 +353,12 @@ struct RuleOptions {
         case "-m", "--match":
             guard let word = value(for: option, negated: &negated) else { return }
             modules.append(word.text)
+            if RuleOptions.ipv6OnlyModules.contains(word.text) { ipv6OnlyModule = ipv6OnlyModule ?? (word.column, word.text) }
+            if ["rt", "frag", "hbh", "dst", "mh"].contains(word.text) {
+                // The match needs that header (a mobility header: that protocol); whatever its
+                // options, a plain TCP SYN carries none, so it never matches.
+                matches.append(.never("-m \(word.text) (IPv6 extension header; a TCP SYN carries none)"))
+            }
         case "-j", "--jump", "-g", "--goto":
             guard let word = value(for: option, negated: &negated) else { return }
             target = word.text
@@ -535,6 +556,46 @@ struct RuleOptions {
             appendLimit("recent", name)
         case ("recent", _):
             _ = values()
+        case ("rt", _), ("frag", _), ("hbh", _), ("dst", _), ("mh", _):
+            // Decided by the module itself (never, above); its options only narrow it further.
+            _ = values()
+        case ("ipv6header", "--soft"):
+            soft = true
+        case ("ipv6header", "--header"):
+            guard let word = value(for: option, negated: &negated) else { return }
+            let listed = Set(word.text.lowercased().split(separator: ",").map(String.init))
+            guard listed.isSubset(of: RuleOptions.ipv6Headers) else { fail(word.column, "unknown IPv6 header in '\(word.text)'"); return }
+            // ip6t_ipv6header: a TCP SYN has no extension header; only `prot` (the protocol after
+            // the headers) is present. Exact mode compares the sets; --soft needs each listed one.
+            let proto: Set<String> = ["prot", "protocol", "255"]
+            let others = listed.subtracting(proto)
+            let present = listed.isDisjoint(with: proto) ? 0 : 1
+            let matchesProbe: Bool
+            if soft || words[index...].contains(where: { $0.text == "--soft" }) {
+                matchesProbe = negated ? present == 0 : others.isEmpty && present == 1
+            } else {
+                matchesProbe = negated ? !others.isEmpty : others.isEmpty && present == 1
+            }
+            matches.append(matchesProbe ? .always("ipv6header \(negated ? "! " : "")--header \(word.text)") : .never("ipv6header \(negated ? "! " : "")--header \(word.text)"))
+        case ("length", "--length"):
+            guard let word = value(for: option, negated: &negated) else { return }
+            guard let range = PortText.range(word.text, separator: ":") else { fail(word.column, "invalid length '\(word.text)'"); return }
+            // A SYN with the usual options is 60 bytes over IPv4, 80 over IPv6; 44–100 covers every
+            // option set a CDN sends. A range holding all of it or none of it decides.
+            let syn: ClosedRange<UInt16> = 44...100
+            if range.lowerBound <= syn.lowerBound && range.upperBound >= syn.upperBound {
+                matches.append(negated ? .never("! --length \(word.text)") : .always("--length \(word.text)"))
+            } else if !range.overlaps(syn) {
+                matches.append(negated ? .always("! --length \(word.text)") : .never("--length \(word.text)"))
+            } else {
+                matches.append(.unknown("-m length \(negated ? "! " : "")--length \(word.text)"))
+            }
+        case ("pkttype", "--pkt-type"):
+            guard let word = value(for: option, negated: &negated) else { return }
+            let type = word.text.lowercased()
+            guard ["unicast", "broadcast", "multicast", "host"].contains(type) else { fail(word.column, "unknown packet type '\(word.text)'"); return }
+            // The CDN's SYN is addressed to the origin itself.
+            matches.append(((type == "unicast" || type == "host") != negated) ? .always("--pkt-type \(word.text)") : .never("--pkt-type \(word.text)"))
         case (_, "--icmp-type"), (_, "--icmpv6-type"):
             _ = values()
             matches.append(.never("ICMP type match (the probe is TCP)"))

@@ -426,18 +426,50 @@ enum NftMatches {
             case ("ip", "protocol"), ("ip6", "nexthdr"):
                 return protocols(right, negated: negated, body: body) + [.family(proto == "ip" ? .ipv4 : .ipv6)]
             case ("tcp", "flags"):
-                return [.proto([6], negated: false), .unknown(summary(body))]
+                // The probe carries SYN alone: `tcp flags syn` (== syn) holds, `tcp flags { … }` / `in`
+                // (any of the bits) holds when syn is among them.
+                let flags = Set(NftValues.members(right).map { "\($0)" })
+                let holds: Bool
+                if op == "in" || (right as? [String: Any])?["set"] != nil {
+                    holds = flags.contains("syn")
+                } else if flags.count == 1 {
+                    holds = flags == ["syn"]
+                } else {
+                    return [.proto([6], negated: false), .unknown(summary(body))]
+                }
+                return [.proto([6], negated: false), holds != negated ? .always(summary(body)) : .never(summary(body))]
+            case ("icmp", _), ("icmpv6", _), ("udp", _), ("udplite", _), ("sctp", _), ("dccp", _), ("esp", _), ("ah", _), ("comp", _):
+                // A field of another protocol's header: nft adds the protocol dependency, so a TCP SYN never matches.
+                return [.proto([ProtocolNames.number(proto) ?? 0], negated: false)]
             default:
                 return [.unknown(summary(body))]
             }
+        }
+        if let exthdr = left["exthdr"] as? [String: Any] {
+            // An IPv6 extension header: a TCP SYN carries none. `exthdr frag missing` holds; any
+            // field of a missing header makes the rule stop (never matches, negated or not).
+            if let exists = right as? Bool { return [(exists == false) != negated ? .always(summary(body)) : .never(summary(body))] }
+            return [.never("exthdr \(exthdr["name"] ?? "?") (a TCP SYN carries no IPv6 extension header)")]
         }
         if let meta = left["meta"] as? [String: Any], let key = meta["key"] as? String {
             switch key {
             case "l4proto":
                 return protocols(right, negated: negated, body: body)
             case "iifname", "oifname", "iif", "oif":
-                let names = NftValues.members(right).map { "\($0)".replacingOccurrences(of: "*", with: "+") }
+                if let name = right as? String, name.hasPrefix("@") {
+                    // A named set of interface names: its members are not read here.
+                    return key.hasPrefix("i") ? [.unknown(summary(body))] : [.interface(input: false, names: [name], negated: negated)]
+                }
+                let names = NftValues.members(right).map { member -> String in
+                    let text = "\(member)"
+                    return text.hasSuffix("*") ? String(text.dropLast()) + "+" : text
+                }
                 return [.interface(input: key.hasPrefix("i"), names: names, negated: negated)]
+            case "iiftype":
+                // Only lo is of type loopback; Ethernet, PPP and tunnels may all be public.
+                let types = Set(NftValues.members(right).map { "\($0)" })
+                if types == ["loopback"] { return [.interface(input: true, names: ["lo"], negated: negated)] }
+                return [.unknown(summary(body))]
             case "nfproto":
                 let names = NftValues.members(right).map { "\($0)" }
                 if names == ["ipv4"] { return [negated ? .family(.ipv6) : .family(.ipv4)] }

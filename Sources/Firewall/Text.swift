@@ -82,43 +82,42 @@ enum TextScan {
 
 /// Protocol names as iptables and nft accept them.
 enum ProtocolNames {
+    /// `Rules/names/protocols.yml`: the names /etc/protocols gives and iptables' own.
+    static let numbers: [String: UInt8] = NameTable.load("names/protocols.yml").compactMapValues { UInt8(exactly: $0) }
+
     static func number(_ name: String) -> UInt8? {
-        switch name.lowercased() {
-        case "tcp": 6
-        case "udp": 17
-        case "icmp": 1
-        case "icmpv6", "ipv6-icmp", "icmp6": 58
-        case "sctp": 132
-        case "udplite": 136
-        case "esp": 50
-        case "ah": 51
-        case "gre": 47
-        case "igmp": 2
-        case "dccp": 33
-        case "ipip", "ipencap": 4
-        case "ospf": 89
-        case "vrrp": 112
-        default: UInt8(name)
+        UInt8(name) ?? numbers[name.lowercased()]
+    }
+}
+
+/// `name: number` lines of an embedded data file under Rules/ (comments with `#`).
+enum NameTable {
+    static func load(_ path: String) -> [String: Int] {
+        guard let file = EmbeddedRules.files.first(where: { $0.path == path }) else { return [:] }
+        var table: [String: Int] = [:]
+        for line in file.contents.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let number = Int(parts[1].trimmingCharacters(in: .whitespaces)) else { continue }
+            table[String(parts[0]).trimmingCharacters(in: .whitespaces)] = number
         }
+        return table
     }
 }
 
 /// Port syntax shared by iptables (`80`, `1000:2000`, `:1023`, names) and nft (`1000-2000`).
 enum PortText {
-    static let services: [String: UInt16] = [
-        "http": 80, "https": 443, "ssh": 22, "www": 80, "http-alt": 8080, "domain": 53, "smtp": 25,
-        "ftp": 21, "telnet": 23, "pop3": 110, "imap": 143, "imaps": 993, "pop3s": 995, "ntp": 123,
-        "submission": 587, "mysql": 3306, "postgresql": 5432, "snmp": 161, "bgp": 179, "ldap": 389,
-        "ldaps": 636, "rsync": 873, "redis": 6379, "webcache": 8080, "tproxy": 8081, "domain-s": 853,
-    ]
+    /// `Rules/names/services.yml`: the service names iptables and nft resolve through /etc/services.
+    static let services: [String: UInt16] = NameTable.load("names/services.yml").compactMapValues { UInt16(exactly: $0) }
 
     static func port(_ text: some StringProtocol) -> UInt16? {
         if let number = UInt16(text) { return number }
-        return services[String(text).lowercased()]
+        return services[String(text)]
     }
 
     /// One port or range; `separator` is `:` for iptables, `-` for nft.
     static func range(_ text: some StringProtocol, separator: Character) -> ClosedRange<UInt16>? {
+        // A service name may hold the range separator itself (`http-alt`).
+        if let single = port(text) { return single...single }
         if let split = text.firstIndex(of: separator) {
             let low = text[..<split], high = text[text.index(after: split)...]
             guard let a = low.isEmpty ? 0 : port(low), let b = high.isEmpty ? UInt16.max : port(high) else { return nil }

@@ -20,6 +20,9 @@ public struct Profile: Sendable {
     public var at: Date
     /// Certificates expiring within this many seconds of `at` are reported as expiring.
     public var expiryWindow: TimeInterval
+    /// The interfaces the CDN's traffic arrives on (`eth0`, `eth+`, `wan*`): given, or in live mode
+    /// those of the default routes. Empty: not known (the firewall is judged per interface class).
+    public var publicInterfaces: [String] = []
 
     public init(cdn: CDNProfile, tlsMode: TLSMode = .full, hostnames: [String] = [], at: Date, expiryWindow: TimeInterval = 30 * 86_400) {
         self.cdn = cdn
@@ -61,6 +64,14 @@ public struct Profile: Sendable {
         let day = ISO8601DateFormatter()
         day.formatOptions = [.withFullDate]
         return day.date(from: text)
+    }
+
+    /// Whether `text` is an interface name as Linux allows it (1–15 bytes, no `/`, `:` or white
+    /// space), optionally ending in the wildcard `+` (iptables) or `*` (nftables).
+    public static func isInterfacePattern(_ text: String) -> Bool {
+        let stem = text.hasSuffix("+") || text.hasSuffix("*") ? String(text.dropLast()) : text
+        guard stem.utf8.count <= 15, !(stem.isEmpty && stem.count == text.count) else { return false }
+        return stem.unicodeScalars.allSatisfy { $0.value > 32 && $0.value < 127 && $0 != "/" && $0 != ":" && $0 != "*" && $0 != "+" }
     }
 
     /// RFC 3339 text of an instant in UTC, as the reports print it.

@@ -35,7 +35,7 @@ struct FirewallCommand: ParsableCommand {
             let planned = model.cdnPorts(prepared.profile)
             checked = planned.http.union(planned.https)
         }
-        let matrix = ReachabilityMatrix.compute(model: model.firewall, cdn: prepared.profile.cdn, ports: checked)
+        let matrix = ReachabilityMatrix.compute(model: model.firewall, cdn: prepared.profile.cdn, ports: checked, publicInterfaces: prepared.profile.publicInterfaces)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -47,8 +47,13 @@ struct ProfileArguments: ParsableArguments {
     @Option(name: .customLong("expiry-warning-days"), help: "Certificates expiring within this many days are reported (default 30).")
     var expiryWarningDays: Double?
 
+    @Option(name: .customLong("public-interface"), help: ArgumentHelp("An interface the CDN's traffic arrives on (repeatable; wildcards as iptables/nft write them: eth+, wan*). Default: live mode uses the default routes' interfaces; otherwise a firewall verdict that depends on the interface is given for each interface the rules tell apart.", valueName: "name"))
+    var publicInterfaces: [String] = []
+
     var options: ProfileOptions {
-        ProfileOptions(cdn: cdn, cdnRangesFile: cdnRanges, tlsMode: tlsMode, hostnames: hostnames, at: at, expiryWarningDays: expiryWarningDays)
+        var options = ProfileOptions(cdn: cdn, cdnRangesFile: cdnRanges, tlsMode: tlsMode, hostnames: hostnames, at: at, expiryWarningDays: expiryWarningDays)
+        options.publicInterfaces = publicInterfaces
+        return options
     }
 }
 
@@ -112,7 +117,7 @@ struct InputArguments: ParsableArguments {
         }
         project.disabled.formUnion(disabled)
 
-        let profile: Profile
+        var profile: Profile
         do {
             profile = try ProfileBuilder.build(profileArguments.options, config: project, now: now)
         } catch {
@@ -144,6 +149,11 @@ struct InputArguments: ParsableArguments {
             }
             liveNotes = result.notes
             collected = result
+            // The CDN's traffic arrives where the default routes leave, unless the user said otherwise.
+            if profile.publicInterfaces.isEmpty, !result.defaultRouteInterfaces.isEmpty {
+                profile.publicInterfaces = result.defaultRouteInterfaces
+                liveNotes.append("live: the CDN's traffic is taken to arrive on \(result.defaultRouteInterfaces.joined(separator: ", ")) (the default routes' interfaces); give --public-interface to say otherwise")
+            }
         }
         var request = selection.request(tree: tree, defines: defines + project.defines, caFiles: caFiles + project.caFiles)
         if let collected {

@@ -65,13 +65,23 @@ struct UnknownMatch: AuditRule {
     let id = "firewall.unknown-match"
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        let unresolved = Set(FirewallEvaluator(model: model.firewall).unresolvedSets().map(\.rule))
+        let unresolved = Set(FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).unresolvedSets().map(\.rule))
         let parts = FirewallCheck.cdnParts(model, profile).filter { part in
             // Uncertainty that comes only from sets not given is firewall.set-unresolved's finding.
-            part.decision.outcome.kind == .unknown && !part.decision.uncertainBecause.allSatisfy { unresolved.contains($0) }
+            part.decision.outcome.kind == .unknown
+                && (!part.decision.byInterface.isEmpty || !part.decision.uncertainBecause.allSatisfy { unresolved.contains($0) })
         }
         return FirewallCheck.grouped(parts).map { group in
             let possible = group.decision.outcome.possible.map(\.description).joined(separator: " or ")
+            if !group.decision.byInterface.isEmpty {
+                // Not a guess: each interface the rules tell apart, with its own outcome.
+                return Finding(
+                    ruleId: id,
+                    message: "the outcome for \(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) addresses \(group.sources.summary()) on \(FirewallCheck.portText(group.ports)) depends on the interface their SYN arrives on, which is not known: \(FirewallCheck.perInterface(group.decision)); give --public-interface (or publicInterfaces: in .originaudit.yml)",
+                    location: group.decision.decidedBy.location,
+                    related: group.decision.byInterface.map { RelatedLocation($0.decidedBy.location, "arriving on \($0.interface): \($0.outcome): \($0.decidedBy.chain): \($0.decidedBy.text)") },
+                    key: FirewallCheck.key(group.family, group.sources, group.ports) + " by interface")
+            }
             return Finding(
                 ruleId: id,
                 message: "the outcome for \(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) addresses \(group.sources.summary()) on \(FirewallCheck.portText(group.ports)) depends on \(FirewallCheck.describe(group.decision.decidedBy)), which this audit does not model\(possible.isEmpty ? "" : " (it may be \(possible))"); check it by hand",

@@ -25,8 +25,8 @@ enum FirewallCheck {
         let sources = cdnSources(model.firewall, profile)
         guard !sources.isEmpty else { return [] }
         let checked = ports(model, profile)
-        return model.derived.value("cdn parts \(sources.cidrs) \(checked.portList)") {
-            FirewallEvaluator(model: model.firewall).evaluate(sources: sources, ports: checked)
+        return model.derived.value("cdn parts \(sources.cidrs) \(checked.portList) \(profile.publicInterfaces)") {
+            FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).evaluate(sources: sources, ports: checked)
         }
     }
 
@@ -70,6 +70,11 @@ enum FirewallCheck {
         }
         if let dnat = decision.dnat { related.append(RelatedLocation(dnat.location, "DNAT: \(dnat.text)")) }
         return related
+    }
+
+    /// "arriving on enp1s0: drop (rules.v4:7 …); on enp2s0: accept (rules.v4:5 …)"
+    static func perInterface(_ decision: Decision) -> String {
+        "arriving on " + decision.byInterface.map { "\($0.interface): \($0.outcome) by \(describe($0.decidedBy))" }.joined(separator: "; on ")
     }
 
     private static func referenceText(_ reference: RuleReference) -> String { "\(reference.chain): \(reference.text)" }

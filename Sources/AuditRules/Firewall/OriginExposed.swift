@@ -3,7 +3,8 @@ import Firewall
 
 /// firewall.origin-exposed: sources outside the CDN's ranges can reach the web ports, so
 /// visitors (and attackers) can bypass the CDN. Only definite accepts count: "others are
-/// blocked" is judged under the optimistic reading of unknown matches (DESIGN.md §3).
+/// blocked" is judged under the optimistic reading of unknown matches (DESIGN.md §3). An accept
+/// behind a rate limit (`ufw limit`) still admits every source: it counts, and the message says so.
 struct OriginExposed: AuditRule {
     let id = "firewall.origin-exposed"
 
@@ -14,15 +15,16 @@ struct OriginExposed: AuditRule {
             others[family] = profile.cdn.ranges[family].complement()
         }
         guard !others.isEmpty else { return [] }
-        let parts = FirewallEvaluator(model: model.firewall).evaluate(sources: others, ports: FirewallCheck.ports(model, profile))
-            .filter { $0.decision.outcome.certainlyAccepted }
+        let parts = FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).evaluate(sources: others, ports: FirewallCheck.ports(model, profile))
+            .filter { $0.decision.outcome.certainlyAccepted || ($0.decision.outcome.kind == .rateLimited && $0.decision.outcome.possible.contains(.accept)) }
         return FirewallCheck.grouped(parts).map { group in
             let everyone = group.sources == others[group.family]
             let who = everyone ? "every non-\(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) address"
                 : "non-\(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) addresses \(group.sources.summary(limit: 4))"
+            let limited = group.decision.outcome.kind == .rateLimited
             return Finding(
                 ruleId: id,
-                message: "\(who) can connect to \(FirewallCheck.portText(group.ports)) directly, accepted by \(FirewallCheck.describe(group.decision.decidedBy)): the origin can be reached without the CDN",
+                message: "\(who) can connect to \(FirewallCheck.portText(group.ports)) directly, accepted by \(FirewallCheck.describe(group.decision.otherwise ?? group.decision.decidedBy))\(limited ? " under the rate limit at \(FirewallCheck.describe(group.decision.decidedBy)) (a limit slows a visitor, it does not keep anyone out)" : ""): the origin can be reached without the CDN",
                 location: group.decision.decidedBy.location,
                 related: FirewallCheck.related(group.decision),
                 key: "\(group.family == .ipv4 ? "v4" : "v6") \(group.decision.decidedBy.chain) \(group.decision.decidedBy.text) tcp/\(group.ports.portList)")
