@@ -515,15 +515,25 @@ extension FirewallEvaluator {
                         state.entries.append(FlatEntry(sources: partSources, certainty: partCertainty, terminal: terminal,
                                                        rule: reference, path: path, uncertainBecause: partBecause))
                     }
+                    // A rule certain in itself, reached only "maybe" (through an uncertain jump or
+                    // after an uncertain RETURN): the packets that do reach it end here, the others
+                    // never were in this chain, so no later rule of the chain sees these addresses.
+                    // (Certain parts stay for the sweep, which the shadowing analysis reads.)
+                    let endsHere = ruleCertainty == .always && partCertainty != .always
                     switch rule.action {
-                    case .verdict(let verdict): emit(.verdict(verdict))
-                    case .dnat(let target): emit(.dnat(target))
+                    case .verdict(let verdict):
+                        emit(.verdict(verdict))
+                        if endsHere { remaining.subtract(partSources) }
+                    case .dnat(let target):
+                        emit(.dnat(target))
+                        if endsHere { remaining.subtract(partSources) }
                     case .unknown(let what): emit(.unknown(what))
                     case .continue: break
                     case .return:
                         if chain.name == base.name && stack.count == 1 {
                             emit(.verdict(base.policy))
-                        } else if partCertainty == .always {
+                            if endsHere { remaining.subtract(partSources) }
+                        } else if partCertainty == .always || endsHere {
                             remaining.subtract(partSources)
                         } else {
                             skip(partSources, partCertainty, partBecause.isEmpty ? [reference] : partBecause)
@@ -538,7 +548,7 @@ extension FirewallEvaluator {
                                          uncertainBecause: partBecause, path: path + [reference], stack: stack + [target], port: port,
                                          afterDNAT: afterDNAT, base: base, state: &state)
                             if isGoto {
-                                if partCertainty == .always { remaining.subtract(partSources) } else { skip(partSources, partCertainty, partBecause.isEmpty ? [reference] : partBecause) }
+                                if partCertainty == .always || endsHere { remaining.subtract(partSources) } else { skip(partSources, partCertainty, partBecause.isEmpty ? [reference] : partBecause) }
                             }
                         } else {
                             emit(.unknown("missing chain \(target)"))

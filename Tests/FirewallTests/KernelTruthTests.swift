@@ -163,7 +163,7 @@ import TestSupport
                     guard let decision = parts.first?.decision, let expected = Observation.compatible(decision.outcome) else { skipped += 1; continue }
                     compared += 1
                     #expect(expected.contains(Observation.normalise(seen)),
-                            "\(kernelCase.name): \(probe.source) → tcp/\(probe.port): kernel said \(seen), evaluator (interface \(evaluator.inInterface ?? "assumed")) predicted \(decision.outcome) by \(decision.decidedBy)")
+                            "\(kernelCase.name): \(probe.source) → tcp/\(probe.port): kernel said \(seen), evaluator (public interfaces \(evaluator.publicInterfaces)) predicted \(decision.outcome) by \(decision.decidedBy)")
                 }
             }
 
