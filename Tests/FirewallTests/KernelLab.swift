@@ -44,6 +44,12 @@ final class KernelLab: @unchecked Sendable {
     /// listening on 80), for DNAT'd traffic as Docker publishes it.
     private(set) var container: String?
     private var containerListener: SessionProcess?
+    /// A fourth namespace on the origin's LAN side, reached through `enp2s0` (sources 198.18.0.0/24),
+    /// for rulesets that tell the public interface (eth0) from the LAN.
+    private(set) var lan: String?
+    static let lanSources = ["198.18.0.10", "198.18.0.77"]
+    static let originLANMAC = "02:0a:00:00:01:01"
+    static let lanMAC = "02:0a:00:00:01:02"
 
     init() throws {
         let tag = "\(getpid() % 100_000)-\(UInt32.random(in: 0...0xFFFF))"
@@ -178,6 +184,31 @@ final class KernelLab: @unchecked Sendable {
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { usleep(50_000) }
     }
 
+    /// Creates the LAN namespace (once): the origin's `enp2s0` faces it.
+    func enableLAN() throws {
+        guard lan == nil else { return }
+        let name = origin.replacingOccurrences(of: "oa-fw-o-", with: "oa-fw-l-")
+        try must(["ip", "netns", "add", name])
+        lan = name
+        let short = String(origin.suffix(8)).replacingOccurrences(of: "-", with: "")
+        let a = String("ol\(short)".prefix(15)), b = String("ln\(short)".prefix(15))
+        try must(["ip", "link", "add", a, "address", KernelLab.originLANMAC, "type", "veth", "peer", "name", b, "address", KernelLab.lanMAC])
+        try must(["ip", "link", "set", a, "netns", origin])
+        try must(["ip", "link", "set", b, "netns", name])
+        try must(["ip", "-n", origin, "link", "set", a, "name", "enp2s0"])
+        try must(["ip", "-n", name, "link", "set", b, "name", "eth0"])
+        for (namespace, device) in [(origin, "enp2s0"), (name, "eth0"), (name, "lo")] { try must(["ip", "-n", namespace, "link", "set", device, "up"]) }
+        _ = try sh(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.conf.enp2s0.rp_filter=0"])
+        _ = try sh(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0"])
+        try must(["ip", "-n", origin, "route", "add", "198.18.0.0/24", "dev", "enp2s0"])
+        for source in KernelLab.lanSources {
+            try must(["ip", "-n", name, "addr", "add", "\(source)/32", "dev", "eth0"])
+            try must(["ip", "-n", origin, "neigh", "replace", source, "lladdr", KernelLab.lanMAC, "dev", "enp2s0", "nud", "permanent"])
+        }
+        try must(["ip", "-n", name, "route", "add", "\(KernelLab.originV4)/32", "dev", "eth0"])
+        try must(["ip", "-n", name, "neigh", "replace", KernelLab.originV4, "lladdr", KernelLab.originLANMAC, "dev", "eth0", "nud", "permanent"])
+    }
+
     /// `ip ARGUMENTS` as a session of its own (stopped whole in tearDown), output to files.
     private func startListener(_ arguments: [String], name: String) throws -> SessionProcess {
         try SessionProcess(try TestTools.which("ip"), arguments, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
@@ -190,6 +221,8 @@ final class KernelLab: @unchecked Sendable {
         containerListener = nil
         if let container { _ = try? sh(["ip", "netns", "del", container]) }
         container = nil
+        if let lan { _ = try? sh(["ip", "netns", "del", lan]) }
+        lan = nil
         _ = try? sh(["ip", "netns", "del", origin])
         _ = try? sh(["ip", "netns", "del", cdn])
         try? FileManager.default.removeItem(at: directory)
@@ -205,10 +238,10 @@ final class KernelLab: @unchecked Sendable {
     /// unreachable:E… / timeout.
     /// The timeout outlives the first SYN retransmission (1 s): an ICMP error that reaches a socket
     /// while connect() still holds its lock is only reported when the retransmitted SYN meets the next one.
-    func probe(_ pairs: [(source: String, port: UInt16)], timeout: Double = 1.6) throws -> [String] {
+    func probe(_ pairs: [(source: String, port: UInt16)], timeout: Double = 1.6, fromLAN: Bool = false) throws -> [String] {
         let list = pairs.map { "[\"\($0.source)\", \"\($0.source.contains(":") ? KernelLab.originV6 : KernelLab.originV4)\", \($0.port)]" }
         let json = "[" + list.joined(separator: ",") + "]"
-        let result = try sh(["ip", "netns", "exec", cdn, "python3", directory.appendingPathComponent("probe.py").path, json, String(timeout)], timeout: 30)
+        let result = try sh(["ip", "netns", "exec", fromLAN ? lan ?? cdn : cdn, "python3", directory.appendingPathComponent("probe.py").path, json, String(timeout)], timeout: 30)
         guard result.status == 0 else { throw LabError("probe failed: \(result.stderr)") }
         let trimmed = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let items = trimmed.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"")) }
