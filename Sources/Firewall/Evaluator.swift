@@ -318,6 +318,9 @@ extension FirewallEvaluator {
                 }
             }
             for set in model.ipsets.values { for entry in set.addressPorts { addCuts(entry.ports) } }
+            for table in model.tables where table.backend == .nftables {
+                for set in table.sets.values { for entry in set.addressPorts { addCuts(entry.ports) } }
+            }
             var atoms: [PortSet] = []
             for range in ports.ranges {
                 var low = range.lowerBound
@@ -350,6 +353,10 @@ extension FirewallEvaluator {
             if table.backend == .nftables {
                 if let set = table.sets[name], set.type.hasSuffix("_addr") {
                     result = (set.addresses[family], !set.hasUnknownEntries)
+                } else if name.hasSuffix(",port"), let set = table.sets[String(name.dropLast(5))], set.type.hasSuffix(" . inet_service") {
+                    // `ip saddr . tcp dport @pairs`: the addresses paired with this port.
+                    let matching = set.addressPorts.filter { $0.ports.contains(port) }
+                    result = (AddressSet(family: family, ranges: matching.flatMap { $0.addresses[family].intervals.ranges }), !set.hasUnknownEntries)
                 }
             } else {
                 let baseName = name.hasSuffix(",port") ? String(name.dropLast(5)) : name

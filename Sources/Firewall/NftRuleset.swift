@@ -9,6 +9,8 @@ struct NftRulesetBuilder {
     private(set) var findings: [Finding] = []
     private(set) var tables: [FirewallTable] = []
     private var tableIndex: [String: Int] = [:]
+    /// Entries of named maps (`key : verdict` pairs), by table key and map name, for `vmap @name`.
+    private var mapEntries: [String: [Any]] = [:]
 
     init(file: String) { self.file = file }
 
@@ -121,8 +123,12 @@ struct NftRulesetBuilder {
         let typeValue = object["type"]
         let type = (typeValue as? String) ?? ((typeValue as? [Any])?.map { "\($0)" }.joined(separator: " . ") ?? "unknown")
         var set = NamedSet(name: name, type: type, family: type == "ipv4_addr" ? .ipv4 : type == "ipv6_addr" ? .ipv6 : nil, location: setLocation)
-        if isMap { set.hasUnknownEntries = true }
-        let elements = object["elem"] as? [Any] ?? []
+        if isMap {
+            // A map's entries are pairs: kept for `vmap @name`, not read as set members.
+            set.hasUnknownEntries = true
+            mapEntries[key(tables[tableAt].family.rawValue, tables[tableAt].name) + "\u{1F}" + name] = object["elem"] as? [Any] ?? []
+        }
+        let elements = isMap ? [] : object["elem"] as? [Any] ?? []
         var v4: [ClosedRange<UInt128>] = [], v6: [ClosedRange<UInt128>] = []
         var ports: [ClosedRange<UInt16>] = []
         for element in elements {
@@ -136,6 +142,14 @@ struct NftRulesetBuilder {
             case "inet_service":
                 guard let range = NftValues.portRange(value) else { error(setLocation, "set \(name): '\(value)' is not a port"); continue }
                 ports.append(range)
+            case "ipv4_addr . inet_service", "ipv6_addr . inet_service":
+                guard let parts = (value as? [String: Any])?["concat"] as? [Any], parts.count == 2,
+                      let (family, range) = NftValues.addressRange(parts[0]), let port = NftValues.portRange(parts[1]) else {
+                    error(setLocation, "set \(name): '\(NftValues.describe(value))' is not an address . port pair"); continue
+                }
+                var addresses = DualStackSet()
+                addresses[family] = AddressSet(family: family, ranges: [range])
+                set.addressPorts.append((addresses, PortSet(port), true))
             default:
                 set.hasUnknownEntries = true
             }
@@ -178,7 +192,18 @@ struct NftRulesetBuilder {
             switch name {
             case "match":
                 var problems: [String] = []
-                matches += NftMatches.match(body as? [String: Any] ?? [:], tableFamily: family, sets: tables[tableAt].sets, problems: &problems)
+                var matchBody = body as? [String: Any] ?? [:]
+                if let left = matchBody["left"] as? [String: Any], let keys = left["concat"] as? [[String: Any]],
+                   let elements = (matchBody["right"] as? [String: Any])?["set"] as? [Any] {
+                    // An anonymous set of pairs becomes a named one of this table, as nft itself does.
+                    let fields = keys.compactMap { ($0["payload"] as? [String: Any])?["protocol"] as? String }
+                    let addressType = fields.first == "ip6" ? "ipv6_addr" : "ipv4_addr"
+                    let anonymous = "__concat\(ruleLocation.line)_\(tables[tableAt].sets.count)"
+                    addSet(["family": family.rawValue, "table": tables[tableAt].name, "name": anonymous, "type": "\(addressType) . inet_service", "elem": elements],
+                           location: ruleLocation, isMap: false)
+                    matchBody["right"] = "@" + anonymous
+                }
+                matches += NftMatches.match(matchBody, tableFamily: family, sets: tables[tableAt].sets, problems: &problems)
                 for problem in problems { error(ruleLocation, problem) }
             case "accept": action = .verdict(.accept); decided = true
             case "drop": action = .verdict(.drop); decided = true
@@ -212,7 +237,12 @@ struct NftRulesetBuilder {
             case "quota":
                 matches.append(.rateLimit(RateLimit(kind: "quota", detail: "\(body)")))
             case "dnat":
-                let port = (body as? [String: Any])?["port"]
+                let statement = body as? [String: Any] ?? [:]
+                let port = statement["port"]
+                // Through a map, only the keys it holds are translated: whether this packet is, is not read.
+                if statement.values.contains(where: { ($0 as? [String: Any])?["map"] != nil }) || statement["map"] != nil {
+                    matches.append(.unknown("dnat through a map"))
+                }
                 action = .dnat(port: (port as? Int).flatMap { UInt16(exactly: $0) }); decided = true
             case "redirect", "queue", "tproxy", "synproxy", "fwd", "dup":
                 action = .unknown(name); decided = name != "dup"
@@ -222,6 +252,9 @@ struct NftRulesetBuilder {
                 let map = body as? [String: Any] ?? [:]
                 if let key = map["key"] as? [String: Any], let data = map["data"] as? [String: Any], let entries = data["set"] as? [Any] {
                     maps.append((key, entries))
+                } else if let key = map["key"] as? [String: Any], let name = map["data"] as? String, name.hasPrefix("@"),
+                          let entries = mapEntries[self.key(family.rawValue, tables[tableAt].name) + "\u{1F}" + name.dropFirst()] {
+                    maps.append((key, entries.map(NftRulesetBuilder.unwrapElement)))
                 } else {
                     action = .unknown("verdict map \(map["data"] ?? "")"); decided = true
                 }
@@ -445,10 +478,15 @@ enum NftMatches {
                 return [.unknown(summary(body))]
             }
         }
+        if let concat = left["concat"] as? [[String: Any]] {
+            return concatenation(concat, right: right, negated: negated, body: body)
+        }
         if let exthdr = left["exthdr"] as? [String: Any] {
             // An IPv6 extension header: a TCP SYN carries none. `exthdr frag missing` holds; any
             // field of a missing header makes the rule stop (never matches, negated or not).
-            if let exists = right as? Bool { return [(exists == false) != negated ? .always(summary(body)) : .never(summary(body))] }
+            if let exists = (right as? Bool) ?? (right as? String).flatMap({ $0 == "exists" ? true : $0 == "missing" ? false : nil }) {
+                return [(exists == false) != negated ? .always(summary(body)) : .never(summary(body))]
+            }
             return [.never("exthdr \(exthdr["name"] ?? "?") (a TCP SYN carries no IPv6 extension header)")]
         }
         if let meta = left["meta"] as? [String: Any], let key = meta["key"] as? String {
@@ -499,6 +537,20 @@ enum NftMatches {
             return [.proto([6], negated: false), (matchesProbe != negated) ? .always(summary(body)) : .never(summary(body))]
         }
         return [.unknown(summary(body))]
+    }
+
+    /// `ip saddr . tcp dport @pairs` (or an anonymous set, which the builder names): the source
+    /// address and TCP port pairs, as an ipset `hash:net,port` is matched with `src,dst`.
+    static func concatenation(_ keys: [[String: Any]], right: Any, negated: Bool, body: [String: Any]) -> [Match] {
+        func field(_ key: [String: Any]) -> String {
+            guard let payload = key["payload"] as? [String: Any] else { return "?" }
+            return "\(payload["protocol"] ?? "?") \(payload["field"] ?? "?")"
+        }
+        let shape = keys.map(field)
+        guard shape.count == 2, shape[0] == "ip saddr" || shape[0] == "ip6 saddr", shape[1] == "tcp dport",
+              let name = right as? String, name.hasPrefix("@") else { return [.unknown(summary(body))] }
+        return [.family(shape[0] == "ip saddr" ? .ipv4 : .ipv6), .proto([6], negated: false),
+                .address(.source, .named(String(name.dropFirst()) + ",port"), negated: negated)]
     }
 
     private static func protocols(_ right: Any, negated: Bool, body: [String: Any]) -> [Match] {

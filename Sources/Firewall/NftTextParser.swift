@@ -383,6 +383,15 @@ struct NftRuleConverter {
                 }
                 let left: [String: Any] = ["payload": ["protocol": word, "field": field.text]]
                 result.append(try matchOrMap(left))
+            case "rt", "frag", "hbh", "dst", "mh", "srh", "exthdr":
+                // IPv6 extension headers: `rt type 0`, `frag more-fragments 1`, `exthdr frag exists`.
+                let name = word == "exthdr" ? try next().text : word
+                let field = try next().text
+                if field == "exists" || field == "missing" {
+                    result.append(["match": ["op": "==", "left": ["exthdr": ["name": name]], "right": field == "exists"]])
+                } else {
+                    result.append(try matchOrMap(["exthdr": ["name": name, "field": field]]))
+                }
             case "meta":
                 let key = try next()
                 result.append(try matchOrMap(["meta": ["key": key.text]]))
@@ -405,6 +414,10 @@ struct NftRuleConverter {
                 while let t = current, t.text != "type", t.text != "oif", t.text != "oifname" { if t.kind == .word && t.text != "." { flags.append(t.text) }; index += 1 }
                 let resultKind = try next().text
                 result.append(try matchOrMap(["fib": ["result": resultKind, "flags": flags]]))
+            case "limit" where current?.text == "name":
+                // A named limit object: `limit name "lim_syn"`.
+                index += 1
+                result.append(["limit": ["name": try next().text]])
             case "limit":
                 var limit: [String: Any] = [:]
                 if current?.text == "rate" { index += 1 }
@@ -418,7 +431,11 @@ struct NftRuleConverter {
                 result.append(["limit": limit])
             case "counter", "quota":
                 // `counter packets N bytes M`, `quota over 10 mbytes`: skip their arguments.
-                while let t = current, ["packets", "bytes", "over", "until", "used", "name"].contains(t.text) || Int(t.text) != nil || t.text.hasSuffix("bytes") { index += 1 }
+                while let t = current, ["packets", "bytes", "over", "until", "used", "name"].contains(t.text) || Int(t.text) != nil || t.text.hasSuffix("bytes") {
+                    index += 1
+                    // `counter name cnt_http`: the object's name follows.
+                    if t.text == "name" { _ = try next() }
+                }
                 if word == "quota" { result.append(["quota": [:] as [String: Any]]) }
             case "log":
                 while let t = current, ["prefix", "level", "flags", "group", "snaplen", "queue-threshold"].contains(t.text) {
@@ -446,6 +463,10 @@ struct NftRuleConverter {
             case "jump", "goto":
                 let target = try next()
                 result.append([word: ["target": target.text]])
+            case "dnat" where tokens[index...].contains(where: { $0.text == "map" }), "snat" where tokens[index...].contains(where: { $0.text == "map" }):
+                // `dnat ip addr . port to tcp dport map @portmap`: the translation is looked up.
+                while let t = current, t.kind == .word || t.text == "." || t.text == ":" || t.text.hasPrefix("@") { index += 1 }
+                result.append([word: ["addr": ["map": [:] as [String: Any]]]])
             case "dnat", "snat":
                 if current?.text == "ip" || current?.text == "ip6" { index += 1 }
                 if current?.text == "to" { index += 1 }
@@ -494,6 +515,31 @@ struct NftRuleConverter {
 
     /// `LEFT [op] VALUE` or `LEFT vmap { … }`.
     mutating func matchOrMap(_ left: [String: Any]) throws -> [String: Any] {
+        // `ip saddr . tcp dport @pairs`: a concatenation of keys.
+        if current?.text == ".", index + 1 < tokens.count, tokens[index + 1].kind == .word {
+            index += 1
+            var keys = [left]
+            let protocolName = try next().text
+            if NftRuleConverter.payloadProtocols.contains(protocolName) {
+                keys.append(["payload": ["protocol": protocolName, "field": try next().text]])
+            } else if NftRuleConverter.metaShorthands.contains(protocolName) {
+                keys.append(["meta": ["key": protocolName]])
+            } else {
+                throw SyntaxError(token: tokens[index - 1], message: "unsupported key '\(protocolName)' in a concatenation")
+            }
+            if let first = left["concat"] as? [Any] { keys = first.compactMap { $0 as? [String: Any] } + keys.dropFirst() }
+            return try matchOrMap(["concat": keys])
+        }
+        if current?.text == "set" {
+            // `ct helper set "ftp"`, `meta mark set 1`: a statement that changes the packet, not a match.
+            index += 1
+            _ = try value()
+            return ["mangle": ["key": left]]
+        }
+        if current?.text == "vmap", index + 1 < tokens.count, tokens[index + 1].text.hasPrefix("@") {
+            index += 1
+            return ["vmap": ["key": left, "data": try next().text]]
+        }
         if current?.text == "vmap" {
             index += 1
             var braced = NftTextStructure(tokens: tokens, file: "")
@@ -541,7 +587,14 @@ struct NftRuleConverter {
         while let token = current, !(token.kind == .punct && token.text == "}") {
             if token.text == "," { index += 1; continue }
             index += 1
-            elements.append(NftRuleConverter.scalar(token.text))
+            var element = NftRuleConverter.scalar(token.text)
+            // `198.51.100.0/24 . 443`: a concatenated element.
+            if current?.text == ".", index + 1 < tokens.count {
+                var parts = [element]
+                while current?.text == ".", index + 1 < tokens.count { index += 1; parts.append(NftRuleConverter.scalar(try next().text)) }
+                element = ["concat": parts]
+            }
+            elements.append(element)
             // Per-element options: `timeout 1h expires 10m comment "x"`.
             while let t = current, ["timeout", "expires", "comment", "counter", "packets", "bytes"].contains(t.text) {
                 index += 1

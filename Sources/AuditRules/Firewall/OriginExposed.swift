@@ -24,7 +24,9 @@ struct OriginExposed: AuditRule {
             let limited = group.decision.outcome.kind == .rateLimited
             return Finding(
                 ruleId: id,
-                message: "\(who) can connect to \(FirewallCheck.portText(group.ports)) directly, accepted by \(FirewallCheck.describe(group.decision.otherwise ?? group.decision.decidedBy))\(limited ? " under the rate limit at \(FirewallCheck.describe(group.decision.decidedBy)) (a limit slows a visitor, it does not keep anyone out)" : ""): the origin can be reached without the CDN",
+                message: limited
+                    ? "\(who) can connect to \(FirewallCheck.portText(group.ports)) directly while under the rate limit at \(FirewallCheck.describe(group.decision.decidedBy)) (a limit slows a visitor, it does not keep anyone out): the origin can be reached without the CDN"
+                    : "\(who) can connect to \(FirewallCheck.portText(group.ports)) directly, accepted by \(FirewallCheck.describe(group.decision.decidedBy)): the origin can be reached without the CDN",
                 location: group.decision.decidedBy.location,
                 related: FirewallCheck.related(group.decision),
                 key: "\(group.family == .ipv4 ? "v4" : "v6") \(group.decision.decidedBy.chain) \(group.decision.decidedBy.text) tcp/\(group.ports.portList)")
