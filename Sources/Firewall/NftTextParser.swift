@@ -311,7 +311,13 @@ struct NftTextStructure {
                 var converter = NftRuleConverter(tokens: [])
                 let elementTokens = try collectBraced()
                 converter.tokens = elementTokens
-                set["elem"] = try converter.setElements()
+                if isMap {
+                    // `key : verdict` pairs of a verdict map; other maps' data (addresses, concatenations)
+                    // is not read, and the map is unknown to the evaluator.
+                    set["elem"] = (try? converter.mapEntries()) ?? []
+                } else {
+                    set["elem"] = try converter.setElements()
+                }
             case "timeout", "size", "policy", "gc-interval", "comment":
                 _ = try next()
             case "auto-merge", "counter":

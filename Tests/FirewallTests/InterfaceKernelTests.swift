@@ -99,6 +99,87 @@ enum InterfaceCorpus {
             }
         }
         """)]),
+        KernelCase(name: "nft objects, concatenations, named vmap, NAT statements", sources: [.nft("""
+        table inet filter {
+            ct helper ftp-standard {
+                type "ftp" protocol tcp
+                l3proto inet
+            }
+            counter cnt_http {
+                packets 0 bytes 0
+            }
+            quota q_big {
+                over 100 mbytes
+            }
+            limit lim_ssh {
+                rate 400/minute burst 5 packets
+            }
+            set pairs {
+                type ipv4_addr . inet_service
+                flags interval
+                elements = { 198.51.100.0/24 . 443, 192.0.2.10 . 80 }
+            }
+            map portv {
+                type inet_service : verdict
+                elements = { 22 : drop, 8080 : accept }
+            }
+            chain input {
+                type filter hook input priority filter; policy drop;
+                iif "lo" accept
+                ct state established,related accept
+                rt type 0 drop
+                exthdr frag exists drop
+                tcp flags syn tcp dport 443 counter name cnt_http
+                tcp dport https ct helper set "ftp-standard"
+                ip saddr . tcp dport @pairs accept
+                ip saddr . tcp dport { 203.0.113.0/24 . 8080, 192.0.2.128/25 . 443 } accept
+                iifname "enp2s0" tcp dport vmap @portv
+                tcp dport 22 limit name "lim_ssh" accept
+                ip6 saddr 2001:db8:2::/48 tcp dport { http, https } accept
+            }
+        }
+        table ip nat {
+            chain prerouting {
+                type nat hook prerouting priority dstnat; policy accept;
+                iifname "eth0" tcp dport 2222 dnat to 10.0.0.3:22
+                tcp dport 8081 redirect to :8080
+            }
+            chain postrouting {
+                type nat hook postrouting priority srcnat; policy accept;
+                oifname "eth0" masquerade
+                ip saddr 10.0.0.0/8 snat to 192.0.2.1-192.0.2.10
+            }
+        }
+        """)]),
+        KernelCase(name: "ip6tables: extension headers, service and protocol names, length, pkttype", sources: [.ip6tables(KernelCorpus.filter(chains: ["f6"], """
+        -A INPUT -i lo -j ACCEPT
+        -A INPUT -m rt --rt-type 0 -j DROP
+        -A INPUT -m frag --fragmore -j DROP
+        -A INPUT -m hbh --hbh-len 8 -j DROP
+        -A INPUT -m ipv6header --header hop,frag --soft -j DROP
+        -A INPUT -p ipv6-icmp -j ACCEPT
+        -A INPUT -p 41 -j ACCEPT
+        -A INPUT -m pkttype --pkt-type multicast -j DROP
+        -A INPUT -m length --length 1400:65535 -j DROP
+        -A INPUT -i enp2s0 -p tcp -m multiport --dports ssh,http,https,http-alt -j ACCEPT
+        -A INPUT -s 2001:db8:1::/48 -p tcp -m tcp --dport https -m pkttype --pkt-type unicast -j f6
+        -A INPUT -p tcp -m tcp --dport http -j REJECT --reject-with tcp-reset
+        -A f6 -m ipv6header ! --header frag -j ACCEPT
+        """))]),
+        KernelCase(name: "iptables: service names, protocol names and numbers, length, addrtype, pkttype", sources: [.iptables(KernelCorpus.filter(chains: [], """
+        -A INPUT -i lo -j ACCEPT
+        -A INPUT -p udplite -j ACCEPT
+        -A INPUT -p 41 -j ACCEPT
+        -A INPUT -m conntrack --ctstate INVALID,UNTRACKED -j DROP
+        -A INPUT -p tcp -m tcp ! --syn -j DROP
+        -A INPUT -m length --length 0:39 -j DROP
+        -A INPUT -m addrtype ! --dst-type LOCAL -j DROP
+        -A INPUT -m pkttype --pkt-type broadcast -j DROP
+        -A INPUT -s 192.0.2.0/24 -p tcp -m multiport --dports http,https -j ACCEPT
+        -A INPUT -s 198.51.100.0/24 -p tcp -m tcp --dport auth -j ACCEPT
+        -A INPUT -i enp2s0 -p tcp -m tcp --dport ssh -j ACCEPT
+        -A INPUT -p tcp -m tcp --dport http-alt -j REJECT --reject-with tcp-reset
+        """))]),
         KernelCase(name: "ufw: allow in on the LAN, CDN allow-list, limit, reject, deny from", sources: [.ufw([
             "default deny incoming", "allow in on enp2s0", "allow from 192.0.2.0/25 to any port 443 proto tcp", "limit 80/tcp",
             "reject 8080/tcp", "deny from 203.0.113.0/24",
