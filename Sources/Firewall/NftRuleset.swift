@@ -269,7 +269,7 @@ struct NftRulesetBuilder {
                     matches.append(.unknown("xt \(xt["type"] ?? "match") \(xt["name"] ?? "?")"))
                 }
             default:
-                if ["counter", "log", "comment", "mangle", "notrack", "meta", "ct", "nflog", "secmark", "dup"].contains(name) { break }
+                if ["counter", "log", "comment", "mangle", "notrack", "meta", "ct", "nflog", "secmark", "dup", "flow"].contains(name) { break }
                 matches.append(.unknown(name))
             }
         }

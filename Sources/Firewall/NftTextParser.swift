@@ -389,6 +389,11 @@ struct NftRuleConverter {
                 }
                 let left: [String: Any] = ["payload": ["protocol": word, "field": field.text]]
                 result.append(try matchOrMap(left))
+            case "flow":
+                // `flow add @ft` / `flow offload @ft`: established flows go to a flowtable (forward hook).
+                if current?.text == "add" || current?.text == "offload" { index += 1 }
+                _ = try next()
+                result.append(["flow": [:] as [String: Any]])
             case "rt", "frag", "hbh", "dst", "mh", "srh", "exthdr":
                 // IPv6 extension headers: `rt type 0`, `frag more-fragments 1`, `exthdr frag exists`.
                 let name = word == "exthdr" ? try next().text : word
