@@ -72,7 +72,8 @@ import TestSupport
         let finding = try #require(findings.first)
         #expect(finding.message.contains("every non-"))
         #expect(finding.message.contains("under the rate limit"))
-        #expect(finding.message.contains("rules.v4:8:1"), "names the accepting rule: \(finding.message)")
+        #expect(finding.message.contains("rules.v4:7:1"), "names the limit: \(finding.message)")
+        #expect(finding.related.contains { $0.location.line == 8 }, "points at the accepting rule")
     }
 
     /// The default routes of a namespace, read from its /proc/net, against `ip route show default`.

@@ -1,5 +1,6 @@
 import Testing
 import OriginAuditCore
+import TestSupport
 @testable import Firewall
 
 /// "Unknown" must contain the truth: for random rulesets with k uncertain matches (unmodelled
@@ -9,17 +10,11 @@ import OriginAuditCore
 /// more than the worlds give (a goto or RETURN taken "maybe" loses which packets took it), the
 /// count is printed.
 @Suite struct UnknownUnionTests {
-    /// SplitMix64: a small deterministic generator, so a failure names a reproducible seed.
+    /// A deterministic generator, so a failure names a reproducible seed.
     struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        var generator: SplitMix
+        init(state: UInt64) { generator = SplitMix(state: state) }
+        mutating func below(_ n: Int) -> Int { Int(generator.next() % UInt64(n)) }
         mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
     }
 
