@@ -7,7 +7,7 @@ import TestSupport
 /// the test's configuration. The scan collects everything itself (iptables-save, nft, nginx -T,
 /// /proc/net) and must report exactly what is wrong with the running origin — and change its
 /// verdict when the running processes change, with no file changed.
-@Suite(.serialized, .enabled(if: OriginLab.unavailableReason == nil, "\(OriginLab.unavailableReason ?? "")"))
+@Suite(.serialized, .oracle("the origin lab", unavailable: OriginLab.unavailableReason))
 struct LiveScanTests {
     @Test func liveScanSeesTheRunningOrigin() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live")
@@ -95,7 +95,7 @@ struct LiveScanTests {
     /// The same for Apache: `scan --live` finds the configuration through `apache2ctl -V`, the
     /// compiled-in modules through `-M`, and the running httpd's sockets in /proc/net. nginx is
     /// "not installed" here (its program hidden), which is said as an info finding.
-    @Test(.enabled(if: OriginLab.apacheUnavailableReason == nil, "\(OriginLab.apacheUnavailableReason ?? "")"))
+    @Test(.oracle("the origin lab's Apache", unavailable: OriginLab.apacheUnavailableReason))
     func liveScanSeesARunningApache() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live-apache")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -40,15 +40,15 @@ enum SampleReport {
 @Suite struct ReporterGoldenTests {
     static let goldenDirectory = TestTools.packageRoot.appendingPathComponent("Tests/ReportersTests/Golden")
 
-    /// Compares with the golden file; `ORIGINAUDIT_RECORD=1 swift test` re-records it (review the diff).
+    /// Compares with the golden file; `Scripts/test --record` re-records it (review the diff).
     func check(_ output: String, _ name: String) throws {
         let url = Self.goldenDirectory.appendingPathComponent(name)
-        if ProcessInfo.processInfo.environment["ORIGINAUDIT_RECORD"] == "1" {
+        if Recording.requested {
             try output.write(to: url, atomically: true, encoding: .utf8)
             return
         }
         let golden = try String(contentsOf: url, encoding: .utf8)
-        #expect(output == golden, "\(name) differs from its golden file; re-record with ORIGINAUDIT_RECORD=1 if the change is intended")
+        #expect(output == golden, "\(name) differs from its golden file; re-record with Scripts/test --record if the change is intended")
     }
 
     @Test func text() throws { try check(TextReporter.render(SampleReport.report), "report.txt") }
