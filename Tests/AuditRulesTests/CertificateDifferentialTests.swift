@@ -55,7 +55,7 @@ import TestSupport
                 "\(fixture.testDescription): openssl verify says \(openssl.status == 0 ? "OK" : openssl.stdout + openssl.stderr); we say \(ours.map(\.ruleId))")
     }
 
-    @Test(.oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"])), arguments: fixtures)
+    @Test(.oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"], root: true)), arguments: fixtures)
     func nginxStartsExactlyWhenWeSayItWill(_ fixture: RuleFixture) async throws {
         let (directory, cleanup) = try FixtureRunner.prepare(fixture)
         defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }

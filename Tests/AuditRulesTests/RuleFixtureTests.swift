@@ -70,7 +70,7 @@ import TestSupport
 /// The nginx fixtures are configurations the real nginx accepts (`nginx -t`): the rules are
 /// proved on what a server would really run, not on something only our parser reads.
 @Suite struct FixtureValidityTests {
-    @Test(.oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"])))
+    @Test(.oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"], root: true)))
     func nginxAcceptsEveryNginxFixture() throws {
         let scratch = try TestTools.temporaryDirectory("nginx-t")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -92,7 +92,7 @@ import TestSupport
 extension FixtureValidityTests {
     /// Every nginx scenario, with its certificates made, is judged by the real `nginx -t`: it
     /// accepts the configuration unless the scenario predicts that the server will not start.
-    @Test(.oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"])))
+    @Test(.oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"], root: true)))
     func nginxJudgesEveryNginxScenario() throws {
         let wontStart: Set<String> = ["tls.key-mismatch", "tls.key-encrypted", "tls.cert-missing", "input.include-missing"]
         var checked = 0

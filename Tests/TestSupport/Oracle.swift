@@ -42,6 +42,8 @@ public struct Oracle: TestTrait, SuiteTrait, TestScoping {
     // MARK: - The reasons a judge may be missing
 
     /// Why `programs` (and root, and network namespaces when asked) are not all here, or nil.
+    /// `root` is also for judges that read the configurations as a server would: `nginx -t` on a
+    /// Debian-style fixture opens /var/log/nginx, which only root may write.
     public static func missing(programs: [String] = [], root: Bool = false, namespaces: Bool = false,
                                files: [String] = []) -> String? {
         if root && !TestTools.isRoot { return "it needs root" }
