@@ -172,6 +172,7 @@ struct LiveScanTests {
             + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
         let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
                                        timeout: 120)
+        try Binary.validateReport(result.stdout, status: result.status, arguments: ["scan", "--format", "json"])
         guard let data = result.stdout.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let findings = json["findings"] as? [[String: Any]] else {
             throw LabFailure("live scan failed (\(result.status)): \(result.stderr)\(result.stdout.prefix(800))")
