@@ -57,6 +57,8 @@ let package = Package(
                           swiftSettings: strict),
         .executableTarget(name: "BenchCertificates", dependencies: ["Certificates", "OriginAuditCore", "AuditRules"],
                           path: "Scripts/BenchCertificates", swiftSettings: strict),
+        .executableTarget(name: "BenchApache", dependencies: ["WebServer", "OriginAuditCore"], path: "Scripts/BenchApache",
+                          swiftSettings: strict),
         .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore", "AuditRules"], path: "Scripts/FirewallBench", swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),

@@ -195,9 +195,9 @@ enum ApacheStart {
         var leftovers: Int
     }
 
-    static var available: Bool {
-        TestTools.isRoot && TestTools.locate("apache2") != nil && TestTools.locate("ip") != nil
-            && FileManager.default.fileExists(atPath: ApacheTwin.modules + "/mod_ssl.so")
+    /// Why a real Apache cannot be started in a namespace here, or nil.
+    static var missing: String? {
+        Oracle.missing(programs: ["apache2"], namespaces: true, files: [ApacheTwin.modules + "/mod_ssl.so"])
     }
 
     /// Starts the twin, decides, and stops everything it started before returning: the server's

@@ -8,6 +8,7 @@ import TestSupport
 /// at all.
 @Suite struct CertificateDifferentialTests {
     static let fixtures = RuleFixtureTests.fixtures.filter { $0.ruleId.hasPrefix("tls.") }
+    @Test func everyCertificateFixtureIsCounted() { #expect(Self.fixtures.count == ReadmeFigures.value("certificate-fixtures")) }
     static let at = "1795392000" // 2026-11-23T00:00:00Z, the fixtures' --at
     static let trustIds: Set<String> = ["tls.cert-expired", "tls.cert-not-yet-valid", "tls.self-signed", "tls.untrusted-issuer",
                                         "tls.chain-incomplete", "tls.hostname-mismatch"]
@@ -28,7 +29,7 @@ import TestSupport
         return text.components(separatedBy: "-----END CERTIFICATE-----").dropLast().map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n-----END CERTIFICATE-----\n" }
     }
 
-    @Test(.enabled(if: TestTools.locate("openssl") != nil, "openssl is not installed"), arguments: fixtures)
+    @Test(.oracle("openssl verify", unavailable: Oracle.missing(programs: ["openssl"])), arguments: fixtures)
     func opensslVerifyAgrees(_ fixture: RuleFixture) async throws {
         let (directory, cleanup) = try FixtureRunner.prepare(fixture)
         defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
@@ -48,13 +49,13 @@ import TestSupport
             arguments += ["-untrusted", rest.path]
         }
         let openssl = try TestTools.run("openssl", arguments + [leaf.path])
-        let report = await FixtureRunner.scan(directory: directory)
+        let report = try await FixtureRunner.scan(directory: directory)
         let ours = report.findings.filter { Self.trustIds.contains($0.ruleId) }
         #expect((openssl.status == 0) == ours.isEmpty,
                 "\(fixture.testDescription): openssl verify says \(openssl.status == 0 ? "OK" : openssl.stdout + openssl.stderr); we say \(ours.map(\.ruleId))")
     }
 
-    @Test(.enabled(if: TestTools.locate("nginx") != nil, "nginx is not installed"), arguments: fixtures)
+    @Test(.oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"], root: true)), arguments: fixtures)
     func nginxStartsExactlyWhenWeSayItWill(_ fixture: RuleFixture) async throws {
         let (directory, cleanup) = try FixtureRunner.prepare(fixture)
         defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
@@ -63,7 +64,7 @@ import TestSupport
         let main = directory.appendingPathComponent("etc/nginx/nginx.conf")
         let nginx = try TestTools.run("nginx", ["-t", "-q", "-c", main.path, "-g", "pid \(scratch.path)/nginx.pid; error_log \(scratch.path)/error.log;"],
                                       timeout: 20)
-        let report = await FixtureRunner.scan(directory: directory)
+        let report = try await FixtureRunner.scan(directory: directory)
         let fatal = Self.startFailures(report)
         #expect((nginx.status != 0) == !fatal.isEmpty,
                 "\(fixture.testDescription): nginx -t \(nginx.status == 0 ? "accepts it" : "refuses it: \(nginx.stderr)"); we predict \(fatal.map(\.ruleId))")
@@ -73,8 +74,7 @@ import TestSupport
     /// name, protocols and ciphers, in each file layout mod_ssl accepts): a twin is scanned, so the
     /// prediction comes from our Apache model, and really started, since only mod_ssl's start
     /// notices a key mismatch, an encrypted key or a weak key (see `ApacheStart`).
-    @Test(.enabled(if: TestTools.locate("openssl") != nil && ApacheStart.available,
-                   "needs openssl, apache2 with mod_ssl, and root for a network namespace"),
+    @Test(.oracle("a real Apache start", unavailable: Oracle.missing(programs: ["openssl"]) ?? ApacheStart.missing),
           arguments: fixtures)
     func apacheStartsExactlyWhenWeSayItWill(_ fixture: RuleFixture) async throws {
         let (directory, cleanup) = try FixtureRunner.prepare(fixture)
@@ -83,7 +83,7 @@ import TestSupport
             guard let twin = try ApacheTwin(of: directory, layout: layout) else { continue }
             defer { twin.remove() }
             let context = "\(fixture.testDescription) (\(layout))"
-            let report = await FixtureRunner.scan(directory: twin.directory)
+            let report = try await FixtureRunner.scan(directory: twin.directory)
             #expect(report.files.contains("etc/apache2/apache2.conf") && !report.files.contains { $0.hasPrefix("etc/nginx/nginx.conf") },
                     "\(context): the twin was not read as Apache: \(report.files)")
             let fatal = Self.startFailures(report)

@@ -38,7 +38,7 @@ enum FixtureRunner {
     static func scan(_ fixture: RuleFixture) async throws -> AuditReport {
         let (directory, cleanup) = try prepare(fixture)
         defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
-        return await scan(directory: directory)
+        return try await scan(directory: directory)
     }
 
     /// The folder to scan: the fixture itself, or a temporary copy where its `setup.sh` ran
@@ -61,16 +61,17 @@ enum FixtureRunner {
         return (target, copy)
     }
 
-    static func scan(directory: URL) async -> AuditReport {
+    /// A profile that cannot be built fails the fixture: falling back to some default (no CDN at
+    /// all, say) would let a near miss pass for the wrong reason.
+    static func scan(directory: URL) async throws -> AuditReport {
         var config = ProjectConfig()
         var configFindings: [Finding] = []
         let configURL = directory.appendingPathComponent(".originaudit.yml")
         if let text = try? String(contentsOf: configURL, encoding: .utf8) {
             (config, configFindings) = ProjectConfig.parse(text, file: ".originaudit.yml", directory: directory.path)
         }
-        let profile = (try? ProfileBuilder.build(ProfileOptions(at: config.at ?? "2026-11-23T00:00:00Z"), config: config,
-                                                 now: Date(timeIntervalSince1970: 1_795_392_000)))
-            ?? Profile(cdn: .none, at: Date(timeIntervalSince1970: 1_795_392_000))
+        let profile = try ProfileBuilder.build(ProfileOptions(at: config.at ?? "2026-11-23T00:00:00Z"), config: config,
+                                               now: Date(timeIntervalSince1970: 1_795_392_000))
         let tree = SourceTree(root: directory, base: directory)
         var selection = InputSelection()
         selection.add(config)
@@ -91,4 +92,41 @@ enum FixtureRunner {
 struct FixtureError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
+}
+
+/// Where each expected finding is: `expected-findings.txt` beside a must-trigger fixture (the
+/// fixture's own rule) or a scenario (every finding), one `RULE-ID FILE:LINE` line per finding
+/// (`RULE-ID -` for a finding with no location), sorted. A rule that fires on the wrong host, file
+/// or line fails, not only one that does not fire. `Scripts/test --record` writes the file anew;
+/// the diff is reviewed like a golden file's.
+enum ExpectedFindings {
+    static let fileName = "expected-findings.txt"
+
+    static func lines(_ findings: [Finding]) -> [String] {
+        findings.map { finding in
+            guard let location = finding.location else { return "\(finding.ruleId) -" }
+            return location.line > 0 ? "\(finding.ruleId) \(location.file):\(location.line)" : "\(finding.ruleId) \(location.file)"
+        }.sorted()
+    }
+
+    /// Compares `findings` with the file in `directory` (the fixture's own folder in the repository).
+    static func check(_ findings: [Finding], in directory: URL, _ context: String,
+                      sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let url = directory.appendingPathComponent(fileName)
+        let actual = lines(findings)
+        if Recording.requested {
+            try actual.map { $0 + "\n" }.joined().write(to: url, atomically: true, encoding: .utf8)
+            return
+        }
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            Issue.record("\(context) has no \(fileName): run Scripts/test --record and review what it writes", sourceLocation: sourceLocation)
+            return
+        }
+        let expected = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        #expect(actual == expected, """
+            \(context): findings are not where \(fileName) expects them
+            expected: \(expected.filter { !actual.contains($0) })
+            reported: \(actual.filter { !expected.contains($0) })
+            """, sourceLocation: sourceLocation)
+    }
 }

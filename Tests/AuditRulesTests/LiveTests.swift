@@ -79,8 +79,7 @@ import TestSupport
 
     /// The modules Debian compiles into apache2, which the Apache reader assumes when it is not
     /// told (a scan of files), are the ones the real `apache2ctl -M` lists as static.
-    @Test(.enabled(if: TestTools.locate("apache2ctl") != nil && FileManager.default.fileExists(atPath: "/etc/apache2/apache2.conf"),
-                   "Debian's apache2 is not installed"))
+    @Test(.oracle("apache2ctl -M", unavailable: Oracle.missing(programs: ["apache2ctl"], files: ["/etc/apache2/apache2.conf"])))
     func assumedStaticModulesAreDebiansOwn() throws {
         // A copy of the machine's configuration, without Debian's mod_qos (its build cannot load
         // here: an unresolved pcre symbol), so that httpd can list its modules.

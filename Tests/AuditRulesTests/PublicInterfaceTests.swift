@@ -77,7 +77,7 @@ import TestSupport
     }
 
     /// The default routes of a namespace, read from its /proc/net, against `ip route show default`.
-    @Test(.enabled(if: TestTools.isRoot && TestTools.locate("ip") != nil, "needs root and iproute2"))
+    @Test(.oracle("the kernel's routing table", unavailable: Oracle.missing(programs: ["ip"], namespaces: true)))
     func defaultRouteInterfacesMatchTheKernelsRoutes() throws {
         let namespace = "oa-route-\(getpid() % 100_000)"
         defer { _ = try? TestTools.run("ip", ["netns", "del", namespace], timeout: 10) }

@@ -5,6 +5,7 @@ import TestSupport
 
 /// Whole origins (firewall + web server + certificates), each with the exact set of rule ids it
 /// must report in `expected-rules.txt` — nothing missing, nothing extra. A correct setup lists none.
+/// `expected-findings.txt` pins where each finding is (rule id, file and line).
 /// A line may name a severity after the id (`tls.self-signed info`): then every finding of that id
 /// must have it (how a mode-dependent rule says "harmless in this mode").
 @Suite struct ScenarioTests {
@@ -23,12 +24,13 @@ import TestSupport
         let severities = Dictionary(words.filter { $0.count > 1 }.map { ($0[0], $0[1]) }, uniquingKeysWith: { first, _ in first })
         let (directory, cleanup) = try FixtureRunner.prepare(scenario)
         defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
-        let report = await FixtureRunner.scan(directory: directory)
+        let report = try await FixtureRunner.scan(directory: directory)
         let reported = Set(report.findings.map(\.ruleId))
         #expect(reported == expected, """
             \(scenario.name): missing \(expected.subtracting(reported).sorted()), unexpected \(reported.subtracting(expected).sorted()):
             \(report.findings.filter { !expected.contains($0.ruleId) }.map { "\($0.ruleId): \($0.message)" }.joined(separator: "\n"))
             """)
+        try ExpectedFindings.check(report.findings, in: scenario.directory, scenario.name)
         for finding in report.findings {
             guard let severity = severities[finding.ruleId] else { continue }
             #expect(finding.severity?.rawValue == severity,
@@ -36,5 +38,5 @@ import TestSupport
         }
     }
 
-    @Test func thereAreScenarios() { #expect(Self.scenarios.count >= 20) }
+    @Test func everyScenarioIsCounted() { #expect(Self.scenarios.count == ReadmeFigures.value("scenarios")) }
 }

@@ -22,7 +22,22 @@ enum Binary {
         env["CI"] = nil
         env["NO_COLOR"] = nil
         for (key, value) in environment { env[key] = value }
-        return try TestTools.run(path, arguments, environment: env, currentDirectory: directory, timeout: 120)
+        let result = try TestTools.run(path, arguments, environment: env, currentDirectory: directory, timeout: 120)
+        try validateReport(result.stdout, status: result.status, arguments: arguments)
+        return result
+    }
+
+    /// Every JSON or SARIF report a test gets from `scan` on standard output is checked against its
+    /// schema (Schemas/report.schema.json, the OASIS SARIF schema): the contract holds for every
+    /// input the tests feed, not only for one sample.
+    static func validateReport(_ stdout: String, status: Int32, arguments: [String]) throws {
+        guard arguments.first == "scan", status == 0 || status == 1, !arguments.contains("--output"),
+              let flag = arguments.firstIndex(of: "--format"), flag + 1 < arguments.count else { return }
+        switch arguments[flag + 1] {
+        case "json": try SchemaValidation.validate(stdout, against: .report)
+        case "sarif": try SchemaValidation.validate(stdout, against: .sarif)
+        default: break
+        }
     }
 
     static let example = "Examples/cloudflare-origin"

@@ -7,7 +7,7 @@ import TestSupport
 /// the test's configuration. The scan collects everything itself (iptables-save, nft, nginx -T,
 /// /proc/net) and must report exactly what is wrong with the running origin — and change its
 /// verdict when the running processes change, with no file changed.
-@Suite(.serialized, .enabled(if: OriginLab.unavailableReason == nil, "\(OriginLab.unavailableReason ?? "")"))
+@Suite(.serialized, .oracle("the origin lab", unavailable: OriginLab.unavailableReason))
 struct LiveScanTests {
     @Test func liveScanSeesTheRunningOrigin() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live")
@@ -95,7 +95,7 @@ struct LiveScanTests {
     /// The same for Apache: `scan --live` finds the configuration through `apache2ctl -V`, the
     /// compiled-in modules through `-M`, and the running httpd's sockets in /proc/net. nginx is
     /// "not installed" here (its program hidden), which is said as an info finding.
-    @Test(.enabled(if: OriginLab.apacheUnavailableReason == nil, "\(OriginLab.apacheUnavailableReason ?? "")"))
+    @Test(.oracle("the origin lab's Apache", unavailable: OriginLab.apacheUnavailableReason))
     func liveScanSeesARunningApache() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live-apache")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -172,6 +172,7 @@ struct LiveScanTests {
             + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
         let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
                                        timeout: 120)
+        try Binary.validateReport(result.stdout, status: result.status, arguments: ["scan", "--format", "json"])
         guard let data = result.stdout.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let findings = json["findings"] as? [[String: Any]] else {
             throw LabFailure("live scan failed (\(result.status)): \(result.stderr)\(result.stdout.prefix(800))")

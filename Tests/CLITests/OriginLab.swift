@@ -20,11 +20,7 @@ final class OriginLab: @unchecked Sendable {
 
     /// Why the lab cannot run here, or nil when it can.
     static let unavailableReason: String? = {
-        guard TestTools.isRoot else { return "needs root (network namespaces)" }
-        for tool in ["ip", "iptables-restore", "ip6tables-restore", "nginx", "curl", "unshare", "mount"] where TestTools.locate(tool) == nil {
-            return "\(tool) is not installed"
-        }
-        return nil
+        Oracle.missing(programs: ["ip", "iptables-restore", "ip6tables-restore", "nginx", "curl", "unshare", "mount"], namespaces: true)
     }()
 
     let originNamespace: String

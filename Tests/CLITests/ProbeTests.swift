@@ -144,8 +144,7 @@ import TestSupport
     }
 
     /// A DROP rule in a namespace of the test's own: no SYN-ACK, so the CDN times out (522).
-    @Test(.enabled(if: TestTools.isRoot && TestTools.locate("ip") != nil && TestTools.locate("iptables") != nil,
-                   "needs root, ip and iptables to make a network namespace"))
+    @Test(.oracle("a dropping firewall in a namespace", unavailable: Oracle.missing(programs: ["iptables"], namespaces: true)))
     func droppedConnectionTimesOut() throws {
         let namespace = "oa-probe-\(getpid())"
         try TestTools.run("ip", ["netns", "add", namespace])

@@ -7,7 +7,7 @@ import TestSupport
 /// `RealServerTests`, each test scans a directory with the binary and then serves the very same
 /// `apache2.conf`: self-contained, modules loaded by path, no Debian envvars; the runtime files
 /// are given on apache2's command line (`OriginLab.startApache`).
-@Suite(.serialized, .enabled(if: OriginLab.apacheUnavailableReason == nil, "\(OriginLab.apacheUnavailableReason ?? "")"))
+@Suite(.serialized, .oracle("the origin lab's Apache", unavailable: OriginLab.apacheUnavailableReason))
 struct RealApacheTests {
     /// mod_remoteip restoring the visitor's address from the CDN's header for the CDN's ranges.
     static let remoteIP = """

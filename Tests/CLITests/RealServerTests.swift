@@ -6,7 +6,7 @@ import TestSupport
 /// real kernel's firewall, and requests from an "edge" namespace sourced from the test's CDN
 /// ranges (192.0.2.0/24, 198.51.100.0/24). Each test scans a directory with the binary and then
 /// serves the very same configuration.
-@Suite(.serialized, .enabled(if: OriginLab.unavailableReason == nil, "\(OriginLab.unavailableReason ?? "")"))
+@Suite(.serialized, .oracle("the origin lab", unavailable: OriginLab.unavailableReason))
 struct RealServerTests {
     /// A directory with `.originaudit.yml`, the CDN ranges file and the given files.
     static func origin(mode: String, files: [String: String]) throws -> URL {

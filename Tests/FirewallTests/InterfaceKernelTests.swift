@@ -193,8 +193,9 @@ enum InterfaceCorpus {
 @Suite(.serialized) struct InterfaceKernelTests {
     struct Counts { var certain = 0, uncertain = 0, unbounded = 0, contradictions = 0 }
 
-    @Test(.enabled(if: KernelLab.available, "needs root, iproute2, iptables, nft, ipset, python3 and network namespaces"))
+    @Test(.oracle("the kernel lab", unavailable: KernelLab.unavailableReason))
     func kernelAgreesOnEveryInterface() throws {
+        #expect(InterfaceCorpus.cases.count == ReadmeFigures.value("kernel-interface-rulesets"))
         let lab = try KernelLab()
         defer { lab.tearDown() }
         try lab.enableLAN()
@@ -230,6 +231,7 @@ enum InterfaceCorpus {
                 }
             }
         }
+        #expect(told.certain + told.uncertain + told.unbounded == ReadmeFigures.value("kernel-interface-probes"), "probes judged with the interface given")
         for (label, counts) in [("interface given", told), ("interface not given", untold)] {
             print("kernel-truth (two interfaces, \(InterfaceCorpus.cases.count) rulesets), \(label): \(counts.certain) certain, \(counts.uncertain) uncertain (kernel's answer listed), \(counts.unbounded) any-outcome, \(counts.contradictions) contradictions")
         }

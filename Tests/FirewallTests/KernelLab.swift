@@ -18,23 +18,8 @@ final class KernelLab: @unchecked Sendable {
     static let cdnMAC = "02:0a:00:00:00:02"
 
     /// Why the lab cannot run here, or nil when it can.
-    static let unavailableReason: String? = {
-        guard TestTools.isRoot else { return "kernel-truth tests need root (network namespaces)" }
-        for tool in ["ip", "iptables-restore", "ip6tables-restore", "nft", "ipset", "python3"] where TestTools.locate(tool) == nil {
-            return "\(tool) is not installed"
-        }
-        let probe = "oa-fwcheck-\(getpid())"
-        guard let result = try? TestTools.run("ip", ["netns", "add", probe], timeout: 10), result.status == 0 else {
-            return "network namespaces are unavailable (ip netns add failed)"
-        }
-        _ = try? TestTools.run("ip", ["netns", "del", probe], timeout: 10)
-        return nil
-    }()
-
-    static var available: Bool {
-        if let reason = unavailableReason { print("SKIPPED kernel-truth firewall tests: \(reason)") }
-        return unavailableReason == nil
-    }
+    static let unavailableReason: String? =
+        Oracle.missing(programs: ["ip", "iptables-restore", "ip6tables-restore", "nft", "ipset", "python3"], namespaces: true)
 
     let origin: String
     let cdn: String

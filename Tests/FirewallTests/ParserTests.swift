@@ -46,7 +46,7 @@ import TestSupport
         result.findings.filter { $0.ruleId == "input.parse-error" }.min { ($0.location?.line ?? 0) < ($1.location?.line ?? 0) }
     }
 
-    @Test(.enabled(if: KernelLab.available, "needs root, iptables and network namespaces"), arguments: brokenIptables)
+    @Test(.oracle("iptables-restore --test", unavailable: KernelLab.unavailableReason), arguments: brokenIptables)
     func iptablesRejectsWhatWeReject(_ broken: Broken) throws {
         let namespace = "oa-fwp-\(getpid() % 100_000)-\(UInt16.random(in: 0...0xFFFF))"
         _ = try TestTools.run("ip", ["netns", "add", namespace])
@@ -61,7 +61,7 @@ import TestSupport
         }
     }
 
-    @Test(.enabled(if: KernelLab.available, "needs root, nft and network namespaces"), arguments: brokenNft)
+    @Test(.oracle("nft -c", unavailable: KernelLab.unavailableReason), arguments: brokenNft)
     func nftRejectsWhatWeReject(_ broken: Broken) throws {
         let namespace = "oa-fwp-\(getpid() % 100_000)-\(UInt16.random(in: 0...0xFFFF))"
         _ = try TestTools.run("ip", ["netns", "add", namespace])

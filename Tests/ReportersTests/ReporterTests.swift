@@ -40,15 +40,15 @@ enum SampleReport {
 @Suite struct ReporterGoldenTests {
     static let goldenDirectory = TestTools.packageRoot.appendingPathComponent("Tests/ReportersTests/Golden")
 
-    /// Compares with the golden file; `ORIGINAUDIT_RECORD=1 swift test` re-records it (review the diff).
+    /// Compares with the golden file; `Scripts/test --record` re-records it (review the diff).
     func check(_ output: String, _ name: String) throws {
         let url = Self.goldenDirectory.appendingPathComponent(name)
-        if ProcessInfo.processInfo.environment["ORIGINAUDIT_RECORD"] == "1" {
+        if Recording.requested {
             try output.write(to: url, atomically: true, encoding: .utf8)
             return
         }
         let golden = try String(contentsOf: url, encoding: .utf8)
-        #expect(output == golden, "\(name) differs from its golden file; re-record with ORIGINAUDIT_RECORD=1 if the change is intended")
+        #expect(output == golden, "\(name) differs from its golden file; re-record with Scripts/test --record if the change is intended")
     }
 
     @Test func text() throws { try check(TextReporter.render(SampleReport.report), "report.txt") }
@@ -107,7 +107,7 @@ enum SampleReport {
         #expect(moved.fingerprint != original)
     }
 
-    /// SARIF validates against the OASIS 2.1.0 schema (shared/data), judged by Python's jsonschema.
+    /// SARIF validates against the OASIS 2.1.0 schema (Tests/Data), judged by Python's jsonschema.
     @Test func sarifValidatesAgainstTheSchema() throws {
         try SARIFValidation.validate(SARIFReporter.render(SampleReport.report))
     }
@@ -116,6 +116,27 @@ enum SampleReport {
     @Test func schemaValidationRejectsInvalidSARIF() {
         let broken = SARIFReporter.render(SampleReport.report).replacingOccurrences(of: "\"startLine\": 12", with: "\"startLine\": 0")
         #expect(throws: SARIFValidation.Invalid.self) { try SARIFValidation.validate(broken) }
+    }
+
+    /// The JSON report validates against its published schema (Schemas/report.schema.json).
+    @Test func jsonValidatesAgainstThePublishedSchema() throws {
+        try SchemaValidation.validate(JSONReporter.render(SampleReport.report), against: .report)
+    }
+
+    /// The published schema can say no: each change that would break a consumer is rejected.
+    @Test("the report schema rejects documents that break the contract", arguments: [
+        ("\"schemaVersion\": 1", "\"schemaVersion\": 2"),
+        ("\"severity\": \"error\"", "\"severity\": \"fatal\""),
+        ("\"line\": 12", "\"line\": 0"),
+        ("\"fingerprint\": \"877c659574d72506\"", "\"fingerprint\": 877"),
+        ("\"filesAnalysed\"", "\"files\""),
+        ("\"ruleId\": \"tls.legacy-protocols\"", "\"ruleId\": \"tls.legacy-protocols\", \"extra\": true"),
+    ])
+    func schemaValidationRejectsBrokenReports(_ change: (String, String)) throws {
+        let rendered = JSONReporter.render(SampleReport.report)
+        try #require(rendered.contains(change.0), "the sample report no longer contains \(change.0)")
+        let broken = rendered.replacingOccurrences(of: change.0, with: change.1)
+        #expect(throws: SchemaValidation.Invalid.self) { try SchemaValidation.validate(broken, against: .report) }
     }
 
     @Test func githubAnnotationsEscapeProperties() {

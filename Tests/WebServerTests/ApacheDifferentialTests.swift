@@ -9,7 +9,7 @@ import TestSupport
 /// `apache2ctl` and by the loader, and what each says is compared — include order
 /// (`-D DUMP_INCLUDES`), loaded modules (`-M`) and virtual hosts (`-S`).
 @Suite("Apache against apache2ctl", .serialized,
-       .enabled(if: DebianApacheCopy.available, "Debian's apache2 package (apache2ctl, /etc/apache2) is not installed"))
+       .oracle("Debian's apache2ctl", unavailable: DebianApacheCopy.missing))
 struct ApacheDifferentialTests {
     private func compare(_ copy: DebianApacheCopy, defines: [String] = [], _ context: String) throws {
         let result = copy.load(defines: defines)

@@ -8,8 +8,7 @@ import TestSupport
 /// loaded before and after, nested conditionals, relative includes by file, directory and glob —
 /// read by `apache2 -t -D DUMP_INCLUDES`, `-M` and `-S` and by the loader, which must agree.
 @Suite("Apache generated trees against apache2",
-       .enabled(if: ApacheFixture.apache2 != nil && FileManager.default.fileExists(atPath: "/usr/lib/apache2/modules/mod_mpm_event.so"),
-                "apache2 with Debian's module directory is not installed"))
+       .oracle("apache2 with Debian's modules", unavailable: Oracle.missing(programs: ["apache2"], files: ["/usr/lib/apache2/modules/mod_mpm_event.so"])))
 struct ApacheGeneratedTreeTests {
     static let modules = ["authz_core", "headers", "rewrite", "remoteip", "env", "expires", "setenvif", "mime"]
 
@@ -105,7 +104,10 @@ struct ApacheGeneratedTreeTests {
         try main.joined(separator: "\n").write(to: root.appendingPathComponent("main.conf"), atomically: true, encoding: .utf8)
     }
 
-    @Test(arguments: 0..<60)
+    static let trees = 60
+    @Test func everyTreeIsCounted() { #expect(Self.trees == ReadmeFigures.value("apache-generated-trees")) }
+
+    @Test(arguments: 0..<trees)
     func agreesWithHttpd(_ seed: Int) throws {
         let root = try ApacheFixture.write([:])
         defer { try? FileManager.default.removeItem(at: root) }

@@ -249,7 +249,7 @@ struct ApacheParserTests {
 }
 
 /// Broken configurations: httpd's own `-t` is the oracle for which line is wrong.
-@Suite("Apache parse errors against apache2 -t", .enabled(if: ApacheFixture.apache2 != nil, "apache2 is not installed"))
+@Suite("Apache parse errors against apache2 -t", .oracle("apache2 -t", unavailable: Oracle.missing(programs: ["apache2"])))
 struct ApacheParseErrorTests {
     static let broken: [(String, [String: String])] = [
         ("stray close", ["main.conf": "</VirtualHost>\n"]),
@@ -286,6 +286,8 @@ struct ApacheParseErrorTests {
         ("Use without mod_macro", ["main.conf": "ServerAdmin a@b\nUse Something\n"]),
         ("Include of a directory with a broken file", ["main.conf": "Include d\n", "d/a.conf": "ServerAdmin x\n", "d/sub/b.conf": "\n\n</If>\n"]),
     ]
+
+    @Test func everyBrokenFileIsCounted() { #expect(Self.broken.count == ReadmeFigures.value("apache-broken")) }
 
     @Test(arguments: 0..<broken.count)
     func reportsTheLineHttpdReports(_ index: Int) throws {

@@ -76,9 +76,8 @@ struct DebianApacheCopy {
         return environment
     }
 
-    static var available: Bool {
-        FileManager.default.fileExists(atPath: "/etc/apache2/apache2.conf") && TestTools.locate("apache2ctl") != nil
-    }
+    /// Why Debian's apache2 package (apache2ctl, /etc/apache2) cannot be copied here, or nil.
+    static var missing: String? { Oracle.missing(programs: ["apache2ctl"], files: ["/etc/apache2/apache2.conf"]) }
 
     init() throws {
         directory = try TestTools.temporaryDirectory("originaudit-apache-debian")

@@ -55,10 +55,9 @@ struct NginxDifferentialTests {
         return problems
     }
 
-    @Test("the written corpus parses as crossplane parses it", .enabled(if: NginxTestTools.crossplaneAvailable,
-          "crossplane is not installed: pip install crossplane"))
+    @Test("the written corpus parses as crossplane parses it", .oracle("crossplane", unavailable: NginxTestTools.crossplaneMissing))
     func corpusAgainstCrossplane() throws {
-        #expect(NginxCorpus.fixtures.count >= 30)
+        #expect(NginxCorpus.fixtures.count == ReadmeFigures.value("nginx-corpus"))
         var directories: [String: URL] = [:]
         for fixture in NginxCorpus.fixtures { directories[fixture.name] = try Self.materialise(fixture) }
         defer { for url in directories.values { try? FileManager.default.removeItem(at: url) } }
@@ -72,8 +71,7 @@ struct NginxDifferentialTests {
         }
     }
 
-    @Test("the corpus is what the real nginx accepts, and we parse it clean", .enabled(if: NginxTestTools.nginxAvailable,
-          "nginx is not installed"))
+    @Test("the corpus is what the real nginx accepts, and we parse it clean", .oracle("nginx", unavailable: Oracle.missing(programs: ["nginx"])))
     func corpusAgainstNginx() throws {
         var accepted = 0
         for fixture in NginxCorpus.fixtures where fixture.nginxAccepts {
@@ -86,11 +84,11 @@ struct NginxDifferentialTests {
             #expect(tree.findings.isEmpty, "\(fixture.name): \(tree.findings.map(\.message))")
             if verdict.accepted { accepted += 1 }
         }
-        #expect(accepted >= 30)
+        #expect(accepted == ReadmeFigures.value("nginx-corpus-accepted"))
     }
 
-    @Test("Debian's /etc/nginx parses as crossplane parses it", .enabled(if: NginxTestTools.crossplaneAvailable
-          && FileManager.default.fileExists(atPath: "/etc/nginx/nginx.conf"), "crossplane or Debian's nginx is not installed"))
+    @Test("Debian's /etc/nginx parses as crossplane parses it", .oracle("crossplane and Debian's nginx", unavailable: NginxTestTools.crossplaneMissing
+          ?? Oracle.missing(files: ["/etc/nginx/nginx.conf"])))
     func debianAgainstCrossplane() throws {
         let main = "/etc/nginx/nginx.conf"
         let crossplane = try NginxTestTools.crossplane([main])
@@ -101,9 +99,9 @@ struct NginxDifferentialTests {
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
     }
 
-    @Test("nginx -T output of Debian's config splits back into the files crossplane reads", .enabled(
-          if: NginxTestTools.crossplaneAvailable && NginxTestTools.nginxAvailable
-          && FileManager.default.fileExists(atPath: "/etc/nginx/nginx.conf"), "crossplane or nginx is not installed"))
+    @Test("nginx -T output of Debian's config splits back into the files crossplane reads", .oracle(
+          "crossplane and nginx -T", unavailable: NginxTestTools.crossplaneMissing
+          ?? Oracle.missing(programs: ["nginx"], files: ["/etc/nginx/nginx.conf"])))
     func debianDumpAgainstCrossplane() throws {
         let directory = try TestTools.temporaryDirectory("nginx-dump")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -128,8 +126,8 @@ struct NginxDifferentialTests {
         }
     }
 
-    @Test("nginx -T 2>&1: nginx's status lines mixed into the dump are not read as directives", .enabled(
-          if: NginxTestTools.nginxAvailable && FileManager.default.fileExists(atPath: "/etc/nginx/nginx.conf"), "nginx is not installed"))
+    @Test("nginx -T 2>&1: nginx's status lines mixed into the dump are not read as directives", .oracle(
+          "nginx -T", unavailable: Oracle.missing(programs: ["nginx"], files: ["/etc/nginx/nginx.conf"])))
     func dumpWithStatusLines() throws {
         let directory = try TestTools.temporaryDirectory("nginx-dump-mixed")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -153,8 +151,7 @@ struct NginxDifferentialTests {
         }
     }
 
-    @Test("the corpus as nginx -T prints it parses as the files themselves", .enabled(if: NginxTestTools.nginxAvailable,
-          "nginx is not installed"))
+    @Test("the corpus as nginx -T prints it parses as the files themselves", .oracle("nginx", unavailable: Oracle.missing(programs: ["nginx"])))
     func corpusDumps() throws {
         for fixture in NginxCorpus.fixtures where fixture.nginxAccepts {
             let directory = try Self.materialise(fixture)

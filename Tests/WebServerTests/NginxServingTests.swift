@@ -7,8 +7,7 @@ import TestSupport
 /// The model against the real nginx: the config is served on loopback ports and asked which
 /// server answers which Host on which socket, whether a socket speaks TLS, and what the visitor
 /// address becomes after real-IP restoration.
-@Suite("nginx serving", .enabled(if: NginxTestTools.nginxAvailable && TestTools.locate("curl") != nil,
-                                 "nginx or curl is not installed"))
+@Suite("nginx serving", .oracle("a serving nginx", unavailable: Oracle.missing(programs: ["nginx", "curl"])))
 struct NginxServingTests {
     /// Which virtual host nginx picks, by the rules it documents: the servers on the most specific
     /// matching address:port, then exact name, longest leading wildcard, longest trailing wildcard,

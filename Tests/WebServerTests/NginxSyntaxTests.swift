@@ -144,8 +144,9 @@ struct NginxSyntaxTests {
         NginxFixture(name: "eof-after-args", files: ["nginx.conf": "events {}\nhttp {}\nworker_processes 2"]),
     ]
 
-    @Test("broken files: nginx -t refuses them, and our first error is on nginx's line", .enabled(if: NginxTestTools.nginxAvailable,
-          "nginx is not installed"), arguments: broken)
+    @Test func everyBrokenFileIsCounted() { #expect(Self.broken.count == ReadmeFigures.value("nginx-broken")) }
+
+    @Test("broken files: nginx -t refuses them, and our first error is on nginx's line", .oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"])), arguments: broken)
     func brokenAgainstNginx(_ fixture: NginxFixture) throws {
         let directory = try fixture.write()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -116,9 +116,10 @@ enum NginxTestTools {
     print(json.dumps(out))
     """
 
-    static var crossplaneAvailable: Bool {
-        guard let python = TestTools.locate("python3") else { return false }
-        return (try? TestTools.run(python, ["-c", "import crossplane"], timeout: 20).status) == 0
+    /// Why crossplane (the reference nginx parser, from PyPI) cannot be asked, or nil.
+    static var crossplaneMissing: String? {
+        guard let python = TestTools.locate("python3") else { return "python3 is not installed" }
+        return (try? TestTools.run(python, ["-c", "import crossplane"], timeout: 20).status) == 0 ? nil : "crossplane is not installed (pip install crossplane)"
     }
 
     /// `crossplane.parse` on each main file, in one Python process.
@@ -157,7 +158,6 @@ enum NginxTestTools {
         return (result.status == 0, file, line, output)
     }
 
-    static var nginxAvailable: Bool { TestTools.locate("nginx") != nil }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

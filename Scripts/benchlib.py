@@ -1,0 +1,89 @@
+"""Shared by the Scripts/bench* benchmarks: runs our command and its peer on the same input in the
+same run, alternating (ours, peer, ours, peer, ...) so that a change in the machine's load hits
+both, and prints the median of each, the ratio, and the peak memory of every run measured by the
+kernel (wait4's ru_maxrss). Prints figures; asserts nothing."""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run(command, stdin=None, env=None):
+    """Wall seconds and peak resident KiB of one run of `command` (a list), output discarded."""
+    stdin_file = open(stdin, "rb") if stdin else subprocess.DEVNULL
+    try:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdin=stdin_file, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, env=env)
+        stderr = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+    finally:
+        if stdin:
+            stdin_file.close()
+    code = os.waitstatus_to_exitcode(status)
+    process.returncode = code
+    return seconds, usage.ru_maxrss, code, stderr.decode(errors="replace")
+
+
+def size_of(paths):
+    """Bytes in the given files and directories (the input's size, for the memory ratio)."""
+    total = 0
+    for path in paths:
+        if os.path.isdir(path):
+            for folder, _, files in os.walk(path):
+                total += sum(os.path.getsize(os.path.join(folder, name)) for name in files
+                             if os.path.isfile(os.path.join(folder, name)))
+        elif os.path.isfile(path):
+            total += os.path.getsize(path)
+    return total
+
+
+def human(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1000
+
+
+def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
+            before_peer=None, after_peer=None, goal=None):
+    """Alternates `ours` and `peer` (command lists; a peer may also be a Python callable that
+    returns (seconds, kib)) `runs` times and prints one block of figures."""
+    input_bytes = size_of(input_paths)
+    ours_runs, peer_runs = [], []
+    for _ in range(runs):
+        seconds, kib, code, stderr = run(ours)
+        if code not in ok_codes:
+            sys.exit(f"{title}: our command failed ({code}): {' '.join(ours)}\n{stderr[-2000:]}")
+        ours_runs.append((seconds, kib))
+        if before_peer:
+            before_peer()
+        try:
+            if callable(peer):
+                peer_runs.append(peer())
+            else:
+                seconds, kib, code, stderr = run(peer)
+                if code != 0:
+                    sys.exit(f"{title}: the peer failed ({code}): {' '.join(peer)}\n{stderr[-2000:]}")
+                peer_runs.append((seconds, kib))
+        finally:
+            if after_peer:
+                after_peer()
+    ours_time = statistics.median(s for s, _ in ours_runs)
+    peer_time = statistics.median(s for s, _ in peer_runs)
+    ours_memory = max(k for _, k in ours_runs) * 1024
+    peer_memory = max(k for _, k in peer_runs) * 1024
+    print(f"== {title}")
+    print(f"input: {human(input_bytes)}; machine: {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}; "
+          f"{runs} alternating runs each, medians")
+    print(f"ours: {ours_time:.3f} s (runs {', '.join(f'{s:.2f}' for s, _ in ours_runs)}), "
+          f"peak memory {human(ours_memory)} ({ours_memory / max(input_bytes, 1):.1f}x the input)")
+    print(f"{peer_name}: {peer_time:.3f} s (runs {', '.join(f'{s:.2f}' for s, _ in peer_runs)}), "
+          f"peak memory {human(peer_memory)}")
+    if ours_time <= peer_time:
+        print(f"ratio: ours is {peer_time / ours_time:.1f}x faster than {peer_name}" + (f" (goal: {goal})" if goal else ""))
+    else:
+        print(f"ratio: ours is {ours_time / peer_time:.1f}x slower than {peer_name}" + (f" (goal: {goal})" if goal else ""))
+    return ours_time, peer_time
