@@ -158,3 +158,6 @@ fixture("tls.untrusted-issuer", "ca-flagged-leaf",
         'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID sha256 v3_leaf_ca\ncp site.pem site.key ../etc/nginx/ssl/')
 fixture("tls.weak-key", "weak-trusted-root",
         'cadated root "/CN=Fixture Root CA" 20240101000000Z 20350101000000Z 1024\nleaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.hostname-mismatch", "wildcard-excluded-by-name-constraints",
+        'sub inter "/CN=Fixture Constrained CA" root sha256 2048 v3_ca_excludes_www\n'
+        'leaf site "/CN=www.example.test" "DNS:*.example.test" inter $VALID\ncat site.pem inter.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/')

@@ -98,6 +98,17 @@ enum ModeSeverity {
             : "harmless in \(profile.tlsMode.rawValue) mode, which does not validate the certificate — it becomes 526 the day the mode is Full (strict)"
     }
 
+    /// A finding about what only stricter verifiers than OpenSSL's default refuse: a warning
+    /// (whether the CDN's verifier is one of them is not documented), info when the mode does
+    /// not validate. `message` names who refuses; the consequence is added here.
+    static func strictVerifierFinding(_ id: String, _ message: String, at location: SourceLocation, _ profile: Profile, key: String) -> Finding {
+        let validates = profile.tlsMode.validatesCertificate
+        return Finding(
+            ruleId: id,
+            message: "\(message) — \(validates ? "a CDN that validates with such a verifier answers 526" : "harmless while the mode does not validate certificates")",
+            location: location, severity: validates ? .warning : .info, predicts: "526 with a strict verifier", key: key)
+    }
+
     /// Who validates: the CDN by name, or any CDN when none is named (`--cdn none`).
     static func validator(_ profile: Profile) -> String {
         profile.cdn.name == "none" ? "a CDN that validates the origin" : profile.cdn.displayName

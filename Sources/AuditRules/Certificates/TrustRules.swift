@@ -42,12 +42,8 @@ struct TrustRule: AuditRule {
             }
             guard let problem = verdict.trustProblem else {
                 if kind == .untrustedIssuer, let objection = StrictObjection.first(leaf: served.leaf, verdict: verdict) {
-                    findings.append(Finding(
-                        ruleId: id,
-                        message: "\(served.describe): \(objection) — \(profile.tlsMode.validatesCertificate ? "a CDN that validates with such a verifier answers 526" : "harmless while the mode does not validate certificates")",
-                        location: served.location, severity: profile.tlsMode.validatesCertificate ? .warning : .info,
-                        predicts: "526 with a strict verifier",
-                        key: "\(served.file.hostPath) \(served.leaf.fingerprint) strict"))
+                    findings.append(ModeSeverity.strictVerifierFinding(id, "\(served.describe): \(objection)", at: served.location, profile,
+                                                                       key: "\(served.file.hostPath) \(served.leaf.fingerprint) strict"))
                 }
                 continue
             }

@@ -71,12 +71,9 @@ struct HostnameRule: AuditRule {
                 for name in served.hostnames {
                     guard let issuer = served.leaf.wildcardEscapesConstraints(name, issuers: issuers),
                           seen.insert("\(served.location) \(name) constraints").inserted else { continue }
-                    findings.append(Finding(
-                        ruleId: id,
-                        message: "\(served.describe) covers \(name) only through a wildcard, and the name constraints of \(issuer.commonName ?? issuer.subjectText) do not allow \(name): OpenSSL lets the wildcard pass, Go's crypto/x509 (since CVE-2025-61727) and rustls/webpki refuse it — \(profile.tlsMode.validatesCertificate ? "a CDN that validates with such a verifier answers 526" : "harmless while the mode does not validate certificates")",
-                        location: served.location, severity: profile.tlsMode.validatesCertificate ? .warning : .info,
-                        predicts: "526 with a strict verifier",
-                        key: "\(served.file.hostPath) \(name) constraints"))
+                    findings.append(ModeSeverity.strictVerifierFinding(
+                        id, "\(served.describe) covers \(name) only through a wildcard, and the name constraints of \(issuer.commonName ?? issuer.subjectText) do not allow \(name): OpenSSL lets the wildcard pass, Go's crypto/x509 (since CVE-2025-61727) and rustls/webpki refuse it",
+                        at: served.location, profile, key: "\(served.file.hostPath) \(name) constraints"))
                 }
             }
             let names = cnOnly ? viaCN : uncovered

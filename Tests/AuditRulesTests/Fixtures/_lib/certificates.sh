@@ -27,6 +27,12 @@ basicConstraints = critical,CA:true
 keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[ v3_ca_excludes_www ]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+nameConstraints = critical,excluded;DNS:www.example.test
 [ v3_leaf ]
 basicConstraints = CA:false
 keyUsage = digitalSignature,keyEncipherment
@@ -61,9 +67,10 @@ key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:${2:-2048} -out 
 ca() { key "$1"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
   openssl ca -batch -config ca.cnf -selfsign -keyfile "$1.key" -extensions v3_ca -notext \
   -startdate 20240101000000Z -enddate 20350101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
-# sub NAME SUBJECT ISSUER [MD] [BITS] — an intermediate CA
+# sub NAME SUBJECT ISSUER [MD] [BITS] [EXTENSIONS] — an intermediate CA (EXTENSIONS: a section of
+# ca.cnf, default v3_ca)
 sub() { key "$1" "${5:-2048}"; openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"; \
-  openssl ca -batch -config ca.cnf -cert "$3.pem" -keyfile "$3.key" -extensions v3_ca -notext -md "${4:-sha256}" \
+  openssl ca -batch -config ca.cnf -cert "$3.pem" -keyfile "$3.key" -extensions "${6:-v3_ca}" -notext -md "${4:-sha256}" \
   -startdate 20240101000000Z -enddate 20350101000000Z -in "$1.csr" -out "$1.pem" 2>/dev/null; }
 # leaf NAME SUBJECT SAN ISSUER START END [MD] [EXTENSIONS] — SAN "" for none; EXTENSIONS a section
 # of ca.cnf (default v3_leaf)
