@@ -131,3 +131,33 @@ aop("origin-pull-wrong-ca", "ssl_verify_client on;\nssl_client_certificate ssl/s
 aop("strict-requires-client-cert", "ssl_verify_client on;\nssl_client_certificate ssl/aop.pem;\n", "strict")
 aop("origin-pull-enforced_fp", "ssl_verify_client on;\nssl_client_certificate ssl/aop.pem;\n", "origin-pull")
 aop("strict-without-client-cert_fp", "", "strict")
+
+# Issue 13: judged as a strict TLS client judges (fixtures for each class; see Scripts/limbo).
+fixture("tls.cert-expired", "expired-trusted-root",
+        'cadated root "/CN=Fixture Root CA" 20200101000000Z 20260101000000Z\nleaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.cert-expired", "expired-intermediate-beside-a-valid-path_fp",
+        'sub inter "/CN=Fixture Intermediate" root\n'
+        'openssl ca -batch -config ca.cnf -cert root.pem -keyfile root.key -extensions v3_ca -notext -startdate 20200101000000Z -enddate 20250101000000Z -in inter.csr -out inter-old.pem 2>/dev/null\n'
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID\ncat site.pem inter-old.pem inter.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/')
+fixture("tls.weak-key", "rsa-pss-1024-bits",
+        'openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:1024 -out site.key 2>/dev/null\n'
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.weak-signature", "rsa-pss-sha1-signature",
+        'openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 -out inter.key 2>/dev/null\n'
+        'openssl req -new -key inter.key -subj "/CN=Fixture PSS Intermediate" -out inter.csr\n'
+        'openssl ca -batch -config ca.cnf -cert root.pem -keyfile root.key -extensions v3_ca -notext -startdate 20240101000000Z -enddate 20350101000000Z -in inter.csr -out inter.pem 2>/dev/null\n'
+        'key site\nopenssl req -new -key site.key -subj "/CN=www.example.test" -addext "subjectAltName=DNS:www.example.test" -out site.csr\n'
+        'openssl ca -batch -config ca.cnf -cert inter.pem -keyfile inter.key -extensions v3_leaf -notext -md sha1 -sigopt rsa_padding_mode:pss -startdate 20250101000000Z -enddate 20300101000000Z -in site.csr -out site.pem 2>/dev/null\n'
+        'cat site.pem inter.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/')
+fixture("tls.cert-missing", "key-named-as-certificate", GOOD, cert="ssl/site.key", key="ssl/site.pem")
+fixture("tls.untrusted-issuer", "client-auth-only",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID sha256 v3_leaf_client\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.untrusted-issuer", "leaf-without-authority-key-identifier",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID sha256 v3_leaf_no_aki\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.untrusted-issuer", "ca-flagged-leaf",
+        'leaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID sha256 v3_leaf_ca\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.weak-key", "weak-trusted-root",
+        'cadated root "/CN=Fixture Root CA" 20240101000000Z 20350101000000Z 1024\nleaf site "/CN=www.example.test" "DNS:www.example.test" root $VALID\ncp site.pem site.key ../etc/nginx/ssl/')
+fixture("tls.hostname-mismatch", "wildcard-excluded-by-name-constraints",
+        'sub inter "/CN=Fixture Constrained CA" root sha256 2048 v3_ca_excludes_www\n'
+        'leaf site "/CN=www.example.test" "DNS:*.example.test" inter $VALID\ncat site.pem inter.pem > ../etc/nginx/ssl/site.pem\ncp site.key ../etc/nginx/ssl/')

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <pthread.h>
 
 const char *oa_openssl_version(void) { return OpenSSL_version(OPENSSL_VERSION); }
 
@@ -58,18 +59,90 @@ char *oa_subject_alt_names(X509 *certificate) {
     return out;
 }
 
-int oa_verify(X509_STORE *store, X509 *leaf, X509 **chain, int n, time_t at, int *depth, int *chain_length) {
+/* What one verification found: every error OpenSSL met (the callback records it and lets
+   verification go on, as `openssl verify` reports them), without repeats. */
+struct oa_record { oa_problem *problems; int capacity; int count; };
+
+static int oa_record_index = -1;
+static pthread_once_t oa_record_once = PTHREAD_ONCE_INIT;
+static void make_record_index(void) { oa_record_index = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+
+static int record_problem(int ok, X509_STORE_CTX *context) {
+    if (ok) return 1;
+    int error = X509_STORE_CTX_get_error(context);
+    int depth = X509_STORE_CTX_get_error_depth(context);
+    X509 *current = X509_STORE_CTX_get_current_cert(context);
+    /* RFC 5280 4.1.2.5: a certificate is valid through its notAfter, inclusive. OpenSSL calls
+       it expired at that very second; one second earlier it is still valid, so it is here. */
+    if (error == X509_V_ERR_CERT_HAS_EXPIRED && current != NULL) {
+        time_t before = (time_t)X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(context)) - 1;
+        if (X509_cmp_time(X509_get0_notAfter(current), &before) > 0) return 1;
+    }
+    struct oa_record *record = X509_STORE_CTX_get_ex_data(context, oa_record_index);
+    if (record == NULL) return 0;
+    for (int i = 0; i < record->count; i++)
+        if (record->problems[i].code == error && record->problems[i].depth == depth) return 1;
+    if (record->count < record->capacity) {
+        record->problems[record->count].code = error;
+        record->problems[record->count].depth = depth;
+        record->count++;
+    }
+    return 1;
+}
+
+char *oa_dns_name_constraints(X509 *certificate) {
+    NAME_CONSTRAINTS *constraints = X509_get_ext_d2i(certificate, NID_name_constraints, NULL, NULL);
+    if (!constraints) return NULL;
+    char *out = calloc(1, 1);
+    size_t length = 0;
+    STACK_OF(GENERAL_SUBTREE) *lists[2] = { constraints->permittedSubtrees, constraints->excludedSubtrees };
+    const char *prefixes[2] = { "P ", "E " };
+    for (int list = 0; list < 2; list++) {
+        for (int i = 0; lists[list] != NULL && i < sk_GENERAL_SUBTREE_num(lists[list]); i++) {
+            GENERAL_SUBTREE *subtree = sk_GENERAL_SUBTREE_value(lists[list], i);
+            if (subtree->base == NULL || subtree->base->type != GEN_DNS) continue;
+            const unsigned char *data = ASN1_STRING_get0_data(subtree->base->d.dNSName);
+            append(&out, &length, prefixes[list], (const char *)data, (size_t)ASN1_STRING_length(subtree->base->d.dNSName));
+        }
+    }
+    NAME_CONSTRAINTS_free(constraints);
+    return out;
+}
+
+int oa_verify(X509_STORE *store, X509 *leaf, X509 **chain, int n, time_t at, int strict,
+              oa_problem *problems, int capacity, int *problem_count, X509 **built, int built_capacity, int *built_count) {
+    pthread_once(&oa_record_once, make_record_index);
+    struct oa_record record = { problems, capacity, 0 };
+    *problem_count = 0;
+    *built_count = 0;
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     for (int i = 0; i < n; i++) sk_X509_push(untrusted, chain[i]);
     X509_STORE_CTX *context = X509_STORE_CTX_new();
     int result = X509_V_ERR_UNSPECIFIED;
     if (context && X509_STORE_CTX_init(context, store, leaf, untrusted) == 1) {
-        X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), at);
+        X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(context);
+        /* What a TLS client asks (libssl sets the SSL-server purpose on every client handshake):
+           the leaf's extended key usage must allow serverAuth. */
+        X509_STORE_CTX_set_purpose(context, X509_PURPOSE_SSL_SERVER);
+        X509_VERIFY_PARAM_set_time(param, at);
+        if (strict) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+        X509_STORE_CTX_set_ex_data(context, oa_record_index, &record);
+        X509_STORE_CTX_set_verify_cb(context, record_problem);
         int ok = X509_verify_cert(context);
-        result = ok == 1 ? X509_V_OK : X509_STORE_CTX_get_error(context);
-        if (depth) *depth = X509_STORE_CTX_get_error_depth(context);
-        STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(context);
-        if (chain_length) *chain_length = built ? sk_X509_num(built) : 0;
+        *problem_count = record.count;
+        result = record.count > 0 ? problems[0].code : ok == 1 ? X509_V_OK : X509_STORE_CTX_get_error(context);
+        if (ok != 1 && record.count == 0 && capacity > 0) {
+            problems[0].code = result;
+            problems[0].depth = X509_STORE_CTX_get_error_depth(context);
+            *problem_count = 1;
+        }
+        STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(context);
+        for (int i = 0; path != NULL && i < sk_X509_num(path) && i < built_capacity; i++) {
+            X509 *certificate = sk_X509_value(path, i);
+            X509_up_ref(certificate);
+            built[i] = certificate;
+            *built_count = i + 1;
+        }
     }
     X509_STORE_CTX_free(context);
     sk_X509_free(untrusted);

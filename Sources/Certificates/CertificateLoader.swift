@@ -74,14 +74,21 @@ public enum CertificateLoader {
         let blocks = PEMBlock.scan(bytes)
         if !blocks.isEmpty {
             let certificateBlocks = blocks.filter(\.isCertificate)
-            if !certificateBlocks.isEmpty {
-                certificates = PEMReader.certificates(in: bytes).compactMap(CertificateInfo.init)
+            // Block by block: a damaged block of another kind before a certificate must not
+            // hide it (OpenSSL's reader stops at the first block it cannot decode).
+            var undecoded: [PEMBlock] = []
+            for block in certificateBlocks {
+                if let certificate = PEMReader.certificates(in: Array(bytes[block.range])).first.flatMap(CertificateInfo.init) {
+                    certificates.append(certificate)
+                } else {
+                    undecoded.append(block)
+                }
             }
-            if certificates.count < certificateBlocks.count {
+            if let first = undecoded.first {
                 findings.append(Finding(
                     ruleId: "input.parse-error",
-                    message: "\(display): \(certificateBlocks.count - certificates.count) of \(certificateBlocks.count) PEM certificate block\(certificateBlocks.count == 1 ? "" : "s") cannot be decoded (truncated or damaged base64?)",
-                    location: SourceLocation(file: display, line: certificateBlocks[certificates.count].line, column: 1),
+                    message: "\(display): \(undecoded.count) of \(certificateBlocks.count) PEM certificate block\(certificateBlocks.count == 1 ? "" : "s") cannot be decoded (truncated or damaged base64?)",
+                    location: SourceLocation(file: display, line: first.line, column: 1),
                     key: "\(display) certificates"))
             }
             for (index, entry) in PEMReader.privateKeys(in: bytes, blocks: blocks).enumerated() {

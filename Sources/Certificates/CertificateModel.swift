@@ -20,9 +20,26 @@ public struct CertificateInfo: Sendable, Hashable {
     public var curve: String?
     /// OpenSSL's long name of the signature algorithm (`sha256WithRSAEncryption`).
     public var signatureAlgorithm: String
+    /// The digest the signature uses (`SHA1`, `SHA256`), also inside RSA-PSS parameters; nil
+    /// when the algorithm has none of its own (Ed25519).
+    public var signatureDigest: String?
+    /// 1 for a v1 certificate (no extensions), 3 for v3.
+    public var version: Int
+    /// The extended key usage: nil when the certificate has none; otherwise whether it allows
+    /// TLS servers by naming serverAuth (`allowsServer`) or only anyExtendedKeyUsage.
+    public var extendedKeyUsage: (namesServerAuth: Bool, namesAny: Bool)?
+    /// The extended key usage extension is marked critical.
+    public var extendedKeyUsageCritical: Bool
+    /// It carries a nameConstraints extension (only CAs may).
+    public var hasNameConstraints: Bool
+    /// The DNS subtrees of its name constraints.
+    public var permittedDNS: [String]
+    public var excludedDNS: [String]
     /// Issued by itself and its signature verifies with its own key.
     public var isSelfSigned: Bool
     public var isCA: Bool
+    /// basicConstraints says CA:TRUE, whatever the key usage (`isCA` also asks for keyCertSign).
+    public var marksCA: Bool
     /// SHA-256 of the DER, hex.
     public var fingerprint: String
     /// DER of the public key (SubjectPublicKeyInfo), to match private keys.
@@ -33,6 +50,42 @@ public struct CertificateInfo: Sendable, Hashable {
     let handle: X509Object
 
     public static func == (a: CertificateInfo, b: CertificateInfo) -> Bool { a.der == b.der }
+
+    /// RFC 5280 4.1.2.5: valid from notBefore through notAfter, both inclusive. The one rule
+    /// for every command and report.
+    public func isExpired(at instant: Date) -> Bool { instant > notAfter }
+    public func isNotYetValid(at instant: Date) -> Bool { instant < notBefore }
+
+    /// Names a server, as a CA certificate does not: a DNS name in the SAN, or a CN shaped like a
+    /// host name (dots, no spaces: `www.example.test`, not `Example Root CA`).
+    public var looksLikeServerCertificate: Bool {
+        if !dnsNames.isEmpty || !ipAddresses.isEmpty { return true }
+        guard let commonName else { return false }
+        return commonName.contains(".") && !commonName.contains(" ")
+    }
+
+    static let strongCurves: Set<String> = ["prime256v1", "secp384r1", "secp521r1", "P-256", "P-384", "P-521"]
+
+    /// Why the key is too weak for the Web PKI, or nil: RSA (also RSA-PSS) under 2048 bits, DSA,
+    /// an EC key off P-256/P-384/P-521.
+    public var keyWeakness: String? {
+        switch keyType {
+        case "RSA" where keyBits < 2048, "RSA-PSS" where keyBits < 2048:
+            "an \(keyType) key of \(keyBits) bits (at least 2048 are needed)"
+        case "DSA": "a DSA key (Go's crypto/x509, rustls/webpki and browsers verify no DSA signatures)"
+        case "EC" where !(curve.map(Self.strongCurves.contains) ?? false): "an EC key on \(curve ?? "an unnamed curve")"
+        default: nil
+        }
+    }
+
+    /// Signed with SHA-1 or MD5 (or older), also when the digest hides in RSA-PSS parameters.
+    public var hasWeakSignature: Bool {
+        let digest = (signatureDigest ?? signatureAlgorithm).lowercased()
+        return ["sha1", "md5", "md2", "md4"].contains { digest.contains($0) }
+    }
+
+    /// The subject for messages: `(empty subject)` rather than nothing.
+    public var subjectText: String { subject.isEmpty ? "(empty subject)" : subject }
     public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 
     init?(_ object: X509Object) {
@@ -58,10 +111,33 @@ public struct CertificateInfo: Sendable, Hashable {
         guard let key = X509_get0_pubkey(x) else { return nil }
         (keyType, keyBits, curve) = Self.describe(key)
         signatureAlgorithm = String(cString: OBJ_nid2ln(X509_get_signature_nid(x)))
+        var digestNID: Int32 = 0, keyNID: Int32 = 0, securityBits: Int32 = 0
+        var signatureFlags: UInt32 = 0
+        signatureDigest = X509_get_signature_info(x, &digestNID, &keyNID, &securityBits, &signatureFlags) == 1 && digestNID != NID_undef
+            ? String(cString: OBJ_nid2sn(digestNID)) : nil
+        version = Int(X509_get_version(x)) + 1
+        if X509_get_extension_flags(x) & UInt32(EXFLAG_XKUSAGE) != 0 {
+            let usage = X509_get_extended_key_usage(x)
+            extendedKeyUsage = (usage & UInt32(XKU_SSL_SERVER) != 0, usage & UInt32(XKU_ANYEKU) != 0)
+        } else {
+            extendedKeyUsage = nil
+        }
+        let ekuIndex = X509_get_ext_by_NID(x, NID_ext_key_usage, -1)
+        extendedKeyUsageCritical = ekuIndex >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, ekuIndex)) == 1
+        hasNameConstraints = X509_get_ext_by_NID(x, NID_name_constraints, -1) >= 0
+        permittedDNS = []
+        excludedDNS = []
+        if hasNameConstraints, let raw = oa_dns_name_constraints(x) {
+            let lines = String(cString: raw).split(separator: "\n")
+            free(raw)
+            permittedDNS = lines.filter { $0.hasPrefix("P ") }.map { String($0.dropFirst(2)).lowercased() }
+            excludedDNS = lines.filter { $0.hasPrefix("E ") }.map { String($0.dropFirst(2)).lowercased() }
+        }
         // Issued by itself (names, key identifiers, signature): X509_check_issued would also
         // demand keyCertSign, which a self-signed server certificate does not carry.
         isSelfSigned = X509_self_signed(x, 1) == 1
         isCA = X509_check_ca(x) > 0
+        marksCA = X509_get_extension_flags(x) & UInt32(EXFLAG_CA) != 0
         der = Self.bytes { i2d_X509(x, $0) }
         // As encoded in the certificate (i2d_PUBKEY would run OpenSSL 3's encoder, ~0.07 ms).
         publicKey = Self.bytes { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), $0) }
@@ -103,6 +179,7 @@ public struct CertificateInfo: Sendable, Hashable {
         case EVP_PKEY_ED25519: type = "ED25519"
         case EVP_PKEY_ED448: type = "ED448"
         case EVP_PKEY_DSA: type = "DSA"
+        case EVP_PKEY_RSA_PSS: type = "RSA-PSS"
         default: type = String(cString: OBJ_nid2sn(EVP_PKEY_get_base_id(key)))
         }
         var curve: String?
@@ -160,6 +237,23 @@ public struct CertificateInfo: Sendable, Hashable {
         guard let commonName else { return (false, false) }
         let covered = Self.matches(pattern: commonName, host)
         return (covered, covered)
+    }
+
+    /// When `hostname` is covered only through a wildcard, the CA in `issuers` whose DNS name
+    /// constraints exclude it (or permit other names only): OpenSSL checks the wildcard pattern
+    /// against the constraint and lets it pass, Go's crypto/x509 (since CVE-2025-61727) and
+    /// rustls/webpki judge the name the wildcard stands for and refuse it.
+    public func wildcardEscapesConstraints(_ hostname: String, issuers: [CertificateInfo]) -> CertificateInfo? {
+        let host = hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        guard hasSubjectAltName, IPAddress(host) == nil, !dnsNames.contains(where: { $0.lowercased() == host }),
+              dnsNames.contains(where: { $0.hasPrefix("*.") && Self.matches(pattern: $0, host) }) else { return nil }
+        func within(_ base: String) -> Bool {
+            let base = base.hasPrefix(".") ? String(base.dropFirst()) : base
+            return host == base || host.hasSuffix("." + base)
+        }
+        return issuers.first { issuer in
+            issuer.excludedDNS.contains(where: within) || (!issuer.permittedDNS.isEmpty && !issuer.permittedDNS.contains(where: within))
+        }
     }
 
     static func matches(pattern: String, _ host: String) -> Bool {

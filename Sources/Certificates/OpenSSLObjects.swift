@@ -104,29 +104,65 @@ public final class TrustStore: @unchecked Sendable {
     }
 
     private func computeVerdict(leaf: CertificateInfo, served: [CertificateInfo], at: Date) -> ChainVerdict {
-        let leafObject = leaf.handle
+        let known = [leaf] + served
+        let lenient = run(leaf: leaf, served: served, at: at, strict: false, known: known)
+        var verdict = ChainVerdict(problems: lenient.problems, strictProblems: [], chain: lenient.chain)
+        // What only stricter validators refuse matters once the default verification has no
+        // other objection than time.
+        if !lenient.problems.contains(where: { !$0.isTime }) {
+            let strict = run(leaf: leaf, served: served, at: at, strict: true, known: known)
+            verdict.strictProblems = strict.problems.filter { problem in !lenient.problems.contains(problem) }
+        }
+        return verdict
+    }
+
+    private func run(leaf: CertificateInfo, served: [CertificateInfo], at: Date, strict: Bool, known: [CertificateInfo])
+        -> (problems: [ChainProblem], chain: [CertificateInfo]) {
         let others = served.map(\.handle)
         var pointers: [OpaquePointer?] = others.map { $0.pointer }
-        var depth: Int32 = 0, length: Int32 = 0
-        let code = pointers.withUnsafeMutableBufferPointer { buffer in
-            oa_verify(store, leafObject.pointer, buffer.baseAddress, Int32(buffer.count), time_t(at.timeIntervalSince1970), &depth, &length)
+        var problems = [oa_problem](repeating: oa_problem(), count: 16)
+        var built = [OpaquePointer?](repeating: nil, count: 16)
+        var problemCount: Int32 = 0, builtCount: Int32 = 0
+        pointers.withUnsafeMutableBufferPointer { buffer in
+            _ = oa_verify(store, leaf.handle.pointer, buffer.baseAddress, Int32(buffer.count), time_t(at.timeIntervalSince1970), strict ? 1 : 0,
+                          &problems, Int32(problems.count), &problemCount, &built, Int32(built.count), &builtCount)
         }
-        withExtendedLifetime(others) {}
+        withExtendedLifetime((leaf, others)) {}
         ERR_clear_error()
-        return ChainVerdict(code: Int(code), reason: String(cString: X509_verify_cert_error_string(Int(code))), depth: Int(depth), chainLength: Int(length))
+        let chain: [CertificateInfo] = built.prefix(Int(builtCount)).compactMap { pointer in
+            guard let pointer else { return nil }
+            let object = X509Object(pointer)
+            return known.first { $0.handle.pointer == pointer } ?? anchor(object)
+        }
+        let found = problems.prefix(Int(problemCount)).map { problem in
+            ChainProblem(code: Int(problem.code), depth: Int(problem.depth),
+                         reason: String(cString: X509_verify_cert_error_string(Int(problem.code))))
+        }
+        return (found, chain)
+    }
+
+    private var anchors: [String: CertificateInfo] = [:]
+
+    /// A certificate of the store (a root), described once.
+    private func anchor(_ object: X509Object) -> CertificateInfo? {
+        guard let info = CertificateInfo(object) else { return nil }
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let known = anchors[info.fingerprint] { return known }
+        anchors[info.fingerprint] = info
+        return info
     }
 }
 
-/// The result of chain verification, in OpenSSL's terms (X509_V_*).
-public struct ChainVerdict: Sendable, Hashable {
+/// One objection OpenSSL raised while verifying a chain (X509_V_ERR_*), and the depth of the
+/// certificate it concerns (0: the leaf).
+public struct ChainProblem: Sendable, Hashable {
     public var code: Int
-    public var reason: String
-    /// Where in the chain it failed (0: the leaf).
     public var depth: Int
-    public var chainLength: Int
+    public var reason: String
 
-    public var isTrusted: Bool { code == Int(X509_V_OK) }
-    public var isExpiry: Bool { code == Int(X509_V_ERR_CERT_HAS_EXPIRED) || code == Int(X509_V_ERR_CERT_NOT_YET_VALID) }
+    /// Expired or not yet valid: the validity rules say it, not the trust rules.
+    public var isTime: Bool { code == Int(X509_V_ERR_CERT_HAS_EXPIRED) || code == Int(X509_V_ERR_CERT_NOT_YET_VALID) }
     /// The leaf itself is self-signed and not trusted.
     public var isSelfSignedLeaf: Bool { code == Int(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) }
     /// The served chain ends at a root nobody trusts.
@@ -135,6 +171,79 @@ public struct ChainVerdict: Sendable, Hashable {
     public var isMissingIssuer: Bool {
         code == Int(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY) || code == Int(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT)
             || code == Int(X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE)
+    }
+    /// The certificate may not be used for a TLS server (extended key usage, a CA as the leaf).
+    public var isPurpose: Bool { code == Int(X509_V_ERR_INVALID_PURPOSE) }
+}
+
+/// The result of chain verification as a TLS client does it (OpenSSL, SSL-server purpose).
+public struct ChainVerdict: Sendable, Hashable {
+    /// What OpenSSL's default verification objects to, in the order met.
+    public var problems: [ChainProblem]
+    /// What OpenSSL's X509_STRICT mode adds (RFC 5280 conformance that the default lets pass:
+    /// key identifiers, critical basicConstraints, keyCertSign on a leaf, a CA as the leaf…).
+    public var strictProblems: [ChainProblem]
+    /// The path OpenSSL built, leaf first (the root from the trust store when one was reached).
+    public var chain: [CertificateInfo]
+
+    /// Accepted by OpenSSL's default verification at the instant.
+    public var isTrusted: Bool { problems.isEmpty }
+    /// Accepted also by the strict validators.
+    public var isStrictlyTrusted: Bool { problems.isEmpty && strictProblems.isEmpty }
+    /// The first objection that is not about time (what the trust rules explain).
+    public var trustProblem: ChainProblem? { problems.first { !$0.isTime } }
+    /// The first objection, in OpenSSL's words.
+    public var reason: String { (trustProblem ?? problems.first)?.reason ?? "ok" }
+    public var depth: Int { (trustProblem ?? problems.first)?.depth ?? 0 }
+}
+
+/// What stricter verifiers than OpenSSL's default refuse in a chain OpenSSL accepts, said with
+/// who refuses it (the scan's tls.untrusted-issuer warning and `cert` say the same). Key strength
+/// and names are judged apart (tls.weak-key, tls.hostname-mismatch).
+public enum StrictObjection {
+    public static func first(leaf: CertificateInfo, verdict: ChainVerdict) -> String? {
+        if leaf.marksCA {
+            return "a CA certificate (basicConstraints CA:TRUE) is used as the server's certificate; OpenSSL's default accepts it, but OpenSSL in X509_STRICT mode (unsuitable certificate purpose) and rustls/webpki refuse a CA as the end entity"
+        }
+        if let problem = verdict.strictProblems.first {
+            return "OpenSSL's default verification accepts the chain, but in X509_STRICT mode (`openssl verify -x509_strict`, RFC 5280 conformance) it refuses it: \(problem.reason) at depth \(problem.depth)"
+        }
+        if let usage = leaf.extendedKeyUsage, !usage.namesServerAuth, usage.namesAny {
+            return "its extended key usage names anyExtendedKeyUsage but not serverAuth; OpenSSL and Go accept that, rustls/webpki refuses it (serverAuth is required when an extended key usage is present)"
+        }
+        if let old = ([leaf] + verdict.chain.dropFirst().dropLast()).first(where: { $0.version == 1 }) {
+            return "\(old.commonName.map { "CN=\($0)" } ?? old.subjectText) is a version 1 certificate (no extensions); OpenSSL accepts it, rustls/webpki refuses v1 certificates"
+        }
+        return nil
+    }
+}
+
+/// What the CA/Browser Forum's certificate profile forbids but no deployed verifier refuses, so
+/// that a certificate of a class limbo fails is never passed in silence: said at info level (in
+/// `scan`) and as a note (in `cert`), neither of which changes the verdict.
+public enum PolicyNote {
+    public enum Kind: Sendable { case key, usage }
+
+    public static func notes(leaf: CertificateInfo, path: [CertificateInfo]) -> [(kind: Kind, text: String)] {
+        var notes: [(Kind, String)] = []
+        let name = { (certificate: CertificateInfo) in certificate.commonName ?? certificate.subjectText }
+        for certificate in [leaf] + path.dropFirst() where certificate.keyType.hasPrefix("RSA") && certificate.keyBits % 8 != 0 {
+            notes.append((.key, "\(name(certificate)) has an RSA modulus of \(certificate.keyBits) bits, not a whole number of bytes: the CA/Browser Forum Baseline Requirements forbid it; OpenSSL and Go accept it"))
+        }
+        if let usage = leaf.extendedKeyUsage {
+            if usage.namesAny && usage.namesServerAuth {
+                notes.append((.usage, "its extended key usage names anyExtendedKeyUsage beside serverAuth: the Baseline Requirements forbid it; verifiers accept it"))
+            }
+            if leaf.extendedKeyUsageCritical {
+                notes.append((.usage, "its extended key usage is marked critical: the Baseline Requirements forbid it; verifiers accept it"))
+            }
+        } else if !leaf.marksCA && leaf.version > 1 {
+            notes.append((.usage, "it has no extended key usage: the Baseline Requirements require serverAuth; OpenSSL, Go and rustls/webpki accept a certificate without one"))
+        }
+        if path.count > 1, let root = path.last, root.isSelfSigned, root.extendedKeyUsage != nil {
+            notes.append((.usage, "the root \(name(root)) carries an extended key usage: the Baseline Requirements forbid it on roots; OpenSSL, Go and rustls/webpki accept it"))
+        }
+        return notes
     }
 }
 
@@ -240,6 +349,8 @@ public struct PEMBlock: Sendable {
         var blocks: [PEMBlock] = []
         var open: (label: String, start: Int, line: Int)?
         var lineStart = bytes.startIndex, lineNumber = 1
+        // A UTF-8 byte order mark before the armour (an editor's doing): openssl reads past it.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { lineStart += 3 }
         let begin = Array("-----BEGIN ".utf8), end = Array("-----END ".utf8), dashes = Array("-----".utf8)
         while lineStart < bytes.endIndex {
             var lineEnd = lineStart

@@ -7,7 +7,7 @@ struct CertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cert",
         abstract: "Print what the tool knows about certificate and key files: names, issuer, validity, key, chain verdict per mode.",
-        discussion: "Exit 0 when every leaf would be accepted in strict mode at --at for every --hostname, 1 otherwise.")
+        discussion: "Exit 0 when the first certificate of every file would be accepted in strict mode at --at for every --hostname, by OpenSSL and by the stricter verifiers the audit knows of, and every key belongs to a certificate given; 1 otherwise.")
 
     @Argument(help: "Certificate and key files (PEM or DER).") var files: [String]
     @Option(name: .customLong("hostname"), help: ArgumentHelp("A hostname the certificate must cover (repeatable).", valueName: "name"))
@@ -30,12 +30,15 @@ struct CertCommand: ParsableCommand {
         for finding in loaded.findings { print("\(finding.ruleId): \(finding.message)") }
         for missing in loaded.model.missing { print("\(missing.hostPath): does not exist") }
         for note in loaded.notes { print("note: \(note)") }
-        let leaves = paths.compactMap { loaded.model[$0]?.certificates.first }.filter { !$0.isCA }
-        let strictOK = leaves.allSatisfy { leaf in
-            let file = paths.compactMap { loaded.model[$0] }.first { $0.certificates.first == leaf }
-            let verdict = loaded.model.trust?.verify(leaf: leaf, served: Array(file?.certificates.dropFirst() ?? []), at: instant)
-            return (verdict?.isTrusted ?? false) && hostnames.allSatisfy { leaf.covers($0).covered }
+        // Every file's first certificate is judged as served, whatever its flags.
+        let strictOK = paths.compactMap { loaded.model[$0] }.allSatisfy { file in
+            CertificateReport.judge(file, inventory: loaded.model, hostnames: hostnames, at: instant)?.isAccepted ?? true
         }
-        if !loaded.findings.isEmpty || !loaded.model.missing.isEmpty || !strictOK { throw ExitCode(1) }
+        // A key that belongs to no certificate given cannot be served: the server refuses the pair.
+        let allCertificates = loaded.model.files.values.flatMap(\.certificates)
+        let strayKey = loaded.model.files.values.contains { file in
+            file.keys.contains { key in !key.encrypted && !allCertificates.contains { key.belongs(to: $0) } }
+        }
+        if !loaded.findings.isEmpty || !loaded.model.missing.isEmpty || !strictOK || strayKey { throw ExitCode(1) }
     }
 }

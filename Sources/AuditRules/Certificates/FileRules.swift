@@ -9,7 +9,42 @@ struct CertMissingRule: AuditRule {
     let id = "tls.cert-missing"
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        unnamed(model) + missingFiles(model)
+        unnamed(model) + missingFiles(model) + swapped(model)
+    }
+
+    /// A file named as the certificate that holds no certificate (a private key put there, the
+    /// two directives swapped), or one named as the key that holds no key: nginx -t refuses it
+    /// (`PEM_read_bio_X509_AUX() failed`, `PEM_read_bio_PrivateKey() failed`), and so does
+    /// mod_ssl at start-up. Unreadable contents are input.parse-error's; this says what it means.
+    private func swapped(_ model: OriginModel) -> [Finding] {
+        var seen = Set<String>()
+        var findings: [Finding] = []
+        for host in model.webServer.virtualHosts {
+            guard let tls = host.tls else { continue }
+            let nginx = host.software == .nginx
+            for path in tls.certificateFiles {
+                guard let hostPath = path.hostPath, let file = model.certificates[hostPath], file.certificates.isEmpty,
+                      seen.insert("\(path.location) \(hostPath)").inserted else { continue }
+                let holds = file.keys.isEmpty ? "no certificate" : "a private key and no certificate"
+                findings.append(Finding(
+                    ruleId: id,
+                    message: "\(file.displayPath) is named as the certificate (\(nginx ? "ssl_certificate" : "SSLCertificateFile")) but holds \(holds): \(nginx ? "nginx refuses to start (PEM_read_bio_X509_AUX() failed)" : "Apache refuses to start (unable to configure the certificate)")",
+                    location: path.location,
+                    remediation: nginx ? "Name the certificate (leaf first, then intermediates) in `ssl_certificate` and the key in `ssl_certificate_key`: the two are probably swapped."
+                        : "Name the certificate in `SSLCertificateFile` and the key in `SSLCertificateKeyFile`: the two are probably swapped.",
+                    key: "\(path.location.file) \(hostPath) holds no certificate"))
+            }
+            for path in tls.keyFiles {
+                guard let hostPath = path.hostPath, let file = model.certificates[hostPath], file.keys.isEmpty, !file.certificates.isEmpty,
+                      seen.insert("\(path.location) \(hostPath)").inserted else { continue }
+                findings.append(Finding(
+                    ruleId: id,
+                    message: "\(file.displayPath) is named as the private key (\(nginx ? "ssl_certificate_key" : "SSLCertificateKeyFile")) but holds a certificate and no key: \(nginx ? "nginx refuses to start (PEM_read_bio_PrivateKey() failed)" : "Apache refuses to start (unable to configure the private key)")",
+                    location: path.location,
+                    key: "\(path.location.file) \(hostPath) holds no key"))
+            }
+        }
+        return findings
     }
 
     /// nginx: 'no "ssl_certificate" is defined for the "listen ... ssl" directive'; Apache:

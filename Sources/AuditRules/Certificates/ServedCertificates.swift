@@ -60,8 +60,11 @@ struct ServedCertificate {
             if let ca = tls.clientVerification?.caFile?.hostPath { referenced.insert(ca) }
         }
         for (hostPath, file) in inventory.files.sorted(by: { $0.key < $1.key }) where !referenced.contains(hostPath) {
-            // A CA certificate on its own (a root, an intermediate bundle) is not a served leaf.
-            guard let leaf = file.certificates.first, !leaf.isCA else { continue }
+            // A CA certificate on its own (a root, an intermediate bundle) is not a served leaf;
+            // a CA-flagged certificate that names a server, or has its key beside it, is one
+            // (`openssl req -x509` marks its self-signed certificates CA:TRUE).
+            guard let leaf = file.certificates.first, !leaf.isCA || leaf.looksLikeServerCertificate || file.keys.contains(where: { $0.belongs(to: leaf) })
+            else { continue }
             result.append(ServedCertificate(
                 host: nil, file: file, leaf: leaf, chain: Array(file.certificates.dropFirst()),
                 keyFile: file.keys.isEmpty ? nil : file, keyLocation: SourceLocation(file: file.displayPath),
@@ -70,8 +73,16 @@ struct ServedCertificate {
         return result
     }
 
+    /// The certificates whose validity counts: the path the verifier built (leaf, the served
+    /// certificates it used, the root from the trust store), else what is served. A served
+    /// certificate no path uses (an expired cross-sign beside a valid one) decides nothing.
+    func judged(_ model: OriginModel, _ profile: Profile) -> [CertificateInfo] {
+        let path = TrustVerdict.of(self, model, profile)?.chain ?? []
+        return path.count > 1 ? path : [leaf] + chain
+    }
+
     /// `site.pem (CN=www.example.test)` for messages.
-    var describe: String { "\(file.displayPath) (\(leaf.commonName.map { "CN=\($0)" } ?? leaf.subject))" }
+    var describe: String { "\(file.displayPath) (\(leaf.commonName.map { "CN=\($0)" } ?? leaf.subjectText))" }
 }
 
 /// Mode-dependent severity: what strict and origin-pull reject, full and flexible accept.
@@ -83,8 +94,24 @@ enum ModeSeverity {
 
     static func clause(_ profile: Profile) -> String {
         profile.tlsMode.validatesCertificate
-            ? "in \(profile.tlsMode.rawValue) mode \(profile.cdn.displayName) rejects it (526)"
+            ? "in \(profile.tlsMode.rawValue) mode \(validator(profile)) rejects it (526)"
             : "harmless in \(profile.tlsMode.rawValue) mode, which does not validate the certificate — it becomes 526 the day the mode is Full (strict)"
+    }
+
+    /// A finding about what only stricter verifiers than OpenSSL's default refuse: a warning
+    /// (whether the CDN's verifier is one of them is not documented), info when the mode does
+    /// not validate. `message` names who refuses; the consequence is added here.
+    static func strictVerifierFinding(_ id: String, _ message: String, at location: SourceLocation, _ profile: Profile, key: String) -> Finding {
+        let validates = profile.tlsMode.validatesCertificate
+        return Finding(
+            ruleId: id,
+            message: "\(message) — \(validates ? "a CDN that validates with such a verifier answers 526" : "harmless while the mode does not validate certificates")",
+            location: location, severity: validates ? .warning : .info, predicts: "526 with a strict verifier", key: key)
+    }
+
+    /// Who validates: the CDN by name, or any CDN when none is named (`--cdn none`).
+    static func validator(_ profile: Profile) -> String {
+        profile.cdn.name == "none" ? "a CDN that validates the origin" : profile.cdn.displayName
     }
 
     static func predicts(_ profile: Profile) -> String? { profile.tlsMode.validatesCertificate ? nil : "526 only in strict mode" }

@@ -11,8 +11,11 @@ enum TrustVerdict {
     }
 }
 
-/// tls.self-signed, tls.untrusted-issuer and tls.chain-incomplete: why the chain does not end at
-/// a trusted root. Expiry is left to the validity rules.
+/// tls.self-signed, tls.untrusted-issuer and tls.chain-incomplete: why the chain is not accepted
+/// by a TLS client (OpenSSL with the SSL-server purpose, as libssl verifies a server). Expiry is
+/// left to the validity rules. What OpenSSL's default refuses is an error (526 in strict mode);
+/// what only stricter validators refuse (OpenSSL's X509_STRICT, rustls/webpki) is a warning that
+/// names them, since the CDN's own verifier may or may not be one of them.
 struct TrustRule: AuditRule {
     enum Kind { case selfSigned, untrustedIssuer, chainIncomplete }
     let kind: Kind
@@ -28,24 +31,40 @@ struct TrustRule: AuditRule {
         var seen = Set<String>()
         var findings: [Finding] = []
         for served in ServedCertificate.all(model, profile) {
-            guard let verdict = TrustVerdict.of(served, model, profile), !verdict.isTrusted, !verdict.isExpiry,
+            guard let verdict = TrustVerdict.of(served, model, profile),
                   seen.insert(served.file.hostPath + "|" + served.leaf.fingerprint).inserted else { continue }
+            // Issuance-policy remarks only where nothing weightier is said about the chain.
+            if kind == .untrustedIssuer, verdict.trustProblem == nil {
+                for note in PolicyNote.notes(leaf: served.leaf, path: verdict.chain) where note.kind == .usage {
+                    findings.append(Finding(ruleId: id, message: "\(served.describe): \(note.text)", location: served.location,
+                                            severity: .info, predicts: nil, key: "\(served.file.hostPath) \(served.leaf.fingerprint) \(note.text)"))
+                }
+            }
+            guard let problem = verdict.trustProblem else {
+                if kind == .untrustedIssuer, let objection = StrictObjection.first(leaf: served.leaf, verdict: verdict) {
+                    findings.append(ModeSeverity.strictVerifierFinding(id, "\(served.describe): \(objection)", at: served.location, profile,
+                                                                       key: "\(served.file.hostPath) \(served.leaf.fingerprint) strict"))
+                }
+                continue
+            }
             let message: String
             switch kind {
             case .selfSigned:
-                guard verdict.isSelfSignedLeaf || served.leaf.isSelfSigned else { continue }
-                message = "\(served.describe) is self-signed: \(ModeSeverity.clause(profile))"
+                guard problem.isSelfSignedLeaf || served.leaf.isSelfSigned else { continue }
+                message = "\(served.describe) is self-signed\(served.leaf.isCA ? " (and marked as a CA, as `openssl req -x509` makes it: still the certificate the server sends)" : ""): \(ModeSeverity.clause(profile))"
             case .untrustedIssuer:
                 guard !served.leaf.isSelfSigned else { continue }
-                if verdict.isUntrustedRoot {
-                    message = "\(served.describe) chains to a root that is neither publicly trusted nor the Cloudflare Origin CA (\(verdict.reason)): \(ModeSeverity.clause(profile))"
-                } else if verdict.isMissingIssuer && !served.chain.isEmpty {
-                    message = "\(served.describe) and the \(served.chain.count) certificate\(served.chain.count == 1 ? "" : "s") served after it do not lead to a trusted root (\(verdict.reason) at depth \(verdict.depth)): \(ModeSeverity.clause(profile))"
-                } else if !verdict.isMissingIssuer {
-                    message = "\(served.describe) is not accepted: \(verdict.reason): \(ModeSeverity.clause(profile))"
+                if problem.isUntrustedRoot {
+                    message = "\(served.describe) chains to a root that is neither publicly trusted nor the Cloudflare Origin CA (\(problem.reason)): \(ModeSeverity.clause(profile))"
+                } else if problem.isMissingIssuer && !served.chain.isEmpty {
+                    message = "\(served.describe) and the \(served.chain.count) certificate\(served.chain.count == 1 ? "" : "s") served after it do not lead to a trusted root (\(problem.reason) at depth \(problem.depth)): \(ModeSeverity.clause(profile))"
+                } else if problem.isPurpose && problem.depth == 0 {
+                    message = "\(served.describe) may not be used by a TLS server (\(problem.reason)): its extended key usage does not include serverAuth, and a TLS client verifies with the SSL-server purpose: \(ModeSeverity.clause(profile))"
+                } else if !problem.isMissingIssuer {
+                    message = "\(served.describe) is not accepted: \(problem.reason) (at depth \(problem.depth)): \(ModeSeverity.clause(profile))"
                 } else { continue }
             case .chainIncomplete:
-                guard !served.leaf.isSelfSigned, verdict.isMissingIssuer, served.chain.isEmpty else { continue }
+                guard !served.leaf.isSelfSigned, problem.isMissingIssuer, served.chain.isEmpty else { continue }
                 message = "\(served.describe) is served alone and its issuer (\(served.leaf.issuer)) is not a trusted root: serve the intermediate certificate(s) after it — or, if that issuer is a private CA, this is an untrusted issuer: \(ModeSeverity.clause(profile))"
             }
             findings.append(Finding(
@@ -73,7 +92,7 @@ struct ChainMisorderedRule: AuditRule {
             guard leafIsCA || outOfOrder else { return nil }
             return Finding(
                 ruleId: id,
-                message: "\(served.file.displayPath) serves its chain out of order (\(list.map { $0.commonName ?? $0.subject }.joined(separator: " → "))): it must start with the site's certificate, each followed by its issuer",
+                message: "\(served.file.displayPath) serves its chain out of order (\(list.map { $0.commonName ?? $0.subjectText }.joined(separator: " → "))): it must start with the site's certificate, each followed by its issuer",
                 location: served.location,
                 remediation: "Rebuild the file leaf first: `cat site.crt intermediate.crt > fullchain.pem`.",
                 key: served.file.hostPath)
@@ -86,25 +105,38 @@ struct WeakCryptoRule: AuditRule {
     let signature: Bool
     var id: String { signature ? "tls.weak-signature" : "tls.weak-key" }
 
-    static let strongCurves: Set<String> = ["prime256v1", "secp384r1", "secp521r1", "P-256", "P-384", "P-521"]
-
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         var seen = Set<String>()
         var findings: [Finding] = []
         for served in ServedCertificate.all(model, profile) {
-            for (position, certificate) in ([served.leaf] + served.chain).enumerated() {
+            if !signature, TrustVerdict.of(served, model, profile)?.trustProblem == nil, seen.insert("notes \(served.file.hostPath)").inserted {
+                for note in PolicyNote.notes(leaf: served.leaf, path: served.judged(model, profile)) where note.kind == .key {
+                    findings.append(Finding(ruleId: id, message: note.text, location: served.location, severity: .info, predicts: nil,
+                                            key: "\(served.file.hostPath) \(note.text)"))
+                }
+            }
+            let servedList = [served.leaf] + served.chain
+            // The root the verifier reached from the trust store is judged too (its key, never its
+            // own signature): the server does not load it, but the CDN's verifier uses it.
+            let roots = served.judged(model, profile).filter { !servedList.contains($0) }
+            for (position, certificate) in (servedList + roots).enumerated() {
                 // A root's own signature is never checked by anyone: skip self-signed CAs in the chain.
-                if position > 0 && certificate.isSelfSigned { continue }
+                if signature && position > 0 && certificate.isSelfSigned { continue }
+                let fromStore = position >= servedList.count
                 // From SSLCertificateChainFile, a weak certificate does not stop Apache (see `startUnchecked`).
                 let startsAnyway = served.startUnchecked.contains(certificate.fingerprint)
                 guard seen.insert(certificate.fingerprint + (startsAnyway ? " chain file" : "")).inserted else { continue }
-                let name = position == 0 ? served.describe : "the chain certificate \(certificate.commonName ?? certificate.subject) in \(startsAnyway ? "the SSLCertificateChainFile of " : "")\(served.file.displayPath)"
-                let levelTwo = startsAnyway
+                let name = position == 0 ? served.describe
+                    : fromStore ? "the trusted root \(certificate.commonName ?? certificate.subjectText) that \(served.describe) chains to"
+                    : "the chain certificate \(certificate.commonName ?? certificate.subjectText) in \(startsAnyway ? "the SSLCertificateChainFile of " : "")\(served.file.displayPath)"
+                let levelTwo = fromStore
+                    ? "the server does not send it, but a verifier at OpenSSL security level 2 (auth level 2) refuses the chain (CA certificate key too weak), as do Go's crypto/x509 and rustls/webpki"
+                    : startsAnyway
                     ? "Apache still starts, because mod_ssl adds SSLCertificateChainFile certificates without OpenSSL's security-level check (from the certificate file, as nginx serves chains, OpenSSL 3 at security level 2 refuses to load it and the server does not start)"
                     : "OpenSSL 3 at security level 2 (the Debian and Ubuntu default) refuses to load it, so the server does not start"
                 if signature {
-                    let algorithm = certificate.signatureAlgorithm.lowercased()
-                    guard algorithm.contains("sha1") || algorithm.contains("md5") || algorithm.contains("md2") else { continue }
+                    // The digest, also inside RSA-PSS parameters (the algorithm's name hides it).
+                    guard certificate.hasWeakSignature else { continue }
                     findings.append(Finding(
                         ruleId: id,
                         message: "\(name) is signed with \(certificate.signatureAlgorithm): \(levelTwo); \(startsAnyway ? "but" : "elsewhere") \(ModeSeverity.clause(profile))",
@@ -113,20 +145,14 @@ struct WeakCryptoRule: AuditRule {
                         predicts: startsAnyway ? nil : "521 at OpenSSL security level 2; 526 (strict) otherwise",
                         key: "\(served.file.hostPath) \(certificate.fingerprint) signature"))
                 } else {
-                    let weak: String?
-                    switch certificate.keyType {
-                    case "RSA" where certificate.keyBits < 2048: weak = "an RSA key of \(certificate.keyBits) bits (at least 2048 are needed)"
-                    case "DSA": weak = "a DSA key"
-                    case "EC" where !(certificate.curve.map(Self.strongCurves.contains) ?? false): weak = "an EC key on \(certificate.curve ?? "an unnamed curve")"
-                    default: weak = nil
-                    }
+                    let weak = certificate.keyWeakness
                     guard let weak else { continue }
-                    let refused = certificate.keyType == "RSA" && certificate.keyBits < 2048
+                    let refused = (certificate.keyType.hasPrefix("RSA") && certificate.keyBits < 2048) || fromStore
                     findings.append(Finding(
                         ruleId: id,
                         message: "\(name) has \(weak)\(refused ? ": " + levelTwo : "")",
                         location: served.location,
-                        predicts: refused && !startsAnyway ? "521 at OpenSSL security level 2" : nil,
+                        predicts: refused && !startsAnyway ? (fromStore ? "526 with a verifier at security level 2" : "521 at OpenSSL security level 2") : nil,
                         key: "\(served.file.hostPath) \(certificate.fingerprint) key"))
                 }
             }

@@ -20,21 +20,24 @@ struct ValidityRule: AuditRule {
         var seen = Set<String>()
         var findings: [Finding] = []
         for served in ServedCertificate.all(model, profile) {
-            for (position, certificate) in ([served.leaf] + served.chain).enumerated() {
+            for (position, certificate) in served.judged(model, profile).enumerated() {
                 guard seen.insert(certificate.fingerprint).inserted else { continue }
-                let role = position == 0 ? "the certificate \(served.describe)" : "the chain certificate \(certificate.commonName ?? certificate.subject) served in \(served.file.displayPath)"
+                let name = certificate.commonName ?? certificate.subjectText
+                let role = position == 0 ? "the certificate \(served.describe)"
+                    : served.chain.contains(certificate) ? "the chain certificate \(name) served in \(served.file.displayPath)"
+                    : "the trusted root \(name) that \(served.describe) chains to"
                 let message: String
                 switch kind {
                 case .expired:
-                    guard certificate.notAfter < profile.at else { continue }
+                    guard certificate.isExpired(at: profile.at) else { continue }
                     message = "\(role) expired on \(DateText.day(certificate.notAfter)): \(ModeSeverity.clause(profile))"
                 case .notYetValid:
-                    guard certificate.notBefore > profile.at else { continue }
+                    guard certificate.isNotYetValid(at: profile.at) else { continue }
                     message = "\(role) is not valid before \(DateText.day(certificate.notBefore)): \(ModeSeverity.clause(profile))"
                 case .expiring:
-                    guard certificate.notAfter >= profile.at, certificate.notAfter <= profile.at.addingTimeInterval(profile.expiryWindow) else { continue }
+                    guard !certificate.isExpired(at: profile.at), certificate.notAfter <= profile.at.addingTimeInterval(profile.expiryWindow) else { continue }
                     let days = Int(certificate.notAfter.timeIntervalSince(profile.at) / 86_400)
-                    message = "\(role) expires on \(DateText.day(certificate.notAfter)), in \(days) day\(days == 1 ? "" : "s")\(profile.tlsMode.validatesCertificate ? ": renew it before \(profile.cdn.displayName) starts answering 526" : "")"
+                    message = "\(role) expires on \(DateText.day(certificate.notAfter)), in \(days) day\(days == 1 ? "" : "s")\(profile.tlsMode.validatesCertificate ? ": renew it before \(ModeSeverity.validator(profile)) starts answering 526" : "")"
                 }
                 findings.append(Finding(
                     ruleId: id, message: message, location: served.location,
@@ -62,6 +65,16 @@ struct HostnameRule: AuditRule {
             for name in served.hostnames {
                 let result = served.leaf.covers(name)
                 if !result.covered { uncovered.append(name) } else if result.byCommonNameOnly { viaCN.append(name) }
+            }
+            if !cnOnly, uncovered.isEmpty, let verdict = TrustVerdict.of(served, model, profile) {
+                let issuers = Array(verdict.chain.dropFirst())
+                for name in served.hostnames {
+                    guard let issuer = served.leaf.wildcardEscapesConstraints(name, issuers: issuers),
+                          seen.insert("\(served.location) \(name) constraints").inserted else { continue }
+                    findings.append(ModeSeverity.strictVerifierFinding(
+                        id, "\(served.describe) covers \(name) only through a wildcard, and the name constraints of \(issuer.commonName ?? issuer.subjectText) do not allow \(name): OpenSSL lets the wildcard pass, Go's crypto/x509 (since CVE-2025-61727) and rustls/webpki refuse it",
+                        at: served.location, profile, key: "\(served.file.hostPath) \(name) constraints"))
+                }
             }
             let names = cnOnly ? viaCN : uncovered
             guard !names.isEmpty, seen.insert("\(served.location) \(names)").inserted else { continue }

@@ -16,9 +16,20 @@ int oa_no_password(char *buf, int size, int rwflag, void *userdata);
 /// malloc'd string: one entry per line, "D name" or "I address". NULL when there is no SAN.
 char *oa_subject_alt_names(X509 *certificate);
 
-/// Verifies `leaf` with `chain` (n untrusted certificates) against `store` at time `at`.
-/// Returns the X509_V_* result; `*depth` is where it failed, `*chain_length` the built chain length.
-int oa_verify(X509_STORE *store, X509 *leaf, X509 **chain, int n, time_t at, int *depth, int *chain_length);
+/// The DNS subtrees of the nameConstraints extension, as one malloc'd string: one per line,
+/// "P name" (permitted) or "E name" (excluded). NULL when there is no such extension.
+char *oa_dns_name_constraints(X509 *certificate);
+
+/// One error met while verifying: an X509_V_ERR_* code and the chain depth it concerns.
+typedef struct { int code; int depth; } oa_problem;
+
+/// Verifies `leaf` with `chain` (n untrusted certificates) against `store` at time `at`, as a TLS
+/// client does (SSL-server purpose), with X509_V_FLAG_X509_STRICT when `strict`. Every error is
+/// recorded (up to `capacity`, in `problems`) and verification goes on past it; a certificate is
+/// valid through its notAfter inclusive (RFC 5280). The chain OpenSSL built is returned in `built`
+/// (leaf first, each with a reference the caller frees). Returns the first error, or X509_V_OK.
+int oa_verify(X509_STORE *store, X509 *leaf, X509 **chain, int n, time_t at, int strict,
+              oa_problem *problems, int capacity, int *problem_count, X509 **built, int built_capacity, int *built_count);
 
 /// Seconds since the epoch of an ASN1_TIME (UTC); 0 with *ok = 0 when it cannot be read.
 long long oa_asn1_time_epoch(const ASN1_TIME *time, int *ok);
