@@ -26,10 +26,11 @@ struct CertCommand: ParsableCommand {
         let paths = files.map { tree.hostPath($0) }
         let loaded = CertificateLoader.load(paths.map { CertificateReference(hostPath: $0, role: .any, referencedAt: SourceLocation(file: "command line")) },
                                             tree: tree, extraCAFiles: caFiles.map { tree.hostPath($0) })
-        print(CertificateReport.render(loaded.model, files: paths, hostnames: hostnames, at: instant), terminator: "")
-        for finding in loaded.findings { print("\(finding.ruleId): \(finding.message)") }
-        for missing in loaded.model.missing { print("\(missing.hostPath): does not exist") }
-        for note in loaded.notes { print("note: \(note)") }
+        // Subjects, issuers and paths come from the files: escaped for the terminal.
+        print(TerminalText.escape(CertificateReport.render(loaded.model, files: paths, hostnames: hostnames, at: instant), keepNewlines: true), terminator: "")
+        for finding in loaded.findings { print(TerminalText.escape("\(finding.ruleId): \(KeyMaterial.redacted(finding.message))")) }
+        for missing in loaded.model.missing { print(TerminalText.escape("\(missing.hostPath): does not exist")) }
+        for note in loaded.notes { print(TerminalText.escape("note: \(note)")) }
         let leaves = paths.compactMap { loaded.model[$0]?.certificates.first }.filter { !$0.isCA }
         let strictOK = leaves.allSatisfy { leaf in
             let file = paths.compactMap { loaded.model[$0] }.first { $0.certificates.first == leaf }

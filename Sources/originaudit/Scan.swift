@@ -8,6 +8,12 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, sarif, github
 }
 
+/// The report format of the commands that print one answer (`probe`, `firewall`): the same
+/// `--format` spelling as `scan`.
+enum AnswerFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
 enum FailOn: String, ExpressibleByArgument, CaseIterable {
     case error, warning, info, never
 

@@ -281,7 +281,7 @@ enum Binary {
         #expect(text.status == 1, "some Cloudflare ranges are dropped in the example")
         #expect(text.stdout.contains("172.64.0.0/13") && text.stdout.contains("policy DROP"))
         #expect(text.stdout.contains("999424 of 1524736"))
-        let json = try Binary.run(["firewall", "--json", "--ports", "443", Binary.example])
+        let json = try Binary.run(["firewall", "--format", "json", "--ports", "443", Binary.example])
         let root = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(root["ports"] as? String == "443")
         let cells = try #require(root["cells"] as? [[String: Any]])

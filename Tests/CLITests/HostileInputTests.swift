@@ -240,4 +240,89 @@ import TestSupport
         #expect(parseErrors == 101, "\(parseErrors) parse errors reported")
         #expect(result.stdout.contains("4900 more input.parse-error findings in rules.v4 are not shown"))
     }
+
+    // MARK: - Terminal safety
+
+    /// Text from configurations and certificate subjects reached the terminal raw: a title
+    /// sequence, colours, a right-to-left override.
+    @Test func controlSequencesFromInputsAreEscapedInText() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let hostile = "evil\u{1B}]0;TITLE\u{07}\u{1B}[31mred\u{202E}txt.example"
+        try scratch.write("etc/nginx/nginx.conf", "events {}\nhttp {\n    server {\n        listen 8081;\n        server_name \"\(hostile)\";\n    }\n}\n")
+        let scan = try Binary.run(["scan", ".", "--root", ".", "--color", "never"], in: scratch.repo.path)
+        #expect(Self.exitedNormally(scan))
+        #expect(scan.stdout.contains("evil\\e]0;TITLE\\x07\\e[31mred\\u{202E}txt.example"), "\(scan.stdout)")
+        #expect(!scan.stdout.contains("\u{1B}") && !scan.stdout.contains("\u{202E}") && !scan.stdout.contains("\u{07}"))
+
+        let key = scratch.repo.appendingPathComponent("k.pem").path, cert = scratch.repo.appendingPathComponent("c.pem").path
+        try TestTools.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-utf8", "-days", "3",
+                                      "-subj", "/CN=gpj.\u{202E}exe.example/O=\u{1B}]0;TITLE\u{07}", "-keyout", key, "-out", cert])
+        let output = try Binary.run(["cert", "c.pem"], in: scratch.repo.path)
+        #expect(output.stdout.contains("exe.example"), "\(output.stdout)")
+        #expect(!output.stdout.contains("\u{1B}") && !output.stdout.contains("\u{202E}") && !output.stdout.contains("\u{07}"), "\(output.stdout)")
+    }
+
+    // MARK: - probe on slow or hostile servers
+
+    /// A loopback server that answers each connection with `chunks`, pausing between them.
+    final class ScriptedServer {
+        let process: SessionProcess
+        let port: Int
+        let directory: URL
+
+        init(_ chunks: [String], pause: Double) throws {
+            directory = try TestTools.temporaryDirectory("probe-server")
+            let script = """
+            import json, socket, sys, time
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", 0)); s.listen(8)
+            open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+            chunks = [c.encode("utf-8") for c in json.load(open(sys.argv[2]))]
+            while True:
+                c, _ = s.accept()
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                c.recv(4096)
+                for chunk in chunks:
+                    c.sendall(chunk); time.sleep(\(pause))
+                c.close()
+            """
+            try script.write(to: directory.appendingPathComponent("server.py"), atomically: true, encoding: .utf8)
+            let portFile = directory.appendingPathComponent("port")
+            let chunkFile = directory.appendingPathComponent("chunks.json")
+            try JSONSerialization.data(withJSONObject: chunks).write(to: chunkFile)
+            process = try SessionProcess("/usr/bin/python3", [directory.appendingPathComponent("server.py").path, portFile.path, chunkFile.path],
+                                         environment: [:], stdout: directory.appendingPathComponent("out"), stderr: directory.appendingPathComponent("err"))
+            var found = 0
+            for _ in 0..<200 {
+                if let text = try? String(contentsOf: portFile, encoding: .utf8), let number = Int(text) { found = number; break }
+                usleep(25_000)
+            }
+            port = found
+        }
+
+        func stop() {
+            process.stop()
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    /// `HTTP/1.1 ` then `200 OK` 50 ms later was "520: the answer is not HTTP"; `probe
+    /// 127.0.0.1:PORT` read the port as part of the name; the status line is escaped.
+    @Test func probeReadsASplitStatusLineAndAcceptsHostPort() throws {
+        let split = try ScriptedServer(["HTTP/1.1 ", "200 OK\r\nContent-Length: 0\r\n\r\n"], pause: 0.05)
+        defer { split.stop() }
+        #expect(split.port > 0)
+        let result = try Binary.run(["probe", "127.0.0.1:\(split.port)", "--tls-mode", "flexible", "--format", "json"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("\"predicts\" : \"200\"") || result.stdout.contains("\"predicts\": \"200\""), "\(result.stdout)")
+        #expect(try Binary.run(["probe", "127.0.0.1:\(split.port)", "--port", "1", "--tls-mode", "flexible"]).status == 2)
+        #expect(try Binary.run(["probe", "127.0.0.1:notaport", "--tls-mode", "flexible"]).status == 2)
+
+        let hostile = try ScriptedServer(["HTTP/1.1 200 \u{1B}]0;TITLE\u{07}\u{202E}KO\r\n\r\n"], pause: 0)
+        defer { hostile.stop() }
+        let text = try Binary.run(["probe", "127.0.0.1:\(hostile.port)", "--tls-mode", "flexible"])
+        #expect(text.stdout.contains("\\e]0;TITLE\\x07\\u{202E}KO"), "\(text.stdout)")
+        #expect(!text.stdout.contains("\u{1B}") && !text.stdout.contains("\u{202E}"))
+    }
 }
