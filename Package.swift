@@ -57,6 +57,9 @@ let package = Package(
                           swiftSettings: strict),
         .executableTarget(name: "BenchCertificates", dependencies: ["Certificates", "OriginAuditCore", "AuditRules"],
                           path: "Scripts/BenchCertificates", swiftSettings: strict),
+        // Scripts/fuzz: an in-process fuzzer, one target per parser, seeded from the test fixtures.
+        .executableTarget(name: "Fuzz", dependencies: ["Audit", "Firewall", "WebServer", "Certificates", "OriginAuditCore"],
+                          path: "Scripts/Fuzz", swiftSettings: strict),
         .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore", "AuditRules"], path: "Scripts/FirewallBench", swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),

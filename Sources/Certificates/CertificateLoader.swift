@@ -64,6 +64,12 @@ public enum CertificateLoader {
         return LoadResult(model: inventory, findings: findings, notes: notes, files: files.values.map(\.displayPath).sorted())
     }
 
+    /// One file's certificates and keys, decoded from bytes already in memory (the fuzzer's entry).
+    public static func decode(_ bytes: [UInt8], hostPath: String) -> (file: CertificateFile?, findings: [Finding]) {
+        let loaded = loadFile(hostPath, tree: SourceTree(root: nil), contents: bytes)
+        return (loaded.file, loaded.findings)
+    }
+
     struct LoadedFile {
         var file: CertificateFile?
         var findings: [Finding]

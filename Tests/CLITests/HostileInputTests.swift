@@ -325,4 +325,22 @@ import TestSupport
         #expect(text.stdout.contains("\\e]0;TITLE\\x07\\u{202E}KO"), "\(text.stdout)")
         #expect(!text.stdout.contains("\u{1B}") && !text.stdout.contains("\u{202E}"))
     }
+
+    // MARK: - Keep finding them
+
+    /// The CI smoke of Scripts/fuzz: every parser's target, a few seconds each, from the
+    /// fixtures; a crash kills the fuzzer (a signal, not exit 0) and a hang exits 1.
+    @Test func fuzzSmoke() throws {
+        let fuzzer = URL(fileURLWithPath: Binary.path).deletingLastPathComponent().appendingPathComponent("Fuzz").path
+        try #require(FileManager.default.isExecutableFile(atPath: fuzzer), "Fuzz is built by swift build --build-tests")
+        let work = try TestTools.temporaryDirectory("fuzz-smoke")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let result = try TestTools.run(fuzzer, ["all", "2", "--seed", String(UInt64(Date().timeIntervalSince1970) % 1000),
+                                                "--work", work.path, "--repository", TestTools.packageRoot.path], timeout: 300)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for target in ["iptables", "ip6tables", "ipset", "nft-text", "nft-json", "nginx", "apache", "pem", "yaml"] {
+            #expect(result.stdout.contains("\(target): ") && result.stdout.contains("no crash, no hang"), "\(target): \(result.stdout)")
+        }
+        print(result.stdout)
+    }
 }
