@@ -137,6 +137,25 @@ import TestSupport
         #expect(!result.stdout.contains("SECRETHASH"))
         #expect(result.stdout.contains("symbolic link to /etc/letsencrypt/live/a.example/fullchain.pem"), "\(result.stdout)")
         #expect(result.stdout.contains("symbolic link loop"), "\(result.stdout)")
+        // The fix names the file involved, not a placeholder.
+        #expect(!result.stdout.contains("/etc/ssl/example/") && result.stdout.contains("ls -l \(scratch.repo.path)/etc/ssl/linked.pem"),
+                "\(result.stdout)")
+    }
+
+    /// `ssl_certificate /dev/urandom` gave a finding with no line: it is reported at the directive.
+    @Test func aDeviceNamedAsACertificateIsReportedAtItsDirective() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try scratch.write("nginx.conf", "events {}\nhttp {\n    server {\n        listen 443 ssl;\n        ssl_certificate /dev/urandom;\n        ssl_certificate_key /dev/zero;\n    }\n}\n")
+        let result = try Binary.run(["scan", "--nginx", "nginx.conf", "--format", "json"], in: scratch.repo.path)
+        #expect(Self.exitedNormally(result))
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let unreadable = (object?["findings"] as? [[String: Any]] ?? []).filter { ($0["message"] as? String ?? "").contains("/dev/urandom") }
+        #expect(!unreadable.isEmpty, "\(result.stdout)")
+        for finding in unreadable {
+            let location = finding["location"] as? [String: Any]
+            #expect(location?["file"] as? String == "nginx.conf" && location?["line"] as? Int == 5, "\(finding)")
+        }
     }
 
     /// The walker does not follow directory links (one nginx.conf reached three ways was audited

@@ -40,6 +40,14 @@ struct CertMissingRule: AuditRule {
                 ruleId: id,
                 message: "the \(what) \(reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
                 location: location,
+                // The file involved is known: the commands name it, not a placeholder.
+                remediation: """
+                    Point the directive at an existing file, or restore the file, then validate before reloading:
+                      ls -l \(reference.hostPath)
+                    \(reference.role == .key ? "  openssl pkey -in \(reference.hostPath) -noout" : "  openssl x509 -in \(reference.hostPath) -noout -subject -enddate")
+                      nginx -t && systemctl reload nginx          # or: apachectl configtest && systemctl reload apache2
+                    With certbot, use the stable paths under /etc/letsencrypt/live/NAME/ (fullchain.pem, privkey.pem), which survive renewals.
+                    """,
                 key: "\(location.file) \(reference.hostPath)")
         }
     }
