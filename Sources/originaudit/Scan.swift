@@ -64,7 +64,7 @@ struct InputArguments: ParsableArguments {
     @Argument(help: "Files and directories to audit.")
     var paths: [String] = []
 
-    @Option(help: ArgumentHelp("Absolute paths in configurations resolve under this directory; nothing outside it is read.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Every path named inside the scanned tree (includes, certificates, symlink targets, .originaudit.yml keys) resolves under this directory and never leaves it; paths typed on the command line are read as given.", valueName: "dir"))
     var root: String?
 
     @Option(help: ArgumentHelp("Project settings file (default: .originaudit.yml in the first directory scanned).", valueName: "file"))
@@ -189,6 +189,17 @@ struct Scan: AsyncParsableCommand {
         .originaudit.yml in the first directory scanned (or --config) sets the profile, inputs, \
         disabled rules, severity overrides and suppressions. When the environment variable CI is \
         set and --root is not given, the root is the current directory and nothing outside it is read.
+
+        Paths: what you type on the command line (PATHs, --iptables, --ca-file, --cdn-ranges, \
+        --config, --rules …) is read as given, relative to the current directory. Every path named \
+        inside the scanned tree — includes, certificate files, symlink targets, and every path in \
+        .originaudit.yml — resolves under --root (an absolute symlink target is a path on the audited \
+        host; `..` stops at the root) and never leaves it.
+
+        Limits: files up to 64 MiB; FIFOs and devices are never opened for reading; YAML nesting up \
+        to 64 levels; Apache ${VAR} expansion up to 1 MiB per line; at most 100 findings per file \
+        and rule, then one that counts the rest; no report quotes text inside PEM armour, and \
+        control characters and bidi overrides from inputs are escaped in text output.
         """
     )
 

@@ -194,7 +194,7 @@ public enum NginxConfigReader {
                                     location: location, key: pattern))
                     } else {
                         add(Finding(ruleId: "input.include-missing",
-                                    message: "include \"\(pattern)\" names \(tree.displayPath(standardized)), which does not exist: nginx refuses to start",
+                                    message: "include \"\(pattern)\" names \(tree.displayPath(standardized)), which \(tree.explainMissing(standardized)): nginx refuses to start",
                                     location: location, key: pattern))
                     }
                     return []
