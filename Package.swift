@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(name: "BenchCertificates", dependencies: ["Certificates", "OriginAuditCore", "AuditRules"],
                           path: "Scripts/BenchCertificates", swiftSettings: strict),
         // Scripts/fuzz: an in-process fuzzer, one target per parser, seeded from the test fixtures.
-        .executableTarget(name: "Fuzz", dependencies: ["Audit", "Firewall", "WebServer", "Certificates", "OriginAuditCore"],
+        .executableTarget(name: "Fuzz", dependencies: ["Audit", "Firewall", "WebServer", "Certificates", "OriginAuditCore", "TestSupport"],
                           path: "Scripts/Fuzz", swiftSettings: strict),
         .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore", "AuditRules"], path: "Scripts/FirewallBench", swiftSettings: strict),
 

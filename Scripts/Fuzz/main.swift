@@ -12,6 +12,7 @@ import Certificates
 import Firewall
 import Foundation
 import OriginAuditCore
+import TestSupport
 import WebServer
 
 /// One parser, fed bytes.
@@ -85,18 +86,6 @@ let targets: [Target] = [
                     "!!binary ", "? ", ": ", "'", "\"", "|\n", "  ", "<<: *a\n"],
            run: { bytes, _ in _ = ProjectConfig.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.yml", directory: "/nonexistent") }),
 ]
-
-/// A small deterministic generator (SplitMix64): a run is replayed from its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 let interesting: [UInt8] = [0, 0x0A, 0x0D, 0x20, 0x22, 0x27, 0x23, 0x24, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x3B, 0x3C, 0x3E, 0x2F, 0x2A, 0x7F, 0x80, 0xC3, 0xFF]
 let maxLength = 64 * 1024

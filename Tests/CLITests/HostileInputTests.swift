@@ -103,7 +103,7 @@ import TestSupport
         try scratch.write("etc/nginx/nginx.conf", "events {}\nhttp {\n    include /etc/nginx/sites-enabled/*;\n}\n")
         try scratch.write("etc/nginx/sites-available/default", "server {\n    listen 8081;\n    server_name linked.example;\n}\n")
         try scratch.link("etc/nginx/sites-enabled/default", to: "/etc/nginx/sites-available/default")
-        // Outside the root, at the same absolute path, a different file that must not be read.
+        // The host's own /etc/nginx/sites-available/default (Debian's, where nginx is installed) is not what is read.
         let result = try Binary.run(["scan", "repo", "--root", "repo", "--format", "json"], in: scratch.base.path)
         #expect(Self.exitedNormally(result))
         #expect(!result.stdout.contains("outside --root"), "\(result.stdout)")

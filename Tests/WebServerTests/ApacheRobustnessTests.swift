@@ -8,17 +8,8 @@ import TestSupport
 /// self-including files and recursive macros all end in findings.
 @Suite("Apache robustness")
 struct ApacheRobustnessTests {
-    /// A small deterministic generator, so a failure can be replayed from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// A small deterministic generator, so a failure can be replayed from its seed (the fuzzer's).
+    typealias SplitMix = TestSupport.SplitMix
 
     static let tokens = ["<VirtualHost *:80>", "</VirtualHost>", "<IfModule x>", "</IfModule>", "<If \"true\">", "</If>",
                          "<Macro M $a>", "</Macro>", "Use M 1", "Use M", "Include x.conf", "IncludeOptional *.conf",
