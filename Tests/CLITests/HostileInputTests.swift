@@ -142,6 +142,20 @@ import TestSupport
                 "\(result.stdout)")
     }
 
+    /// A configuration typed on the command line, outside --root: the certificate it names beside
+    /// it is outside the root and not read — said so, not "does not exist".
+    @Test func aCertificateOutsideTheRootIsSaidToBeOutside() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try scratch.write("nginx.conf", "events {}\nhttp { server { listen 443 ssl; server_name o.example; ssl_certificate certs/x.pem; ssl_certificate_key certs/x.key; } }\n",
+                          in: scratch.outside)
+        try scratch.write("certs/x.pem", "not read\n", in: scratch.outside)
+        let result = try Binary.run(["scan", "--nginx", "../outside/nginx.conf", "--root", "."], in: scratch.repo.path)
+        #expect(Self.exitedNormally(result))
+        #expect(result.stdout.contains("certs/x.pem named here is outside --root and was not read"), "\(result.stdout)")
+        #expect(!result.stdout.contains("does not exist"), "\(result.stdout)")
+    }
+
     /// `ssl_certificate /dev/urandom` gave a finding with no line: it is reported at the directive.
     @Test func aDeviceNamedAsACertificateIsReportedAtItsDirective() throws {
         let scratch = try Scratch()

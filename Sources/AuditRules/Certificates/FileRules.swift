@@ -38,7 +38,9 @@ struct CertMissingRule: AuditRule {
             let what = reference.role == .key ? "private key" : reference.role == .chain ? "chain file" : reference.role == .clientCA ? "client CA file" : "certificate"
             return Finding(
                 ruleId: id,
-                message: "the \(what) \(reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
+                message: reference.absence == ReadFailure.outsideRoot.description
+                    ? "the \(what) \(reference.hostPath) named here \(ReadFailure.outsideRoot): whether the web server can load it is not known from here"
+                    : "the \(what) \(reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
                 location: location,
                 // The file involved is known: the commands name it, not a placeholder.
                 remediation: """
