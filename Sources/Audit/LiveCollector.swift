@@ -224,16 +224,17 @@ public enum CommandRunner {
 
     /// Runs a program that writes files while only reading its configuration (`nginx -T`
     /// creates its pid file and temp directories, `apache2ctl` its run and lock directories)
-    /// where those writes cannot reach the machine: in a private mount namespace whose /run, /var,
-    /// /etc and /tmp are overlays onto a throwaway tmpfs (mount -n: not even mount's own
-    /// /run/mount/utab). Without the privilege for that (not root, no unshare) it runs as is and
+    /// where those writes cannot reach the machine: in a private mount namespace whose /run, /var
+    /// and /tmp are overlays onto a throwaway tmpfs (mount -n: not even mount's own
+    /// /run/mount/utab). /etc is left as it is: the servers only read it, and an overlay would
+    /// hide what is mounted below it (a configuration bind-mounted on /etc/nginx). Without the privilege for that (not root, no unshare) it runs as is and
     /// `isolated` is false. The script is fixed; the program and its arguments are passed as data.
     public static func runIsolated(_ program: String, _ arguments: [String], timeout: TimeInterval) -> (result: Result, isolated: Bool) {
         guard getuid() == 0, let unshare = locate("unshare") else { return (run(program, arguments, timeout: timeout), false) }
         let script = """
             [ -d /mnt ] || exit 125
             mount -n -t tmpfs originaudit /mnt || exit 125
-            for d in /run /var /etc /tmp; do
+            for d in /run /var /tmp; do
               mkdir -p /mnt/upper$d /mnt/work$d || exit 125
               mount -n -t overlay originaudit -o lowerdir=$d,upperdir=/mnt/upper$d,workdir=/mnt/work$d $d || exit 125
             done
