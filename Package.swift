@@ -59,6 +59,9 @@ let package = Package(
                           path: "Scripts/BenchCertificates", swiftSettings: strict),
         .executableTarget(name: "BenchApache", dependencies: ["WebServer", "OriginAuditCore"], path: "Scripts/BenchApache",
                           swiftSettings: strict),
+        // Scripts/fuzz: an in-process fuzzer, one target per parser, seeded from the test fixtures.
+        .executableTarget(name: "Fuzz", dependencies: ["Audit", "Firewall", "WebServer", "Certificates", "OriginAuditCore", "TestSupport"],
+                          path: "Scripts/Fuzz", swiftSettings: strict),
         .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore", "AuditRules"], path: "Scripts/FirewallBench", swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),

@@ -51,12 +51,13 @@ public enum AuditRunner {
         var notes: [String] = []
         var classified: [(kind: InputKind, hostPath: String, familyHint: AddressFamily?, bytes: [UInt8])] = []
         var seen = Set<String>()
-        var skippedUnknown = 0
+        var skippedUnknown: [String] = []
         var timings = PhaseTimings()
 
         func unreadable(_ hostPath: String, _ failure: ReadFailure) {
             let display = tree.displayPath(hostPath)
-            findings.append(Finding(ruleId: InputDiagnostics.unreadable, message: "\(display) \(failure)",
+            let reason = failure == .missing ? tree.explainMissing(hostPath) : failure.description
+            findings.append(Finding(ruleId: InputDiagnostics.unreadable, message: "\(display) \(reason)",
                                     location: SourceLocation(file: display), key: display))
         }
         func readFile(_ hostPath: String) -> [UInt8]? {
@@ -68,14 +69,25 @@ public enum AuditRunner {
 
         for entry in request.explicit {
             let hostPath = tree.hostPath(entry.path)
-            guard seen.insert(hostPath).inserted, let bytes = readFile(hostPath) else { continue }
+            guard seen.insert(tree.realPath(hostPath)).inserted, let bytes = readFile(hostPath) else { continue }
+            // Key material named as another format is never parsed: every parser quotes the
+            // lines it cannot read, and these lines are the key.
+            if entry.kind != .certificate && entry.kind != .privateKey, let label = PEMBlock.scan(bytes).first?.label {
+                let display = tree.displayPath(hostPath)
+                let what = label.hasSuffix("PRIVATE KEY") ? "a private key" : "PEM data (\(label.lowercased()))"
+                findings.append(Finding(
+                    ruleId: "input.parse-error",
+                    message: "\(display) holds \(what), not \(entry.kind.label): not parsed, and none of its content is shown",
+                    location: SourceLocation(file: display, line: 1, column: 1), key: "\(display) pem as \(entry.kind.rawValue)"))
+                continue
+            }
             classified.append((entry.kind, hostPath, entry.familyHint, bytes))
         }
         // Files named one by one come before directory walks, so that a file both named and
         // found by walking is treated as named (an unrecognised named file is a finding).
         let named = request.paths.map { tree.hostPath($0) }
         for hostPath in named where !tree.isDirectory(hostPath) {
-            guard seen.insert(hostPath).inserted, let bytes = readFile(hostPath) else { continue }
+            guard seen.insert(tree.realPath(hostPath)).inserted, let bytes = readFile(hostPath) else { continue }
             let kind = InputClassifier.classify(name: hostPath, bytes: bytes)
             if kind == .unknown {
                 let display = tree.displayPath(hostPath)
@@ -89,7 +101,8 @@ public enum AuditRunner {
         }
         for directory in named where tree.isDirectory(directory) {
             // Reading and sniffing thousands of files is independent work: all cores, file order kept.
-            let files = walk(directory, tree: tree).filter { seen.insert($0).inserted }
+            // One file reached under two names (a link beside its target) is read once.
+            let files = walk(directory, tree: tree).filter { seen.insert(tree.realPath($0)).inserted }
             let sniffed = ConcurrentSlots<(Result<[UInt8], ReadFailure>, InputKind)>.fill(count: files.count) { index in
                 let read = tree.read(files[index])
                 guard case .success(let bytes) = read else { return (read, .unknown) }
@@ -100,15 +113,11 @@ public enum AuditRunner {
                 switch read {
                 case .failure(let failure): unreadable(file, failure)
                 case .success(let bytes):
-                    if kind == .unknown { skippedUnknown += 1; continue }
+                    if kind == .unknown { skippedUnknown.append(file); continue }
                     classified.append((kind, file, InputClassifier.familyHint(name: file), bytes))
                 }
             }
         }
-        if skippedUnknown > 0 {
-            notes.append("\(skippedUnknown) file\(skippedUnknown == 1 ? " was" : "s were") found while walking directories but not recognised as an input format, and skipped")
-        }
-
         timings.lap("read and recognise \(classified.count) files")
         var files: [String] = []
         // Firewall.
@@ -124,6 +133,12 @@ public enum AuditRunner {
         // Web servers: main files first; a file that some main file includes is not loaded again.
         var servers: [WebServerConfig] = []
         var consumed = Set<String>()
+        // The same files by where they really are: a file included through a link is consumed too.
+        var consumedReal = Set<String>()
+        func consume(_ files: [String]) {
+            consumed.formUnion(files)
+            consumedReal.formUnion(files.map { tree.realPath(tree.hostPath($0, relativeTo: tree.base.path)) })
+        }
         var mainDirectories: [(ServerSoftware, String)] = []
         for entry in classified where [.nginxMain, .nginxDump, .apacheMain].contains(entry.kind) {
             let result: LoadResult<WebServerConfig>
@@ -139,12 +154,12 @@ public enum AuditRunner {
             findings += result.findings
             notes += result.notes
             files += result.files
-            consumed.formUnion(result.files)
+            consume(result.files)
         }
         var unincluded: [String] = []
         for entry in classified where entry.kind == .nginxFragment || entry.kind == .apacheFragment {
             let display = tree.displayPath(entry.hostPath)
-            if consumed.contains(display) { continue }
+            if consumed.contains(display) || consumedReal.contains(tree.realPath(entry.hostPath)) { continue }
             let software: ServerSoftware = entry.kind == .nginxFragment ? .nginx : .apache
             // Beside a main configuration, a file it does not include is not live (sites-available/).
             if mainDirectories.contains(where: { $0.0 == software && entry.hostPath.hasPrefix($0.1 + "/") }) {
@@ -159,7 +174,12 @@ public enum AuditRunner {
             findings += result.findings
             notes += result.notes
             files += result.files
-            consumed.formUnion(result.files)
+            consume(result.files)
+        }
+        // Files a configuration read through its includes (mime.types, fastcgi_params) were used, not skipped.
+        let skipped = skippedUnknown.filter { !consumed.contains(tree.displayPath($0)) && !consumedReal.contains(tree.realPath($0)) }.count
+        if skipped > 0 {
+            notes.append("\(skipped) file\(skipped == 1 ? " was" : "s were") found while walking directories but not recognised as an input format, and skipped")
         }
         if !unincluded.isEmpty {
             notes.append("not analysed because no main configuration includes them: \(AuditRunner.list(unincluded.sorted()))")
@@ -227,7 +247,8 @@ public enum AuditRunner {
         for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
             notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
         }
-        findings = deduplicated(findings).sorted(by: Finding.reportOrder)
+        findings = FindingList.capped(deduplicated(findings).sorted(by: Finding.reportOrder)).map(redacted).sorted(by: Finding.reportOrder)
+        notes = notes.map(KeyMaterial.redacted)
         let unimplemented = Set(catalog.rules.keys).subtracting(RuleRegistry.implementedIds)
         if !unimplemented.isEmpty {
             notes.append("\(unimplemented.count) of \(catalog.rules.count) catalog rules are not implemented in this build and were not checked (see `originaudit rules`)")
@@ -240,6 +261,15 @@ public enum AuditRunner {
     /// At most `limit` items, then "and N more": notes stay readable on a large estate.
     static func list(_ items: [String], limit: Int = 10) -> String {
         items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + " and \(items.count - limit) more"
+    }
+
+    /// A finding with any PEM armour its text quotes (a key pasted into a directive) cut out.
+    static func redacted(_ finding: Finding) -> Finding {
+        var finding = finding
+        finding.message = KeyMaterial.redacted(finding.message)
+        finding.remediation = finding.remediation.map(KeyMaterial.redacted)
+        finding.related = finding.related.map { RelatedLocation($0.location, KeyMaterial.redacted($0.message)) }
+        return finding
     }
 
     /// The same finding reported twice (a file loaded from two contexts) is shown once.
@@ -258,22 +288,24 @@ public enum AuditRunner {
         }
     }
 
-    /// Every regular file below a directory, depth-first in bytewise name order, skipping VCS and
-    /// build folders and hidden files, without following symlinked directories out of the tree.
+    /// Every file below a directory, depth-first in bytewise name order, skipping VCS and build
+    /// folders and hidden files. Symbolic links to directories are not descended (one tree
+    /// linked from three places is audited once; includes still follow them); links to files
+    /// are listed, and the caller reads each real file once.
     static func walk(_ directory: String, tree: SourceTree) -> [String] {
         var result: [String] = []
         var stack = [directory]
         var visited = Set<String>()
         while let current = stack.popLast() {
-            let real = URL(fileURLWithPath: current).resolvingSymlinksInPath().path
-            guard visited.insert(real).inserted else { continue }
+            guard visited.insert(tree.realPath(current)).inserted else { continue }
             var subdirectories: [String] = []
             for name in tree.listDirectory(current) {
                 if name.hasPrefix(".") { continue }
                 let path = (current as NSString).appendingPathComponent(name)
                 if tree.isDirectory(path) {
-                    if !skippedDirectories.contains(name) { subdirectories.append(path) }
-                } else if tree.exists(path) {
+                    if !skippedDirectories.contains(name) && !tree.isSymbolicLink(path) { subdirectories.append(path) }
+                } else {
+                    // Listed even when it cannot be read: a link out of the root or a loop is said, not skipped silently.
                     result.append(path)
                 }
             }

@@ -50,8 +50,7 @@ public struct InputSelection: Sendable {
     }
 
     private func head(_ hostPath: String, tree: SourceTree) -> String {
-        guard tree.isAllowed(hostPath), let handle = FileHandle(forReadingAtPath: hostPath) else { return "" }
-        defer { try? handle.close() }
-        return String(decoding: (try? handle.read(upToCount: 4096)) ?? Data(), as: UTF8.self)
+        guard case .success(let bytes) = tree.head(hostPath, count: 4096) else { return "" }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

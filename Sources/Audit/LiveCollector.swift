@@ -43,6 +43,8 @@ public struct LiveCollector: Sendable {
         var what: String
         /// Output that means "nothing configured" rather than a ruleset.
         var isEmpty: @Sendable (String) -> Bool = { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+        /// The program writes files as a side effect (nginx -T: its pid file): run isolated.
+        var writesFiles = false
     }
 
     static let dumps: [Dump] = [
@@ -57,8 +59,19 @@ public struct LiveCollector: Sendable {
                  // An empty ruleset still prints the metainfo object.
                  !text.contains("\"table\"")
              }),
-        Dump(program: "nginx", arguments: ["-T"], file: "nginx-T.conf", kind: .nginxDump, what: "nginx's configuration"),
+        Dump(program: "nginx", arguments: ["-T"], file: "nginx-T.conf", kind: .nginxDump, what: "nginx's configuration", writesFiles: true),
     ]
+
+    /// A web server's own tool, run where what it writes cannot reach the machine; when that
+    /// cannot be arranged, the notes say the run may have left files behind.
+    private func isolated(_ program: String, _ arguments: [String], into collected: inout Collected) -> CommandRunner.Result {
+        let (result, isolated) = CommandRunner.runIsolated(program, arguments, timeout: timeout)
+        let command = ([(program as NSString).lastPathComponent] + arguments).joined(separator: " ")
+        if !isolated {
+            collected.notes.append("live: \(command) ran without a private mount namespace (that needs root and unshare): like the server itself, it may have created its pid file or run directory")
+        }
+        return result
+    }
 
     public func collect() -> Collected {
         var collected = Collected()
@@ -72,7 +85,7 @@ public struct LiveCollector: Sendable {
                     location: SourceLocation(file: "live: \(dump.program)"), key: "live \(dump.program) missing"))
                 continue
             }
-            let result = CommandRunner.run(program, dump.arguments, timeout: timeout)
+            let result = dump.writesFiles ? isolated(program, dump.arguments, into: &collected) : CommandRunner.run(program, dump.arguments, timeout: timeout)
             guard result.status == 0 else {
                 let reason = result.timedOut ? "timed out after \(Int(timeout)) s" : "failed (exit \(result.status)): \(result.stderr.split(separator: "\n").first ?? "")"
                 let privilege = result.stderr.contains("Permission denied") || result.stderr.contains("Operation not permitted") ? " — run as root to read it" : ""
@@ -103,17 +116,17 @@ public struct LiveCollector: Sendable {
                 location: SourceLocation(file: "live: apache2ctl"), key: "live apache2ctl missing"))
         }
         if let apachectl {
-            let result = CommandRunner.run(apachectl, ["-V"], timeout: timeout)
+            let result = isolated(apachectl, ["-V"], into: &collected)
             if let main = Self.apacheMainFile(fromVersionOutput: result.stdout), FileManager.default.fileExists(atPath: main) {
                 collected.explicit.append((.apacheMain, main, nil))
                 // Which modules are compiled in decides <IfModule> for them; -M lists them.
-                let modules = CommandRunner.run(apachectl, ["-M"], timeout: timeout)
+                let modules = isolated(apachectl, ["-M"], into: &collected)
                 if modules.status == 0, let statics = Self.staticModules(fromModuleList: modules.stdout) {
                     collected.apacheStaticModules = statics
                 } else {
                     collected.notes.append("live: \(apachectl) -M failed (exit \(modules.status)): \(modules.stderr.split(separator: "\n").first ?? ""); Debian's compiled-in modules are assumed")
                 }
-                let hosts = CommandRunner.run(apachectl, ["-S"], timeout: timeout)
+                let hosts = isolated(apachectl, ["-S"], into: &collected)
                 if hosts.status == 0 {
                     collected.apacheVirtualHosts = Self.virtualHosts(fromDump: hosts.stdout)
                 } else {
@@ -239,6 +252,29 @@ public enum CommandRunner {
     }
 
     public static func locate(_ name: String) -> String? { Executables.locate(name) }
+
+    /// Runs a program that writes files while only reading its configuration (`nginx -T`
+    /// creates its pid file and temp directories, `apache2ctl` its run and lock directories)
+    /// where those writes cannot reach the machine: in a private mount namespace whose /run, /var
+    /// and /tmp are overlays onto a throwaway tmpfs (mount -n: not even mount's own
+    /// /run/mount/utab). /etc is left as it is: the servers only read it, and an overlay would
+    /// hide what is mounted below it (a configuration bind-mounted on /etc/nginx). Without the privilege for that (not root, no unshare) it runs as is and
+    /// `isolated` is false. The script is fixed; the program and its arguments are passed as data.
+    public static func runIsolated(_ program: String, _ arguments: [String], timeout: TimeInterval) -> (result: Result, isolated: Bool) {
+        guard getuid() == 0, let unshare = locate("unshare") else { return (run(program, arguments, timeout: timeout), false) }
+        let script = """
+            [ -d /mnt ] || exit 125
+            mount -n -t tmpfs originaudit /mnt || exit 125
+            for d in /run /var /tmp; do
+              mkdir -p /mnt/upper$d /mnt/work$d || exit 125
+              mount -n -t overlay originaudit -o lowerdir=$d,upperdir=/mnt/upper$d,workdir=/mnt/work$d $d || exit 125
+            done
+            exec "$@"
+            """
+        let result = run(unshare, ["--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", program] + arguments, timeout: timeout)
+        if result.status == 125 { return (run(program, arguments, timeout: timeout), false) }
+        return (result, true)
+    }
 
     /// Spawns with posix_spawn so that the child itself opens /dev/null as its standard input
     /// (a FileHandle handed to Foundation's Process can be closed and its descriptor reused by

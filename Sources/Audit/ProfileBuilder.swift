@@ -32,7 +32,10 @@ public struct UsageError: Error, CustomStringConvertible, Sendable {
 public enum ProfileBuilder {
     /// Builds the profile from the command line, then the project file, then the defaults
     /// (Cloudflare, full, every served name, now).
-    public static func build(_ options: ProfileOptions, config: ProjectConfig, now: Date) throws -> Profile {
+    /// `tree`: where the project file's `cdnRanges` is read (under the root, like every path the
+    /// scanned tree names); `--cdn-ranges` is the user's own and read as given.
+    public static func build(_ options: ProfileOptions, config: ProjectConfig, now: Date,
+                             tree: SourceTree = SourceTree(root: nil)) throws -> Profile {
         let cdnName = options.cdn ?? config.cdn ?? "cloudflare"
         var cdn: CDNProfile
         do {
@@ -40,14 +43,23 @@ public enum ProfileBuilder {
         } catch {
             throw UsageError("\(error)")
         }
-        if let rangesFile = options.cdnRangesFile ?? config.cdnRangesFile {
-            guard let data = FileManager.default.contents(atPath: rangesFile), let text = String(data: data, encoding: .utf8) else {
-                throw UsageError("--cdn-ranges \(rangesFile): cannot be read")
+        let ranges: (path: String, tree: SourceTree, name: String)? = options.cdnRangesFile.map { ($0, SourceTree(root: nil), "--cdn-ranges") }
+            ?? config.cdnRangesFile.map { ($0, tree, "cdnRanges (\(config.file ?? ".originaudit.yml"))") }
+        if let ranges {
+            let text: String
+            switch ranges.tree.read(ranges.path) {
+            case .success(let bytes):
+                guard let decoded = String(validating: bytes, as: UTF8.self) else {
+                    throw UsageError("\(ranges.name) \(ranges.path): not UTF-8 text")
+                }
+                text = decoded
+            case .failure(let failure):
+                throw UsageError("\(ranges.name) \(ranges.path) \(failure)")
             }
             do {
-                cdn = try CDNProfile.custom(rangesFile: text, file: rangesFile, base: cdnName == "none" ? try CDNProfile.embedded("cloudflare") : cdn)
+                cdn = try CDNProfile.custom(rangesFile: text, file: ranges.path, base: cdnName == "none" ? try CDNProfile.embedded("cloudflare") : cdn)
             } catch {
-                throw UsageError("--cdn-ranges: \(error)")
+                throw UsageError("\(ranges.name): \(error)")
             }
         }
         let atText = options.at ?? config.at

@@ -36,10 +36,15 @@ public struct Suppression: Sendable, Hashable {
 
 /// The settings of `.originaudit.yml` (or `--config F`). Every key is optional; command-line
 /// options win over the file.
+///
+/// The file belongs to the scanned tree, so every path in it (`cdnRanges`, `root`, `inputs`,
+/// `caFiles`) is kept as written and resolved under the root by `resolvePaths(in:)`: relative to
+/// the file's directory, never leaving the root.
 public struct ProjectConfig: Sendable {
     public var file: String?
+    /// The directory the file is in (host path); relative paths in it start there.
+    public var directory: String?
     public var cdn: String?
-    /// Resolved against the config file's directory.
     public var cdnRangesFile: String?
     public var tlsMode: TLSMode?
     public var hostnames: [String] = []
@@ -53,7 +58,7 @@ public struct ProjectConfig: Sendable {
     public var severityOverrides: [String: Severity] = [:]
     public var suppressions: [Suppression] = []
     /// Inputs by format (`iptables`, `ip6tables`, `nft`, `ipset`, `nginx`, `apache`, `cert`) and
-    /// plain `paths`, resolved against the config file's directory.
+    /// plain `paths`.
     public var inputs: [String: [String]] = [:]
     public var defines: [String] = []
     public var caFiles: [String] = []
@@ -67,6 +72,7 @@ public struct ProjectConfig: Sendable {
     public static func parse(_ text: String, file: String, directory: String) -> (ProjectConfig, [Finding]) {
         var config = ProjectConfig()
         config.file = file
+        config.directory = directory
         var findings: [Finding] = []
         func problem(_ message: String, _ node: Node?) {
             let mark = node?.mark
@@ -74,18 +80,20 @@ public struct ProjectConfig: Sendable {
                                     location: SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)))
         }
         let root: Node
+        if let line = YAMLNesting.firstTooDeep(text) {
+            findings.append(Finding(ruleId: "input.parse-error",
+                                    message: "\(file) nests deeper than \(YAMLNesting.maxDepth) levels: not read",
+                                    location: SourceLocation(file: file, line: line, column: 1)))
+            return (config, findings)
+        }
         do {
             guard let node = try Yams.compose(yaml: text) else { return (config, []) }
             root = node
-        } catch let error as YamlError {
-            var line = 1, column = 1
-            if case .scanner(_, _, let mark, _) = error { line = mark.line; column = mark.column }
-            if case .parser(_, _, let mark, _) = error { line = mark.line; column = mark.column }
-            findings.append(Finding(ruleId: "input.parse-error", message: "\(file) is not valid YAML: \(error)",
-                                    location: SourceLocation(file: file, line: line, column: column)))
-            return (config, findings)
         } catch {
-            problem("is not valid YAML: \(error)", nil)
+            // The library's own description quotes the offending line; only its problem is shown.
+            let (line, column, reason) = YAMLNesting.describe(error)
+            findings.append(Finding(ruleId: "input.parse-error", message: "\(file) is not valid YAML: \(reason)",
+                                    location: SourceLocation(file: file, line: line, column: column)))
             return (config, findings)
         }
         guard let mapping = root.mapping else {
@@ -98,14 +106,11 @@ public struct ProjectConfig: Sendable {
             let values = sequence.compactMap { $0.scalar?.string }
             return values.count == sequence.count ? values : nil
         }
-        func resolve(_ path: String) -> String {
-            path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
-        }
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? ""
             switch key {
             case "cdn": config.cdn = value.string
-            case "cdnRanges", "cdn-ranges": config.cdnRangesFile = value.string.map(resolve)
+            case "cdnRanges", "cdn-ranges": config.cdnRangesFile = value.string
             case "tlsMode", "tls-mode":
                 guard let text = value.string, let mode = TLSMode(rawValue: text) else {
                     problem("tlsMode must be one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))", value)
@@ -123,10 +128,10 @@ public struct ProjectConfig: Sendable {
                 config.publicInterfaces = names
             case "at": config.at = value.string
             case "expiryWarningDays": config.expiryWarningDays = value.string.flatMap(Double.init)
-            case "root": config.root = value.string.map(resolve)
+            case "root": config.root = value.string
             case "failOn", "fail-on": config.failOn = value.string
             case "define", "defines": config.defines = strings(value) ?? []
-            case "caFiles", "ca-file": config.caFiles = (strings(value) ?? []).map(resolve)
+            case "caFiles", "ca-file": config.caFiles = strings(value) ?? []
             case "disable", "disabled":
                 guard let ids = strings(value) else { problem("disable must be a list of rule ids", value); continue }
                 config.disabled.formUnion(ids)
@@ -148,7 +153,7 @@ public struct ProjectConfig: Sendable {
                         continue
                     }
                     guard let paths = strings(pathsNode) else { problem("inputs.\(format) must be a list of paths", pathsNode); continue }
-                    config.inputs[format, default: []] += paths.map(resolve)
+                    config.inputs[format, default: []] += paths
                 }
             case "suppress", "suppressions":
                 guard let list = value.sequence else { problem("suppress must be a list", value); continue }
@@ -186,6 +191,20 @@ public struct ProjectConfig: Sendable {
             }
         }
         return (config, findings)
+    }
+
+    /// The root the file asks for (`root:`), as a host path: relative to the file's directory,
+    /// and inside `outer` (the command line's or CI's root) when there is one.
+    public func rootPath(in outer: SourceTree) -> String? {
+        root.map { outer.hostPath($0, relativeTo: directory) }
+    }
+
+    /// Resolves every path the file names under the tree's root, relative to the file's directory.
+    public mutating func resolvePaths(in tree: SourceTree) {
+        let directory = directory
+        cdnRangesFile = cdnRangesFile.map { tree.hostPath($0, relativeTo: directory) }
+        caFiles = caFiles.map { tree.hostPath($0, relativeTo: directory) }
+        inputs = inputs.mapValues { $0.map { tree.hostPath($0, relativeTo: directory) } }
     }
 }
 

@@ -9,6 +9,8 @@ public struct CertificateReference: Sendable, Hashable {
     public var role: Role
     /// The directive that names it (nil when given on the command line).
     public var referencedAt: SourceLocation?
+    /// Why it could not be found (a link's target, a loop), set by the loader for a missing file.
+    public var absence: String?
 
     public init(hostPath: String, role: Role, referencedAt: SourceLocation? = nil) {
         self.hostPath = hostPath
@@ -30,29 +32,42 @@ public enum CertificateLoader {
         var paths: [String] = []
         var seen = Set<String>()
         var exists: [String: Bool] = [:]
+        var firstReference: [String: SourceLocation] = [:]
         for reference in references {
             let present = exists[reference.hostPath] ?? tree.exists(reference.hostPath)
             exists[reference.hostPath] = present
             // Every reference to a missing file is reported (each names its own directive).
             guard present else {
+                var reference = reference
+                reference.absence = tree.explainMissing(reference.hostPath)
                 if reference.referencedAt != nil { missing.append(reference) }
                 continue
             }
+            if let at = reference.referencedAt, firstReference[reference.hostPath] == nil { firstReference[reference.hostPath] = at }
             if seen.insert(reference.hostPath).inserted { paths.append(reference.hostPath) }
         }
         // Files are independent: parse them concurrently.
         let work = paths
-        let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) { loadFile(work[$0], tree: tree, contents: contents[work[$0]]) }
+        let references = firstReference
+        let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) {
+            loadFile(work[$0], tree: tree, contents: contents[work[$0]], referencedAt: references[work[$0]])
+        }
         var files: [String: CertificateFile] = [:]
         for entry in loaded {
             guard let entry else { continue }
             findings += entry.findings
             if let file = entry.file { files[file.hostPath] = file }
         }
-        let trust = TrustStore(extraCAFiles: extraCAFiles)
+        let trust = TrustStore(extraCAFiles: extraCAFiles, read: tree.read)
         notes += trust.problems
         let inventory = CertificateInventory(files: files, missing: missing, trust: trust)
         return LoadResult(model: inventory, findings: findings, notes: notes, files: files.values.map(\.displayPath).sorted())
+    }
+
+    /// One file's certificates and keys, decoded from bytes already in memory (the fuzzer's entry).
+    public static func decode(_ bytes: [UInt8], hostPath: String) -> (file: CertificateFile?, findings: [Finding]) {
+        let loaded = loadFile(hostPath, tree: SourceTree(root: nil), contents: bytes)
+        return (loaded.file, loaded.findings)
     }
 
     struct LoadedFile {
@@ -60,13 +75,16 @@ public enum CertificateLoader {
         var findings: [Finding]
     }
 
-    static func loadFile(_ hostPath: String, tree: SourceTree, contents: [UInt8]? = nil) -> LoadedFile {
+    /// `referencedAt`: the first directive naming the file, where a file that cannot be read
+    /// (a device, a FIFO) is reported.
+    static func loadFile(_ hostPath: String, tree: SourceTree, contents: [UInt8]? = nil, referencedAt: SourceLocation? = nil) -> LoadedFile {
         let display = tree.displayPath(hostPath)
         let bytes: [UInt8]
         switch contents.map({ .success($0) }) ?? tree.read(hostPath) {
         case .success(let read): bytes = read
         case .failure(let failure):
-            return LoadedFile(file: nil, findings: [Finding(ruleId: "input.unreadable", message: "\(display) \(failure)", location: SourceLocation(file: display), key: display)])
+            return LoadedFile(file: nil, findings: [Finding(ruleId: "input.unreadable", message: "\(display) \(failure)",
+                                                            location: referencedAt ?? SourceLocation(file: display), key: display)])
         }
         var findings: [Finding] = []
         var certificates: [CertificateInfo] = []

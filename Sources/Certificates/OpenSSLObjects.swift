@@ -57,7 +57,10 @@ public final class TrustStore: @unchecked Sendable {
     /// Problems met while building it (an unreadable --ca-file), for notes.
     public let problems: [String]
 
-    public init(extraCAFiles: [String] = [], systemStore: Bool = true) {
+    /// `read`: how the extra CA files are read (the scan's tree: named by the project file, they
+    /// stay under the root; typed on the command line, they are read as given).
+    public init(extraCAFiles: [String] = [], systemStore: Bool = true,
+                read: (String) -> Result<[UInt8], ReadFailure> = SourceTree(root: nil).read) {
         store = X509_STORE_new()
         var problems: [String] = []
         if systemStore {
@@ -72,11 +75,14 @@ public final class TrustStore: @unchecked Sendable {
             for certificate in PEMReader.certificates(in: Array(file.pem.utf8)) { X509_STORE_add_cert(store, certificate.pointer) }
         }
         for path in extraCAFiles {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                problems.append("--ca-file \(path) cannot be read")
+            let bytes: [UInt8]
+            switch read(path) {
+            case .success(let read): bytes = read
+            case .failure(let failure):
+                problems.append("CA file \(path) \(failure)")
                 continue
             }
-            let certificates = PEMReader.certificates(in: [UInt8](data))
+            let certificates = PEMReader.certificates(in: bytes)
             if certificates.isEmpty { problems.append("--ca-file \(path) holds no PEM certificate") }
             for certificate in certificates { X509_STORE_add_cert(store, certificate.pointer) }
         }

@@ -5,7 +5,8 @@ import OriginAuditCore
 /// list:set. Entries of other shapes keep the set but make matches on it uncertain.
 struct IPSetParser {
     let file: String
-    private(set) var findings: [Finding] = []
+    private var problems = FindingList()
+    var findings: [Finding] { problems.all }
     private(set) var sets: [String: NamedSet] = [:]
     /// Collected per set and turned into interval sets once, at the end (one sort, not one per entry).
     private var pending: [String: (v4: [ClosedRange<UInt128>], v6: [ClosedRange<UInt128>], no4: [ClosedRange<UInt128>], no6: [ClosedRange<UInt128>])] = [:]
@@ -54,7 +55,7 @@ struct IPSetParser {
     }
 
     private mutating func error(_ line: Int, _ column: Int, _ message: String) {
-        findings.append(Finding(ruleId: "input.parse-error", message: message, location: SourceLocation(file: file, line: line, column: column)))
+        problems.append(Finding(ruleId: "input.parse-error", message: message, location: SourceLocation(file: file, line: line, column: column)))
     }
 
     /// An address entry: `a.b.c.d`, `a.b.c.d/len`, `a.b.c.d-e.f.g.h`.

@@ -9,7 +9,8 @@ struct IptablesParser {
     let file: String
     let familyHint: AddressFamily?
 
-    private(set) var findings: [Finding] = []
+    private var problems = FindingList()
+    var findings: [Finding] { problems.all }
     private var tables: [FirewallTable] = []
     private var current: Int?
     private var currentOpenedAt = 0
@@ -117,7 +118,7 @@ struct IptablesParser {
     }
 
     private mutating func error(line: Int, column: Int, _ message: String) {
-        findings.append(Finding(ruleId: "input.parse-error", message: message,
+        problems.append(Finding(ruleId: "input.parse-error", message: message,
                                 location: SourceLocation(file: file, line: line, column: column)))
     }
 

@@ -6,7 +6,8 @@ import OriginAuditCore
 /// same shapes built from `nft list ruleset` text, so both forms share one interpretation.
 struct NftRulesetBuilder {
     let file: String
-    private(set) var findings: [Finding] = []
+    private var problems = FindingList()
+    var findings: [Finding] { problems.all }
     private(set) var tables: [FirewallTable] = []
     private var tableIndex: [String: Int] = [:]
     /// Entries of named maps (`key : verdict` pairs), by table key and map name, for `vmap @name`.
@@ -15,7 +16,7 @@ struct NftRulesetBuilder {
     init(file: String) { self.file = file }
 
     private mutating func error(_ location: SourceLocation, _ message: String) {
-        findings.append(Finding(ruleId: "input.parse-error", message: message, location: location))
+        problems.append(Finding(ruleId: "input.parse-error", message: message, location: location))
     }
 
     /// `location` is where the object was written (a line for text, the handle for JSON).

@@ -10,7 +10,7 @@ enum NftTextParser {
         let tokens = lexer.tokens()
         var parser = NftTextStructure(tokens: tokens, file: file)
         parser.parseFile()
-        var findings = lexer.errors.map { Finding(ruleId: "input.parse-error", message: $0.message, location: SourceLocation(file: file, line: $0.line, column: $0.column)) }
+        var findings = FindingList.capped(lexer.errors.map { Finding(ruleId: "input.parse-error", message: $0.message, location: SourceLocation(file: file, line: $0.line, column: $0.column)) })
         findings += parser.findings
         var builder = NftRulesetBuilder(file: file)
         for (object, location) in parser.objects where object["rule"] == nil { builder.add(object, location: location) }
@@ -89,7 +89,8 @@ struct NftTextStructure {
     let tokens: [NftToken]
     let file: String
     var index = 0
-    var findings: [Finding] = []
+    var problems = FindingList()
+    var findings: [Finding] { problems.all }
     var objects: [([String: Any], SourceLocation)] = []
 
     init(tokens: [NftToken], file: String) {
@@ -130,7 +131,7 @@ struct NftTextStructure {
 
     mutating func report(_ error: SyntaxError) {
         let token = error.token ?? tokens.last
-        findings.append(Finding(ruleId: "input.parse-error", message: error.message,
+        problems.append(Finding(ruleId: "input.parse-error", message: error.message,
                                 location: SourceLocation(file: file, line: token?.line ?? 1, column: token?.column ?? 1)))
     }
 

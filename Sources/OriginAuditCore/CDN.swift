@@ -86,7 +86,10 @@ public struct CDNProfile: Sendable, Hashable {
             let line = rawLine.prefix { $0 != "#" }.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             guard let cidr = CIDR(line) else {
-                throw CatalogError(file: "\(file):\(number + 1)", message: "'\(line)' is not an address or CIDR")
+                // Quoted only when it looks like an attempt at an address: the file may be anything.
+                let quotable = line.count <= 49 && line.allSatisfy { $0.isHexDigit || ".:/".contains($0) }
+                throw CatalogError(file: "\(file):\(number + 1)", message: quotable ? "'\(line)' is not an address or CIDR"
+                                   : "this line is not an address or CIDR (its text is not shown: the file does not look like a list of ranges)")
             }
             cidrs.append(cidr)
         }

@@ -58,8 +58,13 @@ public struct RuleCatalog: Sendable {
         let files = (FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "yml" } ?? []).sorted { $0.path < $1.path }
         for url in files {
-            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            // Read without blocking (a FIFO named *.yml) and bounded, like every input.
+            guard case .success(let bytes) = SourceTree(root: nil).read(url.path), let text = String(validating: bytes, as: UTF8.self) else {
                 errors.append(CatalogError(file: url.path, message: "cannot be read as UTF-8 text"))
+                continue
+            }
+            if let line = YAMLNesting.firstTooDeep(text) {
+                errors.append(CatalogError(file: "\(url.path):\(line)", message: "nests deeper than \(YAMLNesting.maxDepth) levels: not read"))
                 continue
             }
             do {
@@ -83,7 +88,8 @@ public struct RuleCatalog: Sendable {
             } catch let error as CatalogError {
                 errors.append(error)
             } catch {
-                errors.append(CatalogError(file: url.path, message: "\(error)"))
+                let (line, column, reason) = YAMLNesting.describe(error)
+                errors.append(CatalogError(file: "\(url.path):\(line):\(column)", message: reason))
             }
         }
         return errors

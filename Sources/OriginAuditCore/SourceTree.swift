@@ -7,23 +7,32 @@ public enum ReadFailure: Error, Sendable, Hashable, CustomStringConvertible {
     case notAFile
     case tooLarge(Int)
     case unreadable(String)
+    /// Symbolic links that lead back to themselves (more than `SourceTree.maxSymlinks` followed).
+    case symlinkLoop
 
     public var description: String {
         switch self {
         case .missing: "does not exist"
         case .outsideRoot: "is outside --root and was not read"
-        case .notAFile: "is not a regular file"
+        case .notAFile: "is not a regular file and was not read"
         case .tooLarge(let size): "is too large (\(size) bytes; the limit is \(SourceTree.maxFileSize))"
         case .unreadable(let reason): "cannot be read: \(reason)"
+        case .symlinkLoop: "is a symbolic link loop and was not read"
         }
     }
 }
 
 /// File access for every parser: maps the absolute paths configs name (`/etc/nginx/...`) under
-/// `--root`, refuses anything that resolves outside it (symlinks included), bounds sizes, and
-/// renders paths for reports. Read-only by construction.
+/// `--root`, follows symbolic links the way the audited host would (an absolute target is a
+/// path on that host, so it too resolves under the root, and `..` never climbs above it), bounds
+/// sizes, never blocks on a FIFO or device, and renders paths for reports. Read-only by construction.
+///
+/// The path rule: what the user typed on the command line (`given`) is read as given; every
+/// path named inside the scanned tree resolves under the root and never leaves it.
 public struct SourceTree: Sendable {
     public static let maxFileSize = 64 << 20
+    /// Links followed while resolving one path before it is called a loop (Linux's MAXSYMLINKS).
+    public static let maxSymlinks = 40
 
     /// The directory that absolute config paths resolve under; nil: the real filesystem, unconfined.
     public let root: URL?
@@ -34,6 +43,10 @@ public struct SourceTree: Sendable {
     private let directories = ResolvedDirectories()
     /// Names to show instead of host paths (live mode shows `live: iptables-save`, not a temp file).
     public var aliases: [String: String] = [:]
+    /// Absolute paths the user typed on the command line (files or directories): read as given,
+    /// wherever they are. Files found by walking a given directory are given too, unless they are
+    /// reached through a symbolic link that leaves it.
+    public private(set) var given: Set<String> = []
 
     public init(root: URL?, base: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
         self.root = root.map { URL(fileURLWithPath: SourceTree.normalise($0.path)) }
@@ -41,15 +54,32 @@ public struct SourceTree: Sendable {
         resolvedRoot = root.map { SourceTree.resolvingSymlinks($0.path) }
     }
 
-    /// The real path of a path named in a config (absolute, or relative to `directory`).
+    /// A path typed on the command line: relative to the current directory, never re-rooted.
+    /// Returns its host path.
+    @discardableResult
+    public mutating func addGiven(_ path: String) -> String {
+        let hostPath = SourceTree.normalise(path.hasPrefix("/") ? path : (base.path as NSString).appendingPathComponent(path))
+        given.insert(hostPath)
+        return hostPath
+    }
+
+    /// The real path of a path named in a config (absolute, or relative to `directory`). Under a
+    /// root, the result is always inside it: an absolute path is mapped under it, and `..` in a
+    /// relative one stops at it, as it stops at `/` on the audited host.
     public func hostPath(_ configPath: String, relativeTo directory: String? = nil) -> String {
         var path = configPath
         if !path.hasPrefix("/") {
-            if let directory { return SourceTree.normalise((directory as NSString).appendingPathComponent(path)) }
-            return SourceTree.normalise((base.path as NSString).appendingPathComponent(path))
+            let directory = directory ?? base.path
+            guard let root, root.path != "/", isUnderRoot(directory) else {
+                return SourceTree.normalise((directory as NSString).appendingPathComponent(path))
+            }
+            // Joined as the host sees it (the directory's path on the host), then mapped back.
+            let hostDirectory = directory == root.path ? "/" : String(directory.dropFirst(root.path.count))
+            path = SourceTree.normalise((hostDirectory as NSString).appendingPathComponent(path))
+            return path == "/" ? root.path : root.path + path
         }
         path = SourceTree.normalise(path)
-        if let root, !isUnderRoot(path) {
+        if let root, !isUnderRoot(path), !given.contains(path) {
             path = (root.path as NSString).appendingPathComponent(String(path.dropFirst()))
         }
         return path
@@ -79,23 +109,114 @@ public struct SourceTree: Sendable {
         return path == root.path || path.hasPrefix(root.path + "/")
     }
 
-    /// Checks that a host path, after following symlinks, stays inside the root.
+    /// Whether a host path may be read: anything without a root; a path the user gave; any path
+    /// inside the root (links inside it are followed under the root, so they cannot leave it).
     public func isAllowed(_ hostPath: String) -> Bool {
-        guard let resolvedRoot else { return true }
-        let real = resolvedPath(hostPath)
-        return real == resolvedRoot || real.hasPrefix(resolvedRoot == "/" ? "/" : resolvedRoot + "/")
+        if case .success = confined(hostPath) { return true }
+        return false
     }
 
-    /// Where a path really leads. A plain file in an already resolved directory costs one
-    /// `lstat`; anything else (a link, `..`, a missing file) is resolved in full.
-    private func resolvedPath(_ hostPath: String) -> String {
-        guard SourceTree.isPlainAbsolute(hostPath), let slash = hostPath.lastIndex(of: "/"), slash != hostPath.startIndex
-        else { return SourceTree.resolvingSymlinks(hostPath) }
+    /// Where a host path really leads, with the links followed on the way: under a root, links
+    /// are followed inside it; a path the user gave (or one found below a directory they gave)
+    /// is followed as the system follows it.
+    public func confined(_ hostPath: String) -> Result<String, ReadFailure> {
+        guard resolvedRoot != nil, let root else { return .success(hostPath) }
+        let path = SourceTree.normalise(hostPath)
+        if isUnderRoot(path) {
+            if path == root.path { return .success(resolvedRoot!) }
+            return resolveUnderRoot(path).result
+        }
+        if given.contains(path) { return .success(path) }
+        // Below a directory the user gave: read as given while the real path stays below it.
+        for directory in given where path.hasPrefix(directory == "/" ? "/" : directory + "/") {
+            let realDirectory = SourceTree.resolvingSymlinks(directory)
+            let real = SourceTree.resolvingSymlinks(path)
+            if real.hasPrefix(realDirectory == "/" ? "/" : realDirectory + "/") { return .success(real) }
+        }
+        return .failure(.outsideRoot)
+    }
+
+    /// Why a named file cannot be read, for messages: where its links led (as paths on the
+    /// audited host) and what stopped the read.
+    public func explainMissing(_ hostPath: String) -> String {
+        let path = SourceTree.normalise(hostPath)
+        guard let root, resolvedRoot != nil, isUnderRoot(path), path != root.path else {
+            switch confined(path) {
+            case .failure(let failure): return failure.description
+            case .success(let real):
+                var info = stat()
+                if stat(real, &info) != 0 && errno == ELOOP { return ReadFailure.symlinkLoop.description }
+                if let target = SourceTree.linkTarget(real) { return "is a symbolic link to \(target), which does not exist" }
+                return ReadFailure.missing.description
+            }
+        }
+        let resolution = resolveUnderRoot(path, recordLinks: true)
+        if case .failure(let failure) = resolution.result { return failure.description }
+        guard let last = resolution.links.last else { return ReadFailure.missing.description }
+        return "is a symbolic link to \(last.target) (read under --root as \(displayPath(resolution.hostPath))), which does not exist"
+    }
+
+    /// Resolves a path inside the root component by component: an absolute link target restarts
+    /// at the root, `..` stops at it. Returns the real path (inside the real root), or a loop.
+    private func resolveUnderRoot(_ path: String, recordLinks: Bool = false)
+        -> (result: Result<String, ReadFailure>, hostPath: String, links: [(link: String, target: String)]) {
+        guard let root, let resolvedRoot else { return (.success(path), path, []) }
+        // The directory part is shared by many files and resolved once; a plain last component costs one lstat.
+        if !recordLinks, let slash = path.lastIndex(of: "/"), path.utf8.distance(from: path.startIndex, to: slash) > root.path.utf8.count {
+            let name = path[path.index(after: slash)...]
+            if name != ".", name != "..", SourceTree.isPlainAbsolute(path) {
+                let directory = String(path[..<slash])
+                let resolvedDirectory = directories.resolve(directory) { resolveUnderRoot(directory).result }
+                guard case .success(let real) = resolvedDirectory else { return (resolvedDirectory, path, []) }
+                let candidate = real + "/" + name
+                var info = stat()
+                if lstat(candidate, &info) != 0 || (info.st_mode & S_IFMT) != S_IFLNK { return (.success(candidate), path, []) }
+            }
+        }
+        let realRoot = resolvedRoot == "/" ? "" : resolvedRoot
+        var done: [Substring] = []
+        var pending = Array(path.dropFirst(root.path.count).split(separator: "/").reversed())
+        var links: [(link: String, target: String)] = []
+        var followed = 0
+        var missing = false
+        while let component = pending.popLast() {
+            if component == "." { continue }
+            if component == ".." {
+                if !done.isEmpty { done.removeLast() }
+                continue
+            }
+            done.append(component)
+            if missing { continue }
+            let candidate = realRoot + "/" + done.joined(separator: "/")
+            var info = stat()
+            guard lstat(candidate, &info) == 0 else { missing = true; continue }
+            guard (info.st_mode & S_IFMT) == S_IFLNK else { continue }
+            followed += 1
+            guard followed <= SourceTree.maxSymlinks, let target = SourceTree.linkTarget(candidate) else {
+                return (.failure(.symlinkLoop), path, links)
+            }
+            done.removeLast()
+            if recordLinks { links.append(("/" + done.joined(separator: "/") + (done.isEmpty ? "" : "/") + component, target)) }
+            if target.hasPrefix("/") { done.removeAll() }
+            pending += target.split(separator: "/").reversed()
+        }
+        let inside = "/" + done.joined(separator: "/")
+        return (.success(realRoot + (inside == "/" ? (realRoot.isEmpty ? "/" : "") : inside)),
+                root.path == "/" ? inside : root.path + (inside == "/" ? "" : inside), links)
+    }
+
+    /// The target of a symbolic link, as written; nil when the path is not a link.
+    static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Whether a path is itself a symbolic link (not followed).
+    public func isSymbolicLink(_ hostPath: String) -> Bool {
         var info = stat()
-        guard lstat(hostPath, &info) == 0, (info.st_mode & S_IFMT) != S_IFLNK else { return SourceTree.resolvingSymlinks(hostPath) }
-        let directory = String(hostPath[..<slash])
-        let resolvedDirectory = directories.resolve(directory)
-        return (resolvedDirectory == "/" ? "" : resolvedDirectory) + hostPath[slash...]
+        return lstat(hostPath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
     }
 
     /// Absolute, with no empty, `.` or `..` component (so its text is its lexical meaning).
@@ -133,20 +254,36 @@ public struct SourceTree: Sendable {
         return resolvedParent == "/" ? "/" + name : resolvedParent + "/" + name
     }
 
-    /// `stat(2)` of a host path (following symlinks), nil when it cannot be inspected.
-    private static func status(_ path: String) -> stat? {
+    /// `stat(2)` of a host path (links followed as `confined` follows them), nil when it cannot
+    /// be inspected or may not be read.
+    private func status(_ hostPath: String) -> stat? {
+        guard case .success(let real) = confined(hostPath) else { return nil }
         var info = stat()
-        return stat(path, &info) == 0 ? info : nil
+        return stat(real, &info) == 0 ? info : nil
     }
 
-    /// Reads a whole file (host path), bounded in size. Opened without blocking (a FIFO named as
-    /// a config must not hang the run) and checked through the open descriptor.
+    /// Reads a whole file (host path), bounded in size. Opened without blocking (a FIFO or a
+    /// device must not hang the run) and checked through the open descriptor.
     public func read(_ hostPath: String) -> Result<[UInt8], ReadFailure> {
-        guard isAllowed(hostPath) else { return .failure(.outsideRoot) }
-        let descriptor = open(hostPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        read(hostPath, limit: SourceTree.maxFileSize, whole: true)
+    }
+
+    /// The first bytes of a file (at most `count`), with the same rules as `read`.
+    public func head(_ hostPath: String, count: Int) -> Result<[UInt8], ReadFailure> {
+        read(hostPath, limit: count, whole: false)
+    }
+
+    private func read(_ hostPath: String, limit: Int, whole: Bool) -> Result<[UInt8], ReadFailure> {
+        let real: String
+        switch confined(hostPath) {
+        case .success(let path): real = path
+        case .failure(let failure): return .failure(failure)
+        }
+        let descriptor = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard descriptor >= 0 else {
             switch errno {
-            case ENOENT, ENOTDIR, ELOOP: return .failure(.missing)
+            case ENOENT, ENOTDIR: return .failure(.missing)
+            case ELOOP: return .failure(.symlinkLoop)
             case EACCES, EPERM: return .failure(.unreadable("permission denied"))
             default: return .failure(.unreadable(String(cString: strerror(errno))))
             }
@@ -156,8 +293,8 @@ public struct SourceTree: Sendable {
         guard fstat(descriptor, &info) == 0 else { return .failure(.unreadable("no permission to inspect it")) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(.notAFile) }
         let size = Int(info.st_size)
-        if size > SourceTree.maxFileSize { return .failure(.tooLarge(size)) }
-        var bytes = [UInt8](repeating: 0, count: size + 1)
+        if whole && size > limit { return .failure(.tooLarge(size)) }
+        var bytes = [UInt8](repeating: 0, count: min(size, limit) + 1)
         var count = 0
         while count < bytes.count {
             let got = bytes.withUnsafeMutableBytes { buffer in
@@ -170,33 +307,43 @@ public struct SourceTree: Sendable {
             if got == 0 { break }
             count += got
             // The file grew while being read: keep reading up to the limit.
-            if count == bytes.count && count <= SourceTree.maxFileSize {
-                bytes.append(contentsOf: [UInt8](repeating: 0, count: min(bytes.count, SourceTree.maxFileSize + 1 - bytes.count)))
+            if count == bytes.count && count <= limit {
+                bytes.append(contentsOf: [UInt8](repeating: 0, count: min(bytes.count, limit + 1 - bytes.count)))
             }
         }
-        if count > SourceTree.maxFileSize { return .failure(.tooLarge(count)) }
+        if count > limit {
+            if whole { return .failure(.tooLarge(count)) }
+            count = limit
+        }
         bytes.removeSubrange(count...)
         return .success(bytes)
     }
 
     public func exists(_ hostPath: String) -> Bool {
-        isAllowed(hostPath) && SourceTree.status(hostPath) != nil
+        status(hostPath) != nil
     }
 
     public func isDirectory(_ hostPath: String) -> Bool {
-        guard isAllowed(hostPath), let info = SourceTree.status(hostPath) else { return false }
+        guard let info = status(hostPath) else { return false }
         return (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// POSIX permission bits of a file, if it can be inspected.
     public func permissions(_ hostPath: String) -> UInt16? {
-        guard isAllowed(hostPath), let info = SourceTree.status(hostPath) else { return nil }
+        guard let info = status(hostPath) else { return nil }
         return UInt16(truncatingIfNeeded: info.st_mode & 0o7777)
+    }
+
+    /// The path a host path really leads to (links followed under the root), for telling two
+    /// names of one file apart; the path itself when it cannot be resolved.
+    public func realPath(_ hostPath: String) -> String {
+        guard case .success(let real) = confined(hostPath) else { return hostPath }
+        return root == nil ? SourceTree.resolvingSymlinks(real) : real
     }
 
     /// The entries of a directory (names only), sorted bytewise as `glob(3)` sorts them in the C locale.
     public func listDirectory(_ hostPath: String) -> [String] {
-        guard isAllowed(hostPath), let names = try? FileManager.default.contentsOfDirectory(atPath: hostPath) else { return [] }
+        guard case .success(let real) = confined(hostPath), let names = try? FileManager.default.contentsOfDirectory(atPath: real) else { return [] }
         return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
@@ -305,13 +452,13 @@ private func readDescriptor(_ descriptor: Int32, _ buffer: UnsafeMutableRawPoint
 /// Real paths of directories, resolved once each (a run reads thousands of files from a few).
 final class ResolvedDirectories: @unchecked Sendable {
     private let lock = NSLock()
-    private var known: [String: String] = [:]
+    private var known: [String: Result<String, ReadFailure>] = [:]
 
-    func resolve(_ directory: String) -> String {
+    func resolve(_ directory: String, _ resolver: () -> Result<String, ReadFailure>) -> Result<String, ReadFailure> {
         lock.lock()
         if let real = known[directory] { lock.unlock(); return real }
         lock.unlock()
-        let real = SourceTree.resolvingSymlinks(directory)
+        let real = resolver()
         lock.lock()
         known[directory] = real
         lock.unlock()

@@ -138,9 +138,22 @@ public struct OriginProbe: Sendable {
         guard send(fd, bytes, bytes.count, 0) == bytes.count else {
             return ProbeResult(outcome: .noHTTPAnswer("send failed"), detail: "the request could not be sent")
         }
+        let answer = readStatusLine { buffer in recv(fd, &buffer, buffer.count, 0) }
+        return httpResult(answer, certificate: nil, version: nil, cipher: nil)
+    }
+
+    /// Reads until the status line has ended (a server may send `HTTP/1.1 ` and `200 OK` in two
+    /// segments), the peer closes, 8 KiB arrived, or the read timeout has passed in total.
+    private func readStatusLine(_ read: (inout [UInt8]) -> Int) -> [UInt8] {
+        let deadline = Date().addingTimeInterval(readTimeout)
+        var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = recv(fd, &buffer, buffer.count, 0)
-        return httpResult(count > 0 ? Array(buffer[0..<count]) : [], certificate: nil, version: nil, cipher: nil)
+        while !answer.contains(UInt8(ascii: "\n")) && answer.count < 8192 && Date() < deadline {
+            let count = read(&buffer)
+            if count <= 0 { break }
+            answer += buffer[0..<count]
+        }
+        return answer
     }
 
     private func httpResult(_ bytes: [UInt8], certificate: String?, version: String?, cipher: String?) -> ProbeResult {
@@ -202,9 +215,8 @@ public struct OriginProbe: Sendable {
         guard SSL_write(ssl, bytes, Int32(bytes.count)) == Int32(bytes.count) else {
             return ProbeResult(outcome: .noHTTPAnswer("write failed"), detail: OpenSSLError.drain(), certificate: certificate, tlsVersion: version, cipher: cipher)
         }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = SSL_read(ssl, &buffer, Int32(buffer.count))
-        return httpResult(count > 0 ? Array(buffer[0..<Int(count)]) : [], certificate: certificate, version: version, cipher: cipher)
+        let answer = readStatusLine { buffer in Int(SSL_read(ssl, &buffer, Int32(buffer.count))) }
+        return httpResult(answer, certificate: certificate, version: version, cipher: cipher)
     }
 }
 

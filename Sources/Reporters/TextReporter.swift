@@ -22,7 +22,7 @@ public enum TextReporter {
 
     public static func render(_ report: AuditReport, style: Style = Style(enabled: false)) -> String {
         var out = ""
-        let profile = "CDN \(report.cdn), TLS mode \(report.tlsMode.rawValue), at \(Profile.format(report.at))"
+        let profile = "CDN \(TerminalText.escape(report.cdn)), TLS mode \(report.tlsMode.rawValue), at \(Profile.format(report.at))"
         out += style.dim("originaudit \(report.toolVersion) — \(profile)") + "\n"
         for severity in Severity.allCases.reversed() {
             let group = report.findings.filter { $0.severity == severity }
@@ -34,7 +34,7 @@ public enum TextReporter {
         }
         if !report.notes.isEmpty {
             out += "\n" + style.bold("Analysis notes") + "\n"
-            for note in report.notes { out += "  - \(note)\n" }
+            for note in report.notes { out += "  - \(TerminalText.escape(note))\n" }
         }
         out += "\n" + summary(report) + "\n"
         return out
@@ -48,18 +48,20 @@ public enum TextReporter {
         }
     }
 
+    /// Every text that can come from an input (paths, messages quoting directives) is escaped
+    /// for the terminal: control sequences and bidi overrides are shown, never obeyed.
     static func render(_ finding: Finding, style: Style, catalog: RuleCatalog) -> String {
         let severity = finding.severity ?? .warning
         var out = "  " + style.severity(severity, "[\(finding.ruleId)]")
-        if let location = finding.location { out += " " + style.bold(location.description) }
+        if let location = finding.location { out += " " + style.bold(TerminalText.escape(location.description)) }
         out += "\n"
-        out += indent(finding.message, "    ") + "\n"
-        if let predicts = finding.predicts { out += "    " + style.bold("Visitors will see:") + " \(predicts)\n" }
+        out += indent(TerminalText.escape(finding.message), "    ") + "\n"
+        if let predicts = finding.predicts { out += "    " + style.bold("Visitors will see:") + " \(TerminalText.escape(predicts))\n" }
         for related in finding.related {
-            out += "    " + style.dim("see \(related.location): \(related.message)") + "\n"
+            out += "    " + style.dim(TerminalText.escape("see \(related.location): \(related.message)")) + "\n"
         }
         if let remediation = finding.remediation?.trimmingCharacters(in: .whitespacesAndNewlines), !remediation.isEmpty {
-            out += "    " + style.bold("Fix:") + "\n" + indent(remediation, "      ") + "\n"
+            out += "    " + style.bold("Fix:") + "\n" + indent(TerminalText.escape(remediation, keepNewlines: true), "      ") + "\n"
         }
         return out
     }

@@ -26,10 +26,11 @@ struct CertCommand: ParsableCommand {
         let paths = files.map { tree.hostPath($0) }
         let loaded = CertificateLoader.load(paths.map { CertificateReference(hostPath: $0, role: .any, referencedAt: SourceLocation(file: "command line")) },
                                             tree: tree, extraCAFiles: caFiles.map { tree.hostPath($0) })
-        print(CertificateReport.render(loaded.model, files: paths, hostnames: hostnames, at: instant), terminator: "")
-        for finding in loaded.findings { print("\(finding.ruleId): \(finding.message)") }
-        for missing in loaded.model.missing { print("\(missing.hostPath): does not exist") }
-        for note in loaded.notes { print("note: \(note)") }
+        // Subjects, issuers and paths come from the files: escaped for the terminal.
+        print(TerminalText.escape(CertificateReport.render(loaded.model, files: paths, hostnames: hostnames, at: instant), keepNewlines: true), terminator: "")
+        for finding in loaded.findings { print(TerminalText.escape("\(finding.ruleId): \(KeyMaterial.redacted(finding.message))")) }
+        for missing in loaded.model.missing { print(TerminalText.escape("\(missing.hostPath): does not exist")) }
+        for note in loaded.notes { print(TerminalText.escape("note: \(note)")) }
         // Every file's first certificate is judged as served, whatever its flags.
         let strictOK = paths.compactMap { loaded.model[$0] }.allSatisfy { file in
             CertificateReport.judge(file, inventory: loaded.model, hostnames: hostnames, at: instant)?.isAccepted ?? true

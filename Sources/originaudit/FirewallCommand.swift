@@ -18,7 +18,8 @@ struct FirewallCommand: ParsableCommand {
     @OptionGroup var inputs: InputArguments
     @OptionGroup var profile: ProfileArguments
     @Option(help: ArgumentHelp("Ports to check instead, e.g. 80,443,8443 or 2052-2053.", valueName: "list")) var ports: String?
-    @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Output format: text, json.") var format: AnswerFormat = .text
+    @Flag(help: .hidden) var json = false
 
     func run() throws {
         let prepared = inputs.prepare(profile)
@@ -36,15 +37,15 @@ struct FirewallCommand: ParsableCommand {
             checked = planned.http.union(planned.https)
         }
         let matrix = ReachabilityMatrix.compute(model: model.firewall, cdn: prepared.profile.cdn, ports: checked, publicInterfaces: prepared.profile.publicInterfaces)
-        if json {
+        if json || format == .json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(matrix), as: UTF8.self))
         } else {
             let asOf = prepared.profile.cdn.asOf.isEmpty ? "" : ", ranges as of \(prepared.profile.cdn.asOf)"
             print("TLS mode \(prepared.profile.tlsMode.rawValue)\(ports == nil ? ": ports the mode and the listeners need" : "")\(asOf)")
-            print(matrix.renderText(), terminator: "")
-            for note in prepared.loaded.notes { print("note: \(note)") }
+            print(TerminalText.escape(matrix.renderText(), keepNewlines: true), terminator: "")
+            for note in prepared.loaded.notes { print(TerminalText.escape("note: \(KeyMaterial.redacted(note))")) }
         }
         let everyoneThrough = matrix.totals.allSatisfy { $0.accepted == $0.addresses }
         if !everyoneThrough || !matrix.unfilteredFamilies.isEmpty && matrix.totals.isEmpty { throw ExitCode(1) }

@@ -8,6 +8,12 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, sarif, github
 }
 
+/// The report format of the commands that print one answer (`probe`, `firewall`): the same
+/// `--format` spelling as `scan`.
+enum AnswerFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
 enum FailOn: String, ExpressibleByArgument, CaseIterable {
     case error, warning, info, never
 
@@ -63,7 +69,7 @@ struct InputArguments: ParsableArguments {
     @Argument(help: "Files and directories to audit.")
     var paths: [String] = []
 
-    @Option(help: ArgumentHelp("Absolute paths in configurations resolve under this directory; nothing outside it is read.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Every path named inside the scanned tree (includes, certificates, symlink targets, .originaudit.yml keys) resolves under this directory and never leaves it; paths typed on the command line are read as given.", valueName: "dir"))
     var root: String?
 
     @Option(help: ArgumentHelp("Project settings file (default: .originaudit.yml in the first directory scanned).", valueName: "file"))
@@ -94,7 +100,7 @@ struct InputArguments: ParsableArguments {
     /// input. Usage problems exit with 2.
     func prepare(_ profileArguments: ProfileArguments, disabled: [String] = []) -> Prepared {
         let now = Date()
-        let cwd = FileManager.default.currentDirectoryPath
+        let cwd = SourceTree.normalise(FileManager.default.currentDirectoryPath)
         // The project file: --config, or .originaudit.yml in the first directory scanned.
         var configPath = config
         if configPath == nil {
@@ -108,36 +114,45 @@ struct InputArguments: ParsableArguments {
         var project = ProjectConfig()
         var configFindings: [Finding] = []
         if let configPath {
-            guard let data = FileManager.default.contents(atPath: configPath), let text = String(data: data, encoding: .utf8) else {
+            // Typed (or found in a directory typed): read as given, never blocking on a FIFO.
+            guard case .success(let bytes) = SourceTree(root: nil).read(configPath), let text = String(validating: bytes, as: UTF8.self) else {
                 failUsage("--config \(configPath): cannot be read")
             }
             var display = configPath.hasPrefix(cwd + "/") ? String(configPath.dropFirst(cwd.count + 1)) : configPath
             while display.hasPrefix("./") { display.removeFirst(2) }
-            (project, configFindings) = ProjectConfig.parse(text, file: display, directory: (configPath as NSString).deletingLastPathComponent)
+            let directory = SourceTree.normalise(((configPath.hasPrefix("/") ? configPath : cwd + "/" + configPath) as NSString).deletingLastPathComponent)
+            (project, configFindings) = ProjectConfig.parse(text, file: display, directory: directory)
         }
         project.disabled.formUnion(disabled)
 
+        if live && root != nil { failUsage("--live audits this machine's own files; it cannot be combined with --root") }
+        let inCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true
+        // The project file is part of the scanned tree: its `root:` stays inside the root the
+        // command line (or CI) sets, like every other path it names.
+        let outer = SourceTree(root: (root ?? (inCI ? cwd : nil)).map { URL(fileURLWithPath: $0) })
+        let rootPath = live ? nil : root ?? project.rootPath(in: outer) ?? (inCI ? cwd : nil)
+        var tree = SourceTree(root: rootPath.map { URL(fileURLWithPath: $0) })
+        project.resolvePaths(in: tree)
+
         var profile: Profile
         do {
-            profile = try ProfileBuilder.build(profileArguments.options, config: project, now: now)
+            profile = try ProfileBuilder.build(profileArguments.options, config: project, now: now, tree: tree)
         } catch {
             failUsage("\(error)")
         }
 
-        if live && root != nil { failUsage("--live audits this machine's own files; it cannot be combined with --root") }
-        let inCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true
-        let rootPath = live ? nil : root ?? project.root ?? (inCI ? cwd : nil)
-        var tree = SourceTree(root: rootPath.map { URL(fileURLWithPath: $0) })
-
+        // Paths typed on the command line are the user's own: read as given, relative to the
+        // current directory, wherever they are.
         var selection = InputSelection()
-        selection.paths = paths
-        selection.iptables = iptables
-        selection.ip6tables = ip6tables
-        selection.ipset = ipset
-        selection.nft = nft
-        selection.nginx = nginx
-        selection.apache = apache
-        selection.certs = certs
+        selection.paths = paths.map { tree.addGiven($0) }
+        selection.iptables = iptables.map { tree.addGiven($0) }
+        selection.ip6tables = ip6tables.map { tree.addGiven($0) }
+        selection.ipset = ipset.map { tree.addGiven($0) }
+        selection.nft = nft.map { tree.addGiven($0) }
+        selection.nginx = nginx.map { tree.addGiven($0) }
+        selection.apache = apache.map { tree.addGiven($0) }
+        selection.certs = certs.map { tree.addGiven($0) }
+        let givenCAFiles = caFiles.map { tree.addGiven($0) }
         selection.add(project)
         var liveNotes: [String] = []
         var collected: LiveCollector.Collected?
@@ -155,7 +170,7 @@ struct InputArguments: ParsableArguments {
                 liveNotes.append("live: the CDN's traffic is taken to arrive on \(result.defaultRouteInterfaces.joined(separator: ", ")) (the default routes' interfaces); give --public-interface to say otherwise")
             }
         }
-        var request = selection.request(tree: tree, defines: defines + project.defines, caFiles: caFiles + project.caFiles)
+        var request = selection.request(tree: tree, defines: defines + project.defines, caFiles: givenCAFiles + project.caFiles)
         if let collected {
             request.explicit += collected.explicit
             request.sockets = collected.sockets
@@ -169,8 +184,8 @@ struct InputArguments: ParsableArguments {
             liveNotes += LiveCollector.missingVirtualHosts(listed, in: loaded.model.webServer)
         }
         loaded.notes = liveNotes + loaded.notes
-        if loaded.recognised == 0 && loaded.findings.allSatisfy({ $0.ruleId != "input.unknown-format" && $0.ruleId != "input.unreadable" }) {
-            FileHandle.standardError.write(Data("originaudit: nothing to analyse: no firewall, web-server or certificate file was found in \(request.paths.joined(separator: ", "))\n".utf8))
+        if loaded.recognised == 0 && loaded.findings.allSatisfy({ !["input.unknown-format", "input.unreadable", "input.parse-error"].contains($0.ruleId) }) {
+            FileHandle.standardError.write(Data("originaudit: nothing to analyse: no firewall, web-server or certificate file was found in \((paths.isEmpty ? request.paths : paths).joined(separator: ", "))\n".utf8))
         }
         return Prepared(project: project, profile: profile, loaded: loaded, request: request)
     }
@@ -184,6 +199,17 @@ struct Scan: AsyncParsableCommand {
         .originaudit.yml in the first directory scanned (or --config) sets the profile, inputs, \
         disabled rules, severity overrides and suppressions. When the environment variable CI is \
         set and --root is not given, the root is the current directory and nothing outside it is read.
+
+        Paths: what you type on the command line (PATHs, --iptables, --ca-file, --cdn-ranges, \
+        --config, --rules …) is read as given, relative to the current directory. Every path named \
+        inside the scanned tree — includes, certificate files, symlink targets, and every path in \
+        .originaudit.yml — resolves under --root (an absolute symlink target is a path on the audited \
+        host; `..` stops at the root) and never leaves it.
+
+        Limits: files up to 64 MiB; FIFOs and devices are never opened for reading; YAML nesting up \
+        to 64 levels; Apache ${VAR} expansion up to 1 MiB per line; at most 100 findings per file \
+        and rule, then one that counts the rest; no report quotes text inside PEM armour, and \
+        control characters and bidi overrides from inputs are escaped in text output.
         """
     )
 

@@ -70,9 +70,10 @@ enum FixtureRunner {
         if let text = try? String(contentsOf: configURL, encoding: .utf8) {
             (config, configFindings) = ProjectConfig.parse(text, file: ".originaudit.yml", directory: directory.path)
         }
-        let profile = try ProfileBuilder.build(ProfileOptions(at: config.at ?? "2026-11-23T00:00:00Z"), config: config,
-                                               now: Date(timeIntervalSince1970: 1_795_392_000))
         let tree = SourceTree(root: directory, base: directory)
+        config.resolvePaths(in: tree)
+        let profile = try ProfileBuilder.build(ProfileOptions(at: config.at ?? "2026-11-23T00:00:00Z"), config: config,
+                                               now: Date(timeIntervalSince1970: 1_795_392_000), tree: tree)
         var selection = InputSelection()
         selection.add(config)
         if selection.paths.isEmpty { selection.paths = ["."] }

@@ -180,3 +180,60 @@ struct LiveScanTests {
         return (Set(findings.compactMap { $0["ruleId"] as? String }), result.stdout)
     }
 }
+
+/// `scan --live` changes nothing: with nginx stopped, `nginx -T` created /run/nginx.pid, and
+/// apache2ctl creates its run directory. The proof is a snapshot (path, inode, size, mtime) of
+/// /run and of the web servers' directories under /etc and /var, taken in a private mount and
+/// network namespace with a fresh /run, before and after `scan --live` — with nginx stopped,
+/// then running. (The rest of /etc and /var is the machine's, which other work may change
+/// meanwhile; nothing in it is the servers'.)
+@Suite(.serialized, .enabled(if: OriginLab.unavailableReason == nil, "\(OriginLab.unavailableReason ?? "")"))
+struct LiveReadOnlyTests {
+    @Test func liveScanLeavesTheFileTreeUnchanged() throws {
+        let directory = try TestTools.temporaryDirectory("originaudit-live-readonly")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let etc = directory.appendingPathComponent("nginx")
+        try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
+        try """
+            events { worker_connections 16; }
+            http {
+                access_log off;
+                server { listen 127.0.0.1:18080; server_name readonly.example.test; return 200 "ok"; }
+            }
+
+            """.write(to: etc.appendingPathComponent("nginx.conf"), atomically: false, encoding: .utf8)
+        let empty = directory.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let watched = ["/run", "/etc/nginx", "/etc/apache2", "/var/log/nginx", "/var/log/apache2", "/var/lib/nginx",
+                       "/var/lib/apache2", "/var/cache/nginx", "/var/cache/apache2"]
+        let snapshot = "find \(watched.joined(separator: " ")) -xdev -printf '%p %i %s %T@\\n' 2>/dev/null | sort"
+        let scan = "'\(Binary.path)' scan --live --format json --fail-on never >/dev/null 2>&1 || true"
+        var script = """
+            set -e
+            ip link set lo up
+            mount -t tmpfs originaudit-run /run
+            mount --bind '\(etc.path)' /etc/nginx
+            """
+        if FileManager.default.fileExists(atPath: "/etc/apache2") { script += "\nmount --bind '\(empty.path)' /etc/apache2" }
+        script += """
+
+            \(snapshot) > '\(directory.path)/stopped-before'
+            \(scan)
+            \(snapshot) > '\(directory.path)/stopped-after'
+            nginx
+            \(snapshot) > '\(directory.path)/running-before'
+            \(scan)
+            \(snapshot) > '\(directory.path)/running-after'
+            nginx -s stop || true
+            """
+        let result = try TestTools.run("unshare", ["--mount", "--net", "--propagation", "private", "/bin/sh", "-c", script], timeout: 300)
+        try #require(result.status == 0, "\(result.stderr)")
+        for phase in ["stopped", "running"] {
+            let before = try String(contentsOf: directory.appendingPathComponent("\(phase)-before"), encoding: .utf8)
+            let after = try String(contentsOf: directory.appendingPathComponent("\(phase)-after"), encoding: .utf8)
+            let changed = Set(before.split(separator: "\n")).symmetricDifference(Set(after.split(separator: "\n")))
+            #expect(changed.isEmpty, "\(phase): scan --live changed \(changed.sorted())")
+            #expect(before.contains("/etc/nginx/nginx.conf"), "the snapshot should see the configuration: \(before.prefix(300))")
+        }
+    }
+}

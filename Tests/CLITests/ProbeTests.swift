@@ -106,7 +106,7 @@ import TestSupport
 
         func probe(_ name: String, mode: String, sni: String = "origin.test", trustCA: Bool = true) throws -> (predicts: String, status: Int32, output: String) {
             var arguments = ["probe", "127.0.0.1", "--port", String(ports[name]!), "--sni", sni, "--tls-mode", mode,
-                             "--connect-timeout", "2", "--read-timeout", "3", "--json"]
+                             "--connect-timeout", "2", "--read-timeout", "3", "--format", "json"]
             if trustCA { arguments += ["--ca-file", directory.appendingPathComponent("ca.pem").path] }
             let result = try Binary.run(arguments)
             let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
@@ -153,7 +153,7 @@ import TestSupport
         let rule = try TestTools.run("ip", ["netns", "exec", namespace, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9", "-j", "DROP"])
         try #require(rule.status == 0, "iptables in the namespace: \(rule.stderr)")
         let result = try TestTools.run("ip", ["netns", "exec", namespace, Binary.path, "probe", "127.0.0.1", "--port", "9",
-                                              "--connect-timeout", "1", "--json"], timeout: 30)
+                                              "--connect-timeout", "1", "--format", "json"], timeout: 30)
         #expect(result.stdout.contains("\"predicts\" : \"522\"") || result.stdout.contains("\"predicts\": \"522\""), "\(result.stdout)\(result.stderr)")
         #expect(result.status == 1)
     }

@@ -77,7 +77,7 @@ private final class OutputCollector: @unchecked Sendable {
     var err: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errData, as: UTF8.self) }
 }
 
-/// SplitMix64: a small deterministic generator, so a randomised test's failure can be replayed from its seed.
+/// A small deterministic generator (SplitMix64): a random test or a fuzz run is replayed from its seed.
 public struct SplitMix: RandomNumberGenerator {
     public var state: UInt64
     public init(state: UInt64) { self.state = state }

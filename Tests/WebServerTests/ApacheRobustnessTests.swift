@@ -8,7 +8,7 @@ import TestSupport
 /// self-including files and recursive macros all end in findings.
 @Suite("Apache robustness")
 struct ApacheRobustnessTests {
-    /// A small deterministic generator, so a failure can be replayed from its seed.
+    /// A small deterministic generator, so a failure can be replayed from its seed (the fuzzer's).
     typealias SplitMix = TestSupport.SplitMix
 
     static let tokens = ["<VirtualHost *:80>", "</VirtualHost>", "<IfModule x>", "</IfModule>", "<If \"true\">", "</If>",
@@ -58,5 +58,22 @@ struct ApacheRobustnessTests {
         // The kernel's symlink limit (ELOOP) or httpd's directory nesting limit ends it.
         #expect(result.findings.contains { $0.ruleId == "input.unreadable" || $0.message.contains("maximum include directory nesting level") })
         #expect(result.files.count < 200)
+    }
+
+    /// `Define V1 ${V0}${V0}` doubled 30 times took 9 s and 836 MB at 26, and aborted with
+    /// "failed to allocate" at 30. httpd expands in full (measured with apache2 -t: 24 doublings,
+    /// 1 GB and 6 s); the audit stops at 1 MiB per line, says so, and skips what depends on it.
+    @Test func doublingDefinesStopAtTheExpansionBound() throws {
+        var lines = ["ServerName ok.example", "Define V0 abcdefgh"]
+        for i in 1...30 { lines.append("Define V\(i) ${V\(i - 1)}${V\(i - 1)}") }
+        lines.append("<VirtualHost *:80>\n    ServerName ${V30}\n</VirtualHost>")
+        let root = try ApacheFixture.write(["main.conf": lines.joined(separator: "\n") + "\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = ApacheFixture.load(root.appendingPathComponent("main.conf"))
+        let tooLong = result.findings.filter { $0.message.contains("expand past") }
+        // V17 is the first past 1 MiB (8 bytes × 2^17); every Define after it and the ServerName use it.
+        #expect(tooLong.first?.location?.line == 19)
+        #expect(tooLong.count == 15)
+        #expect(!result.findings.contains { $0.message.contains("is not defined") })
     }
 }

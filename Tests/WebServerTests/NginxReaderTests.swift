@@ -38,7 +38,9 @@ struct NginxReaderTests {
         #expect(result.findings.first?.location?.line == 3)
     }
 
-    @Test("--root: a link out of the root is not followed")
+    /// The link's absolute target is a path on the audited host: read under the root, where it
+    /// is missing (the file outside the root is never read), and the message names the target.
+    @Test("--root: a link out of the root is followed under the root, never out of it")
     func linkOutOfRoot() throws {
         let (_, directory) = try NginxModelTests.load(["etc/nginx/nginx.conf": "events {}\nhttp { include /etc/nginx/outside.conf; }\n"],
                                                       main: "etc/nginx/nginx.conf")
@@ -50,7 +52,8 @@ struct NginxReaderTests {
                                                    withDestinationPath: outside.appendingPathComponent("secret.conf").path)
         let result = NginxTestTools.load(directory, main: "etc/nginx/nginx.conf", root: directory)
         #expect(result.model.virtualHosts.isEmpty)
-        #expect(result.findings.map(\.ruleId) == ["input.unreadable"], "\(result.findings)")
+        #expect(result.findings.map(\.ruleId) == ["input.include-missing"], "\(result.findings)")
+        #expect(result.findings.first?.message.contains("symbolic link to \(outside.path)/secret.conf") == true, "\(result.findings)")
     }
 
     @Test("a dump: an include of a file the dump does not hold is unresolved; locations point into the dump")

@@ -73,8 +73,18 @@ struct CertMissingRule: AuditRule {
             let what = reference.role == .key ? "private key" : reference.role == .chain ? "chain file" : reference.role == .clientCA ? "client CA file" : "certificate"
             return Finding(
                 ruleId: id,
-                message: "the \(what) \(reference.hostPath) named here does not exist: the web server refuses to start (or to reload) with this configuration",
+                message: reference.absence == ReadFailure.outsideRoot.description
+                    ? "the \(what) \(reference.hostPath) named here \(ReadFailure.outsideRoot): whether the web server can load it is not known from here"
+                    : "the \(what) \(reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
                 location: location,
+                // The file involved is known: the commands name it, not a placeholder.
+                remediation: """
+                    Point the directive at an existing file, or restore the file, then validate before reloading:
+                      ls -l \(reference.hostPath)
+                    \(reference.role == .key ? "  openssl pkey -in \(reference.hostPath) -noout" : "  openssl x509 -in \(reference.hostPath) -noout -subject -enddate")
+                      nginx -t && systemctl reload nginx          # or: apachectl configtest && systemctl reload apache2
+                    With certbot, use the stable paths under /etc/letsencrypt/live/NAME/ (fullchain.pem, privkey.pem), which survive renewals.
+                    """,
                 key: "\(location.file) \(reference.hostPath)")
         }
     }

@@ -76,6 +76,8 @@ final class ApacheConfigReader {
     private(set) var files: [String] = []
     private(set) var includes: [ApacheIncludeRecord] = []
     private var reportedUnresolved: Set<String> = []
+    /// Variables whose Define expanded past `ApacheSyntax.maxExpandedLength`: lines using them are skipped too.
+    private var oversizedVariables: Set<String> = []
     /// The line of the Include httpd executed last, at any depth: what DUMP_INCLUDES prints
     /// next to each file (so files after a nested include show the nested Include's line).
     private var lastIncludeLine = 0
@@ -180,8 +182,19 @@ final class ApacheConfigReader {
             if line.text[0] == UInt8(ascii: "#") { continue }
             let at = useSite ?? SourceLocation(file: file, line: line.line, column: line.column)
             let errorAt = useSite ?? SourceLocation(file: file, line: line.httpdLine, column: line.column)
-            let text = ApacheSyntax.resolveVariables(line.text, lookup: lookupVariable) { name in
-                reportUnresolved(name, at: at)
+            var usesOversized = false
+            let resolved = ApacheSyntax.resolveVariables(line.text, lookup: lookupVariable, unknown: { name in
+                if oversizedVariables.contains(name) { usesOversized = true } else { reportUnresolved(name, at: at) }
+            })
+            guard let text = resolved, !usesOversized else {
+                // Past the bound: the line is not read (a Define's name is remembered as too long).
+                let words = ApacheSyntax.words(line.text)
+                if words.first?.lowercased() == "define", words.count > 1 { oversizedVariables.insert(words[1]) }
+                findings.append(Finding(
+                    ruleId: "input.unresolved",
+                    message: "this line's ${…} values expand past \(ApacheSyntax.maxExpandedLength) bytes: httpd expands them in full (each doubling doubles its memory, until it aborts), the audit reads no further and skips the line",
+                    location: at, key: "\(at.file):\(at.line) expansion too long"))
+                continue
             }
             var words = ApacheSyntax.words(text)
             guard !words.isEmpty else { continue }

@@ -112,9 +112,16 @@ enum ApacheSyntax {
         return (String(decoding: text[0..<i], as: UTF8.self), i)
     }
 
+    /// How long a line may grow by `${VAR}` substitution before the audit stops expanding it.
+    /// httpd has no limit: it expands in full (a value doubled by `Define V${n} ${V}${V}` 24
+    /// times takes 1 GB and 6 s for `apache2 -t`; 30 times, 8 GB, and it aborts), so past this
+    /// the audit says it cannot follow rather than running out of memory itself.
+    static let maxExpandedLength = 1 << 20
+
     /// `ap_resolve_env`: replaces `${NAME}` with the value `lookup` gives; an unknown name stays
     /// as written and is reported through `unknown`. Lines without `${` are returned untouched.
-    static func resolveVariables(_ text: [UInt8], lookup: (String) -> String?, unknown: (String) -> Void) -> [UInt8] {
+    /// nil when the result would pass `maxExpandedLength`.
+    static func resolveVariables(_ text: [UInt8], lookup: (String) -> String?, unknown: (String) -> Void) -> [UInt8]? {
         guard text.count >= 3, containsVariable(text) else { return text }
         var output: [UInt8] = []
         output.reserveCapacity(text.count + 16)
@@ -128,6 +135,7 @@ enum ApacheSyntax {
                     // ModSecurity rules are full of `${…(?:…}`).
                     output.append(contentsOf: text[i...close])
                 } else if let value = lookup(name) {
+                    guard output.count + value.utf8.count <= maxExpandedLength else { return nil }
                     output.append(contentsOf: value.utf8)
                 } else {
                     unknown(name)

@@ -174,7 +174,7 @@ public enum NginxConfigReader {
             switch source {
             case .disk(let tree):
                 if !isGlob, let index = state.withLock({ $0.resolved[pattern] }) { return [index] }
-                let full = pattern.hasPrefix("/") ? tree.hostPath(pattern) : (prefix as NSString).appendingPathComponent(pattern)
+                let full = tree.hostPath(pattern, relativeTo: prefix)
                 if isGlob {
                     // glob(3) sorts whole paths (strcmp in nginx's C locale), not one directory level at a time.
                     let matches = tree.glob(full).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
@@ -194,7 +194,7 @@ public enum NginxConfigReader {
                                     location: location, key: pattern))
                     } else {
                         add(Finding(ruleId: "input.include-missing",
-                                    message: "include \"\(pattern)\" names \(tree.displayPath(standardized)), which does not exist: nginx refuses to start",
+                                    message: "include \"\(pattern)\" names \(tree.displayPath(standardized)), which \(tree.explainMissing(standardized)): nginx refuses to start",
                                     location: location, key: pattern))
                     }
                     return []
