@@ -145,7 +145,10 @@ public enum AuditRunner {
         for entry in classified where entry.kind == .nginxFragment || entry.kind == .apacheFragment {
             let display = tree.displayPath(entry.hostPath)
             if consumed.contains(display) { continue }
-            let software: ServerSoftware = entry.kind == .nginxFragment ? .nginx : .apache
+            // Files under a server's directory belong to that server: the nearest main
+            // configuration above the file decides, its content only where no main file does.
+            let owner = mainDirectories.filter { entry.hostPath.hasPrefix($0.1 + "/") }.max { $0.1.count < $1.1.count }?.0
+            let software: ServerSoftware = owner ?? (entry.kind == .nginxFragment ? .nginx : .apache)
             // Beside a main configuration, a file it does not include is not live (sites-available/).
             if mainDirectories.contains(where: { $0.0 == software && entry.hostPath.hasPrefix($0.1 + "/") }) {
                 unincluded.append(display)

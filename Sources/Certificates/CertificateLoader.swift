@@ -9,6 +9,9 @@ public struct CertificateReference: Sendable, Hashable {
     public var role: Role
     /// The directive that names it (nil when given on the command line).
     public var referencedAt: SourceLocation?
+    /// The path as findings show it (relative to --root, as every other finding's path is); set
+    /// by the loader.
+    public var displayPath: String?
 
     public init(hostPath: String, role: Role, referencedAt: SourceLocation? = nil) {
         self.hostPath = hostPath
@@ -35,7 +38,9 @@ public enum CertificateLoader {
             exists[reference.hostPath] = present
             // Every reference to a missing file is reported (each names its own directive).
             guard present else {
-                if reference.referencedAt != nil { missing.append(reference) }
+                var shown = reference
+                shown.displayPath = tree.displayPath(reference.hostPath)
+                if reference.referencedAt != nil { missing.append(shown) }
                 continue
             }
             if seen.insert(reference.hostPath).inserted { paths.append(reference.hostPath) }

@@ -38,7 +38,7 @@ struct CertMissingRule: AuditRule {
             let what = reference.role == .key ? "private key" : reference.role == .chain ? "chain file" : reference.role == .clientCA ? "client CA file" : "certificate"
             return Finding(
                 ruleId: id,
-                message: "the \(what) \(reference.hostPath) named here does not exist: the web server refuses to start (or to reload) with this configuration",
+                message: "the \(what) \(reference.displayPath ?? reference.hostPath) named here does not exist: the web server refuses to start (or to reload) with this configuration",
                 location: location,
                 key: "\(location.file) \(reference.hostPath)")
         }
