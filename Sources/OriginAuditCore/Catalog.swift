@@ -109,7 +109,7 @@ public struct RuleCatalog: Sendable {
     }
 
     static func isRuleFile(_ path: String) -> Bool {
-        path.hasSuffix(".yml") && !path.hasPrefix("cdn/")
+        path.hasSuffix(".yml") && !path.hasPrefix("cdn/") && !path.hasPrefix("webserver/")
     }
 
     static func decodeRule(_ text: String, file: String) throws -> RuleDescription {

@@ -9,9 +9,9 @@ import TestSupport
 /// agree with the real programs on both sides of those lines.
 @Suite("include nesting limits")
 struct IncludeDepthTests {
-    /// A main file including `inc1.conf`, which includes `inc2.conf`, … down to `incN.conf`.
-    static func chain(_ depth: Int, main: String, include: (String) -> String, last: String) -> [String: String] {
-        var files = ["main": main]
+    /// `inc1.conf` including `inc2.conf`, … down to `incN.conf`, which holds `last`.
+    static func chain(_ depth: Int, include: (String) -> String, last: String) -> [String: String] {
+        var files: [String: String] = [:]
         for level in 1...depth {
             files["inc\(level).conf"] = level < depth ? include("{{DIR}}/inc\(level + 1).conf") : last
         }
@@ -21,9 +21,8 @@ struct IncludeDepthTests {
     @Test("a 100-deep nginx include chain passes nginx -t and the server at its end is audited",
           .enabled(if: NginxTestTools.nginxAvailable, "nginx is not installed"))
     func nginxHasNoNestingLimitOfItsOwn() throws {
-        var files = Self.chain(100, main: "", include: { "include \($0);\n" },
+        var files = Self.chain(100, include: { "include \($0);\n" },
                                last: "server { listen 8080; server_name deep.example; }\n")
-        files["main"] = nil
         files["nginx.conf"] = "events {}\nhttp {\n    include {{DIR}}/inc1.conf;\n}\n"
         let fixture = NginxFixture(name: "deep-includes", files: files)
         let directory = try fixture.write()
@@ -37,9 +36,8 @@ struct IncludeDepthTests {
 
     @Test("past 1,000 levels nginx's start depends on its open-file limit: unresolved, not an error")
     func nginxBeyondTheOpenFileLimitIsUnresolved() throws {
-        var files = Self.chain(NginxModelBuilder.maxIncludeDepth + 2, main: "", include: { "include \($0);\n" },
+        var files = Self.chain(NginxModelBuilder.maxIncludeDepth + 2, include: { "include \($0);\n" },
                                last: "server { listen 8080; server_name deep.example; }\n")
-        files["main"] = nil
         files["nginx.conf"] = "events {}\nhttp {\n    include {{DIR}}/inc1.conf;\n}\n"
         let directory = try NginxFixture(name: "deeper-includes", files: files).write()
         defer { try? FileManager.default.removeItem(at: directory) }

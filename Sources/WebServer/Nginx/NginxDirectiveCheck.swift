@@ -1,0 +1,201 @@
+import Foundation
+import OriginAuditCore
+
+/// What nginx checks of every directive as it reads the configuration, before anything runs:
+/// that the name is known, that it is allowed where it stands, whether it takes a block, and how
+/// many arguments it takes. A failure is `nginx -t`'s refusal: the server does not start (521).
+/// The facts come from `Rules/webserver/nginx-directives.yml`, learnt from Debian's nginx build
+/// by `Scripts/make-nginx-directives`.
+enum NginxDirectiveCheck {
+    /// One way a directive may be written: where, with or without a block, how many arguments.
+    struct Shape: Sendable {
+        var contexts: Set<String>
+        var block: Bool
+        /// Accepted argument counts: closed ranges; an upper bound of Int.max is "or more".
+        var counts: [ClosedRange<Int>]
+
+        func accepts(_ count: Int) -> Bool { counts.contains { $0.contains(count) } }
+    }
+
+    /// Directive name → its shapes (several when a name means different things in different
+    /// contexts: `server` in `http` and in `upstream`).
+    static let table: [String: [Shape]] = {
+        guard let file = EmbeddedRules.files.first(where: { $0.path == "webserver/nginx-directives.yml" }) else { return [:] }
+        return parse(file.contents)
+    }()
+
+    /// Reads the table's lines: `  - "NAME | CONTEXTS | block|simple | COUNTS"`.
+    static func parse(_ text: String) -> [String: [Shape]] {
+        var table: [String: [Shape]] = [:]
+        for line in text.split(separator: "\n") {
+            let trimmed = line.drop { $0 == " " }
+            guard trimmed.hasPrefix("- \""), trimmed.hasSuffix("\"") else { continue }
+            let fields = trimmed.dropFirst(3).dropLast().split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count == 4 else { continue }
+            var counts: [ClosedRange<Int>] = []
+            for part in fields[3].split(separator: ",") {
+                if part.hasSuffix("+"), let low = Int(part.dropLast()) { counts.append(low...Int.max) }
+                else if let dash = part.firstIndex(of: "-"), let low = Int(part[..<dash]), let high = Int(part[part.index(after: dash)...]), low <= high {
+                    counts.append(low...high)
+                } else if let single = Int(part) { counts.append(single...single) }
+            }
+            table[fields[0], default: []].append(Shape(contexts: Set(fields[1].split(separator: ",").map(String.init)),
+                                                       block: fields[2] == "block", counts: counts))
+        }
+        return table
+    }
+
+    /// What may follow the address in an http server's `listen` (`ssl`, `backlog=511`, …), from
+    /// `Rules/webserver/nginx-listen-parameters.yml`; an entry ending in `=` takes a value.
+    static let listenParameters: Set<String> = {
+        guard let file = EmbeddedRules.files.first(where: { $0.path == "webserver/nginx-listen-parameters.yml" }) else { return [] }
+        return Set(file.contents.split(separator: "\n").compactMap { line in
+            let trimmed = line.drop { $0 == " " }
+            return trimmed.hasPrefix("- ") ? String(trimmed.dropFirst(2)) : nil
+        })
+    }()
+
+    /// nginx's "invalid parameter" for `listen`: the first parameter it does not know.
+    static func unknownListenParameter(_ directive: NginxDirective) -> String? {
+        guard !listenParameters.isEmpty else { return nil }
+        return directive.values.dropFirst().first { value in
+            if let equals = value.firstIndex(of: "=") { return !listenParameters.contains(String(value[...equals])) }
+            return !listenParameters.contains(value)
+        }
+    }
+
+    /// Blocks whose contents are data, not directives (`types`, `map`, …), or whose directives
+    /// belong to modules the table does not describe (`stream`, `mail`): not looked into.
+    static let opaqueBlocks: Set<String> = ["types", "map", "geo", "split_clients", "charset_map", "stream", "mail", "match"]
+
+    /// The context a block opens, seen from the context it stands in.
+    static func context(opening name: String, in parent: String) -> String? {
+        switch (name, parent) {
+        case ("events", "main"): "events"
+        case ("http", "main"): "http"
+        case ("server", "http"): "server"
+        case ("location", "server"), ("location", "location"): "location"
+        case ("if", "server"): "server-if"
+        case ("if", "location"): "location-if"
+        case ("limit_except", "location"): "limit_except"
+        case ("upstream", "http"): "upstream"
+        default: nil
+        }
+    }
+
+    /// Checks every directive of the tree from its main file (`http` for a fragment read as if
+    /// included there). Names the table does not know are errors unless the configuration loads
+    /// modules (`load_module`) the table does not describe; then they are said in a note.
+    static func check(_ config: NginxConfigTree, fragment: Bool) -> (findings: [Finding], notes: [String]) {
+        guard !table.isEmpty, let main = config.files.first, main.isRead else { return ([], []) }
+        let loadsModules = main.directives.contains { $0.name == "load_module" }
+        var findings: [Finding] = []
+        var unknown: [String] = []
+        var seen = Set<String>()
+        var sawEvents = false
+        func refuse(_ message: String, _ directive: NginxDirective) {
+            var location = config.location(of: directive)
+            location.line = directive.endLine + config.files[directive.file].lineOffset
+            let finding = Finding(ruleId: "input.parse-error", message: "nginx: \(message): nginx refuses to start",
+                                  location: location, key: "directive \(location) \(message)")
+            if seen.insert("\(location) \(message)").inserted { findings.append(finding) }
+        }
+        // Names other directives refer to: log formats and shared-memory zones, defined anywhere.
+        var logFormats: Set<String> = ["combined"], zones = Set<String>()
+        func collect(_ directives: [NginxDirective]) {
+            for directive in directives {
+                switch directive.name {
+                case "log_format": if let name = directive.value(0) { logFormats.insert(name) }
+                case "limit_req_zone", "limit_conn_zone":
+                    if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }) {
+                        zones.insert(String(zone.dropFirst(5).prefix { $0 != ":" }))
+                    }
+                default: break
+                }
+                collect(directive.block ?? [])
+            }
+        }
+        config.files.forEach { collect($0.directives) }
+        /// What nginx refuses about a reference: a log format or a zone nothing defines.
+        func dangling(_ directive: NginxDirective) -> String? {
+            switch directive.name {
+            case "access_log":
+                if let format = directive.value(1), !format.contains("="), !format.contains("$"), !logFormats.contains(format) {
+                    return "unknown log format \"\(format)\""
+                }
+            case "limit_req":
+                if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }).map({ String($0.dropFirst(5)) }),
+                   !zone.contains("$"), !zones.contains(zone) {
+                    return "zero size shared memory zone \"\(zone)\""
+                }
+            case "limit_conn":
+                if let zone = directive.value(0), !zone.contains("$"), !zones.contains(zone) {
+                    return "zero size shared memory zone \"\(zone)\""
+                }
+            default: break
+            }
+            return nil
+        }
+        func walk(_ directives: [NginxDirective], in context: String, chain: [Int]) {
+            for directive in directives {
+                let name = directive.name
+                if name == "events" && context == "main" { sawEvents = true }
+                if name == "include" {
+                    for file in directive.includes ?? [] where !chain.contains(file) && chain.count < 64 {
+                        walk(config.files[file].directives, in: context, chain: chain + [file])
+                    }
+                    continue
+                }
+                guard let shapes = table[name] else {
+                    if loadsModules || NginxGrammar.isLuaBlock(name) {
+                        unknown.append("\(name) (\(config.location(of: directive)))")
+                    } else {
+                        refuse("unknown directive \"\(name)\"", directive)
+                    }
+                    continue
+                }
+                let here = shapes.filter { $0.contexts.contains(context) }
+                guard !here.isEmpty else {
+                    refuse("\"\(name)\" directive is not allowed here", directive)
+                    continue
+                }
+                // The parser already says "has no opening {" / "is not terminated by ;" for the
+                // names its grammar knows; the table says it for the others.
+                let structural = NginxGrammar.blockDirectives.contains(name) || NginxGrammar.simpleDirectives.contains(name)
+                if !here.contains(where: { $0.block == (directive.block != nil) }) {
+                    if !structural {
+                        refuse(directive.block == nil ? "directive \"\(name)\" has no opening \"{\"" : "directive \"\(name)\" is not terminated by \";\"", directive)
+                    }
+                    continue
+                }
+                let fitting = here.filter { $0.block == (directive.block != nil) }
+                if !fitting.contains(where: { $0.accepts(directive.args.count) }) {
+                    refuse("invalid number of arguments in \"\(name)\" directive", directive)
+                    continue
+                }
+                if let problem = dangling(directive) {
+                    refuse(problem, directive)
+                    continue
+                }
+                if name == "listen", context == "server", let parameter = unknownListenParameter(directive) {
+                    refuse("invalid parameter \"\(parameter)\"", directive)
+                    continue
+                }
+                if let block = directive.block, !opaqueBlocks.contains(name), let inner = Self.context(opening: name, in: context) {
+                    walk(block, in: inner, chain: chain)
+                }
+            }
+        }
+        walk(main.directives, in: fragment && !main.directives.contains { $0.name == "http" } ? "http" : "main", chain: [0])
+        var notes: [String] = []
+        if !unknown.isEmpty {
+            notes.append("nginx: directives of modules the audit's table (Debian's nginx build) does not describe were not checked: "
+                         + unknown.prefix(10).joined(separator: ", ") + (unknown.count > 10 ? " and \(unknown.count - 10) more" : ""))
+        }
+        if !fragment && !sawEvents {
+            findings.append(Finding(ruleId: "input.parse-error", message: "nginx: no \"events\" section in configuration: nginx refuses to start",
+                                    location: SourceLocation(file: main.display), key: "no events \(main.display)"))
+        }
+        return (findings, notes)
+    }
+}
