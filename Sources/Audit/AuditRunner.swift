@@ -125,7 +125,11 @@ public enum AuditRunner {
         var servers: [WebServerConfig] = []
         var consumed = Set<String>()
         var mainDirectories: [(ServerSoftware, String)] = []
-        for entry in classified where [.nginxMain, .nginxDump, .apacheMain].contains(entry.kind) {
+        // Shallower main files first: a "main" file that another one includes was read as part of it.
+        let mains = classified.filter { [.nginxMain, .nginxDump, .apacheMain].contains($0.kind) }
+            .sorted { $0.hostPath.split(separator: "/").count < $1.hostPath.split(separator: "/").count }
+        for entry in mains {
+            if consumed.contains(tree.displayPath(entry.hostPath)) { continue }
             let result: LoadResult<WebServerConfig>
             if entry.kind == .apacheMain {
                 result = ApacheLoader.load(hostPath: entry.hostPath, role: .main, tree: tree, defines: request.defines,

@@ -75,7 +75,14 @@ public enum InputClassifier {
             if isNftTableLine(line) { return .nftText }
             break
         }
-        if lowerName == "nginx.conf" { return .nginxMain }
+        if lowerName == "nginx.conf" {
+            // Only `server {}` blocks at the top, no http or events: a site file that happens to be
+            // called nginx.conf (sites-enabled/nginx.conf), not a main configuration.
+            let topLevel = meaningful.filter { !$0.hasPrefix("#") }
+            let siteOnly = topLevel.contains { $0.hasPrefix("server {") || $0.hasPrefix("server{") || $0 == "server" }
+                && !topLevel.contains { $0.hasPrefix("http") || $0.hasPrefix("events") || $0.hasPrefix("worker_processes") || $0.hasPrefix("user ") }
+            return siteOnly ? .nginxFragment : .nginxMain
+        }
         if lowerName == "apache2.conf" || lowerName == "httpd.conf" { return .apacheMain }
         if lowerName.hasSuffix(".nft") || text.hasPrefix("#!/usr/sbin/nft") { return .nftText }
         switch owner(ofPath: name) {

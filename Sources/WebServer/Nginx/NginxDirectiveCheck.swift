@@ -101,11 +101,12 @@ enum NginxDirectiveCheck {
             if seen.insert("\(location) \(message)").inserted { findings.append(finding) }
         }
         // Names other directives refer to: log formats and shared-memory zones, defined anywhere.
-        var logFormats: Set<String> = ["combined"], zones = Set<String>()
+        var logFormats: Set<String> = ["combined"], zones = Set<String>(), upstreams = Set<String>()
         func collect(_ directives: [NginxDirective]) {
             for directive in directives {
                 switch directive.name {
                 case "log_format": if let name = directive.value(0) { logFormats.insert(name) }
+                case "upstream": if let name = directive.value(0) { upstreams.insert(name) }
                 case "limit_req_zone", "limit_conn_zone":
                     if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }) {
                         zones.insert(String(zone.dropFirst(5).prefix { $0 != ":" }))
@@ -128,6 +129,15 @@ enum NginxDirectiveCheck {
                    !zone.contains("$"), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
                 }
+            case "fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass":
+                // No scheme gives these a default port: a name that is no upstream group needs one.
+                guard var target = directive.value(0), !target.contains("$"), !target.hasPrefix("unix:") else { return nil }
+                if let scheme = target.range(of: "://") { target = String(target[scheme.upperBound...]) }
+                if upstreams.contains(target) { return nil }
+                if target.hasPrefix("[") { return nil }
+                guard let colon = target.lastIndex(of: ":") else { return "no port in upstream \"\(target)\"" }
+                let port = target[target.index(after: colon)...]
+                if port.isEmpty || !port.allSatisfy(\.isNumber) { return "invalid port in upstream \"\(target)\"" }
             case "limit_conn":
                 if let zone = directive.value(0), !zone.contains("$"), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
