@@ -45,6 +45,52 @@ enum NginxDirectiveCheck {
         return table
     }
 
+    /// The variables nginx provides by itself and the prefixes of its families (`http_`, `arg_`),
+    /// from `Rules/webserver/nginx-variables.yml`.
+    static let builtInVariables: (names: Set<String>, prefixes: [String]) = {
+        guard let file = EmbeddedRules.files.first(where: { $0.path == "webserver/nginx-variables.yml" }) else { return ([], []) }
+        var names = Set<String>(), prefixes: [String] = [], section = ""
+        for line in file.contents.split(separator: "\n") {
+            if line.hasSuffix(":") && !line.hasPrefix(" ") { section = String(line.dropLast()); continue }
+            let trimmed = line.drop { $0 == " " }
+            guard trimmed.hasPrefix("- ") else { continue }
+            if section == "prefixes" { prefixes.append(String(trimmed.dropFirst(2))) } else { names.insert(String(trimmed.dropFirst(2))) }
+        }
+        return (names, prefixes)
+    }()
+
+    /// The variable names an argument refers to (`$host`, `${scheme}`), lowercased as nginx
+    /// looks them up.
+    static func variables(in text: String) -> [String] {
+        var names: [String] = []
+        var index = text.startIndex
+        while let dollar = text[index...].firstIndex(of: "$") {
+            var start = text.index(after: dollar)
+            var braced = false
+            if start < text.endIndex, text[start] == "{" { braced = true; start = text.index(after: start) }
+            let name = text[start...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            if !name.isEmpty, name.allSatisfy(\.isASCII) { names.append(name.lowercased()) }
+            index = text.index(start, offsetBy: name.count + (braced ? 1 : 0), limitedBy: text.endIndex) ?? text.endIndex
+            if index >= text.endIndex { break }
+        }
+        return names
+    }
+
+    /// Names a regular expression captures by name (`(?<name>…)`, `(?P<name>…)`, `(?'name'…)`):
+    /// each becomes a variable.
+    static func captureNames(in text: String) -> [String] {
+        var names: [String] = []
+        for opener in ["(?<", "(?P<", "(?'"] {
+            var rest = Substring(text)
+            while let range = rest.range(of: opener) {
+                let name = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                if !name.isEmpty { names.append(name.lowercased()) }
+                rest = rest[range.upperBound...]
+            }
+        }
+        return names
+    }
+
     /// What may follow the address in an http server's `listen` (`ssl`, `backlog=511`, …), from
     /// `Rules/webserver/nginx-listen-parameters.yml`; an entry ending in `=` takes a value.
     static let listenParameters: Set<String> = {
@@ -101,19 +147,27 @@ enum NginxDirectiveCheck {
             if seen.insert("\(location) \(message)").inserted { findings.append(finding) }
         }
         // Names other directives refer to: log formats and shared-memory zones, defined anywhere.
-        var logFormats: Set<String> = ["combined"], zones = Set<String>(), upstreams = Set<String>()
+        var logFormats: Set<String> = ["combined"], zones = Set<String>(), upstreams = Set<String>(), defined = Set<String>()
+        var uses: [(name: String, directive: NginxDirective)] = []
         func collect(_ directives: [NginxDirective]) {
             for directive in directives {
                 switch directive.name {
                 case "log_format": if let name = directive.value(0) { logFormats.insert(name) }
                 case "upstream": if let name = directive.value(0) { upstreams.insert(name) }
+                case "map", "split_clients": if let name = directive.value(1) { defined.formUnion(variables(in: name)) }
+                case "geo": if let name = directive.values.last { defined.formUnion(variables(in: name)) }
                 case "limit_req_zone", "limit_conn_zone":
                     if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }) {
                         zones.insert(String(zone.dropFirst(5).prefix { $0 != ":" }))
                     }
                 default: break
                 }
-                collect(directive.block ?? [])
+                if directive.name.hasSuffix("_set") || directive.name == "set", let name = directive.value(0) {
+                    defined.formUnion(variables(in: name))
+                }
+                for value in directive.values where value.contains("(?") { defined.formUnion(captureNames(in: value)) }
+                if !opaqueBlocks.contains(directive.name) || directive.name == "map" { collect(directive.block ?? []) }
+                if directive.name == "map" { directive.block?.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
             }
         }
         config.files.forEach { collect($0.directives) }
@@ -183,6 +237,15 @@ enum NginxDirectiveCheck {
                     refuse("invalid number of arguments in \"\(name)\" directive", directive)
                     continue
                 }
+                if !builtInVariables.names.isEmpty {
+                    // Regular expressions (location, rewrite's pattern, server_name) may hold a `$` anchor.
+                    let skipped = ["location", "server_name"].contains(name) ? directive.args.count : name == "rewrite" ? 1 : 0
+                    for (position, value) in directive.values.enumerated() where position >= skipped {
+                        if name == "if", position > 0, ["~", "~*", "!~", "!~*"].contains(directive.values[position - 1]) { continue }
+                        if name == "set" && position == 0 { continue }
+                        for variable in variables(in: value) { uses.append((variable, directive)) }
+                    }
+                }
                 if let problem = dangling(directive) {
                     refuse(problem, directive)
                     continue
@@ -197,6 +260,14 @@ enum NginxDirectiveCheck {
             }
         }
         walk(main.directives, in: fragment && !main.directives.contains { $0.name == "http" } ? "http" : "main", chain: [0])
+        // A variable nothing defines: nginx compiles every variable reference while reading and
+        // refuses ('unknown "NAME" variable'). Modules the table does not know may define some.
+        if unknown.isEmpty && !loadsModules {
+            for use in uses where !defined.contains(use.name) && !builtInVariables.names.contains(use.name)
+                && !builtInVariables.prefixes.contains(where: { use.name.hasPrefix($0) }) && !use.name.allSatisfy(\.isNumber) {
+                refuse("unknown \"\(use.name)\" variable", use.directive)
+            }
+        }
         var notes: [String] = []
         if !unknown.isEmpty {
             notes.append("nginx: directives of modules the audit's table (Debian's nginx build) does not describe were not checked: "
