@@ -47,16 +47,22 @@ enum NginxDirectiveCheck {
 
     /// The variables nginx provides by itself and the prefixes of its families (`http_`, `arg_`),
     /// from `Rules/webserver/nginx-variables.yml`.
-    static let builtInVariables: (names: Set<String>, prefixes: [String]) = {
-        guard let file = EmbeddedRules.files.first(where: { $0.path == "webserver/nginx-variables.yml" }) else { return ([], []) }
-        var names = Set<String>(), prefixes: [String] = [], section = ""
+    /// `fixed`: the built-ins a configuration may not define again (`set $scheme …`).
+    static let builtInVariables: (names: Set<String>, prefixes: [String], fixed: Set<String>) = {
+        guard let file = EmbeddedRules.files.first(where: { $0.path == "webserver/nginx-variables.yml" }) else { return ([], [], []) }
+        var names = Set<String>(), prefixes: [String] = [], fixed = Set<String>(), section = ""
         for line in file.contents.split(separator: "\n") {
             if line.hasSuffix(":") && !line.hasPrefix(" ") { section = String(line.dropLast()); continue }
             let trimmed = line.drop { $0 == " " }
             guard trimmed.hasPrefix("- ") else { continue }
-            if section == "prefixes" { prefixes.append(String(trimmed.dropFirst(2))) } else { names.insert(String(trimmed.dropFirst(2))) }
+            let value = String(trimmed.dropFirst(2))
+            switch section {
+            case "prefixes": prefixes.append(value)
+            case "fixed": fixed.insert(value)
+            default: names.insert(value)
+            }
         }
-        return (names, prefixes)
+        return (names, prefixes, fixed)
     }()
 
     /// The variable names an argument refers to (`$host`, `${scheme}`), lowercased as nginx
@@ -244,6 +250,15 @@ enum NginxDirectiveCheck {
                         if name == "if", position > 0, ["~", "~*", "!~", "!~*"].contains(directive.values[position - 1]) { continue }
                         if name == "set" && position == 0 { continue }
                         for variable in variables(in: value) { uses.append((variable, directive)) }
+                    }
+                    // A map's values may name variables; nginx compiles them too.
+                    if name == "map" {
+                        for entry in directive.block ?? [] { for value in entry.values { for variable in variables(in: value) { uses.append((variable, entry)) } } }
+                    }
+                    let defines = name == "set" ? directive.value(0) : ["map", "split_clients"].contains(name) ? directive.value(1) : name == "geo" ? directive.values.last : nil
+                    if let defined = defines.flatMap({ variables(in: $0).first }), builtInVariables.fixed.contains(defined) {
+                        refuse("the duplicate \"\(defined)\" variable", directive)
+                        continue
                     }
                 }
                 if let problem = dangling(directive) {
