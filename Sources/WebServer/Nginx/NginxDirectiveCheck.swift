@@ -198,6 +198,11 @@ enum NginxDirectiveCheck {
                 guard let colon = target.lastIndex(of: ":") else { return "no port in upstream \"\(target)\"" }
                 let port = target[target.index(after: colon)...]
                 if port.isEmpty || !port.allSatisfy(\.isNumber) { return "invalid port in upstream \"\(target)\"" }
+            case "resolver":
+                // An IPv6 address needs brackets: nginx reads `::1` as host ":" and port "1"… and refuses.
+                if let bare = directive.values.first(where: { !$0.contains("=") && !$0.hasPrefix("[") && $0.filter { $0 == ":" }.count > 1 }) {
+                    return "invalid port in resolver \"\(bare)\""
+                }
             case "limit_conn":
                 if let zone = directive.value(0), !zone.contains("$"), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
