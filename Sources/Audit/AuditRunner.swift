@@ -140,7 +140,11 @@ public enum AuditRunner {
             consumedReal.formUnion(files.map { tree.realPath(tree.hostPath($0, relativeTo: tree.base.path)) })
         }
         var mainDirectories: [(ServerSoftware, String)] = []
-        for entry in classified where [.nginxMain, .nginxDump, .apacheMain].contains(entry.kind) {
+        // Shallower main files first: a "main" file that another one includes was read as part of it.
+        let mains = classified.filter { [.nginxMain, .nginxDump, .apacheMain].contains($0.kind) }
+            .sorted { $0.hostPath.split(separator: "/").count < $1.hostPath.split(separator: "/").count }
+        for entry in mains {
+            if consumed.contains(tree.displayPath(entry.hostPath)) { continue }
             let result: LoadResult<WebServerConfig>
             if entry.kind == .apacheMain {
                 result = ApacheLoader.load(hostPath: entry.hostPath, role: .main, tree: tree, defines: request.defines,
@@ -160,7 +164,10 @@ public enum AuditRunner {
         for entry in classified where entry.kind == .nginxFragment || entry.kind == .apacheFragment {
             let display = tree.displayPath(entry.hostPath)
             if consumed.contains(display) || consumedReal.contains(tree.realPath(entry.hostPath)) { continue }
-            let software: ServerSoftware = entry.kind == .nginxFragment ? .nginx : .apache
+            // Files under a server's directory belong to that server: the nearest main
+            // configuration above the file decides, its content only where no main file does.
+            let owner = mainDirectories.filter { entry.hostPath.hasPrefix($0.1 + "/") }.max { $0.1.count < $1.1.count }?.0
+            let software: ServerSoftware = owner ?? (entry.kind == .nginxFragment ? .nginx : .apache)
             // Beside a main configuration, a file it does not include is not live (sites-available/).
             if mainDirectories.contains(where: { $0.0 == software && entry.hostPath.hasPrefix($0.1 + "/") }) {
                 unincluded.append(display)

@@ -1,5 +1,6 @@
 import Certificates
 import OriginAuditCore
+import WebServer
 
 /// What a file is, decided by content first and name second (DESIGN.md §1).
 public enum InputKind: String, Sendable, Hashable, CaseIterable {
@@ -74,12 +75,44 @@ public enum InputClassifier {
             if isNftTableLine(line) { return .nftText }
             break
         }
-        if lowerName == "nginx.conf" { return .nginxMain }
+        if lowerName == "nginx.conf" {
+            // Only `server {}` blocks at the top, no http or events: a site file that happens to be
+            // called nginx.conf (sites-enabled/nginx.conf), not a main configuration.
+            let topLevel = meaningful.filter { !$0.hasPrefix("#") }
+            let siteOnly = topLevel.contains { $0.hasPrefix("server {") || $0.hasPrefix("server{") || $0 == "server" }
+                && !topLevel.contains { $0.hasPrefix("http") || $0.hasPrefix("events") || $0.hasPrefix("worker_processes") || $0.hasPrefix("user ") }
+            return siteOnly ? .nginxFragment : .nginxMain
+        }
         if lowerName == "apache2.conf" || lowerName == "httpd.conf" { return .apacheMain }
         if lowerName.hasSuffix(".nft") || text.hasPrefix("#!/usr/sbin/nft") { return .nftText }
-        if looksLikeApache(meaningful) { return .apacheFragment }
-        if looksLikeNginx(meaningful) { return .nginxFragment }
+        switch owner(ofPath: name) {
+        case .nginx?: if looksLikeNginx(meaningful) || looksLikeApache(meaningful) { return .nginxFragment }
+        case .apache?: if looksLikeApache(meaningful) || looksLikeNginx(meaningful) { return .apacheFragment }
+        case nil: break
+        }
+        let nginx = nginxScore(meaningful), apache = apacheScore(meaningful)
+        if nginx.decisive || apache.decisive {
+            if nginx.decisive != apache.decisive { return nginx.decisive ? .nginxFragment : .apacheFragment }
+        }
+        if nginx.score >= 2 || apache.score >= 2 {
+            if nginx.score > apache.score { return .nginxFragment }
+            if apache.score > nginx.score { return .apacheFragment }
+        }
         return .unknown
+    }
+
+    /// The server a configuration file belongs to by where it lies: below a directory named
+    /// `nginx`, or `apache2`/`apache`/`httpd` (the nearest such directory wins). Location decides
+    /// before content: a site file is the server's whatever its lines look like.
+    public static func owner(ofPath path: String) -> ServerSoftware? {
+        for component in path.split(separator: "/").dropLast().reversed() {
+            switch component.lowercased() {
+            case "nginx": return .nginx
+            case "apache2", "apache", "httpd": return .apache
+            default: continue
+            }
+        }
+        return nil
     }
 
     static func isNftTableLine(_ line: Substring) -> Bool {
@@ -90,28 +123,56 @@ public enum InputClassifier {
     }
 
     static func looksLikeApache(_ lines: [Substring]) -> Bool {
-        let markers = ["<virtualhost", "<directory", "<ifmodule", "<location", "loadmodule ", "serverroot ", "listen ",
-                       "servername ", "documentroot ", "sslengine ", "include ", "includeoptional ", "<files", "errorlog "]
-        var apache = 0
-        for line in lines.prefix(400) where !line.hasPrefix("#") {
-            let lower = line.lowercased()
-            if markers.contains(where: lower.hasPrefix) && !lower.hasSuffix(";") && !lower.hasSuffix("{") { apache += 1 }
-            if lower.hasPrefix("<virtualhost") || lower.hasPrefix("loadmodule ") { return true }
-        }
-        return apache >= 2
+        let result = apacheScore(lines)
+        return result.decisive || result.score >= 2
     }
 
     static func looksLikeNginx(_ lines: [Substring]) -> Bool {
+        let result = nginxScore(lines)
+        return result.decisive || result.score >= 2
+    }
+
+    /// A line without a trailing ` # comment` (nginx and Apache alike start comments at a `#`
+    /// after whitespace; `listen 80; # public` is an nginx line).
+    static func withoutComment(_ line: Substring) -> Substring {
+        var previous: Character = " "
+        for index in line.indices {
+            if line[index] == "#" && (previous == " " || previous == "\t") { return line[..<index].trimmingWhitespace() }
+            previous = line[index]
+        }
+        return line
+    }
+
+    /// How Apache-like the lines are: a `<VirtualHost` or `LoadModule` decides; other directives
+    /// count, unless they are written the nginx way (ending in `;` or `{`).
+    static func apacheScore(_ lines: [Substring]) -> (score: Int, decisive: Bool) {
+        let markers = ["<virtualhost", "<directory", "<ifmodule", "<location", "loadmodule ", "serverroot ", "listen ",
+                       "servername ", "documentroot ", "sslengine ", "include ", "includeoptional ", "<files", "errorlog "]
+        var apache = 0
+        for raw in lines.prefix(400) where !raw.hasPrefix("#") {
+            let lower = withoutComment(raw).lowercased()
+            if lower.hasSuffix(";") || lower.hasSuffix("{") { continue }
+            if lower.hasPrefix("<virtualhost") || lower.hasPrefix("loadmodule ") { return (apache + 2, true) }
+            if markers.contains(where: lower.hasPrefix) { apache += 1 }
+        }
+        return (apache, false)
+    }
+
+    /// How nginx-like the lines are: `server {`, `http {`, `events {` decide; directives ending
+    /// in `;` count.
+    static func nginxScore(_ lines: [Substring]) -> (score: Int, decisive: Bool) {
         var score = 0
-        for line in lines.prefix(400) where !line.hasPrefix("#") {
-            if line.hasPrefix("server {") || line.hasPrefix("server{") || line.hasPrefix("http {") || line.hasPrefix("events {")
-                || line.hasPrefix("upstream ") || line.hasPrefix("location ") { score += 2 }
+        for raw in lines.prefix(400) where !raw.hasPrefix("#") {
+            let line = withoutComment(raw)
+            if line.hasPrefix("server {") || line.hasPrefix("server{") || line.hasPrefix("http {") || line.hasPrefix("events {") {
+                return (score + 2, true)
+            }
+            if line.hasPrefix("upstream ") && line.hasSuffix("{") || line.hasPrefix("location ") && line.hasSuffix("{") { score += 2 }
             else if line.hasSuffix(";") && (line.hasPrefix("listen ") || line.hasPrefix("server_name ") || line.hasPrefix("root ")
                 || line.hasPrefix("proxy_pass ") || line.hasPrefix("include ") || line.hasPrefix("set_real_ip_from ")
                 || line.hasPrefix("ssl_certificate ") || line.hasPrefix("return ")) { score += 1 }
-            if score >= 2 { return true }
         }
-        return false
+        return (score, false)
     }
 
     /// The address family a firewall file's name implies (`rules.v6`, `ip6tables.rules`), if any.

@@ -11,6 +11,9 @@ public struct CertificateReference: Sendable, Hashable {
     public var referencedAt: SourceLocation?
     /// Why it could not be found (a link's target, a loop), set by the loader for a missing file.
     public var absence: String?
+    /// The path as findings show it (relative to --root, as every other finding's path is); set
+    /// by the loader.
+    public var displayPath: String?
 
     public init(hostPath: String, role: Role, referencedAt: SourceLocation? = nil) {
         self.hostPath = hostPath
@@ -40,6 +43,7 @@ public enum CertificateLoader {
             guard present else {
                 var reference = reference
                 reference.absence = tree.explainMissing(reference.hostPath)
+                reference.displayPath = tree.displayPath(reference.hostPath)
                 if reference.referencedAt != nil { missing.append(reference) }
                 continue
             }

@@ -115,7 +115,7 @@ public struct RuleCatalog: Sendable {
     }
 
     static func isRuleFile(_ path: String) -> Bool {
-        path.hasSuffix(".yml") && !path.hasPrefix("cdn/") && !path.hasPrefix("names/")
+        path.hasSuffix(".yml") && !path.hasPrefix("cdn/") && !path.hasPrefix("names/") && !path.hasPrefix("webserver/")
     }
 
     static func decodeRule(_ text: String, file: String) throws -> RuleDescription {

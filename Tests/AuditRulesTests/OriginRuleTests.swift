@@ -136,4 +136,45 @@ import WebServer
         let broken = DenyBlocksCDNRule().check(Self.model([Self.host([(80, false)], realIP: Self.realIP(Self.allCloudflare), access: lockdown)]), profile: Self.profile(.full))
         #expect(broken.count == 1 && broken.first?.location?.line == 41)
     }
+
+    /// `<Directory /usr/share/doc> … Allow from 127.0.0.0/8` (Debian's old default): the scope is
+    /// closed to every public visitor already; the CDN's 403 there is said as info, not an error.
+    @Test func aScopeOpenOnlyToPrivateNetworksIsInfo() {
+        let local = [Self.rule(.allow, ["127.0.0.0/8", "::1/128"], line: 50), Self.rule(.deny, ["all"], line: 51)]
+        var host = Self.host([(80, false)], software: .apache)
+        host.accessRules = local.map { var rule = $0; rule.scope = "<Directory /usr/share/doc>"; return rule }
+        let found = DenyBlocksCDNRule().check(Self.model([host]), profile: Self.profile(.full))
+        #expect(found.count == 1)
+        #expect(found.first?.severity == .info)
+        #expect(found.first?.message.contains("only to loopback or private addresses") == true)
+        // The near miss: one public range besides loopback is a real 403 for the CDN's visitors.
+        var publicToo = host
+        publicToo.accessRules = ([Self.rule(.allow, ["127.0.0.0/8", "198.51.100.0/24"], line: 50), Self.rule(.deny, ["all"], line: 51)])
+            .map { var rule = $0; rule.scope = "<Directory /srv>"; return rule }
+        let real = DenyBlocksCDNRule().check(Self.model([publicToo]), profile: Self.profile(.full))
+        #expect(real.count == 1 && real.first?.severity == nil)
+    }
+
+    /// A host listening on one port at several addresses names the port once.
+    @Test func unproxiedPortsAreNamedOnce() {
+        let host = Self.host([(7080, false), (7080, false), (7080, true), (7081, false)])
+        let found = UnproxiedPortRule().check(Self.model([host]), profile: Self.profile(.full))
+        #expect(found.count == 1)
+        #expect(found.first?.message.contains("ports 7080, 7081,") == true, "\(found.map(\.message))")
+    }
+
+    /// `www` sends visitors to the bare name over HTTP; the bare name serves HTTPS: no bounce.
+    @Test func aRedirectToAnotherHostIsFollowedToThatHost() {
+        let away = Redirect(from: .any, to: .http, status: 301, target: "http://example.test$request_uri", location: Self.at(5))
+        let www = Self.host([(80, false), (443, true)], names: ["www.example.test"], redirects: [away])
+        let bare = Self.host([(443, true)], names: ["example.test"])
+        #expect(RedirectLoopRule().check(Self.model([www, bare]), profile: Self.profile(.full)).isEmpty)
+        // ...unless the bare name sends them back the same way.
+        let back = Redirect(from: .https, to: .http, status: 301, target: "http://www.example.test/", location: Self.at(9))
+        let bouncing = Self.host([(443, true)], names: ["example.test"], redirects: [back])
+        #expect(RedirectLoopRule().check(Self.model([www, bouncing]), profile: Self.profile(.full)).count == 2)
+        // A host this configuration does not serve is not known to send anyone back.
+        let elsewhere = Redirect(from: .any, to: .http, status: 301, target: "http://other.example/", location: Self.at(5))
+        #expect(RedirectLoopRule().check(Self.model([Self.host([(443, true)], redirects: [elsewhere])]), profile: Self.profile(.full)).isEmpty)
+    }
 }

@@ -4,7 +4,7 @@ import TestSupport
 
 /// `cert` and `scan` judge a certificate file the same way a strict TLS client does (issue 13):
 /// certificates made here with the openssl CLI, through the fixtures' own helpers.
-@Suite(.enabled(if: TestTools.locate("openssl") != nil, "openssl is not installed"))
+@Suite(.oracle("openssl", unavailable: Oracle.missing(programs: ["openssl"])))
 struct CertVerdictTests {
     static let directory: URL? = {
         guard let directory = try? TestTools.temporaryDirectory("cert-verdicts") else { return nil }

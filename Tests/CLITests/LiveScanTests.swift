@@ -187,7 +187,7 @@ struct LiveScanTests {
 /// network namespace with a fresh /run, before and after `scan --live` — with nginx stopped,
 /// then running. (The rest of /etc and /var is the machine's, which other work may change
 /// meanwhile; nothing in it is the servers'.)
-@Suite(.serialized, .enabled(if: OriginLab.unavailableReason == nil, "\(OriginLab.unavailableReason ?? "")"))
+@Suite(.serialized, .oracle("the origin lab", unavailable: OriginLab.unavailableReason))
 struct LiveReadOnlyTests {
     @Test func liveScanLeavesTheFileTreeUnchanged() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live-readonly")

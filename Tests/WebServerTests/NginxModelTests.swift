@@ -33,7 +33,9 @@ struct NginxModelTests {
             server { server_name nolisten.example; }
             """))
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(result.findings.isEmpty)
+        // QUIC came with nginx 1.25: Debian's 1.22, whose directive table the audit holds, refuses it
+        // (`nginx -t`: invalid parameter "quic"); the listener is still modelled.
+        #expect(result.findings.map(\.message) == ["nginx: invalid parameter \"quic\": nginx refuses to start"])
         let hosts = result.model.virtualHosts
         try #require(hosts.count == 2)
         let l = hosts[0].listeners

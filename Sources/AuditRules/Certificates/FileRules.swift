@@ -74,8 +74,8 @@ struct CertMissingRule: AuditRule {
             return Finding(
                 ruleId: id,
                 message: reference.absence == ReadFailure.outsideRoot.description
-                    ? "the \(what) \(reference.hostPath) named here \(ReadFailure.outsideRoot): whether the web server can load it is not known from here"
-                    : "the \(what) \(reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
+                    ? "the \(what) \(reference.displayPath ?? reference.hostPath) named here \(ReadFailure.outsideRoot): whether the web server can load it is not known from here"
+                    : "the \(what) \(reference.displayPath ?? reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
                 location: location,
                 // The file involved is known: the commands name it, not a placeholder.
                 remediation: """

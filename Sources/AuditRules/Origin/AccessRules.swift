@@ -25,13 +25,31 @@ struct DenyBlocksCDNRule: AuditRule {
             for scope in scopes.keys.sorted() where !host.answeredBeforeAccess.contains(scope) {
                 let rules = scopes[scope]!
                 // A scope closed to everyone (`location ~ /\.ht { deny all; }`) is not about the CDN.
-                guard !Self.allowed(rules, from: DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6))).isEmpty else { continue }
-                if let finding = deniedEdges(rules, unrestored, host, profile, scope) { findings.append(finding) }
+                let open = Self.allowed(rules, from: DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6)))
+                guard !open.isEmpty else { continue }
+                if var finding = deniedEdges(rules, unrestored, host, profile, scope) {
+                    // A scope open only to loopback and private networks (`Allow from 127.0.0.0/8`
+                    // on /usr/share/doc) refuses every public visitor with or without the CDN:
+                    // the 403 is neither new nor the CDN's doing. Said as info, not as a failure.
+                    if Self.privateNetworks.ipv4.contains(open.ipv4) && Self.privateNetworks.ipv6.contains(open.ipv6) {
+                        finding.severity = .info
+                        finding.message = "\(OriginContext.describe(host))\(scope.isEmpty ? "" : " in \(scope)") is open only to loopback or private addresses (\(open.ipv4.isEmpty ? open.ipv6.summary() : open.ipv4.summary())): \(profile.cdn.displayName)'s requests get 403 there, as every public visitor's already do — not a failure the CDN causes"
+                        finding.remediation = "Nothing to do if this part of the site is meant for local use only; otherwise allow the visitors it is for (after restoring their addresses from the CDN's header)."
+                    }
+                    findings.append(finding)
+                }
                 if !restored.isEmpty, let finding = cdnAllowListAfterRealIP(rules, host, profile, scope) { findings.append(finding) }
             }
         }
         return findings
     }
+
+    /// Loopback, private (RFC 1918, unique-local), link-local and shared (RFC 6598) addresses:
+    /// never a public visitor's.
+    static let privateNetworks = DualStackSet(cidrs: [
+        "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
+        "::1/128", "fc00::/7", "fe80::/10",
+    ].compactMap { CIDR($0) })
 
     /// The part of `sources` the ordered rules let through (no match means allowed).
     static func allowed(_ rules: [AccessRule], from sources: DualStackSet) -> DualStackSet {

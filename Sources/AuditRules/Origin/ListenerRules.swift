@@ -155,7 +155,8 @@ struct UnproxiedPortRule: AuditRule {
         var findings: [Finding] = []
         let proxied = profile.cdn.allPorts
         for host in OriginContext.proxiedHosts(model, profile) {
-            let ports = host.listeners.compactMap(\.port)
+            // One port listened on at several addresses (or in several files) is named once.
+            let ports = Array(Set(host.listeners.compactMap(\.port))).sorted()
             guard !ports.isEmpty, !ports.contains(where: proxied.contains) else { continue }
             findings.append(Finding(
                 ruleId: id,

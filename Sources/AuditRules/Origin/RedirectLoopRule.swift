@@ -11,6 +11,7 @@ struct RedirectLoopRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         var findings: [Finding] = []
         let hosts = OriginContext.proxiedHosts(model, profile)
+        let everyHost = model.webServer.virtualHosts
         for host in hosts {
             let plainPorts = host.listeners.filter { !$0.tls }.compactMap(\.port)
             let tlsPorts = host.listeners.filter(\.tls).compactMap(\.port)
@@ -23,7 +24,7 @@ struct RedirectLoopRule: AuditRule {
                 let firesOnHTTPS = redirect.from != .http && !tlsPorts.isEmpty
                 switch profile.tlsMode {
                 case .off, .flexible:
-                    guard firesOnHTTP, redirect.to == .https, Self.comesBack(redirect, to: host) else { continue }
+                    guard firesOnHTTP, redirect.to == .https, Self.loops(redirect, on: host, fetchedOver: .http, among: everyHost) else { continue }
                     findings.append(Finding(
                         ruleId: id,
                         message: "\(OriginContext.describe(host)) redirects HTTP to HTTPS (\(redirect.target)), but in \(profile.tlsMode.rawValue) mode \(profile.cdn.displayName) always fetches over HTTP: every request\(redirect.scope.map { " under \($0)" } ?? "") is redirected again, forever",
@@ -32,7 +33,7 @@ struct RedirectLoopRule: AuditRule {
                         remediation: "Set the CDN's encryption mode to Full (strict) and serve HTTPS on 443 with a valid certificate — or, if the origin cannot do TLS, remove this redirect and let the CDN redirect visitors (Always Use HTTPS).",
                         key: "\(host.location.file) \(redirect.target) http->https"))
                 case .full, .strict, .originPull:
-                    guard firesOnHTTPS, redirect.to == .http, Self.comesBack(redirect, to: host) else { continue }
+                    guard firesOnHTTPS, redirect.to == .http, Self.loops(redirect, on: host, fetchedOver: .https, among: everyHost) else { continue }
                     findings.append(Finding(
                         ruleId: id,
                         message: "\(OriginContext.describe(host)) redirects HTTPS to HTTP (\(redirect.target)); in \(profile.tlsMode.rawValue) mode \(profile.cdn.displayName) fetches HTTPS requests over HTTPS and redirects HTTP visitors to HTTPS, so visitors bounce between the two",
@@ -46,28 +47,74 @@ struct RedirectLoopRule: AuditRule {
         return findings
     }
 
-    /// Whether following the redirect brings the visitor back to a request this same redirect
-    /// answers (the loop). It does unless the redirect answers only some paths and its target is
-    /// a literal URL whose path lies outside them, or names a host this virtual host does not serve.
-    /// A target that keeps the request path (`$request_uri`, `%{REQUEST_URI}`) or that cannot be
-    /// read always comes back.
-    static func comesBack(_ redirect: Redirect, to host: VirtualHost) -> Bool {
-        guard let applies = redirect.appliesTo else { return true }
+    /// Where a redirect sends the visitor, as far as the configuration tells.
+    enum Destination {
+        /// Back to this virtual host, at `path` (nil: the same path, or one that cannot be read).
+        case sameHost(path: String?)
+        /// To another host name, at `path`.
+        case otherHost(String, path: String?)
+        /// A target that cannot be read (a variable other than the host's own name).
+        case unreadable
+    }
+
+    /// Whether following the redirect, and whatever the hosts it leads to answer over the same
+    /// scheme, brings the visitor back to a redirect already followed: the loop. A redirect to a
+    /// host served here is followed to that host's own handling (a `www` host sending visitors
+    /// to the bare name, which serves them, is no loop); a host not served by this configuration
+    /// is not known to send anyone back.
+    static func loops(_ redirect: Redirect, on host: VirtualHost, fetchedOver scheme: Redirect.Scheme,
+                      among hosts: [VirtualHost]) -> Bool {
+        var current = (redirect: redirect, host: host)
+        var followed = Set<SourceLocation>()
+        while followed.insert(current.redirect.location).inserted {
+            switch destination(current.redirect, from: current.host) {
+            case .unreadable: return true
+            case .sameHost(let path):
+                guard let applies = current.redirect.appliesTo, let path else { return true }
+                return applies.matches(path)
+            case .otherHost(let name, let path):
+                // The host that answers the name over the scheme the CDN fetches with, and whether
+                // it redirects the same way again.
+                let answering = hosts.filter { other in
+                    other.serves(name) && other.listeners.contains { $0.tls == (scheme == .https) }
+                }
+                let next = answering.lazy.compactMap { other in
+                    other.redirects.first { candidate in
+                        candidate.condition == nil && candidate.from != (scheme == .https ? .http : .https)
+                            && candidate.to == current.redirect.to
+                            && (candidate.appliesTo == nil || path == nil || candidate.appliesTo!.matches(path!))
+                    }.map { (redirect: $0, host: other) }
+                }.first
+                guard let next else { return false }
+                current = next
+            }
+        }
+        return true
+    }
+
+    /// Reads a redirect's target: this host (by `$host` and the like, a relative target or one of
+    /// its names) or another, and the path when it is literal.
+    static func destination(_ redirect: Redirect, from host: VirtualHost) -> Destination {
         var target = redirect.target
         for name in ["$host", "$server_name", "$http_host", "%{HTTP_HOST}", "%{SERVER_NAME}"] {
             target = target.replacingOccurrences(of: name, with: "this-host.invalid")
         }
-        guard !target.contains("$"), !target.contains("%{") else { return true }
+        var hostname = "this-host.invalid"
         var path = target
         if let schemeEnd = target.range(of: "://") {
             let rest = target[schemeEnd.upperBound...]
-            let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-            let hostname = authority.split(separator: "@").last.map { String($0.split(separator: ":").first ?? "") } ?? ""
-            // (A host without names answers every name: it is the default server.)
-            if hostname != "this-host.invalid" && !hostname.isEmpty && !host.names.isEmpty && !host.serves(hostname) { return false }
+            // (`http://example.org$request_uri`: the name ends where the path's variable starts.)
+            let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" && $0 != "$" && $0 != "%" }
+            hostname = authority.split(separator: "@").last.map { String($0.split(separator: ":").first ?? "") } ?? ""
             path = String(rest.dropFirst(authority.count))
         }
+        if hostname.contains("$") || hostname.contains("%{") { return .unreadable }
         path = String(path.prefix { $0 != "?" && $0 != "#" })
-        return applies.matches(path.isEmpty ? "/" : path)
+        let literalPath: String? = path.contains("$") || path.contains("%{") ? nil : (path.isEmpty ? "/" : path)
+        // (A host without names answers every name: it is the default server.)
+        if hostname == "this-host.invalid" || hostname.isEmpty || host.names.isEmpty || host.serves(hostname) {
+            return .sameHost(path: literalPath)
+        }
+        return .otherHost(hostname, path: literalPath)
     }
 }

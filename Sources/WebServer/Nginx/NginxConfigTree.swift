@@ -12,6 +12,8 @@ public final class NginxDirective: Sendable {
     /// Line and column within the file's own text (1-based; columns count Unicode scalars).
     public let line: Int
     public let column: Int
+    /// The line of the `;` or `{` that ends the statement: where nginx reports a directive's errors.
+    public let endLine: Int
     /// The block's directives; nil for a directive ended by `;`. A `*_by_lua_block` has no block:
     /// its Lua text is the last argument, as crossplane shows it.
     public let block: [NginxDirective]?
@@ -20,12 +22,13 @@ public final class NginxDirective: Sendable {
 
     /// A directive as written at `line`:`column` of file number `file`.
     public init(name: String, args: [NginxArgument], file: Int, line: Int, column: Int,
-                block: [NginxDirective]? = nil, includes: [Int]? = nil) {
+                block: [NginxDirective]? = nil, includes: [Int]? = nil, endLine: Int? = nil) {
         self.name = name
         self.args = args
         self.file = file
         self.line = line
         self.column = column
+        self.endLine = endLine ?? line
         self.block = block
         self.includes = includes
     }
@@ -44,11 +47,12 @@ struct NginxDirectiveDraft {
     var file: Int
     var line: Int
     var column: Int
+    var endLine: Int
     var block: [NginxDirective]?
     var includes: [Int]?
 
     var directive: NginxDirective {
-        NginxDirective(name: name, args: args, file: file, line: line, column: column, block: block, includes: includes)
+        NginxDirective(name: name, args: args, file: file, line: line, column: column, block: block, includes: includes, endLine: endLine)
     }
 }
 
@@ -250,6 +254,6 @@ struct NginxFileParser {
     private func directive(_ statement: NginxStatement) -> NginxDirectiveDraft {
         let first = statement.tokens[0]
         return NginxDirectiveDraft(name: first.argument.value, args: statement.tokens.dropFirst().map(\.argument),
-                              file: file, line: first.line, column: first.column)
+                              file: file, line: first.line, column: first.column, endLine: statement.endLine)
     }
 }

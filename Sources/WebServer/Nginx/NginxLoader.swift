@@ -13,7 +13,8 @@ public enum NginxLoader {
         var seen = Set<String>()
         for file in config.files where file.isRead && seen.insert(file.display).inserted { files.append(file.display) }
         model.files = files
-        return LoadResult(model: model, findings: config.findings + builder.findings,
-                          notes: config.notes + builder.notes, files: files)
+        let directives = NginxDirectiveCheck.check(config, fragment: role == .fragment)
+        return LoadResult(model: model, findings: config.findings + builder.findings + directives.findings,
+                          notes: config.notes + builder.notes + directives.notes, files: files)
     }
 }

@@ -19,7 +19,11 @@ struct NginxModelBuilder: Sendable {
         self.sourceTree = sourceTree
     }
 
-    static let maxIncludeDepth = 64
+    /// How deep an include chain is followed. nginx sets no limit of its own (a 10,000-deep chain
+    /// passes `nginx -t`), but it keeps every file of the chain open, so under the usual limit of
+    /// 1,024 open files it fails near 1,018 levels with "Too many open files". Deeper than this,
+    /// whether nginx starts depends on the host's limit: said as unresolved, not as an error.
+    static let maxIncludeDepth = 1000
     static let readTimeoutDirectives = ["proxy_pass": "proxy_read_timeout", "fastcgi_pass": "fastcgi_read_timeout",
                                         "uwsgi_pass": "uwsgi_read_timeout", "grpc_pass": "grpc_read_timeout"]
     /// nginx's default for every `*_read_timeout`.
@@ -44,12 +48,16 @@ struct NginxModelBuilder: Sendable {
                 continue
             }
             for file in included {
-                if chain.contains(file) || chain.count >= NginxModelBuilder.maxIncludeDepth {
-                    let message = chain.contains(file)
-                        ? "include \"\(directive.values.first ?? "")\" includes \(config.files[file].display) again from inside itself: nginx recurses until it crashes and does not start"
-                        : "includes are nested more than \(NginxModelBuilder.maxIncludeDepth) deep"
-                    report(Finding(ruleId: "input.parse-error", message: "nginx: " + message, location: config.location(of: directive),
-                                   key: "include cycle \(config.files[file].path)"))
+                if chain.contains(file) {
+                    report(Finding(ruleId: "input.parse-error",
+                                   message: "nginx: include \"\(directive.values.first ?? "")\" includes \(config.files[file].display) again from inside itself: nginx recurses until it crashes and does not start",
+                                   location: config.location(of: directive), key: "include cycle \(config.files[file].path)"))
+                    continue
+                }
+                if chain.count >= NginxModelBuilder.maxIncludeDepth {
+                    report(Finding(ruleId: "input.unresolved",
+                                   message: "nginx: includes are nested more than \(NginxModelBuilder.maxIncludeDepth) deep; nginx has no limit of its own but keeps each file of the chain open, so whether it starts depends on its open-file limit (under the common 1,024 it fails with \"Too many open files\"); \(config.files[file].display) and what it includes were not audited",
+                                   location: config.location(of: directive), key: "include depth \(config.files[file].path)"))
                     continue
                 }
                 items += expand(config.files[file].directives, chain: chain + [file])

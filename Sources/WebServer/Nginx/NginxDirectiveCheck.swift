@@ -1,0 +1,302 @@
+import Foundation
+import OriginAuditCore
+
+/// What nginx checks of every directive as it reads the configuration, before anything runs:
+/// that the name is known, that it is allowed where it stands, whether it takes a block, and how
+/// many arguments it takes. A failure is `nginx -t`'s refusal: the server does not start (521).
+/// The facts come from `Rules/webserver/nginx-directives.yml`, learnt from Debian's nginx build
+/// by `Scripts/make-nginx-directives`.
+enum NginxDirectiveCheck {
+    /// One way a directive may be written: where, with or without a block, how many arguments.
+    struct Shape: Sendable {
+        var contexts: Set<String>
+        var block: Bool
+        /// Accepted argument counts: closed ranges; an upper bound of Int.max is "or more".
+        var counts: [ClosedRange<Int>]
+
+        func accepts(_ count: Int) -> Bool { counts.contains { $0.contains(count) } }
+    }
+
+    /// Directive name → its shapes (several when a name means different things in different
+    /// contexts: `server` in `http` and in `upstream`).
+    static let table: [String: [Shape]] = {
+        guard let file = EmbeddedRules.files.first(where: { $0.path == "webserver/nginx-directives.yml" }) else { return [:] }
+        return parse(file.contents)
+    }()
+
+    /// Reads the table's lines: `  - "NAME | CONTEXTS | block|simple | COUNTS"`.
+    static func parse(_ text: String) -> [String: [Shape]] {
+        var table: [String: [Shape]] = [:]
+        for line in text.split(separator: "\n") {
+            let trimmed = line.drop { $0 == " " }
+            guard trimmed.hasPrefix("- \""), trimmed.hasSuffix("\"") else { continue }
+            let fields = trimmed.dropFirst(3).dropLast().split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count == 4 else { continue }
+            var counts: [ClosedRange<Int>] = []
+            for part in fields[3].split(separator: ",") {
+                if part.hasSuffix("+"), let low = Int(part.dropLast()) { counts.append(low...Int.max) }
+                else if let dash = part.firstIndex(of: "-"), let low = Int(part[..<dash]), let high = Int(part[part.index(after: dash)...]), low <= high {
+                    counts.append(low...high)
+                } else if let single = Int(part) { counts.append(single...single) }
+            }
+            table[fields[0], default: []].append(Shape(contexts: Set(fields[1].split(separator: ",").map(String.init)),
+                                                       block: fields[2] == "block", counts: counts))
+        }
+        return table
+    }
+
+    /// The variables nginx provides by itself and the prefixes of its families (`http_`, `arg_`),
+    /// from `Rules/webserver/nginx-variables.yml`.
+    /// `fixed`: the built-ins a configuration may not define again (`set $scheme …`).
+    static let builtInVariables: (names: Set<String>, prefixes: [String], fixed: Set<String>) = {
+        guard let file = EmbeddedRules.files.first(where: { $0.path == "webserver/nginx-variables.yml" }) else { return ([], [], []) }
+        var names = Set<String>(), prefixes: [String] = [], fixed = Set<String>(), section = ""
+        for line in file.contents.split(separator: "\n") {
+            if line.hasSuffix(":") && !line.hasPrefix(" ") { section = String(line.dropLast()); continue }
+            let trimmed = line.drop { $0 == " " }
+            guard trimmed.hasPrefix("- ") else { continue }
+            let value = String(trimmed.dropFirst(2))
+            switch section {
+            case "prefixes": prefixes.append(value)
+            case "fixed": fixed.insert(value)
+            default: names.insert(value)
+            }
+        }
+        return (names, prefixes, fixed)
+    }()
+
+    /// The variable names an argument refers to (`$host`, `${scheme}`), lowercased as nginx
+    /// looks them up.
+    static func variables(in text: String) -> [String] {
+        var names: [String] = []
+        var index = text.startIndex
+        while let dollar = text[index...].firstIndex(of: "$") {
+            var start = text.index(after: dollar)
+            var braced = false
+            if start < text.endIndex, text[start] == "{" { braced = true; start = text.index(after: start) }
+            let name = text[start...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            if !name.isEmpty, name.allSatisfy(\.isASCII) { names.append(name.lowercased()) }
+            index = text.index(start, offsetBy: name.count + (braced ? 1 : 0), limitedBy: text.endIndex) ?? text.endIndex
+            if index >= text.endIndex { break }
+        }
+        return names
+    }
+
+    /// Names a regular expression captures by name (`(?<name>…)`, `(?P<name>…)`, `(?'name'…)`):
+    /// each becomes a variable.
+    static func captureNames(in text: String) -> [String] {
+        var names: [String] = []
+        for opener in ["(?<", "(?P<", "(?'"] {
+            var rest = Substring(text)
+            while let range = rest.range(of: opener) {
+                let name = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                if !name.isEmpty { names.append(name.lowercased()) }
+                rest = rest[range.upperBound...]
+            }
+        }
+        return names
+    }
+
+    /// What may follow the address in an http server's `listen` (`ssl`, `backlog=511`, …), from
+    /// `Rules/webserver/nginx-listen-parameters.yml`; an entry ending in `=` takes a value.
+    static let listenParameters: Set<String> = {
+        guard let file = EmbeddedRules.files.first(where: { $0.path == "webserver/nginx-listen-parameters.yml" }) else { return [] }
+        return Set(file.contents.split(separator: "\n").compactMap { line in
+            let trimmed = line.drop { $0 == " " }
+            return trimmed.hasPrefix("- ") ? String(trimmed.dropFirst(2)) : nil
+        })
+    }()
+
+    /// nginx's "invalid parameter" for `listen`: the first parameter it does not know.
+    static func unknownListenParameter(_ directive: NginxDirective) -> String? {
+        guard !listenParameters.isEmpty else { return nil }
+        return directive.values.dropFirst().first { value in
+            if let equals = value.firstIndex(of: "=") { return !listenParameters.contains(String(value[...equals])) }
+            return !listenParameters.contains(value)
+        }
+    }
+
+    /// Blocks whose contents are data, not directives (`types`, `map`, …), or whose directives
+    /// belong to modules the table does not describe (`stream`, `mail`): not looked into.
+    static let opaqueBlocks: Set<String> = ["types", "map", "geo", "split_clients", "charset_map", "stream", "mail", "match"]
+
+    /// The context a block opens, seen from the context it stands in.
+    static func context(opening name: String, in parent: String) -> String? {
+        switch (name, parent) {
+        case ("events", "main"): "events"
+        case ("http", "main"): "http"
+        case ("server", "http"): "server"
+        case ("location", "server"), ("location", "location"): "location"
+        case ("if", "server"): "server-if"
+        case ("if", "location"): "location-if"
+        case ("limit_except", "location"): "limit_except"
+        case ("upstream", "http"): "upstream"
+        default: nil
+        }
+    }
+
+    /// Checks every directive of the tree from its main file (`http` for a fragment read as if
+    /// included there). Names the table does not know are errors unless the configuration loads
+    /// modules (`load_module`) the table does not describe; then they are said in a note.
+    static func check(_ config: NginxConfigTree, fragment: Bool) -> (findings: [Finding], notes: [String]) {
+        guard !table.isEmpty, let main = config.files.first, main.isRead else { return ([], []) }
+        let loadsModules = main.directives.contains { $0.name == "load_module" }
+        var findings: [Finding] = []
+        var unknown: [String] = []
+        var seen = Set<String>()
+        var sawEvents = false
+        func refuse(_ message: String, _ directive: NginxDirective) {
+            var location = config.location(of: directive)
+            location.line = directive.endLine + config.files[directive.file].lineOffset
+            let finding = Finding(ruleId: "input.parse-error", message: "nginx: \(message): nginx refuses to start",
+                                  location: location, key: "directive \(location) \(message)")
+            if seen.insert("\(location) \(message)").inserted { findings.append(finding) }
+        }
+        // Names other directives refer to: log formats and shared-memory zones, defined anywhere.
+        var logFormats: Set<String> = ["combined"], zones = Set<String>(), upstreams = Set<String>(), defined = Set<String>()
+        var uses: [(name: String, directive: NginxDirective)] = []
+        func collect(_ directives: [NginxDirective]) {
+            for directive in directives {
+                switch directive.name {
+                case "log_format": if let name = directive.value(0) { logFormats.insert(name) }
+                case "upstream": if let name = directive.value(0) { upstreams.insert(name) }
+                case "map", "split_clients": if let name = directive.value(1) { defined.formUnion(variables(in: name)) }
+                case "geo": if let name = directive.values.last { defined.formUnion(variables(in: name)) }
+                case "limit_req_zone", "limit_conn_zone":
+                    if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }) {
+                        zones.insert(String(zone.dropFirst(5).prefix { $0 != ":" }))
+                    }
+                default: break
+                }
+                if directive.name.hasSuffix("_set") || directive.name == "set", let name = directive.value(0) {
+                    defined.formUnion(variables(in: name))
+                }
+                for value in directive.values where value.contains("(?") { defined.formUnion(captureNames(in: value)) }
+                if !opaqueBlocks.contains(directive.name) || directive.name == "map" { collect(directive.block ?? []) }
+                if directive.name == "map" { directive.block?.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
+            }
+        }
+        config.files.forEach { collect($0.directives) }
+        /// What nginx refuses about a reference: a log format or a zone nothing defines.
+        func dangling(_ directive: NginxDirective) -> String? {
+            switch directive.name {
+            case "access_log":
+                if let format = directive.value(1), !format.contains("="), !format.contains("$"), !logFormats.contains(format) {
+                    return "unknown log format \"\(format)\""
+                }
+            case "limit_req":
+                if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }).map({ String($0.dropFirst(5)) }),
+                   !zone.contains("$"), !zones.contains(zone) {
+                    return "zero size shared memory zone \"\(zone)\""
+                }
+            case "fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass":
+                // No scheme gives these a default port: a name that is no upstream group needs one.
+                guard var target = directive.value(0), !target.contains("$"), !target.hasPrefix("unix:") else { return nil }
+                if let scheme = target.range(of: "://") { target = String(target[scheme.upperBound...]) }
+                if upstreams.contains(target) { return nil }
+                if target.hasPrefix("[") { return nil }
+                guard let colon = target.lastIndex(of: ":") else { return "no port in upstream \"\(target)\"" }
+                let port = target[target.index(after: colon)...]
+                if port.isEmpty || !port.allSatisfy(\.isNumber) { return "invalid port in upstream \"\(target)\"" }
+            case "resolver":
+                // An IPv6 address needs brackets: nginx reads `::1` as host ":" and port "1"… and refuses.
+                if let bare = directive.values.first(where: { !$0.contains("=") && !$0.hasPrefix("[") && $0.filter { $0 == ":" }.count > 1 }) {
+                    return "invalid port in resolver \"\(bare)\""
+                }
+            case "limit_conn":
+                if let zone = directive.value(0), !zone.contains("$"), !zones.contains(zone) {
+                    return "zero size shared memory zone \"\(zone)\""
+                }
+            default: break
+            }
+            return nil
+        }
+        func walk(_ directives: [NginxDirective], in context: String, chain: [Int]) {
+            for directive in directives {
+                let name = directive.name
+                if name == "events" && context == "main" { sawEvents = true }
+                if name == "include" {
+                    for file in directive.includes ?? [] where !chain.contains(file) && chain.count < 64 {
+                        walk(config.files[file].directives, in: context, chain: chain + [file])
+                    }
+                    continue
+                }
+                guard let shapes = table[name] else {
+                    if loadsModules || NginxGrammar.isLuaBlock(name) {
+                        unknown.append("\(name) (\(config.location(of: directive)))")
+                    } else {
+                        refuse("unknown directive \"\(name)\"", directive)
+                    }
+                    continue
+                }
+                let here = shapes.filter { $0.contexts.contains(context) }
+                guard !here.isEmpty else {
+                    refuse("\"\(name)\" directive is not allowed here", directive)
+                    continue
+                }
+                // The parser already says "has no opening {" / "is not terminated by ;" for the
+                // names its grammar knows; the table says it for the others.
+                let structural = NginxGrammar.blockDirectives.contains(name) || NginxGrammar.simpleDirectives.contains(name)
+                if !here.contains(where: { $0.block == (directive.block != nil) }) {
+                    if !structural {
+                        refuse(directive.block == nil ? "directive \"\(name)\" has no opening \"{\"" : "directive \"\(name)\" is not terminated by \";\"", directive)
+                    }
+                    continue
+                }
+                let fitting = here.filter { $0.block == (directive.block != nil) }
+                if !fitting.contains(where: { $0.accepts(directive.args.count) }) {
+                    refuse("invalid number of arguments in \"\(name)\" directive", directive)
+                    continue
+                }
+                if !builtInVariables.names.isEmpty {
+                    // Regular expressions (location, rewrite's pattern, server_name) may hold a `$` anchor.
+                    let skipped = ["location", "server_name"].contains(name) ? directive.args.count : name == "rewrite" ? 1 : 0
+                    for (position, value) in directive.values.enumerated() where position >= skipped {
+                        if name == "if", position > 0, ["~", "~*", "!~", "!~*"].contains(directive.values[position - 1]) { continue }
+                        if name == "set" && position == 0 { continue }
+                        for variable in variables(in: value) { uses.append((variable, directive)) }
+                    }
+                    // A map's values may name variables; nginx compiles them too.
+                    if name == "map" {
+                        for entry in directive.block ?? [] { for value in entry.values { for variable in variables(in: value) { uses.append((variable, entry)) } } }
+                    }
+                    let defines = name == "set" ? directive.value(0) : ["map", "split_clients"].contains(name) ? directive.value(1) : name == "geo" ? directive.values.last : nil
+                    if let defined = defines.flatMap({ variables(in: $0).first }), builtInVariables.fixed.contains(defined) {
+                        refuse("the duplicate \"\(defined)\" variable", directive)
+                        continue
+                    }
+                }
+                if let problem = dangling(directive) {
+                    refuse(problem, directive)
+                    continue
+                }
+                if name == "listen", context == "server", let parameter = unknownListenParameter(directive) {
+                    refuse("invalid parameter \"\(parameter)\"", directive)
+                    continue
+                }
+                if let block = directive.block, !opaqueBlocks.contains(name), let inner = Self.context(opening: name, in: context) {
+                    walk(block, in: inner, chain: chain)
+                }
+            }
+        }
+        walk(main.directives, in: fragment && !main.directives.contains { $0.name == "http" } ? "http" : "main", chain: [0])
+        // A variable nothing defines: nginx compiles every variable reference while reading and
+        // refuses ('unknown "NAME" variable'). Modules the table does not know may define some.
+        if unknown.isEmpty && !loadsModules {
+            for use in uses where !defined.contains(use.name) && !builtInVariables.names.contains(use.name)
+                && !builtInVariables.prefixes.contains(where: { use.name.hasPrefix($0) }) && !use.name.allSatisfy(\.isNumber) {
+                refuse("unknown \"\(use.name)\" variable", use.directive)
+            }
+        }
+        var notes: [String] = []
+        if !unknown.isEmpty {
+            notes.append("nginx: directives of modules the audit's table (Debian's nginx build) does not describe were not checked: "
+                         + unknown.prefix(10).joined(separator: ", ") + (unknown.count > 10 ? " and \(unknown.count - 10) more" : ""))
+        }
+        if !fragment && !sawEvents {
+            findings.append(Finding(ruleId: "input.parse-error", message: "nginx: no \"events\" section in configuration: nginx refuses to start",
+                                    location: SourceLocation(file: main.display), key: "no events \(main.display)"))
+        }
+        return (findings, notes)
+    }
+}
