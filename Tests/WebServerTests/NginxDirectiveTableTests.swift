@@ -62,6 +62,16 @@ struct NginxDirectiveTableTests {
         contexts[context]!.before + text + "\n" + contexts[context]!.after
     }
 
+    @Test("variables are read from bytes exactly as from Characters, on random ASCII arguments")
+    func variableNamesOnBytesAgreeWithCharacters() {
+        var random = SplitMix(state: 0x5EED)
+        let alphabet = Array("$${}_aZq9 -./\r\n(?<")
+        for _ in 0..<5_000 {
+            let text = String((0..<Int(random.next() % 24)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
+            #expect(NginxDirectiveCheck.asciiVariables(in: Array(text.utf8)) == NginxDirectiveCheck.characterVariables(in: text), "\(text.debugDescription)")
+        }
+    }
+
     @Test("the table describes Debian's nginx") func tableIsLoaded() {
         #expect(NginxDirectiveCheck.table.count > 300)
         #expect(NginxDirectiveCheck.table["proxy_pass"]?.first?.contexts.contains("location") == true)

@@ -68,6 +68,15 @@ enum NginxDirectiveCheck {
     /// The variable names an argument refers to (`$host`, `${scheme}`), lowercased as nginx
     /// looks them up.
     static func variables(in text: String) -> [String] {
+        // Most arguments name no variable, and nearly all are ASCII: bytes decide both cases.
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return [] }
+        guard text.utf8.contains(where: { $0 >= 0x80 }) else { return asciiVariables(in: Array(text.utf8)) }
+        return characterVariables(in: text)
+    }
+
+    /// `variables(in:)` on Characters, for text that is not ASCII (a Unicode letter ends no name
+    /// early: the whole run is read, and a name that is not ASCII is no variable nginx knows).
+    static func characterVariables(in text: String) -> [String] {
         var names: [String] = []
         var index = text.startIndex
         while let dollar = text[index...].firstIndex(of: "$") {
@@ -78,6 +87,26 @@ enum NginxDirectiveCheck {
             if !name.isEmpty, name.allSatisfy(\.isASCII) { names.append(name.lowercased()) }
             index = text.index(start, offsetBy: name.count + (braced ? 1 : 0), limitedBy: text.endIndex) ?? text.endIndex
             if index >= text.endIndex { break }
+        }
+        return names
+    }
+
+    /// `variables(in:)` for ASCII text, on bytes: the same names, without Character work.
+    static func asciiVariables(in bytes: [UInt8]) -> [String] {
+        func isWord(_ byte: UInt8) -> Bool {
+            (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5F
+        }
+        var names: [String] = []
+        var index = 0
+        while index < bytes.count {
+            guard bytes[index] == UInt8(ascii: "$") else { index += 1; continue }
+            var start = index + 1
+            var braced = false
+            if start < bytes.count, bytes[start] == UInt8(ascii: "{") { braced = true; start += 1 }
+            var end = start
+            while end < bytes.count, isWord(bytes[end]) { end += 1 }
+            if end > start { names.append(String(decoding: bytes[start..<end], as: UTF8.self).lowercased()) }
+            index = end + (braced ? 1 : 0)
         }
         return names
     }
@@ -171,7 +200,9 @@ enum NginxDirectiveCheck {
                 if directive.name.hasSuffix("_set") || directive.name == "set", let name = directive.value(0) {
                     defined.formUnion(variables(in: name))
                 }
-                for value in directive.values where value.contains("(?") { defined.formUnion(captureNames(in: value)) }
+                for argument in directive.args where argument.value.utf8.contains(UInt8(ascii: "(")) && argument.value.contains("(?") {
+                    defined.formUnion(captureNames(in: argument.value))
+                }
                 if !opaqueBlocks.contains(directive.name) || directive.name == "map" { collect(directive.block ?? []) }
                 if directive.name == "map" { directive.block?.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
             }
