@@ -144,6 +144,13 @@ func fixtures(root: String) -> [(path: String, bytes: [UInt8])] {
 // The input being run, where a crash handler can find it: written before every execution.
 nonisolated(unsafe) var currentInputDescriptor: Int32 = -1
 
+/// SIGALRM during one input: it has run three times the hang limit and may never return.
+signal(SIGALRM) { _ in
+    let message = "fuzz: an input ran past three times the hang limit and was stopped; it is in the work directory's current-input\n"
+    _ = message.withCString { write(2, $0, strlen($0)) }
+    _exit(3)
+}
+
 func fuzz(_ target: Target, seconds: Double, seed: UInt64, work: String, corpus: [(path: String, bytes: [UInt8])]) -> Bool {
     let directory = work + "/" + target.name
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -163,7 +170,11 @@ func fuzz(_ target: Target, seconds: Double, seed: UInt64, work: String, corpus:
         _ = ftruncate(currentInputDescriptor, 0)
         _ = input.withUnsafeBytes { pwrite(currentInputDescriptor, $0.baseAddress, $0.count, 0) }
         let started = Date()
+        // An input that never returns is caught by the alarm: the process ends with status 3,
+        // and the input stays in current-input.
+        alarm(UInt32(hangLimit) * 3)
         target.run(input, scratch)
+        alarm(0)
         let elapsed = Date().timeIntervalSince(started)
         slowest = max(slowest, elapsed)
         executions += 1
