@@ -87,3 +87,32 @@ def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
     else:
         print(f"ratio: ours is {ours_time / peer_time:.1f}x slower than {peer_name}" + (f" (goal: {goal})" if goal else ""))
     return ours_time, peer_time
+
+
+# The peers, shared by the scripts that run them.
+
+def firewall_loaders(namespace, sets, rules):
+    """The kernel's own loaders on the same files, in `namespace`: ipset restore, then
+    iptables-restore --test (one shell, timed whole)."""
+    return ["ip", "netns", "exec", namespace, "sh", "-c", f"ipset restore < '{sets}' && iptables-restore --test < '{rules}'"]
+
+
+def parse_certificates(root):
+    """Python's `cryptography` decoding every certificate and key below `root` (parse only)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    for folder, _, names in os.walk(root):
+        for name in names:
+            data = open(os.path.join(folder, name), "rb").read()
+            if b"PRIVATE KEY-----" in data:
+                serialization.load_pem_private_key(data, password=None)
+            elif b"-----BEGIN CERTIFICATE-----" in data:
+                x509.load_pem_x509_certificates(data)
+
+
+if __name__ == "__main__":
+    # `benchlib.py parse-certificates DIR`: the certificate peer as a process of its own.
+    if len(sys.argv) == 3 and sys.argv[1] == "parse-certificates":
+        parse_certificates(sys.argv[2])
+    else:
+        sys.exit("usage: benchlib.py parse-certificates DIR")
