@@ -55,6 +55,13 @@ public struct RuleCatalog: Sendable {
     /// A file may set any subset of fields for an existing id; a new id needs them all.
     public mutating func merge(directory: URL) -> [CatalogError] {
         var errors: [CatalogError] = []
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
+            return [CatalogError(file: directory.path, message: "does not exist")]
+        }
+        guard isDirectory.boolValue else {
+            return [CatalogError(file: directory.path, message: "is not a directory (give a directory of rule YAML files)")]
+        }
         let files = (FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "yml" } ?? []).sorted { $0.path < $1.path }
         for url in files {

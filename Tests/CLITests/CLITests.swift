@@ -281,6 +281,19 @@ enum Binary {
         try "id: [broken\n".write(to: directory.appendingPathComponent("broken.yml"), atomically: true, encoding: .utf8)
         #expect(try Binary.run(["rules", "--rules", directory.path]).status == 2)
     }
+
+    /// A `--rules` that names nothing, or a file, is a usage error in every command that takes it;
+    /// it used to list the embedded catalog and exit 0 as if the overrides had been read.
+    @Test func rulesDirectoryThatIsNotOneIsAUsageError() throws {
+        let file = TestTools.packageRoot.appendingPathComponent("README.md").path
+        for (path, message) in [("/nonexistent-originaudit-rules", "does not exist"), (file, "is not a directory")] {
+            for command in [["rules"], ["explain", "input.unknown-format"], ["scan", Binary.example]] {
+                let result = try Binary.run(command + ["--rules", path])
+                #expect(result.status == 2, "\(command) --rules \(path)")
+                #expect(result.stderr.contains(message), "\(command): \(result.stderr)")
+            }
+        }
+    }
 }
 
 @Suite struct OutputTargetTests {
