@@ -45,9 +45,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Reporters", dependencies: ["OriginAuditCore"], swiftSettings: strict),
+        // Packet captures (`evidence`): libpcap is loaded with dlopen when a capture is read.
+        .target(name: "Evidence", dependencies: ["OriginAuditCore", "Firewall", "WebServer"], swiftSettings: strict),
         .executableTarget(
             name: "originaudit",
-            dependencies: ["Audit", "Reporters", "OriginAuditCore", "Firewall", "Certificates", "Probe",
+            dependencies: ["Audit", "Reporters", "OriginAuditCore", "Firewall", "Certificates", "Probe", "Evidence",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),

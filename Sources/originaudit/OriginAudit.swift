@@ -17,7 +17,7 @@ struct OriginAudit: AsyncParsableCommand {
         nothing could be analysed.
         """,
         version: "\(ToolInfo.name) \(ToolInfo.version)",
-        subcommands: [Scan.self, FirewallCommand.self, CertCommand.self, ProbeCommand.self, Rules.self, Explain.self, Ranges.self],
+        subcommands: [Scan.self, FirewallCommand.self, CertCommand.self, ProbeCommand.self, EvidenceCommand.self, Rules.self, Explain.self, Ranges.self],
         defaultSubcommand: Scan.self
     )
 
