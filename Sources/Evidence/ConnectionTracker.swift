@@ -6,8 +6,8 @@ public enum AttemptOutcome: Hashable, Sendable, Comparable {
     case answered(status: Int?)
     /// The TLS handshake got the origin's ServerHello (what follows is encrypted).
     case tlsHandshake
-    /// SYNs that got no SYN-ACK (`retransmissions` more after the first).
-    case noAnswer(retransmissions: Int)
+    /// SYNs that got no SYN-ACK (the retransmissions are counted in `JudgedAttempt`).
+    case noAnswer
     /// The origin (or a firewall on the way) answered the SYN with a reset.
     case refused
     /// ICMP / ICMPv6 destination unreachable, type and code, about the SYN.
@@ -64,7 +64,7 @@ public enum AttemptOutcome: Hashable, Sendable, Comparable {
         case .answered(let status?): "answered \(status)"
         case .answered(nil): "answered (not plain HTTP)"
         case .tlsHandshake: "TLS handshake answered"
-        case .noAnswer(let count): "no SYN-ACK (\(count) retransmission\(count == 1 ? "" : "s"))"
+        case .noAnswer: "no SYN-ACK"
         case .refused: "refused with a reset"
         case .unreachable(let v6, let type, let code): "\(v6 ? "ICMPv6" : "ICMP") \(Self.unreachableName(v6: v6, type: type, code: code))"
         case .silence: "handshake, request, then silence past the read timeout"
@@ -86,7 +86,6 @@ public enum AttemptOutcome: Hashable, Sendable, Comparable {
     public var detail: Int {
         switch self {
         case .answered(let status): status ?? 0
-        case .noAnswer(let count): count
         case .unreachable(_, let type, let code): Int(type) << 8 | Int(code)
         case .tlsAlert(let description): Int(description)
         default: 0
@@ -140,6 +139,8 @@ public struct JudgedAttempt: Sendable {
     public var end: Int64
     /// The longest the client waited for the origin after sending data, in nanoseconds.
     public var longestWait: Int64
+    /// SYNs sent again for this attempt.
+    public var retransmissions: Int
 }
 
 /// Follows every TCP connection attempt to the watched ports through the packets, in capture
@@ -331,7 +332,7 @@ struct ConnectionTracker {
             // The first retransmission comes after a second: a lone SYN closer to the end
             // than that has not yet been ignored.
             else if attempt.syns == 1 && end - attempt.firstSyn < 1_000_000_000 { outcome = .unfinished }
-            else { outcome = .noAnswer(retransmissions: attempt.syns - 1) }
+            else { outcome = .noAnswer }
         } else if let alert = attempt.alert {
             outcome = .tlsAlert(description: alert)
         } else if longest > readTimeout {
@@ -354,6 +355,6 @@ struct ConnectionTracker {
             outcome = .unfinished
         }
         return JudgedAttempt(endpoints: key, outcome: outcome, start: attempt.firstSyn, end: max(attempt.lastSeen, attempt.firstSyn),
-                             longestWait: longest)
+                             longestWait: longest, retransmissions: attempt.syns - 1)
     }
 }

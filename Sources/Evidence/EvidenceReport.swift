@@ -52,6 +52,9 @@ public struct EvidenceRow: Sendable, Encodable {
     /// What visitors see when the CDN meets this (521, 522, 524, 525, 520, 502…); nil: works.
     public var predicts: String?
     public var count: Int
+    /// SYN retransmissions over all the row's attempts, and the most for one attempt.
+    public var retransmissions: Int
+    public var mostRetransmissions: Int
     public var first: String
     public var last: String
     public var example: ExampleAttempt
@@ -68,7 +71,8 @@ public struct EvidenceRow: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, fromCDN, family, port, outcome, summary, status, predicts, count, first, last, example, explanation
+        case source, fromCDN, family, port, outcome, summary, status, predicts, count, retransmissions, mostRetransmissions, first, last,
+             example, explanation
     }
 }
 
@@ -184,6 +188,8 @@ struct Aggregator {
 
     struct Tally {
         var count: Int
+        var retransmissions: Int
+        var mostRetransmissions: Int
         var first: Int64
         var last: Int64
         var example: JudgedAttempt
@@ -224,10 +230,13 @@ struct Aggregator {
         let key = Key(range: index, family: attempt.endpoints.family, port: attempt.endpoints.serverPort, outcome: attempt.outcome)
         if let existing = tallies.index(forKey: key) {
             tallies.values[existing].count += 1
+            tallies.values[existing].retransmissions += attempt.retransmissions
+            tallies.values[existing].mostRetransmissions = max(tallies.values[existing].mostRetransmissions, attempt.retransmissions)
             tallies.values[existing].first = min(tallies.values[existing].first, attempt.start)
             tallies.values[existing].last = max(tallies.values[existing].last, attempt.start)
         } else {
-            tallies[key] = Tally(count: 1, first: attempt.start, last: attempt.start, example: attempt)
+            tallies[key] = Tally(count: 1, retransmissions: attempt.retransmissions, mostRetransmissions: attempt.retransmissions,
+                                 first: attempt.start, last: attempt.start, example: attempt)
         }
     }
 
@@ -236,9 +245,15 @@ struct Aggregator {
             let example = tally.example
             let status: Int? = if case .answered(let status) = key.outcome { status } else { nil }
             let source = key.range >= 0 ? ranges[key.range].description : "not the CDN"
+            var summary = key.outcome.summary
+            if key.outcome == .noAnswer {
+                summary += " (\(tally.retransmissions) retransmission\(tally.retransmissions == 1 ? "" : "s")"
+                    + (tally.count > 1 ? ", at most \(tally.mostRetransmissions) for one attempt)" : ")")
+            }
             return EvidenceRow(
                 source: source, fromCDN: key.range >= 0, family: key.family, port: key.port, outcome: key.outcome.kind,
-                summary: key.outcome.summary, status: status, predicts: key.range >= 0 ? key.outcome.predicts : nil, count: tally.count,
+                summary: summary, status: status, predicts: key.range >= 0 ? key.outcome.predicts : nil, count: tally.count,
+                retransmissions: tally.retransmissions, mostRetransmissions: tally.mostRetransmissions,
                 first: EvidenceReport.timestamp(tally.first), last: EvidenceReport.timestamp(tally.last),
                 example: ExampleAttempt(connection: example.endpoints.description, client: example.endpoints.clientAddress.description,
                                         server: example.endpoints.serverAddress.description,
@@ -273,7 +288,7 @@ extension EvidenceReport {
             let predicts = row.predicts.map { "→ \($0)" } ?? "ok"
             out += "  port \(row.port)  \(row.summary): \(row.count) (\(predicts)), \(row.first)\(row.count > 1 ? " – \(row.last)" : "")\n"
             out += "    e.g. \(row.example.connection) at \(row.example.start)"
-            if row.example.longestWait > 0 { out += ", waited \(EvidenceExplainer.formatSeconds(row.example.longestWait)) for an answer" }
+            if row.example.longestWait >= 0.05 { out += ", waited \(EvidenceExplainer.formatSeconds(row.example.longestWait)) for an answer" }
             out += "\n"
             for line in row.explanation { out += "    \(line)\n" }
         }
