@@ -148,9 +148,11 @@ public struct JudgedAttempt: Sendable {
 /// than the CDN could wait are judged and dropped, so memory follows the number of connections
 /// open at once, not the length of the capture.
 struct ConnectionTracker {
-    struct Attempt {
-        var firstSyn: Int64
-        var isn: UInt32
+    /// A class: the table holds a reference, so a packet updates its attempt in place (a struct
+    /// value updated through the dictionary was copied with the whole table: 35% of the time).
+    final class Attempt {
+        let firstSyn: Int64
+        let isn: UInt32
         var syns = 1
         var synAck: Int64?
         var clientBytes = 0
@@ -168,6 +170,12 @@ struct ConnectionTracker {
         var clientDone = false
         var unreachable: (v6: Bool, type: UInt8, code: UInt8)?
         var lastSeen: Int64
+
+        init(firstSyn: Int64, isn: UInt32, lastSeen: Int64) {
+            self.firstSyn = firstSyn
+            self.isn = isn
+            self.lastSeen = lastSeen
+        }
     }
 
     let ports: PortSet
@@ -182,10 +190,20 @@ struct ConnectionTracker {
     /// Packets of connections that were open before the capture began (no SYN seen).
     private(set) var midstreamPackets = 0
 
+    /// `ports` as one bit per port: asked for every packet, a bitmap beats the interval search.
+    private let watched: [UInt64]
+
     init(ports: PortSet, readTimeout: Double) {
         self.ports = ports
+        var bits = [UInt64](repeating: 0, count: 1024)
+        for range in ports.ranges {
+            for port in range { bits[Int(port) >> 6] |= 1 << UInt64(port & 63) }
+        }
+        watched = bits
         self.readTimeout = Int64(readTimeout * 1e9)
     }
+
+    @inline(__always) private func isWatched(_ port: UInt16) -> Bool { watched[Int(port) >> 6] & (1 << UInt64(port & 63)) != 0 }
 
     /// Idle attempts are judged after this: long enough for the CDN's timeouts to have played out.
     private var idleLimit: Int64 { max(2 * readTimeout, 60_000_000_000) }
@@ -197,9 +215,9 @@ struct ConnectionTracker {
         case .unreachable(let icmp):
             let key = Endpoints(family: icmp.family, client: icmp.source, server: icmp.destination,
                                 clientPort: icmp.sourcePort, serverPort: icmp.destinationPort)
-            guard let index = open.index(forKey: key) else { return }
-            open.values[index].unreachable = (icmp.family == .ipv6, icmp.type, icmp.code)
-            open.values[index].lastSeen = time
+            guard let attempt = open[key] else { return }
+            attempt.unreachable = (icmp.family == .ipv6, icmp.type, icmp.code)
+            attempt.lastSeen = time
         case .other:
             break
         }
@@ -212,18 +230,17 @@ struct ConnectionTracker {
     private mutating func add(_ segment: TCPSegment, at time: Int64, sink: (JudgedAttempt) -> Void) {
         let isSyn = segment.has(TCPSegment.syn) && !segment.has(TCPSegment.ack)
         if isSyn {
-            guard ports.contains(segment.destinationPort) else { return }
+            guard isWatched(segment.destinationPort) else { return }
             let key = Endpoints(family: segment.family, client: segment.source, server: segment.destination,
                                 clientPort: segment.sourcePort, serverPort: segment.destinationPort)
-            if let index = open.index(forKey: key) {
-                if open.values[index].isn == segment.sequence && open.values[index].synAck == nil {
-                    open.values[index].syns += 1
-                    open.values[index].lastSeen = time
+            if let old = open[key] {
+                if old.isn == segment.sequence && old.synAck == nil {
+                    old.syns += 1
+                    old.lastSeen = time
                     return
                 }
                 // The same four-tuple reused by a new attempt: the old one is over.
-                let old = open.remove(at: index)
-                sink(judge(key, old.value, end: time))
+                sink(judge(key, old, end: time))
             }
             open[key] = Attempt(firstSyn: time, isn: segment.sequence, lastSeen: time)
             return
@@ -231,45 +248,44 @@ struct ConnectionTracker {
         // From the client?
         let forward = Endpoints(family: segment.family, client: segment.source, server: segment.destination,
                                 clientPort: segment.sourcePort, serverPort: segment.destinationPort)
-        if ports.contains(segment.destinationPort), let index = open.index(forKey: forward) {
-            open.values[index].lastSeen = time
-            if segment.has(TCPSegment.rst) || segment.has(TCPSegment.fin) { open.values[index].clientDone = true }
+        if isWatched(segment.destinationPort), let attempt = open[forward] {
+            attempt.lastSeen = time
+            if segment.has(TCPSegment.rst) || segment.has(TCPSegment.fin) { attempt.clientDone = true }
             if segment.payloadLength > 0 {
-                if open.values[index].clientBytes == 0, let first = segment.payload.first { open.values[index].tls = first == 0x16 }
-                open.values[index].clientBytes += segment.payloadLength
-                if open.values[index].awaitingSince == nil { open.values[index].awaitingSince = time }
+                if attempt.clientBytes == 0, let first = segment.payload.first { attempt.tls = first == 0x16 }
+                attempt.clientBytes += segment.payloadLength
+                if attempt.awaitingSince == nil { attempt.awaitingSince = time }
             }
             return
         }
         let reverse = Endpoints(family: segment.family, client: segment.destination, server: segment.source,
                                 clientPort: segment.destinationPort, serverPort: segment.sourcePort)
-        guard ports.contains(segment.sourcePort), let index = open.index(forKey: reverse) else {
-            if recentlyJudged[forward] == nil && recentlyJudged[reverse] == nil && (ports.contains(segment.sourcePort) || ports.contains(segment.destinationPort)) {
+        guard isWatched(segment.sourcePort), let attempt = open[reverse] else {
+            if recentlyJudged[forward] == nil && recentlyJudged[reverse] == nil && (isWatched(segment.sourcePort) || isWatched(segment.destinationPort)) {
                 midstreamPackets += 1
             }
             return
         }
-        open.values[index].lastSeen = time
+        attempt.lastSeen = time
         if segment.has(TCPSegment.syn) && segment.has(TCPSegment.ack) {
-            if open.values[index].synAck == nil { open.values[index].synAck = time }
+            if attempt.synAck == nil { attempt.synAck = time }
             return
         }
         if segment.payloadLength > 0 {
-            if let since = open.values[index].awaitingSince {
-                open.values[index].longestWait = max(open.values[index].longestWait, time - since)
-                open.values[index].awaitingSince = nil
+            if let since = attempt.awaitingSince {
+                attempt.longestWait = max(attempt.longestWait, time - since)
+                attempt.awaitingSince = nil
             }
-            if open.values[index].serverBytes == 0 || open.values[index].head.count > 0 {
-                readAnswerStart(segment.payload, into: &open.values[index])
+            if attempt.serverBytes == 0 || attempt.head.count > 0 {
+                readAnswerStart(segment.payload, into: attempt)
             }
-            open.values[index].serverBytes += segment.payloadLength
+            attempt.serverBytes += segment.payloadLength
         }
-        if segment.has(TCPSegment.rst) { open.values[index].serverReset = true }
-        if segment.has(TCPSegment.fin) { open.values[index].serverClosed = true }
-        let attempt = open.values[index]
+        if segment.has(TCPSegment.rst) { attempt.serverReset = true }
+        if segment.has(TCPSegment.fin) { attempt.serverClosed = true }
         // A reset ends it at once; a close once the client is done too.
         if attempt.serverReset || (attempt.serverClosed && attempt.clientDone) {
-            open.remove(at: index)
+            open.removeValue(forKey: reverse)
             recentlyJudged[reverse] = time
             sink(judge(reverse, attempt, end: time))
         }
@@ -277,7 +293,7 @@ struct ConnectionTracker {
 
     /// The start of the origin's answer: a TLS record header, or an HTTP status line (which may
     /// arrive split over segments: up to 32 bytes are kept until the line is complete).
-    private func readAnswerStart(_ payload: UnsafeRawBufferPointer, into attempt: inout Attempt) {
+    private func readAnswerStart(_ payload: UnsafeRawBufferPointer, into attempt: Attempt) {
         if attempt.tls {
             guard attempt.serverBytes == 0, payload.count >= 1 else { return }
             if payload[0] == 0x15, payload.count >= 7 { attempt.alert = payload[6] }
@@ -306,7 +322,7 @@ struct ConnectionTracker {
         recentlyJudged = recentlyJudged.filter { now - $0.value < 10_000_000_000 }
         let limit = idleLimit
         let stale = open.filter { now - $0.value.lastSeen > limit }
-        for (key, attempt) in stale {
+        for (key, attempt) in stale.sorted(by: { $0.value.firstSyn < $1.value.firstSyn }) {
             open.removeValue(forKey: key)
             sink(judge(key, attempt, end: attempt.lastSeen + limit))
         }

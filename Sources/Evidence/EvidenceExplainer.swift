@@ -66,7 +66,7 @@ public enum EvidenceExplainer {
         case ("no-syn-ack", .drop):
             return ["explained: \(rule) drops SYNs from \(address) to \(row.port) (firewall.cdn-dropped)"]
         case ("no-syn-ack", .rateLimited):
-            return ["explained in part: \(rule) limits these SYNs; those over the limit are dropped (firewall.cdn-rate-limited); otherwise \(decision.otherwise.map(describe) ?? "the rules that follow") decide"]
+            return ["explained in part: \(rule) limits these SYNs; those over the limit are dropped (firewall.cdn-rate-limited); otherwise \(decision.otherwise.map(describe) ?? "the rules that follow") decides"]
         case ("reset", .reject) where decision.outcome.rejectWith?.contains("reset") == true,
              ("icmp-unreachable", .reject) where decision.outcome.rejectWith?.contains("reset") != true:
             return ["explained: \(rule) rejects \(address) → \(row.port) with \(decision.outcome.rejectWith ?? "a reject") (firewall.cdn-rejected)"]

@@ -114,24 +114,26 @@ struct EvidenceTests {
                                          "--interface", source] + arguments, timeout: seconds + 10)
         }
         let origin = OriginLab.origin
-        try curl(["http://\(origin)/"])
-        try curl(["http://\(origin)/"], from: OriginLab.visitorAddress)
-        try curl(["http://\(origin)/app"])
+        // Requests that are answered get all the time they need (a loaded machine may be slow);
+        // the ones the firewall stops give up after 2.5 s.
+        try curl(["http://\(origin)/"], seconds: 10)
+        try curl(["http://\(origin)/"], from: OriginLab.visitorAddress, seconds: 10)
+        try curl(["http://\(origin)/app"], seconds: 10)
         try curl(["http://\(origin):8080/"])
         try curl(["http://\(origin):8880/"])
         try curl(["http://\(origin):2052/"])
         try curl(["http://\(origin):8443/"])
         try curl(["http://\(origin):8443/"])
-        try curl(["-k", "--tls-max", "1.2", "--resolve", "www.example.test:2053:\(origin)", "https://www.example.test:2053/"])
-        // Silent for 5 s against a read timeout of 3 s (the test's CDN waits that long; a loaded
+        try curl(["-k", "--tls-max", "1.2", "--resolve", "www.example.test:2053:\(origin)", "https://www.example.test:2053/"], seconds: 10)
+        // Silent for 6 s against a read timeout of 4 s (the test's CDN waits that long; a loaded
         // machine answers everything else well within it).
-        try curl(["http://\(origin):2082/"], seconds: 5)
-        try curl(["http://\(origin):2083/"])
+        try curl(["http://\(origin):2082/"], seconds: 6)
+        try curl(["http://\(origin):2083/"], seconds: 10)
         usleep(300_000)
         tcpdump.stop()
 
         let arguments = ["origin.pcap", "--cdn-ranges", "ranges.txt", "--iptables", "rules.v4", "--nginx", "nginx.conf",
-                         "--read-timeout", "3", "--format", "json"]
+                         "--read-timeout", "4", "--format", "json"]
         let result = try Binary.run(["evidence"] + arguments, in: directory.path)
         #expect(result.status == 1, "CDN connections failed: exit 1; \(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
