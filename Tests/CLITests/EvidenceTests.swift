@@ -184,6 +184,26 @@ struct EvidenceTests {
         #expect(String(describing: againRows.map { [$0["source"], $0["port"], $0["outcome"], $0["count"], $0["first"]] as [Any?] })
                 == String(describing: rows.map { [$0["source"], $0["port"], $0["outcome"], $0["count"], $0["first"]] as [Any?] }))
 
+        // Cut to 100 bytes a packet (a small snap length): the HTTP status and the TLS alert are
+        // gone, what the TCP flags and ICMP say is not.
+        let short = directory.appendingPathComponent("short.pcap")
+        _ = try TestTools.run("editcap", ["-s", "100", capture.path, short.path], timeout: 30)
+        let cut = try Binary.run(["evidence", short.path] + arguments.dropFirst(), in: directory.path)
+        let cutRows = (try JSONSerialization.jsonObject(with: Data(cut.stdout.utf8)) as? [String: Any])?["rows"] as? [[String: Any]] ?? []
+        func flagRows(_ rows: [[String: Any]]) -> [String] {
+            rows.filter { [8080, 8880, 2052, 8443].contains($0["port"] as? Int ?? 0) }
+                .map { "\($0["port"] ?? "") \($0["outcome"] ?? "") \($0["count"] ?? "")" }.sorted()
+        }
+        #expect(flagRows(cutRows) == flagRows(rows))
+        #expect(flagRows(rows).count == 5)
+
+        // Read from standard input, as `tcpdump -w - | originaudit evidence -` does.
+        let piped = try TestTools.run("sh", ["-c", "cat origin.pcap | '\(Binary.path)' evidence - --cdn-ranges ranges.txt --read-timeout 4 --format json"],
+                                      currentDirectory: directory.path, timeout: 60)
+        let pipedRows = (try JSONSerialization.jsonObject(with: Data(piped.stdout.utf8)) as? [String: Any])?["rows"] as? [[String: Any]] ?? []
+        #expect(pipedRows.map { "\($0["port"] ?? "") \($0["outcome"] ?? "") \($0["status"] ?? "")" }.sorted()
+                == rows.map { "\($0["port"] ?? "") \($0["outcome"] ?? "") \($0["status"] ?? "")" }.sorted())
+
         // tshark's view: the number of TCP streams that began with a SYN, per port, is ours.
         let shark = try TestTools.run("tshark", ["-r", capture.path, "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields",
                                                  "-e", "tcp.stream", "-e", "tcp.dstport"], timeout: 60)
