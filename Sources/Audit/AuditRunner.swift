@@ -102,7 +102,9 @@ public enum AuditRunner {
         for directory in named where tree.isDirectory(directory) {
             // Reading and sniffing thousands of files is independent work: all cores, file order kept.
             // One file reached under two names (a link beside its target) is read once.
-            let files = walk(directory, tree: tree).filter { seen.insert(tree.realPath($0)).inserted }
+            let walked = walk(directory, tree: tree)
+            let realPaths = ConcurrentSlots<String>.fill(count: walked.count) { tree.realPath(walked[$0]) }
+            let files = zip(walked, realPaths).filter { seen.insert($0.1!).inserted }.map(\.0)
             let sniffed = ConcurrentSlots<(Result<[UInt8], ReadFailure>, InputKind)>.fill(count: files.count) { index in
                 let read = tree.read(files[index])
                 guard case .success(let bytes) = read else { return (read, .unknown) }

@@ -39,6 +39,10 @@ public struct SourceTree: Sendable {
     /// Where report paths are made relative to.
     public let base: URL
     private let resolvedRoot: String?
+    /// `root` and `base` as paths: every path check compares against them, and `URL.path`
+    /// rebuilds its string on each call.
+    private let rootPath: String?
+    private let basePath: String
     /// Directories resolved so far, shared by copies of this tree.
     private let directories = ResolvedDirectories()
     /// Names to show instead of host paths (live mode shows `live: iptables-save`, not a temp file).
@@ -52,13 +56,15 @@ public struct SourceTree: Sendable {
         self.root = root.map { URL(fileURLWithPath: SourceTree.normalise($0.path)) }
         self.base = URL(fileURLWithPath: SourceTree.normalise(base.path))
         resolvedRoot = root.map { SourceTree.resolvingSymlinks($0.path) }
+        rootPath = self.root?.path
+        basePath = self.base.path
     }
 
     /// A path typed on the command line: relative to the current directory, never re-rooted.
     /// Returns its host path.
     @discardableResult
     public mutating func addGiven(_ path: String) -> String {
-        let hostPath = SourceTree.normalise(path.hasPrefix("/") ? path : (base.path as NSString).appendingPathComponent(path))
+        let hostPath = SourceTree.normalise(path.hasPrefix("/") ? path : (basePath as NSString).appendingPathComponent(path))
         given.insert(hostPath)
         return hostPath
     }
@@ -69,18 +75,18 @@ public struct SourceTree: Sendable {
     public func hostPath(_ configPath: String, relativeTo directory: String? = nil) -> String {
         var path = configPath
         if !path.hasPrefix("/") {
-            let directory = directory ?? base.path
-            guard let root, root.path != "/", isUnderRoot(directory) else {
+            let directory = directory ?? basePath
+            guard let root = rootPath, root != "/", isUnderRoot(directory) else {
                 return SourceTree.normalise((directory as NSString).appendingPathComponent(path))
             }
             // Joined as the host sees it (the directory's path on the host), then mapped back.
-            let hostDirectory = directory == root.path ? "/" : String(directory.dropFirst(root.path.count))
+            let hostDirectory = directory == root ? "/" : String(directory.dropFirst(root.count))
             path = SourceTree.normalise((hostDirectory as NSString).appendingPathComponent(path))
-            return path == "/" ? root.path : root.path + path
+            return path == "/" ? root : root + path
         }
         path = SourceTree.normalise(path)
-        if let root, !isUnderRoot(path), !given.contains(path) {
-            path = (root.path as NSString).appendingPathComponent(String(path.dropFirst()))
+        if let root = rootPath, !isUnderRoot(path), !given.contains(path) {
+            path = (root as NSString).appendingPathComponent(String(path.dropFirst()))
         }
         return path
     }
@@ -89,6 +95,7 @@ public struct SourceTree: Sendable {
     /// `standardizingPath` may resolve them, which would hide where a link points from the
     /// root check). `..` never climbs above `/`.
     public static func normalise(_ path: String) -> String {
+        if isNormalised(path) { return path }
         let absolute = path.hasPrefix("/")
         var parts: [Substring] = []
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -103,10 +110,32 @@ public struct SourceTree: Sendable {
         return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 
+    /// Whether `normalise` would return the path as it is (no empty, `.` or `..` component, no
+    /// trailing slash), decided on its bytes: nearly every path read is, and is then not split.
+    static func isNormalised(_ path: String) -> Bool {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var length = 0, dots = 0, isFirst = true
+        for byte in path.utf8 {
+            if byte == slash {
+                // An empty component is fine only before a leading slash.
+                if length == 0 && !isFirst { return false }
+                if length > 0 && length == dots && length <= 2 { return false }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if byte == dot { dots += 1 }
+            }
+            isFirst = false
+        }
+        if path == "/" { return true }
+        return length > 0 && !(length == dots && length <= 2)
+    }
+
     /// Whether a host path is already inside the root (so it is not mapped a second time).
     private func isUnderRoot(_ path: String) -> Bool {
-        guard let root else { return true }
-        return path == root.path || path.hasPrefix(root.path + "/")
+        guard let root = rootPath else { return true }
+        return path == root || path.hasPrefix(root + "/")
     }
 
     /// Whether a host path may be read: anything without a root; a path the user gave; any path
@@ -120,10 +149,10 @@ public struct SourceTree: Sendable {
     /// are followed inside it; a path the user gave (or one found below a directory they gave)
     /// is followed as the system follows it.
     public func confined(_ hostPath: String) -> Result<String, ReadFailure> {
-        guard resolvedRoot != nil, let root else { return .success(hostPath) }
+        guard resolvedRoot != nil, let root = rootPath else { return .success(hostPath) }
         let path = SourceTree.normalise(hostPath)
         if isUnderRoot(path) {
-            if path == root.path { return .success(resolvedRoot!) }
+            if path == root { return .success(resolvedRoot!) }
             return resolveUnderRoot(path).result
         }
         if given.contains(path) { return .success(path) }
@@ -140,7 +169,7 @@ public struct SourceTree: Sendable {
     /// audited host) and what stopped the read.
     public func explainMissing(_ hostPath: String) -> String {
         let path = SourceTree.normalise(hostPath)
-        guard let root, resolvedRoot != nil, isUnderRoot(path), path != root.path else {
+        guard let root = rootPath, resolvedRoot != nil, isUnderRoot(path), path != root else {
             switch confined(path) {
             case .failure(let failure): return failure.description
             case .success(let real):
@@ -160,9 +189,9 @@ public struct SourceTree: Sendable {
     /// at the root, `..` stops at it. Returns the real path (inside the real root), or a loop.
     private func resolveUnderRoot(_ path: String, recordLinks: Bool = false)
         -> (result: Result<String, ReadFailure>, hostPath: String, links: [(link: String, target: String)]) {
-        guard let root, let resolvedRoot else { return (.success(path), path, []) }
+        guard let root = rootPath, let resolvedRoot else { return (.success(path), path, []) }
         // The directory part is shared by many files and resolved once; a plain last component costs one lstat.
-        if !recordLinks, let slash = path.lastIndex(of: "/"), path.utf8.distance(from: path.startIndex, to: slash) > root.path.utf8.count {
+        if !recordLinks, let slash = path.lastIndex(of: "/"), path.utf8.distance(from: path.startIndex, to: slash) > root.utf8.count {
             let name = path[path.index(after: slash)...]
             if name != ".", name != "..", SourceTree.isPlainAbsolute(path) {
                 let directory = String(path[..<slash])
@@ -175,7 +204,7 @@ public struct SourceTree: Sendable {
         }
         let realRoot = resolvedRoot == "/" ? "" : resolvedRoot
         var done: [Substring] = []
-        var pending = Array(path.dropFirst(root.path.count).split(separator: "/").reversed())
+        var pending = Array(path.dropFirst(root.count).split(separator: "/").reversed())
         var links: [(link: String, target: String)] = []
         var followed = 0
         var missing = false
@@ -202,7 +231,7 @@ public struct SourceTree: Sendable {
         }
         let inside = "/" + done.joined(separator: "/")
         return (.success(realRoot + (inside == "/" ? (realRoot.isEmpty ? "/" : "") : inside)),
-                root.path == "/" ? inside : root.path + (inside == "/" ? "" : inside), links)
+                root == "/" ? inside : root + (inside == "/" ? "" : inside), links)
     }
 
     /// The target of a symbolic link, as written; nil when the path is not a link.
@@ -344,7 +373,7 @@ public struct SourceTree: Sendable {
     /// The entries of a directory (names only), sorted bytewise as `glob(3)` sorts them in the C locale.
     public func listDirectory(_ hostPath: String) -> [String] {
         guard case .success(let real) = confined(hostPath), let names = try? FileManager.default.contentsOfDirectory(atPath: real) else { return [] }
-        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// Expands a glob over host paths (`*`, `?`, `[...]` in any component), sorted per directory
@@ -438,8 +467,8 @@ public struct SourceTree: Sendable {
     public func displayPath(_ hostPath: String) -> String {
         let path = SourceTree.normalise(hostPath)
         if let alias = aliases[path] { return alias }
-        if path.hasPrefix(base.path + "/") { return String(path.dropFirst(base.path.count + 1)) }
-        if let root, root.path != "/", path.hasPrefix(root.path + "/") { return String(path.dropFirst(root.path.count)) }
+        if path.hasPrefix(basePath + "/") { return String(path.dropFirst(basePath.count + 1)) }
+        if let root = rootPath, root != "/", path.hasPrefix(root + "/") { return String(path.dropFirst(root.count)) }
         return path
     }
 }

@@ -67,21 +67,33 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     private static func quote(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): append("\\\"", to: &out)
-            case UInt8(ascii: "\\"): append("\\\\", to: &out)
-            case 0x0A: append("\\n", to: &out)
-            case 0x0D: append("\\r", to: &out)
-            case 0x09: append("\\t", to: &out)
-            case 0..<0x20:
-                append("\\u00", to: &out)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            default: out.append(byte)
+        var text = text
+        text.withUTF8 { bytes in
+            // Runs that need no escape (nearly all of a message) are copied whole.
+            var run = 0
+            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+                run = index + 1
+                escape(byte, into: &out)
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    private static func escape(_ byte: UInt8, into out: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "\""): append("\\\"", to: &out)
+        case UInt8(ascii: "\\"): append("\\\\", to: &out)
+        case 0x0A: append("\\n", to: &out)
+        case 0x0D: append("\\r", to: &out)
+        case 0x09: append("\\t", to: &out)
+        case 0..<0x20:
+            append("\\u00", to: &out)
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
+        default: out.append(byte)
+        }
     }
 }
 

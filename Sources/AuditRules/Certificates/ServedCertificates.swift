@@ -4,24 +4,38 @@ import Certificates
 import WebServer
 
 /// A certificate as a server presents it: the leaf, what is served after it, the key beside
-/// it, the names it must cover, and the directive that names it.
-struct ServedCertificate {
-    var host: VirtualHost?
-    var file: CertificateFile
-    var leaf: CertificateInfo
+/// it, the names it must cover, and the directive that names it. A class: every certificate
+/// rule walks the same list, which is shared rather than copied field by field.
+final class ServedCertificate: Sendable {
+    let host: VirtualHost?
+    let file: CertificateFile
+    let leaf: CertificateInfo
     /// Everything served after the leaf (rest of the file, then a chain file), in order.
-    var chain: [CertificateInfo]
+    let chain: [CertificateInfo]
     /// Fingerprints of the chain certificates that only Apache's SSLCertificateChainFile names:
     /// mod_ssl adds those with `SSL_CTX_add_extra_chain_cert`, which OpenSSL's security level does
     /// not check, so a weak one there does not stop Apache from starting (the same certificate in
     /// the certificate file, nginx's or Apache's, does).
-    var startUnchecked: Set<String> = []
-    var keyFile: CertificateFile?
-    var keyLocation: SourceLocation?
+    let startUnchecked: Set<String>
+    let keyFile: CertificateFile?
+    let keyLocation: SourceLocation?
     /// Where the certificate is named (`ssl_certificate`, `SSLCertificateFile`), or the file itself.
-    var location: SourceLocation
+    let location: SourceLocation
     /// The proxied hostnames this certificate must cover.
-    var hostnames: [String]
+    let hostnames: [String]
+
+    init(host: VirtualHost?, file: CertificateFile, leaf: CertificateInfo, chain: [CertificateInfo], startUnchecked: Set<String> = [],
+         keyFile: CertificateFile?, keyLocation: SourceLocation?, location: SourceLocation, hostnames: [String]) {
+        self.host = host
+        self.file = file
+        self.leaf = leaf
+        self.chain = chain
+        self.startUnchecked = startUnchecked
+        self.keyFile = keyFile
+        self.keyLocation = keyLocation
+        self.location = location
+        self.hostnames = hostnames
+    }
 
     /// Every served certificate: per virtual host with TLS, then certificate files given on
     /// their own (which must cover `--hostname`, if any).

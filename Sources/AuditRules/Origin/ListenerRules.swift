@@ -19,6 +19,11 @@ struct HostSelection {
     private let hosts: [VirtualHost]
     private let configs: [Config]
 
+    /// The selection for a model, built once and shared by the rules that ask.
+    static func of(_ model: OriginModel) -> HostSelection {
+        model.derived.value("host selection") { HostSelection(model) }
+    }
+
     init(_ model: OriginModel) {
         var hosts: [VirtualHost] = []
         var configs: [Config] = []
@@ -90,7 +95,7 @@ struct TLSListenerMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard [.full, .strict, .originPull].contains(profile.tlsMode), !model.webServer.servers.isEmpty else { return [] }
         var findings: [Finding] = []
-        let selection = HostSelection(model)
+        let selection = HostSelection.of(model)
         for hostname in OriginContext.hostnames(model, profile) {
             guard let chosen = selection.host(for: hostname, port: 443) else {
                 guard let anchor = selection.anyHost(serving: hostname) else { continue }
@@ -126,7 +131,7 @@ struct HTTPListenerMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard profile.tlsMode != .originPull, !model.webServer.servers.isEmpty else { return [] }
         var findings: [Finding] = []
-        let selection = HostSelection(model)
+        let selection = HostSelection.of(model)
         for hostname in OriginContext.hostnames(model, profile) {
             guard selection.host(for: hostname, port: 80) == nil, let anchor = selection.anyHost(serving: hostname) else { continue }
             let always = profile.tlsMode == .flexible || profile.tlsMode == .off

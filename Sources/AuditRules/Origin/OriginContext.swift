@@ -18,12 +18,14 @@ enum OriginContext {
     /// The hostnames to reason about: `--hostname`, or every exact name configured.
     static func hostnames(_ model: OriginModel, _ profile: Profile) -> [String] {
         if !profile.hostnames.isEmpty { return profile.hostnames }
-        var names: [String] = []
-        var seen = Set<String>()
-        for host in model.webServer.virtualHosts {
-            for name in host.names { if case .exact(let n) = name.value, seen.insert(n.lowercased()).inserted { names.append(n) } }
+        return model.derived.value("configured hostnames") {
+            var names: [String] = []
+            var seen = Set<String>()
+            for host in model.webServer.virtualHosts {
+                for name in host.names { if case .exact(let n) = name.value, seen.insert(n.lowercased()).inserted { names.append(n) } }
+            }
+            return names
         }
-        return names
     }
 
     /// The ports the CDN will open connections to: what the mode implies (flexible: 80;

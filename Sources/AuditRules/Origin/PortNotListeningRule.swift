@@ -29,7 +29,7 @@ struct PortNotListeningRule: AuditRule {
         // server configured on the port but not running).
         var covered = Set<UInt16>()
         if model.sockets == nil {
-            let selection = HostSelection(model)
+            let selection = HostSelection.of(model)
             if OriginContext.hostnames(model, profile).contains(where: { selection.anyHost(serving: $0) != nil }) {
                 if profile.tlsMode != .originPull { covered.insert(80) }
                 if [.full, .strict, .originPull].contains(profile.tlsMode) { covered.insert(443) }
