@@ -163,13 +163,14 @@ struct LiveScanTests {
     /// where each (source, target) of `mounts` is bind-mounted and each program of `hiding` is
     /// "not installed" (its file replaced by /dev/null, which nothing can execute). The CDN is the
     /// test's (`directory/cdn-ranges.txt`), the trust anchor `directory/pki/root.pem`.
-    static func liveScan(in lab: OriginLab, mounts: [(String, String)], hiding hidden: [String], directory: URL) throws
-        -> (ids: Set<String>, output: String) {
-        var script = "set -e\n"
+    static func liveScan(in lab: OriginLab, mounts: [(String, String)], hiding hidden: [String], directory: URL,
+                         extra: [String] = []) throws -> (ids: Set<String>, output: String) {
+        var script = "set -e\ncd '\(TestTools.packageRoot.path)'\n"
         for (source, target) in mounts { script += "mount --bind '\(source)' '\(target)'\n" }
         for program in hidden { script += "mount --bind /dev/null '\(try TestTools.which(program))'\n" }
         script += "exec '\(Binary.path)' scan --live --format json --fail-on never --tls-mode strict --hostname www.example.test "
-            + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
+            + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z"
+            + extra.map { " '\($0)'" }.joined() + "\n"
         let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
                                        timeout: 120)
         try Binary.validateReport(result.stdout, status: result.status, arguments: ["scan", "--format", "json"])

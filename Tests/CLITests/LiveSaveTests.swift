@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `scan --live --save DIR`: a real live scan of the origin lab (a real nginx and firewall in
+/// private namespaces) writes what it collected; `originaudit scan DIR` later, with nothing of
+/// the lab left running, must report exactly the same findings — and DIR must hold no private
+/// key material.
+@Suite(.serialized, .oracle("the origin lab", unavailable: OriginLab.unavailableReason))
+struct LiveSaveTests {
+    @Test func savedCollectionAuditsLikeTheLiveScan() throws {
+        let directory = try TestTools.temporaryDirectory("originaudit-save")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("etc/nginx/ssl"), withIntermediateDirectories: true)
+        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
+        // www: chain in site.pem, its key alone in site.key, readable by everyone (a finding);
+        // api: key, leaf and intermediate in one file, as some panels write them.
+        let certificates = try TestTools.run("/bin/sh", ["-c", """
+            set -e
+            . "\(library)"
+            sub inter "/CN=Save Intermediate" root
+            leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
+            leaf api "/CN=api.example.test" "DNS:api.example.test" inter $VALID
+            cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
+            cp site.key ../etc/nginx/ssl/site.key
+            chmod 644 ../etc/nginx/ssl/site.key
+            cat api.key api.pem inter.pem > ../etc/nginx/ssl/both.pem
+            chmod 600 ../etc/nginx/ssl/both.pem
+            """], currentDirectory: directory.path, timeout: 120)
+        try #require(certificates.status == 0, "\(certificates.stderr)")
+        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
+        let ssl = directory.appendingPathComponent("etc/nginx/ssl").path
+        let configuration = directory.appendingPathComponent("etc/nginx/nginx.conf")
+        try """
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                set_real_ip_from 192.0.2.0/24;
+                real_ip_header CF-Connecting-IP;
+                server {
+                    listen 80;
+                    server_name www.example.test;
+                    return 301 https://$host$request_uri;
+                }
+                server {
+                    listen 443 ssl;
+                    server_name www.example.test;
+                    ssl_certificate \(ssl)/site.pem;
+                    ssl_certificate_key \(ssl)/site.key;
+                    location / { proxy_pass http://127.0.0.1:9000; }
+                }
+                server {
+                    listen 443 ssl;
+                    server_name api.example.test;
+                    ssl_certificate \(ssl)/both.pem;
+                    ssl_certificate_key \(ssl)/both.pem;
+                    return 200 "api";
+                }
+            }
+
+            """.write(to: configuration, atomically: false, encoding: .utf8)
+
+        let lab = try OriginLab()
+        defer { lab.close() }
+        try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
+        try lab.startNginx(configuration: configuration, port: 443)
+        let empty = directory.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        var mounts = [(directory.appendingPathComponent("etc/nginx").path, "/etc/nginx")]
+        if FileManager.default.fileExists(atPath: "/etc/apache2") { mounts.append((empty.path, "/etc/apache2")) }
+
+        let saved = directory.appendingPathComponent("evidence").path
+        let live = try LiveScanTests.liveScan(in: lab, mounts: mounts, hiding: ["ipset"], directory: directory, extra: ["--save", saved])
+        // Something to compare: the unreachable upstream (sockets), the open key (a stand-in's
+        // mode), the missing ipset (a collection finding).
+        #expect(live.ids.isSuperset(of: ["origin.upstream-unreachable", "tls.key-permissions", "input.unresolved"]), "\(live.output)")
+        lab.close()
+
+        // Offline, from the same directory, with the same profile on the command line — and
+        // with none, the saved .originaudit.yml supplying it.
+        let profile = ["--tls-mode", "strict", "--hostname", "www.example.test", "--cdn-ranges", directory.path + "/cdn-ranges.txt",
+                       "--ca-file", directory.path + "/pki/root.pem"]
+        for options in [profile, []] {
+            let offline = try Binary.run(["scan", saved, "--root", saved, "--format", "json", "--fail-on", "never",
+                                          "--at", "2026-11-23T00:00:00Z"] + options)
+            #expect(offline.status == 0, "\(offline.stderr)")
+            #expect(try Self.findings(offline.stdout) == Self.findings(live.output),
+                    "offline (\(options.isEmpty ? "settings from .originaudit.yml" : "profile given")):\n\(offline.stdout)\nlive:\n\(live.output)")
+        }
+        // `scan DIR` alone: the saved .originaudit.yml makes DIR its own root.
+        let plain = try Binary.run(["scan", saved, "--format", "json", "--fail-on", "never", "--at", "2026-11-23T00:00:00Z"])
+        #expect(try Self.findings(plain.stdout) == Self.findings(live.output), "\(plain.stdout)")
+
+        // No private key's base64 anywhere under DIR; each key is a stand-in recording its mode.
+        for name in ["site.key", "both.pem"] {
+            let key = try String(contentsOfFile: ssl + "/" + name, encoding: .utf8)
+            let base64 = Self.privateKeyLines(key)
+            try #require(base64.count > 10, "the test key should have its base64 lines")
+            let leaked = try Self.files(under: saved).filter { file in
+                let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data(), as: UTF8.self)
+                return base64.contains { text.contains($0) }
+            }
+            #expect(leaked.isEmpty, "\(name)'s private key is in \(leaked)")
+            let standIn = try String(contentsOfFile: saved + ssl + "/" + name, encoding: .utf8)
+            #expect(standIn.contains("-----BEGIN ORIGINAUDIT KEY STAND-IN-----") && !standIn.contains("PRIVATE KEY"), "\(standIn)")
+            #expect(standIn.contains(name == "site.key" ? "\"mode\":\"644\"" : "\"mode\":\"600\""), "\(standIn)")
+        }
+        // The combined file keeps its certificates, on the lines they were on.
+        let combined = try String(contentsOfFile: ssl + "/both.pem", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let savedCombined = try String(contentsOfFile: saved + ssl + "/both.pem", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(combined.count == savedCombined.count)
+        for (index, line) in combined.enumerated() where line.hasPrefix("-----BEGIN CERTIFICATE") {
+            #expect(savedCombined[index] == line, "line \(index + 1)")
+        }
+
+        // Safe modes: nothing under DIR readable by others; the manifest says what, when, where.
+        for file in try Self.files(under: saved, includingDirectories: true) {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int)
+            #expect(mode & 0o077 == 0, "\(file) has mode \(String(mode, radix: 8))")
+        }
+        let manifestData = try Data(contentsOf: URL(fileURLWithPath: saved + "/.originaudit-live/manifest.json"))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: manifestData) as? [String: Any])
+        #expect(manifest["format"] as? String == "originaudit-live-evidence")
+        #expect((manifest["tool"] as? [String: String])?["version"] != nil && manifest["host"] is String && manifest["collectedAt"] is String)
+        #expect((manifest["inputs"] as? [[String: Any]])?.contains { $0["file"] as? String == "nginx-T.conf" } == true, "\(manifest)")
+        let project = try String(contentsOfFile: saved + "/.originaudit.yml", encoding: .utf8)
+        #expect(project.contains("root: .") && project.contains("tlsMode: strict") && project.contains("hostnames: [\"www.example.test\"]"), "\(project)")
+    }
+
+    /// The findings of a JSON report, each as canonical JSON (sorted keys): rule, severity,
+    /// message, location, related locations, remediation, fingerprint — all must match.
+    static func findings(_ report: String) throws -> [String] {
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])
+        let findings = try #require(json["findings"] as? [[String: Any]])
+        return try findings.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
+    }
+
+    /// The base64 lines inside a PEM text's private key blocks.
+    static func privateKeyLines(_ pem: String) -> [String] {
+        var inside = false
+        var lines: [String] = []
+        for line in pem.split(separator: "\n") {
+            if line.hasPrefix("-----BEGIN") { inside = line.contains("PRIVATE KEY"); continue }
+            if line.hasPrefix("-----END") { inside = false; continue }
+            if inside { lines.append(String(line)) }
+        }
+        return lines
+    }
+
+    static func files(under root: String, includingDirectories: Bool = false) throws -> [String] {
+        var result: [String] = includingDirectories ? [root] : []
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return result }
+        while let relative = enumerator.nextObject() as? String {
+            let path = root + "/" + relative
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            if !isDirectory.boolValue || includingDirectories { result.append(path) }
+        }
+        return result
+    }
+}
+
+/// `--save DIR` refuses a directory that is not new or empty, a link, and a scan without
+/// `--live` — before collecting anything, and without touching what is there.
+struct LiveSaveRefusalTests {
+    @Test func saveRefusesWhatItWouldOverwrite() throws {
+        let directory = try TestTools.temporaryDirectory("originaudit-save-refused")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let full = directory.appendingPathComponent("full")
+        try FileManager.default.createDirectory(at: full, withIntermediateDirectories: true)
+        try "keep me\n".write(to: full.appendingPathComponent("notes.txt"), atomically: false, encoding: .utf8)
+        let refused = try Binary.run(["scan", "--live", "--save", full.path])
+        #expect(refused.status == 2 && refused.stderr.contains("not empty"), "\(refused)")
+        #expect(try String(contentsOf: full.appendingPathComponent("notes.txt"), encoding: .utf8) == "keep me\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: full.path) == ["notes.txt"])
+
+        // A link to an empty directory is not followed.
+        let target = directory.appendingPathComponent("target")
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        let link = directory.appendingPathComponent("link")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: target)
+        let linked = try Binary.run(["scan", "--live", "--save", link.path])
+        #expect(linked.status == 2 && linked.stderr.contains("not a directory"), "\(linked)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
+
+        let withoutLive = try Binary.run(["scan", directory.path, "--save", directory.appendingPathComponent("new").path])
+        #expect(withoutLive.status == 2 && withoutLive.stderr.contains("--live"), "\(withoutLive)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("new").path))
+    }
+}
+
+/// A finding's fingerprint is the same wherever the scanned tree is checked out: certificate
+/// rules keyed their fingerprints on the host path (`/tmp/a/etc/nginx/ssl/site.key`), so a
+/// suppression by fingerprint stopped matching in another checkout, and a saved live
+/// collection (`--save`) fingerprinted differently from the live scan.
+struct FingerprintPlacementTests {
+    @Test func fingerprintsDoNotDependOnWhereTheTreeIs() throws {
+        let fixture = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/tls.key-permissions/world-readable-key")
+        let directory = try TestTools.temporaryDirectory("originaudit-fingerprint")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var fingerprints: [[String]] = []
+        for place in ["a", "b/deeper"] {
+            let target = directory.appendingPathComponent(place)
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: fixture, to: target)
+            var environment = ProcessInfo.processInfo.environment
+            environment["ORIGINAUDIT_REPO"] = TestTools.packageRoot.path
+            let setup = try TestTools.run("/bin/bash", ["setup.sh"], environment: environment, currentDirectory: target.path, timeout: 120)
+            try #require(setup.status == 0, "\(setup.stderr)")
+            // From / so that paths show as the configuration names them, under --root.
+            let scan = try Binary.run(["scan", target.path, "--root", target.path, "--format", "json", "--fail-on", "never"], in: "/")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(scan.stdout.utf8)) as? [String: Any])
+            let findings = try #require(json["findings"] as? [[String: Any]])
+            #expect(findings.contains { $0["ruleId"] as? String == "tls.key-permissions" }, "\(scan.stdout)")
+            fingerprints.append(findings.map { "\($0["ruleId"] ?? "") \($0["fingerprint"] ?? "")" }.sorted())
+        }
+        #expect(fingerprints[0] == fingerprints[1])
+    }
+}
