@@ -127,6 +127,91 @@ struct LiveSaveTests {
         #expect(project.contains("root: .") && project.contains("tlsMode: strict") && project.contains("hostnames: [\"www.example.test\"]"), "\(project)")
     }
 
+    /// The same for Apache: its configuration (main file, an included directory, envvars) is
+    /// laid out under its absolute paths and read back under --root; httpd's compiled-in modules
+    /// and sockets come from the manifest. One virtual host names a key that is not its
+    /// certificate's: the stand-in's public key must still tell them apart.
+    @Test(.oracle("the origin lab's Apache", unavailable: OriginLab.apacheUnavailableReason))
+    func savedApacheCollectionAuditsLikeTheLiveScan() throws {
+        let directory = try TestTools.temporaryDirectory("originaudit-save-apache")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let etc = directory.appendingPathComponent("etc/apache2")
+        try FileManager.default.createDirectory(at: etc.appendingPathComponent("ssl"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: etc.appendingPathComponent("sites-enabled"), withIntermediateDirectories: true)
+        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
+        let certificates = try TestTools.run("/bin/sh", ["-c", """
+            set -e
+            . "\(library)"
+            leaf other "/CN=other.example.test" "DNS:other.example.test" root $VALID
+            cp other.key ../etc/apache2/ssl/other.key
+            chmod 644 ../etc/apache2/ssl/other.key
+            site www.example.test "DNS:www.example.test" etc/apache2/ssl etc/apache2/ssl
+            """], currentDirectory: directory.path, timeout: 120)
+        try #require(certificates.status == 0, "\(certificates.stderr)")
+        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
+        let ssl = etc.appendingPathComponent("ssl").path
+        let configuration = etc.appendingPathComponent("apache2.conf")
+        try """
+            \(OriginLab.apacheHeader(modules: ["mpm_prefork", "authz_core", "alias", "ssl", "socache_shmcb", "remoteip", "proxy", "proxy_http"]))
+            ErrorLog \(directory.path)/error.log
+            Listen 80
+            Listen 443
+            RemoteIPHeader CF-Connecting-IP
+            RemoteIPTrustedProxy 192.0.2.0/24
+            IncludeOptional \(etc.path)/sites-enabled/*.conf
+            """.write(to: configuration, atomically: false, encoding: .utf8)
+        try """
+            <VirtualHost *:80>
+                ServerName www.example.test
+                Redirect permanent / https://www.example.test/
+            </VirtualHost>
+            <VirtualHost *:443>
+                ServerName www.example.test
+                SSLEngine on
+                SSLCertificateFile \(ssl)/www.example.test.pem
+                SSLCertificateKeyFile \(ssl)/www.example.test.key
+                ProxyPass / http://127.0.0.1:9000/
+            </VirtualHost>
+
+            """.write(to: etc.appendingPathComponent("sites-enabled/www.conf"), atomically: false, encoding: .utf8)
+        try "export APACHE_RUN_USER=nobody\nexport APACHE_RUN_GROUP=nogroup\nexport LANG=C\n"
+            .write(to: etc.appendingPathComponent("envvars"), atomically: false, encoding: .utf8)
+
+        let lab = try OriginLab()
+        defer { lab.close() }
+        try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
+        try lab.startApache(configuration: configuration, port: 443)
+        // Not served by httpd (it would refuse the mismatched key), but in the configuration the
+        // audit reads from now on: a virtual host whose key is another certificate's.
+        try """
+            <VirtualHost *:443>
+                ServerName mismatch.example.test
+                SSLEngine on
+                SSLCertificateFile \(ssl)/www.example.test.pem
+                SSLCertificateKeyFile \(ssl)/other.key
+            </VirtualHost>
+
+            """.write(to: etc.appendingPathComponent("sites-enabled/mismatch.conf"), atomically: false, encoding: .utf8)
+
+        let saved = directory.appendingPathComponent("evidence").path
+        let live = try LiveScanTests.liveScan(in: lab, mounts: [(etc.path, "/etc/apache2")], hiding: ["nginx"], directory: directory,
+                                              extra: ["--save", saved])
+        #expect(live.ids.isSuperset(of: ["origin.upstream-unreachable", "tls.key-mismatch", "tls.key-permissions", "input.unresolved"]),
+                "\(live.output)")
+        lab.close()
+        let offline = try Binary.run(["scan", saved, "--format", "json", "--fail-on", "never", "--at", "2026-11-23T00:00:00Z"])
+        #expect(try Self.findings(offline.stdout) == Self.findings(live.output), "offline:\n\(offline.stdout)\nlive:\n\(live.output)")
+        for key in ["www.example.test.key", "other.key"] {
+            let base64 = Self.privateKeyLines(try String(contentsOfFile: ssl + "/" + key, encoding: .utf8))
+            let leaked = try Self.files(under: saved).filter { file in
+                let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data(), as: UTF8.self)
+                return base64.contains { text.contains($0) }
+            }
+            #expect(!base64.isEmpty && leaked.isEmpty, "\(key) is in \(leaked)")
+        }
+        #expect(FileManager.default.fileExists(atPath: saved + etc.path + "/sites-enabled/mismatch.conf"))
+    }
+
     /// The findings of a JSON report, each as canonical JSON (sorted keys): rule, severity,
     /// message, location, related locations, remediation, fingerprint — all must match.
     static func findings(_ report: String) throws -> [String] {
