@@ -253,6 +253,14 @@ struct Scan: AsyncParsableCommand {
         .originaudit.yml — resolves under --root (an absolute symlink target is a path on the audited \
         host; `..` stops at the root) and never leaves it.
 
+        Saved live scans: --live --save DIR writes what the scan collected into DIR (new or \
+        empty; nothing is overwritten; files 0600, directories 0700): the files it read under their \
+        absolute paths, private keys replaced by stand-ins (type, size, public key, the file's mode \
+        and owner — never the key), the dumps, sockets, modules and routes in DIR/.originaudit-live/ \
+        with manifest.json (tool version, host, time), and a .originaudit.yml (root: . and the \
+        profile). `originaudit scan DIR` replays it: the manifest's inputs, not every file in DIR, \
+        giving the live scan's findings.
+
         Limits: files up to 64 MiB; FIFOs and devices are never opened for reading; YAML nesting up \
         to 64 levels; Apache ${VAR} expansion up to 1 MiB per line; at most 100 findings per file \
         and rule, then one that counts the rest; no report quotes text inside PEM armour, and \
