@@ -99,41 +99,7 @@ struct LiveScanTests {
     func liveScanSeesARunningApache() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live-apache")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let etc = directory.appendingPathComponent("etc/apache2")
-        try FileManager.default.createDirectory(at: etc.appendingPathComponent("ssl"), withIntermediateDirectories: true)
-        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
-        let certificates = try TestTools.run("/bin/sh", ["-c", """
-            set -e
-            . "\(library)"
-            site www.example.test "DNS:www.example.test" etc/apache2/ssl etc/apache2/ssl
-            """], currentDirectory: directory.path, timeout: 120)
-        try #require(certificates.status == 0, "\(certificates.stderr)")
-        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
-        let ssl = etc.appendingPathComponent("ssl").path
-        let configuration = etc.appendingPathComponent("apache2.conf")
-        try """
-            \(OriginLab.apacheHeader(modules: ["mpm_prefork", "authz_core", "alias", "ssl", "socache_shmcb", "remoteip", "proxy", "proxy_http"]))
-            ErrorLog \(directory.path)/error.log
-            Listen 80
-            Listen 443
-            RemoteIPHeader CF-Connecting-IP
-            RemoteIPTrustedProxy 192.0.2.0/24 198.51.100.0/24
-            <VirtualHost *:80>
-                ServerName www.example.test
-                Redirect permanent / https://www.example.test/
-            </VirtualHost>
-            <VirtualHost *:443>
-                ServerName www.example.test
-                SSLEngine on
-                SSLCertificateFile \(ssl)/www.example.test.pem
-                SSLCertificateKeyFile \(ssl)/www.example.test.key
-                ProxyPass / http://127.0.0.1:9000/
-            </VirtualHost>
-
-            """.write(to: configuration, atomically: false, encoding: .utf8)
-        // What apache2ctl sources before running httpd: Debian's variables, nothing else needed.
-        try "export APACHE_RUN_USER=nobody\nexport APACHE_RUN_GROUP=nogroup\nexport LANG=C\n"
-            .write(to: etc.appendingPathComponent("envvars"), atomically: false, encoding: .utf8)
+        let (etc, configuration) = try Self.apacheSite(in: directory)
 
         let lab = try OriginLab()
         defer { lab.close() }
@@ -157,6 +123,57 @@ struct LiveScanTests {
                       name: "application", scratch: application, port: 9000)
         let second = try liveScan()
         #expect(second.ids == ["input.unresolved"], "\(second.output)")
+    }
+
+    /// An Apache origin for www.example.test under `directory/etc/apache2` (and the test's CDN in
+    /// `directory/cdn-ranges.txt`): leaf and intermediate in ssl/www.example.test.pem, its key
+    /// beside it, made by the fixtures' certificate library after `certificateScript` (run first,
+    /// in its pki folder); apache2.conf serving the two virtual hosts, in `sites-enabled/www.conf`
+    /// through an IncludeOptional when `sitesDirectory`; Debian's envvars.
+    static func apacheSite(in directory: URL, certificateScript: String = "", sitesDirectory: Bool = false) throws
+        -> (etc: URL, configuration: URL) {
+        let etc = directory.appendingPathComponent("etc/apache2")
+        try FileManager.default.createDirectory(at: etc.appendingPathComponent("ssl"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: etc.appendingPathComponent("sites-enabled"), withIntermediateDirectories: true)
+        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
+        let certificates = try TestTools.run("/bin/sh", ["-c", """
+            set -e
+            . "\(library)"
+            \(certificateScript)
+            site www.example.test "DNS:www.example.test" etc/apache2/ssl etc/apache2/ssl
+            """], currentDirectory: directory.path, timeout: 120)
+        try #require(certificates.status == 0, "\(certificates.stderr)")
+        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
+        let ssl = etc.appendingPathComponent("ssl").path
+        let hosts = """
+            <VirtualHost *:80>
+                ServerName www.example.test
+                Redirect permanent / https://www.example.test/
+            </VirtualHost>
+            <VirtualHost *:443>
+                ServerName www.example.test
+                SSLEngine on
+                SSLCertificateFile \(ssl)/www.example.test.pem
+                SSLCertificateKeyFile \(ssl)/www.example.test.key
+                ProxyPass / http://127.0.0.1:9000/
+            </VirtualHost>
+
+            """
+        if sitesDirectory { try hosts.write(to: etc.appendingPathComponent("sites-enabled/www.conf"), atomically: false, encoding: .utf8) }
+        let configuration = etc.appendingPathComponent("apache2.conf")
+        try """
+            \(OriginLab.apacheHeader(modules: ["mpm_prefork", "authz_core", "alias", "ssl", "socache_shmcb", "remoteip", "proxy", "proxy_http"]))
+            ErrorLog \(directory.path)/error.log
+            Listen 80
+            Listen 443
+            RemoteIPHeader CF-Connecting-IP
+            RemoteIPTrustedProxy 192.0.2.0/24 198.51.100.0/24
+            \(sitesDirectory ? "IncludeOptional \(etc.path)/sites-enabled/*.conf\n" : hosts)
+            """.write(to: configuration, atomically: false, encoding: .utf8)
+        // What apache2ctl sources before running httpd: Debian's variables, nothing else needed.
+        try "export APACHE_RUN_USER=nobody\nexport APACHE_RUN_GROUP=nogroup\nexport LANG=C\n"
+            .write(to: etc.appendingPathComponent("envvars"), atomically: false, encoding: .utf8)
+        return (etc, configuration)
     }
 
     /// `originaudit scan --live` inside the lab's origin namespace and a private mount namespace
