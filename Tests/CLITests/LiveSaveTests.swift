@@ -11,44 +11,14 @@ struct LiveSaveTests {
     @Test func savedCollectionAuditsLikeTheLiveScan() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-save")
         defer { try? FileManager.default.removeItem(at: directory) }
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("etc/nginx/ssl"), withIntermediateDirectories: true)
-        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
         // www: chain in site.pem, its key alone in site.key, readable by everyone (a finding);
         // api: key, leaf and intermediate in one file, as some panels write them.
-        let certificates = try TestTools.run("/bin/sh", ["-c", """
-            set -e
-            . "\(library)"
-            sub inter "/CN=Save Intermediate" root
-            leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
+        let ssl = directory.appendingPathComponent("etc/nginx/ssl").path
+        let (configuration, mounts) = try LiveScanTests.nginxSite(in: directory, certificateScript: """
             leaf api "/CN=api.example.test" "DNS:api.example.test" inter $VALID
-            cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
-            cp site.key ../etc/nginx/ssl/site.key
-            chmod 644 ../etc/nginx/ssl/site.key
             cat api.key api.pem inter.pem > ../etc/nginx/ssl/both.pem
             chmod 600 ../etc/nginx/ssl/both.pem
-            """], currentDirectory: directory.path, timeout: 120)
-        try #require(certificates.status == 0, "\(certificates.stderr)")
-        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
-        let ssl = directory.appendingPathComponent("etc/nginx/ssl").path
-        let configuration = directory.appendingPathComponent("etc/nginx/nginx.conf")
-        try """
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                set_real_ip_from 192.0.2.0/24;
-                real_ip_header CF-Connecting-IP;
-                server {
-                    listen 80;
-                    server_name www.example.test;
-                    return 301 https://$host$request_uri;
-                }
-                server {
-                    listen 443 ssl;
-                    server_name www.example.test;
-                    ssl_certificate \(ssl)/site.pem;
-                    ssl_certificate_key \(ssl)/site.key;
-                    location / { proxy_pass http://127.0.0.1:9000; }
-                }
+            """, keyMode: "644", extraServers: """
                 server {
                     listen 443 ssl;
                     server_name api.example.test;
@@ -56,18 +26,12 @@ struct LiveSaveTests {
                     ssl_certificate_key \(ssl)/both.pem;
                     return 200 "api";
                 }
-            }
 
-            """.write(to: configuration, atomically: false, encoding: .utf8)
-
+            """)
         let lab = try OriginLab()
         defer { lab.close() }
         try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
         try lab.startNginx(configuration: configuration, port: 443)
-        let empty = directory.appendingPathComponent("empty")
-        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-        var mounts = [(directory.appendingPathComponent("etc/nginx").path, "/etc/nginx")]
-        if FileManager.default.fileExists(atPath: "/etc/apache2") { mounts.append((empty.path, "/etc/apache2")) }
 
         let saved = directory.appendingPathComponent("evidence").path
         let live = try LiveScanTests.liveScan(in: lab, mounts: mounts, hiding: ["ipset"], directory: directory, extra: ["--save", saved])

@@ -12,56 +12,13 @@ struct LiveScanTests {
     @Test func liveScanSeesTheRunningOrigin() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live")
         defer { try? FileManager.default.removeItem(at: directory) }
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("etc/nginx/ssl"), withIntermediateDirectories: true)
-        // A private CA, an intermediate and a leaf for www.example.test, made by openssl now.
-        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
-        let certificates = try TestTools.run("/bin/sh", ["-c", """
-            set -e
-            . "\(library)"
-            sub inter "/CN=Live Intermediate" root
-            leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
-            cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
-            cp site.key ../etc/nginx/ssl/site.key
-            chmod 600 ../etc/nginx/ssl/site.key
-            """], currentDirectory: directory.path, timeout: 120)
-        try #require(certificates.status == 0, "\(certificates.stderr)")
-        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
-        let ssl = directory.appendingPathComponent("etc/nginx/ssl").path
-        let configuration = directory.appendingPathComponent("etc/nginx/nginx.conf")
-        try """
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                set_real_ip_from 192.0.2.0/24;
-                set_real_ip_from 198.51.100.0/24;
-                real_ip_header CF-Connecting-IP;
-                server {
-                    listen 80;
-                    server_name www.example.test;
-                    return 301 https://$host$request_uri;
-                }
-                server {
-                    listen 443 ssl;
-                    server_name www.example.test;
-                    ssl_certificate \(ssl)/site.pem;
-                    ssl_certificate_key \(ssl)/site.key;
-                    location / { proxy_pass http://127.0.0.1:9000; }
-                }
-            }
-
-            """.write(to: configuration, atomically: false, encoding: .utf8)
+        let (configuration, mounts) = try Self.nginxSite(in: directory)
 
         let lab = try OriginLab()
         defer { lab.close() }
         try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
         let nginx = try lab.startNginx(configuration: configuration, port: 443)
 
-        // /etc/nginx is the test's configuration only inside the scan's private mount namespace;
-        // /etc/apache2 is hidden behind an empty directory so the machine's own Apache is not audited.
-        let empty = directory.appendingPathComponent("empty")
-        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-        var mounts = [(directory.appendingPathComponent("etc/nginx").path, "/etc/nginx")]
-        if FileManager.default.fileExists(atPath: "/etc/apache2") { mounts.append((empty.path, "/etc/apache2")) }
         func liveScan(hiding hidden: [String] = []) throws -> (ids: Set<String>, output: String) {
             try Self.liveScan(in: lab, mounts: mounts, hiding: hidden, directory: directory)
         }
@@ -123,6 +80,60 @@ struct LiveScanTests {
                       name: "application", scratch: application, port: 9000)
         let second = try liveScan()
         #expect(second.ids == ["input.unresolved"], "\(second.output)")
+    }
+
+    /// An nginx origin for www.example.test under `directory/etc/nginx` (and the test's CDN in
+    /// `directory/cdn-ranges.txt`): a private CA, an intermediate and a leaf made by openssl now
+    /// (`certificateScript` runs after them, in the pki folder), the chain in ssl/site.pem, the key
+    /// in ssl/site.key with `keyMode`; nginx.conf redirecting 80 to 443 and proxying 443 to port
+    /// 9000, then `extraServers`. The mounts for `liveScan`: /etc/nginx is this configuration only
+    /// inside the scan's private mount namespace, and /etc/apache2 is hidden behind an empty
+    /// directory so the machine's own Apache is not audited.
+    static func nginxSite(in directory: URL, certificateScript: String = "", keyMode: String = "600", extraServers: String = "") throws
+        -> (configuration: URL, mounts: [(String, String)]) {
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("etc/nginx/ssl"), withIntermediateDirectories: true)
+        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
+        let certificates = try TestTools.run("/bin/sh", ["-c", """
+            set -e
+            . "\(library)"
+            sub inter "/CN=Live Intermediate" root
+            leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
+            cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
+            cp site.key ../etc/nginx/ssl/site.key
+            chmod \(keyMode) ../etc/nginx/ssl/site.key
+            \(certificateScript)
+            """], currentDirectory: directory.path, timeout: 120)
+        try #require(certificates.status == 0, "\(certificates.stderr)")
+        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
+        let ssl = directory.appendingPathComponent("etc/nginx/ssl").path
+        let configuration = directory.appendingPathComponent("etc/nginx/nginx.conf")
+        try """
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                set_real_ip_from 192.0.2.0/24;
+                set_real_ip_from 198.51.100.0/24;
+                real_ip_header CF-Connecting-IP;
+                server {
+                    listen 80;
+                    server_name www.example.test;
+                    return 301 https://$host$request_uri;
+                }
+                server {
+                    listen 443 ssl;
+                    server_name www.example.test;
+                    ssl_certificate \(ssl)/site.pem;
+                    ssl_certificate_key \(ssl)/site.key;
+                    location / { proxy_pass http://127.0.0.1:9000; }
+                }
+            \(extraServers)}
+
+            """.write(to: configuration, atomically: false, encoding: .utf8)
+        let empty = directory.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        var mounts = [(directory.appendingPathComponent("etc/nginx").path, "/etc/nginx")]
+        if FileManager.default.fileExists(atPath: "/etc/apache2") { mounts.append((empty.path, "/etc/apache2")) }
+        return (configuration, mounts)
     }
 
     /// An Apache origin for www.example.test under `directory/etc/apache2` (and the test's CDN in
