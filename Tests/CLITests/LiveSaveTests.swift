@@ -55,16 +55,9 @@ struct LiveSaveTests {
         let plain = try Binary.run(["scan", saved, "--format", "json", "--fail-on", "never", "--at", "2026-11-23T00:00:00Z"])
         #expect(try Self.findings(plain.stdout) == Self.findings(live.output), "\(plain.stdout)")
 
-        // No private key's base64 anywhere under DIR; each key is a stand-in recording its mode.
+        // No private key anywhere under DIR; each key is a stand-in recording its mode.
         for name in ["site.key", "both.pem"] {
-            let key = try String(contentsOfFile: ssl + "/" + name, encoding: .utf8)
-            let base64 = Self.privateKeyLines(key)
-            try #require(base64.count > 10, "the test key should have its base64 lines")
-            let leaked = try Self.files(under: saved).filter { file in
-                let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data(), as: UTF8.self)
-                return base64.contains { text.contains($0) }
-            }
-            #expect(leaked.isEmpty, "\(name)'s private key is in \(leaked)")
+            #expect(try Self.filesRevealing(ssl + "/" + name, under: saved).isEmpty, "\(name)'s private key is under DIR")
             let standIn = try String(contentsOfFile: saved + ssl + "/" + name, encoding: .utf8)
             #expect(standIn.contains("-----BEGIN ORIGINAUDIT KEY STAND-IN-----") && !standIn.contains("PRIVATE KEY"), "\(standIn)")
             #expect(standIn.contains(name == "site.key" ? "\"mode\":\"644\"" : "\"mode\":\"600\""), "\(standIn)")
@@ -131,12 +124,7 @@ struct LiveSaveTests {
         let offline = try Binary.run(["scan", saved, "--format", "json", "--fail-on", "never", "--at", "2026-11-23T00:00:00Z"])
         #expect(try Self.findings(offline.stdout) == Self.findings(live.output), "offline:\n\(offline.stdout)\nlive:\n\(live.output)")
         for key in ["www.example.test.key", "other.key"] {
-            let base64 = Self.privateKeyLines(try String(contentsOfFile: ssl + "/" + key, encoding: .utf8))
-            let leaked = try Self.files(under: saved).filter { file in
-                let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data(), as: UTF8.self)
-                return base64.contains { text.contains($0) }
-            }
-            #expect(!base64.isEmpty && leaked.isEmpty, "\(key) is in \(leaked)")
+            #expect(try Self.filesRevealing(ssl + "/" + key, under: saved).isEmpty, "\(key) is under DIR")
         }
         #expect(FileManager.default.fileExists(atPath: saved + etc.path + "/sites-enabled/mismatch.conf"))
     }
@@ -149,16 +137,14 @@ struct LiveSaveTests {
         return try findings.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
     }
 
-    /// The base64 lines inside a PEM text's private key blocks.
-    static func privateKeyLines(_ pem: String) -> [String] {
-        var inside = false
-        var lines: [String] = []
-        for line in pem.split(separator: "\n") {
-            if line.hasPrefix("-----BEGIN") { inside = line.contains("PRIVATE KEY"); continue }
-            if line.hasPrefix("-----END") { inside = false; continue }
-            if inside { lines.append(String(line)) }
+    /// The files under `root` that give away the secret of the key in `keyFile` (in the clear or
+    /// in any base64), after checking that the key file itself does.
+    static func filesRevealing(_ keyFile: String, under root: String) throws -> [String] {
+        let secret = try #require(try KeySecrets.secret(ofKeyFile: keyFile), "openssl should print \(keyFile)'s secret")
+        try #require(KeySecrets.reveals([UInt8](try Data(contentsOf: URL(fileURLWithPath: keyFile))), secret: secret))
+        return try files(under: root).filter { file in
+            KeySecrets.reveals([UInt8]((try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()), secret: secret)
         }
-        return lines
     }
 
     static func files(under root: String, includingDirectories: Bool = false) throws -> [String] {
