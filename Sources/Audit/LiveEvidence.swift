@@ -119,7 +119,8 @@ public enum LiveEvidence {
         for (path, use) in log.entries {
             if path.hasPrefix(liveDirectory.path + "/") || path == liveDirectory.path { continue }
             let components = path.split(separator: "/").map(String.init)
-            guard path.hasPrefix("/"), !components.isEmpty, components.first != folder, path != "/.originaudit.yml" else {
+            if components.isEmpty { continue }  // `/` itself: DIR stands for it
+            guard path.hasPrefix("/"), components.first != folder, path != "/.originaudit.yml" else {
                 notes.append("save: \(path) was not saved (its place in DIR is reserved)")
                 continue
             }

@@ -133,6 +133,14 @@ struct InputArguments: ParsableArguments {
         // Refused before anything is collected: DIR must be new or empty.
         var evidence: EvidenceWriter?
         if let save {
+            // What --save keeps is what live mode collects; files named besides it would not be replayed.
+            var named = InputSelection()
+            named.paths = paths; named.iptables = iptables; named.ip6tables = ip6tables; named.ipset = ipset
+            named.nft = nft; named.nginx = nginx; named.apache = apache; named.certs = certs
+            named.add(project)
+            if !named.isEmpty {
+                failUsage("--save keeps what --live collects from this machine; files and directories named besides it (on the command line or in the project file's inputs) cannot be saved with it — audit them separately")
+            }
             do { evidence = try LiveEvidence.open(save) } catch { failUsage("\(error)") }
         }
         let inCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true

@@ -183,6 +183,9 @@ struct LiveSaveRefusalTests {
         #expect(linked.status == 2 && linked.stderr.contains("not a directory"), "\(linked)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).isEmpty)
 
+        // Files named besides --live would be audited but not replayed: refused.
+        let withPaths = try Binary.run(["scan", "--live", directory.path, "--save", directory.appendingPathComponent("new").path])
+        #expect(withPaths.status == 2 && withPaths.stderr.contains("audit them separately"), "\(withPaths)")
         let withoutLive = try Binary.run(["scan", directory.path, "--save", directory.appendingPathComponent("new").path])
         #expect(withoutLive.status == 2 && withoutLive.stderr.contains("--live"), "\(withoutLive)")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("new").path))
