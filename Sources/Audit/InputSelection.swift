@@ -15,6 +15,11 @@ public struct InputSelection: Sendable {
 
     public init() {}
 
+    /// Whether nothing at all was named.
+    public var isEmpty: Bool {
+        [paths, iptables, ip6tables, ipset, nft, nginx, apache, certs].allSatisfy(\.isEmpty)
+    }
+
     /// Adds the project file's `inputs:` to what the command line named.
     public mutating func add(_ config: ProjectConfig) {
         paths += config.inputs["paths"] ?? []

@@ -57,7 +57,10 @@ public enum ProfileBuilder {
                 throw UsageError("\(ranges.name) \(ranges.path) \(failure)")
             }
             do {
-                cdn = try CDNProfile.custom(rangesFile: text, file: ranges.path, base: cdnName == "none" ? try CDNProfile.embedded("cloudflare") : cdn)
+                // Named as findings name files: the project file's path shows relative to the
+                // root, so messages (and fingerprints) do not depend on where the tree is.
+                let shown = ranges.tree.root == nil ? ranges.path : ranges.tree.displayPath(ranges.path)
+                cdn = try CDNProfile.custom(rangesFile: text, file: shown, base: cdnName == "none" ? try CDNProfile.embedded("cloudflare") : cdn)
             } catch {
                 throw UsageError("\(ranges.name): \(error)")
             }

@@ -94,7 +94,10 @@ public enum CertificateLoader {
         var certificates: [CertificateInfo] = []
         var keys: [KeyInfo] = []
         let blocks = PEMBlock.scan(bytes)
-        if !blocks.isEmpty {
+        // A file saved by `scan --live --save` holds key stand-ins where it held keys.
+        let standIns = blocks.filter { $0.label == KeyStandIn.label }.map { KeyStandIn.read(bytes[$0.range]) }
+        let recordedMode = standIns.lazy.compactMap { $0?.mode }.first
+        if !blocks.isEmpty, standIns.count != 1 || standIns.first??.withheld != true {
             let certificateBlocks = blocks.filter(\.isCertificate)
             // Block by block: a damaged block of another kind before a certificate must not
             // hide it (OpenSSL's reader stops at the first block it cannot decode).
@@ -113,7 +116,11 @@ public enum CertificateLoader {
                     location: SourceLocation(file: display, line: first.line, column: 1),
                     key: "\(display) certificates"))
             }
-            for (index, entry) in PEMReader.privateKeys(in: bytes, blocks: blocks).enumerated() {
+            let keyBlocks = blocks.filter { $0.isPrivateKey || $0.label == KeyStandIn.label }
+            for (index, block) in keyBlocks.enumerated() {
+                let entry = block.isPrivateKey
+                    ? PEMReader.privateKeys(in: bytes, blocks: [block])[0]
+                    : KeyStandIn.read(bytes[block.range])?.entry ?? (nil, false, "not a readable key stand-in")
                 if let key = entry.key {
                     keys.append(key)
                 } else if entry.encrypted {
@@ -122,7 +129,7 @@ public enum CertificateLoader {
                     findings.append(Finding(
                         ruleId: "input.parse-error",
                         message: "\(display): private key block \(index + 1) cannot be read: \(entry.error ?? "unknown error")",
-                        location: SourceLocation(file: display, line: blocks.filter(\.isPrivateKey)[index].line, column: 1),
+                        location: SourceLocation(file: display, line: block.line, column: 1),
                         key: "\(display) key \(index)"))
                 }
             }
@@ -138,7 +145,7 @@ public enum CertificateLoader {
                                     location: SourceLocation(file: display), key: "\(display) format"))
         }
         let file = CertificateFile(hostPath: hostPath, displayPath: display, certificates: certificates, keys: keys,
-                                   permissions: tree.permissions(hostPath))
+                                   permissions: recordedMode ?? tree.permissions(hostPath))
         return LoadedFile(file: file, findings: findings)
     }
 }

@@ -21,7 +21,7 @@ final class X509Object: @unchecked Sendable {
     }
 }
 
-/// An owned EVP_PKEY.
+/// An owned EVP_PKEY: a private key, or a public one decoded from a stand-in.
 final class PrivateKeyObject {
     let pointer: OpaquePointer
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
@@ -390,7 +390,11 @@ public struct PEMBlock: Sendable {
 /// path cannot (an unusual encoding in the certificate). Never printed: no description shows it.
 public final class KeySource: @unchecked Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     fileprivate let pem: [UInt8]
-    init(_ pem: [UInt8]) { self.pem = pem }
+    /// `pem` is not a private key but the DER of its public half (a key stand-in's).
+    fileprivate let isPublicDER: Bool
+    init(_ pem: [UInt8]) { self.pem = pem; isPublicDER = false }
+    /// A key known only by its public half (SubjectPublicKeyInfo DER), compared the same way.
+    init(publicKeyDER: [UInt8]) { pem = publicKeyDER; isPublicDER = true }
     public var description: String { "<private key>" }
     public var customMirror: Mirror { Mirror(self, children: []) }
     public static func == (a: KeySource, b: KeySource) -> Bool { a.pem == b.pem }
@@ -399,7 +403,16 @@ public final class KeySource: @unchecked Sendable, Hashable, CustomStringConvert
     /// Whether this key is the private half of the certificate's public key, as OpenSSL compares
     /// them (`EVP_PKEY_eq`, what the servers' own key check uses).
     func belongs(to certificate: CertificateInfo) -> Bool {
-        guard let key = PEMReader.decodePrivateKey(pem).key, let publicKey = X509_get0_pubkey(certificate.handle.pointer) else {
+        let decoded: PrivateKeyObject?
+        if isPublicDER {
+            decoded = pem.withUnsafeBufferPointer { buffer in
+                var cursor = buffer.baseAddress
+                return d2i_PUBKEY(nil, &cursor, buffer.count).map(PrivateKeyObject.init)
+            }
+        } else {
+            decoded = PEMReader.decodePrivateKey(pem).key
+        }
+        guard let key = decoded, let publicKey = X509_get0_pubkey(certificate.handle.pointer) else {
             ERR_clear_error()
             return false
         }

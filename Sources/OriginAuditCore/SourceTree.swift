@@ -51,6 +51,9 @@ public struct SourceTree: Sendable {
     /// wherever they are. Files found by walking a given directory are given too, unless they are
     /// reached through a symbolic link that leaves it.
     public private(set) var given: Set<String> = []
+    /// When set, every file read and every directory found is recorded (`scan --live --save`
+    /// copies what the audit read). Shared by copies of this tree.
+    public var readLog: ReadLog?
 
     public init(root: URL?, base: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
         self.root = root.map { URL(fileURLWithPath: SourceTree.normalise($0.path)) }
@@ -345,16 +348,21 @@ public struct SourceTree: Sendable {
             count = limit
         }
         bytes.removeSubrange(count...)
+        readLog?.record(hostPath, .read)
         return .success(bytes)
     }
 
     public func exists(_ hostPath: String) -> Bool {
-        status(hostPath) != nil
+        guard let info = status(hostPath) else { return false }
+        readLog?.record(hostPath, (info.st_mode & S_IFMT) == S_IFDIR ? .directory : .present)
+        return true
     }
 
     public func isDirectory(_ hostPath: String) -> Bool {
         guard let info = status(hostPath) else { return false }
-        return (info.st_mode & S_IFMT) == S_IFDIR
+        let directory = (info.st_mode & S_IFMT) == S_IFDIR
+        readLog?.record(hostPath, directory ? .directory : .present)
+        return directory
     }
 
     /// POSIX permission bits of a file, if it can be inspected.
@@ -373,6 +381,7 @@ public struct SourceTree: Sendable {
     /// The entries of a directory (names only), sorted bytewise as `glob(3)` sorts them in the C locale.
     public func listDirectory(_ hostPath: String) -> [String] {
         guard case .success(let real) = confined(hostPath), let names = try? FileManager.default.contentsOfDirectory(atPath: real) else { return [] }
+        readLog?.record(hostPath, .directory)
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
@@ -476,6 +485,35 @@ public struct SourceTree: Sendable {
 /// `read(2)`, under a name the `read` method above does not shadow.
 private func readDescriptor(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
     read(descriptor, buffer, count)
+}
+
+/// The paths a run looked at, by host path: files read, directories listed or found, files
+/// only checked for existence. Thread-safe; shared by every copy of the tree that holds it.
+public final class ReadLog: @unchecked Sendable {
+    /// How a path was used; a later, stronger use (a read after an existence check) wins.
+    public enum Use: Int, Sendable, Comparable {
+        case present, directory, read
+        public static func < (a: Use, b: Use) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    private let lock = NSLock()
+    private var uses: [String: Use] = [:]
+
+    public init() {}
+
+    func record(_ hostPath: String, _ use: Use) {
+        let path = SourceTree.normalise(hostPath)
+        lock.lock()
+        if uses[path].map({ $0 < use }) ?? true { uses[path] = use }
+        lock.unlock()
+    }
+
+    /// Every path recorded, sorted bytewise.
+    public var entries: [(path: String, use: Use)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return uses.map { ($0.key, $0.value) }.sorted { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }
+    }
 }
 
 /// Real paths of directories, resolved once each (a run reads thousands of files from a few).

@@ -88,6 +88,9 @@ struct InputArguments: ParsableArguments {
     @Flag(help: "Audit this machine as it runs: firewall dumps, nginx -T, Apache's configuration, listening ports (read-only; root sees everything).")
     var live = false
 
+    @Option(help: ArgumentHelp("With --live: also write what was collected into this new (or empty) directory, so that `originaudit scan DIR` later gives the same findings: the files read laid out under their absolute paths (private keys replaced by stand-ins holding the public key and the file's mode), the dumps, sockets, modules and routes in DIR/.originaudit-live/ with a manifest, and a .originaudit.yml.", valueName: "dir"))
+    var save: String?
+
     /// Everything read, and the settings it was read with.
     struct Prepared {
         var project: ProjectConfig
@@ -126,6 +129,20 @@ struct InputArguments: ParsableArguments {
         project.disabled.formUnion(disabled)
 
         if live && root != nil { failUsage("--live audits this machine's own files; it cannot be combined with --root") }
+        if save != nil && !live { failUsage("--save keeps what --live collects; give --live too") }
+        // Refused before anything is collected: DIR must be new or empty.
+        var evidence: EvidenceWriter?
+        if let save {
+            // What --save keeps is what live mode collects; files named besides it would not be replayed.
+            var named = InputSelection()
+            named.paths = paths; named.iptables = iptables; named.ip6tables = ip6tables; named.ipset = ipset
+            named.nft = nft; named.nginx = nginx; named.apache = apache; named.certs = certs
+            named.add(project)
+            if !named.isEmpty {
+                failUsage("--save keeps what --live collects from this machine; files and directories named besides it (on the command line or in the project file's inputs) cannot be saved with it — audit them separately")
+            }
+            do { evidence = try LiveEvidence.open(save) } catch { failUsage("\(error)") }
+        }
         let inCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } == true
         // The project file is part of the scanned tree: its `root:` stays inside the root the
         // command line (or CI) sets, like every other path it names.
@@ -157,12 +174,28 @@ struct InputArguments: ParsableArguments {
         var liveNotes: [String] = []
         var collected: LiveCollector.Collected?
         let liveDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-live-\(getpid())")
-        if live {
-            let result = LiveCollector(directory: liveDirectory).collect()
-            for entry in result.explicit where entry.path.hasPrefix(liveDirectory.path) {
-                tree.aliases[entry.path] = "live: " + (entry.path as NSString).lastPathComponent
+        // A directory saved by --save is read as live mode read the machine it came from.
+        let saved = live ? [] : selection.paths.filter { tree.isDirectory($0) && LiveEvidence.manifestPath(in: $0) != nil }
+        if saved.count > 1 { failUsage("\(saved.joined(separator: ", ")): one saved live collection at a time") }
+        if live || !saved.isEmpty {
+            let result: LiveCollector.Collected
+            if let directory = saved.first {
+                guard tree.root?.path == directory else {
+                    failUsage("\(directory) holds a saved live collection, whose files name paths on the audited host: scan it with --root \(directory) (its .originaudit.yml says root: .)")
+                }
+                do {
+                    let replay = try LiveEvidence.load(directory, tree: &tree)
+                    result = replay.collected
+                    liveNotes.append(replay.summary)
+                } catch { failUsage("\(error)") }
+            } else {
+                if evidence != nil { tree.readLog = ReadLog() }
+                result = LiveCollector(directory: liveDirectory).collect()
+                for entry in result.explicit where entry.path.hasPrefix(liveDirectory.path) {
+                    tree.aliases[entry.path] = "live: " + (entry.path as NSString).lastPathComponent
+                }
             }
-            liveNotes = result.notes
+            liveNotes += result.notes
             collected = result
             // The CDN's traffic arrives where the default routes leave, unless the user said otherwise.
             if profile.publicInterfaces.isEmpty, !result.defaultRouteInterfaces.isEmpty {
@@ -176,8 +209,30 @@ struct InputArguments: ParsableArguments {
             request.sockets = collected.sockets
             request.apacheStaticModules = collected.apacheStaticModules
             if paths.isEmpty && project.inputs["paths"] == nil { request.paths = [] }
+            request.paths.removeAll { saved.contains(tree.hostPath($0)) }
         }
         var loaded = AuditRunner.load(request)
+        if let evidence, let collected, let log = tree.readLog {
+            var settings = LiveEvidence.Settings()
+            settings.cdn = profileArguments.cdn ?? project.cdn
+            settings.cdnRangesFile = profileArguments.cdnRanges ?? project.cdnRangesFile
+            settings.tlsMode = profileArguments.tlsMode ?? project.tlsMode
+            settings.hostnames = profileArguments.hostnames.isEmpty ? project.hostnames : profileArguments.hostnames
+            settings.publicInterfaces = profile.publicInterfaces
+            settings.expiryWarningDays = profileArguments.expiryWarningDays ?? project.expiryWarningDays
+            settings.defines = defines + project.defines
+            settings.caFiles = givenCAFiles + project.caFiles
+            settings.disabled = Array(project.disabled)
+            settings.severityOverrides = project.severityOverrides
+            do {
+                liveNotes += try LiveEvidence.save(collected, liveDirectory: liveDirectory, log: log,
+                                                   certificateFiles: Set(loaded.model.certificates.files.keys), settings: settings, into: evidence)
+                liveNotes.append("saved: what this scan collected is in \(evidence.path); `originaudit scan \(evidence.path)` audits it again")
+            } catch {
+                try? FileManager.default.removeItem(at: liveDirectory)
+                failUsage("\(error)")
+            }
+        }
         if live { try? FileManager.default.removeItem(at: liveDirectory) }
         loaded.findings += configFindings + (collected?.findings ?? [])
         if let listed = collected?.apacheVirtualHosts {
@@ -205,6 +260,14 @@ struct Scan: AsyncParsableCommand {
         inside the scanned tree — includes, certificate files, symlink targets, and every path in \
         .originaudit.yml — resolves under --root (an absolute symlink target is a path on the audited \
         host; `..` stops at the root) and never leaves it.
+
+        Saved live scans: --live --save DIR writes what the scan collected into DIR (new or \
+        empty; nothing is overwritten; files 0600, directories 0700): the files it read under their \
+        absolute paths, private keys replaced by stand-ins (type, size, public key, the file's mode \
+        and owner — never the key), the dumps, sockets, modules and routes in DIR/.originaudit-live/ \
+        with manifest.json (tool version, host, time), and a .originaudit.yml (root: . and the \
+        profile). `originaudit scan DIR` replays it: the manifest's inputs, not every file in DIR, \
+        giving the live scan's findings.
 
         Limits: files up to 64 MiB; FIFOs and devices are never opened for reading; YAML nesting up \
         to 64 levels; Apache ${VAR} expansion up to 1 MiB per line; at most 100 findings per file \

@@ -12,56 +12,13 @@ struct LiveScanTests {
     @Test func liveScanSeesTheRunningOrigin() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live")
         defer { try? FileManager.default.removeItem(at: directory) }
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("etc/nginx/ssl"), withIntermediateDirectories: true)
-        // A private CA, an intermediate and a leaf for www.example.test, made by openssl now.
-        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
-        let certificates = try TestTools.run("/bin/sh", ["-c", """
-            set -e
-            . "\(library)"
-            sub inter "/CN=Live Intermediate" root
-            leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
-            cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
-            cp site.key ../etc/nginx/ssl/site.key
-            chmod 600 ../etc/nginx/ssl/site.key
-            """], currentDirectory: directory.path, timeout: 120)
-        try #require(certificates.status == 0, "\(certificates.stderr)")
-        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
-        let ssl = directory.appendingPathComponent("etc/nginx/ssl").path
-        let configuration = directory.appendingPathComponent("etc/nginx/nginx.conf")
-        try """
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                set_real_ip_from 192.0.2.0/24;
-                set_real_ip_from 198.51.100.0/24;
-                real_ip_header CF-Connecting-IP;
-                server {
-                    listen 80;
-                    server_name www.example.test;
-                    return 301 https://$host$request_uri;
-                }
-                server {
-                    listen 443 ssl;
-                    server_name www.example.test;
-                    ssl_certificate \(ssl)/site.pem;
-                    ssl_certificate_key \(ssl)/site.key;
-                    location / { proxy_pass http://127.0.0.1:9000; }
-                }
-            }
-
-            """.write(to: configuration, atomically: false, encoding: .utf8)
+        let (configuration, mounts) = try Self.nginxSite(in: directory)
 
         let lab = try OriginLab()
         defer { lab.close() }
         try lab.loadFirewall(v4: RealServerTests.firewallAdmittingTheCDN, v6: RealServerTests.firewallIPv6)
         let nginx = try lab.startNginx(configuration: configuration, port: 443)
 
-        // /etc/nginx is the test's configuration only inside the scan's private mount namespace;
-        // /etc/apache2 is hidden behind an empty directory so the machine's own Apache is not audited.
-        let empty = directory.appendingPathComponent("empty")
-        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-        var mounts = [(directory.appendingPathComponent("etc/nginx").path, "/etc/nginx")]
-        if FileManager.default.fileExists(atPath: "/etc/apache2") { mounts.append((empty.path, "/etc/apache2")) }
         func liveScan(hiding hidden: [String] = []) throws -> (ids: Set<String>, output: String) {
             try Self.liveScan(in: lab, mounts: mounts, hiding: hidden, directory: directory)
         }
@@ -99,41 +56,7 @@ struct LiveScanTests {
     func liveScanSeesARunningApache() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live-apache")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let etc = directory.appendingPathComponent("etc/apache2")
-        try FileManager.default.createDirectory(at: etc.appendingPathComponent("ssl"), withIntermediateDirectories: true)
-        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
-        let certificates = try TestTools.run("/bin/sh", ["-c", """
-            set -e
-            . "\(library)"
-            site www.example.test "DNS:www.example.test" etc/apache2/ssl etc/apache2/ssl
-            """], currentDirectory: directory.path, timeout: 120)
-        try #require(certificates.status == 0, "\(certificates.stderr)")
-        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
-        let ssl = etc.appendingPathComponent("ssl").path
-        let configuration = etc.appendingPathComponent("apache2.conf")
-        try """
-            \(OriginLab.apacheHeader(modules: ["mpm_prefork", "authz_core", "alias", "ssl", "socache_shmcb", "remoteip", "proxy", "proxy_http"]))
-            ErrorLog \(directory.path)/error.log
-            Listen 80
-            Listen 443
-            RemoteIPHeader CF-Connecting-IP
-            RemoteIPTrustedProxy 192.0.2.0/24 198.51.100.0/24
-            <VirtualHost *:80>
-                ServerName www.example.test
-                Redirect permanent / https://www.example.test/
-            </VirtualHost>
-            <VirtualHost *:443>
-                ServerName www.example.test
-                SSLEngine on
-                SSLCertificateFile \(ssl)/www.example.test.pem
-                SSLCertificateKeyFile \(ssl)/www.example.test.key
-                ProxyPass / http://127.0.0.1:9000/
-            </VirtualHost>
-
-            """.write(to: configuration, atomically: false, encoding: .utf8)
-        // What apache2ctl sources before running httpd: Debian's variables, nothing else needed.
-        try "export APACHE_RUN_USER=nobody\nexport APACHE_RUN_GROUP=nogroup\nexport LANG=C\n"
-            .write(to: etc.appendingPathComponent("envvars"), atomically: false, encoding: .utf8)
+        let (etc, configuration) = try Self.apacheSite(in: directory)
 
         let lab = try OriginLab()
         defer { lab.close() }
@@ -159,17 +82,123 @@ struct LiveScanTests {
         #expect(second.ids == ["input.unresolved"], "\(second.output)")
     }
 
+    /// An nginx origin for www.example.test under `directory/etc/nginx` (and the test's CDN in
+    /// `directory/cdn-ranges.txt`): a private CA, an intermediate and a leaf made by openssl now
+    /// (`certificateScript` runs after them, in the pki folder), the chain in ssl/site.pem, the key
+    /// in ssl/site.key with `keyMode`; nginx.conf redirecting 80 to 443 and proxying 443 to port
+    /// 9000, then `extraServers`. The mounts for `liveScan`: /etc/nginx is this configuration only
+    /// inside the scan's private mount namespace, and /etc/apache2 is hidden behind an empty
+    /// directory so the machine's own Apache is not audited.
+    static func nginxSite(in directory: URL, certificateScript: String = "", keyMode: String = "600", extraServers: String = "") throws
+        -> (configuration: URL, mounts: [(String, String)]) {
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("etc/nginx/ssl"), withIntermediateDirectories: true)
+        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
+        let certificates = try TestTools.run("/bin/sh", ["-c", """
+            set -e
+            . "\(library)"
+            sub inter "/CN=Live Intermediate" root
+            leaf site "/CN=www.example.test" "DNS:www.example.test" inter $VALID
+            cat site.pem inter.pem > ../etc/nginx/ssl/site.pem
+            cp site.key ../etc/nginx/ssl/site.key
+            chmod \(keyMode) ../etc/nginx/ssl/site.key
+            \(certificateScript)
+            """], currentDirectory: directory.path, timeout: 120)
+        try #require(certificates.status == 0, "\(certificates.stderr)")
+        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
+        let ssl = directory.appendingPathComponent("etc/nginx/ssl").path
+        let configuration = directory.appendingPathComponent("etc/nginx/nginx.conf")
+        try """
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                set_real_ip_from 192.0.2.0/24;
+                set_real_ip_from 198.51.100.0/24;
+                real_ip_header CF-Connecting-IP;
+                server {
+                    listen 80;
+                    server_name www.example.test;
+                    return 301 https://$host$request_uri;
+                }
+                server {
+                    listen 443 ssl;
+                    server_name www.example.test;
+                    ssl_certificate \(ssl)/site.pem;
+                    ssl_certificate_key \(ssl)/site.key;
+                    location / { proxy_pass http://127.0.0.1:9000; }
+                }
+            \(extraServers)}
+
+            """.write(to: configuration, atomically: false, encoding: .utf8)
+        let empty = directory.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        var mounts = [(directory.appendingPathComponent("etc/nginx").path, "/etc/nginx")]
+        if FileManager.default.fileExists(atPath: "/etc/apache2") { mounts.append((empty.path, "/etc/apache2")) }
+        return (configuration, mounts)
+    }
+
+    /// An Apache origin for www.example.test under `directory/etc/apache2` (and the test's CDN in
+    /// `directory/cdn-ranges.txt`): leaf and intermediate in ssl/www.example.test.pem, its key
+    /// beside it, made by the fixtures' certificate library after `certificateScript` (run first,
+    /// in its pki folder); apache2.conf serving the two virtual hosts, in `sites-enabled/www.conf`
+    /// through an IncludeOptional when `sitesDirectory`; Debian's envvars.
+    static func apacheSite(in directory: URL, certificateScript: String = "", sitesDirectory: Bool = false) throws
+        -> (etc: URL, configuration: URL) {
+        let etc = directory.appendingPathComponent("etc/apache2")
+        try FileManager.default.createDirectory(at: etc.appendingPathComponent("ssl"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: etc.appendingPathComponent("sites-enabled"), withIntermediateDirectories: true)
+        let library = TestTools.packageRoot.appendingPathComponent("Tests/AuditRulesTests/Fixtures/_lib/certificates.sh").path
+        let certificates = try TestTools.run("/bin/sh", ["-c", """
+            set -e
+            . "\(library)"
+            \(certificateScript)
+            site www.example.test "DNS:www.example.test" etc/apache2/ssl etc/apache2/ssl
+            """], currentDirectory: directory.path, timeout: 120)
+        try #require(certificates.status == 0, "\(certificates.stderr)")
+        try OriginLab.cdnRanges.write(to: directory.appendingPathComponent("cdn-ranges.txt"), atomically: false, encoding: .utf8)
+        let ssl = etc.appendingPathComponent("ssl").path
+        let hosts = """
+            <VirtualHost *:80>
+                ServerName www.example.test
+                Redirect permanent / https://www.example.test/
+            </VirtualHost>
+            <VirtualHost *:443>
+                ServerName www.example.test
+                SSLEngine on
+                SSLCertificateFile \(ssl)/www.example.test.pem
+                SSLCertificateKeyFile \(ssl)/www.example.test.key
+                ProxyPass / http://127.0.0.1:9000/
+            </VirtualHost>
+
+            """
+        if sitesDirectory { try hosts.write(to: etc.appendingPathComponent("sites-enabled/www.conf"), atomically: false, encoding: .utf8) }
+        let configuration = etc.appendingPathComponent("apache2.conf")
+        try """
+            \(OriginLab.apacheHeader(modules: ["mpm_prefork", "authz_core", "alias", "ssl", "socache_shmcb", "remoteip", "proxy", "proxy_http"]))
+            ErrorLog \(directory.path)/error.log
+            Listen 80
+            Listen 443
+            RemoteIPHeader CF-Connecting-IP
+            RemoteIPTrustedProxy 192.0.2.0/24 198.51.100.0/24
+            \(sitesDirectory ? "IncludeOptional \(etc.path)/sites-enabled/*.conf\n" : hosts)
+            """.write(to: configuration, atomically: false, encoding: .utf8)
+        // What apache2ctl sources before running httpd: Debian's variables, nothing else needed.
+        try "export APACHE_RUN_USER=nobody\nexport APACHE_RUN_GROUP=nogroup\nexport LANG=C\n"
+            .write(to: etc.appendingPathComponent("envvars"), atomically: false, encoding: .utf8)
+        return (etc, configuration)
+    }
+
     /// `originaudit scan --live` inside the lab's origin namespace and a private mount namespace
     /// where each (source, target) of `mounts` is bind-mounted and each program of `hiding` is
     /// "not installed" (its file replaced by /dev/null, which nothing can execute). The CDN is the
     /// test's (`directory/cdn-ranges.txt`), the trust anchor `directory/pki/root.pem`.
-    static func liveScan(in lab: OriginLab, mounts: [(String, String)], hiding hidden: [String], directory: URL) throws
-        -> (ids: Set<String>, output: String) {
-        var script = "set -e\n"
+    static func liveScan(in lab: OriginLab, mounts: [(String, String)], hiding hidden: [String], directory: URL,
+                         extra: [String] = []) throws -> (ids: Set<String>, output: String) {
+        var script = "set -e\ncd '\(TestTools.packageRoot.path)'\n"
         for (source, target) in mounts { script += "mount --bind '\(source)' '\(target)'\n" }
         for program in hidden { script += "mount --bind /dev/null '\(try TestTools.which(program))'\n" }
         script += "exec '\(Binary.path)' scan --live --format json --fail-on never --tls-mode strict --hostname www.example.test "
-            + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z\n"
+            + "--cdn-ranges '\(directory.path)/cdn-ranges.txt' --ca-file '\(directory.path)/pki/root.pem' --at 2026-11-23T00:00:00Z"
+            + extra.map { " '\($0)'" }.joined() + "\n"
         let result = try TestTools.run("ip", ["netns", "exec", lab.originNamespace, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
                                        timeout: 120)
         try Binary.validateReport(result.stdout, status: result.status, arguments: ["scan", "--format", "json"])

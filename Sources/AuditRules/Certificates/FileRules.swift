@@ -32,7 +32,7 @@ struct CertMissingRule: AuditRule {
                     location: path.location,
                     remediation: nginx ? "Name the certificate (leaf first, then intermediates) in `ssl_certificate` and the key in `ssl_certificate_key`: the two are probably swapped."
                         : "Name the certificate in `SSLCertificateFile` and the key in `SSLCertificateKeyFile`: the two are probably swapped.",
-                    key: "\(path.location.file) \(hostPath) holds no certificate"))
+                    key: "\(path.location.file) \(file.displayPath) holds no certificate"))
             }
             for path in tls.keyFiles {
                 guard let hostPath = path.hostPath, let file = model.certificates[hostPath], file.keys.isEmpty, !file.certificates.isEmpty,
@@ -41,7 +41,7 @@ struct CertMissingRule: AuditRule {
                     ruleId: id,
                     message: "\(file.displayPath) is named as the private key (\(nginx ? "ssl_certificate_key" : "SSLCertificateKeyFile")) but holds a certificate and no key: \(nginx ? "nginx refuses to start (PEM_read_bio_PrivateKey() failed)" : "Apache refuses to start (unable to configure the private key)")",
                     location: path.location,
-                    key: "\(path.location.file) \(hostPath) holds no key"))
+                    key: "\(path.location.file) \(file.displayPath) holds no key"))
             }
         }
         return findings
@@ -85,7 +85,7 @@ struct CertMissingRule: AuditRule {
                       nginx -t && systemctl reload nginx          # or: apachectl configtest && systemctl reload apache2
                     With certbot, use the stable paths under /etc/letsencrypt/live/NAME/ (fullchain.pem, privkey.pem), which survive renewals.
                     """,
-                key: "\(location.file) \(reference.hostPath)")
+                key: "\(location.file) \(reference.displayPath ?? reference.hostPath)")
         }
     }
 }
@@ -107,7 +107,7 @@ struct KeyMismatchRule: AuditRule {
                 location: served.keyLocation ?? served.location,
                 related: [RelatedLocation(served.location, "certificate \(served.file.displayPath)")],
                 remediation: "Install the key that was generated with this certificate (compare `openssl x509 -noout -pubkey -in CERT` with `openssl pkey -pubout -in KEY`), or reissue the certificate for this key.",
-                key: "\(served.file.hostPath) \(keyFile.hostPath) \(publicKey.count)")
+                key: "\(served.file.displayPath) \(keyFile.displayPath) \(publicKey.count)")
         }
     }
 }
@@ -126,7 +126,7 @@ struct KeyEncryptedRule: AuditRule {
                 message: "\(keyFile.displayPath) holds a passphrase-protected private key: the server waits for the passphrase at start-up, so an unattended restart or reboot leaves the origin down",
                 location: served.keyLocation ?? served.location,
                 remediation: "Store the key unencrypted with tight permissions: `openssl pkey -in \(keyFile.displayPath) -out key.pem` (asks for the passphrase once), `chmod 600 key.pem` — or give the server the passphrase (nginx ssl_password_file; Apache SSLPassPhraseDialog).",
-                key: keyFile.hostPath))
+                key: keyFile.displayPath))
         }
         return findings
     }
@@ -144,7 +144,7 @@ struct KeyPermissionsRule: AuditRule {
                 message: "\(file.displayPath) holds a private key and is \(permissions & 0o004 != 0 ? "readable" : "accessible") by every user on the machine (mode \(String(permissions, radix: 8)))",
                 location: SourceLocation(file: file.displayPath),
                 remediation: "chmod 600 \(file.displayPath) (or 640 with group ssl-cert on Debian); the web server reads keys as root before dropping privileges.",
-                key: file.hostPath)
+                key: file.displayPath)
         }
     }
 }

@@ -37,7 +37,7 @@ struct OriginCAExposedRule: AuditRule {
                 message: "\(served.describe) is issued by the Cloudflare Origin CA (by its issuer name), which only Cloudflare trusts, yet \(reach.ipv4.isEmpty ? reach.ipv6.summary(limit: 3) : reach.ipv4.summary(limit: 3)) can reach tcp/\(ports.portList) directly: visitors who reach the origin without the CDN get a certificate error",
                 location: served.location,
                 related: [RelatedLocation(first.decision.decidedBy.location, "accepts non-CDN sources: \(first.decision.decidedBy.text)")],
-                key: "\(served.file.hostPath) \(host.location.file) exposed"))
+                key: "\(served.file.displayPath) \(host.location.file) exposed"))
         }
         return findings
     }

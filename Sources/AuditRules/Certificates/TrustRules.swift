@@ -37,13 +37,13 @@ struct TrustRule: AuditRule {
             if kind == .untrustedIssuer, verdict.trustProblem == nil {
                 for note in PolicyNote.notes(leaf: served.leaf, path: verdict.chain) where note.kind == .usage {
                     findings.append(Finding(ruleId: id, message: "\(served.describe): \(note.text)", location: served.location,
-                                            severity: .info, predicts: nil, key: "\(served.file.hostPath) \(served.leaf.fingerprint) \(note.text)"))
+                                            severity: .info, predicts: nil, key: "\(served.file.displayPath) \(served.leaf.fingerprint) \(note.text)"))
                 }
             }
             guard let problem = verdict.trustProblem else {
                 if kind == .untrustedIssuer, let objection = StrictObjection.first(leaf: served.leaf, verdict: verdict) {
                     findings.append(ModeSeverity.strictVerifierFinding(id, "\(served.describe): \(objection)", at: served.location, profile,
-                                                                       key: "\(served.file.hostPath) \(served.leaf.fingerprint) strict"))
+                                                                       key: "\(served.file.displayPath) \(served.leaf.fingerprint) strict"))
                 }
                 continue
             }
@@ -70,7 +70,7 @@ struct TrustRule: AuditRule {
             findings.append(Finding(
                 ruleId: id, message: message, location: served.location,
                 severity: ModeSeverity.forValidation(profile), predicts: ModeSeverity.predicts(profile),
-                key: "\(served.file.hostPath) \(served.leaf.fingerprint)"))
+                key: "\(served.file.displayPath) \(served.leaf.fingerprint)"))
         }
         return findings
     }
@@ -95,7 +95,7 @@ struct ChainMisorderedRule: AuditRule {
                 message: "\(served.file.displayPath) serves its chain out of order (\(list.map { $0.commonName ?? $0.subjectText }.joined(separator: " → "))): it must start with the site's certificate, each followed by its issuer",
                 location: served.location,
                 remediation: "Rebuild the file leaf first: `cat site.crt intermediate.crt > fullchain.pem`.",
-                key: served.file.hostPath)
+                key: served.file.displayPath)
         }
     }
 }
@@ -112,7 +112,7 @@ struct WeakCryptoRule: AuditRule {
             if !signature, TrustVerdict.of(served, model, profile)?.trustProblem == nil, seen.insert("notes \(served.file.hostPath)").inserted {
                 for note in PolicyNote.notes(leaf: served.leaf, path: served.judged(model, profile)) where note.kind == .key {
                     findings.append(Finding(ruleId: id, message: note.text, location: served.location, severity: .info, predicts: nil,
-                                            key: "\(served.file.hostPath) \(note.text)"))
+                                            key: "\(served.file.displayPath) \(note.text)"))
                 }
             }
             let servedList = [served.leaf] + served.chain
@@ -143,7 +143,7 @@ struct WeakCryptoRule: AuditRule {
                         location: served.location,
                         severity: ModeSeverity.forValidation(profile) == nil ? nil : .warning,
                         predicts: startsAnyway ? nil : "521 at OpenSSL security level 2; 526 (strict) otherwise",
-                        key: "\(served.file.hostPath) \(certificate.fingerprint) signature"))
+                        key: "\(served.file.displayPath) \(certificate.fingerprint) signature"))
                 } else {
                     let weak = certificate.keyWeakness
                     guard let weak else { continue }
@@ -153,7 +153,7 @@ struct WeakCryptoRule: AuditRule {
                         message: "\(name) has \(weak)\(refused ? ": " + levelTwo : "")",
                         location: served.location,
                         predicts: refused && !startsAnyway ? (fromStore ? "526 with a verifier at security level 2" : "521 at OpenSSL security level 2") : nil,
-                        key: "\(served.file.hostPath) \(certificate.fingerprint) key"))
+                        key: "\(served.file.displayPath) \(certificate.fingerprint) key"))
                 }
             }
         }

@@ -43,7 +43,7 @@ struct ValidityRule: AuditRule {
                     ruleId: id, message: message, location: served.location,
                     severity: kind == .expiring ? (profile.tlsMode.validatesCertificate ? nil : .info) : ModeSeverity.forValidation(profile),
                     predicts: kind == .expiring ? nil : ModeSeverity.predicts(profile),
-                    key: "\(served.file.hostPath) \(certificate.fingerprint)"))
+                    key: "\(served.file.displayPath) \(certificate.fingerprint)"))
             }
         }
         return findings
@@ -73,7 +73,7 @@ struct HostnameRule: AuditRule {
                           seen.insert("\(served.location) \(name) constraints").inserted else { continue }
                     findings.append(ModeSeverity.strictVerifierFinding(
                         id, "\(served.describe) covers \(name) only through a wildcard, and the name constraints of \(issuer.commonName ?? issuer.subjectText) do not allow \(name): OpenSSL lets the wildcard pass, Go's crypto/x509 (since CVE-2025-61727) and rustls/webpki refuse it",
-                        at: served.location, profile, key: "\(served.file.hostPath) \(name) constraints"))
+                        at: served.location, profile, key: "\(served.file.displayPath) \(name) constraints"))
                 }
             }
             let names = cnOnly ? viaCN : uncovered
@@ -84,7 +84,7 @@ struct HostnameRule: AuditRule {
                     ruleId: id,
                     message: "\(served.describe) has no subjectAltName: \(names.joined(separator: ", ")) \(names.count == 1 ? "is" : "are") matched only through the subject CN, which browsers and many TLS clients no longer accept",
                     location: served.location,
-                    key: "\(served.file.hostPath) cn-only"))
+                    key: "\(served.file.displayPath) cn-only"))
             } else {
                 findings.append(Finding(
                     ruleId: id,
@@ -92,7 +92,7 @@ struct HostnameRule: AuditRule {
                     location: served.location,
                     severity: ModeSeverity.forValidation(profile), predicts: ModeSeverity.predicts(profile),
                     remediation: "Issue a certificate whose subjectAltName lists \(names.joined(separator: ", ")) (a Cloudflare Origin CA certificate for *.zone and zone covers every proxied name), or serve these names from a host with their own certificate.",
-                    key: "\(served.file.hostPath) \(names.joined(separator: ","))"))
+                    key: "\(served.file.displayPath) \(names.joined(separator: ","))"))
             }
         }
         return findings
