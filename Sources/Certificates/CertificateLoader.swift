@@ -34,13 +34,19 @@ public enum CertificateLoader {
         var missing: [CertificateReference] = []
         var paths: [String] = []
         var seen = Set<String>()
-        var exists: [String: Bool] = [:]
+        // One stat per file: its permission bits, nil when it does not exist.
+        var permissions: [String: UInt16?] = [:]
         var firstReference: [String: SourceLocation] = [:]
         for reference in references {
-            let present = exists[reference.hostPath] ?? tree.exists(reference.hostPath)
-            exists[reference.hostPath] = present
+            let bits: UInt16?
+            if let known = permissions[reference.hostPath] {
+                bits = known
+            } else {
+                bits = tree.permissions(reference.hostPath)
+                permissions.updateValue(bits, forKey: reference.hostPath)
+            }
             // Every reference to a missing file is reported (each names its own directive).
-            guard present else {
+            guard bits != nil else {
                 var reference = reference
                 reference.absence = tree.explainMissing(reference.hostPath)
                 reference.displayPath = tree.displayPath(reference.hostPath)
@@ -53,8 +59,9 @@ public enum CertificateLoader {
         // Files are independent: parse them concurrently.
         let work = paths
         let references = firstReference
+        let modes = permissions
         let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) {
-            loadFile(work[$0], tree: tree, contents: contents[work[$0]], referencedAt: references[work[$0]])
+            loadFile(work[$0], tree: tree, permissions: modes[work[$0]] ?? nil, contents: contents[work[$0]], referencedAt: references[work[$0]])
         }
         var files: [String: CertificateFile] = [:]
         for entry in loaded {
@@ -70,7 +77,8 @@ public enum CertificateLoader {
 
     /// One file's certificates and keys, decoded from bytes already in memory (the fuzzer's entry).
     public static func decode(_ bytes: [UInt8], hostPath: String) -> (file: CertificateFile?, findings: [Finding]) {
-        let loaded = loadFile(hostPath, tree: SourceTree(root: nil), contents: bytes)
+        let tree = SourceTree(root: nil)
+        let loaded = loadFile(hostPath, tree: tree, permissions: tree.permissions(hostPath), contents: bytes)
         return (loaded.file, loaded.findings)
     }
 
@@ -81,7 +89,9 @@ public enum CertificateLoader {
 
     /// `referencedAt`: the first directive naming the file, where a file that cannot be read
     /// (a device, a FIFO) is reported.
-    static func loadFile(_ hostPath: String, tree: SourceTree, contents: [UInt8]? = nil, referencedAt: SourceLocation? = nil) -> LoadedFile {
+    /// `permissions`: the file's permission bits, found while checking that it exists.
+    static func loadFile(_ hostPath: String, tree: SourceTree, permissions: UInt16?, contents: [UInt8]? = nil,
+                         referencedAt: SourceLocation? = nil) -> LoadedFile {
         let display = tree.displayPath(hostPath)
         let bytes: [UInt8]
         switch contents.map({ .success($0) }) ?? tree.read(hostPath) {
@@ -145,7 +155,7 @@ public enum CertificateLoader {
                                     location: SourceLocation(file: display), key: "\(display) format"))
         }
         let file = CertificateFile(hostPath: hostPath, displayPath: display, certificates: certificates, keys: keys,
-                                   permissions: recordedMode ?? tree.permissions(hostPath))
+                                   permissions: recordedMode ?? permissions)
         return LoadedFile(file: file, findings: findings)
     }
 }

@@ -141,9 +141,10 @@ public struct CertificateInfo: Sendable, Hashable {
         der = Self.bytes { i2d_X509(x, $0) }
         // As encoded in the certificate (i2d_PUBKEY would run OpenSSL 3's encoder, ~0.07 ms).
         publicKey = Self.bytes { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), $0) }
+        // X509_digest would encode the certificate a second time: the same bytes as `der`.
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
-        X509_digest(x, EVP_sha256(), &digest, &length)
+        EVP_Digest(der, der.count, &digest, &length, EVP_sha256(), nil)
         fingerprint = Self.hex(digest.prefix(Int(length)))
         ERR_clear_error()
     }

@@ -1,3 +1,4 @@
+import Foundation
 import OriginAuditCore
 
 /// A rule or chain policy that decided (or made uncertain) what happens to some traffic.
@@ -121,6 +122,10 @@ public struct FirewallEvaluator: Sendable {
     /// `veth*`, …) may be it, and where the rules tell such interfaces apart the outcome is
     /// computed for each class of them (`Decision.byInterface`), never assumed.
     public var publicInterfaces: [String]
+
+    /// Base chains already flattened and swept, shared by every question asked of this
+    /// evaluator (and of its copies): several rules evaluate the same chains at the same ports.
+    let segmentationCache = SegmentationCache()
 
     /// Source ports of probes: Linux's default ephemeral range (the CDN's stack is Linux too).
     static let ephemeralPorts = PortSet(32768...60999)
@@ -713,17 +718,27 @@ extension FirewallEvaluator {
 
         // MARK: the partition
 
+        /// One base chain flattened and swept for the probe (the current interface class), computed
+        /// once per evaluator: what it gives depends on nothing else.
+        mutating func segmentation(tableIndex: Int, chainIndex: Int, port: UInt16, afterDNAT: Bool) -> ChainSegmentation {
+            let key = SegmentationCache.Key(family: family, interface: interface, tableIndex: tableIndex, chainIndex: chainIndex,
+                                            port: port, afterDNAT: afterDNAT)
+            return evaluator.segmentationCache.value(key) {
+                sweep(flatten(tableIndex: tableIndex, chainIndex: chainIndex, port: port, afterDNAT: afterDNAT))
+            }
+        }
+
         mutating func segmentations(port: UInt16) -> (pre: [ChainSegmentation], input: [ChainSegmentation], forward: [ChainSegmentation]) {
             let chains = evaluator.pipeline(family)
-            let pre = chains.prerouting.map { sweep(flatten(tableIndex: $0.0, chainIndex: $0.1, port: port, afterDNAT: false)) }
-            let input = chains.input.map { sweep(flatten(tableIndex: $0.0, chainIndex: $0.1, port: port, afterDNAT: false)) }
+            let pre = chains.prerouting.map { segmentation(tableIndex: $0.0, chainIndex: $0.1, port: port, afterDNAT: false) }
+            let input = chains.input.map { segmentation(tableIndex: $0.0, chainIndex: $0.1, port: port, afterDNAT: false) }
             // DNAT'd traffic is judged by the forward chains, at the translated port.
             var dnatPort: UInt16?
             var anyDNAT = false
             for segmentation in pre {
                 for entry in segmentation.entries { if case .dnat(let target) = entry.terminal { anyDNAT = true; dnatPort = dnatPort ?? target } }
             }
-            let forward = anyDNAT ? chains.forward.map { sweep(flatten(tableIndex: $0.0, chainIndex: $0.1, port: dnatPort ?? port, afterDNAT: true)) } : []
+            let forward = anyDNAT ? chains.forward.map { segmentation(tableIndex: $0.0, chainIndex: $0.1, port: dnatPort ?? port, afterDNAT: true) } : []
             return (pre, input, forward)
         }
 
@@ -865,6 +880,38 @@ extension FirewallEvaluator {
             }
             return result
         }
+    }
+}
+
+/// Swept base chains by what they were computed for. Rules ask concurrently: the first to ask
+/// for a chain computes it, the others wait for its result instead of computing it again.
+final class SegmentationCache: @unchecked Sendable {
+    struct Key: Hashable {
+        var family: AddressFamily
+        var interface: String
+        var tableIndex: Int
+        var chainIndex: Int
+        var port: UInt16
+        var afterDNAT: Bool
+    }
+
+    private let condition = NSCondition()
+    private var values: [Key: ChainSegmentation] = [:]
+    private var inProgress: Set<Key> = []
+
+    func value(_ key: Key, _ compute: () -> ChainSegmentation) -> ChainSegmentation {
+        condition.lock()
+        while inProgress.contains(key) { condition.wait() }
+        if let value = values[key] { condition.unlock(); return value }
+        inProgress.insert(key)
+        condition.unlock()
+        let value = compute()
+        condition.lock()
+        values[key] = value
+        inProgress.remove(key)
+        condition.broadcast()
+        condition.unlock()
+        return value
     }
 }
 

@@ -13,6 +13,8 @@ struct IptablesParser {
     var findings: [Finding] { problems.all }
     private var tables: [FirewallTable] = []
     private var current: Int?
+    /// The chains of the current table by name (a ruleset may have thousands of chains).
+    private var chainIndex: [String: Int] = [:]
     private var currentOpenedAt = 0
     private var sawAddressFamily: AddressFamily?
     private var ipv6OnlyUses: [(line: Int, column: Int, name: String)] = []
@@ -139,6 +141,7 @@ struct IptablesParser {
         }
         tables.append(table)
         current = tables.count - 1
+        chainIndex = Dictionary(table.chains.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         currentOpenedAt = line
     }
 
@@ -153,17 +156,19 @@ struct IptablesParser {
         }
         pendingTargets.removeAll { $0.table == current }
         self.current = nil
+        chainIndex = [:]
     }
 
     private mutating func addChain(_ name: String, line: Int, column: Int) {
         guard let current else { error(line: line, column: column, "chain outside a table"); return }
-        if tables[current].chain(named: name) != nil {
+        if chainIndex[name] != nil {
             if IptablesParser.builtinChains[tables[current].name]?.contains(name) == true { return }
             error(line: line, column: column, "chain '\(name)' is declared twice")
             return
         }
         let location = SourceLocation(file: file, line: line, column: column)
         tables[current].chains.append(FirewallChain(name: name, policyLocation: location, location: location))
+        chainIndex[name] = tables[current].chains.count - 1
     }
 
     private mutating func declareChain(_ words: [Word], line: Int) {
@@ -171,7 +176,7 @@ struct IptablesParser {
         guard !name.isEmpty else { error(line: line, column: 1, "chain declaration without a name"); return }
         guard let current else { error(line: line, column: 1, "chain ':\(name)' outside a table"); return }
         let policy = words.count > 1 ? words[1].text : "-"
-        if let index = tables[current].chains.firstIndex(where: { $0.name == name }), tables[current].chains[index].isBaseChain {
+        if let index = chainIndex[name], tables[current].chains[index].isBaseChain {
             let location = SourceLocation(file: file, line: line, column: 1)
             tables[current].chains[index].location = location
             switch policy {
@@ -205,7 +210,7 @@ struct IptablesParser {
         guard let current else { error(line: line, column: words[0].column, "rule outside a table (no *filter before it)"); return }
         guard words.count >= 2 else { error(line: line, column: words[0].column, "\(words[0].text) needs a chain name"); return }
         let chainName = words[1].text
-        guard let chainIndex = tables[current].chains.firstIndex(where: { $0.name == chainName }) else {
+        guard let chainIndex = chainIndex[chainName] else {
             error(line: line, column: words[1].column, "chain '\(chainName)' does not exist in table '\(tables[current].name)'")
             return
         }
@@ -222,7 +227,7 @@ struct IptablesParser {
         let location = SourceLocation(file: file, line: line, column: 1)
         var shortText = text.trimmingCharacters(in: " \t")
         if shortText.hasPrefix("[") , let space = shortText.firstIndex(of: " ") { shortText = String(shortText[space...]).trimmingCharacters(in: " ") }
-        if shortText.count > 160 { shortText = String(shortText.prefix(157)) + "..." }
+        if shortText.utf8.count > 160 && shortText.count > 160 { shortText = String(shortText.prefix(157)) + "..." }
         tables[current].chains[chainIndex].rules.append(FirewallRule(location: location, text: shortText, matches: options.matches, action: options.action))
         if let target = options.chainTarget {
             pendingTargets.append((current, chainIndex, tables[current].chains[chainIndex].rules.count - 1, target.name, line, target.column, target.isGoto))

@@ -25,14 +25,31 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// Parses any textual form: dotted quad; IPv6 full, zero-compressed, with an embedded IPv4
     /// tail; `[...]` brackets. Returns nil for anything else (zones, leading zeros in a quad).
     public init?(_ text: some StringProtocol) {
+        guard let address = IPAddress.parse(text) else { return nil }
+        self = address
+    }
+
+    /// The same for the two string types, compiled for each: parsers in other modules would
+    /// otherwise run the generic code for every address of a 100,000-entry set.
+    public init?(_ text: String) {
+        guard let address = IPAddress.parse(text) else { return nil }
+        self = address
+    }
+
+    public init?(_ text: Substring) {
+        guard let address = IPAddress.parse(text) else { return nil }
+        self = address
+    }
+
+    fileprivate static func parse(_ text: some StringProtocol) -> IPAddress? {
         var bytes = Array(text.utf8)
         if bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") { bytes = Array(bytes.dropFirst().dropLast()) }
         if bytes.contains(UInt8(ascii: ":")) {
             guard let value = IPAddress.parseIPv6(bytes[...]) else { return nil }
-            self.init(family: .ipv6, value: value)
+            return IPAddress(family: .ipv6, value: value)
         } else {
             guard let value = IPAddress.parseIPv4(bytes[...]) else { return nil }
-            self.init(ipv4: value)
+            return IPAddress(ipv4: value)
         }
     }
 
@@ -178,20 +195,33 @@ public struct CIDR: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Parses `addr`, `addr/len`, or `addr/dotted.mask` (contiguous masks only, as iptables prints).
     public init?(_ text: some StringProtocol) {
+        guard let cidr = CIDR.parse(text) else { return nil }
+        self = cidr
+    }
+
+    /// The same for the two string types, compiled for each (see `IPAddress.init?(_: String)`).
+    public init?(_ text: String) {
+        guard let cidr = CIDR.parse(text) else { return nil }
+        self = cidr
+    }
+
+    public init?(_ text: Substring) {
+        guard let cidr = CIDR.parse(text) else { return nil }
+        self = cidr
+    }
+
+    private static func parse(_ text: some StringProtocol) -> CIDR? {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = IPAddress(parts[0]) else { return nil }
-        guard parts.count == 2 else {
-            self.init(address: address, prefixLength: address.family.bits)
-            return
-        }
+        guard let address = IPAddress.parse(parts[0]) else { return nil }
+        guard parts.count == 2 else { return CIDR(address: address, prefixLength: address.family.bits) }
         let suffix = parts[1]
         if let length = Int(suffix), length >= 0, length <= address.family.bits, !suffix.hasPrefix("+") {
-            self.init(address: address, prefixLength: length)
-        } else if address.family == .ipv4, let mask = IPAddress(suffix), mask.family == .ipv4 {
+            return CIDR(address: address, prefixLength: length)
+        } else if address.family == .ipv4, let mask = IPAddress.parse(suffix), mask.family == .ipv4 {
             let bits = UInt32(truncatingIfNeeded: mask.value)
             let length = bits.nonzeroBitCount
             guard bits == (length == 0 ? 0 : UInt32.max << UInt32(32 - length)) else { return nil }
-            self.init(address: address, prefixLength: length)
+            return CIDR(address: address, prefixLength: length)
         } else {
             return nil
         }

@@ -113,7 +113,13 @@ public struct IntervalSet<Bound: FixedWidthInteger & UnsignedInteger & Sendable>
     }
 
     private static func normalised(_ input: [ClosedRange<Bound>]) -> [ClosedRange<Bound>] {
-        let sorted = input.sorted { $0.lowerBound < $1.lowerBound }
+        // Ranges collected in address order (a walk over sorted sets) need no sort.
+        var ordered = true
+        for index in input.indices.dropFirst() where input[index - 1].lowerBound > input[index].lowerBound {
+            ordered = false
+            break
+        }
+        let sorted = ordered ? input : input.sorted { $0.lowerBound < $1.lowerBound }
         var merged: [ClosedRange<Bound>] = []
         merged.reserveCapacity(sorted.count)
         for range in sorted { append(range, to: &merged) }

@@ -27,7 +27,7 @@ struct OriginCAExposedRule: AuditRule {
             for family in AddressFamily.allCases where model.firewall.families.contains(family) {
                 others[family] = profile.cdn.ranges[family].complement()
             }
-            let exposed = FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).evaluate(sources: others, ports: ports)
+            let exposed = FirewallCheck.evaluator(model, profile).evaluate(sources: others, ports: ports)
                 .filter { $0.decision.outcome.certainlyAccepted }
             guard let first = exposed.first else { continue }
             var reach = DualStackSet()

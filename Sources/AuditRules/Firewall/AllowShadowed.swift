@@ -9,7 +9,7 @@ struct CDNAllowShadowed: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         let sources = FirewallCheck.cdnSources(model.firewall, profile)
         guard !sources.isEmpty else { return [] }
-        let shadowed = FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).shadowedAccepts(sources: sources, ports: FirewallCheck.ports(model, profile))
+        let shadowed = FirewallCheck.evaluator(model, profile).shadowedAccepts(sources: sources, ports: FirewallCheck.ports(model, profile))
         var merged: [ShadowedAccept] = []
         for item in shadowed {
             if let index = merged.firstIndex(where: { $0.rule == item.rule && $0.shadowedBy.decidedBy == item.shadowedBy.decidedBy && $0.sources == item.sources }) {

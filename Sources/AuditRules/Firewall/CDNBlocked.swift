@@ -65,7 +65,7 @@ struct UnknownMatch: AuditRule {
     let id = "firewall.unknown-match"
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        let unresolved = Set(FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).unresolvedSets().map(\.rule))
+        let unresolved = Set(FirewallCheck.evaluator(model, profile).unresolvedSets().map(\.rule))
         let parts = FirewallCheck.cdnParts(model, profile).filter { part in
             // Uncertainty that comes only from sets not given is firewall.set-unresolved's finding.
             part.decision.outcome.kind == .unknown

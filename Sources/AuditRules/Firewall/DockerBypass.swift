@@ -28,7 +28,7 @@ struct DockerBypass: AuditRule {
             }
         }
         guard !ports.isEmpty else { return [] }
-        let parts = FirewallEvaluator(model: firewall, publicInterfaces: profile.publicInterfaces).evaluate(sources: others, ports: ports)
+        let parts = FirewallCheck.evaluator(model, profile).evaluate(sources: others, ports: ports)
             .filter { $0.decision.dnat != nil && $0.decision.outcome.possiblyAccepted }
         var groups: [(dnat: RuleReference, family: AddressFamily, ports: PortSet, decision: Decision, sources: AddressSet)] = []
         for part in parts {

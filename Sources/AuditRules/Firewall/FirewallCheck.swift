@@ -19,6 +19,14 @@ enum FirewallCheck {
         return sources
     }
 
+    /// The one evaluator of a run: the rules share it, so each base chain is flattened and swept
+    /// once per port and interface class whichever rules ask.
+    static func evaluator(_ model: OriginModel, _ profile: Profile) -> FirewallEvaluator {
+        model.derived.value("firewall evaluator \(profile.publicInterfaces)") {
+            FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces)
+        }
+    }
+
     /// The partition of CDN sources × checked ports.
     /// Four rules read it: evaluated once per model and profile.
     static func cdnParts(_ model: OriginModel, _ profile: Profile) -> [OutcomePart] {
@@ -26,7 +34,7 @@ enum FirewallCheck {
         guard !sources.isEmpty else { return [] }
         let checked = ports(model, profile)
         return model.derived.value("cdn parts \(sources.cidrs) \(checked.portList) \(profile.publicInterfaces)") {
-            FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).evaluate(sources: sources, ports: checked)
+            FirewallCheck.evaluator(model, profile).evaluate(sources: sources, ports: checked)
         }
     }
 

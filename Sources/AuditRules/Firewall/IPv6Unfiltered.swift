@@ -9,7 +9,7 @@ struct IPv6Unfiltered: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         let firewall = model.firewall
         guard firewall.families.contains(.ipv4) else { return [] }
-        let evaluator = FirewallEvaluator(model: firewall, publicInterfaces: profile.publicInterfaces)
+        let evaluator = FirewallCheck.evaluator(model, profile)
         let ports = FirewallCheck.ports(model, profile)
         let v4 = evaluator.evaluate(family: .ipv4, sources: .all(.ipv4), ports: ports)
         guard v4.contains(where: { !$0.decision.outcome.certainlyAccepted }) else { return [] }

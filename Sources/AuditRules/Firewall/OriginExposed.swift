@@ -15,7 +15,7 @@ struct OriginExposed: AuditRule {
             others[family] = profile.cdn.ranges[family].complement()
         }
         guard !others.isEmpty else { return [] }
-        let parts = FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).evaluate(sources: others, ports: FirewallCheck.ports(model, profile))
+        let parts = FirewallCheck.evaluator(model, profile).evaluate(sources: others, ports: FirewallCheck.ports(model, profile))
             .filter { $0.decision.outcome.certainlyAccepted || ($0.decision.outcome.kind == .rateLimited && $0.decision.outcome.possible.contains(.accept)) }
         return FirewallCheck.grouped(parts).map { group in
             let everyone = group.sources == others[group.family]

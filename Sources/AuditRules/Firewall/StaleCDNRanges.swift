@@ -8,7 +8,7 @@ struct StaleCDNRanges: AuditRule {
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard !profile.cdn.ranges.isEmpty else { return [] }
-        let lists = FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).allowLists(ports: FirewallCheck.ports(model, profile))
+        let lists = FirewallCheck.evaluator(model, profile).allowLists(ports: FirewallCheck.ports(model, profile))
         var findings: [Finding] = []
         var reported: Set<String> = []
         for list in lists {

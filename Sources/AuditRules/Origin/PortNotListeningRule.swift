@@ -40,7 +40,7 @@ struct PortNotListeningRule: AuditRule {
             for port in range where !listening(port) && !covered.contains(port) { silent.insert(port...port) }
         }
         guard !silent.isEmpty else { return [] }
-        let parts = FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces).evaluate(sources: FirewallCheck.cdnSources(model.firewall, profile), ports: silent)
+        let parts = FirewallCheck.evaluator(model, profile).evaluate(sources: FirewallCheck.cdnSources(model.firewall, profile), ports: silent)
         var byRule: [RuleReference: (ports: PortSet, sources: DualStackSet)] = [:]
         for part in parts where part.decision.outcome.kind == .accept {
             var entry = byRule[part.decision.decidedBy] ?? (PortSet(), DualStackSet())
