@@ -44,7 +44,7 @@ let package = Package(
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
-        .target(name: "Reporters", dependencies: ["OriginAuditCore"], swiftSettings: strict),
+        .target(name: "Reporters", dependencies: ["OriginAuditCore", "Firewall"], swiftSettings: strict),
         .executableTarget(
             name: "originaudit",
             dependencies: ["Audit", "Reporters", "OriginAuditCore", "Firewall", "Certificates", "Probe",
