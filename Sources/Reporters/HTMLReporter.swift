@@ -251,7 +251,7 @@ public enum HTMLReporter {
             if !columns.contains(cell.ports) { columns.append(cell.ports) }
         }
         let labelWidth = max(120, (ranges.map(\.count).max() ?? 0) * 8 + 16)
-        let cellWidth = 200, rowHeight = 24, headerHeight = 26
+        let cellWidth = 170, rowHeight = 24, headerHeight = 26
         let width = labelWidth + columns.count * cellWidth + 2
         let height = headerHeight + ranges.count * rowHeight + 2
         let label = family == .ipv4 ? "IPv4" : "IPv6"
@@ -444,7 +444,7 @@ public enum HTMLReporter {
     .legend{display:flex;flex-wrap:wrap;gap:6px 16px;margin:8px 0}
     .legend span{display:inline-flex;align-items:center;gap:4px}
     .matrix-scroll{overflow-x:auto;margin:4px 0}
-    svg.matrix{display:block}
+    svg.matrix{display:block;max-width:100%;height:auto}
     svg.defs{position:absolute;width:0;height:0}
     svg text{font:12px ui-monospace,"DejaVu Sans Mono",monospace;fill:#1b1f24}
     svg .head{font-weight:700}
@@ -456,6 +456,7 @@ public enum HTMLReporter {
     .o-accept{fill:#cdebd3} .o-drop{fill:#f4b4ae} .o-reject{fill:#f8cf9c} .o-limited{fill:#f5e49a} .o-unknown{fill:#d5d9de}
     table.rules{border-collapse:collapse;width:100%;font-size:.92em}
     table.rules th,table.rules td{border:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
+    table.rules td:first-child{min-width:10em}
     table.rules tr:target,.finding:target{outline:3px solid #0550ae}
     .finding{border:1px solid var(--line);border-left:6px solid var(--muted);border-radius:6px;padding:10px 12px;margin:10px 0}
     .finding.sev-error{border-left-color:var(--err)} .finding.sev-warning{border-left-color:var(--warn);border-left-style:dashed} .finding.sev-info{border-left-color:var(--info);border-left-style:dotted}
@@ -465,7 +466,12 @@ public enum HTMLReporter {
     .where,.message,.predicts{margin:2px 0}
     .message{white-space:pre-wrap;overflow-wrap:anywhere}
     .fix{margin-top:6px}
-    @media (max-width:600px){body{font-size:14px} .verdicts{grid-template-columns:1fr} table.rules{font-size:.8em}}
+    @media (max-width:600px){
+      body{font-size:14px} .verdicts{grid-template-columns:1fr}
+      table.rules,table.rules tbody,table.rules tr,table.rules td{display:block;width:auto;min-width:0}
+      table.rules thead{display:none} table.rules tr{border:1px solid var(--line);border-radius:4px;margin:6px 0;padding:2px 0}
+      table.rules td{border:none;padding:1px 6px}
+    }
     @media print{
       body{font-size:10pt} nav{display:none} a{color:inherit;text-decoration:none}
       header,main{max-width:none;padding:0}

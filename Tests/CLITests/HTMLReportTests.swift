@@ -223,7 +223,8 @@ struct HTMLReportTests {
     }
 
     @Test func theBundledExample() throws {
-        let (page, _) = try render(["scan", Binary.example], name: "example")
+        let (page, html) = try render(["scan", Binary.example], name: "example")
+        #expect(html.utf8.count < 100_000, "the README says the example's page is under 100 KB")
         // The grid: every CDN range × every port the firewall command reports, piece for piece.
         let expected = try matrixCells([Binary.example])
         #expect(!expected.isEmpty)
