@@ -198,6 +198,17 @@ struct HTMLReportTests {
             #expect(size.width == width && size.height == 2000, "\(name): screenshot \(size)")
             #expect(try Data(contentsOf: png).count > 10_000, "\(name): a \(width) px screenshot with content")
         }
+        if name == "example" {
+            // Printable: Chromium prints it (with the print stylesheet) to a PDF of a few pages.
+            let pdf = work.appendingPathComponent("\(name).pdf")
+            let printed = try Chromium.run(["--no-pdf-header-footer", "--print-to-pdf=" + pdf.path, output.absoluteString], profile: profile)
+            let bytes = try Data(contentsOf: pdf)
+            let text = String(decoding: bytes, as: UTF8.self)
+            // The page tree's root counts every page: the largest /Count.
+            let pages = text.components(separatedBy: "/Count ").dropFirst().compactMap { Int($0.prefix { $0.isNumber }) }.max() ?? 0
+            #expect(printed.status == 0 && bytes.starts(with: Data("%PDF".utf8)), "\(Chromium.meaningful(printed.stderr))")
+            #expect(pages >= 2, "a printed PDF with pages (\(bytes.count) bytes)")
+        }
         return (page, html)
     }
 
