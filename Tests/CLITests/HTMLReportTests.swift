@@ -370,4 +370,44 @@ struct HTMLReportTests {
         #expect(page.text.contains("<img src=x onerror=alert(2)>.conf"))
         #expect(page.findings.contains { $0.rule == "input.include-missing" })
     }
+
+    /// A certificate that covers one of a host's two names: the mismatch is the other name's
+    /// failure only, decided from the certificate (a message naming a file after the covered name
+    /// once made an expired certificate count for that name alone).
+    @Test func aNameMismatchCountsOnlyForTheNamesLeftOut() throws {
+        let directory = try TestTools.temporaryDirectory("html-names")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ssl = directory.appendingPathComponent("etc/nginx/ssl")
+        try FileManager.default.createDirectory(at: ssl, withIntermediateDirectories: true)
+        let made = try TestTools.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "90",
+                                                 "-keyout", ssl.appendingPathComponent("www.example.test.key").path,
+                                                 "-out", ssl.appendingPathComponent("www.example.test.pem").path,
+                                                 "-subj", "/CN=www.example.test", "-addext", "subjectAltName=DNS:www.example.test"])
+        #expect(made.status == 0, "\(made.stderr)")
+        try """
+        events {}
+        http {
+            server {
+                listen 443 ssl;
+                server_name www.example.test api.example.test;
+                ssl_certificate ssl/www.example.test.pem;
+                ssl_certificate_key ssl/www.example.test.key;
+            }
+        }
+
+        """.write(to: directory.appendingPathComponent("etc/nginx/nginx.conf"), atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("report.html")
+        let result = try Binary.run(["scan", directory.path, "--root", directory.path, "--tls-mode", "strict", "--format", "html", "--output", output.path])
+        #expect(result.status == 1, "\(result.stderr)")
+        let page = try ParsedPage.parse(try String(contentsOf: output, encoding: .utf8), strict: true)
+        let mismatch = page.findings.filter { $0.rule == "tls.hostname-mismatch" }.map { "#" + $0.id }
+        let selfSigned = page.findings.filter { $0.rule == "tls.self-signed" }.map { "#" + $0.id }
+        #expect(mismatch.count == 1 && selfSigned.count == 1)
+        let www = try #require(page.verdicts.first { $0.hosts.contains("www.example.test") })
+        let api = try #require(page.verdicts.first { $0.hosts.contains("api.example.test") })
+        #expect(www.hosts == ["www.example.test"] && api.hosts == ["api.example.test"])
+        #expect(www.status == "fails" && api.status == "fails")
+        #expect(!www.links.contains { mismatch.contains($0) } && www.links.contains { selfSigned.contains($0) })
+        #expect(api.links.contains { mismatch.contains($0) } && api.links.contains { selfSigned.contains($0) })
+    }
 }
