@@ -44,7 +44,7 @@ let package = Package(
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
-        .target(name: "Reporters", dependencies: ["OriginAuditCore"], swiftSettings: strict),
+        .target(name: "Reporters", dependencies: ["OriginAuditCore", "Firewall"], swiftSettings: strict),
         // Packet captures (`evidence`): libpcap is loaded with dlopen when a capture is read.
         .target(name: "Evidence", dependencies: ["OriginAuditCore", "Firewall", "WebServer"], swiftSettings: strict),
         .executableTarget(

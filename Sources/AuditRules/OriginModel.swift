@@ -34,6 +34,11 @@ extension OriginModel {
     public func cdnPorts(_ profile: Profile) -> (http: PortSet, https: PortSet) {
         OriginContext.cdnPorts(self, profile)
     }
+
+    /// The hostnames the audit reasons about: `--hostname`, or every exact name configured.
+    public func proxiedHostnames(_ profile: Profile) -> [String] {
+        OriginContext.hostnames(self, profile)
+    }
 }
 
 /// Results derived from a model that several rules need, computed once (rules run

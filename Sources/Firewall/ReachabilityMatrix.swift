@@ -16,6 +16,11 @@ public struct ReachabilityMatrix: Sendable, Encodable {
         public var dnat: RuleReference?
         /// For unknown / rate-limited pieces: what decides when the uncertain rules do not apply.
         public var otherwise: RuleReference?
+
+        /// The outcome's kind, read back from `outcome` (`reject (tcp-reset)` → reject).
+        public var kind: OutcomeKind {
+            OutcomeKind(rawValue: String(outcome.prefix { $0 != " " })) ?? .unknown
+        }
     }
 
     /// One CDN range on one port (or a run of ports that behave alike).
@@ -105,7 +110,7 @@ public struct ReachabilityMatrix: Sendable, Encodable {
     }
 
     /// IPv6 counts as powers of two ("2^96") once they stop being readable; other text unchanged.
-    static func readable(_ text: String) -> String {
+    public static func readable(_ text: String) -> String {
         var words = text.split(separator: " ").map(String.init)
         guard let last = words.last, let value = UInt128(last), value > UInt128(UInt32.max) else { return text }
         let exponent = 127 - value.leadingZeroBitCount

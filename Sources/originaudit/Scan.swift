@@ -5,13 +5,18 @@ import OriginAuditCore
 import Reporters
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, sarif, github
+    case text, json, sarif, github, html
 }
 
 /// The report format of the commands that print one answer (`probe`, `firewall`): the same
 /// `--format` spelling as `scan`.
 enum AnswerFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
+}
+
+/// `firewall`'s formats: an answer's, and the HTML page of the matrix.
+enum FirewallFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, html
 }
 
 enum FailOn: String, ExpressibleByArgument, CaseIterable {
@@ -282,7 +287,7 @@ struct Scan: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A directory of rule YAML files that add to or override the embedded catalog.", valueName: "dir"))
     var rules: String?
     @Option(name: .customLong("disable"), help: ArgumentHelp("A rule id not to run (repeatable).", valueName: "id")) var disabled: [String] = []
-    @Option(help: "Report format: text, json, sarif, github.") var format: OutputFormat = .text
+    @Option(help: "Report format: text, json, sarif, github, html (one self-contained page: verdict per hostname, reachability matrix, findings; use with --output).") var format: OutputFormat = .text
     @Option(help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file")) var output: String?
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at or above this severity: error, warning, info, never (default error).") var failOn: FailOn?
     @Option(help: "Colour in text output: auto (only on a terminal), always, never.") var color: ColorChoice = .auto
@@ -313,6 +318,7 @@ struct Scan: AsyncParsableCommand {
         case .json: text = JSONReporter.render(report)
         case .sarif: text = SARIFReporter.render(report)
         case .github: text = GitHubReporter.render(report)
+        case .html: text = HTMLPage.scan(prepared, report: report)
         }
         do { try emit(text, to: output) } catch { failUsage("\(error)") }
         clock.lap("\(format.rawValue) report")

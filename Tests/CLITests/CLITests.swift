@@ -357,7 +357,7 @@ enum Binary {
         }
         try #require(secrets.count > 20)
         var outputs: [String] = []
-        for format in ["text", "json", "sarif", "github"] {
+        for format in ["text", "json", "sarif", "github", "html"] {
             let result = try Binary.run(["scan", "--format", format, "--fail-on", "never", directory.path])
             outputs.append(result.stdout + result.stderr)
         }

@@ -206,9 +206,9 @@ import TestSupport
         try scratch.write("none.yml", "# no settings\n")
         var runs: [[String]] = []
         for flag in ["--iptables", "--ip6tables", "--nft", "--ipset", "--nginx", "--apache"] {
-            for format in ["text", "json", "sarif", "github"] { runs.append(["scan", flag, "key.pem", "--format", format, "--config", "none.yml"]) }
+            for format in ["text", "json", "sarif", "github", "html"] { runs.append(["scan", flag, "key.pem", "--format", format, "--config", "none.yml"]) }
         }
-        for format in ["text", "json", "sarif", "github"] { runs.append(["scan", "site", "--root", ".", "--format", format, "--config", "none.yml"]) }
+        for format in ["text", "json", "sarif", "github", "html"] { runs.append(["scan", "site", "--root", ".", "--format", format, "--config", "none.yml"]) }
         runs.append(["scan", "site", "--cdn-ranges", "key.pem", "--config", "none.yml"])
         runs.append(["scan", ".", "--root", "."])
         for arguments in runs {

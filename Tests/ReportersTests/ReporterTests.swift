@@ -55,6 +55,7 @@ enum SampleReport {
     @Test func json() throws { try check(JSONReporter.render(SampleReport.report), "report.json") }
     @Test func sarif() throws { try check(SARIFReporter.render(SampleReport.report), "report.sarif") }
     @Test func github() throws { try check(GitHubReporter.render(SampleReport.report), "report.github") }
+    @Test func html() throws { try check(HTMLReporter.render(SampleReport.htmlPage), "report.html") }
 
     @Test func colourOnlyWhenAsked() {
         #expect(!TextReporter.render(SampleReport.report).contains("\u{1B}["))
@@ -144,5 +145,55 @@ enum SampleReport {
         #expect(output.contains("::error file=etc/iptables/rules v4,line=12,col=1,title=firewall.cdn-dropped (predicts 522)::"))
         #expect(output.contains("100%25, a,b:c%0Asecond line"))
         #expect(output.contains("::notice file=NOTES,title=input.unknown-format::"))
+    }
+}
+
+extension SampleReport {
+    /// The sample report as a page: one failing hostname, one not known, no firewall matrix.
+    static let htmlPage: HTMLReporter.Page = {
+        let dropped = report.findings.firstIndex { $0.ruleId == "firewall.cdn-dropped" }!
+        let unknown = report.findings.firstIndex { $0.ruleId == "firewall.unknown-match" }!
+        let verdicts = [
+            HostVerdict(hostname: "www.example.test", tlsMode: .strict, status: .fails,
+                        causes: [.init(predicts: "522", severity: .error, finding: dropped, originWide: true)],
+                        unknowns: [], servedAt: [OriginAuditCore.SourceLocation(file: "etc/nginx/nginx.conf", line: 30, column: 5)]),
+            HostVerdict(hostname: "<b>api</b>.example.test", tlsMode: .strict, status: .unknown, causes: [],
+                        unknowns: ["no virtual host serves <b>api</b>.example.test"], servedAt: []),
+        ]
+        var withUncertain = verdicts
+        withUncertain[1].uncertainFindings = [unknown]
+        return HTMLReporter.Page(report: report, matrix: nil, verdicts: withUncertain)
+    }()
+}
+
+@Suite struct HTMLEscapingTests {
+    @Test func markupQuotesAndControlsBecomeText() {
+        #expect(HTMLReporter.escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;")
+        #expect(HTMLReporter.escape("a\"b'c&d") == "a&quot;b&#39;c&amp;d")
+        // What HTML forbids and what the terminal escapes are shown, never passed through.
+        #expect(HTMLReporter.escape("bell\u{07} esc\u{1B}[31m rlo\u{202E} nonchar\u{FFFE}") == "bell\\x07 esc\\e[31m rlo\\u{202E} nonchar\\u{FFFE}")
+        #expect(HTMLReporter.escape("two\nlines", keepNewlines: true) == "two\nlines")
+        #expect(HTMLReporter.escape("two\nlines") == "two\\nlines")
+    }
+
+    @Test func everyInputStringOfThePageIsEscaped() {
+        let html = HTMLReporter.render(SampleReport.htmlPage)
+        #expect(html.contains("&lt;b&gt;api&lt;/b&gt;.example.test") && !html.contains("<b>api</b>"))
+        #expect(html.contains("NOTES, a &quot;text&quot; file"))
+        // The only links are the page's own fragments.
+        var rest = html[...]
+        while let range = rest.range(of: "href=\"") {
+            #expect(rest[range.upperBound...].hasPrefix("#"))
+            rest = rest[range.upperBound...]
+        }
+    }
+
+    @Test func visitorFailuresAreHTTPStatusesLoopsAndUnreachableSites() {
+        for failure in ["522", "526 (strict)", "intermittent 521/522", "403/429/503 storms", "redirect loop", "unreachable", "521 on restart", "526 with a strict verifier"] {
+            #expect(HostVerdict.isVisitorFailure(failure), "\(failure)")
+        }
+        for other in ["wrong client IP", "logs/limits see CDN IPs", "spoofable client IP", "key exposure", "browser error", "—", "5221", "port 4430"] {
+            #expect(!HostVerdict.isVisitorFailure(other), "\(other)")
+        }
     }
 }
