@@ -1,7 +1,5 @@
-import Dispatch
 import Foundation
 import OriginAuditCore
-import Synchronization
 import Testing
 import TestSupport
 @testable import WebServer
@@ -149,45 +147,35 @@ struct ApacheDirectiveTableTests {
         let available = Self.debianModules()
         let scratch = try TestTools.temporaryDirectory("apache-table")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let disagreements = Mutex<[String]>([])
-        let judged = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: 4) { worker in
-            for (index, testCase) in cases.enumerated() where index % 4 == worker {
-                let directory = scratch.appendingPathComponent("\(index)")
-                try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-                var seen = Set<String>()
-                let loads = ([testCase.mpm] + testCase.modules).flatMap { Self.loadLines($0, available: available, seen: &seen) }
-                let text = """
-                    ServerRoot \(directory.path)
-                    DefaultRuntimeDir \(directory.path)
-                    PidFile \(directory.path)/httpd.pid
-                    ErrorLog \(directory.path)/error.log
-                    ServerName localhost
-                    \(loads.joined(separator: "\n"))
-                    \(testCase.body)
-                    """
-                let main = directory.appendingPathComponent("httpd.conf")
-                let verdict: (file: String, line: Int, message: String)?
-                do {
-                    try text.write(to: main, atomically: true, encoding: .utf8)
-                    verdict = try ApacheFixture.httpdSyntaxError(main, root: directory)
-                } catch { continue }
-                let httpdShape = verdict.map { Self.structural($0.message, name: testCase.name) } ?? false
-                let ours = ApacheFixture.load(main).findings.filter { finding in
-                    finding.ruleId == "input.parse-error" && ApacheDirectiveCheck.findingMarkers.contains { finding.message.contains($0) }
-                }.sorted { ($0.location?.line ?? 0) < ($1.location?.line ?? 0) }
-                judged.add(1, ordering: .relaxed)
-                if httpdShape, let verdict {
-                    if ours.first?.location?.line != verdict.line {
-                        disagreements.withLock { $0.append("\(testCase.label): httpd line \(verdict.line): \(verdict.message); ours: \(ours.map { "\($0.location?.line ?? 0) \($0.message)" })") }
-                    }
-                } else if !ours.isEmpty {
-                    disagreements.withLock { $0.append("\(testCase.label): httpd \(verdict.map { "refuses a value only: \($0.message)" } ?? "accepts"); ours: \(ours.map(\.message))") }
-                }
+        let (judged, found) = GeneratedCases.judge(cases, scratch: scratch) { testCase, directory in
+            var seen = Set<String>()
+            let loads = ([testCase.mpm] + testCase.modules).flatMap { Self.loadLines($0, available: available, seen: &seen) }
+            let text = """
+                ServerRoot \(directory.path)
+                DefaultRuntimeDir \(directory.path)
+                PidFile \(directory.path)/httpd.pid
+                ErrorLog \(directory.path)/error.log
+                ServerName localhost
+                \(loads.joined(separator: "\n"))
+                \(testCase.body)
+                """
+            let main = directory.appendingPathComponent("httpd.conf")
+            let verdict: (file: String, line: Int, message: String)?
+            do {
+                try text.write(to: main, atomically: true, encoding: .utf8)
+                verdict = try ApacheFixture.httpdSyntaxError(main, root: directory)
+            } catch { return nil }
+            let httpdShape = verdict.map { Self.structural($0.message, name: testCase.name) } ?? false
+            let ours = ApacheFixture.load(main).findings.filter { finding in
+                finding.ruleId == "input.parse-error" && ApacheDirectiveCheck.findingMarkers.contains { finding.message.contains($0) }
+            }.sorted { ($0.location?.line ?? 0) < ($1.location?.line ?? 0) }
+            if httpdShape, let verdict {
+                return ours.first?.location?.line == verdict.line ? ""
+                    : "\(testCase.label): httpd line \(verdict.line): \(verdict.message); ours: \(ours.map { "\($0.location?.line ?? 0) \($0.message)" })"
             }
+            return ours.isEmpty ? "" : "\(testCase.label): httpd \(verdict.map { "refuses a value only: \($0.message)" } ?? "accepts"); ours: \(ours.map(\.message))"
         }
-        let found = disagreements.withLock { $0 }
-        #expect(judged.load(ordering: .relaxed) == cases.count)
+        #expect(judged == cases.count)
         #expect(found.isEmpty, "\(found.count) of \(cases.count) disagree:\n\(found.prefix(60).joined(separator: "\n"))")
     }
 }
