@@ -94,6 +94,12 @@ import WebServer
         unnamed.names = [ConfigValue(.catchAll, at: Self.at(2))]
         #expect(OriginContext.describe(unnamed) == "the server on *:80 without a server_name (sites/example.conf:1)")
         #expect(OriginContext.describe(Self.host([(80, false)])) == "example.test")
+        // tls.cert-missing names such a host the same way, not "_".
+        var tlsHost = apache
+        tlsHost.tls = TLSSettings(certificateRequiredAt: Self.at(4))
+        let missing = CertMissingRule().check(Self.model([tlsHost]), profile: Self.profile(.full))
+        #expect(missing.first?.message.hasPrefix("TLS is turned on here for the <VirtualHost 0.0.0.0:7081 127.0.0.1:7081> without a ServerName") == true,
+                "\(missing.map(\.message))")
     }
 
     @Test func limitersCountEdgesUnlessRestored() {
