@@ -37,6 +37,9 @@ public struct LoadedInputs: Sendable {
     public var recognised: Int
     /// How long reading and each loader took.
     public var timings = PhaseTimings()
+    /// Files read only through a lone fragment that no main configuration includes: they are not
+    /// serving configuration, so nothing in them can stop a server from starting.
+    public var unincludedFiles: Set<String> = []
 }
 
 /// Discovers, classifies and loads inputs, runs the rules and applies the project's settings.
@@ -163,6 +166,7 @@ public enum AuditRunner {
             consume(result.files)
         }
         var unincluded: [String] = []
+        var fragmentFiles = Set<String>()
         for entry in classified where entry.kind == .nginxFragment || entry.kind == .apacheFragment {
             let display = tree.displayPath(entry.hostPath)
             if consumed.contains(display) || consumedReal.contains(tree.realPath(entry.hostPath)) { continue }
@@ -183,6 +187,7 @@ public enum AuditRunner {
             findings += result.findings
             notes += result.notes
             files += result.files
+            fragmentFiles.formUnion(result.files)
             consume(result.files)
         }
         // Files a configuration read through its includes (mime.types, fastcgi_params) were used, not skipped.
@@ -223,7 +228,26 @@ public enum AuditRunner {
         let allFiles = Array(Set(files)).sorted()
         let model = OriginModel(firewall: firewall.model, webServer: webServer, certificates: certificates.model,
                                 files: allFiles, sockets: request.sockets)
-        return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count, timings: timings)
+        return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count, timings: timings,
+                            unincludedFiles: fragmentFiles)
+    }
+
+    /// The findings that say a server will not start (a refused directive, a missing include,
+    /// certificate or key): the rule ids that can, when they predict the 521 of a server that is down.
+    static let startFailureRules: Set<String> = ["input.parse-error", "input.include-missing", "tls.cert-missing",
+                                                 "tls.key-mismatch", "tls.key-encrypted"]
+
+    /// A start failure in a file that nothing includes: the file is not serving configuration, so
+    /// no server fails to start because of it. Kept as a warning about the file, without the 521.
+    static func notStarting(_ finding: Finding) -> Finding {
+        let startWords = ["refuses to start", "will not start", "won't start", "does not start", "cannot start"]
+        guard startFailureRules.contains(finding.ruleId),
+              finding.predicts?.contains("521") == true || startWords.contains(where: finding.message.contains) else { return finding }
+        var result = finding
+        result.severity = min(result.severity ?? .warning, .warning)
+        result.predicts = nil
+        result.message += " — once a main configuration includes this file; none here does, so it is not serving configuration and no server start depends on it"
+        return result
     }
 
     /// Runs the rules over loaded inputs and finishes the findings: catalog defaults, disabled
@@ -239,6 +263,7 @@ public enum AuditRunner {
         var usedSuppressions = Set<Int>()
         for finding in raw where !config.disabled.contains(finding.ruleId) {
             var complete = catalog.complete(finding)
+            if let file = complete.location?.file, loaded.unincludedFiles.contains(file) { complete = notStarting(complete) }
             if let override = config.severityOverrides[finding.ruleId] { complete.severity = override }
             if let index = config.suppressions.firstIndex(where: { $0.matches(complete) }) {
                 usedSuppressions.insert(index)

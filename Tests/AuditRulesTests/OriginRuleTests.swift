@@ -81,6 +81,27 @@ import WebServer
         #expect(RealIPTrustsAnyRule().check(complete, profile: Self.profile(.full)).isEmpty)
     }
 
+    @Test("a host without a name of its own is named as httpd -S lists it: its addresses and where it is defined")
+    func nameLessHostsAreNamedByAddress() {
+        var apache = Self.host([(7081, false)], names: [], realIP: Self.realIP(["173.245.48.0/20"]), software: .apache)
+        apache.names = [ConfigValue(.catchAll, at: Self.at(1))]
+        apache.listeners = [Listener(address: .any(.ipv4), port: 7081, location: Self.at(1)),
+                            Listener(address: .ip(IPAddress("127.0.0.1")!), port: 7081, location: Self.at(1)),
+                            Listener(address: .any(.ipv4), port: 7081, location: Self.at(1))]
+        #expect(OriginContext.describe(apache) == "the <VirtualHost 0.0.0.0:7081 127.0.0.1:7081> without a ServerName (sites/example.conf:1)")
+        let nginx = Self.host([(80, false)], names: ["_"], realIP: Self.realIP(["173.245.48.0/20"]))
+        var unnamed = nginx
+        unnamed.names = [ConfigValue(.catchAll, at: Self.at(2))]
+        #expect(OriginContext.describe(unnamed) == "the server on *:80 without a server_name (sites/example.conf:1)")
+        #expect(OriginContext.describe(Self.host([(80, false)])) == "example.test")
+        // tls.cert-missing names such a host the same way, not "_".
+        var tlsHost = apache
+        tlsHost.tls = TLSSettings(certificateRequiredAt: Self.at(4))
+        let missing = CertMissingRule().check(Self.model([tlsHost]), profile: Self.profile(.full))
+        #expect(missing.first?.message.hasPrefix("TLS is turned on here for the <VirtualHost 0.0.0.0:7081 127.0.0.1:7081> without a ServerName") == true,
+                "\(missing.map(\.message))")
+    }
+
     @Test func limitersCountEdgesUnlessRestored() {
         let limiter = Limiter(kind: .nginxLimitReq, key: "$binary_remote_addr", keysOnClientAddress: true, location: Self.at(20))
         let unrestored = Self.model([Self.host([(80, false)], limiters: [limiter])])

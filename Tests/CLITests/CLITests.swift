@@ -371,3 +371,68 @@ enum Binary {
         }
     }
 }
+
+/// A file that no main configuration includes is not serving configuration: whatever in it would
+/// stop a server from starting is said about the file, never as a server that is down (521).
+@Suite struct UnincludedFragmentTests {
+    static let apacheSite = """
+        <VirtualHost *:443>
+            ServerName example.org
+            SSLEngine on
+            SSLCertificateFile /etc/ssl/certs/missing.pem
+            SSLCertificateKeyFile /etc/ssl/private/missing.key
+            Include /etc/apache2/missing.conf
+            KeepAlive maybe
+            Listen 8080
+        </VirtualHost>
+
+        """
+    static let nginxSite = """
+        server {
+            listen 443 ssl;
+            server_name example.org;
+            ssl_certificate /etc/ssl/certs/missing.pem;
+            ssl_certificate_key /etc/ssl/private/missing.key;
+            include /etc/nginx/missing.conf;
+            add_header X;
+        }
+
+        """
+
+    /// (rule id, severity, predicts, line) of every finding in the file.
+    static func findings(_ arguments: [String], in directory: URL) throws -> [(rule: String, severity: String, predicts: String?, line: Int)] {
+        let result = try Binary.run(["scan", "--format", "json", "--fail-on", "never"] + arguments, in: directory.path)
+        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        return (report?["findings"] as? [[String: Any]] ?? []).map { finding in
+            ((finding["ruleId"] as? String) ?? "", (finding["severity"] as? String) ?? "", finding["predicts"] as? String,
+             ((finding["location"] as? [String: Any])?["line"] as? Int) ?? 0)
+        }
+    }
+
+    @Test("a lone vhost file and a lone server block: start failures are warnings about the file, without a 521",
+          arguments: [("apache", apacheSite, [4, 5, 6, 7, 8]), ("nginx", nginxSite, [4, 5, 6, 7])])
+    func loneFragment(server: String, text: String, lines: [Int]) throws {
+        let directory = try TestTools.temporaryDirectory("fragment-\(server)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try text.write(to: directory.appendingPathComponent("site.conf"), atomically: true, encoding: .utf8)
+        let found = try Self.findings(["site.conf", "--root", "."], in: directory)
+        let startRules: Set<String> = ["input.parse-error", "input.include-missing", "tls.cert-missing"]
+        let start = found.filter { startRules.contains($0.rule) }
+        #expect(start.map(\.line).sorted() == lines, "\(found)")
+        #expect(start.allSatisfy { $0.severity == "warning" && $0.predicts == nil }, "\(start)")
+    }
+
+    @Test("the same vhost file, included by a main configuration, is a server that does not start")
+    func includedFragment() throws {
+        let directory = try TestTools.temporaryDirectory("fragment-included")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let apache = directory.appendingPathComponent("etc/apache2")
+        try FileManager.default.createDirectory(at: apache, withIntermediateDirectories: true)
+        try Self.apacheSite.write(to: apache.appendingPathComponent("site.conf"), atomically: true, encoding: .utf8)
+        try "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\nInclude site.conf\n"
+            .write(to: apache.appendingPathComponent("apache2.conf"), atomically: true, encoding: .utf8)
+        let found = try Self.findings(["etc", "--root", "."], in: directory)
+        #expect(found.contains { $0.rule == "input.include-missing" && $0.severity == "error" && $0.predicts == "521" }, "\(found)")
+        #expect(found.contains { $0.rule == "input.parse-error" && $0.line == 7 && $0.severity == "error" }, "\(found)")
+    }
+}

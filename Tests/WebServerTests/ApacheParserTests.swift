@@ -306,6 +306,19 @@ struct ApacheParseErrorTests {
         #expect(first.location?.line == oracle.line, "\(name): httpd: \(oracle.message); ours: \(first.message)")
     }
 
+    @Test("a true <IfModule> the file never closes is accepted by httpd, and by the audit",
+          arguments: ["<IfModule version_module>\n<VirtualHost *:80>\nServerAdmin a\n</VirtualHost> </IfModule>\n",
+                      "<IfModule version_module>\n<VirtualHost *:80>\nServerAdmin a\n"])
+    func unclosedTrueConditional(_ text: String) throws {
+        let root = try ApacheFixture.write(["main.conf": text])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let main = root.appendingPathComponent("main.conf")
+        let wrapper = root.appendingPathComponent("wrapper.conf")
+        try (ApacheFixture.header(root) + "\nInclude \(main.path)\n").write(to: wrapper, atomically: true, encoding: .utf8)
+        #expect(try ApacheFixture.httpdSyntaxError(wrapper, root: root) == nil)
+        #expect(ApacheFixture.load(main).findings.filter { $0.ruleId == "input.parse-error" }.isEmpty)
+    }
+
     @Test func aValidConfigurationIsAcceptedByBoth() throws {
         let root = try ApacheFixture.write([:])
         defer { try? FileManager.default.removeItem(at: root) }

@@ -1,7 +1,5 @@
-import Dispatch
 import Foundation
 import OriginAuditCore
-import Synchronization
 import Testing
 import TestSupport
 @testable import WebServer
@@ -85,34 +83,24 @@ struct NginxDirectiveTableTests {
         #expect(cases.count == ReadmeFigures.value("nginx-directive-configs"))
         let scratch = try TestTools.temporaryDirectory("nginx-table")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let disagreements = Mutex<[String]>([])
-        let judged = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: 4) { worker in
-            for (index, testCase) in cases.enumerated() where index % 4 == worker {
-                let directory = scratch.appendingPathComponent("\(index)")
-                try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-                let main = directory.appendingPathComponent("nginx.conf")
-                guard (try? Data(testCase.text.utf8).write(to: main)) != nil,
-                      let verdict = try? NginxTestTools.nginxTest(main.path, prefix: directory.path) else { continue }
-                let firstLine = verdict.output.split(separator: "\n").first { $0.contains("[emerg]") }.map(String.init) ?? ""
-                let shapeError = !verdict.accepted && Self.structural.contains { firstLine.contains($0) }
-                // Only the shape is compared: a zone or log format the generated text names but
-                // never defines is another refusal, which nginx reports after the values it checks.
-                let ours = NginxTestTools.load(directory).findings.filter { finding in
-                    finding.ruleId == "input.parse-error" && Self.structural.contains { finding.message.contains($0) }
-                }
-                judged.add(1, ordering: .relaxed)
-                if shapeError {
-                    if ours.first?.location?.line != verdict.line {
-                        disagreements.withLock { $0.append("\(testCase.label): nginx: \(firstLine); ours: \(ours.map { "\($0.location?.line ?? 0) \($0.message)" })") }
-                    }
-                } else if !ours.isEmpty {
-                    disagreements.withLock { $0.append("\(testCase.label): nginx \(verdict.accepted ? "accepts" : "refuses a value only: \(firstLine)"); ours: \(ours.map(\.message))") }
-                }
+        let (judged, found) = GeneratedCases.judge(cases, scratch: scratch) { testCase, directory in
+            let main = directory.appendingPathComponent("nginx.conf")
+            guard (try? Data(testCase.text.utf8).write(to: main)) != nil,
+                  let verdict = try? NginxTestTools.nginxTest(main.path, prefix: directory.path) else { return nil }
+            let firstLine = verdict.output.split(separator: "\n").first { $0.contains("[emerg]") }.map(String.init) ?? ""
+            let shapeError = !verdict.accepted && Self.structural.contains { firstLine.contains($0) }
+            // Only the shape is compared: a zone or log format the generated text names but
+            // never defines is another refusal, which nginx reports after the values it checks.
+            let ours = NginxTestTools.load(directory).findings.filter { finding in
+                finding.ruleId == "input.parse-error" && Self.structural.contains { finding.message.contains($0) }
             }
+            if shapeError {
+                return ours.first?.location?.line == verdict.line ? ""
+                    : "\(testCase.label): nginx: \(firstLine); ours: \(ours.map { "\($0.location?.line ?? 0) \($0.message)" })"
+            }
+            return ours.isEmpty ? "" : "\(testCase.label): nginx \(verdict.accepted ? "accepts" : "refuses a value only: \(firstLine)"); ours: \(ours.map(\.message))"
         }
-        let found = disagreements.withLock { $0 }
-        #expect(judged.load(ordering: .relaxed) == cases.count)
+        #expect(judged == cases.count)
         #expect(found.isEmpty, "\(found.count) of \(cases.count) disagree:\n\(found.prefix(40).joined(separator: "\n"))")
     }
 }

@@ -55,7 +55,7 @@ struct CertMissingRule: AuditRule {
             guard let tls = host.tls, tls.certificateFiles.isEmpty, let at = tls.certificateRequiredAt,
                   seen.insert(at).inserted else { return nil }
             let directive = host.software == .nginx ? "ssl_certificate" : "SSLCertificateFile"
-            let name = host.names.first.map { " for \($0.value)" } ?? ""
+            let name = " for " + OriginContext.describe(host)
             return Finding(
                 ruleId: id,
                 message: "TLS is turned on here\(name) but no certificate is named (\(directive)): the web server refuses to start with this configuration",

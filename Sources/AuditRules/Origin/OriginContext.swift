@@ -71,9 +71,34 @@ enum OriginContext {
         }
     }
 
-    /// `name:port` list of the host, for messages.
+    /// The host's names, for messages. A host with no name of its own is named as `httpd -S`
+    /// lists it — by its addresses and where it is defined — rather than by a placeholder: httpd
+    /// gives a name-less vhost the main server's name, which here is not set either.
     static func describe(_ host: VirtualHost) -> String {
-        let names = host.names.map(\.value.description)
-        return names.isEmpty ? "the server at \(host.location)" : names.prefix(3).joined(separator: ", ") + (names.count > 3 ? " (+\(names.count - 3))" : "")
+        let names = host.names.filter { $0.value != .catchAll }.map(\.value.description)
+        if names.isEmpty {
+            var sockets: [String] = []
+            for listener in host.listeners where !sockets.contains(socket(listener)) { sockets.append(socket(listener)) }
+            let on = sockets.isEmpty ? "" : " " + sockets.joined(separator: " ")
+            let place = host.location.line > 0 ? "\(host.location.file):\(host.location.line)" : host.location.file
+            return host.software == .apache
+                ? "the <VirtualHost\(on)> without a ServerName (\(place))"
+                : "the server\(on.isEmpty ? "" : " on" + on) without a server_name (\(place))"
+        }
+        return names.prefix(3).joined(separator: ", ") + (names.count > 3 ? " (+\(names.count - 3))" : "")
+    }
+
+    /// `address:port` as `httpd -S` prints it (`*:80`, `0.0.0.0:7081`, `[::1]:443`).
+    static func socket(_ listener: Listener) -> String {
+        let address: String
+        switch listener.address {
+        case .any(nil): address = "*"
+        case .any(.ipv4): address = "0.0.0.0"
+        case .any(.ipv6): address = "[::]"
+        case .ip(let ip): address = ip.family == .ipv6 ? "[\(ip)]" : "\(ip)"
+        case .hostname(let name): address = name
+        case .unix(let path): return "unix:" + path
+        }
+        return listener.port.map { "\(address):\($0)" } ?? address
     }
 }

@@ -269,7 +269,12 @@ final class ApacheConfigReader {
                 stack[stack.count - 1].children.append(ApacheDirective(name: command, args: words, location: at, errorLocation: errorAt))
             }
         }
-        if stack.count > 1 {
+        if stack.count > 1 && stack[1].transparent {
+            // A true conditional's body is read by its own build call, which takes the end of
+            // the file for its end: httpd accepts the file, whatever is still open inside
+            // (`</VirtualHost> </IfModule>` on one line leaves the <IfModule> open; apache2 -t: Syntax OK).
+            while stack.count > 1 { popFrame(&stack) }
+        } else if stack.count > 1 {
             // httpd lists every open section and names the outermost one's line.
             let open = stack.dropFirst().reversed().map { "\($0.location.file):\($0.httpdLine): <\($0.name)> was not closed." }
             let outer = stack[1]

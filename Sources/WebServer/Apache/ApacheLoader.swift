@@ -8,8 +8,8 @@ import OriginAuditCore
 /// with case-insensitive close tags, Include/IncludeOptional (globs, directories, ServerRoot),
 /// Define/UnDefine, `${VAR}`, `<IfModule>` against modules loaded so far, `<IfDefine>`,
 /// `<IfVersion>`, mod_macro — checked against `apache2ctl` (DUMP_INCLUDES, -M, -S, -t). Of
-/// the walk phase only the "Invalid command"/"Unknown Authz provider" errors of the
-/// directives the model reads are predicted (ApacheDirectiveCheck). The model
+/// the walk phase, every directive's name, place and number of arguments is checked against
+/// the table learnt from Debian's apache2 (ApacheDirectiveCheck). The model
 /// (ApacheModelBuilder) merges the main server into each `<VirtualHost>` as httpd does.
 public enum ApacheLoader {
     /// Reads `hostPath` as httpd would (`role` `.main`: apache2.conf/httpd.conf; `.fragment`: a
@@ -25,11 +25,13 @@ public enum ApacheLoader {
         var builder = ApacheModelBuilder(reader: parsed.reader, mainFile: tree.displayPath(hostPath))
         let model = builder.build(parsed.directives)
         var findings = parsed.reader.findings + builder.findings
-        if !parsed.reader.assumeModulesLoaded {
-            findings += ApacheDirectiveCheck.check(parsed.directives, modules: parsed.reader.loadedModuleNames)
+        let modulesKnown = !parsed.reader.assumeModulesLoaded
+        let checked = ApacheDirectiveCheck.check(parsed.directives, modules: parsed.reader.loadedModuleNames, judgeNames: modulesKnown)
+        findings += checked.findings
+        if modulesKnown {
+            findings += ApacheDirectiveCheck.authzFindings(parsed.directives, modules: parsed.reader.loadedModuleNames)
         }
-        var notes = parsed.reader.notes + builder.notes
-        notes.append("Apache: httpd's start-up check of every directive name is predicted only for the modules the audit reads (ssl, remoteip, rewrite, proxy, alias, authz, access_compat, headers, qos, security2, macro, evasive); other \"Invalid command\" errors are not")
+        var notes = parsed.reader.notes + builder.notes + checked.notes
         if role == .fragment {
             notes.insert("\(tree.displayPath(hostPath)) is not included by any main Apache configuration; it was read as if included in the server config, without the main file's modules and defaults", at: 0)
         }
