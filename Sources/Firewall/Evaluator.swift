@@ -143,7 +143,7 @@ public struct FirewallEvaluator: Sendable {
     }
 
     /// Names a CDN's SYN never arrives on when the public interface is not given.
-    static let containerInterfaces = ["docker", "br-", "veth", "virbr", "cni", "lxc", "lxd", "podman", "cali", "flannel", "kube", "vxlan", "weave"]
+    static let containerInterfaces = ["docker", "br-", "veth", "virbr", "cni", "lxc", "lxd", "incusbr", "podman", "cali", "flannel", "kube", "vxlan", "weave"]
 
     /// Whether `name` may be the public interface.
     func mayBePublic(_ name: String) -> Bool {
@@ -412,10 +412,18 @@ extension FirewallEvaluator {
                         sources.formIntersection(negated ? set.complement() : set)
                         if sources.isEmpty { return nil }
                     } else {
-                        // The destination is the origin's own address: any ordinary unicast address is assumed to be it.
+                        // On the input path the destination is the origin's own address, which the rules do
+                        // not say: a set holding no ordinary unicast address never matches, one holding all of
+                        // them always does, any other may or may not hold the address the CDN connects to (a
+                        // real host's `-d 198.51.100.7 -j ACCEPT` names its address, which may not be the one
+                        // the CDN uses). After DNAT the destination is the translation's target, which the
+                        // forward rules name (Docker's `-d 172.17.0.2/32`): any ordinary address is taken for it.
                         if !known { certainty = max(certainty, .unknown); continue }
-                        let ordinary = set.subtracting(AddressSet(family: family, cidrs: Run.specialDestinations))
-                        if ordinary.isEmpty != negated { return nil }
+                        let special = AddressSet(family: family, cidrs: Run.specialDestinations)
+                        let ordinary = set.subtracting(special)
+                        if ordinary.isEmpty { if !negated { return nil } }
+                        else if afterDNAT || ordinary.union(special).isAll { if negated { return nil } }
+                        else { certainty = max(certainty, .unknown) }
                     }
                 case .proto(let numbers, let negated):
                     if numbers.contains(6) == negated { return nil }
