@@ -351,10 +351,11 @@ extension FirewallEvaluator {
             if let cached = resolvedSets[cacheKey] { return cached }
             var result: (AddressSet, Bool) = (AddressSet.all(family), false)
             if table.backend == .nftables {
-                if let set = table.sets[name], set.type.hasSuffix("_addr") {
+                if let set = table.sets[name], set.type.hasSuffix("_addr"), !set.type.contains(" . ") {
                     result = (set.addresses[family], !set.hasUnknownEntries)
-                } else if name.hasSuffix(",port"), let set = table.sets[String(name.dropLast(5))], set.type.hasSuffix(" . inet_service") {
-                    // `ip saddr . tcp dport @pairs`: the addresses paired with this port.
+                } else if name.hasSuffix(",port"), let set = table.sets[String(name.dropLast(5))],
+                          set.type.hasSuffix(" . inet_service") || set.type.hasPrefix("inet_service . ") {
+                    // `ip saddr . tcp dport @pairs` (or port first): the addresses paired with this port.
                     let matching = set.addressPorts.filter { $0.ports.contains(port) }
                     result = (AddressSet(family: family, ranges: matching.flatMap { $0.addresses[family].intervals.ranges }), !set.hasUnknownEntries)
                 }

@@ -355,6 +355,27 @@ enum KernelCorpus {
             }
         }
         """)]),
+        KernelCase(name: "nft: port-first concatenations, named and anonymous", sources: [.nft("""
+        table inet filter {
+            set portpairs {
+                type inet_service . ipv4_addr
+                flags interval
+                elements = { 443 . 192.0.2.0/25, 80 . 198.51.100.0/24 }
+            }
+            set portpairs6 {
+                type inet_service . ipv6_addr
+                flags interval
+                elements = { 443 . 2001:db8:1::/48 }
+            }
+            chain input {
+                type filter hook input priority filter; policy drop;
+                tcp dport . ip saddr @portpairs accept
+                tcp dport . ip6 saddr @portpairs6 accept
+                tcp dport . ip saddr { 8080 . 203.0.113.0/24 } reject with tcp reset
+                ip saddr . iifname { 192.0.2.128/25 . "eth0" } accept
+            }
+        }
+        """)]),
         KernelCase(name: "nft: a drop in a second table wins", sources: [.nft("""
         table inet a {
             chain in {
