@@ -64,6 +64,9 @@ let package = Package(
         // Scripts/fuzz: an in-process fuzzer, one target per parser, seeded from the test fixtures.
         .executableTarget(name: "Fuzz", dependencies: ["Audit", "Firewall", "WebServer", "Certificates", "OriginAuditCore", "TestSupport"],
                           path: "Scripts/Fuzz", swiftSettings: strict),
+        // Scripts/realworld-firewall: real rulesets loaded into the kernel lab, probed, compared with the evaluator.
+        .executableTarget(name: "RealWorldFirewall", dependencies: ["FirewallLab", "Firewall", "OriginAuditCore", "TestSupport"],
+                          path: "Scripts/RealWorldFirewall", swiftSettings: strict),
         .executableTarget(name: "FirewallBench", dependencies: ["Firewall", "OriginAuditCore", "AuditRules"], path: "Scripts/FirewallBench", swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["OriginAuditCore"], path: "Tests/TestSupport", swiftSettings: strict),
@@ -72,7 +75,9 @@ let package = Package(
             dependencies: ["OriginAuditCore", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
-        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "TestSupport"], swiftSettings: strict),
+        // The kernel lab (network namespaces, real TCP probes), shared by the kernel truth suites and Scripts/realworld-firewall.
+        .target(name: "FirewallLab", dependencies: ["Firewall", "OriginAuditCore", "TestSupport"], path: "Tests/FirewallLab", swiftSettings: strict),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "FirewallLab", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CertificatesTests", dependencies: ["Certificates", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AuditRulesTests", dependencies: ["AuditRules", "Audit", "TestSupport"], exclude: ["Fixtures", "Scenarios"], swiftSettings: strict),

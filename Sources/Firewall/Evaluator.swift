@@ -148,7 +148,7 @@ public struct FirewallEvaluator: Sendable {
     }
 
     /// Names a CDN's SYN never arrives on when the public interface is not given.
-    static let containerInterfaces = ["docker", "br-", "veth", "virbr", "cni", "lxc", "lxd", "podman", "cali", "flannel", "kube", "vxlan", "weave"]
+    static let containerInterfaces = ["docker", "br-", "veth", "virbr", "cni", "lxc", "lxd", "incusbr", "podman", "cali", "flannel", "kube", "vxlan", "weave"]
 
     /// Whether `name` may be the public interface.
     func mayBePublic(_ name: String) -> Bool {
@@ -356,10 +356,11 @@ extension FirewallEvaluator {
             if let cached = resolvedSets[cacheKey] { return cached }
             var result: (AddressSet, Bool) = (AddressSet.all(family), false)
             if table.backend == .nftables {
-                if let set = table.sets[name], set.type.hasSuffix("_addr") {
+                if let set = table.sets[name], set.type.hasSuffix("_addr"), !set.type.contains(" . ") {
                     result = (set.addresses[family], !set.hasUnknownEntries)
-                } else if name.hasSuffix(",port"), let set = table.sets[String(name.dropLast(5))], set.type.hasSuffix(" . inet_service") {
-                    // `ip saddr . tcp dport @pairs`: the addresses paired with this port.
+                } else if name.hasSuffix(",port"), let set = table.sets[String(name.dropLast(5))],
+                          set.type.hasSuffix(" . inet_service") || set.type.hasPrefix("inet_service . ") {
+                    // `ip saddr . tcp dport @pairs` (or port first): the addresses paired with this port.
                     let matching = set.addressPorts.filter { $0.ports.contains(port) }
                     result = (AddressSet(family: family, ranges: matching.flatMap { $0.addresses[family].intervals.ranges }), !set.hasUnknownEntries)
                 }
@@ -417,10 +418,18 @@ extension FirewallEvaluator {
                         sources.formIntersection(negated ? set.complement() : set)
                         if sources.isEmpty { return nil }
                     } else {
-                        // The destination is the origin's own address: any ordinary unicast address is assumed to be it.
+                        // On the input path the destination is the origin's own address, which the rules do
+                        // not say: a set holding no ordinary unicast address never matches, one holding all of
+                        // them always does, any other may or may not hold the address the CDN connects to (a
+                        // real host's `-d 198.51.100.7 -j ACCEPT` names its address, which may not be the one
+                        // the CDN uses). After DNAT the destination is the translation's target, which the
+                        // forward rules name (Docker's `-d 172.17.0.2/32`): any ordinary address is taken for it.
                         if !known { certainty = max(certainty, .unknown); continue }
-                        let ordinary = set.subtracting(AddressSet(family: family, cidrs: Run.specialDestinations))
-                        if ordinary.isEmpty != negated { return nil }
+                        let special = AddressSet(family: family, cidrs: Run.specialDestinations)
+                        let ordinary = set.subtracting(special)
+                        if ordinary.isEmpty { if !negated { return nil } }
+                        else if afterDNAT || ordinary.union(special).isAll { if negated { return nil } }
+                        else { certainty = max(certainty, .unknown) }
                     }
                 case .proto(let numbers, let negated):
                     if numbers.contains(6) == negated { return nil }

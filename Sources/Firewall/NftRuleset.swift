@@ -143,8 +143,11 @@ struct NftRulesetBuilder {
             case "inet_service":
                 guard let range = NftValues.portRange(value) else { error(setLocation, "set \(name): '\(value)' is not a port"); continue }
                 ports.append(range)
-            case "ipv4_addr . inet_service", "ipv6_addr . inet_service":
-                guard let parts = (value as? [String: Any])?["concat"] as? [Any], parts.count == 2,
+            case "ipv4_addr . inet_service", "ipv6_addr . inet_service", "inet_service . ipv4_addr", "inet_service . ipv6_addr":
+                // Either order: `ip saddr . tcp dport` or `tcp dport . ip saddr`.
+                let portFirst = type.hasPrefix("inet_service")
+                guard let pair = (value as? [String: Any])?["concat"] as? [Any], pair.count == 2,
+                      case let parts = portFirst ? [pair[1], pair[0]] : pair,
                       let (family, range) = NftValues.addressRange(parts[0]), let port = NftValues.portRange(parts[1]) else {
                     error(setLocation, "set \(name): '\(NftValues.describe(value))' is not an address . port pair"); continue
                 }
@@ -195,12 +198,19 @@ struct NftRulesetBuilder {
                 var problems: [String] = []
                 var matchBody = body as? [String: Any] ?? [:]
                 if let left = matchBody["left"] as? [String: Any], let keys = left["concat"] as? [[String: Any]],
-                   let elements = (matchBody["right"] as? [String: Any])?["set"] as? [Any] {
-                    // An anonymous set of pairs becomes a named one of this table, as nft itself does.
-                    let fields = keys.compactMap { ($0["payload"] as? [String: Any])?["protocol"] as? String }
-                    let addressType = fields.first == "ip6" ? "ipv6_addr" : "ipv4_addr"
-                    let anonymous = "__concat\(ruleLocation.line)_\(tables[tableAt].sets.count)"
-                    addSet(["family": family.rawValue, "table": tables[tableAt].name, "name": anonymous, "type": "\(addressType) . inet_service", "elem": elements],
+                   let elements = (matchBody["right"] as? [String: Any])?["set"] as? [Any],
+                   case let fields = keys.map({ key -> String in
+                       let payload = key["payload"] as? [String: Any]
+                       return "\(payload?["protocol"] ?? "?") \(payload?["field"] ?? "?")"
+                   }),
+                   fields.count == 2, Set(fields) == ["ip saddr", "tcp dport"] || Set(fields) == ["ip6 saddr", "tcp dport"] {
+                    // An anonymous set of address . port pairs becomes a named one of this table, as nft
+                    // itself does (named by its place among the table's sets, the same in every dump).
+                    // Other concatenations (`ip saddr . iifname`) stay anonymous: the match is unknown.
+                    let addressType = fields.contains("ip6 saddr") ? "ipv6_addr" : "ipv4_addr"
+                    let setType = fields[0] == "tcp dport" ? "inet_service . \(addressType)" : "\(addressType) . inet_service"
+                    let anonymous = "__concat\(tables[tableAt].sets.count)"
+                    addSet(["family": family.rawValue, "table": tables[tableAt].name, "name": anonymous, "type": setType, "elem": elements],
                            location: ruleLocation, isMap: false)
                     matchBody["right"] = "@" + anonymous
                 }
@@ -540,14 +550,16 @@ enum NftMatches {
         return [.unknown(summary(body))]
     }
 
-    /// `ip saddr . tcp dport @pairs` (or an anonymous set, which the builder names): the source
-    /// address and TCP port pairs, as an ipset `hash:net,port` is matched with `src,dst`.
+    /// `ip saddr . tcp dport @pairs` or `tcp dport . ip saddr @pairs` (or an anonymous set, which
+    /// the builder names): the source address and TCP port pairs, as an ipset `hash:net,port` is
+    /// matched with `src,dst`. Other concatenations (`ip saddr . iifname`, …) stay unknown.
     static func concatenation(_ keys: [[String: Any]], right: Any, negated: Bool, body: [String: Any]) -> [Match] {
         func field(_ key: [String: Any]) -> String {
             guard let payload = key["payload"] as? [String: Any] else { return "?" }
             return "\(payload["protocol"] ?? "?") \(payload["field"] ?? "?")"
         }
-        let shape = keys.map(field)
+        var shape = keys.map(field)
+        if shape.count == 2, shape[0] == "tcp dport" { shape.reverse() }
         guard shape.count == 2, shape[0] == "ip saddr" || shape[0] == "ip6 saddr", shape[1] == "tcp dport",
               let name = right as? String, name.hasPrefix("@") else { return [.unknown(summary(body))] }
         return [.family(shape[0] == "ip saddr" ? .ipv4 : .ipv6), .proto([6], negated: false),

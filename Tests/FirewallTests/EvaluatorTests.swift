@@ -37,6 +37,34 @@ func evaluate(_ text: String, kind: FirewallInputKind = .iptablesSave, sources: 
         #expect(dropped.allSatisfy { $0.decision.decidedBy.text.contains("policy DROP") })
     }
 
+    /// `tcp dport . ip saddr` is the same pair as `ip saddr . tcp dport`, named or anonymous: decided,
+    /// not unknown. `ip saddr . iifname` stays unknown (both outcomes).
+    @Test func portFirstConcatenations() {
+        let rules = """
+        table inet filter {
+            set portpairs {
+                type inet_service . ipv4_addr
+                flags interval
+                elements = { 443 . 192.0.2.0/25 }
+            }
+            chain input {
+                type filter hook input priority filter; policy drop;
+                tcp dport . ip saddr @portpairs accept
+                tcp dport . ip saddr { 8080 . 203.0.113.0/24 } reject with tcp reset
+                ip saddr . iifname { 198.51.100.0/24 . "eth0" } accept
+            }
+        }
+        """
+        func outcome(_ source: String, _ port: UInt16) -> String? {
+            evaluate(rules, kind: .nftText, sources: [source], ports: PortSet(port...port)).first.map { "\($0.decision.outcome)" }
+        }
+        #expect(outcome("192.0.2.10/32", 443) == "accept")
+        #expect(outcome("203.0.113.5/32", 8080) == "reject (tcp-reset)")
+        // Past the pairs, only the address . interface rule is left: it may accept anyone.
+        #expect(outcome("192.0.2.130/32", 443) == "unknown (accept or drop)")
+        #expect(outcome("198.51.100.7/32", 80) == "unknown (accept or drop)")
+    }
+
     @Test func userChainsGotoReturn() {
         let rules = """
         *filter

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import OriginAuditCore
 import TestSupport
+import FirewallLab
 @testable import Firewall
 
 /// Rulesets that tell interfaces apart, in the shapes met on real hosts (written for this
@@ -9,6 +10,10 @@ import TestSupport
 /// gateway, an nftables workstation; a ufw host made by the installed ufw). The origin has two
 /// interfaces: `eth0` (public, the CDN's side) and `enp2s0` (LAN, sources 198.18.0.0/24).
 enum InterfaceCorpus {
+    static let ufwCommands = [
+        "default deny incoming", "allow in on enp2s0", "allow from 192.0.2.0/25 to any port 443 proto tcp", "limit 80/tcp",
+        "reject 8080/tcp", "deny from 203.0.113.0/24",
+    ]
     static let cases: [KernelCase] = [
         KernelCase(name: "office gateway: LAN accepted, eth+ to a WAN zone", sources: [.iptables(KernelCorpus.filter(chains: ["zone_wan"], """
         -A INPUT -i lo -j ACCEPT
@@ -180,10 +185,58 @@ enum InterfaceCorpus {
         -A INPUT -i enp2s0 -p tcp -m tcp --dport ssh -j ACCEPT
         -A INPUT -p tcp -m tcp --dport http-alt -j REJECT --reject-with tcp-reset
         """))]),
-        KernelCase(name: "ufw: allow in on the LAN, CDN allow-list, limit, reject, deny from", sources: [.ufw([
-            "default deny incoming", "allow in on enp2s0", "allow from 192.0.2.0/25 to any port 443 proto tcp", "limit 80/tcp",
-            "reject 8080/tcp", "deny from 203.0.113.0/24",
-        ])]),
+        KernelCase(name: "ufw: allow in on the LAN, CDN allow-list, limit, reject, deny from", sources: [.ufw(InterfaceCorpus.ufwCommands)]),
+        KernelCase(name: "ufw, the same rules as nft list ruleset shows them (iptables-nft, xt matches)", sources: [.ufwNft(InterfaceCorpus.ufwCommands)]),
+        KernelCase(name: "Docker host: DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2, docker0 and br-*, LAN and WAN", sources: [.iptables("""
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        :DOCKER - [0:0]
+        -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+        -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+        -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+        -A POSTROUTING -s 172.18.0.0/16 ! -o br-5e1f2a3b4c5d -j MASQUERADE
+        -A DOCKER -i docker0 -j RETURN
+        -A DOCKER -i br-5e1f2a3b4c5d -j RETURN
+        COMMIT
+        *filter
+        :INPUT DROP [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :DOCKER - [0:0]
+        :DOCKER-ISOLATION-STAGE-1 - [0:0]
+        :DOCKER-ISOLATION-STAGE-2 - [0:0]
+        :DOCKER-USER - [0:0]
+        -A INPUT -i lo -j ACCEPT
+        -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A INPUT -i docker0 -j ACCEPT
+        -A INPUT -i br-+ -p tcp -m multiport --dports 80,443 -j ACCEPT
+        -A INPUT -i enp2s0 -s 198.18.0.0/24 -p tcp -m multiport --dports 22,80,443,8080 -j ACCEPT
+        -A INPUT -i eth0 -s 192.0.2.0/24 -p tcp -m multiport --dports 80,443 -j ACCEPT
+        -A INPUT -i eth0 -s 198.51.100.0/24 -p tcp -m tcp --dport 443 -j ACCEPT
+        -A INPUT -i eth0 -p tcp -m tcp --dport 8080 -j REJECT --reject-with tcp-reset
+        -A FORWARD -j DOCKER-USER
+        -A FORWARD -j DOCKER-ISOLATION-STAGE-1
+        -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -o docker0 -j DOCKER
+        -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+        -A FORWARD -i docker0 -o docker0 -j ACCEPT
+        -A FORWARD -o br-5e1f2a3b4c5d -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -o br-5e1f2a3b4c5d -j DOCKER
+        -A FORWARD -i br-5e1f2a3b4c5d ! -o br-5e1f2a3b4c5d -j ACCEPT
+        -A FORWARD -i br-5e1f2a3b4c5d -o br-5e1f2a3b4c5d -j ACCEPT
+        -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+        -A DOCKER-ISOLATION-STAGE-1 -i br-5e1f2a3b4c5d ! -o br-5e1f2a3b4c5d -j DOCKER-ISOLATION-STAGE-2
+        -A DOCKER-ISOLATION-STAGE-1 -j RETURN
+        -A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+        -A DOCKER-ISOLATION-STAGE-2 -o br-5e1f2a3b4c5d -j DROP
+        -A DOCKER-ISOLATION-STAGE-2 -j RETURN
+        -A DOCKER-USER -i eth0 -s 203.0.113.0/24 -j DROP
+        -A DOCKER-USER -j RETURN
+        COMMIT
+        """)]),
     ]
 }
 

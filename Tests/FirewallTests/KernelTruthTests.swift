@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import OriginAuditCore
 import TestSupport
+import FirewallLab
 @testable import Firewall
 
 /// The kernel is the oracle: every corpus ruleset is accepted by iptables-restore --test / nft -c
@@ -79,7 +80,7 @@ import TestSupport
                 let loaded = try lab.inOrigin(["nft", "-f", file.path])
                 #expect(loaded.status == 0, "\(kernelCase.name): nft -f: \(loaded.stderr)")
                 inputs.append(FirewallInput(kind: .nftText, displayPath: "ruleset\(index).nft", bytes: Array(text.utf8)))
-            case .ufw(let commands):
+            case .ufw(let commands), .ufwNft(let commands):
                 let root = lab.directory.appendingPathComponent("ufw-root-\(index)")
                 try? FileManager.default.removeItem(at: root)
                 try FileManager.default.createDirectory(at: root.appendingPathComponent("etc/default"), withIntermediateDirectories: true)
@@ -92,9 +93,15 @@ import TestSupport
                     let result = try lab.inOrigin(ufw + command.split(separator: " ").map(String.init), timeout: 60)
                     #expect(result.status == 0, "\(kernelCase.name): ufw \(command): \(result.stderr)")
                 }
-                for (tool, family) in [("iptables-save", AddressFamily.ipv4), ("ip6tables-save", .ipv6)] {
-                    let dump = try lab.inOrigin([tool])
-                    inputs.append(FirewallInput(kind: .iptablesSave, familyHint: family, displayPath: "ufw.\(tool)", bytes: Array(dump.stdout.utf8)))
+                if case .ufwNft = source {
+                    let listing = try lab.inOrigin(["nft", "list", "ruleset"])
+                    #expect(listing.status == 0, "\(kernelCase.name): nft list ruleset: \(listing.stderr)")
+                    inputs.append(FirewallInput(kind: .nftText, displayPath: "ufw.nft", bytes: Array(listing.stdout.utf8)))
+                } else {
+                    for (tool, family) in [("iptables-save", AddressFamily.ipv4), ("ip6tables-save", .ipv6)] {
+                        let dump = try lab.inOrigin([tool])
+                        inputs.append(FirewallInput(kind: .iptablesSave, familyHint: family, displayPath: "ufw.\(tool)", bytes: Array(dump.stdout.utf8)))
+                    }
                 }
             }
         }
@@ -169,7 +176,7 @@ import TestSupport
                 }
             }
 
-            if kernelCase.sources.contains(where: { if case .ufw = $0 { true } else { false } }) { continue }
+            if kernelCase.sources.contains(where: { switch $0 { case .ufw, .ufwNft: true; default: false } }) { continue }
             let original = Self.canonical(loaded.model)
             for (form, dumpInputs) in try dumps(kernelCase, from: lab) {
                 let reparsed = FirewallLoader.load(dumpInputs)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import OriginAuditCore
 import TestSupport
+import FirewallLab
 @testable import Firewall
 
 /// Broken inputs: the real tools reject them, and so do we, at the same line.
@@ -200,7 +201,7 @@ import TestSupport
                 case .iptables(let text), .ip6tables(let text): texts.append((.iptablesSave, text))
                 case .iptablesCommands(let text): texts.append((.iptablesRules, text))
                 case .nft(let text): texts.append((.nftText, text))
-                case .ufw: continue
+                case .ufw, .ufwNft: continue
                 }
             }
             if let ipset = kernelCase.ipset { texts.append((.ipset, ipset)) }

@@ -1,42 +1,52 @@
 import Foundation
-import Testing
 import OriginAuditCore
 import TestSupport
-@testable import Firewall
+import Firewall
 
 /// Two network namespaces joined by a veth pair: "origin" (address 10.99.0.1 / 2001:db8:ffff::1,
-/// listeners on 22, 80, 443, 8080) and "cdn" (sources from 192.0.2.0/24, 198.51.100.0/24,
-/// 203.0.113.0/24 and 2001:db8:1::/48, 2001:db8:2::/48). Rulesets are loaded into the origin's
-/// namespace and real TCP connections classify what the kernel does.
-final class KernelLab: @unchecked Sendable {
-    static let ports: [UInt16] = [22, 80, 443, 8080]
-    static let v4Sources = ["192.0.2.10", "192.0.2.130", "192.0.2.250", "198.51.100.7", "198.51.100.200", "203.0.113.5", "203.0.113.77", "203.0.113.200"]
-    static let v6Sources = ["2001:db8:1::10", "2001:db8:1::8000:1", "2001:db8:2::20"]
-    static let originV4 = "10.99.0.1"
-    static let originV6 = "2001:db8:ffff::1"
-    static let originMAC = "02:0a:00:00:00:01"
-    static let cdnMAC = "02:0a:00:00:00:02"
+/// listeners on 22, 80, 443, 8080 unless told other ports; its side of the pair is `eth0` unless
+/// told another name) and "cdn" (sources from 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and
+/// 2001:db8:1::/48, 2001:db8:2::/48, plus any extra sources given). Rulesets are loaded into the
+/// origin's namespace and real TCP connections classify what the kernel does. Used by the kernel
+/// truth suites and by Scripts/realworld-firewall.
+public final class KernelLab: @unchecked Sendable {
+    public static let ports: [UInt16] = [22, 80, 443, 8080]
+    public static let v4Sources = ["192.0.2.10", "192.0.2.130", "192.0.2.250", "198.51.100.7", "198.51.100.200", "203.0.113.5", "203.0.113.77", "203.0.113.200"]
+    public static let v6Sources = ["2001:db8:1::10", "2001:db8:1::8000:1", "2001:db8:2::20"]
+    public static let originV4 = "10.99.0.1"
+    public static let originV6 = "2001:db8:ffff::1"
+    public static let originMAC = "02:0a:00:00:00:01"
+    public static let cdnMAC = "02:0a:00:00:00:02"
 
     /// Why the lab cannot run here, or nil when it can.
-    static let unavailableReason: String? =
+    public static let unavailableReason: String? =
         Oracle.missing(programs: ["ip", "iptables-restore", "ip6tables-restore", "nft", "ipset", "python3"], namespaces: true)
 
-    let origin: String
-    let cdn: String
-    let directory: URL
+    public let origin: String
+    public let cdn: String
+    public let directory: URL
+    /// The origin's interface facing the CDN namespace.
+    public let publicName: String
+    /// Ports the origin listens on.
+    public let listening: [UInt16]
+    /// Extra source addresses of the CDN namespace (beyond the documentation ranges).
+    public let extraSources: [String]
     private var listener: SessionProcess?
     /// A third namespace behind the origin, reached through a veth named docker0 (172.17.0.2,
     /// listening on 80), for DNAT'd traffic as Docker publishes it.
-    private(set) var container: String?
+    public private(set) var container: String?
     private var containerListener: SessionProcess?
     /// A fourth namespace on the origin's LAN side, reached through `enp2s0` (sources 198.18.0.0/24),
     /// for rulesets that tell the public interface (eth0) from the LAN.
-    private(set) var lan: String?
-    static let lanSources = ["198.18.0.10", "198.18.0.77"]
-    static let originLANMAC = "02:0a:00:00:01:01"
-    static let lanMAC = "02:0a:00:00:01:02"
+    public private(set) var lan: String?
+    public static let lanSources = ["198.18.0.10", "198.18.0.77"]
+    public static let originLANMAC = "02:0a:00:00:01:01"
+    public static let lanMAC = "02:0a:00:00:01:02"
 
-    init() throws {
+    public init(publicName: String = "eth0", listening: [UInt16] = KernelLab.ports, extraSources: [String] = []) throws {
+        self.publicName = publicName
+        self.listening = listening
+        self.extraSources = extraSources
         let tag = "\(getpid() % 100_000)-\(UInt32.random(in: 0...0xFFFF))"
         origin = "oa-fw-o-\(tag)"
         cdn = "oa-fw-c-\(tag)"
@@ -47,16 +57,16 @@ final class KernelLab: @unchecked Sendable {
     deinit { tearDown() }
 
     @discardableResult
-    func sh(_ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 20) throws -> ProcessResult {
+    public func sh(_ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 20) throws -> ProcessResult {
         try TestTools.run(arguments[0], Array(arguments.dropFirst()), stdin: stdin, timeout: timeout)
     }
 
-    func must(_ arguments: [String], stdin: String? = nil) throws {
+    public func must(_ arguments: [String], stdin: String? = nil) throws {
         let result = try sh(arguments, stdin: stdin)
         guard result.status == 0 else { throw LabError("\(arguments.joined(separator: " ")) failed: \(result.stderr)") }
     }
 
-    func inOrigin(_ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 20) throws -> ProcessResult {
+    public func inOrigin(_ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 20) throws -> ProcessResult {
         try sh(["ip", "netns", "exec", origin] + arguments, stdin: stdin, timeout: timeout)
     }
 
@@ -68,25 +78,26 @@ final class KernelLab: @unchecked Sendable {
         try must(["ip", "link", "add", String(a), "address", KernelLab.originMAC, "type", "veth", "peer", "name", String(b), "address", KernelLab.cdnMAC])
         try must(["ip", "link", "set", String(a), "netns", origin])
         try must(["ip", "link", "set", String(b), "netns", cdn])
-        for (namespace, name) in [(origin, String(a)), (cdn, String(b))] {
-            try must(["ip", "-n", namespace, "link", "set", name, "name", "eth0"])
-            try must(["ip", "-n", namespace, "link", "set", "eth0", "up"])
+        for (namespace, name, device) in [(origin, String(a), publicName), (cdn, String(b), "eth0")] {
+            try must(["ip", "-n", namespace, "link", "set", name, "name", device])
+            try must(["ip", "-n", namespace, "link", "set", device, "up"])
             try must(["ip", "-n", namespace, "link", "set", "lo", "up"])
-            _ = try sh(["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0"])
+            _ = try sh(["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.\(device.replacingOccurrences(of: ".", with: "/")).rp_filter=0"])
         }
         // REJECT's ICMP errors must not be rate-limited away when many probes hit one rule at once.
         _ = try sh(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000"])
-        try must(["ip", "-n", origin, "addr", "add", "\(KernelLab.originV4)/32", "dev", "eth0"])
-        try must(["ip", "-n", origin, "addr", "add", "\(KernelLab.originV6)/128", "dev", "eth0", "nodad"])
-        for prefix in ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"] { try must(["ip", "-n", origin, "route", "add", prefix, "dev", "eth0"]) }
-        for prefix in ["2001:db8:1::/48", "2001:db8:2::/48"] { try must(["ip", "-n", origin, "-6", "route", "add", prefix, "dev", "eth0"]) }
-        for source in KernelLab.v4Sources {
+        try must(["ip", "-n", origin, "addr", "add", "\(KernelLab.originV4)/32", "dev", publicName])
+        try must(["ip", "-n", origin, "addr", "add", "\(KernelLab.originV6)/128", "dev", publicName, "nodad"])
+        for prefix in ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"] { try must(["ip", "-n", origin, "route", "add", prefix, "dev", publicName]) }
+        for prefix in ["2001:db8:1::/48", "2001:db8:2::/48"] { try must(["ip", "-n", origin, "-6", "route", "add", prefix, "dev", publicName]) }
+        for source in KernelLab.v4Sources + extraSources.filter({ !$0.contains(":") }) {
             try must(["ip", "-n", cdn, "addr", "add", "\(source)/32", "dev", "eth0"])
-            try must(["ip", "-n", origin, "neigh", "replace", source, "lladdr", KernelLab.cdnMAC, "dev", "eth0", "nud", "permanent"])
+            if !KernelLab.v4Sources.contains(source) { try must(["ip", "-n", origin, "route", "add", "\(source)/32", "dev", publicName]) }
+            try must(["ip", "-n", origin, "neigh", "replace", source, "lladdr", KernelLab.cdnMAC, "dev", publicName, "nud", "permanent"])
         }
         for source in KernelLab.v6Sources {
             try must(["ip", "-n", cdn, "addr", "add", "\(source)/128", "dev", "eth0", "nodad"])
-            try must(["ip", "-n", origin, "-6", "neigh", "replace", source, "lladdr", KernelLab.cdnMAC, "dev", "eth0", "nud", "permanent"])
+            try must(["ip", "-n", origin, "-6", "neigh", "replace", source, "lladdr", KernelLab.cdnMAC, "dev", publicName, "nud", "permanent"])
         }
         try must(["ip", "-n", cdn, "route", "add", "\(KernelLab.originV4)/32", "dev", "eth0"])
         try must(["ip", "-n", cdn, "-6", "route", "add", "\(KernelLab.originV6)/128", "dev", "eth0"])
@@ -138,14 +149,14 @@ final class KernelLab: @unchecked Sendable {
         print(json.dumps(results))
         """.write(to: directory.appendingPathComponent("probe.py"), atomically: true, encoding: .utf8)
         let ready = directory.appendingPathComponent("ready").path
-        listener = try startListener(["netns", "exec", origin, try TestTools.which("python3"), listenerScript.path, ready] + KernelLab.ports.map(String.init),
+        listener = try startListener(["netns", "exec", origin, try TestTools.which("python3"), listenerScript.path, ready] + listening.map(String.init),
                                      name: "listener")
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { usleep(50_000) }
         guard FileManager.default.fileExists(atPath: ready) else { throw LabError("listener did not start") }
     }
 
     /// Creates the container namespace (once) and turns on forwarding in the origin.
-    func enableContainer() throws {
+    public func enableContainer() throws {
         guard container == nil else { return }
         let name = origin.replacingOccurrences(of: "oa-fw-o-", with: "oa-fw-k-")
         try must(["ip", "netns", "add", name])
@@ -169,8 +180,9 @@ final class KernelLab: @unchecked Sendable {
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { usleep(50_000) }
     }
 
-    /// Creates the LAN namespace (once): the origin's `enp2s0` faces it.
-    func enableLAN() throws {
+    /// Creates the LAN namespace (once): the origin's `name` (enp2s0 unless told) faces it, and
+    /// `sources` (198.18.0.0/24 unless told) are its addresses.
+    public func enableLAN(name device: String = "enp2s0", sources: [String] = KernelLab.lanSources) throws {
         guard lan == nil else { return }
         let name = origin.replacingOccurrences(of: "oa-fw-o-", with: "oa-fw-l-")
         try must(["ip", "netns", "add", name])
@@ -180,15 +192,15 @@ final class KernelLab: @unchecked Sendable {
         try must(["ip", "link", "add", a, "address", KernelLab.originLANMAC, "type", "veth", "peer", "name", b, "address", KernelLab.lanMAC])
         try must(["ip", "link", "set", a, "netns", origin])
         try must(["ip", "link", "set", b, "netns", name])
-        try must(["ip", "-n", origin, "link", "set", a, "name", "enp2s0"])
+        try must(["ip", "-n", origin, "link", "set", a, "name", device])
         try must(["ip", "-n", name, "link", "set", b, "name", "eth0"])
-        for (namespace, device) in [(origin, "enp2s0"), (name, "eth0"), (name, "lo")] { try must(["ip", "-n", namespace, "link", "set", device, "up"]) }
-        _ = try sh(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.conf.enp2s0.rp_filter=0"])
+        for (namespace, link) in [(origin, device), (name, "eth0"), (name, "lo")] { try must(["ip", "-n", namespace, "link", "set", link, "up"]) }
+        _ = try sh(["ip", "netns", "exec", origin, "sysctl", "-qw", "net.ipv4.conf.\(device.replacingOccurrences(of: ".", with: "/")).rp_filter=0"])
         _ = try sh(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0"])
-        try must(["ip", "-n", origin, "route", "add", "198.18.0.0/24", "dev", "enp2s0"])
-        for source in KernelLab.lanSources {
+        for source in sources {
             try must(["ip", "-n", name, "addr", "add", "\(source)/32", "dev", "eth0"])
-            try must(["ip", "-n", origin, "neigh", "replace", source, "lladdr", KernelLab.lanMAC, "dev", "enp2s0", "nud", "permanent"])
+            try must(["ip", "-n", origin, "route", "add", "\(source)/32", "dev", device])
+            try must(["ip", "-n", origin, "neigh", "replace", source, "lladdr", KernelLab.lanMAC, "dev", device, "nud", "permanent"])
         }
         try must(["ip", "-n", name, "route", "add", "\(KernelLab.originV4)/32", "dev", "eth0"])
         try must(["ip", "-n", name, "neigh", "replace", KernelLab.originV4, "lladdr", KernelLab.originLANMAC, "dev", "eth0", "nud", "permanent"])
@@ -200,7 +212,7 @@ final class KernelLab: @unchecked Sendable {
                            stdout: directory.appendingPathComponent("\(name).out"), stderr: directory.appendingPathComponent("\(name).err"))
     }
 
-    func tearDown() {
+    public func tearDown() {
         for process in [listener, containerListener].compactMap({ $0 }) { process.stop(grace: 1) }
         listener = nil
         containerListener = nil
@@ -214,7 +226,7 @@ final class KernelLab: @unchecked Sendable {
     }
 
     /// Empties every table and set in the origin's namespace.
-    func reset() throws {
+    public func reset() throws {
         _ = try inOrigin(["nft", "flush", "ruleset"])
         _ = try inOrigin(["ipset", "destroy"])
     }
@@ -223,7 +235,7 @@ final class KernelLab: @unchecked Sendable {
     /// unreachable:E… / timeout.
     /// The timeout outlives the first SYN retransmission (1 s): an ICMP error that reaches a socket
     /// while connect() still holds its lock is only reported when the retransmitted SYN meets the next one.
-    func probe(_ pairs: [(source: String, port: UInt16)], timeout: Double = 1.6, fromLAN: Bool = false) throws -> [String] {
+    public func probe(_ pairs: [(source: String, port: UInt16)], timeout: Double = 1.6, fromLAN: Bool = false) throws -> [String] {
         let list = pairs.map { "[\"\($0.source)\", \"\($0.source.contains(":") ? KernelLab.originV6 : KernelLab.originV4)\", \($0.port)]" }
         let json = "[" + list.joined(separator: ",") + "]"
         let result = try sh(["ip", "netns", "exec", fromLAN ? lan ?? cdn : cdn, "python3", directory.appendingPathComponent("probe.py").path, json, String(timeout)], timeout: 30)
@@ -234,15 +246,15 @@ final class KernelLab: @unchecked Sendable {
     }
 }
 
-struct LabError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct LabError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// What the kernel is expected to do for a predicted outcome.
-enum Observation {
+public enum Observation {
     /// The observations compatible with a decision (several for rate-limited / unknown).
-    static func compatible(_ outcome: Outcome) -> Set<String>? {
+    public static func compatible(_ outcome: Outcome) -> Set<String>? {
         func one(_ verdict: Verdict) -> String {
             switch verdict {
             case .accept: "connected"
@@ -257,5 +269,5 @@ enum Observation {
         }
     }
 
-    static func normalise(_ observed: String) -> String { observed.hasPrefix("unreachable") ? "unreachable" : observed }
+    public static func normalise(_ observed: String) -> String { observed.hasPrefix("unreachable") ? "unreachable" : observed }
 }
