@@ -1,11 +1,12 @@
 // An in-process fuzzer, one target per parser: inputs are the repository's own fixtures (Tests/,
 // Examples/, Rules/), mutated (bit flips, interesting bytes, deleted, repeated and spliced runs,
 // each format's own tokens), fed to the parser in this process. A crash leaves the input that
-// caused it in the work directory; an input that takes longer than the hang limit is saved and
+// caused it in the work directory; an input that takes longer than the hang limit (processor
+// time, so a loaded machine is not a hang) or grows the process by more than 1 GiB is saved and
 // the run fails. Coverage is not measured (the toolchain's libFuzzer needs a separate build of
 // every module); the run prints executions per second and what it found.
 //
-//   Fuzz TARGET SECONDS [--seed N] [--work DIR]     TARGET: iptables ip6tables ipset nft-text
+//   Fuzz TARGET SECONDS [--seed N] [--executions N] [--work DIR]     TARGET: iptables ip6tables ipset nft-text
 //                                                  nft-json nginx apache pem yaml, or all
 import Audit
 import Certificates
@@ -144,14 +145,40 @@ func fixtures(root: String) -> [(path: String, bytes: [UInt8])] {
 // The input being run, where a crash handler can find it: written before every execution.
 nonisolated(unsafe) var currentInputDescriptor: Int32 = -1
 
-/// SIGALRM during one input: it has run three times the hang limit and may never return.
-signal(SIGALRM) { _ in
-    let message = "fuzz: an input ran past three times the hang limit and was stopped; it is in the work directory's current-input\n"
+/// SIGPROF during one input: it has used three times the hang limit of processor time and may
+/// never return. SIGALRM: it has been running for `blockedLimit` seconds of wall time without
+/// returning (blocked in a system call, which uses no processor time).
+signal(SIGPROF) { _ in
+    let message = "fuzz: an input used more than three times the hang limit of processor time and was stopped; it is in the work directory's current-input\n"
     _ = message.withCString { write(2, $0, strlen($0)) }
     _exit(3)
 }
+signal(SIGALRM) { _ in
+    let message = "fuzz: an input ran for 120 s of wall time without returning (blocked?) and was stopped; it is in the work directory's current-input\n"
+    _ = message.withCString { write(2, $0, strlen($0)) }
+    _exit(3)
+}
+let blockedLimit: UInt32 = 120
 
-func fuzz(_ target: Target, seconds: Double, seed: UInt64, work: String, corpus: [(path: String, bytes: [UInt8])]) -> Bool {
+/// Processor time this process has used (all threads), in seconds: what an input costs,
+/// whatever else the machine is doing (wall time under a loaded test run is not the input's).
+func processorSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// The most memory this process has held, in bytes.
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_maxrss * 1024
+}
+
+/// One input may not make the process grow by more than this (inputs are at most `maxLength`).
+let memoryGrowthLimit = 1 << 30
+
+func fuzz(_ target: Target, seconds: Double, executionLimit: Int?, seed: UInt64, work: String, corpus: [(path: String, bytes: [UInt8])]) -> Bool {
     let directory = work + "/" + target.name
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let scratch = Scratch(directory: directory)
@@ -162,31 +189,44 @@ func fuzz(_ target: Target, seconds: Double, seed: UInt64, work: String, corpus:
     var random = SplitMix(state: seed)
     let hangLimit = 10.0
     var executions = 0, slowest = 0.0
-    let deadline = Date().addingTimeInterval(seconds)
-    // Every seed once as it is, then mutations.
+    let started = Date()
+    let deadline = started.addingTimeInterval(seconds)
+    // Every seed once as it is, then mutations; until the time is up or the executions are done.
     var queue = seeds
-    while Date() < deadline {
+    while Date() < deadline && executions < (executionLimit ?? Int.max) {
         let input = queue.popLast() ?? mutate(seeds[Int(random.next() % UInt64(seeds.count))], seeds: seeds, tokens: tokens, random: &random)
         _ = ftruncate(currentInputDescriptor, 0)
         _ = input.withUnsafeBytes { pwrite(currentInputDescriptor, $0.baseAddress, $0.count, 0) }
-        let started = Date()
-        // An input that never returns is caught by the alarm: the process ends with status 3,
-        // and the input stays in current-input.
-        alarm(UInt32(hangLimit) * 3)
+        let processorBefore = processorSeconds(), memoryBefore = peakResidentBytes()
+        // An input that never returns is caught by a timer: the process ends with status 3, and
+        // the input stays in current-input.
+        var timer = itimerval(it_interval: timeval(), it_value: timeval(tv_sec: Int(hangLimit) * 3, tv_usec: 0))
+        setitimer(__itimer_which_t(ITIMER_PROF.rawValue), &timer, nil)
+        alarm(blockedLimit)
         target.run(input, scratch)
         alarm(0)
-        let elapsed = Date().timeIntervalSince(started)
-        slowest = max(slowest, elapsed)
+        timer = itimerval()
+        setitimer(__itimer_which_t(ITIMER_PROF.rawValue), &timer, nil)
+        let cost = processorSeconds() - processorBefore
+        slowest = max(slowest, cost)
         executions += 1
-        if elapsed > hangLimit {
+        if cost > hangLimit {
             scratch.write(input, to: directory + "/hang-\(executions)")
-            print("\(target.name): an input took \(String(format: "%.1f", elapsed)) s (limit \(Int(hangLimit)) s): saved as \(directory)/hang-\(executions)")
+            defer { fflush(nil) }
+            print("\(target.name): an input used \(String(format: "%.1f", cost)) s of processor time (limit \(Int(hangLimit)) s): saved as \(directory)/hang-\(executions)")
+            return false
+        }
+        if peakResidentBytes() - memoryBefore > memoryGrowthLimit {
+            scratch.write(input, to: directory + "/memory-\(executions)")
+            defer { fflush(nil) }
+            print("\(target.name): an input of \(input.count) bytes grew the process by more than \(memoryGrowthLimit >> 20) MiB: saved as \(directory)/memory-\(executions)")
             return false
         }
     }
     close(currentInputDescriptor)
     unlink(directory + "/current-input")
-    print("\(target.name): \(executions) executions in \(Int(seconds)) s (\(Int(Double(executions) / seconds))/s) from \(seeds.count) seeds, slowest \(String(format: "%.3f", slowest)) s, no crash, no hang")
+    let elapsed = Date().timeIntervalSince(started)
+    print("\(target.name): \(executions) executions in \(String(format: "%.1f", elapsed)) s (\(Int(Double(executions) / max(elapsed, 0.001)))/s) from \(seeds.count) seeds, seed \(seed), most processor time for one input \(String(format: "%.3f", slowest)) s, no crash, no hang")
     return true
 }
 
@@ -199,11 +239,13 @@ var arguments = Array(CommandLine.arguments.dropFirst())
     return arguments[index + 1]
 }
 let seed = option("--seed").flatMap(UInt64.init) ?? 1
+// Bounded by executions as well as by time: the same inputs on a loaded machine as on an idle one.
+let executionLimit = option("--executions").flatMap(Int.init)
 let repository = option("--repository") ?? FileManager.default.currentDirectoryPath
 let work = option("--work") ?? NSTemporaryDirectory() + "originaudit-fuzz"
 guard arguments.count == 2, let seconds = Double(arguments[1]), seconds > 0,
       arguments[0] == "all" || targets.contains(where: { $0.name == arguments[0] }) else {
-    FileHandle.standardError.write(Data("usage: Fuzz TARGET SECONDS [--seed N] [--work DIR] [--repository DIR]\n  TARGET: \(targets.map(\.name).joined(separator: " ")) or all\n".utf8))
+    FileHandle.standardError.write(Data("usage: Fuzz TARGET SECONDS [--seed N] [--executions N] [--work DIR] [--repository DIR]\n  TARGET: \(targets.map(\.name).joined(separator: " ")) or all\n".utf8))
     exit(2)
 }
 // A crash: say where the input is, then die of the same signal.
@@ -219,6 +261,8 @@ let corpus = fixtures(root: repository)
 let chosen = arguments[0] == "all" ? targets : targets.filter { $0.name == arguments[0] }
 var clean = true
 for target in chosen {
-    clean = fuzz(target, seconds: seconds, seed: seed, work: work, corpus: corpus) && clean
+    clean = fuzz(target, seconds: seconds, executionLimit: executionLimit, seed: seed, work: work, corpus: corpus) && clean
+    // Each target's line as soon as it is done, also into a pipe.
+    fflush(nil)
 }
 exit(clean ? 0 : 1)

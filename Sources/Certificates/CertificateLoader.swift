@@ -4,7 +4,19 @@ import OriginAuditCore
 
 /// A certificate or key file to load, and who refers to it.
 public struct CertificateReference: Sendable, Hashable {
-    public enum Role: String, Sendable, Hashable { case certificate, key, chain, clientCA, any }
+    public enum Role: String, Sendable, Hashable {
+        case certificate, key, chain, clientCA, any
+
+        /// How messages name a file in this role.
+        public var described: String {
+            switch self {
+            case .key: "private key"
+            case .chain: "chain file"
+            case .clientCA: "client CA file"
+            case .certificate, .any: "certificate"
+            }
+        }
+    }
     public var hostPath: String
     public var role: Role
     /// The directive that names it (nil when given on the command line).
@@ -50,7 +62,19 @@ public enum CertificateLoader {
                 var reference = reference
                 reference.absence = tree.explainMissing(reference.hostPath)
                 reference.displayPath = tree.displayPath(reference.hostPath)
-                if reference.referencedAt != nil { missing.append(reference) }
+                guard let at = reference.referencedAt else { continue }
+                if tree.isAllowed(reference.hostPath) {
+                    missing.append(reference)
+                } else if seen.insert("outside \(at) \(reference.hostPath)").inserted {
+                    // Not read because the path rule forbids it: whether the file is there, and
+                    // whether the server can load it, is not known from here (not tls.cert-missing).
+                    findings.append(Finding(
+                        ruleId: "input.unreadable",
+                        message: "the \(reference.role.described) \(reference.displayPath ?? reference.hostPath) named here \(reference.absence ?? ReadFailure.outsideRoot.description): whether the web server can load it is not known from here",
+                        location: at,
+                        remediation: "Audit with a --root that holds this file (the host's / in live mode), or copy it below --root at the path the configuration names.",
+                        key: "\(at.file) \(reference.hostPath) outside the root"))
+                }
                 continue
             }
             if let at = reference.referencedAt, firstReference[reference.hostPath] == nil { firstReference[reference.hostPath] = at }

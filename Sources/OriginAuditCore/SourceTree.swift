@@ -174,6 +174,12 @@ public struct SourceTree: Sendable {
         let path = SourceTree.normalise(hostPath)
         guard let root = rootPath, resolvedRoot != nil, isUnderRoot(path), path != root else {
             switch confined(path) {
+            case .failure(.outsideRoot):
+                // Name where its links really lead, when they do (a link out of a directory the user gave).
+                let real = SourceTree.resolvingSymlinks(path)
+                if real != path { return "leads through a symbolic link to \(real), which \(ReadFailure.outsideRoot)" }
+                if let target = SourceTree.linkTarget(path) { return "is a symbolic link to \(target), which \(ReadFailure.outsideRoot)" }
+                return ReadFailure.outsideRoot.description
             case .failure(let failure): return failure.description
             case .success(let real):
                 var info = stat()

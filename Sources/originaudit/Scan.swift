@@ -274,9 +274,10 @@ struct Scan: AsyncParsableCommand {
         profile). `originaudit scan DIR` replays it: the manifest's inputs, not every file in DIR, \
         giving the live scan's findings.
 
-        Limits: files up to 64 MiB; FIFOs and devices are never opened for reading; YAML nesting up \
-        to 64 levels; Apache ${VAR} expansion up to 1 MiB per line; at most 100 findings per file \
-        and rule, then one that counts the rest; no report quotes text inside PEM armour, and \
+        Limits: files up to 64 MiB; FIFOs, sockets and devices are never opened for reading; YAML \
+        nesting up to 64 levels; Apache ${VAR} expansion up to 1 MiB per line, one mod_macro Use up \
+        to 1 MiB (16 MiB for all), a macro line under httpd's 8,192 bytes; includes 128 levels deep \
+        in Apache, 1,000 in nginx; at most 100 findings per file and rule, then one that counts the rest; no report quotes text inside PEM armour, and \
         control characters and bidi overrides from inputs are escaped in text output.
         """
     )

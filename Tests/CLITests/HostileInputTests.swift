@@ -142,18 +142,52 @@ import TestSupport
                 "\(result.stdout)")
     }
 
+    /// The path rule and every limit are stated where users look: `scan --help` and the README.
+    @Test func helpAndReadmeStateThePathRuleAndTheLimits() throws {
+        let words = { (text: String) in text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let help = words(try Binary.run(["scan", "--help"], in: FileManager.default.temporaryDirectory.path).stdout)
+        let readme = words(try String(contentsOf: TestTools.packageRoot.appendingPathComponent("README.md"), encoding: .utf8))
+        for sentence in ["is read as given, relative to the current directory", "resolves under --root", "never leaves it"] {
+            #expect(help.contains(sentence), "scan --help should say: \(sentence)")
+        }
+        for limit in ["64 MiB", "FIFOs", "64 levels", "1 MiB per line", "Use up to 1 MiB", "8,192 bytes", "128 levels", "100 findings"] {
+            #expect(help.contains(limit), "scan --help should state the limit \(limit)")
+        }
+        for statement in ["read as given, relative to the current directory", "resolved under `--root` and never leaving it",
+                          "files up to 64 MiB", "FIFOs, sockets and devices are never opened", "nests at most 64 levels",
+                          "stops at 1 MiB per line", "`Use` of mod_macro stops at 1 MiB", "8,191 bytes or more is refused",
+                          "includes nest 128 levels in Apache", "at most 100 findings per file"] {
+            #expect(readme.contains(statement), "README should say: \(statement)")
+        }
+    }
+
     /// A configuration typed on the command line, outside --root: the certificate it names beside
-    /// it is outside the root and not read — said so, not "does not exist".
+    /// it is outside the root and not read — said so (input.unreadable, a warning predicting no
+    /// outage), not "does not exist" (tls.cert-missing, an error predicting 521); a link that
+    /// leads elsewhere is named with its real target.
     @Test func aCertificateOutsideTheRootIsSaidToBeOutside() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         try scratch.write("nginx.conf", "events {}\nhttp { server { listen 443 ssl; server_name o.example; ssl_certificate certs/x.pem; ssl_certificate_key certs/x.key; } }\n",
                           in: scratch.outside)
-        try scratch.write("certs/x.pem", "not read\n", in: scratch.outside)
-        let result = try Binary.run(["scan", "--nginx", "../outside/nginx.conf", "--root", "."], in: scratch.repo.path)
+        try scratch.write("real/x.pem", "not read\n", in: scratch.outside)
+        try FileManager.default.createDirectory(at: scratch.outside.appendingPathComponent("certs"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: scratch.outside.appendingPathComponent("certs/x.pem").path,
+                                                   withDestinationPath: "../real/x.pem")
+        let result = try Binary.run(["scan", "--nginx", "../outside/nginx.conf", "--root", ".", "--format", "json"], in: scratch.repo.path)
         #expect(Self.exitedNormally(result))
-        #expect(result.stdout.contains("certs/x.pem named here is outside --root and was not read"), "\(result.stdout)")
-        #expect(!result.stdout.contains("does not exist"), "\(result.stdout)")
+        let findings = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])["findings"] as? [[String: Any]]
+        let about = { (name: String) in (findings ?? []).filter { ($0["message"] as? String)?.contains(name) == true } }
+        #expect(!about("x.pem").isEmpty && !about("x.key").isEmpty, "\(result.stdout)")
+        for finding in about("x.pem") + about("x.key") {
+            #expect(finding["ruleId"] as? String == "input.unreadable", "\(finding)")
+            #expect(finding["severity"] as? String == "warning", "\(finding)")
+            #expect(finding["predicts"] as? String == nil, "\(finding)")
+            #expect((finding["message"] as? String)?.contains("outside --root and was not read") == true, "\(finding)")
+        }
+        let real = URL(fileURLWithPath: scratch.outside.appendingPathComponent("real/x.pem").path).resolvingSymlinksInPath().path
+        #expect(about("x.pem").contains { ($0["message"] as? String)?.contains("symbolic link to \(real)") == true }, "\(result.stdout)")
+        #expect(!result.stdout.contains("does not exist") && !result.stdout.contains("tls.cert-missing"), "\(result.stdout)")
     }
 
     /// `ssl_certificate /dev/urandom` gave a finding with no line: it is reported at the directive.
@@ -361,16 +395,19 @@ import TestSupport
 
     // MARK: - Keep finding them
 
-    /// The CI smoke of Scripts/fuzz: every parser's target, a few seconds each, from the
-    /// fixtures; a crash kills the fuzzer (a signal, not exit 0), a slow input exits 1, one that
-    /// never returns exits 3. The seed is fixed, so a run repeats: exploring other seeds is
-    /// Scripts/fuzz's job. On a failure the work directory (the input that did it) is kept.
+    /// The CI smoke of Scripts/fuzz: every parser's target, 2,000 inputs each from the fixtures;
+    /// a crash kills the fuzzer (a signal, not exit 0), an input that uses more than 10 s of
+    /// processor time or 1 GiB exits 1, one that never returns exits 3. The seed and the number
+    /// of inputs are fixed, so a run repeats whatever the machine's load (exploring other seeds is
+    /// Scripts/fuzz's job); 20 s per target caps a very loaded run, and the fuzzer's own timers
+    /// (30 s of processor time, 120 s blocked) end it well before this test's limit, so it
+    /// reports rather than being killed. On a failure the work directory (the input) is kept.
     @Test func fuzzSmoke() throws {
         let fuzzer = URL(fileURLWithPath: Binary.path).deletingLastPathComponent().appendingPathComponent("Fuzz").path
         try #require(FileManager.default.isExecutableFile(atPath: fuzzer), "Fuzz is built by swift build --build-tests")
         let work = try TestTools.temporaryDirectory("fuzz-smoke")
-        let result = try TestTools.run(fuzzer, ["all", "2", "--seed", "20261204",
-                                                "--work", work.path, "--repository", TestTools.packageRoot.path], timeout: 400)
+        let result = try TestTools.run(fuzzer, ["all", "20", "--executions", "2000", "--seed", "20261204",
+                                                "--work", work.path, "--repository", TestTools.packageRoot.path], timeout: 600)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr) (inputs kept in \(work.path))")
         if result.status == 0 { try? FileManager.default.removeItem(at: work) }
         for target in ["iptables", "ip6tables", "ipset", "nft-text", "nft-json", "nginx", "apache", "pem", "yaml"] {

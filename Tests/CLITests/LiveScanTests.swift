@@ -212,17 +212,17 @@ struct LiveScanTests {
 
 /// `scan --live` changes nothing: with nginx stopped, `nginx -T` created /run/nginx.pid, and
 /// apache2ctl creates its run directory. The proof is a snapshot (path, inode, size, mtime) of
-/// /run and of the web servers' directories under /etc and /var, taken in a private mount and
-/// network namespace with a fresh /run, before and after `scan --live` — with nginx stopped,
-/// then running. (The rest of /etc and /var is the machine's, which other work may change
-/// meanwhile; nothing in it is the servers'.)
+/// all of /etc, /run and /var, taken in a private mount and network namespace before and after
+/// `scan --live` — with nginx and Apache stopped, then both running as Debian runs them (pid
+/// files in /run, logs in /var/log). So that nothing else on the machine (a package install, a
+/// log rotation) can change the tree meanwhile, /etc and /var there are private copies of the
+/// machine's (on a tmpfs of the test's own) and /run a fresh tmpfs: any difference is the scan's.
 @Suite(.serialized, .oracle("the origin lab", unavailable: OriginLab.unavailableReason))
 struct LiveReadOnlyTests {
     @Test func liveScanLeavesTheFileTreeUnchanged() throws {
         let directory = try TestTools.temporaryDirectory("originaudit-live-readonly")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let etc = directory.appendingPathComponent("nginx")
-        try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("tree"), withIntermediateDirectories: true)
         try """
             events { worker_connections 16; }
             http {
@@ -230,39 +230,71 @@ struct LiveReadOnlyTests {
                 server { listen 127.0.0.1:18080; server_name readonly.example.test; return 200 "ok"; }
             }
 
-            """.write(to: etc.appendingPathComponent("nginx.conf"), atomically: false, encoding: .utf8)
-        let empty = directory.appendingPathComponent("empty")
-        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-        let watched = ["/run", "/etc/nginx", "/etc/apache2", "/var/log/nginx", "/var/log/apache2", "/var/lib/nginx",
-                       "/var/lib/apache2", "/var/cache/nginx", "/var/cache/apache2"]
-        let snapshot = "find \(watched.joined(separator: " ")) -xdev -printf '%p %i %s %T@\\n' 2>/dev/null | sort"
-        let scan = "'\(Binary.path)' scan --live --format json --fail-on never >/dev/null 2>&1 || true"
-        var script = """
+            """.write(to: directory.appendingPathComponent("nginx.conf"), atomically: false, encoding: .utf8)
+        // Apache as apache2ctl runs it on Debian: Debian's envvars (kept in the copy of /etc)
+        // put the pid file and run directory in /run/apache2, the log in /var/log/apache2.
+        try """
+            \(OriginLab.apacheHeader(modules: ["mpm_prefork", "authz_core"]))
+            PidFile ${APACHE_PID_FILE}
+            DefaultRuntimeDir ${APACHE_RUN_DIR}
+            Mutex file:${APACHE_LOCK_DIR} default
+            User ${APACHE_RUN_USER}
+            Group ${APACHE_RUN_GROUP}
+            ErrorLog ${APACHE_LOG_DIR}/error.log
+            Listen 127.0.0.1:18081
+            <VirtualHost 127.0.0.1:18081>
+                ServerName readonly.example.test
+            </VirtualHost>
+
+            """.write(to: directory.appendingPathComponent("apache2.conf"), atomically: false, encoding: .utf8)
+        // A fresh /run holds /run/lock as at boot (systemd-tmpfiles makes it; /var/lock points
+        // there, and apache2ctl needs it). Every file and directory with its inode, size and mtime. Nothing is left out: whatever
+        // the kernel or the servers change by themselves happens before the first snapshot of a
+        // phase (the servers are started before it, and serve nothing meanwhile).
+        let snapshot = "find /etc /run /var -printf '%p %i %s %T@\\n' | sort"
+        let scan = "'\(Binary.path)' scan --live --format json --fail-on never > \"\(directory.path)/scan-$1.json\" 2>&1 || true"
+        let tree = directory.appendingPathComponent("tree").path
+        let script = """
             set -e
             ip link set lo up
+            mount -t tmpfs originaudit-tree '\(tree)'
+            cp -a /etc /var '\(tree)/'
+            mount --bind '\(tree)/etc' /etc
+            mount --bind '\(tree)/var' /var
             mount -t tmpfs originaudit-run /run
-            mount --bind '\(etc.path)' /etc/nginx
-            """
-        if FileManager.default.fileExists(atPath: "/etc/apache2") { script += "\nmount --bind '\(empty.path)' /etc/apache2" }
-        script += """
-
-            \(snapshot) > '\(directory.path)/stopped-before'
-            \(scan)
-            \(snapshot) > '\(directory.path)/stopped-after'
-            nginx
-            \(snapshot) > '\(directory.path)/running-before'
-            \(scan)
-            \(snapshot) > '\(directory.path)/running-after'
-            nginx -s stop || true
+            mkdir /run/lock
+            mkdir -p /etc/nginx /etc/apache2
+            cp '\(directory.path)/nginx.conf' /etc/nginx/nginx.conf
+            cp '\(directory.path)/apache2.conf' /etc/apache2/apache2.conf
+            test -f /etc/apache2/envvars
+            phase() {
+                \(snapshot) > '\(directory.path)/'$1-before
+                \(scan)
+                \(snapshot) > '\(directory.path)/'$1-after
+            }
+            phase stopped
+            trap 'nginx -s stop; apache2ctl stop' EXIT
+            nginx </dev/null >/dev/null 2>&1
+            apache2ctl start </dev/null >/dev/null 2>&1
+            phase running
             """
         let result = try TestTools.run("unshare", ["--mount", "--net", "--propagation", "private", "/bin/sh", "-c", script], timeout: 300)
-        try #require(result.status == 0, "\(result.stderr)")
+        try #require(result.status == 0, "\(result.stderr)\(result.stdout)")
         for phase in ["stopped", "running"] {
             let before = try String(contentsOf: directory.appendingPathComponent("\(phase)-before"), encoding: .utf8)
             let after = try String(contentsOf: directory.appendingPathComponent("\(phase)-after"), encoding: .utf8)
             let changed = Set(before.split(separator: "\n")).symmetricDifference(Set(after.split(separator: "\n")))
             #expect(changed.isEmpty, "\(phase): scan --live changed \(changed.sorted())")
-            #expect(before.contains("/etc/nginx/nginx.conf"), "the snapshot should see the configuration: \(before.prefix(300))")
+            // The snapshot sees the whole tree, and the scan read the servers' configurations.
+            for path in ["/etc/passwd ", "/etc/nginx/nginx.conf ", "/etc/apache2/apache2.conf ", "/var/lib/dpkg/status "] {
+                #expect(before.contains("\n" + path), "\(phase): the snapshot should list \(path)")
+            }
+            if phase == "running" {
+                #expect(before.contains("\n/run/nginx.pid ") && before.contains("\n/run/apache2/apache2.pid "),
+                        "the servers should be running: \(before.split(separator: "\n").filter { $0.hasPrefix("/run") })")
+            }
+            let report = try String(contentsOf: directory.appendingPathComponent("scan-\(phase).json"), encoding: .utf8)
+            #expect(report.contains("\"/etc/apache2/apache2.conf\""), "\(phase): the live scan should read the configuration: \(report.prefix(1500))")
         }
     }
 }

@@ -76,4 +76,57 @@ struct ApacheRobustnessTests {
         #expect(tooLong.count == 15)
         #expect(!result.findings.contains { $0.message.contains("is not defined") })
     }
+
+    /// Macros each using the one before twice expand 2^n times, and httpd expands them all
+    /// (`apache2 -t`: n = 16 took 7 s and 0.2 GB, n = 20 took 173 s and 4.4 GB). Unbounded,
+    /// n = 24 here took minutes and gigabytes; the audit stops one Use at 1 MiB of expansion,
+    /// says so once at its line, and reads on.
+    @Test func nestedMacroUsesStopAtTheExpansionBound() throws {
+        var lines = ["LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so", "<Macro M0 $v>", "Define A_$v 1", "</Macro>"]
+        for i in 1...24 { lines += ["<Macro M\(i) $v>", "Use M\(i - 1) $v", "Use M\(i - 1) $v", "</Macro>"] }
+        lines += ["Use M24 x", "ServerName after.example", "Use M3 y"]
+        let root = try ApacheFixture.write(["main.conf": lines.joined(separator: "\n") + "\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (directives, reader) = ApacheFixture.read(root.appendingPathComponent("main.conf"))
+        let tooLong = reader.findings.filter { $0.message.contains("expands past") }
+        #expect(tooLong.count == 1, "\(tooLong)")
+        #expect(tooLong.first?.ruleId == "input.unresolved" && tooLong.first?.location?.line == 101, "\(tooLong)")
+        // What follows is read: the directive after it, and a small use of the same macros (2^3 Defines).
+        #expect(directives.contains { $0.name == "ServerName" && $0.args == ["after.example"] })
+        #expect(directives.count < 200_000, "\(directives.count) directives")
+    }
+}
+
+/// mod_macro substitutes each body line in httpd's MAX_STRING_LEN buffer (8192 bytes, newline
+/// included) and refuses the configuration when one would not fit, also when a later, shorter
+/// value would have made the line fit again: the audit says the same at the same line.
+@Suite("Apache macro lines against apache2 -t", .oracle("apache2 -t", unavailable: Oracle.missing(programs: ["apache2"])))
+struct ApacheMacroLineTests {
+    /// (name, body line, arguments of the Use)
+    static let cases: [(String, String, [String])] = [
+        ("8,190 bytes fit", "Define Z $x", [String(repeating: "a", count: 8190 - 9)]),
+        ("8,191 bytes do not", "Define Z $x", [String(repeating: "a", count: 8191 - 9)]),
+        ("a line that would fit only after a later, shorter value", "Define Z $x$yyyyyyyyyy",
+         [String(repeating: "a", count: 8195 - 9 - 11), "b"]),
+        ("two values together past the buffer", "Define Z $x $w", [String(repeating: "a", count: 4100), String(repeating: "b", count: 4100)]),
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func refusedExactlyWhereHttpdRefuses(_ index: Int) throws {
+        let (name, body, arguments) = Self.cases[index]
+        let parameters = ["$x", "$yyyyyyyyyy", "$w"].filter { body.contains($0) }
+        let main = "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so\n<Macro L \(parameters.joined(separator: " "))>\n\(body)\n</Macro>\n\nUse L \(arguments.joined(separator: " "))\n"
+        let root = try ApacheFixture.write(["main.conf": main])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let wrapper = root.appendingPathComponent("wrapper.conf")
+        try (ApacheFixture.header(root) + "\nInclude \(root.appendingPathComponent("main.conf").path)\n").write(to: wrapper, atomically: true, encoding: .utf8)
+        let oracle = try ApacheFixture.httpdSyntaxError(wrapper, root: root)
+        let ours = ApacheFixture.load(root.appendingPathComponent("main.conf")).findings.filter { $0.ruleId == "input.parse-error" }
+        #expect((oracle == nil) == ours.isEmpty, "\(name): httpd \(oracle?.message ?? "accepts"); ours \(ours.map(\.message))")
+        if let oracle, let first = ours.first {
+            #expect(first.location?.line == oracle.line && first.location?.line == 6, "\(name): httpd \(oracle); ours \(first)")
+            #expect(oracle.message.contains("cannot substitute, buffer size too small") && first.message.contains("cannot substitute, buffer size too small"),
+                    "\(name): httpd \(oracle.message); ours \(first.message)")
+        }
+    }
 }

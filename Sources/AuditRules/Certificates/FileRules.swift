@@ -70,12 +70,10 @@ struct CertMissingRule: AuditRule {
     private func missingFiles(_ model: OriginModel) -> [Finding] {
         model.certificates.missing.compactMap { reference in
             guard let location = reference.referencedAt else { return nil }
-            let what = reference.role == .key ? "private key" : reference.role == .chain ? "chain file" : reference.role == .clientCA ? "client CA file" : "certificate"
+            // A file outside --root is not here: the loader said it was not read (input.unreadable).
             return Finding(
                 ruleId: id,
-                message: reference.absence == ReadFailure.outsideRoot.description
-                    ? "the \(what) \(reference.displayPath ?? reference.hostPath) named here \(ReadFailure.outsideRoot): whether the web server can load it is not known from here"
-                    : "the \(what) \(reference.displayPath ?? reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
+                message: "the \(reference.role.described) \(reference.displayPath ?? reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
                 location: location,
                 // The file involved is known: the commands name it, not a placeholder.
                 remediation: """

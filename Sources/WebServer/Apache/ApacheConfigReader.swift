@@ -49,6 +49,16 @@ final class ApacheConfigReader {
     static let maxIncludeDepth = 128
     /// Ours on nested sections (httpd has none): the model walks sections recursively.
     static let maxSectionDepth = 256
+    /// httpd's MAX_STRING_LEN: mod_macro substitutes each body line, with its newline, in a
+    /// buffer of this size, and refuses the configuration ("cannot substitute, buffer size too
+    /// small") when a substitution would fill it — `apache2 -t` accepts 8,190 bytes, refuses 8,191.
+    static let macroLineBuffer = 8192
+    /// Ours on what one `Use` line may expand to, nested uses included: the bound of a `${VAR}`
+    /// line. httpd has none: macros each using the one before twice expand 2^n times (n = 16
+    /// took `apache2 -t` 7 s and 0.2 GB here, n = 20 took 173 s and 4.4 GB).
+    static let maxUseExpansion = ApacheSyntax.maxExpandedLength
+    /// Ours on all macro expansion of one read (a file of many such `Use` lines).
+    static let maxMacroExpansion = 16 * ApacheSyntax.maxExpandedLength
 
     struct Macro {
         var name: String
@@ -69,6 +79,12 @@ final class ApacheConfigReader {
     private var macros: [String: Macro] = [:]
     private var activeFiles: [String] = []
     private var activeMacros: [String] = []
+    /// Bytes the outermost `Use` being expanded may still produce (nested uses included), and
+    /// whether it already passed them (its remaining uses then expand to nothing).
+    private var useBudget = 0
+    private var useOverflowed = false
+    /// Bytes every macro expansion of this read produced.
+    private var macroBytes = 0
 
     private(set) var findings: [Finding] = []
     private(set) var notes: [String] = []
@@ -670,28 +686,60 @@ final class ApacheConfigReader {
             parseError("recursive use of macro '\(macro.name)' is invalid", at: errorAt)
             return []
         }
-        activeMacros.append(macro.name.lowercased())
-        defer { activeMacros.removeLast() }
+        if activeMacros.isEmpty {
+            useBudget = Self.maxUseExpansion
+            useOverflowed = false
+        }
+        // The outermost use already passed the bound (reported once, at its line).
+        if useOverflowed { return [] }
         // Longest parameter names first, so `$a` does not cut into `$ab`.
         let order = macro.parameters.indices.sorted { macro.parameters[$0].utf8.count > macro.parameters[$1].utf8.count }
-        let substituted = macro.body.map { line -> ApacheLine in
+        let names = order.map { Array(macro.parameters[$0].utf8) }, replacements = order.map { Array(values[$0].utf8) }
+        var substituted: [ApacheLine] = []
+        var size = 0
+        for (number, line) in macro.body.enumerated() {
+            guard let text = Self.substitute(line.text, names: names, values: replacements) else {
+                findings.append(Finding(
+                    ruleId: "input.parse-error",
+                    message: "macro '\(macro.name.lowercased())' (defined on line \(macro.location.line) of \"\(macro.location.file)\") used on line \(errorAt.line) of \"\(errorAt.file)\" error while substituting: while processing line \(number + 1) of macro '\(macro.name.lowercased())' (defined on line \(macro.location.line) of \"\(macro.location.file)\") cannot substitute, buffer size too small (a substituted line must stay under \(Self.macroLineBuffer) bytes): httpd refuses to start",
+                    location: errorAt, predicts: "521", key: "\(errorAt.file):\(errorAt.line) macro line too long"))
+                return []
+            }
             var copy = line
-            copy.text = Self.substitute(line.text, names: order.map { Array(macro.parameters[$0].utf8) },
-                                        values: order.map { Array(values[$0].utf8) })
-            return copy
+            copy.text = text
+            substituted.append(copy)
+            size += text.count + 1
         }
+        guard size <= useBudget, macroBytes + size <= Self.maxMacroExpansion else {
+            useOverflowed = true
+            let bound = size > useBudget ? "\(Self.maxUseExpansion) bytes for this Use" : "\(Self.maxMacroExpansion) bytes of macro expansion in all"
+            findings.append(Finding(
+                ruleId: "input.unresolved",
+                message: "this Use of macro '\(macro.name)' expands past \(bound): httpd expands macros in full, however many times they nest (each level that uses the one below twice doubles its time and memory), the audit reads no further and skips the rest of this Use",
+                location: at, key: "\(at.file):\(at.line) macro expansion too long"))
+            return []
+        }
+        useBudget -= size
+        macroBytes += size
+        activeMacros.append(macro.name.lowercased())
+        defer { activeMacros.removeLast() }
         return readLines(substituted, file: at.file, depth: depth, useSite: at)
     }
 
-    static func substitute(_ text: [UInt8], names: [[UInt8]], values: [[UInt8]]) -> [UInt8] {
+    /// mod_macro's substitution of one body line: each parameter name found (scanning left to
+    /// right) is replaced by its value. nil where httpd's buffer overflows: the line as it stands
+    /// after any one replacement (the text not yet scanned included), with its newline, must
+    /// stay under `macroLineBuffer` bytes.
+    static func substitute(_ text: [UInt8], names: [[UInt8]], values: [[UInt8]]) -> [UInt8]? {
         guard !names.isEmpty else { return text }
         var output: [UInt8] = []
         var i = 0
         outer: while i < text.count {
             for (k, name) in names.enumerated() where !name.isEmpty && i + name.count <= text.count {
                 if text[i..<(i + name.count)].elementsEqual(name) {
-                    output.append(contentsOf: values[k])
                     i += name.count
+                    guard output.count + values[k].count + (text.count - i) + 1 < macroLineBuffer else { return nil }
+                    output.append(contentsOf: values[k])
                     continue outer
                 }
             }
