@@ -43,23 +43,12 @@ extension OriginModel {
 
 /// Results derived from a model that several rules need, computed once (rules run
 /// concurrently: the first to ask computes, the others wait for its result).
-final class DerivedResults: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var values: [String: Any] = [:]
-    private var inProgress: Set<String> = []
+final class DerivedResults: Sendable {
+    private let results = ComputeOnce<String, Any>()
 
     func value<T>(_ key: String, _ compute: () -> T) -> T {
-        condition.lock()
-        while inProgress.contains(key) { condition.wait() }
-        if let value = values[key] as? T { condition.unlock(); return value }
-        inProgress.insert(key)
-        condition.unlock()
-        let value = compute()
-        condition.lock()
-        values[key] = value
-        inProgress.remove(key)
-        condition.broadcast()
-        condition.unlock()
-        return value
+        if let value = results.value(key, { compute() }) as? T { return value }
+        // A key asked for with two types (never in the rules as written): computed again.
+        return compute()
     }
 }

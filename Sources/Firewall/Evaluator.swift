@@ -125,7 +125,7 @@ public struct FirewallEvaluator: Sendable {
 
     /// Base chains already flattened and swept, shared by every question asked of this
     /// evaluator (and of its copies): several rules evaluate the same chains at the same ports.
-    let segmentationCache = SegmentationCache()
+    let segmentationCache = ComputeOnce<SegmentationCache.Key, ChainSegmentation>()
 
     /// Source ports of probes: Linux's default ephemeral range (the CDN's stack is Linux too).
     static let ephemeralPorts = PortSet(32768...60999)
@@ -894,7 +894,7 @@ extension FirewallEvaluator {
 
 /// Swept base chains by what they were computed for. Rules ask concurrently: the first to ask
 /// for a chain computes it, the others wait for its result instead of computing it again.
-final class SegmentationCache: @unchecked Sendable {
+enum SegmentationCache {
     struct Key: Hashable {
         var family: AddressFamily
         var interface: String
@@ -902,25 +902,6 @@ final class SegmentationCache: @unchecked Sendable {
         var chainIndex: Int
         var port: UInt16
         var afterDNAT: Bool
-    }
-
-    private let condition = NSCondition()
-    private var values: [Key: ChainSegmentation] = [:]
-    private var inProgress: Set<Key> = []
-
-    func value(_ key: Key, _ compute: () -> ChainSegmentation) -> ChainSegmentation {
-        condition.lock()
-        while inProgress.contains(key) { condition.wait() }
-        if let value = values[key] { condition.unlock(); return value }
-        inProgress.insert(key)
-        condition.unlock()
-        let value = compute()
-        condition.lock()
-        values[key] = value
-        inProgress.remove(key)
-        condition.broadcast()
-        condition.unlock()
-        return value
     }
 }
 
