@@ -130,3 +130,34 @@ struct ApacheMacroLineTests {
         }
     }
 }
+
+/// mod_remoteip parses every RemoteIPTrustedProxy / RemoteIPInternalProxy value when it reads the
+/// configuration and refuses to start on one it cannot parse (a corpus tree wrote an IPv6 address
+/// in brackets): the audit refuses the same values, on the same line, with httpd's words.
+@Suite("RemoteIP proxies against apache2 -t", .oracle("apache2 -t", unavailable: Oracle.missing(programs: ["apache2"])))
+struct RemoteIPProxyTests {
+    static let values = ["192.0.2.7", "192.0.2.0/24", "10.1", "10.256", "1..2", "10.0.0.0/33", "10.0.0.0/0", "10.1/16",
+                         "192.0.2.0/255.255.255.0", "192.0.2.0/255.0.255.0x", "2001:db8::/32", "2001:db8::/129", "[2001:db8::1]",
+                         "0000:000:000:0000::2", "2001:db8::zz", "localhost", "localhost/24", "0000"]
+
+    @Test(arguments: values)
+    func refusedExactlyWhereHttpdRefuses(_ value: String) throws {
+        let main = """
+            LoadModule remoteip_module /usr/lib/apache2/modules/mod_remoteip.so
+            RemoteIPHeader CF-Connecting-IP
+            RemoteIPInternalProxy \(value)
+
+            """
+        let root = try ApacheFixture.write(["main.conf": main])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let wrapper = root.appendingPathComponent("wrapper.conf")
+        try (ApacheFixture.header(root) + "\nInclude \(root.appendingPathComponent("main.conf").path)\n").write(to: wrapper, atomically: true, encoding: .utf8)
+        let oracle = try ApacheFixture.httpdSyntaxError(wrapper, root: root)
+        let ours = ApacheFixture.load(root.appendingPathComponent("main.conf")).findings.filter { $0.ruleId == "input.parse-error" }
+        #expect((oracle == nil) == ours.isEmpty, "\(value): httpd \(oracle?.message ?? "accepts"); ours \(ours.map(\.message))")
+        if let oracle, let first = ours.first {
+            #expect(first.location?.line == oracle.line, "\(value): httpd \(oracle); ours \(first)")
+            #expect(first.message.hasPrefix(oracle.message), "\(value): httpd \(oracle.message); ours \(first.message)")
+        }
+    }
+}

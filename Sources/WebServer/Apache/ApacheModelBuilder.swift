@@ -1,3 +1,4 @@
+import Foundation
 import OriginAuditCore
 
 /// Turns httpd's directive tree into the shared model: the main server's settings are merged
@@ -183,6 +184,47 @@ struct ApacheModelBuilder {
         markDefaultServers(&hosts)
         config.virtualHosts = hosts
         return config
+    }
+
+    /// What mod_remoteip says when it reads a proxy it cannot parse (its `proxies_set`): a value
+    /// with a `:`, or only digits and dots, is an address for APR's `apr_ipsubnet_create` (a
+    /// partial IPv4 network such as `10.1` only without a mask; a mask of 1 to 32/128 bits or,
+    /// for IPv4, a dotted netmask); anything else is a host name, which httpd resolves at start
+    /// (not judged here), and which may not carry a mask.
+    static func remoteIPProxyProblem(_ arg: String, directive: String) -> String? {
+        let parts = arg.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let ip = String(parts[0])
+        let mask = parts.count > 1 ? String(parts[1]) : nil
+        let badIP = "RemoteIP: Error parsing IP \(arg) (The specified IP address is invalid. error) for \(directive)"
+        let badMask = "RemoteIP: Error parsing IP \(arg) (The specified network mask is invalid. error) for \(directive)"
+        let looksLikeIP = ip.contains(":") || ip.allSatisfy { $0 == "." || ("0"..."9").contains($0) }
+        guard looksLikeIP else {
+            return mask.map { "RemoteIP: Error parsing IP \(arg) the subnet /\($0) is invalid for \(directive)" }
+        }
+        let isV6 = ip.contains(":")
+        if isV6 {
+            guard presentation(ip, family: AF_INET6) else { return badIP }
+        } else if mask == nil {
+            // A network written by its leading octets: 1 to 4 of them, each 0-255.
+            let octets = ip.split(separator: ".", omittingEmptySubsequences: false)
+            guard (1...4).contains(octets.count), octets.allSatisfy({ Int($0).map { $0 <= 255 } == true }) else {
+                return badIP
+            }
+        } else {
+            guard presentation(ip, family: AF_INET) else { return badIP }
+        }
+        guard let mask else { return nil }
+        if !mask.isEmpty, mask.allSatisfy({ ("0"..."9").contains($0) }) {
+            guard let bits = Int(mask.prefix(4)), bits >= 1, bits <= (isV6 ? 128 : 32) else { return badMask }
+            return nil
+        }
+        return !isV6 && presentation(mask, family: AF_INET) ? nil : badMask
+    }
+
+    /// Whether `inet_pton` reads `text` as an address of `family`, as APR does.
+    private static func presentation(_ text: String, family: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        return text.withCString { inet_pton(family, $0, &buffer) } == 1
     }
 
     private func isTLS(_ settings: Settings) -> Bool {
@@ -401,6 +443,12 @@ struct ApacheModelBuilder {
             s.remoteIPHeader = ConfigValue(value, at: at)
             if s.remoteIPLocation == nil { s.remoteIPLocation = at }
         case "remoteiptrustedproxy", "remoteipinternalproxy":
+            for arg in args {
+                let name = directive.lowercasedName == "remoteiptrustedproxy" ? "RemoteIPTrustedProxy" : "RemoteIPInternalProxy"
+                guard let problem = Self.remoteIPProxyProblem(arg, directive: name) else { continue }
+                findings.append(Finding(ruleId: "input.parse-error", message: "\(problem): httpd refuses to start",
+                                        location: directive.errorLocation, key: "\(directive.lowercasedName) \(arg)"))
+            }
             s.remoteIPProxies += args.map { ConfigValue($0, at: at) }
             if s.remoteIPLocation == nil { s.remoteIPLocation = at }
         case "remoteiptrustedproxylist", "remoteipinternalproxylist":
