@@ -116,12 +116,7 @@ struct ApacheMacroLineTests {
         let (name, body, arguments) = Self.cases[index]
         let parameters = ["$x", "$yyyyyyyyyy", "$w"].filter { body.contains($0) }
         let main = "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so\n<Macro L \(parameters.joined(separator: " "))>\n\(body)\n</Macro>\n\nUse L \(arguments.joined(separator: " "))\n"
-        let root = try ApacheFixture.write(["main.conf": main])
-        defer { try? FileManager.default.removeItem(at: root) }
-        let wrapper = root.appendingPathComponent("wrapper.conf")
-        try (ApacheFixture.header(root) + "\nInclude \(root.appendingPathComponent("main.conf").path)\n").write(to: wrapper, atomically: true, encoding: .utf8)
-        let oracle = try ApacheFixture.httpdSyntaxError(wrapper, root: root)
-        let ours = ApacheFixture.load(root.appendingPathComponent("main.conf")).findings.filter { $0.ruleId == "input.parse-error" }
+        let (oracle, ours) = try ApacheFixture.judgeMain(main)
         #expect((oracle == nil) == ours.isEmpty, "\(name): httpd \(oracle?.message ?? "accepts"); ours \(ours.map(\.message))")
         if let oracle, let first = ours.first {
             #expect(first.location?.line == oracle.line && first.location?.line == 6, "\(name): httpd \(oracle); ours \(first)")
@@ -148,12 +143,7 @@ struct RemoteIPProxyTests {
             RemoteIPInternalProxy \(value)
 
             """
-        let root = try ApacheFixture.write(["main.conf": main])
-        defer { try? FileManager.default.removeItem(at: root) }
-        let wrapper = root.appendingPathComponent("wrapper.conf")
-        try (ApacheFixture.header(root) + "\nInclude \(root.appendingPathComponent("main.conf").path)\n").write(to: wrapper, atomically: true, encoding: .utf8)
-        let oracle = try ApacheFixture.httpdSyntaxError(wrapper, root: root)
-        let ours = ApacheFixture.load(root.appendingPathComponent("main.conf")).findings.filter { $0.ruleId == "input.parse-error" }
+        let (oracle, ours) = try ApacheFixture.judgeMain(main)
         #expect((oracle == nil) == ours.isEmpty, "\(value): httpd \(oracle?.message ?? "accepts"); ours \(ours.map(\.message))")
         if let oracle, let first = ours.first {
             #expect(first.location?.line == oracle.line, "\(value): httpd \(oracle); ours \(first)")

@@ -44,6 +44,18 @@ enum ApacheFixture {
 
     /// Runs `apache2 -t` on a standalone config and returns the innermost "line N of FILE"
     /// httpd names, or nil when it accepts the file.
+    /// `main` as a file of its own, included by a runnable wrapper: what `apache2 -t` says of the
+    /// wrapper, and the parse errors the loader reports for `main`.
+    static func judgeMain(_ main: String) throws -> (oracle: (file: String, line: Int, message: String)?, ours: [Finding]) {
+        let root = try write(["main.conf": main])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let wrapper = root.appendingPathComponent("wrapper.conf")
+        try (header(root) + "\nInclude \(root.appendingPathComponent("main.conf").path)\n").write(to: wrapper, atomically: true, encoding: .utf8)
+        let oracle = try httpdSyntaxError(wrapper, root: root)
+        let ours = load(root.appendingPathComponent("main.conf")).findings.filter { $0.ruleId == "input.parse-error" }
+        return (oracle, ours)
+    }
+
     static func httpdSyntaxError(_ main: URL, root: URL, defines: [String] = []) throws -> (file: String, line: Int, message: String)? {
         let arguments = ["-t", "-d", root.path, "-f", main.path] + defines.flatMap { ["-D", $0] }
         let result = try TestTools.run("apache2", arguments, timeout: 20)
