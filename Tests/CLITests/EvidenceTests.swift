@@ -15,7 +15,8 @@ enum EvidenceLab {
 
 /// `evidence` on captures the real tcpdump made of real traffic: the origin lab's kernel drops,
 /// rejects and rate-limits by a real ruleset, a real nginx answers and proxies to a stopped
-/// upstream and refuses the edge's TLS offer, and two small servers stay silent or reset. The
+/// upstream, waits on a silent one and refuses the edge's TLS offer, and two small servers stay
+/// silent or reset. The
 /// classification of every attempt is asserted, the explanation ties each failure to the rule
 /// that causes it, the same capture as pcapng reads the same, and tshark counts the same SYNs.
 @Suite(.serialized, .oracle("the origin lab with tcpdump, editcap and tshark", unavailable: EvidenceLab.unavailableReason))
@@ -77,6 +78,7 @@ struct EvidenceTests {
                     server_name www.example.test;
                     location / { return 200 "served\\n"; }
                     location /app { proxy_pass http://127.0.0.1:9; }
+                    location /slow { proxy_pass http://127.0.0.1:2082; }
                 }
                 server {
                     listen 2053 ssl;
@@ -128,6 +130,8 @@ struct EvidenceTests {
         // Silent for 6 s against a read timeout of 4 s (the test's CDN waits that long; a loaded
         // machine answers everything else well within it).
         try curl(["http://\(origin):2082/"], seconds: 6)
+        // The same silence behind nginx: a slow upstream, seen by the edge on port 80.
+        try curl(["http://\(origin)/slow"], seconds: 6)
         try curl(["http://\(origin):2083/"], seconds: 10)
         usleep(300_000)
         tcpdump.stop()
@@ -138,7 +142,10 @@ struct EvidenceTests {
         #expect(result.status == 1, "CDN connections failed: exit 1; \(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let rows = try #require(report["rows"] as? [[String: Any]])
-        let seen = Set(rows.map { Row(source: $0["source"] as? String ?? "", port: $0["port"] as? Int ?? 0,
+        // nginx's own connection to the silent upstream runs on loopback, where `tcpdump -i any`
+        // misses the request segment (tshark: "previous segment not captured"): not a CDN
+        // connection, and not judged here. tshark's per-port count below still includes it.
+        let seen = Set(rows.filter { ($0["example"] as? [String: Any])?["client"] as? String != "127.0.0.1" }.map { Row(source: $0["source"] as? String ?? "", port: $0["port"] as? Int ?? 0,
                                       outcome: $0["outcome"] as? String ?? "", predicts: $0["predicts"] as? String) })
         let cdn = "192.0.2.0/24"
         let expected: Set<Row> = [
@@ -152,6 +159,7 @@ struct EvidenceTests {
             Row(source: cdn, port: 8443, outcome: "no-syn-ack", predicts: "522"),
             Row(source: cdn, port: 2053, outcome: "tls-alert", predicts: "525"),
             Row(source: cdn, port: 2082, outcome: "silence", predicts: "524"),
+            Row(source: cdn, port: 80, outcome: "silence", predicts: "524"),
             Row(source: cdn, port: 2083, outcome: "reset-after-data", predicts: "520"),
         ]
         #expect(seen == expected, "missing: \(expected.subtracting(seen)); unexpected: \(seen.subtracting(expected))")
