@@ -178,7 +178,6 @@ struct ConnectionTracker {
         }
     }
 
-    let ports: PortSet
     /// Nanoseconds the CDN waits for an answer (→ 524).
     let readTimeout: Int64
     private var open: [Endpoints: Attempt] = [:]
@@ -190,11 +189,10 @@ struct ConnectionTracker {
     /// Packets of connections that were open before the capture began (no SYN seen).
     private(set) var midstreamPackets = 0
 
-    /// `ports` as one bit per port: asked for every packet, a bitmap beats the interval search.
+    /// The watched ports, one bit each: asked for every packet, a bitmap beats the interval search.
     private let watched: [UInt64]
 
     init(ports: PortSet, readTimeout: Double) {
-        self.ports = ports
         var bits = [UInt64](repeating: 0, count: 1024)
         for range in ports.ranges {
             for port in range { bits[Int(port) >> 6] |= 1 << UInt64(port & 63) }

@@ -60,13 +60,13 @@ public enum EvidenceExplainer {
         let parts = evaluator.evaluate(family: row.family, sources: AddressSet(family: row.family, cidrs: [CIDR(address: address, prefixLength: row.family.bits)]),
                                        ports: PortSet(row.port...row.port))
         guard let decision = parts.first?.decision else { return ["the firewall evaluation gave no verdict for \(address) → \(row.port)"] }
-        let rule = describe(decision.decidedBy)
+        let rule = decision.decidedBy.description
         let kind = decision.outcome.kind
         switch (row.outcome, kind) {
         case ("no-syn-ack", .drop):
             return ["explained: \(rule) drops SYNs from \(address) to \(row.port) (firewall.cdn-dropped)"]
         case ("no-syn-ack", .rateLimited):
-            return ["explained in part: \(rule) limits these SYNs; those over the limit are dropped (firewall.cdn-rate-limited); otherwise \(decision.otherwise.map(describe) ?? "the rules that follow") decides"]
+            return ["explained in part: \(rule) limits these SYNs; those over the limit are dropped (firewall.cdn-rate-limited); otherwise \(decision.otherwise?.description ?? "the rules that follow") decides"]
         case ("reset", .reject) where decision.outcome.rejectWith?.contains("reset") == true,
              ("icmp-unreachable", .reject) where decision.outcome.rejectWith?.contains("reset") != true:
             return ["explained: \(rule) rejects \(address) → \(row.port) with \(decision.outcome.rejectWith ?? "a reject") (firewall.cdn-rejected)"]
@@ -75,7 +75,7 @@ public enum EvidenceExplainer {
             return ["\(rule) limits these SYNs (firewall.cdn-rate-limited): each gets \(decision.outcome.possible.map(\.description).joined(separator: " or ")) depending on the rate"]
                 + (decision.outcome.possible.contains(.accept) ? listenerLines(row, context: context) : [])
         case (_, .unknown):
-            let because = decision.uncertainBecause.map(describe).joined(separator: "; ")
+            let because = decision.uncertainBecause.map(\.description).joined(separator: "; ")
             return ["the firewall may do this: its verdict for \(address) → \(row.port) is \(decision.outcome) (uncertain because of \(because.isEmpty ? rule : because))"]
         case ("reset", .accept), ("icmp-unreachable", .accept):
             return ["the firewall accepts \(address) → \(row.port) (\(rule)): the refusal does not come from these rules"] + listenerLines(row, context: context)
@@ -130,8 +130,6 @@ public enum EvidenceExplainer {
         if matching.count > 3 { lines.append("and \(matching.count - 3) more findings predicting \(code)") }
         return lines
     }
-
-    private static func describe(_ rule: RuleReference) -> String { "\(rule.location) [\(rule.chain)] \(rule.text)" }
 
     static func formatSeconds(_ seconds: Double) -> String {
         seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)

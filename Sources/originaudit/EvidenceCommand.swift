@@ -107,11 +107,8 @@ struct EvidenceCommand: AsyncParsableCommand {
 
     /// A pcap (either byte order, micro- or nanosecond) or pcapng file, by its magic number.
     static func isCapture(_ path: String) -> Bool {
-        var info = stat()
-        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return false }
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: 4), head.count == 4 else { return false }
+        // Read as every typed file is sniffed: never blocking on a FIFO, regular files only.
+        guard case .success(let head) = SourceTree(root: nil).head(path, count: 4), head.count == 4 else { return false }
         let magic = head.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
         return [0xA1B2_C3D4, 0xD4C3_B2A1, 0xA1B2_3C4D, 0x4D3C_B2A1, 0x0A0D_0D0A].contains(magic)
     }
