@@ -281,7 +281,14 @@ public enum AuditRunner {
         for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
             notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
         }
-        findings = FindingList.capped(deduplicated(findings).sorted(by: Finding.reportOrder)).map(redacted).sorted(by: Finding.reportOrder)
+        findings = FindingList.capped(deduplicated(findings).sorted(by: Finding.reportOrder))
+        // Redaction rarely changes anything; only then can the order change (the sort is stable,
+        // so sorting the unchanged list again would give the same list).
+        var redactedAny = false
+        for index in findings.indices {
+            if let clean = redacted(findings[index]) { findings[index] = clean; redactedAny = true }
+        }
+        if redactedAny { findings.sort(by: Finding.reportOrder) }
         notes = notes.map(KeyMaterial.redacted)
         let unimplemented = Set(catalog.rules.keys).subtracting(RuleRegistry.implementedIds)
         if !unimplemented.isEmpty {
@@ -297,19 +304,36 @@ public enum AuditRunner {
         items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + " and \(items.count - limit) more"
     }
 
-    /// A finding with any PEM armour its text quotes (a key pasted into a directive) cut out.
-    static func redacted(_ finding: Finding) -> Finding {
+    /// A finding with any PEM armour its text quotes (a key pasted into a directive) cut out, or
+    /// nil when its text quotes none (`KeyMaterial.redacted` then returns the same string, whose
+    /// comparison stops at the shared storage).
+    static func redacted(_ finding: Finding) -> Finding? {
+        let message = KeyMaterial.redacted(finding.message)
+        let remediation = finding.remediation.map(KeyMaterial.redacted)
+        let related = finding.related.map { RelatedLocation($0.location, KeyMaterial.redacted($0.message)) }
+        guard message != finding.message || remediation != finding.remediation || related != finding.related else { return nil }
         var finding = finding
-        finding.message = KeyMaterial.redacted(finding.message)
-        finding.remediation = finding.remediation.map(KeyMaterial.redacted)
-        finding.related = finding.related.map { RelatedLocation($0.location, KeyMaterial.redacted($0.message)) }
+        finding.message = message
+        finding.remediation = remediation
+        finding.related = related
         return finding
     }
 
-    /// The same finding reported twice (a file loaded from two contexts) is shown once.
+    /// The same finding reported twice (a file loaded from two contexts) is shown once. Equal
+    /// findings share rule, place and message, so only those are hashed; equality still
+    /// compares every field.
     static func deduplicated(_ findings: [Finding]) -> [Finding] {
-        var seen = Set<Finding>()
-        return findings.filter { seen.insert($0).inserted }
+        struct Identity: Hashable {
+            let finding: Finding
+            func hash(into hasher: inout Hasher) {
+                hasher.combine(finding.ruleId)
+                hasher.combine(finding.location)
+                hasher.combine(finding.message)
+            }
+            static func == (a: Identity, b: Identity) -> Bool { a.finding == b.finding }
+        }
+        var seen = Set<Identity>(minimumCapacity: findings.count)
+        return findings.filter { seen.insert(Identity(finding: $0)).inserted }
     }
 
     static func firewallKind(_ kind: InputKind) -> FirewallInputKind {

@@ -53,9 +53,8 @@ public enum InputClassifier {
         if armour.contains(where: { $0 == "CERTIFICATE" || $0 == "TRUSTED CERTIFICATE" }) { return .certificate }
         if armour.contains(where: { $0.hasSuffix("PRIVATE KEY") }) { return .privateKey }
         let text = String(decoding: head, as: UTF8.self)
-        let lines = text.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
-            .map { $0.trimmingWhitespace() }
-        let meaningful = lines.filter { !$0.isEmpty }
+        // The scores read at most 400 lines; only a file called nginx.conf needs them all.
+        let meaningful = meaningfulLines(text, limit: lowerName == "nginx.conf" ? Int.max : 400)
         let firstLine = meaningful.first ?? ""
 
         if firstLine.hasPrefix("{") && text.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "\n", with: "").hasPrefix("{\"nftables\":[") {
@@ -115,6 +114,59 @@ public enum InputClassifier {
         return nil
     }
 
+    /// The first `limit` non-empty lines of `text`, each trimmed of spaces, tabs and CRs. Lines
+    /// end at CR, LF or CRLF; no grapheme spans those, so they are found on the bytes, and an
+    /// ASCII line (nearly all of them) is trimmed on its bytes too.
+    static func meaningfulLines(_ text: String, limit: Int) -> [Substring] {
+        var result: [Substring] = []
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var index = start
+        func take(_ end: String.Index) {
+            guard start < end else { return }
+            var ascii = true, first = start, last = end
+            for byte in utf8[start..<end] where byte >= 0x80 { ascii = false; break }
+            if ascii {
+                while first < last, Self.isBlank(utf8[first]) { first = utf8.index(after: first) }
+                while first < last, Self.isBlank(utf8[utf8.index(before: last)]) { last = utf8.index(before: last) }
+                if first < last { result.append(text[first..<last]) }
+            } else {
+                let line = text[start..<end].trimmingWhitespace()
+                if !line.isEmpty { result.append(line) }
+            }
+        }
+        while index < utf8.endIndex && result.count < limit {
+            let byte = utf8[index]
+            if byte == 0x0A || byte == 0x0D {
+                take(index)
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        if result.count < limit { take(utf8.endIndex) }
+        return result
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D }
+
+    /// Whether every byte of `line` is ASCII: then a Character is a byte, and the checks below
+    /// compare bytes instead of Characters.
+    static func isASCII(_ line: Substring) -> Bool { !line.utf8.contains { $0 >= 0x80 } }
+
+    /// `line` starts with `prefix` (ASCII), letters compared case-insensitively: for an ASCII
+    /// line, `line.lowercased().hasPrefix(prefix)` without the copy.
+    static func hasLowercasedPrefix(_ line: Substring.UTF8View, _ prefix: StaticString) -> Bool {
+        guard line.count >= prefix.utf8CodeUnitCount else { return false }
+        var index = line.startIndex
+        for expected in UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount) {
+            var byte = line[index]
+            if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
+            if byte != expected { return false }
+            index = line.index(after: index)
+        }
+        return true
+    }
+
     static func isNftTableLine(_ line: Substring) -> Bool {
         let words = line.split(separator: " ", omittingEmptySubsequences: true)
         guard words.count >= 3, words[0] == "table" || (words[0] == "add" && words.count >= 4 && words[1] == "table") else { return false }
@@ -135,6 +187,15 @@ public enum InputClassifier {
     /// A line without a trailing ` # comment` (nginx and Apache alike start comments at a `#`
     /// after whitespace; `listen 80; # public` is an nginx line).
     static func withoutComment(_ line: Substring) -> Substring {
+        if isASCII(line) {
+            var previous = UInt8(ascii: " ")
+            for index in line.utf8.indices {
+                let byte = line.utf8[index]
+                if byte == UInt8(ascii: "#") && (previous == 0x20 || previous == 0x09) { return line[..<index].trimmingWhitespace() }
+                previous = byte
+            }
+            return line
+        }
         var previous: Character = " "
         for index in line.indices {
             if line[index] == "#" && (previous == " " || previous == "\t") { return line[..<index].trimmingWhitespace() }
@@ -143,17 +204,28 @@ public enum InputClassifier {
         return line
     }
 
+    static let apacheMarkers: [StaticString] = [
+        "<virtualhost", "<directory", "<ifmodule", "<location", "loadmodule ", "serverroot ", "listen ",
+        "servername ", "documentroot ", "sslengine ", "include ", "includeoptional ", "<files", "errorlog ",
+    ]
+
     /// How Apache-like the lines are: a `<VirtualHost` or `LoadModule` decides; other directives
     /// count, unless they are written the nginx way (ending in `;` or `{`).
     static func apacheScore(_ lines: [Substring]) -> (score: Int, decisive: Bool) {
-        let markers = ["<virtualhost", "<directory", "<ifmodule", "<location", "loadmodule ", "serverroot ", "listen ",
-                       "servername ", "documentroot ", "sslengine ", "include ", "includeoptional ", "<files", "errorlog "]
         var apache = 0
         for raw in lines.prefix(400) where !raw.hasPrefix("#") {
+            if isASCII(raw) {
+                // The same tests on the bytes (lowercasing leaves `;` and `{` alone).
+                let line = withoutComment(raw).utf8
+                if line.last == UInt8(ascii: ";") || line.last == UInt8(ascii: "{") { continue }
+                if hasLowercasedPrefix(line, "<virtualhost") || hasLowercasedPrefix(line, "loadmodule ") { return (apache + 2, true) }
+                if apacheMarkers.contains(where: { hasLowercasedPrefix(line, $0) }) { apache += 1 }
+                continue
+            }
             let lower = withoutComment(raw).lowercased()
             if lower.hasSuffix(";") || lower.hasSuffix("{") { continue }
             if lower.hasPrefix("<virtualhost") || lower.hasPrefix("loadmodule ") { return (apache + 2, true) }
-            if markers.contains(where: lower.hasPrefix) { apache += 1 }
+            if apacheMarkers.contains(where: { lower.hasPrefix($0.description) }) { apache += 1 }
         }
         return (apache, false)
     }

@@ -2,11 +2,106 @@ import OriginAuditCore
 
 /// The JSON contract of DESIGN.md §6 (`schemaVersion` 1), plus `notes` on analysis limits.
 public enum JSONReporter {
+    /// The same bytes as `document(report).rendered()`, with the findings (nearly all of a large
+    /// report) written straight into the buffer instead of built as dictionaries first.
     public static func render(_ report: AuditReport) -> String {
-        document(report).rendered()
+        var members = document(report, findings: []).objectMembers
+        members["findings"] = nil
+        var out: [UInt8] = []
+        out.reserveCapacity(4096 + report.findings.count * 1024)
+        out.append(contentsOf: "{\n".utf8)
+        let keys = (Array(members.keys) + ["findings"]).sorted()
+        for (index, key) in keys.enumerated() {
+            JSONValue.indentation(1, into: &out)
+            JSONValue.quote(key, into: &out)
+            JSONValue.append(": ", to: &out)
+            if let value = members[key] { value.write(into: &out, indent: 1) } else { write(report.findings, into: &out, indent: 1) }
+            JSONValue.append(index == keys.count - 1 ? "\n" : ",\n", to: &out)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func document(_ report: AuditReport) -> JSONValue {
+        document(report, findings: report.findings)
+    }
+
+    /// The findings array as `.array(findings.map(finding))` writes it.
+    static func write(_ findings: [Finding], into out: inout [UInt8], indent: Int) {
+        if findings.isEmpty { JSONValue.append("[]", to: &out); return }
+        JSONValue.append("[\n", to: &out)
+        for (index, finding) in findings.enumerated() {
+            JSONValue.indentation(indent + 1, into: &out)
+            write(finding, into: &out, indent: indent + 1)
+            JSONValue.append(index == findings.count - 1 ? "\n" : ",\n", to: &out)
+        }
+        JSONValue.indentation(indent, into: &out)
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// One member of an object being written: its key, then the value `body` writes.
+    private static func member(_ key: String, first: Bool, indent: Int, into out: inout [UInt8], _ body: (inout [UInt8]) -> Void) {
+        JSONValue.append(first ? "{\n" : ",\n", to: &out)
+        JSONValue.indentation(indent + 1, into: &out)
+        JSONValue.quote(key, into: &out)
+        JSONValue.append(": ", to: &out)
+        body(&out)
+    }
+
+    private static func endObject(indent: Int, into out: inout [UInt8]) {
+        out.append(0x0A)
+        JSONValue.indentation(indent, into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private static func string(_ text: String?, into out: inout [UInt8]) {
+        if let text { JSONValue.quote(text, into: &out) } else { JSONValue.append("null", to: &out) }
+    }
+
+    /// `finding(finding)` written: the keys in sorted order.
+    static func write(_ finding: Finding, into out: inout [UInt8], indent: Int) {
+        member("fingerprint", first: true, indent: indent, into: &out) { string(finding.fingerprint, into: &$0) }
+        member("location", first: false, indent: indent, into: &out) { out in
+            if let location = finding.location { write(location, message: nil, into: &out, indent: indent + 1) } else { JSONValue.append("null", to: &out) }
+        }
+        member("message", first: false, indent: indent, into: &out) { string(finding.message, into: &$0) }
+        member("predicts", first: false, indent: indent, into: &out) { string(finding.predicts, into: &$0) }
+        member("related", first: false, indent: indent, into: &out) { out in
+            if finding.related.isEmpty { JSONValue.append("[]", to: &out); return }
+            JSONValue.append("[\n", to: &out)
+            for (index, related) in finding.related.enumerated() {
+                JSONValue.indentation(indent + 2, into: &out)
+                write(related.location, message: related.message, into: &out, indent: indent + 2)
+                JSONValue.append(index == finding.related.count - 1 ? "\n" : ",\n", to: &out)
+            }
+            JSONValue.indentation(indent + 1, into: &out)
+            out.append(UInt8(ascii: "]"))
+        }
+        member("remediation", first: false, indent: indent, into: &out) { string(finding.remediation, into: &$0) }
+        member("ruleId", first: false, indent: indent, into: &out) { string(finding.ruleId, into: &$0) }
+        member("severity", first: false, indent: indent, into: &out) { string((finding.severity ?? .warning).rawValue, into: &$0) }
+        endObject(indent: indent, into: &out)
+    }
+
+    /// `location(location)` written, with a related location's `message` after its other keys.
+    static func write(_ location: SourceLocation, message: String?, into out: inout [UInt8], indent: Int) {
+        var first = true
+        if location.line > 0 && location.column > 0 {
+            member("column", first: first, indent: indent, into: &out) { JSONValue.append(String(location.column), to: &$0) }
+            first = false
+        }
+        member("file", first: first, indent: indent, into: &out) { string(location.file, into: &$0) }
+        if let handle = location.handle {
+            member("handle", first: false, indent: indent, into: &out) { JSONValue.append(String(handle), to: &$0) }
+        }
+        if location.line > 0 {
+            member("line", first: false, indent: indent, into: &out) { JSONValue.append(String(location.line), to: &$0) }
+        }
+        if let message { member("message", first: false, indent: indent, into: &out) { string(message, into: &$0) } }
+        endObject(indent: indent, into: &out)
+    }
+
+    static func document(_ report: AuditReport, findings: [Finding]) -> JSONValue {
         .object([
             "schemaVersion": .int(1),
             "tool": .object(["name": .string(ToolInfo.name), "version": .string(report.toolVersion)]),
@@ -15,7 +110,7 @@ public enum JSONReporter {
                 "tlsMode": .string(report.tlsMode.rawValue),
                 "at": .string(Profile.format(report.at)),
             ]),
-            "findings": .array(report.findings.map(finding)),
+            "findings": .array(findings.map(finding)),
             "summary": .object([
                 "error": .int(report.count(.error)),
                 "warning": .int(report.count(.warning)),

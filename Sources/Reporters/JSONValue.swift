@@ -21,13 +21,13 @@ public indirect enum JSONValue: Sendable, Equatable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func append(_ text: String, to out: inout [UInt8]) { out.append(contentsOf: text.utf8) }
+    static func append(_ text: String, to out: inout [UInt8]) { out.append(contentsOf: text.utf8) }
 
-    private static func indentation(_ level: Int, into out: inout [UInt8]) {
+    static func indentation(_ level: Int, into out: inout [UInt8]) {
         out.append(contentsOf: repeatElement(0x20, count: 2 * level))
     }
 
-    private func write(into out: inout [UInt8], indent: Int) {
+    func write(into out: inout [UInt8], indent: Int) {
         switch self {
         case .null: JSONValue.append("null", to: &out)
         case .bool(let value): JSONValue.append(value ? "true" : "false", to: &out)
@@ -65,7 +65,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// everything else passes through as UTF-8.
     private static let hex = Array("0123456789abcdef".utf8)
 
-    private static func quote(_ text: String, into out: inout [UInt8]) {
+    static func quote(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in

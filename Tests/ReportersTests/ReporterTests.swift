@@ -62,6 +62,27 @@ enum SampleReport {
         #expect(TextReporter.render(SampleReport.report, style: .init(enabled: true)).contains("\u{1B}[1;31m"))
     }
 
+    /// The JSON reporter writes findings straight into its buffer: the bytes must be those of the
+    /// document it describes, for every shape a location takes (handle, column without line,
+    /// related places with and without columns) and for an empty report.
+    @Test func jsonWriterMatchesDocument() {
+        typealias Place = OriginAuditCore.SourceLocation
+        let shapes = [
+            Finding(ruleId: "nft.rule", message: "handle \"quoted\"\t\u{1}", location: Place(file: "rules.nft", line: 4, column: 2, handle: 17),
+                    related: [RelatedLocation(Place(file: "a", line: 0, column: 3), "column only"),
+                              RelatedLocation(Place(file: "b", line: 2, column: 9, handle: 1), "everything")],
+                    severity: .error, predicts: nil, remediation: "fix\nit"),
+            Finding(ruleId: "x", message: "é ünïcode", location: Place(file: "ü/f", line: 1)),
+        ]
+        for report in [SampleReport.report,
+                       AuditReport(toolVersion: "1", cdn: "c", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: shapes,
+                                   files: [], catalog: SampleReport.catalog),
+                       AuditReport(toolVersion: "1", cdn: "c", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: [],
+                                   files: [], catalog: SampleReport.catalog)] {
+            #expect(JSONReporter.render(report) == JSONReporter.document(report).rendered())
+        }
+    }
+
     @Test func renderingIsDeterministic() {
         #expect(JSONReporter.render(SampleReport.report) == JSONReporter.render(SampleReport.report))
         #expect(SARIFReporter.render(SampleReport.report) == SARIFReporter.render(SampleReport.report))
