@@ -187,15 +187,7 @@ public enum InputClassifier {
     /// A line without a trailing ` # comment` (nginx and Apache alike start comments at a `#`
     /// after whitespace; `listen 80; # public` is an nginx line).
     static func withoutComment(_ line: Substring) -> Substring {
-        if isASCII(line) {
-            var previous = UInt8(ascii: " ")
-            for index in line.utf8.indices {
-                let byte = line.utf8[index]
-                if byte == UInt8(ascii: "#") && (previous == 0x20 || previous == 0x09) { return line[..<index].trimmingWhitespace() }
-                previous = byte
-            }
-            return line
-        }
+        if isASCII(line) { return asciiWithoutComment(line) }
         var previous: Character = " "
         for index in line.indices {
             if line[index] == "#" && (previous == " " || previous == "\t") { return line[..<index].trimmingWhitespace() }
@@ -209,6 +201,24 @@ public enum InputClassifier {
         "servername ", "documentroot ", "sslengine ", "include ", "includeoptional ", "<files", "errorlog ",
     ]
 
+    /// `withoutComment` of an ASCII line, on its bytes.
+    static func asciiWithoutComment(_ line: Substring) -> Substring {
+        var previous = UInt8(ascii: " ")
+        for index in line.utf8.indices {
+            let byte = line.utf8[index]
+            if byte == UInt8(ascii: "#") && (previous == 0x20 || previous == 0x09) { return line[..<index].trimmingWhitespace() }
+            previous = byte
+        }
+        return line
+    }
+
+    /// The first bytes of `apacheMarkers`, as a table by byte.
+    static let markerInitials: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for marker in apacheMarkers { table[Int(marker.utf8Start[0])] = true }
+        return table
+    }()
+
     /// How Apache-like the lines are: a `<VirtualHost` or `LoadModule` decides; other directives
     /// count, unless they are written the nginx way (ending in `;` or `{`).
     static func apacheScore(_ lines: [Substring]) -> (score: Int, decisive: Bool) {
@@ -216,8 +226,10 @@ public enum InputClassifier {
         for raw in lines.prefix(400) where !raw.hasPrefix("#") {
             if isASCII(raw) {
                 // The same tests on the bytes (lowercasing leaves `;` and `{` alone).
-                let line = withoutComment(raw).utf8
-                if line.last == UInt8(ascii: ";") || line.last == UInt8(ascii: "{") { continue }
+                let line = asciiWithoutComment(raw).utf8
+                guard let first = line.first, line.last != UInt8(ascii: ";") && line.last != UInt8(ascii: "{") else { continue }
+                // A line whose first letter starts no marker is out at once (most of them).
+                guard markerInitials[Int(first >= 0x41 && first <= 0x5A ? first | 0x20 : first)] else { continue }
                 if hasLowercasedPrefix(line, "<virtualhost") || hasLowercasedPrefix(line, "loadmodule ") { return (apache + 2, true) }
                 if apacheMarkers.contains(where: { hasLowercasedPrefix(line, $0) }) { apache += 1 }
                 continue

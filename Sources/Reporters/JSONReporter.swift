@@ -5,38 +5,52 @@ public enum JSONReporter {
     /// The same bytes as `document(report).rendered()`, with the findings (nearly all of a large
     /// report) written straight into the buffer instead of built as dictionaries first.
     public static func render(_ report: AuditReport) -> String {
+        var text = ""
+        write(report, piece: Int.max) { text = String(decoding: $0, as: UTF8.self) }
+        return text
+    }
+
+    /// The bytes of `render(report)`, handed to `sink` in pieces of about `piece` bytes (a report
+    /// of 50,000 findings is 46 MB: written as it is made, it is never held whole).
+    public static func write(_ report: AuditReport, piece: Int = 1 << 20,
+                             to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         var members = document(report, findings: []).objectMembers
         members["findings"] = nil
         var out: [UInt8] = []
-        out.reserveCapacity(4096 + report.findings.count * 1024)
+        out.reserveCapacity(min(piece, 4096 + report.findings.count * 1024) + 64 * 1024)
         out.append(contentsOf: "{\n".utf8)
         let keys = (Array(members.keys) + ["findings"]).sorted()
         for (index, key) in keys.enumerated() {
             JSONValue.indentation(1, into: &out)
             JSONValue.quote(key, into: &out)
             JSONValue.append(": ", to: &out)
-            if let value = members[key] { value.write(into: &out, indent: 1) } else { write(report.findings, into: &out, indent: 1) }
+            if let value = members[key] {
+                value.write(into: &out, indent: 1)
+            } else if report.findings.isEmpty {
+                JSONValue.append("[]", to: &out)
+            } else {
+                // The findings array as `.array(findings.map(finding))` writes it.
+                JSONValue.append("[\n", to: &out)
+                for (index, finding) in report.findings.enumerated() {
+                    JSONValue.indentation(2, into: &out)
+                    write(finding, into: &out, indent: 2)
+                    JSONValue.append(index == report.findings.count - 1 ? "\n" : ",\n", to: &out)
+                    if out.count >= piece {
+                        try out.withUnsafeBytes(sink)
+                        out.removeAll(keepingCapacity: true)
+                    }
+                }
+                JSONValue.indentation(1, into: &out)
+                out.append(UInt8(ascii: "]"))
+            }
             JSONValue.append(index == keys.count - 1 ? "\n" : ",\n", to: &out)
         }
         out.append(contentsOf: "}\n".utf8)
-        return String(decoding: out, as: UTF8.self)
+        try out.withUnsafeBytes(sink)
     }
 
     public static func document(_ report: AuditReport) -> JSONValue {
         document(report, findings: report.findings)
-    }
-
-    /// The findings array as `.array(findings.map(finding))` writes it.
-    static func write(_ findings: [Finding], into out: inout [UInt8], indent: Int) {
-        if findings.isEmpty { JSONValue.append("[]", to: &out); return }
-        JSONValue.append("[\n", to: &out)
-        for (index, finding) in findings.enumerated() {
-            JSONValue.indentation(indent + 1, into: &out)
-            write(finding, into: &out, indent: indent + 1)
-            JSONValue.append(index == findings.count - 1 ? "\n" : ",\n", to: &out)
-        }
-        JSONValue.indentation(indent, into: &out)
-        out.append(UInt8(ascii: "]"))
     }
 
     /// One member of an object being written: its key, then the value `body` writes.

@@ -6,12 +6,23 @@ import OriginAuditCore
 /// (nginx: http → server → location; Apache: server config → VirtualHost → sections); what
 /// applies only inside a `location`/`<Location>`/`<Directory>` carries that `scope`.
 public struct WebServerModel: Sendable {
-    public var servers: [WebServerConfig]
+    public var servers: [WebServerConfig] {
+        didSet { virtualHosts = Self.allHosts(servers) }
+    }
 
-    public init(servers: [WebServerConfig] = []) { self.servers = servers }
+    /// Every virtual host of every server: kept, not gathered on each read (rules read it many
+    /// times, and gathering copied every host).
+    public private(set) var virtualHosts: [VirtualHost]
 
-    /// Every virtual host of every server.
-    public var virtualHosts: [VirtualHost] { servers.flatMap(\.virtualHosts) }
+    public init(servers: [WebServerConfig] = []) {
+        self.servers = servers
+        virtualHosts = Self.allHosts(servers)
+    }
+
+    /// One server's hosts are its array itself (shared, not copied).
+    private static func allHosts(_ servers: [WebServerConfig]) -> [VirtualHost] {
+        servers.count == 1 ? servers[0].virtualHosts : servers.flatMap(\.virtualHosts)
+    }
 }
 
 public enum ServerSoftware: String, Sendable, Hashable, Codable {

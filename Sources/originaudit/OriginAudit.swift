@@ -43,6 +43,15 @@ struct OriginAudit: AsyncParsableCommand {
 
 /// Writes text to a file or standard output.
 func emit(_ text: String, to output: String?) throws {
+    try emit(to: output) { sink in
+        var text = text
+        try text.withUTF8 { try sink(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// Writes what `produce` hands its sink, piece by piece, to a file or standard output: a regular
+/// file is gathered and replaced atomically; anything else is written as the pieces come.
+func emit(to output: String?, _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
     if let output {
         // A regular file is replaced atomically; anything else (/dev/null, a FIFO, /dev/stdout)
         // is written in place — renaming a temporary file over /dev/null would replace the device.
@@ -51,11 +60,13 @@ func emit(_ text: String, to output: String?) throws {
         let regular = !exists || (try? FileManager.default.attributesOfItem(atPath: output)[.type] as? FileAttributeType) == .typeRegular
         do {
             if regular {
-                try text.write(toFile: output, atomically: true, encoding: .utf8)
+                var data = Data()
+                try produce { data.append(contentsOf: $0) }
+                try data.write(to: URL(fileURLWithPath: output), options: .atomic)
             } else {
                 guard let handle = FileHandle(forWritingAtPath: output) else { throw UsageFailure("--output \(output): cannot be opened for writing") }
                 defer { try? handle.close() }
-                try handle.write(contentsOf: Data(text.utf8))
+                try produce { try handle.write(contentsOf: Data($0)) }
             }
         } catch let failure as UsageFailure {
             throw failure
@@ -63,7 +74,7 @@ func emit(_ text: String, to output: String?) throws {
             throw UsageFailure("--output \(output): \(error.localizedDescription)")
         }
     } else {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        try produce { FileHandle.standardOutput.write(Data($0)) }
     }
 }
 

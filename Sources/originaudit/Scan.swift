@@ -308,6 +308,10 @@ struct Scan: AsyncParsableCommand {
 
         let text: String
         switch format {
+        case .json:
+            // Written as it is made: a large report is never held whole beside the findings.
+            do { try emit(to: output) { sink in try JSONReporter.write(report, to: sink) } } catch { failUsage("\(error)") }
+            text = ""
         case .text:
             let colour: Bool
             switch color {
@@ -316,12 +320,11 @@ struct Scan: AsyncParsableCommand {
             case .auto: colour = output == nil && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
             }
             text = TextReporter.render(report, style: .init(enabled: colour))
-        case .json: text = JSONReporter.render(report)
         case .sarif: text = SARIFReporter.render(report)
         case .github: text = GitHubReporter.render(report)
         case .html: text = HTMLPage.scan(prepared, report: report)
         }
-        do { try emit(text, to: output) } catch { failUsage("\(error)") }
+        if format != .json { do { try emit(text, to: output) } catch { failUsage("\(error)") } }
         clock.lap("\(format.rawValue) report")
         if timings {
             FileHandle.standardError.write(Data((clock.summary + "\n  inputs:\n" + prepared.loaded.timings.summary + "\n").utf8))

@@ -80,6 +80,10 @@ enum SampleReport {
                        AuditReport(toolVersion: "1", cdn: "c", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: [],
                                    files: [], catalog: SampleReport.catalog)] {
             #expect(JSONReporter.render(report) == JSONReporter.document(report).rendered())
+            // Written in small pieces (as the CLI streams it), the bytes are the same.
+            var pieces: [UInt8] = []
+            JSONReporter.write(report, piece: 100) { pieces += $0 }
+            #expect(String(decoding: pieces, as: UTF8.self) == JSONReporter.render(report))
         }
     }
 

@@ -12,18 +12,35 @@ struct PerIPLimitOnCDNRule: AuditRule {
         // A server-wide limiter (Apache's mod_evasive, say) is inherited by every vhost: one
         // finding per limiter and affected set, naming each host that inherits it.
         var reported: [String: Int] = [:]
+        // The same for every finding: made once, not per limiter (20,000 limiters on a large estate).
+        let nginxRemediation = "Restore the visitor's address first (set_real_ip_from for every CDN range, real_ip_header \(profile.cdn.clientIPHeader ?? "X-Forwarded-For");), then $binary_remote_addr is the visitor — or key the zone on $http_\((profile.cdn.clientIPHeader ?? "x_forwarded_for").lowercased().replacingOccurrences(of: "-", with: "_"))."
+        let apacheRemediation = "Enable mod_remoteip with RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For") and RemoteIPTrustedProxy for every CDN range, or exempt the CDN ranges from the limiter (e.g. DOSWhitelist)."
+        // Hosts mostly share their unrestored set: its summary is made again only when it changes.
+        var lastSummary: (set: DualStackSet, text: String)?
         for host in OriginContext.proxiedHosts(model, profile) {
             let unrestored = ClientAddressHeader.unrestored(host, profile)
             guard !unrestored.isEmpty else { continue }
+            var described: String?
             for limiter in host.limiters where limiter.keysOnClientAddress && !limiter.countsConnectionPeer {
                 var affected = DualStackSet()
                 for family in AddressFamily.allCases { affected[family] = unrestored[family].subtracting(limiter.exempt[family]) }
                 guard !affected.isEmpty else { continue }
                 let whole = affected == profile.cdn.ranges
-                let message = "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(whole ? "every \(profile.cdn.displayName) edge address" : "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())") as one client: all visitors behind a busy edge share one budget and are refused together"
+                let edges: String
+                if whole {
+                    edges = "every \(profile.cdn.displayName) edge address"
+                } else if let last = lastSummary, last.set == affected {
+                    edges = last.text
+                } else {
+                    edges = "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())"
+                    lastSummary = (affected, edges)
+                }
+                let message = "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(edges) as one client: all visitors behind a busy edge share one budget and are refused together"
                 let identity = "\(limiter.location) \(message)"
+                let name = described ?? OriginContext.describe(host)
+                described = name
                 if let index = reported[identity] {
-                    findings[index].related.append(RelatedLocation(host.location, "virtual host \(OriginContext.describe(host))"))
+                    findings[index].related.append(RelatedLocation(host.location, "virtual host \(name)"))
                     continue
                 }
                 reported[identity] = findings.count
@@ -31,11 +48,9 @@ struct PerIPLimitOnCDNRule: AuditRule {
                     ruleId: id,
                     message: message,
                     location: limiter.location,
-                    related: [RelatedLocation(host.location, "virtual host \(OriginContext.describe(host))")],
-                    remediation: OriginContext.directive(host.software,
-                        nginx: "Restore the visitor's address first (set_real_ip_from for every CDN range, real_ip_header \(profile.cdn.clientIPHeader ?? "X-Forwarded-For");), then $binary_remote_addr is the visitor — or key the zone on $http_\((profile.cdn.clientIPHeader ?? "x_forwarded_for").lowercased().replacingOccurrences(of: "-", with: "_")).",
-                        apache: "Enable mod_remoteip with RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For") and RemoteIPTrustedProxy for every CDN range, or exempt the CDN ranges from the limiter (e.g. DOSWhitelist)."),
-                    key: "\(limiter.location.file) \(limiter.kind.rawValue) \(limiter.key) \(OriginContext.describe(host))"))
+                    related: [RelatedLocation(host.location, "virtual host \(name)")],
+                    remediation: OriginContext.directive(host.software, nginx: nginxRemediation, apache: apacheRemediation),
+                    key: "\(limiter.location.file) \(limiter.kind.rawValue) \(limiter.key) \(name)"))
             }
         }
         return findings

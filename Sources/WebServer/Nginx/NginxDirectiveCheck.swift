@@ -200,7 +200,7 @@ enum NginxDirectiveCheck {
                 if directive.name.hasSuffix("_set") || directive.name == "set", let name = directive.value(0) {
                     defined.formUnion(variables(in: name))
                 }
-                for argument in directive.args where argument.value.utf8.contains(UInt8(ascii: "(")) && argument.value.contains("(?") {
+                for argument in directive.args where argument.value.utf8.contains(UInt8(ascii: "(")) && (argument.value.asciiContains("(?") ?? argument.value.contains("(?")) {
                     defined.formUnion(captureNames(in: argument.value))
                 }
                 if !opaqueBlocks.contains(directive.name) || directive.name == "map" { collect(directive.block ?? []) }
@@ -212,17 +212,18 @@ enum NginxDirectiveCheck {
         func dangling(_ directive: NginxDirective) -> String? {
             switch directive.name {
             case "access_log":
-                if let format = directive.value(1), !format.contains("="), !format.contains("$"), !logFormats.contains(format) {
+                if let format = directive.value(1), !(format.asciiContains("=") ?? format.contains("=")), !(format.asciiContains("$") ?? format.contains("$")),
+                   !logFormats.contains(format) {
                     return "unknown log format \"\(format)\""
                 }
             case "limit_req":
                 if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }).map({ String($0.dropFirst(5)) }),
-                   !zone.contains("$"), !zones.contains(zone) {
+                   !(zone.asciiContains("$") ?? zone.contains("$")), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
                 }
             case "fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass":
                 // No scheme gives these a default port: a name that is no upstream group needs one.
-                guard var target = directive.value(0), !target.contains("$"), !target.hasPrefix("unix:") else { return nil }
+                guard var target = directive.value(0), !(target.asciiContains("$") ?? target.contains("$")), !target.hasPrefix("unix:") else { return nil }
                 if let scheme = target.range(of: "://") { target = String(target[scheme.upperBound...]) }
                 if upstreams.contains(target) { return nil }
                 if target.hasPrefix("[") { return nil }
@@ -235,7 +236,7 @@ enum NginxDirectiveCheck {
                     return "invalid port in resolver \"\(bare)\""
                 }
             case "limit_conn":
-                if let zone = directive.value(0), !zone.contains("$"), !zones.contains(zone) {
+                if let zone = directive.value(0), !(zone.asciiContains("$") ?? zone.contains("$")), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
                 }
             default: break
@@ -329,5 +330,25 @@ enum NginxDirectiveCheck {
                                     location: SourceLocation(file: main.display), key: "no events \(main.display)"))
         }
         return (findings, notes)
+    }
+}
+
+extension String {
+    /// Whether an ASCII text holds `needle` (ASCII), found on the bytes; nil for a text that is not
+    /// ASCII, where the caller asks as before (canonical equivalence can matter there, never on ASCII).
+    func asciiContains(_ needle: StaticString) -> Bool? {
+        var text = self
+        return text.withUTF8 { bytes -> Bool? in
+            if bytes.contains(where: { $0 >= 0x80 }) { return nil }
+            let count = needle.utf8CodeUnitCount
+            guard bytes.count >= count else { return false }
+            let first = needle.utf8Start[0]
+            var index = 0
+            while index <= bytes.count - count {
+                if bytes[index] == first && (1..<count).allSatisfy({ bytes[index + $0] == needle.utf8Start[$0] }) { return true }
+                index += 1
+            }
+            return false
+        }
     }
 }

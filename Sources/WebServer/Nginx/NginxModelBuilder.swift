@@ -439,7 +439,7 @@ struct NginxModelBuilder: Sendable {
     /// exact (`= /old`) location not nested in another block; nil for anything else (regex
     /// locations, `if`, nested scopes) and for the server itself.
     static func pathMatch(ofScope scope: String?) -> Redirect.PathMatch? {
-        guard let scope, !scope.contains(" > ") else { return nil }
+        guard let scope, !(scope.asciiContains(" > ") ?? scope.contains(" > ")) else { return nil }
         let words = scope.split(separator: " ").map(String.init)
         guard words.first == "location" else { return nil }
         switch words.count {
