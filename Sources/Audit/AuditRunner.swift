@@ -281,7 +281,7 @@ public enum AuditRunner {
         for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
             notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
         }
-        findings = FindingList.capped(deduplicated(findings).sorted(by: Finding.reportOrder))
+        findings = capped(deduplicated(findings).sorted(by: Finding.reportOrder))
         // Redaction rarely changes anything; only then can the order change (the sort is stable,
         // so sorting the unchanged list again would give the same list).
         var redactedAny = false
@@ -317,6 +317,25 @@ public enum AuditRunner {
         finding.remediation = remediation
         finding.related = related
         return finding
+    }
+
+    /// `FindingList.capped(findings)`, which returns its input as it is when no file and rule id
+    /// has more findings than the limit: counted here first without building its string keys.
+    /// (Its key joins file and rule id with a NUL; with no NUL in a rule id, two keys are equal
+    /// exactly when file and rule id are, so these counts are its counts.)
+    static func capped(_ findings: [Finding]) -> [Finding] {
+        let limit = FindingList.defaultLimit
+        guard findings.count > limit else { return findings }
+        struct Group: Hashable { let file: String; let ruleId: String }
+        var counts: [Group: Int] = [:]
+        for finding in findings {
+            if finding.ruleId.utf8.contains(0) { return FindingList.capped(findings) }
+            let group = Group(file: finding.location?.file ?? "", ruleId: finding.ruleId)
+            let count = counts[group, default: 0] + 1
+            if count > limit { return FindingList.capped(findings) }
+            counts[group] = count
+        }
+        return findings
     }
 
     /// The same finding reported twice (a file loaded from two contexts) is shown once. Equal

@@ -261,38 +261,47 @@ enum NginxDirectiveCheck {
                     }
                     continue
                 }
-                let here = shapes.filter { $0.contexts.contains(context) }
-                guard !here.isEmpty else {
+                // The shapes allowed here; of those, the ones with or without a block as written;
+                // of those, one that takes this many arguments (one pass, nothing allocated).
+                let hasBlock = directive.block != nil
+                var allowedHere = false, blockFits = false, countFits = false
+                for shape in shapes where shape.contexts.contains(context) {
+                    allowedHere = true
+                    if shape.block == hasBlock {
+                        blockFits = true
+                        if shape.accepts(directive.args.count) { countFits = true; break }
+                    }
+                }
+                guard allowedHere else {
                     refuse("\"\(name)\" directive is not allowed here", directive)
                     continue
                 }
-                // The parser already says "has no opening {" / "is not terminated by ;" for the
-                // names its grammar knows; the table says it for the others.
-                let structural = NginxGrammar.blockDirectives.contains(name) || NginxGrammar.simpleDirectives.contains(name)
-                if !here.contains(where: { $0.block == (directive.block != nil) }) {
-                    if !structural {
+                if !blockFits {
+                    // The parser already says "has no opening {" / "is not terminated by ;" for the
+                    // names its grammar knows; the table says it for the others.
+                    if !(NginxGrammar.blockDirectives.contains(name) || NginxGrammar.simpleDirectives.contains(name)) {
                         refuse(directive.block == nil ? "directive \"\(name)\" has no opening \"{\"" : "directive \"\(name)\" is not terminated by \";\"", directive)
                     }
                     continue
                 }
-                let fitting = here.filter { $0.block == (directive.block != nil) }
-                if !fitting.contains(where: { $0.accepts(directive.args.count) }) {
+                if !countFits {
                     refuse("invalid number of arguments in \"\(name)\" directive", directive)
                     continue
                 }
                 if !builtInVariables.names.isEmpty {
                     // Regular expressions (location, rewrite's pattern, server_name) may hold a `$` anchor.
-                    let skipped = ["location", "server_name"].contains(name) ? directive.args.count : name == "rewrite" ? 1 : 0
-                    for (position, value) in directive.values.enumerated() where position >= skipped {
-                        if name == "if", position > 0, ["~", "~*", "!~", "!~*"].contains(directive.values[position - 1]) { continue }
+                    let args = directive.args
+                    let skipped = name == "location" || name == "server_name" ? args.count : name == "rewrite" ? 1 : 0
+                    for position in args.indices where position >= skipped {
+                        if name == "if", position > 0, ["~", "~*", "!~", "!~*"].contains(args[position - 1].value) { continue }
                         if name == "set" && position == 0 { continue }
-                        for variable in variables(in: value) { uses.append((variable, directive)) }
+                        for variable in variables(in: args[position].value) { uses.append((variable, directive)) }
                     }
                     // A map's values may name variables; nginx compiles them too.
                     if name == "map" {
                         for entry in directive.block ?? [] { for value in entry.values { for variable in variables(in: value) { uses.append((variable, entry)) } } }
                     }
-                    let defines = name == "set" ? directive.value(0) : ["map", "split_clients"].contains(name) ? directive.value(1) : name == "geo" ? directive.values.last : nil
+                    let defines = name == "set" ? directive.value(0) : name == "map" || name == "split_clients" ? directive.value(1) : name == "geo" ? args.last?.value : nil
                     if let defined = defines.flatMap({ variables(in: $0).first }), builtInVariables.fixed.contains(defined) {
                         refuse("the duplicate \"\(defined)\" variable", directive)
                         continue
