@@ -9,8 +9,14 @@ import sys
 import time
 
 
+# CPU seconds (user + system) of the latest run(): on a shared machine, a steadier figure than wall time.
+last_cpu = None
+
+
 def run(command, stdin=None, env=None):
-    """Wall seconds and peak resident KiB of one run of `command` (a list), output discarded."""
+    """Wall seconds and peak resident KiB of one run of `command` (a list), output discarded;
+    its CPU seconds (user + system) are left in `last_cpu`."""
+    global last_cpu
     stdin_file = open(stdin, "rb") if stdin else subprocess.DEVNULL
     try:
         start = time.perf_counter()
@@ -22,6 +28,7 @@ def run(command, stdin=None, env=None):
     finally:
         if stdin:
             stdin_file.close()
+    last_cpu = usage.ru_utime + usage.ru_stime
     code = os.waitstatus_to_exitcode(status)
     process.returncode = code
     return seconds, usage.ru_maxrss, code, stderr.decode(errors="replace")
@@ -51,16 +58,20 @@ def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
             before_peer=None, after_peer=None, goal=None):
     """Alternates `ours` and `peer` (command lists; a peer may also be a Python callable that
     returns (seconds, kib)) `runs` times and prints one block of figures."""
+    global last_cpu
     input_bytes = size_of(input_paths)
     ours_runs, peer_runs = [], []
+    ours_cpu, peer_cpu = [], []
     for _ in range(runs):
         seconds, kib, code, stderr = run(ours)
         if code not in ok_codes:
             sys.exit(f"{title}: our command failed ({code}): {' '.join(ours)}\n{stderr[-2000:]}")
         ours_runs.append((seconds, kib))
+        ours_cpu.append(last_cpu)
         if before_peer:
             before_peer()
         try:
+            last_cpu = None
             if callable(peer):
                 peer_runs.append(peer())
             else:
@@ -68,6 +79,9 @@ def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
                 if code != 0:
                     sys.exit(f"{title}: the peer failed ({code}): {' '.join(peer)}\n{stderr[-2000:]}")
                 peer_runs.append((seconds, kib))
+            # A peer run in this process (a Python callable) has no CPU figure of its own.
+            if last_cpu is not None:
+                peer_cpu.append(last_cpu)
         finally:
             if after_peer:
                 after_peer()
@@ -82,6 +96,11 @@ def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
           f"peak memory {human(ours_memory)} ({ours_memory / max(input_bytes, 1):.1f}x the input)")
     print(f"{peer_name}: {peer_time:.3f} s (runs {', '.join(f'{s:.2f}' for s, _ in peer_runs)}), "
           f"peak memory {human(peer_memory)}")
+    cpu_line = f"CPU (user+system, median): ours {statistics.median(ours_cpu):.3f} s"
+    if len(peer_cpu) == len(ours_cpu):
+        ours_c, peer_c = statistics.median(ours_cpu), statistics.median(peer_cpu)
+        cpu_line += f", {peer_name} {peer_c:.3f} s: " + (f"ours uses {peer_c / ours_c:.1f}x less CPU" if ours_c <= peer_c else f"ours uses {ours_c / peer_c:.1f}x more CPU")
+    print(cpu_line)
     if ours_time <= peer_time:
         print(f"ratio: ours is {peer_time / ours_time:.1f}x faster than {peer_name}" + (f" (goal: {goal})" if goal else ""))
     else:

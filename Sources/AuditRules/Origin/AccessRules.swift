@@ -14,6 +14,7 @@ struct DenyBlocksCDNRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard !profile.cdn.ranges.isEmpty else { return [] }
         var findings: [Finding] = []
+        let summaries = LastSummary()
         for host in OriginContext.proxiedHosts(model, profile) {
             let unrestored = ClientAddressHeader.unrestored(host, profile)
             var restored = DualStackSet()
@@ -27,7 +28,7 @@ struct DenyBlocksCDNRule: AuditRule {
                 // A scope closed to everyone (`location ~ /\.ht { deny all; }`) is not about the CDN.
                 let open = Self.allowed(rules, from: DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6)))
                 guard !open.isEmpty else { continue }
-                if var finding = deniedEdges(rules, unrestored, host, profile, scope) {
+                if var finding = deniedEdges(rules, unrestored, host, profile, scope, summaries) {
                     // A scope open only to loopback and private networks (`Allow from 127.0.0.0/8`
                     // on /usr/share/doc) refuses every public visitor with or without the CDN:
                     // the 403 is neither new nor the CDN's doing. Said as info, not as a failure.
@@ -67,7 +68,8 @@ struct DenyBlocksCDNRule: AuditRule {
     }
 
     /// Which unrestored CDN addresses the ordered rules deny, and the first rule that does.
-    private func deniedEdges(_ rules: [AccessRule], _ unrestored: DualStackSet, _ host: VirtualHost, _ profile: Profile, _ scope: String) -> Finding? {
+    private func deniedEdges(_ rules: [AccessRule], _ unrestored: DualStackSet, _ host: VirtualHost, _ profile: Profile, _ scope: String,
+                             _ summaries: LastSummary) -> Finding? {
         var remaining = unrestored
         var denied = DualStackSet()
         var deciding: [AccessRule] = []
@@ -84,16 +86,20 @@ struct DenyBlocksCDNRule: AuditRule {
         guard let first = deciding.first, !denied.isEmpty else { return nil }
         let whole = denied == profile.cdn.ranges
         let place = scope.isEmpty ? "" : " in \(scope)"
+        let name = OriginContext.describe(host)
+        let addresses = whole ? "all of \(profile.cdn.displayName)'s addresses" : summaries.text(denied) {
+            "\(profile.cdn.displayName) addresses \(denied.ipv4.isEmpty ? denied.ipv6.summary() : denied.ipv4.summary())"
+        }
         return Finding(
             ruleId: id,
-            message: "\(OriginContext.describe(host))\(place) denies \(whole ? "all of \(profile.cdn.displayName)'s addresses" : "\(profile.cdn.displayName) addresses \(denied.ipv4.isEmpty ? denied.ipv6.summary() : denied.ipv4.summary())"); without real-IP restoration the CDN's edge is the client, so every visitor routed through \(whole ? "it" : "those edges") gets 403",
+            message: "\(name)\(place) denies \(addresses); without real-IP restoration the CDN's edge is the client, so every visitor routed through \(whole ? "it" : "those edges") gets 403",
             location: first.location,
             related: deciding.dropFirst().map { RelatedLocation($0.location, "also denies CDN addresses") },
             predicts: "403",
             remediation: OriginContext.directive(host.software,
                 nginx: "Restore the visitor's address before access checks (set_real_ip_from for every CDN range; real_ip_header \(profile.cdn.clientIPHeader ?? "X-Forwarded-For");), so deny judges visitors — or remove the deny for CDN ranges.",
                 apache: "Enable mod_remoteip (RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For"), RemoteIPTrustedProxy for every CDN range) so Require judges visitors — or stop denying CDN ranges."),
-            key: "\(host.location.file) \(OriginContext.describe(host)) \(scope) edges")
+            key: "\(host.location.file) \(name) \(scope) edges")
     }
 
     /// `allow <CDN ranges>; deny all` where real-IP is on: the visitor is judged, and refused.

@@ -15,8 +15,7 @@ struct PerIPLimitOnCDNRule: AuditRule {
         // The same for every finding: made once, not per limiter (20,000 limiters on a large estate).
         let nginxRemediation = "Restore the visitor's address first (set_real_ip_from for every CDN range, real_ip_header \(profile.cdn.clientIPHeader ?? "X-Forwarded-For");), then $binary_remote_addr is the visitor — or key the zone on $http_\((profile.cdn.clientIPHeader ?? "x_forwarded_for").lowercased().replacingOccurrences(of: "-", with: "_"))."
         let apacheRemediation = "Enable mod_remoteip with RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For") and RemoteIPTrustedProxy for every CDN range, or exempt the CDN ranges from the limiter (e.g. DOSWhitelist)."
-        // Hosts mostly share their unrestored set: its summary is made again only when it changes.
-        var lastSummary: (set: DualStackSet, text: String)?
+        let summaries = LastSummary()
         for host in OriginContext.proxiedHosts(model, profile) {
             let unrestored = ClientAddressHeader.unrestored(host, profile)
             guard !unrestored.isEmpty else { continue }
@@ -26,14 +25,8 @@ struct PerIPLimitOnCDNRule: AuditRule {
                 for family in AddressFamily.allCases { affected[family] = unrestored[family].subtracting(limiter.exempt[family]) }
                 guard !affected.isEmpty else { continue }
                 let whole = affected == profile.cdn.ranges
-                let edges: String
-                if whole {
-                    edges = "every \(profile.cdn.displayName) edge address"
-                } else if let last = lastSummary, last.set == affected {
-                    edges = last.text
-                } else {
-                    edges = "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())"
-                    lastSummary = (affected, edges)
+                let edges = whole ? "every \(profile.cdn.displayName) edge address" : summaries.text(affected) {
+                    "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())"
                 }
                 let message = "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(edges) as one client: all visitors behind a busy edge share one budget and are refused together"
                 let identity = "\(limiter.location) \(message)"
