@@ -28,6 +28,12 @@ public struct AddressSet: Hashable, Sendable, CustomStringConvertible {
         intervals = IntervalSet(ranges: ranges)
     }
 
+    /// The addresses of one prefix.
+    public init(_ cidr: CIDR) {
+        family = cidr.family
+        intervals = IntervalSet(cidr.range)
+    }
+
     public init(family: AddressFamily, ranges: some Sequence<ClosedRange<UInt128>>) {
         self.init(family: family, rangeArray: Array(ranges))
     }
@@ -135,6 +141,13 @@ public struct DualStackSet: Hashable, Sendable {
     public init(ipv4: AddressSet = AddressSet(family: .ipv4), ipv6: AddressSet = AddressSet(family: .ipv6)) {
         self.ipv4 = ipv4
         self.ipv6 = ipv6
+    }
+
+    /// One prefix: a set of its family, and an empty set of the other (an iptables `-s`).
+    public init(_ cidr: CIDR) {
+        ipv4 = AddressSet(family: .ipv4)
+        ipv6 = AddressSet(family: .ipv6)
+        self[cidr.family] = AddressSet(cidr)
     }
 
     public init(cidrs: some Sequence<CIDR>) {
