@@ -45,7 +45,8 @@ public struct AddressSet: Hashable, Sendable, CustomStringConvertible {
     private init(family: AddressFamily, rangeArray ranges: [ClosedRange<UInt128>]) {
         let space = 0...family.maxValue
         self.family = family
-        intervals = IntervalSet(ranges: ranges.map { $0.clamped(to: space) })
+        let inside = ranges.allSatisfy { $0.upperBound <= space.upperBound }
+        intervals = IntervalSet(ranges: inside ? ranges : ranges.map { $0.clamped(to: space) })
     }
 
     /// Every address of the family (`0.0.0.0/0` or `::/0`).
