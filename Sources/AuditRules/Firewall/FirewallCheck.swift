@@ -38,6 +38,25 @@ enum FirewallCheck {
         }
     }
 
+    /// The addresses outside the CDN's ranges, for the families that have a ruleset.
+    static func otherSources(_ model: FirewallModel, _ profile: Profile) -> DualStackSet {
+        var others = DualStackSet()
+        for family in AddressFamily.allCases where model.families.contains(family) { others[family] = profile.cdn.ranges[family].complement() }
+        return others
+    }
+
+    /// The partition of every other source × checked ports (origin-exposed's question).
+    /// With `cdnParts` it covers every address: ipv6-unfiltered reads both instead of a third
+    /// partition of the whole space (an outcome at an address does not depend on what else is asked).
+    static func otherParts(_ model: OriginModel, _ profile: Profile) -> [OutcomePart] {
+        let others = otherSources(model.firewall, profile)
+        guard !others.isEmpty else { return [] }
+        let checked = ports(model, profile)
+        return model.derived.value("other parts \(profile.cdn.ranges.cidrs) \(checked.portList) \(profile.publicInterfaces)") {
+            FirewallCheck.evaluator(model, profile).evaluate(sources: others, ports: checked)
+        }
+    }
+
     /// Parts with the same deciding rule and outcome, merged: one finding each.
     struct Group {
         var family: AddressFamily
