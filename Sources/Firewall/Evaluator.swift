@@ -126,6 +126,9 @@ public struct FirewallEvaluator: Sendable {
     /// Base chains already flattened and swept, shared by every question asked of this
     /// evaluator (and of its copies): several rules evaluate the same chains at the same ports.
     let segmentationCache = ComputeOnce<SegmentationCache.Key, ChainSegmentation>()
+    /// Each family's interface classes and port cuts, found once: each walks every rule.
+    let interfaceClassCache = ComputeOnce<[String], [InterfaceClass]>()
+    let portCutCache = ComputeOnce<AddressFamily, Set<UInt16>>()
 
     /// Source ports of probes: Linux's default ephemeral range (the CDN's stack is Linux too).
     static let ephemeralPorts = PortSet(32768...60999)
@@ -160,6 +163,10 @@ public struct FirewallEvaluator: Sendable {
     /// one class match exactly the same `-i`/`iifname` patterns. One class when the rules do not
     /// depend on which (possible) public interface the SYN arrives on.
     public func interfaceClasses(_ family: AddressFamily) -> [InterfaceClass] {
+        interfaceClassCache.value([family.rawValue] + publicInterfaces) { findInterfaceClasses(family) }
+    }
+
+    private func findInterfaceClasses(_ family: AddressFamily) -> [InterfaceClass] {
         var patterns: Set<String> = []
         for table in model.tables where table.family.applies(to: family) {
             for chain in table.chains {
@@ -307,6 +314,22 @@ extension FirewallEvaluator {
 
         /// Splits the probe ports into pieces every rule treats alike.
         func portAtoms(_ ports: PortSet) -> [PortSet] {
+            let cuts = evaluator.portCutCache.value(family) { portCuts() }
+            var atoms: [PortSet] = []
+            for range in ports.ranges {
+                var low = range.lowerBound
+                let inside = cuts.filter { $0 > range.lowerBound && $0 <= range.upperBound }.sorted()
+                for cut in inside {
+                    atoms.append(PortSet(low...(cut - 1)))
+                    low = cut
+                }
+                atoms.append(PortSet(low...range.upperBound))
+            }
+            return atoms
+        }
+
+        /// Every port where some rule's destination ports start or end.
+        private func portCuts() -> Set<UInt16> {
             var cuts: Set<UInt16> = []
             func addCuts(_ set: PortSet) {
                 for range in set.ranges {
@@ -326,17 +349,7 @@ extension FirewallEvaluator {
             for table in model.tables where table.backend == .nftables {
                 for set in table.sets.values { for entry in set.addressPorts { addCuts(entry.ports) } }
             }
-            var atoms: [PortSet] = []
-            for range in ports.ranges {
-                var low = range.lowerBound
-                let inside = cuts.filter { $0 > range.lowerBound && $0 <= range.upperBound }.sorted()
-                for cut in inside {
-                    atoms.append(PortSet(low...(cut - 1)))
-                    low = cut
-                }
-                atoms.append(PortSet(low...range.upperBound))
-            }
-            return atoms
+            return cuts
         }
 
         // MARK: compiling one rule

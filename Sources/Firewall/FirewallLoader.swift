@@ -40,34 +40,26 @@ public enum FirewallLoader {
         var model = FirewallModel()
         var findings: [Finding] = []
         var notes: [String] = []
-        // ipsets first: rules in any file may name them.
-        for input in inputs.sorted(by: { ($0.kind == .ipset ? 0 : 1) < ($1.kind == .ipset ? 0 : 1) }) {
+        // ipsets first: rules in any file may name them. The files are parsed concurrently (a
+        // large ipset save and a large iptables-save each take a core) and merged in this order.
+        let ordered = inputs.sorted(by: { ($0.kind == .ipset ? 0 : 1) < ($1.kind == .ipset ? 0 : 1) })
+        let parsed = ConcurrentSlots.fill(count: ordered.count) { parse(ordered[$0]) }
+        for (input, result) in zip(ordered, parsed) {
             model.files.append(input.displayPath)
-            if TextScan.looksBinary(input.bytes) {
-                findings.append(Finding(ruleId: "input.parse-error", message: "binary data where a firewall ruleset was expected",
-                                        location: SourceLocation(file: input.displayPath, line: 1, column: 1)))
-                continue
-            }
-            switch input.kind {
-            case .iptablesSave, .iptablesRules:
-                var parser = IptablesParser(file: input.displayPath, familyHint: input.familyHint)
-                let (tables, family) = parser.parse(input.bytes, rulesOnly: input.kind == .iptablesRules)
+            switch result {
+            case .iptables(let tables, let family, let problems)?:
                 model.tables += tables
                 model.families.insert(family)
-                findings += parser.findings
-            case .ipset:
-                var parser = IPSetParser(file: input.displayPath)
-                parser.parse(input.bytes)
-                model.ipsets.merge(parser.sets) { first, _ in first }
-                findings += parser.findings
-            case .nftJSON:
-                let result = NftJSONParser.parse(input.bytes, file: input.displayPath)
-                model.merge(result.model)
-                findings += result.findings
-            case .nftText:
-                let result = NftTextParser.parse(input.bytes, file: input.displayPath)
-                model.merge(result.model)
-                findings += result.findings
+                findings += problems
+            case .ipset(let sets, let problems)?:
+                model.ipsets.merge(sets) { first, _ in first }
+                findings += problems
+            case .nft(let other, let problems)?:
+                model.merge(other)
+                findings += problems
+            case nil:
+                findings.append(Finding(ruleId: "input.parse-error", message: "binary data where a firewall ruleset was expected",
+                                        location: SourceLocation(file: input.displayPath, line: 1, column: 1)))
             }
         }
         model.files = inputs.map(\.displayPath)
@@ -101,6 +93,34 @@ public enum FirewallLoader {
             notes.append("nftables table \(table.displayName) (\(table.location)) is not evaluated: the \(table.family.rawValue) family is outside the IP input path this audit models")
         }
         return LoadResult(model: model, findings: findings, notes: notes, files: inputs.map(\.displayPath))
+    }
+
+    /// What one input holds, parsed on its own.
+    private enum ParsedInput {
+        case iptables([FirewallTable], AddressFamily, [Finding])
+        case ipset([String: NamedSet], [Finding])
+        case nft(FirewallModel, [Finding])
+    }
+
+    /// Parses one input with the parser for its kind; nil for binary data.
+    private static func parse(_ input: FirewallInput) -> ParsedInput? {
+        if TextScan.looksBinary(input.bytes) { return nil }
+        switch input.kind {
+        case .iptablesSave, .iptablesRules:
+            var parser = IptablesParser(file: input.displayPath, familyHint: input.familyHint)
+            let (tables, family) = parser.parse(input.bytes, rulesOnly: input.kind == .iptablesRules)
+            return .iptables(tables, family, parser.findings)
+        case .ipset:
+            var parser = IPSetParser(file: input.displayPath)
+            parser.parse(input.bytes)
+            return .ipset(parser.sets, parser.findings)
+        case .nftJSON:
+            let result = NftJSONParser.parse(input.bytes, file: input.displayPath)
+            return .nft(result.model, result.findings)
+        case .nftText:
+            let result = NftTextParser.parse(input.bytes, file: input.displayPath)
+            return .nft(result.model, result.findings)
+        }
     }
 
     /// Jump/goto cycles, one finding per cycle at the rule that closes it: the kernel refuses such

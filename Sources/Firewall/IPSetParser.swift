@@ -9,13 +9,32 @@ struct IPSetParser {
     var findings: [Finding] { problems.all }
     private(set) var sets: [String: NamedSet] = [:]
     /// Collected per set and turned into interval sets once, at the end (one sort, not one per entry).
-    private var pending: [String: (v4: [ClosedRange<UInt128>], v6: [ClosedRange<UInt128>], no4: [ClosedRange<UInt128>], no6: [ClosedRange<UInt128>])] = [:]
+    private var pending: [String: Int] = [:]
+    private var ranges: [PendingRanges] = []
+    /// The set of the previous `add` line (a save file lists each set's entries together).
+    private var last: (name: [UInt8], set: NamedSet, index: Int)?
+    /// Word boundaries of the current line, reused from line to line.
+    private var spans: [Range<Int>] = []
+
+    private struct PendingRanges {
+        var v4: [ClosedRange<UInt128>] = [], v6: [ClosedRange<UInt128>] = [], no4: [ClosedRange<UInt128>] = [], no6: [ClosedRange<UInt128>] = []
+
+        mutating func append(_ range: ClosedRange<UInt128>, family: AddressFamily, nomatch: Bool) {
+            switch (family, nomatch) {
+            case (.ipv4, false): v4.append(range)
+            case (.ipv6, false): v6.append(range)
+            case (.ipv4, true): no4.append(range)
+            case (.ipv6, true): no6.append(range)
+            }
+        }
+    }
 
     init(file: String) { self.file = file }
 
     mutating func parse(_ bytes: [UInt8]) {
         for (number, range) in Lines(bytes: bytes) {
             if range.count > TextScan.maxLineLength { error(number, 1, "line is \(range.count) bytes long; not parsed"); continue }
+            if addressEntry(bytes, range) { continue }
             let words = TextScan.words(bytes[range])
             guard let head = words.first, !head.text.hasPrefix("#") else { continue }
             switch head.text {
@@ -32,7 +51,8 @@ struct IPSetParser {
                 if type == "list:set" || type == "bitmap:port" || type == "hash:mac" { family = nil }
                 if sets[name] != nil { error(number, words[1].column, "set '\(name)' is created twice"); continue }
                 sets[name] = NamedSet(name: name, type: type, family: family, location: SourceLocation(file: file, line: number, column: 1))
-                pending[name] = ([], [], [], [])
+                pending[name] = ranges.count
+                ranges.append(PendingRanges())
             case "add", "-A":
                 guard words.count >= 3 else { error(number, head.column, "add needs a set name and an entry"); continue }
                 let name = words[1].text
@@ -45,13 +65,57 @@ struct IPSetParser {
                 error(number, head.column, "unexpected '\(head.text.prefix(40))': expected create or add")
             }
         }
-        for (name, ranges) in pending {
+        for (name, index) in pending {
             guard var set = sets[name] else { continue }
+            let ranges = ranges[index]
             let v4 = AddressSet(family: .ipv4, ranges: ranges.v4).subtracting(AddressSet(family: .ipv4, ranges: ranges.no4))
             let v6 = AddressSet(family: .ipv6, ranges: ranges.v6).subtracting(AddressSet(family: .ipv6, ranges: ranges.no6))
             set.addresses = DualStackSet(ipv4: v4, ipv6: v6)
             sets[name] = set
         }
+    }
+
+    /// The common line, `add NAME ADDRESS[/LEN]` (optionally `nomatch`, `timeout N`) for an
+    /// address set, read from its bytes without making a String per word. Returns false for any
+    /// other line, and for one this path would reject: the general path reads it and reports.
+    private mutating func addressEntry(_ bytes: [UInt8], _ line: Range<Int>) -> Bool {
+        spans.removeAll(keepingCapacity: true)
+        var index = line.lowerBound
+        while index < line.upperBound {
+            let byte = bytes[index]
+            if byte == 0x20 || byte == 0x09 { index += 1; continue }
+            let start = index
+            while index < line.upperBound, bytes[index] != 0x20, bytes[index] != 0x09 {
+                if bytes[index] == 0x22 || bytes[index] == 0x27 { return false }
+                index += 1
+            }
+            spans.append(start..<index)
+        }
+        guard spans.count >= 3, bytes[spans[0]].elementsEqual("add".utf8) else { return false }
+        let nameBytes = bytes[spans[1]]
+        if last == nil || !last!.name.elementsEqual(nameBytes) {
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            guard let set = sets[name], let index = pending[name] else { return false }
+            last = (Array(nameBytes), set, index)
+        }
+        guard let (_, set, setIndex) = last, set.type == "hash:ip" || set.type == "hash:net" || set.type == "bitmap:ip" else { return false }
+        var nomatch = false
+        for span in spans.dropFirst(3) where bytes[span].elementsEqual("nomatch".utf8) { nomatch = true }
+        let entry = spans[2]
+        let parsed: (AddressFamily, ClosedRange<UInt128>)? = bytes.withUnsafeBufferPointer { buffer in
+            let text = UnsafeBufferPointer(rebasing: buffer[entry])
+            if text.contains(UInt8(ascii: ",")) { return nil }
+            if let dash = text.firstIndex(of: UInt8(ascii: "-")) {
+                guard let low = IPAddress.parse(utf8: UnsafeBufferPointer(rebasing: text[..<dash])),
+                      let high = IPAddress.parse(utf8: UnsafeBufferPointer(rebasing: text[(dash + 1)...])),
+                      low.family == high.family, low.value <= high.value else { return nil }
+                return (low.family, low.value...high.value)
+            }
+            return CIDR.parse(utf8: text).map { ($0.family, $0.range) }
+        }
+        guard let (family, range) = parsed, set.family == nil || set.family == family else { return false }
+        ranges[setIndex].append(range, family: family, nomatch: nomatch)
+        return true
     }
 
     private mutating func error(_ line: Int, _ column: Int, _ message: String) {
@@ -91,12 +155,7 @@ struct IPSetParser {
         switch set.type {
         case "hash:ip", "hash:net", "bitmap:ip":
             guard parts.count == 1 else { error(line, entry.column, "entry '\(entry.text)' does not fit type \(set.type)"); return }
-            switch (family, nomatch) {
-            case (.ipv4, false): pending[name]?.v4.append(range)
-            case (.ipv6, false): pending[name]?.v6.append(range)
-            case (.ipv4, true): pending[name]?.no4.append(range)
-            case (.ipv6, true): pending[name]?.no6.append(range)
-            }
+            if let index = pending[name] { ranges[index].append(range, family: family, nomatch: nomatch) }
         case "hash:ip,port", "hash:net,port":
             guard parts.count == 2 else { error(line, entry.column, "entry '\(entry.text)' needs address,port"); return }
             var portText = parts[1]

@@ -225,10 +225,13 @@ struct IptablesParser {
             return
         }
         let location = SourceLocation(file: file, line: line, column: 1)
-        var shortText = text.trimmingCharacters(in: " \t")
-        if shortText.hasPrefix("[") , let space = shortText.firstIndex(of: " ") { shortText = String(shortText[space...]).trimmingCharacters(in: " ") }
+        var shortText = text.trimmingBlanks(" \t")
+        if shortText.hasPrefix("[") , let space = shortText.utf8.firstIndex(of: 0x20) { shortText = String(shortText[space...]).trimmingBlanks(" ") }
         if shortText.utf8.count > 160 && shortText.count > 160 { shortText = String(shortText.prefix(157)) + "..." }
-        tables[current].chains[chainIndex].rules.append(FirewallRule(location: location, text: shortText, matches: options.matches, action: options.action))
+        // Exactly as many matches as the rule has: 50,000 rules would otherwise keep the spare
+        // capacity of each array's growth.
+        let matches = options.matches.withUnsafeBufferPointer { Array($0) }
+        tables[current].chains[chainIndex].rules.append(FirewallRule(location: location, text: shortText, matches: matches, action: options.action))
         if let target = options.chainTarget {
             pendingTargets.append((current, chainIndex, tables[current].chains[chainIndex].rules.count - 1, target.name, line, target.column, target.isGoto))
         }
@@ -236,11 +239,14 @@ struct IptablesParser {
 }
 
 private extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var text = Substring(self)
-        while let first = text.first, set.contains(first) { text = text.dropFirst() }
-        while let last = text.last, set.contains(last) { text = text.dropLast() }
-        return String(text)
+    /// Drops the given ASCII blanks from both ends.
+    func trimmingBlanks(_ blanks: StaticString) -> String {
+        let set = UnsafeBufferPointer(start: blanks.utf8Start, count: blanks.utf8CodeUnitCount)
+        let bytes = utf8
+        guard let first = bytes.firstIndex(where: { !set.contains($0) }) else { return "" }
+        let last = bytes.lastIndex(where: { !set.contains($0) })!
+        if first == bytes.startIndex && bytes.index(after: last) == bytes.endIndex { return self }
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }
 
@@ -257,6 +263,8 @@ struct RuleOptions {
     /// A match only ip6tables has (`-m rt`): iptables-restore refuses it in an IPv4 ruleset.
     var ipv6OnlyModule: (column: Int, name: String)?
 
+    /// `-p tcp` on nearly every rule: one set shared by all of them.
+    static let tcp: Set<UInt8> = [6]
     static let ipv6OnlyModules: Set<String> = ["rt", "frag", "hbh", "dst", "ipv6header", "mh", "eui64"]
     /// IPv6 extension header names of `-m ipv6header --header`; `prot` is the upper-layer protocol itself.
     static let ipv6Headers: Set<String> = ["hop", "hop-by-hop", "dst", "route", "frag", "auth", "esp", "none", "prot", "protocol", "0", "60", "43", "44", "51", "50", "59", "255"]
@@ -331,6 +339,12 @@ struct RuleOptions {
             guard let word = value(for: option, negated: &negated) else { return }
             let direction: Direction = option.text.hasPrefix("-s") || option.text.hasPrefix("--s") ? .source : .destination
             var cidrs: [CIDR] = []
+            if !word.text.utf8.contains(UInt8(ascii: ",")), let cidr = CIDR(word.text) {
+                // One address or prefix, the usual case: no list to split.
+                addressFamily = addressFamily ?? cidr.family
+                matches.append(.address(direction, .literal(DualStackSet(cidr)), negated: negated))
+                return
+            }
             for part in word.text.split(separator: ",") {
                 guard let cidr = CIDR(part) else { fail(word.column, "'\(part)' is not an address or prefix"); return }
                 addressFamily = addressFamily ?? cidr.family
@@ -344,7 +358,7 @@ struct RuleOptions {
             if name == "all" || name == "0" {
                 if negated { matches.append(.never("! -p all")) }
             } else if let number = ProtocolNames.number(name) {
-                matches.append(.proto([number], negated: negated))
+                matches.append(.proto(number == 6 ? RuleOptions.tcp : [number], negated: negated))
                 protocolName = name
                 if !negated { modules.append(name == "ipv6-icmp" || name == "icmpv6" ? "icmp6" : name) }
             } else {
@@ -420,6 +434,14 @@ struct RuleOptions {
         }
     }
 
+    /// The `--reject-with` types iptables accepts, with their aliases.
+    static let rejectTypes: Set<String> = ["icmp-net-unreachable", "icmp-host-unreachable", "icmp-port-unreachable", "icmp-proto-unreachable",
+                                              "icmp-net-prohibited", "icmp-host-prohibited", "icmp-admin-prohibited", "tcp-reset", "tcp-rst",
+                                              "icmp6-no-route", "no-route", "icmp6-adm-prohibited", "adm-prohibited", "icmp6-addr-unreachable",
+                                              "addr-unreach", "icmp6-port-unreachable", "port-unreach", "net-unreach", "host-unreach",
+                                              "proto-unreach", "net-prohib", "host-prohib", "admin-prohib", "icmp6-policy-fail",
+                                              "policy-fail", "icmp6-reject-route", "reject-route"]
+
     /// The names iptables prints for `--reject-with` aliases.
     static func canonicalReject(_ text: String) -> String {
         switch text {
@@ -443,13 +465,7 @@ struct RuleOptions {
             switch name {
             case "--reject-with":
                 guard let word = value(for: option, negated: &negated) else { return }
-                let known: Set<String> = ["icmp-net-unreachable", "icmp-host-unreachable", "icmp-port-unreachable", "icmp-proto-unreachable",
-                                          "icmp-net-prohibited", "icmp-host-prohibited", "icmp-admin-prohibited", "tcp-reset", "tcp-rst",
-                                          "icmp6-no-route", "no-route", "icmp6-adm-prohibited", "adm-prohibited", "icmp6-addr-unreachable",
-                                          "addr-unreach", "icmp6-port-unreachable", "port-unreach", "net-unreach", "host-unreach",
-                                          "proto-unreach", "net-prohib", "host-prohib", "admin-prohib", "icmp6-policy-fail",
-                                          "policy-fail", "icmp6-reject-route", "reject-route"]
-                guard known.contains(word.text) else { fail(word.column, "unknown --reject-with type '\(word.text)'"); return }
+                guard RuleOptions.rejectTypes.contains(word.text) else { fail(word.column, "unknown --reject-with type '\(word.text)'"); return }
                 rejectWith = word.text
             case "--to-destination":
                 guard let word = value(for: option, negated: &negated) else { return }
@@ -470,7 +486,7 @@ struct RuleOptions {
         case (_, "--dport"), (_, "--destination-port"), (_, "--sport"), (_, "--source-port"):
             guard let word = value(for: option, negated: &negated) else { return }
             guard let range = PortText.range(word.text, separator: ":") else { fail(word.column, "invalid port '\(word.text)'"); return }
-            let direction: Direction = name.contains("d") && !name.hasPrefix("--s") ? .destination : .source
+            let direction: Direction = name.hasPrefix("--d") ? .destination : .source
             matches.append(.port(direction, PortSet(range), negated: negated))
         case (_, "--dports"), (_, "--destination-ports"), (_, "--sports"), (_, "--source-ports"), (_, "--ports"):
             guard let word = value(for: option, negated: &negated) else { return }
@@ -607,7 +623,7 @@ struct RuleOptions {
             matches.append(.never("ICMP type match (the probe is TCP)"))
         default:
             let detail = values().map(\.text).joined(separator: " ")
-            matches.append(.unknown("-m \(module ?? "?") \(negated ? "! " : "")\(name) \(detail)".trimmingCharacters(in: " ")))
+            matches.append(.unknown("-m \(module ?? "?") \(negated ? "! " : "")\(name) \(detail)".trimmingBlanks(" ")))
         }
     }
 

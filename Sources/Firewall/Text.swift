@@ -47,6 +47,14 @@ enum TextScan {
             let byte = bytes[index]
             if byte == 0x20 || byte == 0x09 { index += 1; continue }
             let column = index - base + 1
+            // A word without quotes (nearly all of them) becomes a String straight from its bytes.
+            var end = index
+            while end < bytes.endIndex, bytes[end] != 0x20, bytes[end] != 0x09, bytes[end] != 0x22, bytes[end] != 0x27 { end += 1 }
+            if end == bytes.endIndex || bytes[end] == 0x20 || bytes[end] == 0x09 {
+                result.append(Word(text: String(decoding: bytes[index..<end], as: UTF8.self), column: column, quoted: false))
+                index = end
+                continue
+            }
             var text: [UInt8] = []
             var quoted = false
             while index < bytes.endIndex && bytes[index] != 0x20 && bytes[index] != 0x09 {

@@ -28,6 +28,12 @@ public struct AddressSet: Hashable, Sendable, CustomStringConvertible {
         intervals = IntervalSet(ranges: ranges)
     }
 
+    /// The addresses of one prefix.
+    public init(_ cidr: CIDR) {
+        family = cidr.family
+        intervals = IntervalSet(cidr.range)
+    }
+
     public init(family: AddressFamily, ranges: some Sequence<ClosedRange<UInt128>>) {
         self.init(family: family, rangeArray: Array(ranges))
     }
@@ -39,7 +45,8 @@ public struct AddressSet: Hashable, Sendable, CustomStringConvertible {
     private init(family: AddressFamily, rangeArray ranges: [ClosedRange<UInt128>]) {
         let space = 0...family.maxValue
         self.family = family
-        intervals = IntervalSet(ranges: ranges.map { $0.clamped(to: space) })
+        let inside = ranges.allSatisfy { $0.upperBound <= space.upperBound }
+        intervals = IntervalSet(ranges: inside ? ranges : ranges.map { $0.clamped(to: space) })
     }
 
     /// Every address of the family (`0.0.0.0/0` or `::/0`).
@@ -135,6 +142,13 @@ public struct DualStackSet: Hashable, Sendable {
     public init(ipv4: AddressSet = AddressSet(family: .ipv4), ipv6: AddressSet = AddressSet(family: .ipv6)) {
         self.ipv4 = ipv4
         self.ipv6 = ipv6
+    }
+
+    /// One prefix: a set of its family, and an empty set of the other (an iptables `-s`).
+    public init(_ cidr: CIDR) {
+        ipv4 = AddressSet(family: .ipv4)
+        ipv6 = AddressSet(family: .ipv6)
+        self[cidr.family] = AddressSet(cidr)
     }
 
     public init(cidrs: some Sequence<CIDR>) {

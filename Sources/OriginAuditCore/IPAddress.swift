@@ -42,13 +42,22 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 
     fileprivate static func parse(_ text: some StringProtocol) -> IPAddress? {
-        var bytes = Array(text.utf8)
-        if bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") { bytes = Array(bytes.dropFirst().dropLast()) }
+        if let parsed = text.utf8.withContiguousStorageIfAvailable({ IPAddress.parse(utf8: $0) }) { return parsed }
+        return Array(text.utf8).withUnsafeBufferPointer { IPAddress.parse(utf8: $0) }
+    }
+
+    /// Parses the UTF-8 bytes of an address without copying them (parsers of 100,000-entry sets
+    /// call this once per entry).
+    public static func parse(utf8 bytes: UnsafeBufferPointer<UInt8>) -> IPAddress? {
+        var bytes = bytes
+        if bytes.count >= 2, bytes[0] == UInt8(ascii: "["), bytes[bytes.count - 1] == UInt8(ascii: "]") {
+            bytes = UnsafeBufferPointer(rebasing: bytes[1..<(bytes.count - 1)])
+        }
         if bytes.contains(UInt8(ascii: ":")) {
-            guard let value = IPAddress.parseIPv6(bytes[...]) else { return nil }
+            guard let value = IPAddress.parseIPv6(bytes) else { return nil }
             return IPAddress(family: .ipv6, value: value)
         } else {
-            guard let value = IPAddress.parseIPv4(bytes[...]) else { return nil }
+            guard let value = IPAddress.parseIPv4(bytes) else { return nil }
             return IPAddress(ipv4: value)
         }
     }
@@ -69,7 +78,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
-    static func parseIPv4(_ bytes: ArraySlice<UInt8>) -> UInt32? {
+    static func parseIPv4(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
         var result: UInt32 = 0
         var parts = 0
         var current: UInt32 = 0
@@ -96,7 +105,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         return result << 8 | current
     }
 
-    static func parseIPv6(_ bytes: ArraySlice<UInt8>) -> UInt128? {
+    static func parseIPv6(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt128? {
         guard !bytes.isEmpty else { return nil }
         var head: [UInt16] = []
         var tail: [UInt16] = []
@@ -112,7 +121,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
             // One group: hex digits, or the IPv4 tail.
             var end = index
             while end < bytes.endIndex && bytes[end] != UInt8(ascii: ":") { end += 1 }
-            let group = bytes[index..<end]
+            let group = UnsafeBufferPointer(rebasing: bytes[index..<end])
             guard !group.isEmpty else { return nil }
             if group.contains(UInt8(ascii: ".")) {
                 guard end == bytes.endIndex, let v4 = parseIPv4(group) else { return nil }
@@ -211,13 +220,23 @@ public struct CIDR: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     private static func parse(_ text: some StringProtocol) -> CIDR? {
-        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = IPAddress.parse(parts[0]) else { return nil }
-        guard parts.count == 2 else { return CIDR(address: address, prefixLength: address.family.bits) }
-        let suffix = parts[1]
-        if let length = Int(suffix), length >= 0, length <= address.family.bits, !suffix.hasPrefix("+") {
-            return CIDR(address: address, prefixLength: length)
-        } else if address.family == .ipv4, let mask = IPAddress.parse(suffix), mask.family == .ipv4 {
+        if let parsed = text.utf8.withContiguousStorageIfAvailable({ CIDR.parse(utf8: $0) }) { return parsed }
+        return Array(text.utf8).withUnsafeBufferPointer { CIDR.parse(utf8: $0) }
+    }
+
+    /// Parses the UTF-8 bytes of `addr`, `addr/len` or `addr/dotted.mask` without copying them.
+    public static func parse(utf8 bytes: UnsafeBufferPointer<UInt8>) -> CIDR? {
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else {
+            guard let address = IPAddress.parse(utf8: bytes) else { return nil }
+            return CIDR(address: address, prefixLength: address.family.bits)
+        }
+        guard let address = IPAddress.parse(utf8: UnsafeBufferPointer(rebasing: bytes[..<slash])) else { return nil }
+        let suffix = UnsafeBufferPointer(rebasing: bytes[(slash + 1)...])
+        // Decimal digits only: `Int("+8")` accepts a sign, the kernel's tools do not.
+        if !suffix.isEmpty, suffix.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            let length = suffix.reduce(0) { min($0 * 10 + Int($1 - UInt8(ascii: "0")), 1000) }
+            return length <= address.family.bits ? CIDR(address: address, prefixLength: length) : nil
+        } else if address.family == .ipv4, let mask = IPAddress.parse(utf8: suffix), mask.family == .ipv4 {
             let bits = UInt32(truncatingIfNeeded: mask.value)
             let length = bits.nonzeroBitCount
             guard bits == (length == 0 ? 0 : UInt32.max << UInt32(32 - length)) else { return nil }

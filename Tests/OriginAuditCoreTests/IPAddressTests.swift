@@ -111,4 +111,21 @@ import OriginAuditCore
         #expect(CIDR("2001:db8::/32")?.last == CIDR("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")?.first)
         #expect(CIDR("::/0")?.last == UInt128.max)
     }
+
+    /// The prefix length is read from the bytes: decimal digits only (a sign is refused, as
+    /// iptables does), leading zeros allowed, and never past the family's width however long.
+    @Test func prefixLengthDigits() {
+        #expect(CIDR("10.0.0.0/08")?.prefixLength == 8)
+        #expect(CIDR("10.0.0.0/0032")?.prefixLength == 32)
+        #expect(CIDR("10.0.0.0/+8") == nil)
+        #expect(CIDR("10.0.0.0/-1") == nil)
+        #expect(CIDR("10.0.0.0/") == nil)
+        #expect(CIDR("10.0.0.0/99999999999999999999999") == nil)
+        #expect(CIDR("2001:db8::/129") == nil)
+        #expect(CIDR("2001:db8::/ffff::") == nil)
+        #expect(CIDR("[2001:db8::1]/64")?.description == "2001:db8::/64")
+        #expect(CIDR("192.0.2.1/32/1") == nil)
+        let bytes = Array("198.51.100.77/24 trailing".utf8)
+        #expect(bytes.withUnsafeBufferPointer { CIDR.parse(utf8: UnsafeBufferPointer(rebasing: $0[0..<16])) }?.description == "198.51.100.0/24")
+    }
 }

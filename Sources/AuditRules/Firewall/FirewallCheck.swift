@@ -30,10 +30,28 @@ enum FirewallCheck {
     /// The partition of CDN sources × checked ports.
     /// Four rules read it: evaluated once per model and profile.
     static func cdnParts(_ model: OriginModel, _ profile: Profile) -> [OutcomePart] {
-        let sources = cdnSources(model.firewall, profile)
+        sharedParts(model, profile, "cdn parts", sources: cdnSources(model.firewall, profile))
+    }
+
+    /// The addresses outside the CDN's ranges, for the families that have a ruleset.
+    static func otherSources(_ model: FirewallModel, _ profile: Profile) -> DualStackSet {
+        var others = DualStackSet()
+        for family in AddressFamily.allCases where model.families.contains(family) { others[family] = profile.cdn.ranges[family].complement() }
+        return others
+    }
+
+    /// The partition of every other source × checked ports (origin-exposed's question).
+    /// With `cdnParts` it covers every address: ipv6-unfiltered reads both instead of a third
+    /// partition of the whole space (an outcome at an address does not depend on what else is asked).
+    static func otherParts(_ model: OriginModel, _ profile: Profile) -> [OutcomePart] {
+        sharedParts(model, profile, "other parts", sources: otherSources(model.firewall, profile))
+    }
+
+    /// The partition of `sources` × checked ports, evaluated once per model and profile.
+    private static func sharedParts(_ model: OriginModel, _ profile: Profile, _ name: String, sources: DualStackSet) -> [OutcomePart] {
         guard !sources.isEmpty else { return [] }
         let checked = ports(model, profile)
-        return model.derived.value("cdn parts \(sources.cidrs) \(checked.portList) \(profile.publicInterfaces)") {
+        return model.derived.value("\(name) \(sources.cidrs) \(checked.portList) \(profile.publicInterfaces)") {
             FirewallCheck.evaluator(model, profile).evaluate(sources: sources, ports: checked)
         }
     }

@@ -11,7 +11,9 @@ struct IPv6Unfiltered: AuditRule {
         guard firewall.families.contains(.ipv4) else { return [] }
         let evaluator = FirewallCheck.evaluator(model, profile)
         let ports = FirewallCheck.ports(model, profile)
-        let v4 = evaluator.evaluate(family: .ipv4, sources: .all(.ipv4), ports: ports)
+        // The CDN's addresses and all others together are every IPv4 address: their two shared
+        // partitions answer "is any IPv4 source not certainly accepted" without a third one.
+        let v4 = (FirewallCheck.cdnParts(model, profile) + FirewallCheck.otherParts(model, profile)).filter { $0.family == .ipv4 }
         guard v4.contains(where: { !$0.decision.outcome.certainlyAccepted }) else { return [] }
         let v4Location = firewall.tables.first { $0.family.applies(to: .ipv4) }?.location
         if !firewall.families.contains(.ipv6) {

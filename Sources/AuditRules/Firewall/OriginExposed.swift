@@ -10,12 +10,9 @@ struct OriginExposed: AuditRule {
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard !profile.cdn.ranges.isEmpty else { return [] }
-        var others = DualStackSet()
-        for family in AddressFamily.allCases where model.firewall.families.contains(family) {
-            others[family] = profile.cdn.ranges[family].complement()
-        }
+        let others = FirewallCheck.otherSources(model.firewall, profile)
         guard !others.isEmpty else { return [] }
-        let parts = FirewallCheck.evaluator(model, profile).evaluate(sources: others, ports: FirewallCheck.ports(model, profile))
+        let parts = FirewallCheck.otherParts(model, profile)
             .filter { $0.decision.outcome.certainlyAccepted || ($0.decision.outcome.kind == .rateLimited && $0.decision.outcome.possible.contains(.accept)) }
         return FirewallCheck.grouped(parts).map { group in
             let everyone = group.sources == others[group.family]
