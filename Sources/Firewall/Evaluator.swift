@@ -77,6 +77,9 @@ public struct Decision: Hashable, Sendable, Codable {
     /// When the public interface is not known and the interfaces the rules distinguish get
     /// different outcomes: the outcome on each (the decision is then `unknown`, their union).
     public var byInterface: [InterfaceDecision] = []
+    /// The probe met more uncertain matches than are tried in every combination: `outcome.possible`
+    /// holds every outcome the kernel may give, and possibly some no combination gives.
+    public var outcomesAreUpperBound = false
 }
 
 /// The outcome for SYNs arriving on one class of interfaces (DESIGN.md §3, interfaces).
@@ -221,9 +224,11 @@ public struct FirewallEvaluator: Sendable {
         for decision in decisions {
             for reference in decision.uncertainBecause where !uncertain.contains(reference) { uncertain.append(reference) }
         }
-        return Decision(outcome: Outcome(kind: .unknown, possible: possible), decidedBy: first.decidedBy, path: [],
-                        uncertainBecause: uncertain, dnat: decisions.compactMap(\.dnat).first, otherwise: nil,
-                        byInterface: zip(classes, decisions).map { InterfaceDecision(interface: $0.label, outcome: $1.outcome, decidedBy: $1.decidedBy) })
+        var combined = Decision(outcome: Outcome(kind: .unknown, possible: possible), decidedBy: first.decidedBy, path: [],
+                                uncertainBecause: uncertain, dnat: decisions.compactMap(\.dnat).first, otherwise: nil,
+                                byInterface: zip(classes, decisions).map { InterfaceDecision(interface: $0.label, outcome: $1.outcome, decidedBy: $1.decidedBy) })
+        combined.outcomesAreUpperBound = decisions.contains { $0.outcomesAreUpperBound }
+        return combined
     }
 
     /// Base chains on the input path of a family, in the order the kernel runs them.
@@ -292,6 +297,8 @@ extension FirewallEvaluator {
         /// The interface the probe arrives on: a representative of one interface class.
         var interface: String
         var resolvedSets: [String: (AddressSet, Bool)] = [:]
+        /// Rules compiled for concrete walks (`exactDecision`), by where they are and what they were compiled for.
+        var walkRules: [WalkRuleKey: WalkRule?] = [:]
         static let maxEntries = 2_000_000
         static let maxDepth = 64
 
@@ -398,6 +405,74 @@ extension FirewallEvaluator {
 
         static let specialDestinations: [CIDR] = ["127.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32", "::1/128", "ff00::/8"].compactMap { CIDR($0) }
 
+        /// What one match of a rule says about the probe.
+        enum MatchResult {
+            /// Never holds for the probe.
+            case never
+            /// Holds for these sources (all of them: the match does not depend on the source).
+            case sources(AddressSet)
+            /// May or may not hold, for every source: how surely (rate limit or unknown).
+            case uncertain(Certainty)
+        }
+
+        /// One match for the probe (TCP SYN, state NEW, to `port`).
+        mutating func evaluate(_ match: Match, table: FirewallTable, hook: Hook, port: UInt16, afterDNAT: Bool,
+                               beforeConntrack: Bool) -> MatchResult {
+            let all = MatchResult.sources(AddressSet.all(family))
+            func holds(_ value: Bool) -> MatchResult { value ? all : .never }
+            switch match {
+            case .address(let direction, let spec, let negated):
+                var set: AddressSet
+                var known = true
+                switch spec {
+                case .literal(let literal): set = literal[family]
+                case .named(let name): (set, known) = resolve(name, table: table, port: port)
+                }
+                if !known { return .uncertain(.unknown) }
+                if direction == .source { return .sources(negated ? set.complement() : set) }
+                // On the input path the destination is the origin's own address, which the rules do
+                // not say: a set holding no ordinary unicast address never matches, one holding all of
+                // them always does, any other may or may not hold the address the CDN connects to (a
+                // real host's `-d 198.51.100.7 -j ACCEPT` names its address, which may not be the one
+                // the CDN uses). After DNAT the destination is the translation's target, which the
+                // forward rules name (Docker's `-d 172.17.0.2/32`): any ordinary address is taken for it.
+                let special = AddressSet(family: family, cidrs: Run.specialDestinations)
+                let ordinary = set.subtracting(special)
+                if ordinary.isEmpty { return holds(negated) }
+                if afterDNAT || ordinary.union(special).isAll { return holds(!negated) }
+                return .uncertain(.unknown)
+            case .proto(let numbers, let negated):
+                return holds(numbers.contains(6) != negated)
+            case .port(.destination, let set, let negated):
+                return holds(set.contains(port) != negated)
+            case .port(.source, let set, let negated):
+                let ephemeral = FirewallEvaluator.ephemeralPorts
+                if set.isSuperset(of: ephemeral) { return holds(!negated) }
+                if set.isDisjoint(with: ephemeral) { return holds(negated) }
+                return .uncertain(.unknown)
+            case .interface(let input, let names, let negated):
+                // No output interface on the input path; after DNAT, the container's bridge.
+                let matches = input ? inputInterfaceMatches(names) : afterDNAT && hook == .forward
+                return holds(matches != negated)
+            case .connectionState(let states, let negated):
+                let matches = beforeConntrack ? states.contains("invalid") : states.contains("new") || (afterDNAT && states.contains("dnat"))
+                return holds(matches != negated)
+            case .addressType(let direction, let types, let negated):
+                let matches = direction == .destination ? !types.isDisjoint(with: ["LOCAL", "UNICAST"]) : types.contains("UNICAST")
+                return holds(matches != negated)
+            case .family(let required):
+                return holds(required == family)
+            case .rateLimit:
+                return .uncertain(.rateLimited)
+            case .never:
+                return .never
+            case .always:
+                return all
+            case .unknown:
+                return .uncertain(.unknown)
+            }
+        }
+
         /// The sources a rule matches for the probe (TCP SYN, state NEW, to `port`), and how surely.
         /// nil: the rule never matches the probe.
         mutating func compile(_ rule: FirewallRule, table: FirewallTable, hook: Hook, port: UInt16, afterDNAT: Bool,
@@ -405,66 +480,13 @@ extension FirewallEvaluator {
             var sources = AddressSet.all(family)
             var certainty = Certainty.always
             for match in rule.matches {
-                switch match {
-                case .address(let direction, let spec, let negated):
-                    var set: AddressSet
-                    var known = true
-                    switch spec {
-                    case .literal(let literal): set = literal[family]
-                    case .named(let name): (set, known) = resolve(name, table: table, port: port)
-                    }
-                    if direction == .source {
-                        if !known { certainty = max(certainty, .unknown); continue }
-                        sources.formIntersection(negated ? set.complement() : set)
-                        if sources.isEmpty { return nil }
-                    } else {
-                        // On the input path the destination is the origin's own address, which the rules do
-                        // not say: a set holding no ordinary unicast address never matches, one holding all of
-                        // them always does, any other may or may not hold the address the CDN connects to (a
-                        // real host's `-d 198.51.100.7 -j ACCEPT` names its address, which may not be the one
-                        // the CDN uses). After DNAT the destination is the translation's target, which the
-                        // forward rules name (Docker's `-d 172.17.0.2/32`): any ordinary address is taken for it.
-                        if !known { certainty = max(certainty, .unknown); continue }
-                        let special = AddressSet(family: family, cidrs: Run.specialDestinations)
-                        let ordinary = set.subtracting(special)
-                        if ordinary.isEmpty { if !negated { return nil } }
-                        else if afterDNAT || ordinary.union(special).isAll { if negated { return nil } }
-                        else { certainty = max(certainty, .unknown) }
-                    }
-                case .proto(let numbers, let negated):
-                    if numbers.contains(6) == negated { return nil }
-                case .port(.destination, let set, let negated):
-                    if set.contains(port) == negated { return nil }
-                case .port(.source, let set, let negated):
-                    let ephemeral = FirewallEvaluator.ephemeralPorts
-                    if set.isSuperset(of: ephemeral) { if negated { return nil } }
-                    else if set.isDisjoint(with: ephemeral) { if !negated { return nil } }
-                    else { certainty = max(certainty, .unknown) }
-                case .interface(let input, let names, let negated):
-                    let matches: Bool
-                    if input {
-                        matches = inputInterfaceMatches(names)
-                    } else {
-                        // No output interface on the input path; after DNAT, the container's bridge.
-                        matches = afterDNAT && hook == .forward
-                    }
-                    if matches == negated { return nil }
-                case .connectionState(let states, let negated):
-                    let matches = beforeConntrack ? states.contains("invalid") : states.contains("new") || (afterDNAT && states.contains("dnat"))
-                    if matches == negated { return nil }
-                case .addressType(let direction, let types, let negated):
-                    let matches = direction == .destination ? !types.isDisjoint(with: ["LOCAL", "UNICAST"]) : types.contains("UNICAST")
-                    if matches == negated { return nil }
-                case .family(let required):
-                    if required != family { return nil }
-                case .rateLimit:
-                    certainty = max(certainty, .rateLimited)
-                case .never:
-                    return nil
-                case .always:
-                    continue
-                case .unknown:
-                    certainty = max(certainty, .unknown)
+                switch evaluate(match, table: table, hook: hook, port: port, afterDNAT: afterDNAT, beforeConntrack: beforeConntrack) {
+                case .never: return nil
+                case .uncertain(let how): certainty = max(certainty, how)
+                case .sources(let set):
+                    if set.isAll { continue }
+                    sources.formIntersection(set)
+                    if sources.isEmpty { return nil }
                 }
             }
             return (sources, certainty)
@@ -791,9 +813,16 @@ extension FirewallEvaluator {
                                 defer { offset += list.count }
                                 return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
                             }
-                            let perClass = stages.map { stage in
+                            var perClass: [Decision] = []
+                            for (stage, interfaceClass) in zip(stages, classes) {
                                 let preStages = take(stage.pre), inputStages = take(stage.input), forwardStages = take(stage.forward)
-                                return compose(pre: preStages, input: inputStages, forward: forwardStages)
+                                var decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
+                                if decision.outcome.kind == .unknown || decision.outcome.kind == .rateLimited {
+                                    // Uncertain: the exact union over the worlds of the matches this probe meets.
+                                    interface = interfaceClass.name
+                                    decision = exactDecision(decision, address: low, port: port)
+                                }
+                                perClass.append(decision)
                             }
                             let decision = FirewallEvaluator.combine(perClass, classes)
                             if let existing = decisionIds[decision] { decisionId = existing } else {

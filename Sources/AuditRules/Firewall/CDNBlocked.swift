@@ -49,7 +49,7 @@ struct CDNRateLimited: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         let parts = FirewallCheck.cdnParts(model, profile).filter { $0.decision.outcome.kind == .rateLimited }
         return FirewallCheck.grouped(parts).map { group in
-            let possible = group.decision.outcome.possible.map(\.description).joined(separator: " or ")
+            let possible = FirewallCheck.possible(group.decision)
             return Finding(
                 ruleId: id,
                 message: "\(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) addresses \(group.sources.summary()) on \(FirewallCheck.portText(group.ports)) pass the limit at \(FirewallCheck.describe(group.decision.decidedBy)): depending on the rate they get \(possible). All CDN traffic comes from few addresses, so a per-source or global limit trips under normal load (intermittent 521/522)",
@@ -72,7 +72,7 @@ struct UnknownMatch: AuditRule {
                 && (!part.decision.byInterface.isEmpty || !part.decision.uncertainBecause.allSatisfy { unresolved.contains($0) })
         }
         return FirewallCheck.grouped(parts).map { group in
-            let possible = group.decision.outcome.possible.map(\.description).joined(separator: " or ")
+            let possible = FirewallCheck.possible(group.decision)
             if !group.decision.byInterface.isEmpty {
                 // Not a guess: each interface the rules tell apart, with its own outcome.
                 return Finding(

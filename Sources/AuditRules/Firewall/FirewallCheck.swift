@@ -85,6 +85,14 @@ enum FirewallCheck {
         "arriving on " + decision.byInterface.map { "\($0.interface): \($0.outcome) by \(describe($0.decidedBy))" }.joined(separator: "; on ")
     }
 
+    /// "accept or drop": the outcomes an uncertain decision may have, said to be an upper bound
+    /// when the path had too many uncertain matches to try every combination.
+    static func possible(_ decision: Decision) -> String {
+        let text = decision.outcome.possible.map(\.description).joined(separator: " or ")
+        guard decision.outcomesAreUpperBound, !text.isEmpty else { return text }
+        return text + " — at most: more than \(FirewallEvaluator.enumeratedUncertainMatches) uncertain matches on the path, so not every combination was tried and one of these may never happen"
+    }
+
     private static func referenceText(_ reference: RuleReference) -> String { "\(reference.chain): \(reference.text)" }
 
     static func key(_ family: AddressFamily, _ sources: AddressSet, _ ports: PortSet) -> String {
