@@ -82,12 +82,23 @@ public struct Decision: Hashable, Sendable, Codable {
     public var outcomesAreUpperBound = false
 }
 
-/// The outcome for SYNs arriving on one class of interfaces (DESIGN.md §3, interfaces).
+/// The outcome for SYNs arriving on one class of interfaces, to one class of the origin's
+/// possible addresses (DESIGN.md §3, interfaces and destinations).
 public struct InterfaceDecision: Hashable, Sendable, Codable {
     /// `enp1s0`, `wan* (other than those named)`, `any other interface`.
     public var interface: String
+    /// `203.0.113.5`, `other addresses`; nil when the destination makes no difference.
+    public var destination: String? = nil
     public var outcome: Outcome
     public var decidedBy: RuleReference
+}
+
+/// Addresses of the origin that behave alike in every `-d` / `ip daddr` rule of the input path:
+/// one representative, and how reports call them.
+public struct DestinationClass: Hashable, Sendable {
+    /// nil: not known and not told apart (such rules stay uncertain).
+    public var address: UInt128?
+    public var label: String
 }
 
 /// Interfaces that behave alike in every rule: one representative name, and how reports call them.
@@ -125,22 +136,29 @@ public struct FirewallEvaluator: Sendable {
     /// `veth*`, …) may be it, and where the rules tell such interfaces apart the outcome is
     /// computed for each class of them (`Decision.byInterface`), never assumed.
     public var publicInterfaces: [String]
+    /// The origin's own addresses the CDN connects to (`--origin-address`, live mode's). Empty:
+    /// not known; then where `-d`/`ip daddr` rules of the input path tell addresses apart, the
+    /// outcome is computed for each class of them (`Decision.byInterface`), never assumed.
+    public var originAddresses: [IPAddress]
 
     /// Base chains already flattened and swept, shared by every question asked of this
     /// evaluator (and of its copies): several rules evaluate the same chains at the same ports.
     let segmentationCache = ComputeOnce<SegmentationCache.Key, ChainSegmentation>()
+    /// Each family's destination classes, computed once (every question asks for them).
+    let destinationClassCache = ComputeOnce<AddressFamily, [DestinationClass]>()
 
     /// Source ports of probes: Linux's default ephemeral range (the CDN's stack is Linux too).
     static let ephemeralPorts = PortSet(32768...60999)
 
-    public init(model: FirewallModel, publicInterfaces: [String] = []) {
+    public init(model: FirewallModel, publicInterfaces: [String] = [], originAddresses: [IPAddress] = []) {
         self.model = model
         self.publicInterfaces = publicInterfaces.map(FirewallEvaluator.pattern)
+        self.originAddresses = originAddresses
     }
 
     /// Probes arriving on exactly one interface (`nil`: not known).
-    public init(model: FirewallModel, inInterface: String?) {
-        self.init(model: model, publicInterfaces: inInterface.map { [$0] } ?? [])
+    public init(model: FirewallModel, inInterface: String?, originAddresses: [IPAddress] = []) {
+        self.init(model: model, publicInterfaces: inInterface.map { [$0] } ?? [], originAddresses: originAddresses)
     }
 
     /// A name pattern in iptables' spelling: nft's `wan*` is `wan+`.
@@ -190,6 +208,77 @@ public struct FirewallEvaluator: Sendable {
         return classes
     }
 
+    /// Destination sets that may or may not hold the origin's address: the ordinary part of every
+    /// literal `-d` / `ip daddr` set of the family's rules that neither holds no ordinary address
+    /// nor all of them.
+    func destinationSets(_ family: AddressFamily) -> [AddressSet] {
+        let special = AddressSet(family: family, cidrs: Run.specialDestinations)
+        var sets: Set<AddressSet> = []
+        for table in model.tables where table.family.applies(to: family) {
+            for chain in table.chains {
+                for rule in chain.rules {
+                    for match in rule.matches {
+                        guard case .address(.destination, .literal(let literal), _) = match else { continue }
+                        let ordinary = literal[family].subtracting(special)
+                        if !ordinary.isEmpty && !ordinary.union(special).isAll { sets.insert(ordinary) }
+                    }
+                }
+            }
+        }
+        return sets.sorted { ($0.intervals.ranges.first?.lowerBound ?? 0) < ($1.intervals.ranges.first?.lowerBound ?? 0) }
+    }
+
+    /// Most classes of destinations computed separately; past it such rules stay uncertain.
+    static let maxDestinationClasses = 8
+
+    /// The classes of the origin's possible addresses that the family's `-d` rules tell apart:
+    /// the given origin addresses, or else every region of addresses those rules cut the space
+    /// into. One class (possibly "not known") when the rules do not depend on it.
+    public func destinationClasses(_ family: AddressFamily) -> [DestinationClass] {
+        destinationClassCache.value(family) { computeDestinationClasses(family) }
+    }
+
+    func computeDestinationClasses(_ family: AddressFamily) -> [DestinationClass] {
+        let sets = destinationSets(family)
+        func signature(_ address: UInt128) -> [Bool] { sets.map { $0.intervals.contains(address) } }
+        let given = originAddresses.filter { $0.family == family }
+        if !given.isEmpty {
+            var seen: Set<[Bool]> = []
+            let classes = given.filter { seen.insert(signature($0.value)).inserted }.map { DestinationClass(address: $0.value, label: $0.description) }
+            return classes
+        }
+        guard !sets.isEmpty else { return [DestinationClass(address: nil, label: "any address")] }
+        let special = AddressSet(family: family, cidrs: Run.specialDestinations)
+        // Elementary regions between every boundary of the sets.
+        var cuts: Set<UInt128> = [0]
+        for set in sets + [special] {
+            for range in set.intervals.ranges {
+                cuts.insert(range.lowerBound)
+                if range.upperBound < family.maxValue { cuts.insert(range.upperBound + 1) }
+            }
+        }
+        let starts = cuts.sorted()
+        var regions: [[Bool]: [ClosedRange<UInt128>]] = [:]
+        var order: [[Bool]] = []
+        for (i, start) in starts.enumerated() {
+            let end = i + 1 < starts.count ? starts[i + 1] - 1 : family.maxValue
+            if special.intervals.contains(start) { continue }
+            let key = signature(start)
+            if regions[key] == nil { order.append(key) }
+            regions[key, default: []].append(start...end)
+        }
+        guard order.count <= FirewallEvaluator.maxDestinationClasses else { return [DestinationClass(address: nil, label: "any address")] }
+        // The regions the rules name first, then every other address.
+        return (order.filter { $0.contains(true) } + order.filter { !$0.contains(true) }).map { key in
+            let addresses = AddressSet(family: family, ranges: regions[key]!)
+            let first = addresses.intervals.ranges[0]
+            let label = !key.contains(true) ? "other addresses"
+                : addresses.intervals.ranges.count == 1 && first.lowerBound == first.upperBound
+                ? IPAddress(family: family, value: first.lowerBound).description : addresses.summary(limit: 4)
+            return DestinationClass(address: first.lowerBound, label: label)
+        }
+    }
+
     /// The partition of `sources` × `ports` (both families) by outcome.
     public func evaluate(sources: DualStackSet, ports: PortSet) -> [OutcomePart] {
         AddressFamily.allCases.flatMap { family in
@@ -215,7 +304,7 @@ public struct FirewallEvaluator: Sendable {
 
     /// One decision from the decisions of every interface class: theirs when they agree on the
     /// outcome; otherwise `unknown` with the union of their possible verdicts and each class's outcome.
-    static func combine(_ decisions: [Decision], _ classes: [InterfaceClass]) -> Decision {
+    static func combine(_ decisions: [Decision], _ classes: [(interface: InterfaceClass, destination: DestinationClass)]) -> Decision {
         guard let first = decisions.first, decisions.contains(where: { $0.outcome != first.outcome }) else { return decisions[0] }
         // An outcome that may be anything (an unmodelled target) makes the union anything.
         let open = decisions.contains { $0.outcome.kind == .unknown && $0.outcome.possible.isEmpty }
@@ -226,7 +315,10 @@ public struct FirewallEvaluator: Sendable {
         }
         var combined = Decision(outcome: Outcome(kind: .unknown, possible: possible), decidedBy: first.decidedBy, path: [],
                                 uncertainBecause: uncertain, dnat: decisions.compactMap(\.dnat).first, otherwise: nil,
-                                byInterface: zip(classes, decisions).map { InterfaceDecision(interface: $0.label, outcome: $1.outcome, decidedBy: $1.decidedBy) })
+                                byInterface: zip(classes, decisions).map {
+                                    InterfaceDecision(interface: $0.interface.label, destination: $0.destination.address == nil ? nil : $0.destination.label,
+                                                      outcome: $1.outcome, decidedBy: $1.decidedBy)
+                                })
         combined.outcomesAreUpperBound = decisions.contains { $0.outcomesAreUpperBound }
         return combined
     }
@@ -296,6 +388,8 @@ extension FirewallEvaluator {
         let family: AddressFamily
         /// The interface the probe arrives on: a representative of one interface class.
         var interface: String
+        /// The origin's address the probe goes to: a representative of one destination class (nil: not known).
+        var destination: UInt128?
         var resolvedSets: [String: (AddressSet, Bool)] = [:]
         /// Rules compiled for concrete walks (`exactDecision`), by where they are and what they were compiled for.
         var walkRules: [WalkRuleKey: WalkRule?] = [:]
@@ -306,6 +400,13 @@ extension FirewallEvaluator {
             self.evaluator = evaluator
             self.family = family
             self.interface = interface ?? evaluator.interfaceClasses(family)[0].name
+            self.destination = evaluator.destinationClasses(family)[0].address
+        }
+
+        /// Every (interface class, destination class) pair the family's rules tell apart.
+        func classes() -> [(interface: InterfaceClass, destination: DestinationClass)] {
+            let destinations = evaluator.destinationClasses(family)
+            return evaluator.interfaceClasses(family).flatMap { interfaceClass in destinations.map { (interfaceClass, $0) } }
         }
 
         var model: FirewallModel { evaluator.model }
@@ -430,12 +531,14 @@ extension FirewallEvaluator {
                 }
                 if !known { return .uncertain(.unknown) }
                 if direction == .source { return .sources(negated ? set.complement() : set) }
+                if !afterDNAT, let destination { return holds(set.intervals.contains(destination) != negated) }
                 // On the input path the destination is the origin's own address, which the rules do
                 // not say: a set holding no ordinary unicast address never matches, one holding all of
                 // them always does, any other may or may not hold the address the CDN connects to (a
                 // real host's `-d 198.51.100.7 -j ACCEPT` names its address, which may not be the one
                 // the CDN uses). After DNAT the destination is the translation's target, which the
                 // forward rules name (Docker's `-d 172.17.0.2/32`): any ordinary address is taken for it.
+                // (When the origin's address is known, or its class is being evaluated, the set decides, above.)
                 let special = AddressSet(family: family, cidrs: Run.specialDestinations)
                 let ordinary = set.subtracting(special)
                 if ordinary.isEmpty { return holds(negated) }
@@ -752,8 +855,8 @@ extension FirewallEvaluator {
         /// One base chain flattened and swept for the probe (the current interface class), computed
         /// once per evaluator: what it gives depends on nothing else.
         mutating func segmentation(tableIndex: Int, chainIndex: Int, port: UInt16, afterDNAT: Bool) -> ChainSegmentation {
-            let key = SegmentationCache.Key(family: family, interface: interface, tableIndex: tableIndex, chainIndex: chainIndex,
-                                            port: port, afterDNAT: afterDNAT)
+            let key = SegmentationCache.Key(family: family, interface: interface, destination: destination, tableIndex: tableIndex,
+                                            chainIndex: chainIndex, port: port, afterDNAT: afterDNAT)
             return evaluator.segmentationCache.value(key) {
                 sweep(flatten(tableIndex: tableIndex, chainIndex: chainIndex, port: port, afterDNAT: afterDNAT))
             }
@@ -776,13 +879,14 @@ extension FirewallEvaluator {
         mutating func partition(sources: AddressSet, ports: PortSet) -> [OutcomePart] {
             var parts: [OutcomePart] = []
             var index: [Decision: [Int]] = [:]
-            let classes = evaluator.interfaceClasses(family)
+            let classes = classes()
             for atom in portAtoms(ports) {
                 let port = atom.ranges[0].lowerBound
                 // One set of segmentations per interface class, walked together.
                 var stages: [(pre: [ChainSegmentation], input: [ChainSegmentation], forward: [ChainSegmentation])] = []
-                for interfaceClass in classes {
+                for (interfaceClass, destinationClass) in classes {
                     interface = interfaceClass.name
+                    destination = destinationClass.address
                     stages.append(segmentations(port: port))
                 }
                 let all = stages.flatMap { $0.pre + $0.input + $0.forward }
@@ -814,12 +918,13 @@ extension FirewallEvaluator {
                                 return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
                             }
                             var perClass: [Decision] = []
-                            for (stage, interfaceClass) in zip(stages, classes) {
+                            for (stage, (interfaceClass, destinationClass)) in zip(stages, classes) {
                                 let preStages = take(stage.pre), inputStages = take(stage.input), forwardStages = take(stage.forward)
                                 var decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
                                 if decision.outcome.kind == .unknown || decision.outcome.kind == .rateLimited {
                                     // Uncertain: the exact union over the worlds of the matches this probe meets.
                                     interface = interfaceClass.name
+                                    destination = destinationClass.address
                                     decision = exactDecision(decision, address: low, port: port)
                                 }
                                 perClass.append(decision)
@@ -853,8 +958,9 @@ extension FirewallEvaluator {
 
         /// The input-path segmentations of every interface class (shadowing and allow-lists look at each).
         mutating func inputSegmentations(port: UInt16) -> [ChainSegmentation] {
-            evaluator.interfaceClasses(family).flatMap { interfaceClass in
+            classes().flatMap { interfaceClass, destinationClass in
                 interface = interfaceClass.name
+                destination = destinationClass.address
                 return segmentations(port: port).input
             }
         }
@@ -927,6 +1033,7 @@ enum SegmentationCache {
     struct Key: Hashable {
         var family: AddressFamily
         var interface: String
+        var destination: UInt128?
         var tableIndex: Int
         var chainIndex: Int
         var port: UInt16

@@ -33,6 +33,7 @@ extension FirewallEvaluator.Run {
         var afterDNAT: Bool
         var beforeConntrack: Bool
         var interface: String
+        var destination: UInt128?
     }
 
     /// One uncertain match of a compiled rule.
@@ -190,7 +191,7 @@ extension FirewallEvaluator.Run {
             steps += 1
             if steps > Self.maxWalkSteps { return ChainEnd(terminal: .unknown("too many rules walked"), rule: policy, path: []) }
             let key = WalkRuleKey(table: t, chain: frame.chain, rule: frame.next, port: port, afterDNAT: afterDNAT,
-                                  beforeConntrack: beforeConntrack, interface: interface)
+                                  beforeConntrack: beforeConntrack, interface: interface, destination: destination)
             guard walkMatches(key, hook: hook, address: address, walk: &walk) else { continue }
             let rule = chain.rules[frame.next]
             let reference = reference(rule, table: table, chain: chain)
