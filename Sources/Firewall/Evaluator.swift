@@ -50,6 +50,15 @@ public struct Outcome: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Some reading lets the packet in; an unmodelled target might too.
     public var possiblyAccepted: Bool { kind == .unknown || possible.contains(.accept) }
 
+    /// The outcome of a verdict every reading agrees on.
+    public static func definite(_ verdict: Verdict) -> Outcome {
+        switch verdict {
+        case .accept: Outcome(kind: .accept, possible: [verdict])
+        case .drop: Outcome(kind: .drop, possible: [verdict])
+        case .reject(let type): Outcome(kind: .reject, rejectWith: type, possible: [verdict])
+        }
+    }
+
     public var description: String {
         switch kind {
         case .accept: "accept"
@@ -393,6 +402,8 @@ extension FirewallEvaluator {
         var resolvedSets: [String: (AddressSet, Bool)] = [:]
         /// Rules compiled for concrete walks (`exactDecision`), by where they are and what they were compiled for.
         var walkRules: [WalkRuleKey: WalkRule?] = [:]
+        /// Rules the concrete walks of this question may still walk.
+        var walkStepsLeft = Run.maxWalkStepsPerRun
         static let maxEntries = 2_000_000
         static let maxDepth = 64
 
@@ -410,6 +421,11 @@ extension FirewallEvaluator {
         }
 
         var model: FirewallModel { evaluator.model }
+
+        /// What decides when no base chain is on the input path (the packet is accepted).
+        var noRule: RuleReference {
+            RuleReference(location: SourceLocation(file: model.files.first ?? ""), chain: "-", text: "no base chain on the input path")
+        }
 
         // MARK: port atoms
 
@@ -818,7 +834,6 @@ extension FirewallEvaluator {
         }
 
         func summarise(_ possibilities: [Possibility]) -> Decision {
-            let noRule = RuleReference(location: SourceLocation(file: model.files.first ?? ""), chain: "-", text: "no base chain on the input path")
             var verdicts: [Verdict] = []
             var hasUnknownTerminal = false
             for possibility in possibilities {
@@ -833,12 +848,7 @@ extension FirewallEvaluator {
             let uncertain = possibilities.flatMap(\.uncertain).reduce(into: [RuleReference]()) { if !$0.contains($1) { $0.append($1) } }
             if verdicts.count == 1 && !hasUnknownTerminal {
                 let verdict = verdicts[0]
-                let outcome: Outcome
-                switch verdict {
-                case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
-                case .drop: outcome = Outcome(kind: .drop, possible: [verdict])
-                case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
-                }
+                let outcome = Outcome.definite(verdict)
                 return Decision(outcome: outcome, decidedBy: certain.decidedBy ?? noRule, path: certain.path.filter { $0 != certain.decidedBy },
                                 uncertainBecause: [], dnat: certain.dnat, otherwise: nil)
             }
@@ -1005,13 +1015,7 @@ extension FirewallEvaluator {
                             let by = segmentation.entries[d]
                             let verdict: Verdict
                             if case .verdict(let v) = by.terminal { verdict = v } else { verdict = .drop }
-                            let outcome: Outcome
-                            switch verdict {
-                            case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
-                            case .drop: outcome = Outcome(kind: .drop, possible: [verdict])
-                            case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
-                            }
-                            let decision = Decision(outcome: by.terminal == .verdict(verdict) ? outcome : Outcome(kind: .unknown, possible: []),
+                            let decision = Decision(outcome: by.terminal == .verdict(verdict) ? .definite(verdict) : Outcome(kind: .unknown, possible: []),
                                                     decidedBy: by.rule, path: by.path, uncertainBecause: [], dnat: nil, otherwise: nil)
                             if let existing = result.firstIndex(where: { $0.rule == entry.rule && $0.sources == part && $0.shadowedBy == decision }) {
                                 result[existing].ports.formUnion(atom)

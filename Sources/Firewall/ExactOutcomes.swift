@@ -15,8 +15,9 @@ import OriginAuditCore
 /// - a rate limit answers afresh at each evaluation (each one takes a token), except a `recent
 ///   --rcheck`, which reads the list: the same rule answers the same until a `recent --set`,
 ///   `--update` or `--remove` changes the lists.
-/// Past `maxWalkVariables` uncertain matches on one probe's paths, or `maxWalkSteps` rules walked,
-/// the sweep's outcomes stay, and the decision says they are an upper bound.
+/// Past `maxWalkVariables` uncertain matches on one probe's paths, or `maxWalkSteps` rules walked
+/// (`maxWalkStepsPerRun` for all probes of one question), the sweep's outcomes stay, and the
+/// decision says they are an upper bound.
 extension FirewallEvaluator {
     /// Uncertain matches on one probe's paths whose combinations are all tried (2^12 worlds).
     public static let enumeratedUncertainMatches = 12
@@ -26,6 +27,8 @@ extension FirewallEvaluator.Run {
     static let maxWalkVariables = FirewallEvaluator.enumeratedUncertainMatches
     /// Rules walked per probe, over all its worlds.
     static let maxWalkSteps = 2_000_000
+    /// Rules walked per question (one family's partition), over all its probes.
+    static let maxWalkStepsPerRun = 20_000_000
 
     struct WalkRuleKey: Hashable {
         var table: Int, chain: Int, rule: Int
@@ -105,10 +108,12 @@ extension FirewallEvaluator.Run {
         var prefix: [Bool] = []
         var leaves: [WalkLeaf] = []
         var steps = 0
+        let limit = min(Self.maxWalkSteps, walkStepsLeft)
+        defer { walkStepsLeft -= steps }
         while true {
             var walk = Walk(prefix: prefix)
             let leaf = walkPipeline(address: address, port: port, walk: &walk, steps: &steps)
-            if walk.overBudget || steps > Self.maxWalkSteps {
+            if walk.overBudget || steps > limit {
                 var bounded = decision
                 bounded.outcomesAreUpperBound = true
                 return bounded
@@ -125,13 +130,7 @@ extension FirewallEvaluator.Run {
         if !open && verdicts.count == 1, let verdict = verdicts.first {
             // Every world agrees: certain, explained by the world in which no uncertain match holds.
             let leaf = leaves[0]
-            let outcome: Outcome
-            switch verdict {
-            case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
-            case .drop: outcome = Outcome(kind: .drop, possible: [verdict])
-            case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
-            }
-            return Decision(outcome: outcome, decidedBy: leaf.decidedBy, path: leaf.path.filter { $0 != leaf.decidedBy },
+            return Decision(outcome: .definite(verdict), decidedBy: leaf.decidedBy, path: leaf.path.filter { $0 != leaf.decidedBy },
                             uncertainBecause: [], dnat: leaf.dnat, otherwise: nil)
         }
         var exact = decision
@@ -166,7 +165,6 @@ extension FirewallEvaluator.Run {
                 }
             }
         }
-        let noRule = RuleReference(location: SourceLocation(file: model.files.first ?? ""), chain: "-", text: "no base chain on the input path")
         return WalkLeaf(terminal: .verdict(.accept), decidedBy: accepted ?? noRule, path: path, dnat: dnat)
     }
 
@@ -189,7 +187,7 @@ extension FirewallEvaluator.Run {
             }
             frames[frames.count - 1].next += 1
             steps += 1
-            if steps > Self.maxWalkSteps { return ChainEnd(terminal: .unknown("too many rules walked"), rule: policy, path: []) }
+            if steps > min(Self.maxWalkSteps, walkStepsLeft) { return ChainEnd(terminal: .unknown("too many rules walked"), rule: policy, path: []) }
             let key = WalkRuleKey(table: t, chain: frame.chain, rule: frame.next, port: port, afterDNAT: afterDNAT,
                                   beforeConntrack: beforeConntrack, interface: interface, destination: destination)
             guard walkMatches(key, hook: hook, address: address, walk: &walk) else { continue }

@@ -63,18 +63,7 @@ import TestSupport
     func hostAddressesMatchTheKernelsAddresses() throws {
         let namespace = "oa-addr-\(getpid() % 100_000)"
         defer { _ = try? TestTools.run("ip", ["netns", "del", namespace], timeout: 10) }
-        func must(_ arguments: [String]) throws {
-            let result = try TestTools.run(arguments[0], Array(arguments.dropFirst()), timeout: 10)
-            #expect(result.status == 0, "\(arguments.joined(separator: " ")): \(result.stderr)")
-        }
-        try must(["ip", "netns", "add", namespace])
-        try must(["ip", "-n", namespace, "link", "set", "lo", "up"])
-        for (device, addresses) in [("wan0", ["203.0.113.5/24", "2001:db8::5/64"]), ("lan0", ["198.18.0.1/24", "2001:db8:1::1/64"])] {
-            try must(["ip", "-n", namespace, "link", "add", device, "type", "veth", "peer", "name", device + "p"])
-            try must(["ip", "-n", namespace, "link", "set", device + "p", "up"])
-            try must(["ip", "-n", namespace, "link", "set", device, "up"])
-            for address in addresses { try must(["ip", "-n", namespace, "addr", "add", address, "dev", device] + (address.contains(":") ? ["nodad"] : [])) }
-        }
+        try makeNamespace(namespace, links: [("wan0", ["203.0.113.5/24", "2001:db8::5/64"]), ("lan0", ["198.18.0.1/24", "2001:db8:1::1/64"])])
         let fib = try TestTools.run("ip", ["netns", "exec", namespace, "cat", "/proc/net/fib_trie"], timeout: 10).stdout
         let inet6 = try TestTools.run("ip", ["netns", "exec", namespace, "cat", "/proc/net/if_inet6"], timeout: 10).stdout
         let kernel = try TestTools.run("ip", ["-n", namespace, "-j", "addr", "show"], timeout: 10).stdout
@@ -92,5 +81,23 @@ import TestSupport
         // The default route's interface: its IPv6 addresses (IPv4's fib_trie names no interface).
         let onWAN = LiveCollector.hostAddresses(fibTrie: fib, ifInet6: inet6, interfaces: ["wan0"])
         #expect(Set(onWAN) == Set(global["wan0"]! + global["lan0"]!.filter { $0.family == .ipv4 }))
+    }
+}
+
+/// Runs a command that must succeed (a test expectation otherwise).
+func mustRun(_ arguments: [String]) throws {
+    let result = try TestTools.run(arguments[0], Array(arguments.dropFirst()), timeout: 10)
+    #expect(result.status == 0, "\(arguments.joined(separator: " ")): \(result.stderr)")
+}
+
+/// A network namespace with veth links (both ends up inside it, so each has carrier) and addresses.
+func makeNamespace(_ namespace: String, links: [(device: String, addresses: [String])]) throws {
+    try mustRun(["ip", "netns", "add", namespace])
+    try mustRun(["ip", "-n", namespace, "link", "set", "lo", "up"])
+    for (device, addresses) in links {
+        try mustRun(["ip", "-n", namespace, "link", "add", device, "type", "veth", "peer", "name", device + "p"])
+        try mustRun(["ip", "-n", namespace, "link", "set", device + "p", "up"])
+        try mustRun(["ip", "-n", namespace, "link", "set", device, "up"])
+        for address in addresses { try mustRun(["ip", "-n", namespace, "addr", "add", address, "dev", device] + (address.contains(":") ? ["nodad"] : [])) }
     }
 }
