@@ -14,9 +14,9 @@ import TestSupport
 // into a fresh kernel lab whose public interface and LAN interface carry those names; real TCP
 // SYNs from CDN addresses (documentation ranges) and a non-CDN address arrive on the public side,
 // SYNs from LAN addresses on the LAN side, to the web ports. The same files go through the
-// auditor's loader and evaluator (what `originaudit firewall` and `scan` use), once told the
-// interface a probe arrives on (--public-interface) and once not told. Prints one line per ruleset
-// and the totals. Files the kernel's loaders refuse are "not loadable" and not counted.
+// auditor's loader and evaluator (what `originaudit firewall` and `scan` use): told the interface a
+// probe arrives on and the lab origin's addresses (--public-interface, --origin-address), told the
+// interface only, and told neither. Prints one line per ruleset and the totals. Files the kernel's loaders refuse are "not loadable" and not counted.
 
 let ports: [UInt16] = [80, 443, 8080, 8443]
 let outsider = "100.64.7.7"
@@ -59,18 +59,23 @@ let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
     return FileManager.default.fileExists(atPath: rootURL.appendingPathComponent($0).path, isDirectory: &isDirectory) && isDirectory.boolValue
 }.sorted()
 
-var told = Tally(), untold = Tally()
+/// How much the evaluator is told, as a user tells it: the interface, the origin's addresses.
+let modes: [(label: String, interface: Bool, addresses: Bool)] = [
+    ("with --public-interface and --origin-address", true, true), ("with --public-interface", true, false), ("without", false, false),
+]
+var totals = [Tally](repeating: Tally(), count: modes.count)
+let originAddresses = [KernelLab.originV4, KernelLab.originV6].compactMap { IPAddress($0) }
 var notLoadable: [(String, String)] = []
 var parserRefusals: [(String, String)] = []
 var loaded = 0
 
 func describe(_ decision: Decision) -> String {
     "\(decision.outcome) by \(decision.decidedBy.location.file):\(decision.decidedBy.location.line) \(decision.decidedBy.text)"
-        + (decision.byInterface.isEmpty ? "" : " per interface: " + decision.byInterface.map { "\($0.interface): \($0.outcome)" }.joined(separator: ", "))
+        + (decision.byInterface.isEmpty ? "" : " per class: " + decision.byInterface.map { "\($0.interface)\($0.destination.map { " to \($0)" } ?? ""): \($0.outcome)" }.joined(separator: ", "))
 }
 
 say(String(format: "%-22@ %-22@ %6@ │ %@ │ %@", "ruleset" as NSString, "interfaces" as NSString, "probes" as NSString,
-             "told the interface: certain/contradict/unc-ok/unc-miss" as NSString, "not told: certain/contradict/unc-ok/unc-miss" as NSString))
+             "told interface and address: certain/contradict/unc-ok/unc-miss" as NSString, "not told: certain/contradict/unc-ok/unc-miss" as NSString))
 for name in names {
     let folder = rootURL.appendingPathComponent(name)
     func read(_ file: String) -> String? { try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8) }
@@ -122,12 +127,13 @@ for name in names {
         let observed = try lab.probe(publicProbes) + (lanProbes.isEmpty ? [] : lab.probe(lanProbes, fromLAN: true))
         let probes = publicProbes.map { ($0.source, $0.port, publicName) } + lanProbes.map { ($0.source, $0.port, lanName) }
         guard observed.count == probes.count else { throw LabError("probe output \(observed)") }
-        var rowTold = Tally(), rowUntold = Tally()
+        var rows = [Tally](repeating: Tally(), count: modes.count)
         for ((source, port, arrival), seen) in zip(probes, observed) {
             guard let address = IPAddress(source) else { continue }
             let cell = AddressSet(family: address.family, cidrs: [CIDR(address: address, prefixLength: address.family.bits)])
-            for knows in [true, false] {
-                let evaluator = knows ? FirewallEvaluator(model: result.model, publicInterfaces: [arrival]) : FirewallEvaluator(model: result.model)
+            for (m, mode) in modes.enumerated() {
+                let evaluator = FirewallEvaluator(model: result.model, publicInterfaces: mode.interface ? [arrival] : [],
+                                                  originAddresses: mode.addresses ? originAddresses : [])
                 guard let decision = evaluator.evaluate(family: address.family, sources: cell, ports: PortSet(port...port)).first?.decision else { continue }
                 var tally = Tally(probes: 1)
                 let kind = decision.outcome.kind
@@ -140,17 +146,16 @@ for name in names {
                 case (false, true): tally.uncertainContains = 1; if kind == .rateLimited { tally.rateLimited = 1 }
                 case (false, false): tally.uncertainMissing = 1
                 }
-                if knows { rowTold = rowTold + tally } else { rowUntold = rowUntold + tally }
+                rows[m] = rows[m] + tally
                 if !agrees || (verbose && !isCertain) {
-                    say("  \(agrees ? "uncertain" : isCertain ? "CONTRADICTION" : "UNCERTAIN, TRUTH MISSING") \(name): \(source) on \(arrival) → tcp/\(port): kernel \(seen); evaluator (\(knows ? "told \(arrival)" : "not told")) \(describe(decision))")
+                    say("  \(agrees ? "uncertain" : isCertain ? "CONTRADICTION" : "UNCERTAIN, TRUTH MISSING") \(name): \(source) on \(arrival) → tcp/\(port): kernel \(seen); evaluator (\(mode.label)) \(describe(decision))")
                 }
             }
         }
-        told = told + rowTold
-        untold = untold + rowUntold
+        for m in modes.indices { totals[m] = totals[m] + rows[m] }
         func cells(_ t: Tally) -> String { "\(t.certain) (\(t.percentCertain)) / \(t.contradictions) / \(t.uncertainContains) / \(t.uncertainMissing)" }
-        say(String(format: "%-22@ %-22@ %6d │ %-54@ │ %@", name as NSString, "\(publicName)+\(lanName)" as NSString, rowTold.probes,
-                     cells(rowTold) as NSString, cells(rowUntold) as NSString))
+        say(String(format: "%-22@ %-22@ %6d │ %-54@ │ %@", name as NSString, "\(publicName)+\(lanName)" as NSString, rows[0].probes,
+                     cells(rows[0]) as NSString, cells(rows[modes.count - 1]) as NSString))
     } catch {
         notLoadable.append((name, "lab: \(error)"))
     }
@@ -162,7 +167,8 @@ for (name, message) in parserRefusals { say("our parser refuses what the kernel 
 say("")
 say("| | rulesets | probes | contradictions | uncertain, contains truth (of which rate limits) | uncertain, misses truth | certain | certain or named rate limit |")
 say("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for (label, t) in [("with --public-interface", told), ("without", untold)] {
+for (mode, t) in zip(modes, totals) {
+    let label = mode.label
     say("| \(label) | \(loaded) | \(t.probes) | \(t.contradictions) | \(t.uncertainContains) (\(t.rateLimited)) | \(t.uncertainMissing) | \(t.percentCertain) | \(t.percentDecided) |")
 }
 say("not loadable: \(notLoadable.count) rulesets")

@@ -30,6 +30,9 @@ public struct LiveCollector: Sendable {
         public var apacheVirtualHosts: [(port: UInt16, name: String)]?
         /// The interfaces of the IPv4 and IPv6 default routes (`/proc/net/route`, `/proc/net/ipv6_route`).
         public var defaultRouteInterfaces: [String] = []
+        /// The host's own addresses (`/proc/net/fib_trie`'s local IPv4 hosts, `/proc/net/if_inet6`'s
+        /// global IPv6 ones), on the default routes' interfaces when IPv6 says which; not loopback.
+        public var hostAddresses: [IPAddress] = []
     }
 
     /// A read-only dump command and where its output goes.
@@ -152,6 +155,10 @@ public struct LiveCollector: Sendable {
         collected.defaultRouteInterfaces = Self.defaultRouteInterfaces(
             ipv4: try? String(contentsOfFile: "/proc/net/route", encoding: .utf8),
             ipv6: try? String(contentsOfFile: "/proc/net/ipv6_route", encoding: .utf8))
+        collected.hostAddresses = Self.hostAddresses(
+            fibTrie: try? String(contentsOfFile: "/proc/net/fib_trie", encoding: .utf8),
+            ifInet6: try? String(contentsOfFile: "/proc/net/if_inet6", encoding: .utf8),
+            interfaces: collected.defaultRouteInterfaces)
         return collected
     }
 
@@ -179,6 +186,34 @@ public struct LiveCollector: Sendable {
             add(fields[9])
         }
         return names
+    }
+
+    /// The host's own unicast addresses: `/proc/net/fib_trie`'s `/32 host LOCAL` leaves (the line
+    /// before names the address), and `/proc/net/if_inet6`'s global-scope addresses (on
+    /// `interfaces` when given). Loopback, link-local and multicast addresses are left out.
+    static func hostAddresses(fibTrie: String?, ifInet6: String?, interfaces: [String]) -> [IPAddress] {
+        var addresses: [IPAddress] = []
+        func add(_ address: IPAddress) {
+            let text = address.description
+            let local = address.family == .ipv4 ? text.hasPrefix("127.") || text.hasPrefix("169.254.") : text == "::1" || text.hasPrefix("fe80:") || text.hasPrefix("ff")
+            if !local, !addresses.contains(address) { addresses.append(address) }
+        }
+        var previous: Substring = ""
+        for line in (fibTrie ?? "").split(separator: "\n") {
+            let trimmed = line.drop { $0 == " " || $0 == "|" || $0 == "-" || $0 == "+" }
+            if trimmed.hasPrefix("/32 host LOCAL"), let address = IPAddress(previous) { add(address) }
+            previous = trimmed.split(separator: " ").first ?? ""
+        }
+        for line in (ifInet6 ?? "").split(separator: "\n") {
+            // address ifindex prefixlen scope flags name; scope 00 = global.
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[0].count == 32, fields[3] == "00",
+                  interfaces.isEmpty || interfaces.contains(String(fields[5])) else { continue }
+            let hex = Array(fields[0])
+            let groups = stride(from: 0, to: 32, by: 4).map { String(hex[$0..<$0 + 4]) }
+            if let address = IPAddress(groups.joined(separator: ":")) { add(address) }
+        }
+        return addresses
     }
 
     /// The `(static)` modules of `apache2ctl -M` (" core_module (static)"); nil when the output

@@ -70,6 +70,8 @@ public enum LiveEvidence {
         var apacheStaticModules: [String]?
         var apacheVirtualHosts: [VirtualHost]?
         var defaultRouteInterfaces: [String]
+        /// Absent from collections saved before it was kept.
+        var hostAddresses: [String]?
         var files: [SavedFile]
     }
 
@@ -84,6 +86,7 @@ public enum LiveEvidence {
         public var tlsMode: TLSMode?
         public var hostnames: [String] = []
         public var publicInterfaces: [String] = []
+        public var originAddresses: [IPAddress] = []
         public var expiryWarningDays: Double?
         public var defines: [String] = []
         public var caFiles: [String] = []
@@ -185,7 +188,7 @@ public enum LiveEvidence {
             },
             apacheStaticModules: collected.apacheStaticModules,
             apacheVirtualHosts: collected.apacheVirtualHosts?.map { .init(port: $0.port, name: $0.name) },
-            defaultRouteInterfaces: collected.defaultRouteInterfaces, files: files)
+            defaultRouteInterfaces: collected.defaultRouteInterfaces, hostAddresses: collected.hostAddresses.map(\.description), files: files)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try writer.write([folder, manifestName], Array(try encoder.encode(manifest)) + [0x0A])
@@ -210,6 +213,7 @@ public enum LiveEvidence {
         if let mode = settings.tlsMode { lines.append("tlsMode: \(mode.rawValue)") }
         if !settings.hostnames.isEmpty { lines.append("hostnames: \(list(settings.hostnames))") }
         if !settings.publicInterfaces.isEmpty { lines.append("publicInterfaces: \(list(settings.publicInterfaces))") }
+        if !settings.originAddresses.isEmpty { lines.append("originAddresses: \(list(settings.originAddresses.map(\.description)))") }
         if let days = settings.expiryWarningDays { lines.append("expiryWarningDays: \(days)") }
         if !settings.defines.isEmpty { lines.append("defines: \(list(settings.defines))") }
         if !settings.caFiles.isEmpty { lines.append("caFiles: \(list(settings.caFiles))") }
@@ -279,6 +283,7 @@ public enum LiveEvidence {
         collected.apacheStaticModules = manifest.apacheStaticModules
         collected.apacheVirtualHosts = manifest.apacheVirtualHosts?.map { ($0.port, $0.name) }
         collected.defaultRouteInterfaces = manifest.defaultRouteInterfaces
+        collected.hostAddresses = (manifest.hostAddresses ?? []).compactMap { IPAddress($0) }
         let summary = "saved live collection: \(directory) holds what scan --live saw on \(manifest.host) at \(manifest.collectedAt) (\(manifest.tool["name"] ?? "?") \(manifest.tool["version"] ?? "?")); its manifest's inputs are read, not every file in it"
         return (collected, summary)
     }

@@ -11,6 +11,8 @@ public struct ProfileOptions: Sendable {
     public var expiryWarningDays: Double?
     /// `--public-interface` (repeatable).
     public var publicInterfaces: [String] = []
+    /// `--origin-address` (repeatable).
+    public var originAddresses: [String] = []
 
     public init(cdn: String? = nil, cdnRangesFile: String? = nil, tlsMode: TLSMode? = nil, hostnames: [String] = [],
                 at: String? = nil, expiryWarningDays: Double? = nil) {
@@ -84,6 +86,12 @@ public enum ProfileBuilder {
             throw UsageError("--public-interface '\(name)' is not an interface name (up to 15 characters, no '/' or spaces; a trailing + or * matches every name it begins)")
         }
         profile.publicInterfaces = options.publicInterfaces.isEmpty ? config.publicInterfaces : options.publicInterfaces
+        var addresses: [IPAddress] = []
+        for text in options.originAddresses {
+            guard let address = IPAddress(text) else { throw UsageError("--origin-address '\(text)' is not an IPv4 or IPv6 address") }
+            addresses.append(address)
+        }
+        profile.originAddresses = addresses.isEmpty ? config.originAddresses : addresses
         return profile
     }
 }

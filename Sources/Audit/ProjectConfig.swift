@@ -50,6 +50,8 @@ public struct ProjectConfig: Sendable {
     public var hostnames: [String] = []
     /// `publicInterfaces:` — the interfaces the CDN's traffic arrives on (`eth0`, `eth+`).
     public var publicInterfaces: [String] = []
+    /// `originAddresses:` — the origin's own addresses the CDN connects to.
+    public var originAddresses: [IPAddress] = []
     public var at: String?
     public var expiryWarningDays: Double?
     public var root: String?
@@ -126,6 +128,13 @@ public struct ProjectConfig: Sendable {
                     continue
                 }
                 config.publicInterfaces = names
+            case "originAddresses", "origin-addresses", "originAddress", "origin-address":
+                let addresses = strings(value)?.map { IPAddress($0) }
+                guard let addresses, !addresses.contains(nil) else {
+                    problem("originAddresses must be a list of the origin's IPv4 or IPv6 addresses", value)
+                    continue
+                }
+                config.originAddresses = addresses.compactMap { $0 }
             case "at": config.at = value.string
             case "expiryWarningDays": config.expiryWarningDays = value.string.flatMap(Double.init)
             case "root": config.root = value.string

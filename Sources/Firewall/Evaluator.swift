@@ -50,6 +50,15 @@ public struct Outcome: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Some reading lets the packet in; an unmodelled target might too.
     public var possiblyAccepted: Bool { kind == .unknown || possible.contains(.accept) }
 
+    /// The outcome of a verdict every reading agrees on.
+    public static func definite(_ verdict: Verdict) -> Outcome {
+        switch verdict {
+        case .accept: Outcome(kind: .accept, possible: [verdict])
+        case .drop: Outcome(kind: .drop, possible: [verdict])
+        case .reject(let type): Outcome(kind: .reject, rejectWith: type, possible: [verdict])
+        }
+    }
+
     public var description: String {
         switch kind {
         case .accept: "accept"
@@ -77,14 +86,28 @@ public struct Decision: Hashable, Sendable, Codable {
     /// When the public interface is not known and the interfaces the rules distinguish get
     /// different outcomes: the outcome on each (the decision is then `unknown`, their union).
     public var byInterface: [InterfaceDecision] = []
+    /// The probe met more uncertain matches than are tried in every combination: `outcome.possible`
+    /// holds every outcome the kernel may give, and possibly some no combination gives.
+    public var outcomesAreUpperBound = false
 }
 
-/// The outcome for SYNs arriving on one class of interfaces (DESIGN.md §3, interfaces).
+/// The outcome for SYNs arriving on one class of interfaces, to one class of the origin's
+/// possible addresses (DESIGN.md §3, interfaces and destinations).
 public struct InterfaceDecision: Hashable, Sendable, Codable {
     /// `enp1s0`, `wan* (other than those named)`, `any other interface`.
     public var interface: String
+    /// `203.0.113.5`, `other addresses`; nil when the destination makes no difference.
+    public var destination: String? = nil
     public var outcome: Outcome
     public var decidedBy: RuleReference
+}
+
+/// Addresses of the origin that behave alike in every `-d` / `ip daddr` rule of the input path:
+/// one representative, and how reports call them.
+public struct DestinationClass: Hashable, Sendable {
+    /// nil: not known and not told apart (such rules stay uncertain).
+    public var address: UInt128?
+    public var label: String
 }
 
 /// Interfaces that behave alike in every rule: one representative name, and how reports call them.
@@ -122,25 +145,32 @@ public struct FirewallEvaluator: Sendable {
     /// `veth*`, …) may be it, and where the rules tell such interfaces apart the outcome is
     /// computed for each class of them (`Decision.byInterface`), never assumed.
     public var publicInterfaces: [String]
+    /// The origin's own addresses the CDN connects to (`--origin-address`, live mode's). Empty:
+    /// not known; then where `-d`/`ip daddr` rules of the input path tell addresses apart, the
+    /// outcome is computed for each class of them (`Decision.byInterface`), never assumed.
+    public var originAddresses: [IPAddress]
 
     /// Base chains already flattened and swept, shared by every question asked of this
     /// evaluator (and of its copies): several rules evaluate the same chains at the same ports.
     let segmentationCache = ComputeOnce<SegmentationCache.Key, ChainSegmentation>()
-    /// Each family's interface classes and port cuts, found once: each walks every rule.
+    /// Each family's interface classes, port cuts and destination classes, found once: each
+    /// walks every rule, and every question asks for them.
     let interfaceClassCache = ComputeOnce<[String], [InterfaceClass]>()
     let portCutCache = ComputeOnce<AddressFamily, Set<UInt16>>()
+    let destinationClassCache = ComputeOnce<AddressFamily, [DestinationClass]>()
 
     /// Source ports of probes: Linux's default ephemeral range (the CDN's stack is Linux too).
     static let ephemeralPorts = PortSet(32768...60999)
 
-    public init(model: FirewallModel, publicInterfaces: [String] = []) {
+    public init(model: FirewallModel, publicInterfaces: [String] = [], originAddresses: [IPAddress] = []) {
         self.model = model
         self.publicInterfaces = publicInterfaces.map(FirewallEvaluator.pattern)
+        self.originAddresses = originAddresses
     }
 
     /// Probes arriving on exactly one interface (`nil`: not known).
-    public init(model: FirewallModel, inInterface: String?) {
-        self.init(model: model, publicInterfaces: inInterface.map { [$0] } ?? [])
+    public init(model: FirewallModel, inInterface: String?, originAddresses: [IPAddress] = []) {
+        self.init(model: model, publicInterfaces: inInterface.map { [$0] } ?? [], originAddresses: originAddresses)
     }
 
     /// A name pattern in iptables' spelling: nft's `wan*` is `wan+`.
@@ -194,6 +224,77 @@ public struct FirewallEvaluator: Sendable {
         return classes
     }
 
+    /// Destination sets that may or may not hold the origin's address: the ordinary part of every
+    /// literal `-d` / `ip daddr` set of the family's rules that neither holds no ordinary address
+    /// nor all of them.
+    func destinationSets(_ family: AddressFamily) -> [AddressSet] {
+        let special = AddressSet(family: family, cidrs: Run.specialDestinations)
+        var sets: Set<AddressSet> = []
+        for table in model.tables where table.family.applies(to: family) {
+            for chain in table.chains {
+                for rule in chain.rules {
+                    for match in rule.matches {
+                        guard case .address(.destination, .literal(let literal), _) = match else { continue }
+                        let ordinary = literal[family].subtracting(special)
+                        if !ordinary.isEmpty && !ordinary.union(special).isAll { sets.insert(ordinary) }
+                    }
+                }
+            }
+        }
+        return sets.sorted { ($0.intervals.ranges.first?.lowerBound ?? 0) < ($1.intervals.ranges.first?.lowerBound ?? 0) }
+    }
+
+    /// Most classes of destinations computed separately; past it such rules stay uncertain.
+    static let maxDestinationClasses = 8
+
+    /// The classes of the origin's possible addresses that the family's `-d` rules tell apart:
+    /// the given origin addresses, or else every region of addresses those rules cut the space
+    /// into. One class (possibly "not known") when the rules do not depend on it.
+    public func destinationClasses(_ family: AddressFamily) -> [DestinationClass] {
+        destinationClassCache.value(family) { computeDestinationClasses(family) }
+    }
+
+    func computeDestinationClasses(_ family: AddressFamily) -> [DestinationClass] {
+        let sets = destinationSets(family)
+        func signature(_ address: UInt128) -> [Bool] { sets.map { $0.intervals.contains(address) } }
+        let given = originAddresses.filter { $0.family == family }
+        if !given.isEmpty {
+            var seen: Set<[Bool]> = []
+            let classes = given.filter { seen.insert(signature($0.value)).inserted }.map { DestinationClass(address: $0.value, label: $0.description) }
+            return classes
+        }
+        guard !sets.isEmpty else { return [DestinationClass(address: nil, label: "any address")] }
+        let special = AddressSet(family: family, cidrs: Run.specialDestinations)
+        // Elementary regions between every boundary of the sets.
+        var cuts: Set<UInt128> = [0]
+        for set in sets + [special] {
+            for range in set.intervals.ranges {
+                cuts.insert(range.lowerBound)
+                if range.upperBound < family.maxValue { cuts.insert(range.upperBound + 1) }
+            }
+        }
+        let starts = cuts.sorted()
+        var regions: [[Bool]: [ClosedRange<UInt128>]] = [:]
+        var order: [[Bool]] = []
+        for (i, start) in starts.enumerated() {
+            let end = i + 1 < starts.count ? starts[i + 1] - 1 : family.maxValue
+            if special.intervals.contains(start) { continue }
+            let key = signature(start)
+            if regions[key] == nil { order.append(key) }
+            regions[key, default: []].append(start...end)
+        }
+        guard order.count <= FirewallEvaluator.maxDestinationClasses else { return [DestinationClass(address: nil, label: "any address")] }
+        // The regions the rules name first, then every other address.
+        return (order.filter { $0.contains(true) } + order.filter { !$0.contains(true) }).map { key in
+            let addresses = AddressSet(family: family, ranges: regions[key]!)
+            let first = addresses.intervals.ranges[0]
+            let label = !key.contains(true) ? "other addresses"
+                : addresses.intervals.ranges.count == 1 && first.lowerBound == first.upperBound
+                ? IPAddress(family: family, value: first.lowerBound).description : addresses.summary(limit: 4)
+            return DestinationClass(address: first.lowerBound, label: label)
+        }
+    }
+
     /// The partition of `sources` × `ports` (both families) by outcome.
     public func evaluate(sources: DualStackSet, ports: PortSet) -> [OutcomePart] {
         AddressFamily.allCases.flatMap { family in
@@ -219,7 +320,7 @@ public struct FirewallEvaluator: Sendable {
 
     /// One decision from the decisions of every interface class: theirs when they agree on the
     /// outcome; otherwise `unknown` with the union of their possible verdicts and each class's outcome.
-    static func combine(_ decisions: [Decision], _ classes: [InterfaceClass]) -> Decision {
+    static func combine(_ decisions: [Decision], _ classes: [(interface: InterfaceClass, destination: DestinationClass)]) -> Decision {
         guard let first = decisions.first, decisions.contains(where: { $0.outcome != first.outcome }) else { return decisions[0] }
         // An outcome that may be anything (an unmodelled target) makes the union anything.
         let open = decisions.contains { $0.outcome.kind == .unknown && $0.outcome.possible.isEmpty }
@@ -228,9 +329,14 @@ public struct FirewallEvaluator: Sendable {
         for decision in decisions {
             for reference in decision.uncertainBecause where !uncertain.contains(reference) { uncertain.append(reference) }
         }
-        return Decision(outcome: Outcome(kind: .unknown, possible: possible), decidedBy: first.decidedBy, path: [],
-                        uncertainBecause: uncertain, dnat: decisions.compactMap(\.dnat).first, otherwise: nil,
-                        byInterface: zip(classes, decisions).map { InterfaceDecision(interface: $0.label, outcome: $1.outcome, decidedBy: $1.decidedBy) })
+        var combined = Decision(outcome: Outcome(kind: .unknown, possible: possible), decidedBy: first.decidedBy, path: [],
+                                uncertainBecause: uncertain, dnat: decisions.compactMap(\.dnat).first, otherwise: nil,
+                                byInterface: zip(classes, decisions).map {
+                                    InterfaceDecision(interface: $0.interface.label, destination: $0.destination.address == nil ? nil : $0.destination.label,
+                                                      outcome: $1.outcome, decidedBy: $1.decidedBy)
+                                })
+        combined.outcomesAreUpperBound = decisions.contains { $0.outcomesAreUpperBound }
+        return combined
     }
 
     /// Base chains on the input path of a family, in the order the kernel runs them.
@@ -298,7 +404,13 @@ extension FirewallEvaluator {
         let family: AddressFamily
         /// The interface the probe arrives on: a representative of one interface class.
         var interface: String
+        /// The origin's address the probe goes to: a representative of one destination class (nil: not known).
+        var destination: UInt128?
         var resolvedSets: [String: (AddressSet, Bool)] = [:]
+        /// Rules compiled for concrete walks (`exactDecision`), by where they are and what they were compiled for.
+        var walkRules: [WalkRuleKey: WalkRule?] = [:]
+        /// Rules the concrete walks of this question may still walk.
+        var walkStepsLeft = Run.maxWalkStepsPerRun
         static let maxEntries = 2_000_000
         static let maxDepth = 64
 
@@ -306,9 +418,21 @@ extension FirewallEvaluator {
             self.evaluator = evaluator
             self.family = family
             self.interface = interface ?? evaluator.interfaceClasses(family)[0].name
+            self.destination = evaluator.destinationClasses(family)[0].address
+        }
+
+        /// Every (interface class, destination class) pair the family's rules tell apart.
+        func classes() -> [(interface: InterfaceClass, destination: DestinationClass)] {
+            let destinations = evaluator.destinationClasses(family)
+            return evaluator.interfaceClasses(family).flatMap { interfaceClass in destinations.map { (interfaceClass, $0) } }
         }
 
         var model: FirewallModel { evaluator.model }
+
+        /// What decides when no base chain is on the input path (the packet is accepted).
+        var noRule: RuleReference {
+            RuleReference(location: SourceLocation(file: model.files.first ?? ""), chain: "-", text: "no base chain on the input path")
+        }
 
         // MARK: port atoms
 
@@ -411,6 +535,76 @@ extension FirewallEvaluator {
 
         static let specialDestinations: [CIDR] = ["127.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32", "::1/128", "ff00::/8"].compactMap { CIDR($0) }
 
+        /// What one match of a rule says about the probe.
+        enum MatchResult {
+            /// Never holds for the probe.
+            case never
+            /// Holds for these sources (all of them: the match does not depend on the source).
+            case sources(AddressSet)
+            /// May or may not hold, for every source: how surely (rate limit or unknown).
+            case uncertain(Certainty)
+        }
+
+        /// One match for the probe (TCP SYN, state NEW, to `port`).
+        mutating func evaluate(_ match: Match, table: FirewallTable, hook: Hook, port: UInt16, afterDNAT: Bool,
+                               beforeConntrack: Bool) -> MatchResult {
+            let all = MatchResult.sources(AddressSet.all(family))
+            func holds(_ value: Bool) -> MatchResult { value ? all : .never }
+            switch match {
+            case .address(let direction, let spec, let negated):
+                var set: AddressSet
+                var known = true
+                switch spec {
+                case .literal(let literal): set = literal[family]
+                case .named(let name): (set, known) = resolve(name, table: table, port: port)
+                }
+                if !known { return .uncertain(.unknown) }
+                if direction == .source { return .sources(negated ? set.complement() : set) }
+                if !afterDNAT, let destination { return holds(set.intervals.contains(destination) != negated) }
+                // On the input path the destination is the origin's own address, which the rules do
+                // not say: a set holding no ordinary unicast address never matches, one holding all of
+                // them always does, any other may or may not hold the address the CDN connects to (a
+                // real host's `-d 198.51.100.7 -j ACCEPT` names its address, which may not be the one
+                // the CDN uses). After DNAT the destination is the translation's target, which the
+                // forward rules name (Docker's `-d 172.17.0.2/32`): any ordinary address is taken for it.
+                // (When the origin's address is known, or its class is being evaluated, the set decides, above.)
+                let special = AddressSet(family: family, cidrs: Run.specialDestinations)
+                let ordinary = set.subtracting(special)
+                if ordinary.isEmpty { return holds(negated) }
+                if afterDNAT || ordinary.union(special).isAll { return holds(!negated) }
+                return .uncertain(.unknown)
+            case .proto(let numbers, let negated):
+                return holds(numbers.contains(6) != negated)
+            case .port(.destination, let set, let negated):
+                return holds(set.contains(port) != negated)
+            case .port(.source, let set, let negated):
+                let ephemeral = FirewallEvaluator.ephemeralPorts
+                if set.isSuperset(of: ephemeral) { return holds(!negated) }
+                if set.isDisjoint(with: ephemeral) { return holds(negated) }
+                return .uncertain(.unknown)
+            case .interface(let input, let names, let negated):
+                // No output interface on the input path; after DNAT, the container's bridge.
+                let matches = input ? inputInterfaceMatches(names) : afterDNAT && hook == .forward
+                return holds(matches != negated)
+            case .connectionState(let states, let negated):
+                let matches = beforeConntrack ? states.contains("invalid") : states.contains("new") || (afterDNAT && states.contains("dnat"))
+                return holds(matches != negated)
+            case .addressType(let direction, let types, let negated):
+                let matches = direction == .destination ? !types.isDisjoint(with: ["LOCAL", "UNICAST"]) : types.contains("UNICAST")
+                return holds(matches != negated)
+            case .family(let required):
+                return holds(required == family)
+            case .rateLimit:
+                return .uncertain(.rateLimited)
+            case .never:
+                return .never
+            case .always:
+                return all
+            case .unknown:
+                return .uncertain(.unknown)
+            }
+        }
+
         /// The sources a rule matches for the probe (TCP SYN, state NEW, to `port`), and how surely.
         /// nil: the rule never matches the probe.
         mutating func compile(_ rule: FirewallRule, table: FirewallTable, hook: Hook, port: UInt16, afterDNAT: Bool,
@@ -418,66 +612,13 @@ extension FirewallEvaluator {
             var sources = AddressSet.all(family)
             var certainty = Certainty.always
             for match in rule.matches {
-                switch match {
-                case .address(let direction, let spec, let negated):
-                    var set: AddressSet
-                    var known = true
-                    switch spec {
-                    case .literal(let literal): set = literal[family]
-                    case .named(let name): (set, known) = resolve(name, table: table, port: port)
-                    }
-                    if direction == .source {
-                        if !known { certainty = max(certainty, .unknown); continue }
-                        sources.formIntersection(negated ? set.complement() : set)
-                        if sources.isEmpty { return nil }
-                    } else {
-                        // On the input path the destination is the origin's own address, which the rules do
-                        // not say: a set holding no ordinary unicast address never matches, one holding all of
-                        // them always does, any other may or may not hold the address the CDN connects to (a
-                        // real host's `-d 198.51.100.7 -j ACCEPT` names its address, which may not be the one
-                        // the CDN uses). After DNAT the destination is the translation's target, which the
-                        // forward rules name (Docker's `-d 172.17.0.2/32`): any ordinary address is taken for it.
-                        if !known { certainty = max(certainty, .unknown); continue }
-                        let special = AddressSet(family: family, cidrs: Run.specialDestinations)
-                        let ordinary = set.subtracting(special)
-                        if ordinary.isEmpty { if !negated { return nil } }
-                        else if afterDNAT || ordinary.union(special).isAll { if negated { return nil } }
-                        else { certainty = max(certainty, .unknown) }
-                    }
-                case .proto(let numbers, let negated):
-                    if numbers.contains(6) == negated { return nil }
-                case .port(.destination, let set, let negated):
-                    if set.contains(port) == negated { return nil }
-                case .port(.source, let set, let negated):
-                    let ephemeral = FirewallEvaluator.ephemeralPorts
-                    if set.isSuperset(of: ephemeral) { if negated { return nil } }
-                    else if set.isDisjoint(with: ephemeral) { if !negated { return nil } }
-                    else { certainty = max(certainty, .unknown) }
-                case .interface(let input, let names, let negated):
-                    let matches: Bool
-                    if input {
-                        matches = inputInterfaceMatches(names)
-                    } else {
-                        // No output interface on the input path; after DNAT, the container's bridge.
-                        matches = afterDNAT && hook == .forward
-                    }
-                    if matches == negated { return nil }
-                case .connectionState(let states, let negated):
-                    let matches = beforeConntrack ? states.contains("invalid") : states.contains("new") || (afterDNAT && states.contains("dnat"))
-                    if matches == negated { return nil }
-                case .addressType(let direction, let types, let negated):
-                    let matches = direction == .destination ? !types.isDisjoint(with: ["LOCAL", "UNICAST"]) : types.contains("UNICAST")
-                    if matches == negated { return nil }
-                case .family(let required):
-                    if required != family { return nil }
-                case .rateLimit:
-                    certainty = max(certainty, .rateLimited)
-                case .never:
-                    return nil
-                case .always:
-                    continue
-                case .unknown:
-                    certainty = max(certainty, .unknown)
+                switch evaluate(match, table: table, hook: hook, port: port, afterDNAT: afterDNAT, beforeConntrack: beforeConntrack) {
+                case .never: return nil
+                case .uncertain(let how): certainty = max(certainty, how)
+                case .sources(let set):
+                    if set.isAll { continue }
+                    sources.formIntersection(set)
+                    if sources.isEmpty { return nil }
                 }
             }
             return (sources, certainty)
@@ -706,7 +847,6 @@ extension FirewallEvaluator {
         }
 
         func summarise(_ possibilities: [Possibility]) -> Decision {
-            let noRule = RuleReference(location: SourceLocation(file: model.files.first ?? ""), chain: "-", text: "no base chain on the input path")
             var verdicts: [Verdict] = []
             var hasUnknownTerminal = false
             for possibility in possibilities {
@@ -721,12 +861,7 @@ extension FirewallEvaluator {
             let uncertain = possibilities.flatMap(\.uncertain).reduce(into: [RuleReference]()) { if !$0.contains($1) { $0.append($1) } }
             if verdicts.count == 1 && !hasUnknownTerminal {
                 let verdict = verdicts[0]
-                let outcome: Outcome
-                switch verdict {
-                case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
-                case .drop: outcome = Outcome(kind: .drop, possible: [verdict])
-                case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
-                }
+                let outcome = Outcome.definite(verdict)
                 return Decision(outcome: outcome, decidedBy: certain.decidedBy ?? noRule, path: certain.path.filter { $0 != certain.decidedBy },
                                 uncertainBecause: [], dnat: certain.dnat, otherwise: nil)
             }
@@ -743,8 +878,8 @@ extension FirewallEvaluator {
         /// One base chain flattened and swept for the probe (the current interface class), computed
         /// once per evaluator: what it gives depends on nothing else.
         mutating func segmentation(tableIndex: Int, chainIndex: Int, port: UInt16, afterDNAT: Bool) -> ChainSegmentation {
-            let key = SegmentationCache.Key(family: family, interface: interface, tableIndex: tableIndex, chainIndex: chainIndex,
-                                            port: port, afterDNAT: afterDNAT)
+            let key = SegmentationCache.Key(family: family, interface: interface, destination: destination, tableIndex: tableIndex,
+                                            chainIndex: chainIndex, port: port, afterDNAT: afterDNAT)
             return evaluator.segmentationCache.value(key) {
                 sweep(flatten(tableIndex: tableIndex, chainIndex: chainIndex, port: port, afterDNAT: afterDNAT))
             }
@@ -767,13 +902,14 @@ extension FirewallEvaluator {
         mutating func partition(sources: AddressSet, ports: PortSet) -> [OutcomePart] {
             var parts: [OutcomePart] = []
             var index: [Decision: [Int]] = [:]
-            let classes = evaluator.interfaceClasses(family)
+            let classes = classes()
             for atom in portAtoms(ports) {
                 let port = atom.ranges[0].lowerBound
                 // One set of segmentations per interface class, walked together.
                 var stages: [(pre: [ChainSegmentation], input: [ChainSegmentation], forward: [ChainSegmentation])] = []
-                for interfaceClass in classes {
+                for (interfaceClass, destinationClass) in classes {
                     interface = interfaceClass.name
+                    destination = destinationClass.address
                     stages.append(segmentations(port: port))
                 }
                 let all = stages.flatMap { $0.pre + $0.input + $0.forward }
@@ -804,9 +940,17 @@ extension FirewallEvaluator {
                                 defer { offset += list.count }
                                 return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
                             }
-                            let perClass = stages.map { stage in
+                            var perClass: [Decision] = []
+                            for (stage, (interfaceClass, destinationClass)) in zip(stages, classes) {
                                 let preStages = take(stage.pre), inputStages = take(stage.input), forwardStages = take(stage.forward)
-                                return compose(pre: preStages, input: inputStages, forward: forwardStages)
+                                var decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
+                                if decision.outcome.kind == .unknown || decision.outcome.kind == .rateLimited {
+                                    // Uncertain: the exact union over the worlds of the matches this probe meets.
+                                    interface = interfaceClass.name
+                                    destination = destinationClass.address
+                                    decision = exactDecision(decision, address: low, port: port)
+                                }
+                                perClass.append(decision)
                             }
                             let decision = FirewallEvaluator.combine(perClass, classes)
                             if let existing = decisionIds[decision] { decisionId = existing } else {
@@ -837,8 +981,9 @@ extension FirewallEvaluator {
 
         /// The input-path segmentations of every interface class (shadowing and allow-lists look at each).
         mutating func inputSegmentations(port: UInt16) -> [ChainSegmentation] {
-            evaluator.interfaceClasses(family).flatMap { interfaceClass in
+            classes().flatMap { interfaceClass, destinationClass in
                 interface = interfaceClass.name
+                destination = destinationClass.address
                 return segmentations(port: port).input
             }
         }
@@ -883,13 +1028,7 @@ extension FirewallEvaluator {
                             let by = segmentation.entries[d]
                             let verdict: Verdict
                             if case .verdict(let v) = by.terminal { verdict = v } else { verdict = .drop }
-                            let outcome: Outcome
-                            switch verdict {
-                            case .reject(let type): outcome = Outcome(kind: .reject, rejectWith: type, possible: [verdict])
-                            case .drop: outcome = Outcome(kind: .drop, possible: [verdict])
-                            case .accept: outcome = Outcome(kind: .accept, possible: [verdict])
-                            }
-                            let decision = Decision(outcome: by.terminal == .verdict(verdict) ? outcome : Outcome(kind: .unknown, possible: []),
+                            let decision = Decision(outcome: by.terminal == .verdict(verdict) ? .definite(verdict) : Outcome(kind: .unknown, possible: []),
                                                     decidedBy: by.rule, path: by.path, uncertainBecause: [], dnat: nil, otherwise: nil)
                             if let existing = result.firstIndex(where: { $0.rule == entry.rule && $0.sources == part && $0.shadowedBy == decision }) {
                                 result[existing].ports.formUnion(atom)
@@ -911,6 +1050,7 @@ enum SegmentationCache {
     struct Key: Hashable {
         var family: AddressFamily
         var interface: String
+        var destination: UInt128?
         var tableIndex: Int
         var chainIndex: Int
         var port: UInt16

@@ -49,8 +49,8 @@ public struct ReachabilityMatrix: Sendable, Encodable {
     public var unfilteredFamilies: [AddressFamily]
 
     /// Evaluates the model for the CDN's ranges on `ports` (e.g. `profile.cdn.allPorts`).
-    public static func compute(model: FirewallModel, cdn: CDNProfile, ports: PortSet, publicInterfaces: [String] = []) -> ReachabilityMatrix {
-        let evaluator = FirewallEvaluator(model: model, publicInterfaces: publicInterfaces)
+    public static func compute(model: FirewallModel, cdn: CDNProfile, ports: PortSet, publicInterfaces: [String] = [], originAddresses: [IPAddress] = []) -> ReachabilityMatrix {
+        let evaluator = FirewallEvaluator(model: model, publicInterfaces: publicInterfaces, originAddresses: originAddresses)
         var cells: [Cell] = []
         var totals: [Total] = []
         // A family without a ruleset is reported as not analysed, not as a column of accepts.

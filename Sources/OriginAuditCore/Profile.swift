@@ -23,6 +23,9 @@ public struct Profile: Sendable {
     /// The interfaces the CDN's traffic arrives on (`eth0`, `eth+`, `wan*`): given, or in live mode
     /// those of the default routes. Empty: not known (the firewall is judged per interface class).
     public var publicInterfaces: [String] = []
+    /// The origin's own addresses the CDN connects to: given, or in live mode the host's. Empty:
+    /// not known (the firewall's `-d` rules are judged per class of addresses they tell apart).
+    public var originAddresses: [IPAddress] = []
 
     public init(cdn: CDNProfile, tlsMode: TLSMode = .full, hostnames: [String] = [], at: Date, expiryWindow: TimeInterval = 30 * 86_400) {
         self.cdn = cdn

@@ -40,7 +40,7 @@ struct FirewallCommand: AsyncParsableCommand {
         } else {
             checked = HTMLPage.plannedPorts(prepared)
         }
-        let matrix = ReachabilityMatrix.compute(model: model.firewall, cdn: prepared.profile.cdn, ports: checked, publicInterfaces: prepared.profile.publicInterfaces)
+        let matrix = ReachabilityMatrix.compute(model: model.firewall, cdn: prepared.profile.cdn, ports: checked, publicInterfaces: prepared.profile.publicInterfaces, originAddresses: prepared.profile.originAddresses)
         var text: String
         if json || format == .json {
             let encoder = JSONEncoder()

@@ -17,7 +17,7 @@ enum HTMLPage {
         let model = prepared.loaded.model
         guard !model.firewall.families.isEmpty, !ports.isEmpty else { return nil }
         return ReachabilityMatrix.compute(model: model.firewall, cdn: prepared.profile.cdn, ports: ports,
-                                          publicInterfaces: prepared.profile.publicInterfaces)
+                                          publicInterfaces: prepared.profile.publicInterfaces, originAddresses: prepared.profile.originAddresses)
     }
 
     /// The whole report: verdicts, matrix, findings, notes.

@@ -61,9 +61,13 @@ struct ProfileArguments: ParsableArguments {
     @Option(name: .customLong("public-interface"), help: ArgumentHelp("An interface the CDN's traffic arrives on (repeatable; wildcards as iptables/nft write them: eth+, wan*). Default: live mode uses the default routes' interfaces; otherwise a firewall verdict that depends on the interface is given for each interface the rules tell apart.", valueName: "name"))
     var publicInterfaces: [String] = []
 
+    @Option(name: .customLong("origin-address"), help: ArgumentHelp("An address of this origin the CDN connects to (repeatable; IPv4 or IPv6). It decides firewall rules on destination addresses (-d, ip daddr). Default: live mode uses the host's own addresses; otherwise a verdict that depends on the address is given for each address class the rules tell apart.", valueName: "address"))
+    var originAddresses: [String] = []
+
     var options: ProfileOptions {
         var options = ProfileOptions(cdn: cdn, cdnRangesFile: cdnRanges, tlsMode: tlsMode, hostnames: hostnames, at: at, expiryWarningDays: expiryWarningDays)
         options.publicInterfaces = publicInterfaces
+        options.originAddresses = originAddresses
         return options
     }
 }
@@ -207,6 +211,11 @@ struct InputArguments: ParsableArguments {
                 profile.publicInterfaces = result.defaultRouteInterfaces
                 liveNotes.append("live: the CDN's traffic is taken to arrive on \(result.defaultRouteInterfaces.joined(separator: ", ")) (the default routes' interfaces); give --public-interface to say otherwise")
             }
+            // …and goes to one of the host's own addresses.
+            if profile.originAddresses.isEmpty, !result.hostAddresses.isEmpty {
+                profile.originAddresses = result.hostAddresses
+                liveNotes.append("live: the CDN's traffic is taken to go to \(result.hostAddresses.map(\.description).joined(separator: ", ")) (this host's own addresses); give --origin-address to say otherwise")
+            }
         }
         var request = selection.request(tree: tree, defines: defines + project.defines, caFiles: givenCAFiles + project.caFiles)
         if let collected {
@@ -224,6 +233,7 @@ struct InputArguments: ParsableArguments {
             settings.tlsMode = profileArguments.tlsMode ?? project.tlsMode
             settings.hostnames = profileArguments.hostnames.isEmpty ? project.hostnames : profileArguments.hostnames
             settings.publicInterfaces = profile.publicInterfaces
+            settings.originAddresses = profile.originAddresses
             settings.expiryWarningDays = profileArguments.expiryWarningDays ?? project.expiryWarningDays
             settings.defines = defines + project.defines
             settings.caFiles = givenCAFiles + project.caFiles

@@ -81,20 +81,9 @@ import TestSupport
     func defaultRouteInterfacesMatchTheKernelsRoutes() throws {
         let namespace = "oa-route-\(getpid() % 100_000)"
         defer { _ = try? TestTools.run("ip", ["netns", "del", namespace], timeout: 10) }
-        func must(_ arguments: [String]) throws {
-            let result = try TestTools.run(arguments[0], Array(arguments.dropFirst()), timeout: 10)
-            #expect(result.status == 0, "\(arguments.joined(separator: " ")): \(result.stderr)")
-        }
-        try must(["ip", "netns", "add", namespace])
-        for (device, address) in [("wan0", "192.0.2.1/24"), ("lan0", "198.18.0.1/24"), ("wan6", "2001:db8::1/64")] {
-            // A veth pair inside the namespace (both ends up, so the link has carrier).
-            try must(["ip", "-n", namespace, "link", "add", device, "type", "veth", "peer", "name", device + "p"])
-            try must(["ip", "-n", namespace, "link", "set", device + "p", "up"])
-            try must(["ip", "-n", namespace, "link", "set", device, "up"])
-            try must(["ip", "-n", namespace, "addr", "add", address, "dev", device] + (address.contains(":") ? ["nodad"] : []))
-        }
-        try must(["ip", "-n", namespace, "route", "add", "default", "via", "192.0.2.254", "dev", "wan0"])
-        try must(["ip", "-n", namespace, "-6", "route", "add", "default", "via", "2001:db8::fe", "dev", "wan6"])
+        try makeNamespace(namespace, links: [("wan0", ["192.0.2.1/24"]), ("lan0", ["198.18.0.1/24"]), ("wan6", ["2001:db8::1/64"])])
+        try mustRun(["ip", "-n", namespace, "route", "add", "default", "via", "192.0.2.254", "dev", "wan0"])
+        try mustRun(["ip", "-n", namespace, "-6", "route", "add", "default", "via", "2001:db8::fe", "dev", "wan6"])
         let v4 = try TestTools.run("ip", ["netns", "exec", namespace, "cat", "/proc/net/route"], timeout: 10).stdout
         let v6 = try TestTools.run("ip", ["netns", "exec", namespace, "cat", "/proc/net/ipv6_route"], timeout: 10).stdout
         let kernel4 = try TestTools.run("ip", ["-n", namespace, "-4", "route", "show", "default"], timeout: 10).stdout
@@ -102,8 +91,8 @@ import TestSupport
         #expect(kernel4.contains("dev wan0") && kernel6.contains("dev wan6"))
         #expect(LiveCollector.defaultRouteInterfaces(ipv4: v4, ipv6: v6) == ["wan0", "wan6"])
         // No default route: nothing is assumed (the kernel's own unreachable ::/0 on lo is not one).
-        try must(["ip", "-n", namespace, "route", "del", "default"])
-        try must(["ip", "-n", namespace, "-6", "route", "del", "default"])
+        try mustRun(["ip", "-n", namespace, "route", "del", "default"])
+        try mustRun(["ip", "-n", namespace, "-6", "route", "del", "default"])
         let bare4 = try TestTools.run("ip", ["netns", "exec", namespace, "cat", "/proc/net/route"], timeout: 10).stdout
         let bare6 = try TestTools.run("ip", ["netns", "exec", namespace, "cat", "/proc/net/ipv6_route"], timeout: 10).stdout
         #expect(LiveCollector.defaultRouteInterfaces(ipv4: bare4, ipv6: bare6) == [])

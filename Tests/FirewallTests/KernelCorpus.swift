@@ -19,6 +19,9 @@ struct KernelCase: Sendable, CustomStringConvertible {
     var ipset: String? = nil
     /// Needs the container namespace behind docker0 (DNAT cases).
     var container = false
+    /// Its outcomes depend on the origin's own address: certain when it is given (the lab
+    /// origin's), split per destination class when it is not.
+    var hingesOnOriginAddress = false
 
     var description: String { name }
 }
@@ -251,6 +254,44 @@ enum KernelCorpus {
         -A INPUT -d 10.99.0.1/32 -p tcp -m tcp --dport 80 -j ACCEPT
         -A INPUT -d 127.0.0.0/8 -j ACCEPT
         -A INPUT ! -d 10.99.0.1/32 -j ACCEPT
+        """))]),
+        // Rules naming the origin's address and another host's: given the origin's address, every
+        // probe is decided; without it, the outcome is given per destination class.
+        KernelCase(name: "destination host decided by the origin's address", sources: [.iptables(filter(chains: ["filter_INPUT"], """
+        -A INPUT -j filter_INPUT
+        -A filter_INPUT -d 10.99.0.1/32 -p tcp -m tcp --dport 443 -j ACCEPT
+        -A filter_INPUT -d 198.51.100.99/32 -p tcp -m multiport --dports 80,443 -j ACCEPT
+        -A filter_INPUT ! -d 10.99.0.1/32 -p tcp -m tcp --dport 22 -j ACCEPT
+        -A filter_INPUT -d 10.99.0.0/24 -p tcp -m tcp --dport 8080 -j REJECT --reject-with tcp-reset
+        """)), .ip6tables(filter("""
+        -A INPUT -d 2001:db8:ffff::1/128 -p tcp -m tcp --dport 80 -j ACCEPT
+        -A INPUT -d 2001:db8:ffff::99/128 -p tcp -m tcp --dport 443 -j ACCEPT
+        """))], hingesOnOriginAddress: true),
+        KernelCase(name: "nft daddr decided by the origin's address", sources: [.nft("""
+        table inet filter {
+            chain input {
+                type filter hook input priority 0; policy drop;
+                ip daddr 10.99.0.1 tcp dport { 80, 443 } accept
+                ip daddr 198.51.100.99 tcp dport 22 accept
+                ip6 daddr 2001:db8:ffff::1 tcp dport 8080 accept
+                ip6 daddr != 2001:db8:ffff::1 tcp dport 443 accept
+            }
+        }
+        """)], hingesOnOriginAddress: true),
+        // Exact outcomes: a rate limit's RETURN and a later tcp-reset; a goto taken on an unmodelled
+        // match (the lab's SYNs have TTL 64), whose chain falls through to the base chain's policy.
+        KernelCase(name: "rate limit RETURN then REJECT tcp-reset", sources: [.iptables(filter(chains: ["syn_flood"], """
+        -A INPUT -p tcp -m tcp --syn -j syn_flood
+        -A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset
+        -A INPUT -s 192.0.2.0/24 -j ACCEPT
+        -A syn_flood -p tcp -m limit --limit 1/min --limit-burst 1 -j RETURN
+        -A syn_flood -j DROP
+        """))]),
+        KernelCase(name: "goto on an unmodelled match", sources: [.iptables(filter("ACCEPT", chains: ["GATE"], """
+        -A INPUT -p tcp -m ttl --ttl-gt 10 -g GATE
+        -A INPUT -p tcp -j DROP
+        -A GATE -p tcp -m tcp --dport 80 -j DROP
+        -A GATE -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset
         """))]),
         // A host's rules name its own public address; the lab's origin has another one (the shape of
         // a testbed's filter_INPUT, where each accept names the host's address): never a certain accept.

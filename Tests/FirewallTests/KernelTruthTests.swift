@@ -164,15 +164,26 @@ import FirewallLab
 
             let observed = try lab.probe(probes)
             #expect(observed.count == probes.count, "\(kernelCase.name): probe output \(observed)")
-            // Told the interface name, and with the default assumption the rules use (the public interface).
-            for evaluator in [FirewallEvaluator(model: loaded.model, inInterface: "eth0"), FirewallEvaluator(model: loaded.model)] {
+            // Told the interface name; told it and the origin's own addresses; and with neither.
+            let origin = [KernelLab.originV4, KernelLab.originV6].compactMap { IPAddress($0) }
+            for evaluator in [FirewallEvaluator(model: loaded.model, inInterface: "eth0"), FirewallEvaluator(model: loaded.model, inInterface: "eth0", originAddresses: origin),
+                              FirewallEvaluator(model: loaded.model)] {
+                var split = 0
                 for (probe, seen) in zip(probes, observed) {
                     guard let address = IPAddress(probe.source) else { continue }
                     let parts = evaluator.evaluate(family: address.family, sources: AddressSet(family: address.family, cidrs: [CIDR(address: address, prefixLength: address.family.bits)]), ports: PortSet(probe.port...probe.port))
                     guard let decision = parts.first?.decision, let expected = Observation.compatible(decision.outcome) else { skipped += 1; continue }
+                    if kernelCase.hingesOnOriginAddress && !evaluator.originAddresses.isEmpty {
+                        #expect(decision.byInterface.isEmpty && decision.outcome.possible.count == 1,
+                                "\(kernelCase.name): \(probe.source) → tcp/\(probe.port): told the origin's address, still \(decision.outcome)")
+                    }
+                    if decision.byInterface.contains(where: { $0.destination != nil }) { split += 1 }
                     compared += 1
                     #expect(expected.contains(Observation.normalise(seen)),
-                            "\(kernelCase.name): \(probe.source) → tcp/\(probe.port): kernel said \(seen), evaluator (public interfaces \(evaluator.publicInterfaces)) predicted \(decision.outcome) by \(decision.decidedBy)")
+                            "\(kernelCase.name): \(probe.source) → tcp/\(probe.port): kernel said \(seen), evaluator (public interfaces \(evaluator.publicInterfaces), origin \(evaluator.originAddresses)) predicted \(decision.outcome) by \(decision.decidedBy)")
+                }
+                if kernelCase.hingesOnOriginAddress && evaluator.originAddresses.isEmpty {
+                    #expect(split > 0, "\(kernelCase.name): not told the origin's address, no outcome is given per destination")
                 }
             }
 

@@ -49,7 +49,7 @@ struct CDNRateLimited: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         let parts = FirewallCheck.cdnParts(model, profile).filter { $0.decision.outcome.kind == .rateLimited }
         return FirewallCheck.grouped(parts).map { group in
-            let possible = group.decision.outcome.possible.map(\.description).joined(separator: " or ")
+            let possible = FirewallCheck.possible(group.decision)
             return Finding(
                 ruleId: id,
                 message: "\(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) addresses \(group.sources.summary()) on \(FirewallCheck.portText(group.ports)) pass the limit at \(FirewallCheck.describe(group.decision.decidedBy)): depending on the rate they get \(possible). All CDN traffic comes from few addresses, so a per-source or global limit trips under normal load (intermittent 521/522)",
@@ -72,14 +72,17 @@ struct UnknownMatch: AuditRule {
                 && (!part.decision.byInterface.isEmpty || !part.decision.uncertainBecause.allSatisfy { unresolved.contains($0) })
         }
         return FirewallCheck.grouped(parts).map { group in
-            let possible = group.decision.outcome.possible.map(\.description).joined(separator: " or ")
+            let possible = FirewallCheck.possible(group.decision)
             if !group.decision.byInterface.isEmpty {
-                // Not a guess: each interface the rules tell apart, with its own outcome.
+                // Not a guess: each interface and origin address the rules tell apart, with its own outcome.
+                let (what, give) = FirewallCheck.notKnown(group.decision)
                 return Finding(
                     ruleId: id,
-                    message: "the outcome for \(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) addresses \(group.sources.summary()) on \(FirewallCheck.portText(group.ports)) depends on the interface their SYN arrives on, which is not known: \(FirewallCheck.perInterface(group.decision)); give --public-interface (or publicInterfaces: in .originaudit.yml)",
+                    message: "the outcome for \(FirewallCheck.cdnName(profile)) \(FirewallCheck.familyName(group.family)) addresses \(group.sources.summary()) on \(FirewallCheck.portText(group.ports)) depends on \(what), which is not known: \(FirewallCheck.perInterface(group.decision)); give \(give)",
                     location: group.decision.decidedBy.location,
-                    related: group.decision.byInterface.map { RelatedLocation($0.decidedBy.location, "arriving on \($0.interface): \($0.outcome): \($0.decidedBy.chain): \($0.decidedBy.text)") },
+                    related: group.decision.byInterface.map { part in
+                        RelatedLocation(part.decidedBy.location, "arriving on \(part.interface)\(part.destination.map { ", to \($0)" } ?? ""): \(part.outcome): \(part.decidedBy.chain): \(part.decidedBy.text)")
+                    },
                     key: FirewallCheck.key(group.family, group.sources, group.ports) + " by interface")
             }
             return Finding(

@@ -22,8 +22,8 @@ enum FirewallCheck {
     /// The one evaluator of a run: the rules share it, so each base chain is flattened and swept
     /// once per port and interface class whichever rules ask.
     static func evaluator(_ model: OriginModel, _ profile: Profile) -> FirewallEvaluator {
-        model.derived.value("firewall evaluator \(profile.publicInterfaces)") {
-            FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces)
+        model.derived.value("firewall evaluator \(profile.publicInterfaces) \(profile.originAddresses)") {
+            FirewallEvaluator(model: model.firewall, publicInterfaces: profile.publicInterfaces, originAddresses: profile.originAddresses)
         }
     }
 
@@ -51,7 +51,7 @@ enum FirewallCheck {
     private static func sharedParts(_ model: OriginModel, _ profile: Profile, _ name: String, sources: DualStackSet) -> [OutcomePart] {
         guard !sources.isEmpty else { return [] }
         let checked = ports(model, profile)
-        return model.derived.value("\(name) \(sources.cidrs) \(checked.portList) \(profile.publicInterfaces)") {
+        return model.derived.value("\(name) \(sources.cidrs) \(checked.portList) \(profile.publicInterfaces) \(profile.originAddresses)") {
             FirewallCheck.evaluator(model, profile).evaluate(sources: sources, ports: checked)
         }
     }
@@ -98,9 +98,42 @@ enum FirewallCheck {
         return related
     }
 
-    /// "arriving on enp1s0: drop (rules.v4:7 …); on enp2s0: accept (rules.v4:5 …)"
+    /// "arriving on enp1s0: drop (rules.v4:7 …); on enp2s0: accept (rules.v4:5 …)", "to 203.0.113.5:
+    /// drop (…); to other addresses: accept (…)": each class of interfaces and of the origin's
+    /// addresses that the rules tell apart, naming only what differs.
     static func perInterface(_ decision: Decision) -> String {
-        "arriving on " + decision.byInterface.map { "\($0.interface): \($0.outcome) by \(describe($0.decidedBy))" }.joined(separator: "; on ")
+        let interfaces = Set(decision.byInterface.map(\.interface)).count > 1
+        let destinations = Set(decision.byInterface.compactMap(\.destination)).count > 1
+        return decision.byInterface.enumerated().map { index, part in
+            var head: [String] = []
+            if interfaces { head.append(index == 0 ? "arriving on \(part.interface)" : "on \(part.interface)") }
+            if destinations, let destination = part.destination { head.append("to \(destination)") }
+            return "\(head.joined(separator: ", ")): \(part.outcome) by \(describe(part.decidedBy))"
+        }.joined(separator: "; ")
+    }
+
+    /// What the outcome depends on and how to tell the audit, for `perInterface`'s decisions.
+    static func notKnown(_ decision: Decision) -> (what: String, give: String) {
+        let interfaces = Set(decision.byInterface.map(\.interface)).count > 1
+        let destinations = Set(decision.byInterface.compactMap(\.destination)).count > 1
+        var what: [String] = [], give: [String] = []
+        if interfaces || !destinations {
+            what.append("the interface their SYN arrives on")
+            give.append("--public-interface (or publicInterfaces: in .originaudit.yml)")
+        }
+        if destinations {
+            what.append("the origin's address they connect to")
+            give.append("--origin-address (or originAddresses: in .originaudit.yml)")
+        }
+        return (what.joined(separator: " and "), give.joined(separator: " and "))
+    }
+
+    /// "accept or drop": the outcomes an uncertain decision may have, said to be an upper bound
+    /// when the path had too many uncertain matches to try every combination.
+    static func possible(_ decision: Decision) -> String {
+        let text = decision.outcome.possible.map(\.description).joined(separator: " or ")
+        guard decision.outcomesAreUpperBound, !text.isEmpty else { return text }
+        return text + " — at most: more than \(FirewallEvaluator.enumeratedUncertainMatches) uncertain matches on the path, so not every combination was tried and one of these may never happen"
     }
 
     private static func referenceText(_ reference: RuleReference) -> String { "\(reference.chain): \(reference.text)" }
