@@ -117,8 +117,21 @@ final class OriginLab: @unchecked Sendable {
         let scratch = try scratchDirectory("apache")
         let settings = ["PidFile \(scratch.path)/httpd.pid", "ErrorLog \(scratch.path)/error.log", "DefaultRuntimeDir \(scratch.path)",
                         "Mutex file:\(scratch.path) default", "User nobody", "Group nogroup"]
-        return try start(["apache2", "-f", configuration.path, "-DFOREGROUND"] + settings.flatMap { ["-c", $0] },
-                         name: "apache2", scratch: scratch, port: port)
+        let server = try start(["apache2", "-f", configuration.path, "-DFOREGROUND"] + settings.flatMap { ["-c", $0] },
+                               name: "apache2", scratch: scratch, port: port)
+        // httpd reads its configuration twice at start and opens the listeners in the first
+        // round: a listening port does not mean the configuration is read for good. A test that
+        // changes the files next (LiveSaveTests adds a virtual host httpd would refuse) must wait
+        // for the second round, which ends with AH00489 "resuming normal operations".
+        let log = scratch.appendingPathComponent("error.log")
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("AH00489") { return server }
+            if server.exitStatus() != nil { break }
+            usleep(20_000)
+        }
+        let errors = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        throw LabFailure("apache2 listened on \(port) but did not finish starting within 10 s: \(errors)")
     }
 
     /// A new folder of the lab's for one server's runtime files.
