@@ -9,8 +9,15 @@ import sys
 import time
 
 
+# CPU seconds (user + system) of the last `run`, from the same wait4: on a machine shared with
+# other work, CPU time moves less with the load than wall time does.
+last_cpu = None
+
+
 def run(command, stdin=None, env=None):
-    """Wall seconds and peak resident KiB of one run of `command` (a list), output discarded."""
+    """Wall seconds and peak resident KiB of one run of `command` (a list), output discarded
+    (its CPU seconds are left in `last_cpu`)."""
+    global last_cpu
     stdin_file = open(stdin, "rb") if stdin else subprocess.DEVNULL
     try:
         start = time.perf_counter()
@@ -19,6 +26,7 @@ def run(command, stdin=None, env=None):
         stderr = process.stderr.read()
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        last_cpu = usage.ru_utime + usage.ru_stime
     finally:
         if stdin:
             stdin_file.close()
@@ -53,11 +61,13 @@ def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
     returns (seconds, kib)) `runs` times and prints one block of figures."""
     input_bytes = size_of(input_paths)
     ours_runs, peer_runs = [], []
+    ours_cpu, peer_cpu = [], []
     for _ in range(runs):
         seconds, kib, code, stderr = run(ours)
         if code not in ok_codes:
             sys.exit(f"{title}: our command failed ({code}): {' '.join(ours)}\n{stderr[-2000:]}")
         ours_runs.append((seconds, kib))
+        ours_cpu.append(last_cpu)
         if before_peer:
             before_peer()
         try:
@@ -68,6 +78,7 @@ def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
                 if code != 0:
                     sys.exit(f"{title}: the peer failed ({code}): {' '.join(peer)}\n{stderr[-2000:]}")
                 peer_runs.append((seconds, kib))
+                peer_cpu.append(last_cpu)
         finally:
             if after_peer:
                 after_peer()
@@ -86,6 +97,10 @@ def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
         print(f"ratio: ours is {peer_time / ours_time:.1f}x faster than {peer_name}" + (f" (goal: {goal})" if goal else ""))
     else:
         print(f"ratio: ours is {ours_time / peer_time:.1f}x slower than {peer_name}" + (f" (goal: {goal})" if goal else ""))
+    if peer_cpu:
+        ours_c, peer_c = statistics.median(ours_cpu), statistics.median(peer_cpu)
+        print(f"CPU time (user+sys), medians: ours {ours_c:.3f} s, {peer_name} {peer_c:.3f} s: ours uses "
+              + (f"{peer_c / ours_c:.1f}x less" if ours_c <= peer_c else f"{ours_c / peer_c:.1f}x more"))
     return ours_time, peer_time
 
 

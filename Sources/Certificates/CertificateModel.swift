@@ -237,7 +237,7 @@ public struct CertificateInfo: Sendable, Hashable {
     /// label (`*.example.com` covers `www.example.com`, not `example.com` or `a.b.example.com`);
     /// partial wildcards (`w*.example.com`) cover nothing.
     public func covers(_ hostname: String) -> (covered: Bool, byCommonNameOnly: Bool) {
-        let host = hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let host = Self.comparable(hostname)
         if hasSubjectAltName {
             if let address = IPAddress(host) { return (ipAddresses.contains { IPAddress($0) == address }, false) }
             return (dnsNames.contains { Self.matches(pattern: $0, host) }, false)
@@ -252,7 +252,7 @@ public struct CertificateInfo: Sendable, Hashable {
     /// against the constraint and lets it pass, Go's crypto/x509 (since CVE-2025-61727) and
     /// rustls/webpki judge the name the wildcard stands for and refuse it.
     public func wildcardEscapesConstraints(_ hostname: String, issuers: [CertificateInfo]) -> CertificateInfo? {
-        let host = hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let host = Self.comparable(hostname)
         guard hasSubjectAltName, IPAddress(host) == nil, !dnsNames.contains(where: { $0.lowercased() == host }),
               dnsNames.contains(where: { $0.hasPrefix("*.") && Self.matches(pattern: $0, host) }) else { return nil }
         func within(_ base: String) -> Bool {
@@ -264,8 +264,20 @@ public struct CertificateInfo: Sendable, Hashable {
         }
     }
 
+    /// A host name as names are compared: lowercased, without leading or trailing dots.
+    static func comparable(_ hostname: String) -> String {
+        if isLowercaseASCII(hostname) && hostname.utf8.first != UInt8(ascii: ".") && hostname.utf8.last != UInt8(ascii: ".") { return hostname }
+        return hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+
+    /// ASCII with no capital letter: `lowercased()` would return it unchanged (checked on bytes,
+    /// as most names are, instead of building the lowercased copy).
+    static func isLowercaseASCII(_ text: String) -> Bool {
+        !text.utf8.contains { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+    }
+
     static func matches(pattern: String, _ host: String) -> Bool {
-        let pattern = pattern.lowercased()
+        let pattern = isLowercaseASCII(pattern) ? pattern : pattern.lowercased()
         if pattern == host { return true }
         guard pattern.hasPrefix("*.") else { return false }
         let suffix = pattern.dropFirst(2)

@@ -502,10 +502,20 @@ public struct SourceTree: Sendable {
     /// under a root, as the absolute path the config names.
     public func displayPath(_ hostPath: String) -> String {
         let path = SourceTree.normalise(hostPath)
-        if let alias = aliases[path] { return alias }
-        if path.hasPrefix(basePath + "/") { return String(path.dropFirst(basePath.count + 1)) }
-        if let root = rootPath, root != "/", path.hasPrefix(root + "/") { return String(path.dropFirst(root.count)) }
+        if !aliases.isEmpty, let alias = aliases[path] { return alias }
+        if let inside = SourceTree.below(path, basePath) { return String(inside) }
+        if let root = rootPath, root != "/", let inside = SourceTree.below(path, root) { return "/" + inside }
         return path
+    }
+
+    /// What follows `directory` and a slash in `path`, compared byte by byte (paths are bytes;
+    /// counting characters to cut one costs more than the rest of the call).
+    static func below(_ path: String, _ directory: String) -> Substring? {
+        let bytes = path.utf8, prefix = directory.utf8
+        guard bytes.count > prefix.count + 1, bytes.starts(with: prefix) else { return nil }
+        let slash = bytes.index(bytes.startIndex, offsetBy: prefix.count)
+        guard bytes[slash] == UInt8(ascii: "/") else { return nil }
+        return Substring(bytes[bytes.index(after: slash)...])
     }
 }
 
