@@ -173,6 +173,32 @@ static int encode_spki(int algorithm, int parameter_type, void *parameter, unsig
     return length;
 }
 
+/* A new EC_KEY on a named curve. The groups of the usual curves are built once and copied:
+   building one (EC_KEY_new_by_curve_name) costs most of decoding a key. */
+static pthread_mutex_t oa_groups_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { int nid; EC_GROUP *group; } oa_groups[8];
+
+static EC_KEY *new_key_on_curve(int nid) {
+    EC_GROUP *group = NULL;
+    pthread_mutex_lock(&oa_groups_lock);
+    int slot = 0;
+    for (; slot < 8 && oa_groups[slot].group != NULL; slot++) {
+        if (oa_groups[slot].nid == nid) { group = oa_groups[slot].group; break; }
+    }
+    if (group == NULL && slot < 8) {
+        group = EC_GROUP_new_by_curve_name(nid);
+        if (group != NULL) { oa_groups[slot].nid = nid; oa_groups[slot].group = group; }
+    }
+    EC_KEY *key = NULL;
+    if (group != NULL) {
+        key = EC_KEY_new();
+        /* EC_KEY_set_group copies the group (under the lock: it is shared). */
+        if (key != NULL && EC_KEY_set_group(key, group) != 1) { EC_KEY_free(key); key = NULL; }
+    }
+    pthread_mutex_unlock(&oa_groups_lock);
+    return key != NULL || slot < 8 ? key : EC_KEY_new_by_curve_name(nid);
+}
+
 static int fast_rsa(const unsigned char *der, long length, int *type, int *bits, unsigned char **spki, int *spki_length) {
     const unsigned char *cursor = der;
     RSA *rsa = d2i_RSAPrivateKey(NULL, &cursor, length);
@@ -237,7 +263,7 @@ int oa_fast_private_key(const unsigned char *der, long length, int label, int *t
                 const void *parameter = NULL;
                 X509_ALGOR_get0(&parameter_object, &parameter_type, &parameter, identifier);
                 int curve = parameter_type == V_ASN1_OBJECT ? OBJ_obj2nid((const ASN1_OBJECT *)parameter) : NID_undef;
-                EC_KEY *key = curve == NID_undef ? NULL : EC_KEY_new_by_curve_name(curve);
+                EC_KEY *key = curve == NID_undef ? NULL : new_key_on_curve(curve);
                 if (key != NULL) ok = fast_ec(inner, inner_length, key, type, bits, curve_nid, spki, spki_length);
             }
         }

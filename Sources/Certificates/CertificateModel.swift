@@ -42,6 +42,8 @@ public struct CertificateInfo: Sendable, Hashable {
     public var marksCA: Bool
     /// SHA-256 of the DER, hex.
     public var fingerprint: String
+    /// The same digest as words: what caches key on (hashing it costs less than the text).
+    let digest: CertificateDigest
     /// DER of the public key (SubjectPublicKeyInfo), to match private keys.
     public var publicKey: [UInt8]
     public var der: [UInt8]
@@ -98,8 +100,12 @@ public struct CertificateInfo: Sendable, Hashable {
             let text = String(cString: raw)
             free(raw)
             hasSubjectAltName = true
-            dnsNames = text.split(separator: "\n").filter { $0.hasPrefix("D ") }.map { String($0.dropFirst(2)) }
-            ipAddresses = text.split(separator: "\n").filter { $0.hasPrefix("I ") }.map { String($0.dropFirst(2)) }
+            var dns: [String] = [], ips: [String] = []
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("D ") { dns.append(String(line.dropFirst(2))) } else if line.hasPrefix("I ") { ips.append(String(line.dropFirst(2))) }
+            }
+            dnsNames = dns
+            ipAddresses = ips
         } else {
             hasSubjectAltName = false
             dnsNames = []
@@ -142,10 +148,11 @@ public struct CertificateInfo: Sendable, Hashable {
         // As encoded in the certificate (i2d_PUBKEY would run OpenSSL 3's encoder, ~0.07 ms).
         publicKey = Self.bytes { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), $0) }
         // X509_digest would encode the certificate a second time: the same bytes as `der`.
-        var digest = [UInt8](repeating: 0, count: 32)
+        var sha256 = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
-        EVP_Digest(der, der.count, &digest, &length, EVP_sha256(), nil)
-        fingerprint = Self.hex(digest.prefix(Int(length)))
+        EVP_Digest(der, der.count, &sha256, &length, EVP_sha256(), nil)
+        fingerprint = Self.hex(sha256.prefix(Int(length)))
+        digest = CertificateDigest(sha256)
         ERR_clear_error()
     }
 
@@ -230,7 +237,7 @@ public struct CertificateInfo: Sendable, Hashable {
     /// label (`*.example.com` covers `www.example.com`, not `example.com` or `a.b.example.com`);
     /// partial wildcards (`w*.example.com`) cover nothing.
     public func covers(_ hostname: String) -> (covered: Bool, byCommonNameOnly: Bool) {
-        let host = hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let host = Self.comparable(hostname)
         if hasSubjectAltName {
             if let address = IPAddress(host) { return (ipAddresses.contains { IPAddress($0) == address }, false) }
             return (dnsNames.contains { Self.matches(pattern: $0, host) }, false)
@@ -245,7 +252,7 @@ public struct CertificateInfo: Sendable, Hashable {
     /// against the constraint and lets it pass, Go's crypto/x509 (since CVE-2025-61727) and
     /// rustls/webpki judge the name the wildcard stands for and refuse it.
     public func wildcardEscapesConstraints(_ hostname: String, issuers: [CertificateInfo]) -> CertificateInfo? {
-        let host = hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let host = Self.comparable(hostname)
         guard hasSubjectAltName, IPAddress(host) == nil, !dnsNames.contains(where: { $0.lowercased() == host }),
               dnsNames.contains(where: { $0.hasPrefix("*.") && Self.matches(pattern: $0, host) }) else { return nil }
         func within(_ base: String) -> Bool {
@@ -257,13 +264,45 @@ public struct CertificateInfo: Sendable, Hashable {
         }
     }
 
+    /// A host name as names are compared: lowercased, without leading or trailing dots.
+    static func comparable(_ hostname: String) -> String {
+        if isLowercaseASCII(hostname) && hostname.utf8.first != UInt8(ascii: ".") && hostname.utf8.last != UInt8(ascii: ".") { return hostname }
+        return hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+
+    /// ASCII with no capital letter: `lowercased()` would return it unchanged (checked on bytes,
+    /// as most names are, instead of building the lowercased copy).
+    static func isLowercaseASCII(_ text: String) -> Bool {
+        !text.utf8.contains { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+    }
+
     static func matches(pattern: String, _ host: String) -> Bool {
-        let pattern = pattern.lowercased()
+        let pattern = isLowercaseASCII(pattern) ? pattern : pattern.lowercased()
         if pattern == host { return true }
         guard pattern.hasPrefix("*.") else { return false }
         let suffix = pattern.dropFirst(2)
         guard !suffix.contains("*"), suffix.contains("."), let dot = host.firstIndex(of: ".") else { return false }
         return host[host.index(after: dot)...] == suffix && host[..<dot].count > 0
+    }
+}
+
+/// A SHA-256 digest as four words.
+struct CertificateDigest: Hashable, Sendable {
+    var words: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ bytes: [UInt8]) {
+        func word(_ at: Int) -> UInt64 {
+            (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(at + $1 < bytes.count ? bytes[at + $1] : 0) }
+        }
+        words = (word(0), word(8), word(16), word(24))
+    }
+
+    static func == (a: CertificateDigest, b: CertificateDigest) -> Bool { a.words == b.words }
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
     }
 }
 

@@ -93,12 +93,19 @@ public final class TrustStore: @unchecked Sendable {
     deinit { X509_STORE_free(store) }
 
     private let cacheLock = NSLock()
-    private var cache: [String: ChainVerdict] = [:]
+    private var cache: [VerdictKey: ChainVerdict] = [:]
+
+    /// A chain at an instant, as the verdict cache knows it.
+    private struct VerdictKey: Hashable {
+        var leaf: CertificateDigest
+        var served: [CertificateDigest]
+        var at: Date
+    }
 
     /// Verifies a leaf with the untrusted certificates served beside it, at an instant. Several
     /// rules ask about the same chain: the verdict is computed once.
     public func verify(leaf: CertificateInfo, served: [CertificateInfo], at: Date) -> ChainVerdict {
-        let key = ([leaf.fingerprint] + served.map(\.fingerprint)).joined(separator: "|") + "@\(at.timeIntervalSince1970)"
+        let key = VerdictKey(leaf: leaf.digest, served: served.map(\.digest), at: at)
         cacheLock.lock()
         if let known = cache[key] { cacheLock.unlock(); return known }
         cacheLock.unlock()

@@ -45,6 +45,9 @@ public struct SourceTree: Sendable {
     private let basePath: String
     /// Directories resolved so far, shared by copies of this tree.
     private let directories = ResolvedDirectories()
+    /// Files confined so far, with their mode: a file is looked up by the walk, the reader and
+    /// the loaders (real path, type, permissions), and resolved once. Shared by copies of this tree.
+    private let files = ResolvedFiles()
     /// Names to show instead of host paths (live mode shows `live: iptables-save`, not a temp file).
     public var aliases: [String: String] = [:]
     /// Absolute paths the user typed on the command line (files or directories): read as given,
@@ -151,21 +154,31 @@ public struct SourceTree: Sendable {
     /// Where a host path really leads, with the links followed on the way: under a root, links
     /// are followed inside it; a path the user gave (or one found below a directory they gave)
     /// is followed as the system follows it.
-    public func confined(_ hostPath: String) -> Result<String, ReadFailure> {
-        guard resolvedRoot != nil, let root = rootPath else { return .success(hostPath) }
+    public func confined(_ hostPath: String) -> Result<String, ReadFailure> { inspect(hostPath).real }
+
+    /// `confined`, with the file's `st_mode` when resolving it already saw it (nil: not seen).
+    /// An existing file under the root is resolved once per run and remembered.
+    private func inspect(_ hostPath: String) -> (real: Result<String, ReadFailure>, mode: mode_t?) {
+        guard resolvedRoot != nil, let root = rootPath else { return (.success(hostPath), nil) }
+        if let known = files.entry(hostPath) { return (.success(known.real), known.mode) }
         let path = SourceTree.normalise(hostPath)
         if isUnderRoot(path) {
-            if path == root { return .success(resolvedRoot!) }
-            return resolveUnderRoot(path).result
+            if path == root { return (.success(resolvedRoot!), nil) }
+            let resolution = resolveUnderRoot(path)
+            // Only what exists is remembered: a file that appears later is still found.
+            if case .success(let real) = resolution.result, let mode = resolution.mode {
+                files.record(hostPath, real: real, mode: mode)
+            }
+            return (resolution.result, resolution.mode)
         }
-        if given.contains(path) { return .success(path) }
+        if given.contains(path) { return (.success(path), nil) }
         // Below a directory the user gave: read as given while the real path stays below it.
         for directory in given where path.hasPrefix(directory == "/" ? "/" : directory + "/") {
             let realDirectory = SourceTree.resolvingSymlinks(directory)
             let real = SourceTree.resolvingSymlinks(path)
-            if real.hasPrefix(realDirectory == "/" ? "/" : realDirectory + "/") { return .success(real) }
+            if real.hasPrefix(realDirectory == "/" ? "/" : realDirectory + "/") { return (.success(real), nil) }
         }
-        return .failure(.outsideRoot)
+        return (.failure(.outsideRoot), nil)
     }
 
     /// Why a named file cannot be read, for messages: where its links led (as paths on the
@@ -195,20 +208,23 @@ public struct SourceTree: Sendable {
     }
 
     /// Resolves a path inside the root component by component: an absolute link target restarts
-    /// at the root, `..` stops at it. Returns the real path (inside the real root), or a loop.
+    /// at the root, `..` stops at it. Returns the real path (inside the real root), or a loop;
+    /// `mode`: the real file's `st_mode` when the last step looked at it (nil when it is missing).
     private func resolveUnderRoot(_ path: String, recordLinks: Bool = false)
-        -> (result: Result<String, ReadFailure>, hostPath: String, links: [(link: String, target: String)]) {
-        guard let root = rootPath, let resolvedRoot else { return (.success(path), path, []) }
+        -> (result: Result<String, ReadFailure>, hostPath: String, links: [(link: String, target: String)], mode: mode_t?) {
+        guard let root = rootPath, let resolvedRoot else { return (.success(path), path, [], nil) }
         // The directory part is shared by many files and resolved once; a plain last component costs one lstat.
         if !recordLinks, let slash = path.lastIndex(of: "/"), path.utf8.distance(from: path.startIndex, to: slash) > root.utf8.count {
             let name = path[path.index(after: slash)...]
             if name != ".", name != "..", SourceTree.isPlainAbsolute(path) {
                 let directory = String(path[..<slash])
                 let resolvedDirectory = directories.resolve(directory) { resolveUnderRoot(directory).result }
-                guard case .success(let real) = resolvedDirectory else { return (resolvedDirectory, path, []) }
+                guard case .success(let real) = resolvedDirectory else { return (resolvedDirectory, path, [], nil) }
                 let candidate = real + "/" + name
                 var info = stat()
-                if lstat(candidate, &info) != 0 || (info.st_mode & S_IFMT) != S_IFLNK { return (.success(candidate), path, []) }
+                // Not a link: its lstat is its stat.
+                if lstat(candidate, &info) != 0 { return (.success(candidate), path, [], nil) }
+                if (info.st_mode & S_IFMT) != S_IFLNK { return (.success(candidate), path, [], info.st_mode) }
             }
         }
         let realRoot = resolvedRoot == "/" ? "" : resolvedRoot
@@ -231,7 +247,7 @@ public struct SourceTree: Sendable {
             guard (info.st_mode & S_IFMT) == S_IFLNK else { continue }
             followed += 1
             guard followed <= SourceTree.maxSymlinks, let target = SourceTree.linkTarget(candidate) else {
-                return (.failure(.symlinkLoop), path, links)
+                return (.failure(.symlinkLoop), path, links, nil)
             }
             done.removeLast()
             if recordLinks { links.append(("/" + done.joined(separator: "/") + (done.isEmpty ? "" : "/") + component, target)) }
@@ -240,7 +256,7 @@ public struct SourceTree: Sendable {
         }
         let inside = "/" + done.joined(separator: "/")
         return (.success(realRoot + (inside == "/" ? (realRoot.isEmpty ? "/" : "") : inside)),
-                root == "/" ? inside : root + (inside == "/" ? "" : inside), links)
+                root == "/" ? inside : root + (inside == "/" ? "" : inside), links, nil)
     }
 
     /// The target of a symbolic link, as written; nil when the path is not a link.
@@ -294,10 +310,12 @@ public struct SourceTree: Sendable {
 
     /// `stat(2)` of a host path (links followed as `confined` follows them), nil when it cannot
     /// be inspected or may not be read.
-    private func status(_ hostPath: String) -> stat? {
-        guard case .success(let real) = confined(hostPath) else { return nil }
+    private func status(_ hostPath: String) -> mode_t? {
+        let inspected = inspect(hostPath)
+        guard case .success(let real) = inspected.real else { return nil }
+        if let mode = inspected.mode { return mode }
         var info = stat()
-        return stat(real, &info) == 0 ? info : nil
+        return stat(real, &info) == 0 ? info.st_mode : nil
     }
 
     /// Reads a whole file (host path), bounded in size. Opened without blocking (a FIFO or a
@@ -313,11 +331,14 @@ public struct SourceTree: Sendable {
 
     private func read(_ hostPath: String, limit: Int, whole: Bool) -> Result<[UInt8], ReadFailure> {
         let real: String
-        switch confined(hostPath) {
+        let inspected = inspect(hostPath)
+        switch inspected.real {
         case .success(let path): real = path
         case .failure(let failure): return .failure(failure)
         }
-        let descriptor = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        // A file resolved under the root (its mode known) was no link when resolved: one that has
+        // become a link since is not followed.
+        let descriptor = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (inspected.mode == nil ? 0 : O_NOFOLLOW))
         guard descriptor >= 0 else {
             switch errno {
             case ENOENT, ENOTDIR: return .failure(.missing)
@@ -359,22 +380,22 @@ public struct SourceTree: Sendable {
     }
 
     public func exists(_ hostPath: String) -> Bool {
-        guard let info = status(hostPath) else { return false }
-        readLog?.record(hostPath, (info.st_mode & S_IFMT) == S_IFDIR ? .directory : .present)
+        guard let mode = status(hostPath) else { return false }
+        readLog?.record(hostPath, (mode & S_IFMT) == S_IFDIR ? .directory : .present)
         return true
     }
 
     public func isDirectory(_ hostPath: String) -> Bool {
-        guard let info = status(hostPath) else { return false }
-        let directory = (info.st_mode & S_IFMT) == S_IFDIR
+        guard let mode = status(hostPath) else { return false }
+        let directory = (mode & S_IFMT) == S_IFDIR
         readLog?.record(hostPath, directory ? .directory : .present)
         return directory
     }
 
     /// POSIX permission bits of a file, if it can be inspected.
     public func permissions(_ hostPath: String) -> UInt16? {
-        guard let info = status(hostPath) else { return nil }
-        return UInt16(truncatingIfNeeded: info.st_mode & 0o7777)
+        guard let mode = status(hostPath) else { return nil }
+        return UInt16(truncatingIfNeeded: mode & 0o7777)
     }
 
     /// The path a host path really leads to (links followed under the root), for telling two
@@ -481,10 +502,20 @@ public struct SourceTree: Sendable {
     /// under a root, as the absolute path the config names.
     public func displayPath(_ hostPath: String) -> String {
         let path = SourceTree.normalise(hostPath)
-        if let alias = aliases[path] { return alias }
-        if path.hasPrefix(basePath + "/") { return String(path.dropFirst(basePath.count + 1)) }
-        if let root = rootPath, root != "/", path.hasPrefix(root + "/") { return String(path.dropFirst(root.count)) }
+        if !aliases.isEmpty, let alias = aliases[path] { return alias }
+        if let inside = SourceTree.below(path, basePath) { return String(inside) }
+        if let root = rootPath, root != "/", let inside = SourceTree.below(path, root) { return "/" + inside }
         return path
+    }
+
+    /// What follows `directory` and a slash in `path`, compared byte by byte (paths are bytes;
+    /// counting characters to cut one costs more than the rest of the call).
+    static func below(_ path: String, _ directory: String) -> Substring? {
+        let bytes = path.utf8, prefix = directory.utf8
+        guard bytes.count > prefix.count + 1, bytes.starts(with: prefix) else { return nil }
+        let slash = bytes.index(bytes.startIndex, offsetBy: prefix.count)
+        guard bytes[slash] == UInt8(ascii: "/") else { return nil }
+        return Substring(bytes[bytes.index(after: slash)...])
     }
 }
 
@@ -519,6 +550,28 @@ public final class ReadLog: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return uses.map { ($0.key, $0.value) }.sorted { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }
+    }
+}
+
+/// Real paths and modes of existing files under the root, resolved once each.
+final class ResolvedFiles: @unchecked Sendable {
+    struct Entry {
+        var real: String
+        var mode: mode_t
+    }
+    private let lock = NSLock()
+    private var known: [String: Entry] = [:]
+
+    func entry(_ hostPath: String) -> Entry? {
+        lock.lock()
+        defer { lock.unlock() }
+        return known[hostPath]
+    }
+
+    func record(_ hostPath: String, real: String, mode: mode_t) {
+        lock.lock()
+        known[hostPath] = Entry(real: real, mode: mode)
+        lock.unlock()
     }
 }
 
