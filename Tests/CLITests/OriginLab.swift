@@ -122,11 +122,12 @@ final class OriginLab: @unchecked Sendable {
         // httpd reads its configuration twice at start and opens the listeners in the first
         // round: a listening port does not mean the configuration is read for good. A test that
         // changes the files next (LiveSaveTests adds a virtual host httpd would refuse) must wait
-        // for the second round, which ends with AH00489 "resuming normal operations".
+        // for the second round, which ends with "configured -- resuming normal operations" (each
+        // MPM has its own message number: AH00163 prefork, AH00489 event, AH00292 worker).
         let log = scratch.appendingPathComponent("error.log")
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("AH00489") { return server }
+            if ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("resuming normal operations") { return server }
             if server.exitStatus() != nil { break }
             usleep(20_000)
         }
