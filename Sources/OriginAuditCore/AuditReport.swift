@@ -30,8 +30,12 @@ public struct AuditReport: Sendable {
         self.catalog = catalog
     }
 
-    /// Findings per severity.
-    public func count(_ severity: Severity) -> Int { findings.filter { $0.severity == severity }.count }
+    /// Findings per severity (counted in place: a large report has tens of thousands).
+    public func count(_ severity: Severity) -> Int {
+        var count = 0
+        for finding in findings where finding.severity == severity { count += 1 }
+        return count
+    }
 
     /// The highest severity reported, if any.
     public var worstSeverity: Severity? { findings.compactMap(\.severity).max() }

@@ -126,21 +126,14 @@ public enum JSONReporter {
             ]),
             "findings": .array(findings.map(finding)),
             "summary": .object([
-                "error": .int(count(.error, in: report)),
-                "warning": .int(count(.warning, in: report)),
-                "info": .int(count(.info, in: report)),
+                "error": .int(report.count(.error)),
+                "warning": .int(report.count(.warning)),
+                "info": .int(report.count(.info)),
                 "filesAnalysed": .int(report.files.count),
                 "suppressed": .int(report.suppressedCount),
             ]),
             "notes": .array(report.notes.map(JSONValue.string)),
         ])
-    }
-
-    /// `report.count(severity)` without the filtered copy of every finding it makes.
-    static func count(_ severity: Severity, in report: AuditReport) -> Int {
-        var count = 0
-        for finding in report.findings where finding.severity == severity { count += 1 }
-        return count
     }
 
     static func finding(_ finding: Finding) -> JSONValue {
