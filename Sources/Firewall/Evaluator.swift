@@ -144,18 +144,19 @@ public struct FirewallEvaluator: Sendable {
     /// not known; then every interface except `lo` and container bridges (`docker0`, `br-*`,
     /// `veth*`, …) may be it, and where the rules tell such interfaces apart the outcome is
     /// computed for each class of them (`Decision.byInterface`), never assumed.
-    public var publicInterfaces: [String]
+    public let publicInterfaces: [String]
     /// The origin's own addresses the CDN connects to (`--origin-address`, live mode's). Empty:
     /// not known; then where `-d`/`ip daddr` rules of the input path tell addresses apart, the
     /// outcome is computed for each class of them (`Decision.byInterface`), never assumed.
-    public var originAddresses: [IPAddress]
+    public let originAddresses: [IPAddress]
 
     /// Base chains already flattened and swept, shared by every question asked of this
     /// evaluator (and of its copies): several rules evaluate the same chains at the same ports.
     let segmentationCache = ComputeOnce<SegmentationCache.Key, ChainSegmentation>()
     /// Each family's interface classes, port cuts and destination classes, found once: each
-    /// walks every rule, and every question asks for them.
-    let interfaceClassCache = ComputeOnce<[String], [InterfaceClass]>()
+    /// walks every rule, and every question asks for them. Keyed by family alone: the public
+    /// interfaces and origin addresses they depend on are fixed when the evaluator is made.
+    let interfaceClassCache = ComputeOnce<AddressFamily, [InterfaceClass]>()
     let portCutCache = ComputeOnce<AddressFamily, Set<UInt16>>()
     let destinationClassCache = ComputeOnce<AddressFamily, [DestinationClass]>()
 
@@ -193,7 +194,7 @@ public struct FirewallEvaluator: Sendable {
     /// one class match exactly the same `-i`/`iifname` patterns. One class when the rules do not
     /// depend on which (possible) public interface the SYN arrives on.
     public func interfaceClasses(_ family: AddressFamily) -> [InterfaceClass] {
-        interfaceClassCache.value([family.rawValue] + publicInterfaces) { findInterfaceClasses(family) }
+        interfaceClassCache.value(family) { findInterfaceClasses(family) }
     }
 
     private func findInterfaceClasses(_ family: AddressFamily) -> [InterfaceClass] {
