@@ -79,22 +79,6 @@ public enum LiveEvidence {
         public var description: String
     }
 
-    /// The profile and project settings the saved `.originaudit.yml` keeps.
-    public struct Settings: Sendable {
-        public var cdn: String?
-        public var cdnRangesFile: String?
-        public var tlsMode: TLSMode?
-        public var hostnames: [String] = []
-        public var publicInterfaces: [String] = []
-        public var originAddresses: [IPAddress] = []
-        public var expiryWarningDays: Double?
-        public var defines: [String] = []
-        public var caFiles: [String] = []
-        public var disabled: [String] = []
-        public var severityOverrides: [String: Severity] = [:]
-        public init() {}
-    }
-
     /// Opens DIR for saving before anything is collected: it must be new or an empty directory
     /// (never a link); nothing in it is ever overwritten.
     public static func open(_ path: String) throws -> EvidenceWriter { try EvidenceWriter(path) }
@@ -103,7 +87,7 @@ public enum LiveEvidence {
     /// audit read; `certificateFiles`: the host paths the certificate loader read (saved with
     /// their text between PEM blocks blanked, and withheld when not a certificate).
     public static func save(_ collected: LiveCollector.Collected, liveDirectory: URL, log: ReadLog,
-                            certificateFiles: Set<String>, settings: Settings, into writer: EvidenceWriter) throws -> [String] {
+                            certificateFiles: Set<String>, settings: ProjectConfig, into writer: EvidenceWriter) throws -> [String] {
         var notes: [String] = []
         var inputs: [Manifest.Input] = []
         for entry in collected.explicit {
@@ -196,8 +180,10 @@ public enum LiveEvidence {
         return notes
     }
 
-    /// The saved `.originaudit.yml`: DIR is its own root, and the profile the live scan used.
-    static func projectFile(_ settings: Settings, host: String, at: String) -> String {
+    /// The saved `.originaudit.yml`: DIR is its own root, and the profile the live scan used
+    /// (`settings`: the project file's keys with the command line's values merged in; its paths,
+    /// inputs, suppressions, `at` and `failOn` are not written).
+    static func projectFile(_ settings: ProjectConfig, host: String, at: String) -> String {
         func quoted(_ text: String) -> String {
             let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
             return String(decoding: data, as: UTF8.self)

@@ -227,7 +227,7 @@ struct InputArguments: ParsableArguments {
         }
         var loaded = AuditRunner.load(request)
         if let evidence, let collected, let log = tree.readLog {
-            var settings = LiveEvidence.Settings()
+            var settings = ProjectConfig()
             settings.cdn = profileArguments.cdn ?? project.cdn
             settings.cdnRangesFile = profileArguments.cdnRanges ?? project.cdnRangesFile
             settings.tlsMode = profileArguments.tlsMode ?? project.tlsMode
@@ -237,7 +237,7 @@ struct InputArguments: ParsableArguments {
             settings.expiryWarningDays = profileArguments.expiryWarningDays ?? project.expiryWarningDays
             settings.defines = defines + project.defines
             settings.caFiles = givenCAFiles + project.caFiles
-            settings.disabled = Array(project.disabled)
+            settings.disabled = project.disabled
             settings.severityOverrides = project.severityOverrides
             do {
                 liveNotes += try LiveEvidence.save(collected, liveDirectory: liveDirectory, log: log,
