@@ -381,43 +381,138 @@ public struct UpstreamTarget: Sendable, Hashable {
 }
 
 /// A virtual host: nginx `server {}` or Apache `<VirtualHost>` (or the main server).
+/// Its values live in one shared box, copied only when a copy is changed: the rules pass hosts
+/// around by value (selections, filters, loops over 10,000 hosts), and copying a host field by
+/// field retained every one of its arrays.
 public struct VirtualHost: Sendable {
-    public var software: ServerSoftware
+    /// The values; never changed while shared (`mutable()` copies first).
+    private final class Storage: @unchecked Sendable {
+        var software: ServerSoftware
+        var location: SourceLocation
+        var names: [ConfigValue<ServerName>]
+        var listeners: [Listener]
+        var tls: TLSSettings?
+        var realIP: RealIPSettings?
+        var accessRules: [AccessRule]
+        var limiters: [Limiter]
+        var redirects: [Redirect]
+        var timeouts: [UpstreamTimeout]
+        var keepAlive: ConfigValue<Bool>?
+        var upstreams: [UpstreamTarget]
+        var answeredBeforeAccess: Set<String>
+
+        init(software: ServerSoftware, location: SourceLocation, names: [ConfigValue<ServerName>], listeners: [Listener],
+             tls: TLSSettings?, realIP: RealIPSettings?, accessRules: [AccessRule], limiters: [Limiter], redirects: [Redirect],
+             timeouts: [UpstreamTimeout], keepAlive: ConfigValue<Bool>?, upstreams: [UpstreamTarget], answeredBeforeAccess: Set<String>) {
+            self.software = software
+            self.location = location
+            self.names = names
+            self.listeners = listeners
+            self.tls = tls
+            self.realIP = realIP
+            self.accessRules = accessRules
+            self.limiters = limiters
+            self.redirects = redirects
+            self.timeouts = timeouts
+            self.keepAlive = keepAlive
+            self.upstreams = upstreams
+            self.answeredBeforeAccess = answeredBeforeAccess
+        }
+
+        func copy() -> Storage {
+            Storage(software: software, location: location, names: names, listeners: listeners, tls: tls, realIP: realIP,
+                    accessRules: accessRules, limiters: limiters, redirects: redirects, timeouts: timeouts, keepAlive: keepAlive,
+                    upstreams: upstreams, answeredBeforeAccess: answeredBeforeAccess)
+        }
+    }
+
+    private var storage: Storage
+
+    /// The box, made this value's own before a change.
+    private mutating func mutable() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    public var software: ServerSoftware {
+        _read { yield storage.software }
+        set { mutable().software = newValue }
+        _modify { let box = mutable(); yield &box.software }
+    }
     /// Where the block starts.
-    public var location: SourceLocation
-    public var names: [ConfigValue<ServerName>]
-    public var listeners: [Listener]
-    public var tls: TLSSettings?
-    public var realIP: RealIPSettings?
-    public var accessRules: [AccessRule]
-    public var limiters: [Limiter]
-    public var redirects: [Redirect]
-    public var timeouts: [UpstreamTimeout]
+    public var location: SourceLocation {
+        _read { yield storage.location }
+        set { mutable().location = newValue }
+        _modify { let box = mutable(); yield &box.location }
+    }
+    public var names: [ConfigValue<ServerName>] {
+        _read { yield storage.names }
+        set { mutable().names = newValue }
+        _modify { let box = mutable(); yield &box.names }
+    }
+    public var listeners: [Listener] {
+        _read { yield storage.listeners }
+        set { mutable().listeners = newValue }
+        _modify { let box = mutable(); yield &box.listeners }
+    }
+    public var tls: TLSSettings? {
+        _read { yield storage.tls }
+        set { mutable().tls = newValue }
+        _modify { let box = mutable(); yield &box.tls }
+    }
+    public var realIP: RealIPSettings? {
+        _read { yield storage.realIP }
+        set { mutable().realIP = newValue }
+        _modify { let box = mutable(); yield &box.realIP }
+    }
+    public var accessRules: [AccessRule] {
+        _read { yield storage.accessRules }
+        set { mutable().accessRules = newValue }
+        _modify { let box = mutable(); yield &box.accessRules }
+    }
+    public var limiters: [Limiter] {
+        _read { yield storage.limiters }
+        set { mutable().limiters = newValue }
+        _modify { let box = mutable(); yield &box.limiters }
+    }
+    public var redirects: [Redirect] {
+        _read { yield storage.redirects }
+        set { mutable().redirects = newValue }
+        _modify { let box = mutable(); yield &box.redirects }
+    }
+    public var timeouts: [UpstreamTimeout] {
+        _read { yield storage.timeouts }
+        set { mutable().timeouts = newValue }
+        _modify { let box = mutable(); yield &box.timeouts }
+    }
     /// nil: the server default (on); a value: as written (`keepalive_timeout 0` → false).
-    public var keepAlive: ConfigValue<Bool>?
-    public var upstreams: [UpstreamTarget]
+    public var keepAlive: ConfigValue<Bool>? {
+        _read { yield storage.keepAlive }
+        set { mutable().keepAlive = newValue }
+        _modify { let box = mutable(); yield &box.keepAlive }
+    }
+    public var upstreams: [UpstreamTarget] {
+        _read { yield storage.upstreams }
+        set { mutable().upstreams = newValue }
+        _modify { let box = mutable(); yield &box.upstreams }
+    }
     /// Scopes whose every request is answered before access checks run (nginx `return` works in
     /// the rewrite phase, ahead of allow/deny; httpd's server-level `Redirect`/`RewriteRule [R]`
     /// in URI translation, ahead of authorization): "" for the whole host, else a scope label as
     /// in `AccessRule.scope` (`location /`). Access rules of such a scope never decide anything.
-    public var answeredBeforeAccess: Set<String> = []
+    public var answeredBeforeAccess: Set<String> {
+        _read { yield storage.answeredBeforeAccess }
+        set { mutable().answeredBeforeAccess = newValue }
+        _modify { let box = mutable(); yield &box.answeredBeforeAccess }
+    }
 
     public init(software: ServerSoftware, location: SourceLocation, names: [ConfigValue<ServerName>] = [],
                 listeners: [Listener] = [], tls: TLSSettings? = nil, realIP: RealIPSettings? = nil,
                 accessRules: [AccessRule] = [], limiters: [Limiter] = [], redirects: [Redirect] = [],
                 timeouts: [UpstreamTimeout] = [], keepAlive: ConfigValue<Bool>? = nil, upstreams: [UpstreamTarget] = []) {
-        self.software = software
-        self.location = location
-        self.names = names
-        self.listeners = listeners
-        self.tls = tls
-        self.realIP = realIP
-        self.accessRules = accessRules
-        self.limiters = limiters
-        self.redirects = redirects
-        self.timeouts = timeouts
-        self.keepAlive = keepAlive
-        self.upstreams = upstreams
+        storage = Storage(software: software, location: location, names: names, listeners: listeners, tls: tls, realIP: realIP,
+                          accessRules: accessRules, limiters: limiters, redirects: redirects, timeouts: timeouts,
+                          keepAlive: keepAlive, upstreams: upstreams, answeredBeforeAccess: [])
     }
 
     /// Whether the host serves `hostname` by one of its names.
