@@ -425,7 +425,7 @@ struct NginxModelBuilder: Sendable {
         host.limiters = host.limiters.map { var limiter = $0; limiter.scope = nil; return limiter }
 
         let arrival = NginxModelBuilder.arrivalScheme(host.listeners)
-        walk(items, scope: nil, effective: effective, arrival: arrival, condition: nil, host: &host)
+        walk(items, scope: nil, readTimeouts: effective.readTimeouts, arrival: arrival, condition: nil, host: &host)
         host.answeredBeforeAccess = NginxModelBuilder.answeredBeforeAccess(items)
         return (host, effective)
     }
@@ -474,7 +474,9 @@ struct NginxModelBuilder: Sendable {
     }
 
     /// What a level's own directives do (redirects, upstreams) and what its nested blocks add.
-    private mutating func walk(_ items: [Item], scope: String?, effective: Settings, arrival: Redirect.Scheme,
+    /// Of the inherited settings only the read timeouts matter below a server (a `*_pass` takes
+    /// its level's): they alone are handed down, not a merged copy of every setting per level.
+    private mutating func walk(_ items: [Item], scope: String?, readTimeouts: [String: UpstreamTimeout], arrival: Redirect.Scheme,
                                condition: String?, host: inout VirtualHost) {
         for item in items where NginxModelBuilder.walkedDirectives.contains(item.directive.name) {
             let directive = item.directive
@@ -508,7 +510,7 @@ struct NginxModelBuilder: Sendable {
                                                      endpoint: NginxValues.passEndpoint(directive.name, target, groups: groups),
                                                      scope: scope, location: at))
                 let timeoutName = NginxModelBuilder.readTimeoutDirectives[directive.name]!
-                var timeout = effective.readTimeouts[timeoutName]
+                var timeout = readTimeouts[timeoutName]
                     ?? UpstreamTimeout(directive: timeoutName, seconds: NginxModelBuilder.defaultReadTimeout, isDefault: true, location: host.location)
                 timeout.scope = scope
                 if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
@@ -533,7 +535,8 @@ struct NginxModelBuilder: Sendable {
                         childCondition = label
                     }
                 }
-                walk(childItems, scope: childScope, effective: own.inheriting(from: effective), arrival: childArrival,
+                let childTimeouts = own.readTimeouts.isEmpty ? readTimeouts : readTimeouts.merging(own.readTimeouts) { _, own in own }
+                walk(childItems, scope: childScope, readTimeouts: childTimeouts, arrival: childArrival,
                      condition: childCondition, host: &host)
             default:
                 break
