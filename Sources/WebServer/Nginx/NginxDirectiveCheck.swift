@@ -9,12 +9,31 @@ import OriginAuditCore
 enum NginxDirectiveCheck {
     /// One way a directive may be written: where, with or without a block, how many arguments.
     struct Shape: Sendable {
-        var contexts: Set<String>
+        var contexts: Set<String> { didSet { contextBits = Shape.bits(contexts) } }
+        /// `contexts` as bits (`contextNames`), tested once per directive without hashing.
+        private(set) var contextBits: UInt32
         var block: Bool
         /// Accepted argument counts: closed ranges; an upper bound of Int.max is "or more".
         var counts: [ClosedRange<Int>]
 
+        init(contexts: Set<String>, block: Bool, counts: [ClosedRange<Int>]) {
+            self.contexts = contexts
+            contextBits = Shape.bits(contexts)
+            self.block = block
+            self.counts = counts
+        }
+
         func accepts(_ count: Int) -> Bool { counts.contains { $0.contains(count) } }
+
+        /// The contexts `walk` stands in (`context(opening:in:)`), each a bit; a name not among
+        /// them has none (no directive is ever checked there).
+        static let contextNames = ["main", "events", "http", "server", "location", "server-if", "location-if", "limit_except", "upstream"]
+
+        static func bit(_ context: String) -> UInt32 {
+            contextNames.firstIndex(of: context).map { UInt32(1) << UInt32($0) } ?? 0
+        }
+
+        static func bits(_ contexts: Set<String>) -> UInt32 { contexts.reduce(0) { $0 | bit($1) } }
     }
 
     /// Directive name → its shapes (several when a name means different things in different
@@ -69,7 +88,7 @@ enum NginxDirectiveCheck {
     /// looks them up.
     static func variables(in text: String) -> [String] {
         // Most arguments name no variable, and nearly all are ASCII: bytes decide both cases.
-        guard text.utf8.contains(UInt8(ascii: "$")) else { return [] }
+        guard text.hasByte(UInt8(ascii: "$")) else { return [] }
         guard text.utf8.contains(where: { $0 >= 0x80 }) else { return asciiVariables(in: Array(text.utf8)) }
         return characterVariables(in: text)
     }
@@ -200,7 +219,7 @@ enum NginxDirectiveCheck {
                 if directive.name.hasSuffix("_set") || directive.name == "set", let name = directive.value(0) {
                     defined.formUnion(variables(in: name))
                 }
-                for argument in directive.args where argument.value.utf8.contains(UInt8(ascii: "(")) && (argument.value.asciiContains("(?") ?? argument.value.contains("(?")) {
+                for argument in directive.args where argument.value.hasByte(UInt8(ascii: "(")) && (argument.value.asciiContains("(?") ?? argument.value.contains("(?")) {
                     defined.formUnion(captureNames(in: argument.value))
                 }
                 if !opaqueBlocks.contains(directive.name) || directive.name == "map" { collect(directive.block ?? []) }
@@ -243,7 +262,17 @@ enum NginxDirectiveCheck {
             }
             return nil
         }
+        // Whether a variable name is one nginx or the configuration defines, asked once per name.
+        var knownVariables: [String: Bool] = [:]
+        func isKnown(_ name: String) -> Bool {
+            if let known = knownVariables[name] { return known }
+            let known = defined.contains(name) || builtInVariables.names.contains(name)
+                || builtInVariables.prefixes.contains(where: { name.hasPrefix($0) }) || name.allSatisfy(\.isNumber)
+            knownVariables[name] = known
+            return known
+        }
         func walk(_ directives: [NginxDirective], in context: String, chain: [Int]) {
+            let contextBit = Shape.bit(context)
             for directive in directives {
                 let name = directive.name
                 if name == "events" && context == "main" { sawEvents = true }
@@ -265,7 +294,7 @@ enum NginxDirectiveCheck {
                 // of those, one that takes this many arguments (one pass, nothing allocated).
                 let hasBlock = directive.block != nil
                 var allowedHere = false, blockFits = false, countFits = false
-                for shape in shapes where shape.contexts.contains(context) {
+                for shape in shapes where shape.contextBits & contextBit != 0 {
                     allowedHere = true
                     if shape.block == hasBlock {
                         blockFits = true
@@ -295,11 +324,13 @@ enum NginxDirectiveCheck {
                     for position in args.indices where position >= skipped {
                         if name == "if", position > 0, ["~", "~*", "!~", "!~*"].contains(args[position - 1].value) { continue }
                         if name == "set" && position == 0 { continue }
-                        for variable in variables(in: args[position].value) { uses.append((variable, directive)) }
+                        for variable in variables(in: args[position].value) where !isKnown(variable) { uses.append((variable, directive)) }
                     }
                     // A map's values may name variables; nginx compiles them too.
                     if name == "map" {
-                        for entry in directive.block ?? [] { for value in entry.values { for variable in variables(in: value) { uses.append((variable, entry)) } } }
+                        for entry in directive.block ?? [] {
+                            for value in entry.values { for variable in variables(in: value) where !isKnown(variable) { uses.append((variable, entry)) } }
+                        }
                     }
                     let defines = name == "set" ? directive.value(0) : name == "map" || name == "split_clients" ? directive.value(1) : name == "geo" ? args.last?.value : nil
                     if let defined = defines.flatMap({ variables(in: $0).first }), builtInVariables.fixed.contains(defined) {
@@ -324,8 +355,8 @@ enum NginxDirectiveCheck {
         // A variable nothing defines: nginx compiles every variable reference while reading and
         // refuses ('unknown "NAME" variable'). Modules the table does not know may define some.
         if unknown.isEmpty && !loadsModules {
-            for use in uses where !defined.contains(use.name) && !builtInVariables.names.contains(use.name)
-                && !builtInVariables.prefixes.contains(where: { use.name.hasPrefix($0) }) && !use.name.allSatisfy(\.isNumber) {
+            // `uses` holds only the names `isKnown` refused while walking.
+            for use in uses {
                 refuse("unknown \"\(use.name)\" variable", use.directive)
             }
         }
@@ -343,6 +374,11 @@ enum NginxDirectiveCheck {
 }
 
 extension String {
+    /// Whether the text holds an (ASCII) byte, searched on its contiguous UTF-8 where it has one.
+    func hasByte(_ byte: UInt8) -> Bool {
+        utf8.withContiguousStorageIfAvailable { $0.contains(byte) } ?? utf8.contains(byte)
+    }
+
     /// Whether an ASCII text holds `needle` (ASCII), found on the bytes; nil for a text that is not
     /// ASCII, where the caller asks as before (canonical equivalence can matter there, never on ASCII).
     func asciiContains(_ needle: StaticString) -> Bool? {
