@@ -148,6 +148,16 @@ struct NginxModelBuilder: Sendable {
         return parsed
     }
 
+    /// `*_pass` targets repeat across servers (`proxy_pass http://app_backend` in every one): each read once.
+    private var endpointCache: [String: UpstreamTarget.Endpoint] = [:]
+
+    private mutating func endpoint(_ directive: String, _ target: String) -> UpstreamTarget.Endpoint {
+        if let cached = endpointCache[target] { return cached }
+        let endpoint = NginxValues.passEndpoint(directive, target, groups: groups)
+        endpointCache[target] = endpoint
+        return endpoint
+    }
+
     /// Rate-limit zones declared at http level: name → key.
     private var zones: [String: String] = [:]
     private var zoneKeys: [String: (Bool, DualStackSet)] = [:]
@@ -507,7 +517,7 @@ struct NginxModelBuilder: Sendable {
             case "proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass":
                 guard let target = directive.value(0) else { continue }
                 host.upstreams.append(UpstreamTarget(directive: directive.name,
-                                                     endpoint: NginxValues.passEndpoint(directive.name, target, groups: groups),
+                                                     endpoint: endpoint(directive.name, target),
                                                      scope: scope, location: at))
                 let timeoutName = NginxModelBuilder.readTimeoutDirectives[directive.name]!
                 var timeout = readTimeouts[timeoutName]
