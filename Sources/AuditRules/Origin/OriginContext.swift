@@ -38,9 +38,11 @@ enum OriginContext {
 
     private static func computeCDNPorts(_ model: OriginModel, _ profile: Profile) -> (http: PortSet, https: PortSet) {
         var (http, https) = profile.defaultPorts
+        // 10,000 hosts listen on a handful of ports: each port, with TLS or without, is judged once.
+        var judged = Set<UInt32>()
         for host in model.webServer.virtualHosts {
             for listener in host.listeners {
-                guard let port = listener.port else { continue }
+                guard let port = listener.port, judged.insert(UInt32(port) << 1 | (listener.tls ? 1 : 0)).inserted else { continue }
                 let single = PortSet(port...port)
                 if listener.tls, profile.tlsMode != .off, profile.tlsMode != .flexible, profile.cdn.httpsPorts.contains(port) {
                     https.formUnion(single)
