@@ -12,6 +12,7 @@ final class X509Object: @unchecked Sendable {
 
     /// Parses one DER certificate.
     convenience init?(der: [UInt8]) {
+        oa_decode_certificate_keys_directly()
         let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
             var cursor = buffer.baseAddress
             return d2i_X509(nil, &cursor, buffer.count)
@@ -94,6 +95,7 @@ public final class TrustStore: @unchecked Sendable {
         storeLock.lock()
         defer { storeLock.unlock() }
         if let built { return built }
+        oa_decode_certificate_keys_directly()
         let store = X509_STORE_new()!
         if systemStore {
             // The system roots, read once into memory. (X509_STORE_set_default_paths would also
@@ -289,6 +291,8 @@ public enum PEMReader {
     }
 
     static func certificates(in bytes: [UInt8]) -> [X509Object] {
+        // Before the first certificate of the run is parsed, so that every one is decoded alike.
+        oa_decode_certificate_keys_directly()
         guard let bio = MemoryBIO(bytes) else { return [] }
         var result: [X509Object] = []
         while let certificate = PEM_read_bio_X509(bio.pointer, nil, nil, nil) {
@@ -430,6 +434,7 @@ public final class KeySource: @unchecked Sendable, Hashable, CustomStringConvert
     /// Whether this key is the private half of the certificate's public key, as OpenSSL compares
     /// them (`EVP_PKEY_eq`, what the servers' own key check uses).
     func belongs(to certificate: CertificateInfo) -> Bool {
+        oa_decode_certificate_keys_directly()
         let decoded: PrivateKeyObject?
         if isPublicDER {
             decoded = pem.withUnsafeBufferPointer { buffer in
