@@ -11,6 +11,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <openssl/engine.h>
 
 const char *oa_openssl_version(void) { return OpenSSL_version(OPENSSL_VERSION); }
 
@@ -277,3 +278,33 @@ int oa_fast_private_key(const unsigned char *der, long length, int label, int *t
     ERR_clear_error();
     return ok;
 }
+
+/* The key types whose certificate keys are decoded by libcrypto's built-in methods (see the header). */
+static int oa_direct_nids[] = { NID_rsaEncryption, NID_X9_62_id_ecPublicKey };
+
+static int oa_direct_pkey_methods(ENGINE *engine, EVP_PKEY_METHOD **method, const int **nids, int nid) {
+    (void)engine;
+    if (method == NULL) {
+        *nids = oa_direct_nids;
+        return (int)(sizeof oa_direct_nids / sizeof oa_direct_nids[0]);
+    }
+    /* libcrypto's built-in method for the type (static: nothing to free). */
+    *method = (EVP_PKEY_METHOD *)EVP_PKEY_meth_find(nid);
+    return *method != NULL;
+}
+
+static pthread_once_t oa_direct_once = PTHREAD_ONCE_INIT;
+
+static void register_direct_decoding(void) {
+    ENGINE *engine = ENGINE_new();
+    if (engine == NULL) return;
+    if (ENGINE_set_id(engine, "originaudit-builtin-keys") && ENGINE_set_name(engine, "libcrypto's built-in RSA and EC key methods")
+        && ENGINE_set_pkey_meths(engine, oa_direct_pkey_methods)) {
+        ENGINE_register_pkey_meths(engine);
+    }
+    /* Not freed: the method table does not hold a reference of its own, and the ENGINE must
+       outlive every lookup (freeing it here makes later lookups use freed memory). */
+    ERR_clear_error();
+}
+
+void oa_decode_certificate_keys_directly(void) { pthread_once(&oa_direct_once, register_direct_decoding); }

@@ -12,6 +12,7 @@ final class X509Object: @unchecked Sendable {
 
     /// Parses one DER certificate.
     convenience init?(der: [UInt8]) {
+        oa_decode_certificate_keys_directly()
         let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
             var cursor = buffer.baseAddress
             return d2i_X509(nil, &cursor, buffer.count)
@@ -50,19 +51,52 @@ final class MemoryBIO {
 }
 
 /// The trust anchors the CDN accepts: the system store, the embedded Origin CA roots and any
-/// `--ca-file`. Built once while loading (the only I/O); verifying against it reads nothing.
+/// `--ca-file`. The `--ca-file`s are read when it is made (their problems are notes of the
+/// load); the store itself, with the system roots (~140 certificates, ~25 ms), is built the
+/// first time a chain is verified, so a scan that verifies nothing does not pay for it.
 public final class TrustStore: @unchecked Sendable {
-    // Immutable after init; OpenSSL locks the store internally for concurrent verification.
-    let store: OpaquePointer
-    /// Problems met while building it (an unreadable --ca-file), for notes.
+    /// Problems met while reading the --ca-files (an unreadable one), for notes.
     public let problems: [String]
+    private let systemStore: Bool
+    /// The --ca-files' certificates, added to the store when it is built.
+    private let extraCertificates: [X509Object]
+    private let storeLock = NSLock()
+    // Built once under `storeLock`, immutable after; OpenSSL locks the store internally for
+    // concurrent verification.
+    private var built: OpaquePointer?
 
     /// `read`: how the extra CA files are read (the scan's tree: named by the project file, they
     /// stay under the root; typed on the command line, they are read as given).
     public init(extraCAFiles: [String] = [], systemStore: Bool = true,
                 read: (String) -> Result<[UInt8], ReadFailure> = SourceTree(root: nil).read) {
-        store = X509_STORE_new()
+        self.systemStore = systemStore
         var problems: [String] = []
+        var extra: [X509Object] = []
+        for path in extraCAFiles {
+            let bytes: [UInt8]
+            switch read(path) {
+            case .success(let read): bytes = read
+            case .failure(let failure):
+                problems.append("CA file \(path) \(failure)")
+                continue
+            }
+            let certificates = PEMReader.certificates(in: bytes)
+            if certificates.isEmpty { problems.append("--ca-file \(path) holds no PEM certificate") }
+            extra += certificates
+        }
+        extraCertificates = extra
+        self.problems = problems
+    }
+
+    deinit { if let built { X509_STORE_free(built) } }
+
+    /// The X509_STORE: the system roots, the embedded Origin CA roots, then the --ca-files.
+    var store: OpaquePointer {
+        storeLock.lock()
+        defer { storeLock.unlock() }
+        if let built { return built }
+        oa_decode_certificate_keys_directly()
+        let store = X509_STORE_new()!
         if systemStore {
             // The system roots, read once into memory. (X509_STORE_set_default_paths would also
             // add OpenSSL 3's directory store, which lists /etc/ssl/certs again on every lookup.)
@@ -74,23 +108,11 @@ public final class TrustStore: @unchecked Sendable {
         for file in EmbeddedTrust.pemFiles where !file.name.contains("authenticated-origin-pull") {
             for certificate in PEMReader.certificates(in: Array(file.pem.utf8)) { X509_STORE_add_cert(store, certificate.pointer) }
         }
-        for path in extraCAFiles {
-            let bytes: [UInt8]
-            switch read(path) {
-            case .success(let read): bytes = read
-            case .failure(let failure):
-                problems.append("CA file \(path) \(failure)")
-                continue
-            }
-            let certificates = PEMReader.certificates(in: bytes)
-            if certificates.isEmpty { problems.append("--ca-file \(path) holds no PEM certificate") }
-            for certificate in certificates { X509_STORE_add_cert(store, certificate.pointer) }
-        }
+        for certificate in extraCertificates { X509_STORE_add_cert(store, certificate.pointer) }
         ERR_clear_error()
-        self.problems = problems
+        built = store
+        return store
     }
-
-    deinit { X509_STORE_free(store) }
 
     private let cacheLock = NSLock()
     private var cache: [VerdictKey: ChainVerdict] = [:]
@@ -269,6 +291,8 @@ public enum PEMReader {
     }
 
     static func certificates(in bytes: [UInt8]) -> [X509Object] {
+        // Before the first certificate of the run is parsed, so that every one is decoded alike.
+        oa_decode_certificate_keys_directly()
         guard let bio = MemoryBIO(bytes) else { return [] }
         var result: [X509Object] = []
         while let certificate = PEM_read_bio_X509(bio.pointer, nil, nil, nil) {
@@ -410,6 +434,7 @@ public final class KeySource: @unchecked Sendable, Hashable, CustomStringConvert
     /// Whether this key is the private half of the certificate's public key, as OpenSSL compares
     /// them (`EVP_PKEY_eq`, what the servers' own key check uses).
     func belongs(to certificate: CertificateInfo) -> Bool {
+        oa_decode_certificate_keys_directly()
         let decoded: PrivateKeyObject?
         if isPublicDER {
             decoded = pem.withUnsafeBufferPointer { buffer in

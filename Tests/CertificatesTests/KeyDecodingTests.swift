@@ -65,6 +65,45 @@ import COpenSSL
         #expect(!loaded.belongs(to: try Self.certificate("\(other).pem")))
     }
 
+    /// Certificate keys are decoded by libcrypto's built-in methods (oa_decode_certificate_keys_directly),
+    /// not by the provider decoders the `openssl` program uses: both must see the same key.
+    @Test(arguments: kinds.map { "\($0.0).pem" } + ["ec-compressed-cert.pem"])
+    func certificateKeysAgreeWithTheOpenSSLProgram(_ name: String) throws {
+        let directory = try #require(Self.directory, "openssl could not generate the keys")
+        let text = try TestTools.run("openssl", ["x509", "-noout", "-text", "-in", name], currentDirectory: directory.path, timeout: 60).stdout
+        func value(after label: String) -> String? {
+            text.split(separator: "\n").lazy.compactMap { line -> String? in
+                guard let range = line.range(of: label) else { return nil }
+                return line[range.upperBound...].trimmingCharacters(in: .whitespaces)
+            }.first
+        }
+        let algorithms = ["rsaEncryption": "RSA", "id-ecPublicKey": "EC", "ED25519": "ED25519", "rsassaPss": "RSA-PSS"]
+        let certificate = try Self.certificate(name)
+        #expect(certificate.keyType == value(after: "Public Key Algorithm:").flatMap { algorithms[$0] }, "\(name)")
+        // `Public-Key: (256 bit)` (for Ed25519 the program prints no size)
+        if certificate.keyType != "ED25519" {
+            #expect(value(after: "Public-Key: (").map { "(" + $0 } == "(\(certificate.keyBits) bit)", "\(name)")
+        }
+        if let curve = value(after: "ASN1 OID:") { #expect(certificate.curve == curve, "\(name)") }
+        // Self-signed by its own key: the signature is checked with the key as decoded here.
+        #expect(certificate.isSelfSigned, "\(name)")
+    }
+
+    /// A damaged signature is caught whichever way the key was decoded: the last byte of the
+    /// signature changed (still valid DER), the certificate is no longer self-signed.
+    @Test(arguments: ["rsa-pkcs1.pem", "ec-sec1.pem", "ed25519.pem"])
+    func aDamagedSelfSignatureIsCaught(_ name: String) throws {
+        let directory = try #require(Self.directory, "openssl could not generate the keys")
+        let der = directory.appendingPathComponent("\(name).der")
+        _ = try TestTools.run("openssl", ["x509", "-in", name, "-outform", "DER", "-out", der.path], currentDirectory: directory.path, timeout: 60)
+        var bytes = try [UInt8](Data(contentsOf: der))
+        let intact = try #require(X509Object(der: bytes).flatMap(CertificateInfo.init))
+        #expect(intact.isSelfSigned)
+        bytes[bytes.count - 1] ^= 0x01
+        let damaged = try #require(X509Object(der: bytes).flatMap(CertificateInfo.init))
+        #expect(!damaged.isSelfSigned, "\(name): a damaged signature still verifies")
+    }
+
     @Test func aCompressedPointInTheCertificateStillMatches() throws {
         // The key file has an uncompressed point, the certificate a compressed one: the DER
         // differs, the key is the same; OpenSSL's comparison settles it.

@@ -43,4 +43,14 @@ long long oa_asn1_time_epoch(const ASN1_TIME *time, int *ok);
 int oa_fast_private_key(const unsigned char *der, long length, int label, int *type, int *bits, int *curve_nid,
                         unsigned char **spki, int *spki_length);
 
+/// Makes libcrypto decode the RSA and EC public keys of certificates with its built-in ASN.1
+/// methods instead of building an OpenSSL 3 decoder context for each (`d2i_X509` of the bench's
+/// P-256 certificates: 0.12 ms each that way, 0.03 ms this way). OpenSSL 3.0 tries those methods
+/// first only when an ENGINE offers the key type, so an ENGINE that offers libcrypto's own
+/// built-in RSA and EC methods (nothing of its own) is registered for the two types. The
+/// provider decoders run the same methods for these types, so the same keys are accepted
+/// and refused; signatures are then verified by the same built-in methods. Once per process,
+/// from any thread; the ENGINE lives as long as the process.
+void oa_decode_certificate_keys_directly(void);
+
 #endif
