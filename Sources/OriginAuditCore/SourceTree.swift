@@ -45,6 +45,9 @@ public struct SourceTree: Sendable {
     private let basePath: String
     /// Directories resolved so far, shared by copies of this tree.
     private let directories = ResolvedDirectories()
+    /// Directories whose resolution under the root follows no symbolic link, by whether it does:
+    /// a missing file in one is explained without walking its path again. Shared by copies of this tree.
+    private let linkFreeDirectories = ResolvedDirectories()
     /// Files confined so far, with their mode: a file is looked up by the walk, the reader and
     /// the loaders (real path, type, permissions), and resolved once. Shared by copies of this tree.
     private let files = ResolvedFiles()
@@ -201,10 +204,40 @@ public struct SourceTree: Sendable {
                 return ReadFailure.missing.description
             }
         }
+        // A missing name in a directory reached without a link (a configuration naming thousands
+        // of absent certificates): the walk below would follow no link either and say "missing".
+        if SourceTree.isPlainAbsolute(path), let slash = path.lastIndex(of: "/"),
+           path.utf8.distance(from: path.startIndex, to: slash) > root.utf8.count {
+            let name = path[path.index(after: slash)...]
+            let directory = String(path[..<slash])
+            var info = stat()
+            if let real = linkFreeReal(directory, root: root), lstat(real + "/" + name, &info) != 0, errno == ENOENT {
+                return ReadFailure.missing.description
+            }
+        }
         let resolution = resolveUnderRoot(path, recordLinks: true)
         if case .failure(let failure) = resolution.result { return failure.description }
         guard let last = resolution.links.last else { return ReadFailure.missing.description }
         return "is a symbolic link to \(last.target) (read under --root as \(displayPath(resolution.hostPath))), which does not exist"
+    }
+
+    /// Where a plain absolute directory under the root is, when reaching it follows no symbolic
+    /// link (each of its components is a directory that is no link, or missing): nil otherwise.
+    /// One `lstat` per directory per run, its parent's answer reused.
+    private func linkFreeReal(_ directory: String, root: String) -> String? {
+        guard let resolvedRoot else { return nil }
+        if directory == root { return resolvedRoot == "/" ? "" : resolvedRoot }
+        let answer = linkFreeDirectories.resolve(directory) {
+            guard let slash = directory.lastIndex(of: "/") else { return .failure(.missing) }
+            let parent = directory.utf8.distance(from: directory.startIndex, to: slash) > root.utf8.count ? String(directory[..<slash]) : root
+            guard let parentReal = linkFreeReal(parent, root: root) else { return .failure(.missing) }
+            let real = parentReal + "/" + directory[directory.index(after: slash)...]
+            var info = stat()
+            if lstat(real, &info) != 0 { return errno == ENOENT ? .success(real) : .failure(.missing) }
+            return (info.st_mode & S_IFMT) == S_IFDIR ? .success(real) : .failure(.missing)
+        }
+        if case .success(let real) = answer { return real }
+        return nil
     }
 
     /// Resolves a path inside the root component by component: an absolute link target restarts
