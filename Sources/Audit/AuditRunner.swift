@@ -104,7 +104,7 @@ public enum AuditRunner {
                     location: SourceLocation(file: display), key: display))
                 continue
             }
-            classified.append((kind, hostPath, InputClassifier.familyHint(name: hostPath), bytes))
+            classified.append((kind, hostPath, familyHint(kind, hostPath), bytes))
         }
         for directory in named where tree.isDirectory(directory) {
             // Reading and sniffing thousands of files is independent work: all cores, file order kept.
@@ -112,18 +112,19 @@ public enum AuditRunner {
             let walked = walk(directory, tree: tree)
             let realPaths = ConcurrentSlots<String>.fill(count: walked.count) { tree.realPath(walked[$0]) }
             let files = zip(walked, realPaths).filter { seen.insert($0.1!).inserted }.map(\.0)
-            let sniffed = ConcurrentSlots<(Result<[UInt8], ReadFailure>, InputKind)>.fill(count: files.count) { index in
+            let sniffed = ConcurrentSlots<(Result<[UInt8], ReadFailure>, InputKind, AddressFamily?)>.fill(count: files.count) { index in
                 let read = tree.read(files[index])
-                guard case .success(let bytes) = read else { return (read, .unknown) }
-                return (read, InputClassifier.classify(name: files[index], bytes: bytes))
+                guard case .success(let bytes) = read else { return (read, .unknown, nil) }
+                let kind = InputClassifier.classify(name: files[index], bytes: bytes)
+                return (read, kind, familyHint(kind, files[index]))
             }
             for (file, entry) in zip(files, sniffed) {
-                guard let (read, kind) = entry else { continue }
+                guard let (read, kind, family) = entry else { continue }
                 switch read {
                 case .failure(let failure): unreadable(file, failure)
                 case .success(let bytes):
                     if kind == .unknown { skippedUnknown.append(file); continue }
-                    classified.append((kind, file, InputClassifier.familyHint(name: file), bytes))
+                    classified.append((kind, file, family, bytes))
                 }
             }
         }
@@ -392,6 +393,12 @@ public enum AuditRunner {
         return findings.filter { seen.insert(Identity(finding: $0)).inserted }
     }
 
+    /// The address family a firewall file's name suggests (`rules.v6`); only firewall loaders
+    /// use it, and on a large tree most files are not firewall files.
+    static func familyHint(_ kind: InputKind, _ hostPath: String) -> AddressFamily? {
+        kind.isFirewall ? InputClassifier.familyHint(name: hostPath) : nil
+    }
+
     static func firewallKind(_ kind: InputKind) -> FirewallInputKind {
         switch kind {
         case .iptablesRules: .iptablesRules
@@ -413,10 +420,16 @@ public enum AuditRunner {
         while let current = stack.popLast() {
             guard visited.insert(tree.realPath(current)).inserted else { continue }
             var subdirectories: [String] = []
-            for name in tree.listDirectory(current) {
-                if name.hasPrefix(".") { continue }
-                let path = (current as NSString).appendingPathComponent(name)
-                if tree.isDirectory(path) {
+            let names = tree.listDirectory(current).filter { !$0.hasPrefix(".") }
+            // Telling a directory from a file costs a stat (and a path resolution under the
+            // root) per entry, thousands in one certificate store: on all cores, order kept.
+            let entries = ConcurrentSlots<(path: String, isDirectory: Bool)>.fill(count: names.count) { index in
+                let path = (current as NSString).appendingPathComponent(names[index])
+                return (path, tree.isDirectory(path))
+            }
+            for (name, entry) in zip(names, entries) {
+                guard let (path, isDirectory) = entry else { continue }
+                if isDirectory {
                     if !skippedDirectories.contains(name) && !tree.isSymbolicLink(path) { subdirectories.append(path) }
                 } else {
                     // Listed even when it cannot be read: a link out of the root or a loop is said, not skipped silently.
