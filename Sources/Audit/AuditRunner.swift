@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import OriginAuditCore
 import Firewall
 import WebServer
@@ -44,6 +45,9 @@ public struct LoadedInputs: Sendable {
 
 /// Discovers, classifies and loads inputs, runs the rules and applies the project's settings.
 public enum AuditRunner {
+    /// A file read and recognised, with its format.
+    typealias ClassifiedInput = (kind: InputKind, hostPath: String, familyHint: AddressFamily?, bytes: [UInt8])
+
     /// Directories never descended into while walking.
     static let skippedDirectories: Set<String> = [".git", ".build", ".svn", ".hg", "node_modules"]
 
@@ -52,7 +56,7 @@ public enum AuditRunner {
         let tree = request.tree
         var findings: [Finding] = []
         var notes: [String] = []
-        var classified: [(kind: InputKind, hostPath: String, familyHint: AddressFamily?, bytes: [UInt8])] = []
+        var classified: [ClassifiedInput] = []
         var seen = Set<String>()
         var skippedUnknown: [String] = []
         var timings = PhaseTimings()
@@ -100,7 +104,7 @@ public enum AuditRunner {
                     location: SourceLocation(file: display), key: display))
                 continue
             }
-            classified.append((kind, hostPath, InputClassifier.familyHint(name: hostPath), bytes))
+            classified.append((kind, hostPath, familyHint(kind, hostPath), bytes))
         }
         for directory in named where tree.isDirectory(directory) {
             // Reading and sniffing thousands of files is independent work: all cores, file order kept.
@@ -108,34 +112,98 @@ public enum AuditRunner {
             let walked = walk(directory, tree: tree)
             let realPaths = ConcurrentSlots<String>.fill(count: walked.count) { tree.realPath(walked[$0]) }
             let files = zip(walked, realPaths).filter { seen.insert($0.1!).inserted }.map(\.0)
-            let sniffed = ConcurrentSlots<(Result<[UInt8], ReadFailure>, InputKind)>.fill(count: files.count) { index in
+            let sniffed = ConcurrentSlots<(Result<[UInt8], ReadFailure>, InputKind, AddressFamily?)>.fill(count: files.count) { index in
                 let read = tree.read(files[index])
-                guard case .success(let bytes) = read else { return (read, .unknown) }
-                return (read, InputClassifier.classify(name: files[index], bytes: bytes))
+                guard case .success(let bytes) = read else { return (read, .unknown, nil) }
+                let kind = InputClassifier.classify(name: files[index], bytes: bytes)
+                return (read, kind, familyHint(kind, files[index]))
             }
             for (file, entry) in zip(files, sniffed) {
-                guard let (read, kind) = entry else { continue }
+                guard let (read, kind, family) = entry else { continue }
                 switch read {
                 case .failure(let failure): unreadable(file, failure)
                 case .success(let bytes):
                     if kind == .unknown { skippedUnknown.append(file); continue }
-                    classified.append((kind, file, InputClassifier.familyHint(name: file), bytes))
+                    classified.append((kind, file, family, bytes))
                 }
             }
         }
         timings.lap("read and recognise \(classified.count) files")
-        var files: [String] = []
-        // Firewall.
+        // The firewall, the web servers and the certificate and key files found above are
+        // independent: loaded side by side (each loader also spreads its own files over the
+        // cores). Only the certificate files that a web server names and the walk did not find
+        // wait for the web servers.
         let firewallInputs = classified.filter { $0.kind.isFirewall }.map { entry in
             FirewallInput(kind: firewallKind(entry.kind), familyHint: entry.familyHint,
                           displayPath: tree.displayPath(entry.hostPath), bytes: entry.bytes)
         }
-        let firewall = FirewallLoader.load(firewallInputs)
-        findings += firewall.findings
-        notes += firewall.notes
-        files += firewall.files
+        let firewallJob = Background { FirewallLoader.load(firewallInputs) }
+        // The files found above were read already: handed over, not read again.
+        let certificateInputs = classified.filter { $0.kind == .certificate || $0.kind == .privateKey }
+        let found = certificateInputs.map {
+            CertificateReference(hostPath: $0.hostPath, role: $0.kind == .certificate ? .certificate : .key)
+        }
+        let caFiles = request.caFiles.map { tree.hostPath($0) }
+        let contents = Dictionary(certificateInputs.map { ($0.hostPath, $0.bytes) }) { first, _ in first }
+        let foundJob = Background { CertificateLoader.load(found, tree: tree, extraCAFiles: caFiles, contents: contents) }
+        let web = loadWebServers(classified, skippedUnknown: skippedUnknown, request: request)
+        let firewall = firewallJob.value
+        let foundCertificates = foundJob.value
+        timings.lap("firewall (\(firewallJob.milliseconds) ms), web-server (\(web.milliseconds) ms) and certificate (\(foundJob.milliseconds) ms, \(foundCertificates.model.files.count) files) loaders, side by side")
 
-        // Web servers: main files first; a file that some main file includes is not loaded again.
+        // Certificates and keys every web server names, where the walk did not find them.
+        let foundPaths = Set(found.map(\.hostPath))
+        var unfound: [CertificateReference] = []
+        for host in web.model.virtualHosts {
+            guard let tls = host.tls else { continue }
+            func add(_ path: ConfigPath?, _ role: CertificateReference.Role) {
+                guard let path, let hostPath = path.hostPath, !foundPaths.contains(hostPath) else { return }
+                unfound.append(CertificateReference(hostPath: hostPath, role: role, referencedAt: path.location))
+            }
+            tls.certificateFiles.forEach { add($0, .certificate) }
+            tls.keyFiles.forEach { add($0, .key) }
+            add(tls.chainFile, .chain)
+            add(tls.clientVerification?.caFile, .clientCA)
+        }
+        var certificates = foundCertificates
+        if !unfound.isEmpty {
+            // Its trust store is not used: the one built with the files found has the --ca-files.
+            let rest = CertificateLoader.load(unfound, tree: tree)
+            certificates.model = CertificateInventory(files: foundCertificates.model.files.merging(rest.model.files) { first, _ in first },
+                                                      missing: rest.model.missing, trust: foundCertificates.model.trust)
+            certificates.findings += rest.findings
+            certificates.files += rest.files
+        }
+        timings.lap("certificate loader, files named and not found (\(unfound.count) references)")
+        findings += firewall.findings + web.findings + certificates.findings
+        notes += firewall.notes + web.notes + certificates.notes
+        let files = firewall.files + web.files + certificates.files
+
+        let allFiles = Array(Set(files)).sorted()
+        let model = OriginModel(firewall: firewall.model, webServer: web.model, certificates: certificates.model,
+                                files: allFiles, sockets: request.sockets)
+        return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count, timings: timings,
+                            unincludedFiles: web.fragmentFiles)
+    }
+
+    /// What the web-server loaders read: one model of every server, and the files read only
+    /// through a fragment that no main configuration includes.
+    struct WebServerLoad: Sendable {
+        var model = WebServerModel(servers: [])
+        var findings: [Finding] = []
+        var notes: [String] = []
+        var files: [String] = []
+        var fragmentFiles = Set<String>()
+        var milliseconds = 0
+    }
+
+    /// Loads every main configuration found, then the fragments no main configuration read.
+    /// `skippedUnknown`: files the walk did not recognise (one that a configuration includes was used).
+    static func loadWebServers(_ classified: [ClassifiedInput], skippedUnknown: [String], request: ScanRequest) -> WebServerLoad {
+        let start = DispatchTime.now()
+        let tree = request.tree
+        var load = WebServerLoad()
+        // Main files first; a file that some main file includes is not loaded again.
         var servers: [WebServerConfig] = []
         var consumed = Set<String>()
         // The same files by where they really are: a file included through a link is consumed too.
@@ -160,13 +228,12 @@ public enum AuditRunner {
                 mainDirectories.append((.nginx, (entry.hostPath as NSString).deletingLastPathComponent))
             }
             servers.append(result.model)
-            findings += result.findings
-            notes += result.notes
-            files += result.files
+            load.findings += result.findings
+            load.notes += result.notes
+            load.files += result.files
             consume(result.files)
         }
         var unincluded: [String] = []
-        var fragmentFiles = Set<String>()
         for entry in classified where entry.kind == .nginxFragment || entry.kind == .apacheFragment {
             let display = tree.displayPath(entry.hostPath)
             if consumed.contains(display) || consumedReal.contains(tree.realPath(entry.hostPath)) { continue }
@@ -184,52 +251,23 @@ public enum AuditRunner {
                 : ApacheLoader.load(hostPath: entry.hostPath, role: .fragment, tree: tree, defines: request.defines,
                                     staticModules: request.apacheStaticModules)
             servers.append(result.model)
-            findings += result.findings
-            notes += result.notes
-            files += result.files
-            fragmentFiles.formUnion(result.files)
+            load.findings += result.findings
+            load.notes += result.notes
+            load.files += result.files
+            load.fragmentFiles.formUnion(result.files)
             consume(result.files)
         }
         // Files a configuration read through its includes (mime.types, fastcgi_params) were used, not skipped.
         let skipped = skippedUnknown.filter { !consumed.contains(tree.displayPath($0)) && !consumedReal.contains(tree.realPath($0)) }.count
         if skipped > 0 {
-            notes.append("\(skipped) file\(skipped == 1 ? " was" : "s were") found while walking directories but not recognised as an input format, and skipped")
+            load.notes.append("\(skipped) file\(skipped == 1 ? " was" : "s were") found while walking directories but not recognised as an input format, and skipped")
         }
         if !unincluded.isEmpty {
-            notes.append("not analysed because no main configuration includes them: \(AuditRunner.list(unincluded.sorted()))")
+            load.notes.append("not analysed because no main configuration includes them: \(AuditRunner.list(unincluded.sorted()))")
         }
-        let webServer = WebServerModel(servers: servers)
-
-        // Certificates and keys: the files given or found, and every file the web servers name.
-        let certificateInputs = classified.filter { $0.kind == .certificate || $0.kind == .privateKey }
-        var references = certificateInputs.map {
-            CertificateReference(hostPath: $0.hostPath, role: $0.kind == .certificate ? .certificate : .key)
-        }
-        for host in webServer.virtualHosts {
-            guard let tls = host.tls else { continue }
-            func add(_ path: ConfigPath?, _ role: CertificateReference.Role) {
-                guard let path, let hostPath = path.hostPath else { return }
-                references.append(CertificateReference(hostPath: hostPath, role: role, referencedAt: path.location))
-            }
-            tls.certificateFiles.forEach { add($0, .certificate) }
-            tls.keyFiles.forEach { add($0, .key) }
-            add(tls.chainFile, .chain)
-            add(tls.clientVerification?.caFile, .clientCA)
-        }
-        timings.lap("firewall and web-server loaders")
-        // The files found above were read already: handed over, not read again.
-        let certificates = CertificateLoader.load(references, tree: tree, extraCAFiles: request.caFiles.map { tree.hostPath($0) },
-                                                  contents: Dictionary(certificateInputs.map { ($0.hostPath, $0.bytes) }) { first, _ in first })
-        timings.lap("certificate loader (\(certificates.model.files.count) files)")
-        findings += certificates.findings
-        notes += certificates.notes
-        files += certificates.files
-
-        let allFiles = Array(Set(files)).sorted()
-        let model = OriginModel(firewall: firewall.model, webServer: webServer, certificates: certificates.model,
-                                files: allFiles, sockets: request.sockets)
-        return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count, timings: timings,
-                            unincludedFiles: fragmentFiles)
+        load.model = WebServerModel(servers: servers)
+        load.milliseconds = Int((DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000)
+        return load
     }
 
     /// The findings that say a server will not start (a refused directive, a missing include,
@@ -355,6 +393,12 @@ public enum AuditRunner {
         return findings.filter { seen.insert(Identity(finding: $0)).inserted }
     }
 
+    /// The address family a firewall file's name suggests (`rules.v6`); only firewall loaders
+    /// use it, and on a large tree most files are not firewall files.
+    static func familyHint(_ kind: InputKind, _ hostPath: String) -> AddressFamily? {
+        kind.isFirewall ? InputClassifier.familyHint(name: hostPath) : nil
+    }
+
     static func firewallKind(_ kind: InputKind) -> FirewallInputKind {
         switch kind {
         case .iptablesRules: .iptablesRules
@@ -376,10 +420,16 @@ public enum AuditRunner {
         while let current = stack.popLast() {
             guard visited.insert(tree.realPath(current)).inserted else { continue }
             var subdirectories: [String] = []
-            for name in tree.listDirectory(current) {
-                if name.hasPrefix(".") { continue }
-                let path = (current as NSString).appendingPathComponent(name)
-                if tree.isDirectory(path) {
+            let names = tree.listDirectory(current).filter { !$0.hasPrefix(".") }
+            // Telling a directory from a file costs a stat (and a path resolution under the
+            // root) per entry, thousands in one certificate store: on all cores, order kept.
+            let entries = ConcurrentSlots<(path: String, isDirectory: Bool)>.fill(count: names.count) { index in
+                let path = (current as NSString).appendingPathComponent(names[index])
+                return (path, tree.isDirectory(path))
+            }
+            for (name, entry) in zip(names, entries) {
+                guard let (path, isDirectory) = entry else { continue }
+                if isDirectory {
                     if !skippedDirectories.contains(name) && !tree.isSymbolicLink(path) { subdirectories.append(path) }
                 } else {
                     // Listed even when it cannot be read: a link out of the root or a loop is said, not skipped silently.
@@ -389,5 +439,38 @@ public enum AuditRunner {
             stack += subdirectories.reversed()
         }
         return result
+    }
+}
+
+/// Work started on a thread of its own while the caller does something else; `value` waits
+/// for it. A thread of its own, not a task or a dispatch queue: the caller is synchronous and
+/// blocks until the result is there, and dispatch's global queues run no more blocks at once
+/// than there are cores (the loaders' own `concurrentPerform` fills them), so work queued
+/// there would wait for them instead of running beside them.
+final class Background<Value: Sendable>: Sendable {
+    private let result = Mutex<(value: Value, milliseconds: Int)?>(nil)
+    private let done = DispatchGroup()
+
+    init(_ work: @escaping @Sendable () -> Value) {
+        done.enter()
+        Thread { [self] in
+            let start = DispatchTime.now()
+            let value = work()
+            let milliseconds = Int((DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000)
+            result.withLock { $0 = (value, milliseconds) }
+            done.leave()
+        }.start()
+    }
+
+    /// The result, once the work is done.
+    var value: Value {
+        done.wait()
+        return result.withLock { $0!.value }
+    }
+
+    /// How long the work took, once it is done.
+    var milliseconds: Int {
+        done.wait()
+        return result.withLock { $0!.milliseconds }
     }
 }
