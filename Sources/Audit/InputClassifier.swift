@@ -120,30 +120,38 @@ public enum InputClassifier {
     static func meaningfulLines(_ text: String, limit: Int) -> [Substring] {
         var result: [Substring] = []
         let utf8 = text.utf8
-        var start = utf8.startIndex
-        var index = start
-        func take(_ end: String.Index) {
-            guard start < end else { return }
-            var ascii = true, first = start, last = end
-            for byte in utf8[start..<end] where byte >= 0x80 { ascii = false; break }
-            if ascii {
-                while first < last, Self.isBlank(utf8[first]) { first = utf8.index(after: first) }
-                while first < last, Self.isBlank(utf8[utf8.index(before: last)]) { last = utf8.index(before: last) }
-                if first < last { result.append(text[first..<last]) }
-            } else {
-                let line = text[start..<end].trimmingWhitespace()
-                if !line.isEmpty { result.append(line) }
+        // Offsets into the contiguous UTF-8 (a native string is; the copy is for any other).
+        func lines(_ bytes: UnsafeBufferPointer<UInt8>) {
+            var start = 0
+            func take(_ end: Int) {
+                guard start < end else { return }
+                var first = start, last = end
+                if !bytes[start..<end].contains(where: { $0 >= 0x80 }) {
+                    while first < last, Self.isBlank(bytes[first]) { first += 1 }
+                    while first < last, Self.isBlank(bytes[last - 1]) { last -= 1 }
+                    if first < last {
+                        result.append(text[utf8.index(utf8.startIndex, offsetBy: first)..<utf8.index(utf8.startIndex, offsetBy: last)])
+                    }
+                } else {
+                    let line = text[utf8.index(utf8.startIndex, offsetBy: first)..<utf8.index(utf8.startIndex, offsetBy: last)].trimmingWhitespace()
+                    if !line.isEmpty { result.append(line) }
+                }
             }
-        }
-        while index < utf8.endIndex && result.count < limit {
-            let byte = utf8[index]
-            if byte == 0x0A || byte == 0x0D {
-                take(index)
-                start = utf8.index(after: index)
+            var index = 0
+            while index < bytes.count && result.count < limit {
+                let byte = bytes[index]
+                if byte == 0x0A || byte == 0x0D {
+                    take(index)
+                    start = index + 1
+                }
+                index += 1
             }
-            index = utf8.index(after: index)
+            if result.count < limit { take(bytes.count) }
         }
-        if result.count < limit { take(utf8.endIndex) }
+        if utf8.withContiguousStorageIfAvailable(lines) == nil {
+            var copy = text
+            copy.withUTF8(lines)
+        }
         return result
     }
 
@@ -151,7 +159,14 @@ public enum InputClassifier {
 
     /// Whether every byte of `line` is ASCII: then a Character is a byte, and the checks below
     /// compare bytes instead of Characters.
-    static func isASCII(_ line: Substring) -> Bool { !line.utf8.contains { $0 >= 0x80 } }
+    static func isASCII(_ line: Substring) -> Bool { withBytes(line) { !$0.contains { $0 >= 0x80 } } }
+
+    /// `body` over the UTF-8 bytes of `line`, in place when they are contiguous (a native string's are).
+    static func withBytes<Result>(_ line: Substring, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        if let result = line.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = String(line)
+        return copy.withUTF8(body)
+    }
 
     /// `line` starts with `prefix` (ASCII), letters compared case-insensitively: for an ASCII
     /// line, `line.lowercased().hasPrefix(prefix)` without the copy.
@@ -203,13 +218,17 @@ public enum InputClassifier {
 
     /// `withoutComment` of an ASCII line, on its bytes.
     static func asciiWithoutComment(_ line: Substring) -> Substring {
-        var previous = UInt8(ascii: " ")
-        for index in line.utf8.indices {
-            let byte = line.utf8[index]
-            if byte == UInt8(ascii: "#") && (previous == 0x20 || previous == 0x09) { return line[..<index].trimmingWhitespace() }
-            previous = byte
+        let hash: Int? = withBytes(line) { bytes in
+            var previous = UInt8(ascii: " ")
+            for offset in bytes.indices {
+                let byte = bytes[offset]
+                if byte == UInt8(ascii: "#") && (previous == 0x20 || previous == 0x09) { return offset }
+                previous = byte
+            }
+            return nil
         }
-        return line
+        guard let hash else { return line }
+        return line[..<line.utf8.index(line.startIndex, offsetBy: hash)].trimmingWhitespace()
     }
 
     /// The first bytes of `apacheMarkers`, as a table by byte.
