@@ -108,6 +108,46 @@ def compare(title, ours, peer, peer_name, input_paths, runs=5, ok_codes=(0, 1),
     return ours_time, peer_time
 
 
+# The binary measured: what users run.
+
+# Where the benchmarks build: apart from .build/release (which the tests use), since the flags differ.
+SHIPPED_SCRATCH = ".build/shipped"
+
+
+def build_shipped(repo, products):
+    """Builds `products` in release mode as Scripts/package builds what users install (the Swift
+    runtime, Foundation and the C++ runtime linked statically: only the C library and OpenSSL are
+    shared libraries), in SHIPPED_SCRATCH, and returns the folder of the binaries. The dynamically
+    linked `swift build -c release` maps a dozen shared libraries and touches pages of each: its
+    peak memory is not the one users see."""
+    static = os.path.join(repo, ".build", "static-cxx")
+    os.makedirs(static, exist_ok=True)
+    libstdcxx = subprocess.run(["clang", "-print-file-name=libstdc++.a"], capture_output=True, text=True, check=True).stdout.strip()
+    libgcc_eh = subprocess.run(["clang", "-print-file-name=libgcc_eh.a"], capture_output=True, text=True, check=True).stdout.strip()
+    link = os.path.join(static, "libstdc++.a")
+    if not os.path.islink(link) or os.readlink(link) != libstdcxx:
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(libstdcxx, link)
+    command = ["swift", "build", "-c", "release", "--scratch-path", os.path.join(repo, SHIPPED_SCRATCH), "--static-swift-stdlib",
+               "-Xlinker", f"-L{static}", "-Xlinker", libgcc_eh]
+    for product in products:
+        result = subprocess.run(command + ["--product", product], cwd=repo, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"building {product} as shipped failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    return subprocess.run(command + ["--show-bin-path"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def describe_binary(path):
+    """One line saying which binary the figures are of."""
+    shared = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+    names = sorted({line.split()[0] for line in shared.splitlines() if "=>" in line})
+    swift = [name for name in names if "swift" in name.lower() or "Foundation" in name]
+    how = ("the Swift runtime and Foundation linked dynamically (" + str(len(swift)) + " Swift libraries)" if swift
+           else "the Swift runtime and Foundation linked statically, as shipped")
+    return f"binary measured: {path} ({how}; shared libraries: {', '.join(names) or 'none'})"
+
+
 # The peers, shared by the scripts that run them.
 
 def firewall_loaders(namespace, sets, rules):
@@ -133,5 +173,11 @@ if __name__ == "__main__":
     # `benchlib.py parse-certificates DIR`: the certificate peer as a process of its own.
     if len(sys.argv) == 3 and sys.argv[1] == "parse-certificates":
         parse_certificates(sys.argv[2])
+    # `benchlib.py build-shipped PRODUCT...`: builds them as shipped and prints their folder.
+    elif len(sys.argv) >= 3 and sys.argv[1] == "build-shipped":
+        print(build_shipped(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), sys.argv[2:]))
+    # `benchlib.py describe BINARY`: which binary the figures are of.
+    elif len(sys.argv) == 3 and sys.argv[1] == "describe":
+        print(describe_binary(sys.argv[2]))
     else:
-        sys.exit("usage: benchlib.py parse-certificates DIR")
+        sys.exit("usage: benchlib.py parse-certificates DIR | build-shipped PRODUCT... | describe BINARY")

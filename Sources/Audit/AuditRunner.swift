@@ -293,13 +293,17 @@ public enum AuditRunner {
     /// says so), report order.
     public static func finish(_ loaded: LoadedInputs, profile: Profile, config: ProjectConfig,
                               catalog: RuleCatalog) async -> AuditReport {
-        var raw = loaded.findings
-        raw += await RuleRegistry.run(loaded.model, profile: profile, disabled: config.disabled)
-        var findings: [Finding] = []
+        // Finished in place, in the one array that holds every finding: a large estate has tens of
+        // thousands, and each copy of the array (or of a set of them) costs as much as the array.
+        var findings = await RuleRegistry.run(loaded.model, profile: profile, disabled: config.disabled)
+        findings.insert(contentsOf: loaded.findings, at: 0)
         var suppressed = 0
         var notes = loaded.notes
         var usedSuppressions = Set<Int>()
-        for finding in raw where !config.disabled.contains(finding.ruleId) {
+        var kept = 0
+        for index in findings.indices {
+            let finding = findings[index]
+            if config.disabled.contains(finding.ruleId) { continue }
             var complete = catalog.complete(finding)
             if let file = complete.location?.file, loaded.unincludedFiles.contains(file) { complete = notStarting(complete) }
             if let override = config.severityOverrides[finding.ruleId] { complete.severity = override }
@@ -314,12 +318,16 @@ public enum AuditRunner {
                     continue
                 }
             }
-            findings.append(complete)
+            findings[kept] = complete
+            kept += 1
         }
+        findings.removeSubrange(kept...)
         for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
             notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
         }
-        findings = capped(deduplicated(findings).sorted(by: Finding.reportOrder))
+        findings.sort(by: Finding.reportOrder)
+        removeDuplicates(sorted: &findings)
+        findings = capped(findings)
         // Redaction rarely changes anything; only then can the order change (the sort is stable,
         // so sorting the unchanged list again would give the same list).
         var redactedAny = false
@@ -376,21 +384,35 @@ public enum AuditRunner {
         return findings
     }
 
-    /// The same finding reported twice (a file loaded from two contexts) is shown once. Equal
-    /// findings share rule, place and message, so only those are hashed; equality still
-    /// compares every field.
-    static func deduplicated(_ findings: [Finding]) -> [Finding] {
-        struct Identity: Hashable {
-            let finding: Finding
-            func hash(into hasher: inout Hasher) {
-                hasher.combine(finding.ruleId)
-                hasher.combine(finding.location)
-                hasher.combine(finding.message)
+    /// The same finding reported twice (a file loaded from two contexts) is shown once: removed
+    /// in place from findings in report order, keeping the first. Equal findings sort together
+    /// (report order compares place, rule id and message, which they share) and the sort is
+    /// stable, so the one kept is the one that came first before sorting. Only findings that tie
+    /// in report order are compared (every field).
+    static func removeDuplicates(sorted findings: inout [Finding]) {
+        var kept = 0
+        // The kept findings from `tie` on tie with each other in report order.
+        var tie = 0
+        var tied: Set<Finding>?
+        for index in findings.indices {
+            let finding = findings[index]
+            var duplicate = false
+            if kept > tie && !Finding.reportOrder(findings[tie], finding) {
+                if tied == nil && kept - tie <= 8 {
+                    duplicate = findings[tie..<kept].contains(finding)
+                } else {
+                    if tied == nil { tied = Set(findings[tie..<kept]) }
+                    duplicate = !tied!.insert(finding).inserted
+                }
+            } else {
+                tie = kept
+                tied = nil
             }
-            static func == (a: Identity, b: Identity) -> Bool { a.finding == b.finding }
+            if duplicate { continue }
+            if kept != index { findings[kept] = finding }
+            kept += 1
         }
-        var seen = Set<Identity>(minimumCapacity: findings.count)
-        return findings.filter { seen.insert(Identity(finding: $0)).inserted }
+        findings.removeSubrange(kept...)
     }
 
     /// The address family a firewall file's name suggests (`rules.v6`); only firewall loaders

@@ -27,7 +27,13 @@ public enum RuleRegistry {
                 group.addTask { rule.check(model, profile: profile) }
             }
             var all: [Finding] = []
-            for await findings in group { all += findings }
+            // Rules build the same remediation text for each of thousands of findings: one copy is kept.
+            var shared = SharedText()
+            for await findings in group {
+                var findings = findings
+                shared.share(&findings)
+                all += findings
+            }
             return all
         }
     }

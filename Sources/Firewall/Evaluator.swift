@@ -395,8 +395,9 @@ struct ChainSegmentation {
     var entries: [FlatEntry]
     var decisions: [ChainDecision]
     /// Sorted starts of segments; segment i covers starts[i] ..< starts[i+1] with decisions[ids[i]].
+    /// (Kept for every chain swept, as long as the evaluator: at their exact size, ids in 32 bits.)
     var starts: [UInt128]
-    var ids: [Int]
+    var ids: [Int32]
 }
 
 extension FirewallEvaluator {
@@ -757,7 +758,7 @@ extension FirewallEvaluator {
             var decisions: [ChainDecision] = []
             var decisionIds: [ChainDecision: Int] = [:]
             var starts: [UInt128] = []
-            var ids: [Int] = []
+            var ids: [Int32] = []
             var cursor = 0
             while cursor < events.count {
                 let position = events[cursor].position
@@ -786,10 +787,12 @@ extension FirewallEvaluator {
                     decisions.append(decision)
                     decisionIds[decision] = id
                 }
-                if ids.last == id { continue }
+                if ids.last == Int32(id) { continue }
                 starts.append(position)
-                ids.append(id)
+                ids.append(Int32(id))
             }
+            // Appending leaves up to twice the room needed; the cache keeps these.
+            if starts.capacity > starts.count + starts.count / 4 { starts = starts.exactCopy(); ids = ids.exactCopy() }
             return ChainSegmentation(entries: entries, decisions: decisions, starts: starts, ids: ids)
         }
 
@@ -931,7 +934,7 @@ extension FirewallEvaluator {
                             var c = cursors[s]
                             while c + 1 < segmentation.starts.count && segmentation.starts[c + 1] <= low { c += 1 }
                             cursors[s] = c
-                            key.append(segmentation.ids[c])
+                            key.append(Int(segmentation.ids[c]))
                             if c + 1 < segmentation.starts.count { high = min(high, segmentation.starts[c + 1] - 1) }
                         }
                         let decisionId: Int
@@ -962,17 +965,28 @@ extension FirewallEvaluator {
                             }
                             memo[key] = decisionId
                         }
-                        byDecision[decisionId].append(low...high)
+                        // Next to the last range of the same decision: one range (the set merges
+                        // adjacent ranges anyway, and a large set has hundreds of thousands of pieces).
+                        if let last = byDecision[decisionId].last, low > 0, last.upperBound == low - 1 {
+                            byDecision[decisionId][byDecision[decisionId].count - 1] = last.lowerBound...high
+                        } else {
+                            byDecision[decisionId].append(low...high)
+                        }
                         if high >= range.upperBound { break }
                         low = high + 1
                     }
                 }
-                for (decision, ranges) in zip(decisions, byDecision) {
+                for (slot, decision) in decisions.enumerated() {
+                    // Taken out, so that its room is freed as the loop goes, and kept at its size:
+                    // the parts live as long as the answer, beside the next port's walk.
+                    let ranges = byDecision[slot]
+                    byDecision[slot] = []
                     let addresses = AddressSet(family: family, ranges: ranges)
                     if let existing = index[decision]?.first(where: { parts[$0].sources == addresses }) {
                         parts[existing].ports.formUnion(atom)
                     } else {
-                        parts.append(OutcomePart(family: family, sources: addresses, ports: atom, decision: decision))
+                        let kept = ranges.capacity > ranges.count + ranges.count / 4 ? AddressSet(family: family, ranges: ranges.exactCopy()) : addresses
+                        parts.append(OutcomePart(family: family, sources: kept, ports: atom, decision: decision))
                         index[decision, default: []].append(parts.count - 1)
                     }
                 }
@@ -1013,7 +1027,7 @@ extension FirewallEvaluator {
                             var s = max(0, low - 1)
                             while s < starts.count && starts[s] <= range.upperBound {
                                 defer { s += 1 }
-                                let d = segmentation.decisions[segmentation.ids[s]].definite
+                                let d = segmentation.decisions[Int(segmentation.ids[s])].definite
                                 guard d < i, segmentation.entries[d].terminal != .verdict(.accept) else { continue }
                                 let end = s + 1 < starts.count ? starts[s + 1] - 1 : family.maxValue
                                 let clipped = max(starts[s], range.lowerBound)...min(end, range.upperBound)
@@ -1094,6 +1108,14 @@ struct MinHeap {
 }
 
 extension Array {
+    /// The same elements in a buffer of their size (`Array(self)` would share this one, room and all).
+    func exactCopy() -> [Element] {
+        var copy: [Element] = []
+        copy.reserveCapacity(count)
+        copy.append(contentsOf: self)
+        return copy
+    }
+
     /// The first index whose element does not satisfy `belongsBefore` (the array is partitioned by it).
     func partitionPoint(_ belongsBefore: (Element) -> Bool) -> Int {
         var low = 0, high = count

@@ -20,6 +20,9 @@ struct IptablesParser {
     private var ipv6OnlyUses: [(line: Int, column: Int, name: String)] = []
     /// `-A` lines whose jump target is checked once the whole table is known.
     private var pendingTargets: [(table: Int, chain: Int, rule: Int, target: String, line: Int, column: Int, isGoto: Bool)] = []
+    /// Conditions other than addresses, one copy of each: `-p tcp`, `--dport 443`, `--state NEW`
+    /// repeat across thousands of rules, and each copy of a set is an allocation of its own.
+    private var sharedMatches = Set<Match>()
 
     init(file: String, familyHint: AddressFamily?) {
         self.file = file
@@ -230,7 +233,11 @@ struct IptablesParser {
         if shortText.utf8.count > 160 && shortText.count > 160 { shortText = String(shortText.prefix(157)) + "..." }
         // Exactly as many matches as the rule has: 50,000 rules would otherwise keep the spare
         // capacity of each array's growth.
-        let matches = options.matches.withUnsafeBufferPointer { Array($0) }
+        var matches = options.matches.withUnsafeBufferPointer { Array($0) }
+        for index in matches.indices {
+            if case .address = matches[index] { continue }
+            matches[index] = sharedMatches.insert(matches[index]).memberAfterInsert
+        }
         tables[current].chains[chainIndex].rules.append(FirewallRule(location: location, text: shortText, matches: matches, action: options.action))
         if let target = options.chainTarget {
             pendingTargets.append((current, chainIndex, tables[current].chains[chainIndex].rules.count - 1, target.name, line, target.column, target.isGoto))

@@ -91,3 +91,22 @@ public enum FNV1a {
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }
+
+/// One storage for each distinct text: many findings carry the same remediation, each built
+/// separately by its producer; kept through this, equal texts share one string.
+public struct SharedText {
+    private var texts: Set<String> = []
+
+    public init() {}
+
+    /// `text`, or an equal text seen before (the same characters, in storage already held).
+    public mutating func one(_ text: String) -> String { texts.insert(text).memberAfterInsert }
+
+    /// The findings' remediations and predicted outcomes, each replaced by the one copy of its text.
+    public mutating func share(_ findings: inout [Finding]) {
+        for index in findings.indices {
+            if let text = findings[index].remediation { findings[index].remediation = one(text) }
+            if let text = findings[index].predicts { findings[index].predicts = one(text) }
+        }
+    }
+}

@@ -75,6 +75,10 @@ public struct IntervalSet<Bound: FixedWidthInteger & UnsignedInteger & Sendable>
             if low <= high { result.append(low...high) }
             if a.upperBound < b.upperBound { i += 1 } else { j += 1 }
         }
+        // Often one set holds the other (a set of 100,000 addresses met with "all but a few"):
+        // then the result is that one, whose storage is shared instead of kept twice.
+        if result.count == other.ranges.count && result == other.ranges { return other }
+        if result.count == ranges.count && result == ranges { return self }
         return IntervalSet(sorted: result)
     }
 

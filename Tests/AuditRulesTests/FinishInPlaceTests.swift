@@ -1,0 +1,59 @@
+@testable import Audit
+import OriginAuditCore
+import Testing
+
+/// `AuditRunner.finish` sorts, then removes duplicates in place: the same findings, in the same
+/// order, as removing duplicates first (keeping the first) and sorting after, which it did before.
+@Suite struct FinishInPlaceTests {
+    /// Findings with many repeats, and findings that tie in report order (same place, rule and
+    /// message) but differ in another field, in a scrambled order.
+    static func scrambled(count: Int) -> [Finding] {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        return (0..<count).map { _ in
+            let location = next(5) == 0 ? nil : SourceLocation(file: "f\(next(2)).conf", line: next(2), column: 1)
+            let rule = next(2)
+            return Finding(ruleId: "origin.rule-\(rule)", message: "message \(next(2))", location: location,
+                           related: next(3) == 0 ? [] : [RelatedLocation(SourceLocation(file: "g.conf", line: next(12)), "here")],
+                           severity: rule == 0 ? .warning : .error, remediation: next(2) == 0 ? nil : "fix")
+        }
+    }
+
+    @Test(arguments: [0, 1, 7, 40, 2_000])
+    func sameAsDeduplicatingFirst(count: Int) {
+        let findings = FinishInPlaceTests.scrambled(count: count)
+        var seen = Set<Finding>()
+        let expected = findings.filter { seen.insert($0).inserted }.sorted(by: Finding.reportOrder)
+        var inPlace = findings
+        inPlace.sort(by: Finding.reportOrder)
+        AuditRunner.removeDuplicates(sorted: &inPlace)
+        #expect(inPlace == expected)
+        if count == 2_000 {
+            // Many repeats, and runs of more tied findings than the linear look-back compares.
+            #expect(expected.count < count / 2)
+            let longest = Dictionary(grouping: expected) { "\($0.location.map(\.description) ?? "") \($0.ruleId) \($0.message)" }.values.map(\.count).max() ?? 0
+            #expect(longest > 8)
+        }
+    }
+
+    @Test func equalTextsShareOneStorage() {
+        // Built at run time, as rules build their remediations: two allocations of equal text.
+        let words = ["Restore", "the", "visitor's", "address", "first", "then", "key", "the", "zone"]
+        var findings = (0..<3).map { index in
+            Finding(ruleId: "origin.per-ip-limit-on-cdn", message: "m\(index)", remediation: words.joined(separator: " "))
+        }
+        func storage(_ text: String?) -> UnsafeRawPointer? {
+            var text = text!
+            return text.withUTF8 { UnsafeRawPointer($0.baseAddress) }
+        }
+        #expect(storage(findings[0].remediation) != storage(findings[1].remediation))
+        var shared = SharedText()
+        shared.share(&findings)
+        #expect(storage(findings[0].remediation) == storage(findings[1].remediation))
+        #expect(storage(findings[1].remediation) == storage(findings[2].remediation))
+        #expect(findings.allSatisfy { $0.remediation == words.joined(separator: " ") })
+    }
+}
