@@ -29,16 +29,33 @@ public enum JSONReporter {
             } else if report.findings.isEmpty {
                 JSONValue.append("[]", to: &out)
             } else {
-                // The findings array as `.array(findings.map(finding))` writes it.
+                // The findings array as `.array(findings.map(finding))` writes it: a few runs of
+                // findings at a time are written on all cores, then handed on in order (so at most
+                // those runs are held besides `out`).
                 JSONValue.append("[\n", to: &out)
-                for (index, finding) in report.findings.enumerated() {
-                    JSONValue.indentation(2, into: &out)
-                    write(finding, into: &out, indent: 2)
-                    JSONValue.append(index == report.findings.count - 1 ? "\n" : ",\n", to: &out)
-                    if out.count >= piece {
-                        try out.withUnsafeBytes(sink)
-                        out.removeAll(keepingCapacity: true)
+                let findings = report.findings
+                var start = 0
+                while start < findings.count {
+                    let runs = stride(from: start, to: min(findings.count, start + findingRun * runsAtOnce), by: findingRun)
+                        .map { $0..<min($0 + findingRun, findings.count) }
+                    let written = ConcurrentSlots<[UInt8]>.fill(count: runs.count) { run in
+                        var bytes: [UInt8] = []
+                        bytes.reserveCapacity(runs[run].count * 1024)
+                        for index in runs[run] {
+                            JSONValue.indentation(2, into: &bytes)
+                            write(findings[index], into: &bytes, indent: 2)
+                            JSONValue.append(index == findings.count - 1 ? "\n" : ",\n", to: &bytes)
+                        }
+                        return bytes
                     }
+                    for bytes in written {
+                        out.append(contentsOf: bytes ?? [])
+                        if out.count >= piece {
+                            try out.withUnsafeBytes(sink)
+                            out.removeAll(keepingCapacity: true)
+                        }
+                    }
+                    start = runs.last!.upperBound
                 }
                 JSONValue.indentation(1, into: &out)
                 out.append(UInt8(ascii: "]"))
@@ -48,6 +65,10 @@ public enum JSONReporter {
         out.append(contentsOf: "}\n".utf8)
         try out.withUnsafeBytes(sink)
     }
+
+    /// Findings written by one worker at a time, and how many such runs are written at once.
+    static let findingRun = 512
+    static let runsAtOnce = 4
 
     public static func document(_ report: AuditReport) -> JSONValue {
         document(report, findings: report.findings)

@@ -16,7 +16,9 @@ struct NoSharedCipherRule: AuditRule {
         let cdnVersions = Set(profile.cdn.tlsVersions.map(\.rawValue))
         let cdnCiphers = Set(profile.cdn.tlsCiphers)
         var findings: [Finding] = []
-        var seen = Set<String>()
+        /// A host's cipher and protocol settings, judged once per place they are written.
+        struct Setting: Hashable { let location: SourceLocation; let ciphers: String; let protocols: [String] }
+        var seen = Set<Setting>()
         var keyTypesByHost: [SourceLocation: Set<String>] = [:]
         for served in ServedCertificate.all(model, profile) {
             if let host = served.host { keyTypesByHost[host.location, default: []].insert(served.leaf.keyType) }
@@ -29,7 +31,7 @@ struct NoSharedCipherRule: AuditRule {
             let originVersions = LegacyProtocolsRule.enabled(protocolWords, software: host.software)
             let cipherString = tls.ciphers?.value ?? (host.software == .nginx ? "HIGH:!aNULL:!MD5" : "DEFAULT")
             let location = tls.ciphers?.location ?? tls.protocols?.location ?? host.location
-            guard seen.insert("\(location) \(cipherString) \(protocolWords)").inserted else { continue }
+            guard seen.insert(Setting(location: location, ciphers: cipherString, protocols: protocolWords)).inserted else { continue }
             if expansions[cipherString] == nil { expansions[cipherString] = .some(CipherSuites.expand(cipherString)) }
             guard let suites = expansions[cipherString] ?? nil else {
                 findings.append(Finding(
