@@ -146,10 +146,10 @@ public enum AuditRunner {
         let caFiles = request.caFiles.map { tree.hostPath($0) }
         let contents = Dictionary(certificateInputs.map { ($0.hostPath, $0.bytes) }) { first, _ in first }
         let foundJob = Background { CertificateLoader.load(found, tree: tree, extraCAFiles: caFiles, contents: contents) }
-        let web = loadWebServers(classified, skippedUnknown: skippedUnknown, request: request)
+        let (web, webMilliseconds) = timed { loadWebServers(classified, skippedUnknown: skippedUnknown, request: request) }
         let firewall = firewallJob.value
         let foundCertificates = foundJob.value
-        timings.lap("firewall (\(firewallJob.milliseconds) ms), web-server (\(web.milliseconds) ms) and certificate (\(foundJob.milliseconds) ms, \(foundCertificates.model.files.count) files) loaders, side by side")
+        timings.lap("firewall (\(firewallJob.milliseconds) ms), web-server (\(webMilliseconds) ms) and certificate (\(foundJob.milliseconds) ms, \(foundCertificates.model.files.count) files) loaders, side by side")
 
         // Certificates and keys every web server names, where the walk did not find them.
         let foundPaths = Set(found.map(\.hostPath))
@@ -194,13 +194,11 @@ public enum AuditRunner {
         var notes: [String] = []
         var files: [String] = []
         var fragmentFiles = Set<String>()
-        var milliseconds = 0
     }
 
     /// Loads every main configuration found, then the fragments no main configuration read.
     /// `skippedUnknown`: files the walk did not recognise (one that a configuration includes was used).
     static func loadWebServers(_ classified: [ClassifiedInput], skippedUnknown: [String], request: ScanRequest) -> WebServerLoad {
-        let start = DispatchTime.now()
         let tree = request.tree
         var load = WebServerLoad()
         // Main files first; a file that some main file includes is not loaded again.
@@ -266,7 +264,6 @@ public enum AuditRunner {
             load.notes.append("not analysed because no main configuration includes them: \(AuditRunner.list(unincluded.sorted()))")
         }
         load.model = WebServerModel(servers: servers)
-        load.milliseconds = Int((DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000)
         return load
     }
 
@@ -476,9 +473,7 @@ final class Background<Value: Sendable>: Sendable {
     init(_ work: @escaping @Sendable () -> Value) {
         done.enter()
         Thread { [self] in
-            let start = DispatchTime.now()
-            let value = work()
-            let milliseconds = Int((DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000)
+            let (value, milliseconds) = timed(work)
             result.withLock { $0 = (value, milliseconds) }
             done.leave()
         }.start()
@@ -495,4 +490,11 @@ final class Background<Value: Sendable>: Sendable {
         done.wait()
         return result.withLock { $0!.milliseconds }
     }
+}
+
+/// `work`'s result and how long it took, in milliseconds (for `--timings`).
+func timed<Value>(_ work: () -> Value) -> (Value, Int) {
+    let start = DispatchTime.now()
+    let value = work()
+    return (value, Int((DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000))
 }

@@ -120,7 +120,7 @@ public enum InputClassifier {
     static func meaningfulLines(_ text: String, limit: Int) -> [Substring] {
         var result: [Substring] = []
         let utf8 = text.utf8
-        // Offsets into the contiguous UTF-8 (a native string is; the copy is for any other).
+        // Offsets into the contiguous UTF-8 (`withBytes` copies a text whose bytes are not).
         func lines(_ bytes: UnsafeBufferPointer<UInt8>) {
             var start = 0
             func take(_ end: Int) {
@@ -148,10 +148,7 @@ public enum InputClassifier {
             }
             if result.count < limit { take(bytes.count) }
         }
-        if utf8.withContiguousStorageIfAvailable(lines) == nil {
-            var copy = text
-            copy.withUTF8(lines)
-        }
+        withBytes(text[...], lines)
         return result
     }
 

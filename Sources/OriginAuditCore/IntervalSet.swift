@@ -77,8 +77,8 @@ public struct IntervalSet<Bound: FixedWidthInteger & UnsignedInteger & Sendable>
         }
         // Often one set holds the other (a set of 100,000 addresses met with "all but a few"):
         // then the result is that one, whose storage is shared instead of kept twice.
-        if result.count == other.ranges.count && result == other.ranges { return other }
-        if result.count == ranges.count && result == ranges { return self }
+        if result == other.ranges { return other }
+        if result == ranges { return self }
         return IntervalSet(sorted: result)
     }
 
