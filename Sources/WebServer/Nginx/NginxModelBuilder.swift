@@ -149,12 +149,15 @@ struct NginxModelBuilder: Sendable {
     }
 
     /// `*_pass` targets repeat across servers (`proxy_pass http://app_backend` in every one): each read once.
-    private var endpointCache: [String: UpstreamTarget.Endpoint] = [:]
+    /// Keyed by everything `passEndpoint` is given besides the groups (known before any server is built).
+    private struct PassTarget: Hashable { let directive: String; let target: String }
+    private var endpointCache: [PassTarget: UpstreamTarget.Endpoint] = [:]
 
     private mutating func endpoint(_ directive: String, _ target: String) -> UpstreamTarget.Endpoint {
-        if let cached = endpointCache[target] { return cached }
+        let key = PassTarget(directive: directive, target: target)
+        if let cached = endpointCache[key] { return cached }
         let endpoint = NginxValues.passEndpoint(directive, target, groups: groups)
-        endpointCache[target] = endpoint
+        endpointCache[key] = endpoint
         return endpoint
     }
 
