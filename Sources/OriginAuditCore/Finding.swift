@@ -62,8 +62,14 @@ public struct Finding: Hashable, Sendable {
 
     /// A stable identity: independent of line numbers, so moving code does not make a finding new.
     public var fingerprint: String {
-        let identity = [ruleId, location?.file ?? "", key ?? message].joined(separator: "\u{1F}")
-        return FNV1a.hex(identity)
+        // FNV1a.hex of rule id, file and key (or message) joined by U+001F, hashed without joining them.
+        var hash = FNV1a()
+        hash.add(ruleId)
+        hash.add(0x1F)
+        hash.add(location?.file ?? "")
+        hash.add(0x1F)
+        hash.add(key ?? message)
+        return FNV1a.hex(hash.value)
     }
 
     /// Report order: file, line, column, rule id (DESIGN.md §1); findings without a place first.
@@ -76,19 +82,38 @@ public struct Finding: Hashable, Sendable {
 }
 
 /// 64-bit FNV-1a, used for fingerprints: deterministic across runs and platforms (unlike Hasher).
-public enum FNV1a {
-    public static func hash(_ text: String) -> UInt64 {
-        var value: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            value ^= UInt64(byte)
-            value &*= 0x0000_0100_0000_01B3
-        }
-        return value
+public struct FNV1a {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    public init() {}
+
+    public mutating func add(_ byte: UInt8) {
+        value ^= UInt64(byte)
+        value &*= 0x0000_0100_0000_01B3
     }
 
-    public static func hex(_ text: String) -> String {
-        let digits = String(hash(text), radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+    public mutating func add(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in for byte in bytes { add(byte) } }
+    }
+
+    public static func hash(_ text: String) -> UInt64 {
+        var hash = FNV1a()
+        hash.add(text)
+        return hash.value
+    }
+
+    public static func hex(_ text: String) -> String { hex(hash(text)) }
+
+    /// 16 lower-case hex digits.
+    public static func hex(_ value: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 16) { buffer in
+            for index in 0..<16 {
+                let digit = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0x0F
+                buffer[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+            }
+            return 16
+        }
     }
 }
 
