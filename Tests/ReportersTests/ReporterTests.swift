@@ -144,6 +144,23 @@ enum SampleReport {
             + report.notes.map { "::notice title=originaudit::\(GitHubReporter.escapeData($0))\n" }.joined())
     }
 
+    /// The one-pass GitHub escaping gives Foundation's replacements, also next to CR LF,
+    /// combining marks and other non-ASCII text (where it leaves the text to Foundation).
+    @Test func githubEscapingAsFoundationReplaces() {
+        var state: UInt64 = 0x1234_5678_9ABC_DEF1
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let pieces = ["a", "%", "\r", "\n", "\r\n", ":", ",", "\u{301}", "é", "e\u{301}", " ", "\u{600}", "Fix", "%0A", "😀", "\u{200D}"]
+        var texts = ["", "%", "\n", "a\r\nb", "x\n\u{301}y", "\u{301}\n", "plain"]
+        for _ in 0..<3_000 { texts.append((0..<next(8)).map { _ in pieces[next(pieces.count)] }.joined()) }
+        for text in texts {
+            #expect(GitHubReporter.escaped(text, property: false) == GitHubReporter.escapeData(text), "\(text.debugDescription)")
+            #expect(GitHubReporter.escaped(text, property: true) == GitHubReporter.escapeProperty(text), "\(text.debugDescription)")
+        }
+    }
+
     /// A path left as it is by the URI fast path is one Foundation's percent-encoding leaves alone.
     @Test func sarifURIsAsFoundationEncodesThem() {
         var allowed = CharacterSet.urlPathAllowed
