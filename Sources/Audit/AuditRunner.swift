@@ -299,11 +299,10 @@ public enum AuditRunner {
         var usedSuppressions = Set<Int>()
         var kept = 0
         for index in findings.indices {
-            let finding = findings[index]
-            if config.disabled.contains(finding.ruleId) { continue }
-            var complete = catalog.complete(finding)
+            if config.disabled.contains(findings[index].ruleId) { continue }
+            var complete = catalog.complete(findings[index])
             if let file = complete.location?.file, loaded.unincludedFiles.contains(file) { complete = notStarting(complete) }
-            if let override = config.severityOverrides[finding.ruleId] { complete.severity = override }
+            if let override = config.severityOverrides[complete.ruleId] { complete.severity = override }
             if let index = config.suppressions.firstIndex(where: { $0.matches(complete) }) {
                 usedSuppressions.insert(index)
                 let suppression = config.suppressions[index]
@@ -322,7 +321,7 @@ public enum AuditRunner {
         for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
             notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
         }
-        findings.sort(by: Finding.reportOrder)
+        Finding.sortInReportOrder(&findings)
         removeDuplicates(sorted: &findings)
         findings = capped(findings)
         // Redaction rarely changes anything; only then can the order change (the sort is stable,
@@ -353,8 +352,17 @@ public enum AuditRunner {
     static func redacted(_ finding: Finding) -> Finding? {
         let message = KeyMaterial.redacted(finding.message)
         let remediation = finding.remediation.map(KeyMaterial.redacted)
-        let related = finding.related.map { RelatedLocation($0.location, KeyMaterial.redacted($0.message)) }
-        guard message != finding.message || remediation != finding.remediation || related != finding.related else { return nil }
+        var related = finding.related
+        var changed = message != finding.message || remediation != finding.remediation
+        // Rebuilt only where a text changes (a finding's related places are otherwise left alone).
+        for index in related.indices {
+            let clean = KeyMaterial.redacted(related[index].message)
+            if clean != related[index].message {
+                related[index].message = clean
+                changed = true
+            }
+        }
+        guard changed else { return nil }
         var finding = finding
         finding.message = message
         finding.remediation = remediation
@@ -365,18 +373,27 @@ public enum AuditRunner {
     /// `FindingList.capped(findings)`, which returns its input as it is when no file and rule id
     /// has more findings than the limit: counted here first without building its string keys.
     /// (Its key joins file and rule id with a NUL; with no NUL in a rule id, two keys are equal
-    /// exactly when file and rule id are, so these counts are its counts.)
+    /// exactly when file and rule id are, so these counts are its counts.) In report order one
+    /// file's findings are together, so each file's rule ids are counted in a short list.
     static func capped(_ findings: [Finding]) -> [Finding] {
         let limit = FindingList.defaultLimit
         guard findings.count > limit else { return findings }
-        struct Group: Hashable { let file: String; let ruleId: String }
-        var counts: [Group: Int] = [:]
-        for finding in findings {
-            if finding.ruleId.utf8.contains(0) { return FindingList.capped(findings) }
-            let group = Group(file: finding.location?.file ?? "", ruleId: finding.ruleId)
-            let count = counts[group, default: 0] + 1
-            if count > limit { return FindingList.capped(findings) }
-            counts[group] = count
+        var file: String?
+        var counts: [(ruleId: String, count: Int)] = []
+        for index in findings.indices {
+            let ruleId = findings[index].ruleId
+            if ruleId.utf8.contains(0) { return FindingList.capped(findings) }
+            let place = findings[index].location?.file ?? ""
+            if place != file {
+                file = place
+                counts.removeAll(keepingCapacity: true)
+            }
+            if let seen = counts.firstIndex(where: { $0.ruleId == ruleId }) {
+                counts[seen].count += 1
+                if counts[seen].count > limit { return FindingList.capped(findings) }
+            } else {
+                counts.append((ruleId, 1))
+            }
         }
         return findings
     }
@@ -392,9 +409,9 @@ public enum AuditRunner {
         var tie = 0
         var tied: Set<Finding>?
         for index in findings.indices {
-            let finding = findings[index]
             var duplicate = false
-            if kept > tie && !Finding.reportOrder(findings[tie], finding) {
+            if kept > tie && !Finding.reportOrder(findings[tie], findings[index]) {
+                let finding = findings[index]
                 if tied == nil && kept - tie <= 8 {
                     duplicate = findings[tie..<kept].contains(finding)
                 } else {
@@ -406,7 +423,8 @@ public enum AuditRunner {
                 tied = nil
             }
             if duplicate { continue }
-            if kept != index { findings[kept] = finding }
+            // Moved, not copied: what it changes places with is a dropped duplicate.
+            if kept != index { findings.swapAt(kept, index) }
             kept += 1
         }
         findings.removeSubrange(kept...)

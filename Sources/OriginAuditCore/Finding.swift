@@ -1,3 +1,5 @@
+import Foundation
+
 /// How much a finding matters (DESIGN.md §5).
 public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
     case info, warning, error
@@ -62,8 +64,14 @@ public struct Finding: Hashable, Sendable {
 
     /// A stable identity: independent of line numbers, so moving code does not make a finding new.
     public var fingerprint: String {
-        let identity = [ruleId, location?.file ?? "", key ?? message].joined(separator: "\u{1F}")
-        return FNV1a.hex(identity)
+        // FNV1a.hex of rule id, file and key (or message) joined by U+001F, hashed without joining them.
+        var hash = FNV1a()
+        hash.add(ruleId)
+        hash.add(0x1F)
+        hash.add(location?.file ?? "")
+        hash.add(0x1F)
+        hash.add(key ?? message)
+        return FNV1a.hex(hash.value)
     }
 
     /// Report order: file, line, column, rule id (DESIGN.md §1); findings without a place first.
@@ -75,32 +83,151 @@ public struct Finding: Hashable, Sendable {
     }
 }
 
-/// 64-bit FNV-1a, used for fingerprints: deterministic across runs and platforms (unlike Hasher).
-public enum FNV1a {
-    public static func hash(_ text: String) -> UInt64 {
-        var value: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            value ^= UInt64(byte)
-            value &*= 0x0000_0100_0000_01B3
+extension Finding {
+    /// `findings.sort(by: reportOrder)`: the same stable order, found by sorting small integer
+    /// keys (each file and rule id ranked once among the distinct ones) instead of comparing
+    /// strings and copying findings for each of the ~16 comparisons per finding; messages are
+    /// compared only where place and rule id tie.
+    public static func sortInReportOrder(_ findings: inout [Finding]) {
+        struct Key { var file: Int, line: Int, column: Int, handle: Int, rule: Int }
+        var files: [String: Int] = [:], rules: [String: Int] = [:]
+        var keys: [Key] = []
+        keys.reserveCapacity(findings.count)
+        // Each field read in place: a copy of a whole finding retains each of its strings.
+        for index in findings.indices {
+            let location = findings[index].location
+            // The comparator tells a handle of 0 from none only by inequality (a non-strict
+            // order whose result the sort algorithm decides): such a list is sorted as it was.
+            if location?.handle == 0 {
+                findings.sort(by: reportOrder)
+                return
+            }
+            let file = location?.file ?? ""
+            let fileId = files[file] ?? files.count
+            if fileId == files.count { files[file] = fileId }
+            let ruleId = rules[findings[index].ruleId] ?? rules.count
+            if ruleId == rules.count { rules[findings[index].ruleId] = ruleId }
+            keys.append(Key(file: fileId, line: location?.line ?? 0, column: location?.column ?? 0,
+                            handle: location?.handle ?? 0, rule: ruleId))
         }
-        return value
+        // Ids in first-seen order, turned into ranks in string order.
+        func ranks(_ ids: [String: Int]) -> [Int] {
+            var rank = [Int](repeating: 0, count: ids.count)
+            for (position, entry) in ids.sorted(by: { $0.key < $1.key }).enumerated() { rank[entry.value] = position }
+            return rank
+        }
+        let fileRank = ranks(files), ruleRank = ranks(rules)
+        for index in keys.indices {
+            keys[index].file = fileRank[keys[index].file]
+            keys[index].rule = ruleRank[keys[index].rule]
+        }
+        var order = Array(findings.indices)
+        order.sort { i, j in
+            let a = keys[i], b = keys[j]
+            if (a.file, a.line, a.column, a.handle) != (b.file, b.line, b.column, b.handle) {
+                return (a.file, a.line, a.column, a.handle) < (b.file, b.line, b.column, b.handle)
+            }
+            if a.rule != b.rule { return a.rule < b.rule }
+            let (x, y) = (findings[i].message, findings[j].message)
+            if x < y { return true }
+            if y < x { return false }
+            // Equal in report order: the order they came in (the sort this stands for is stable).
+            return i < j
+        }
+        // Each cycle of the permutation swapped into place (moves, no copies).
+        var placed = [Bool](repeating: false, count: order.count)
+        for start in order.indices where !placed[start] {
+            var position = start
+            while order[position] != start {
+                findings.swapAt(position, order[position])
+                placed[position] = true
+                position = order[position]
+            }
+            placed[position] = true
+        }
+    }
+}
+
+/// 64-bit FNV-1a, used for fingerprints: deterministic across runs and platforms (unlike Hasher).
+public struct FNV1a {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    public init() {}
+
+    public mutating func add(_ byte: UInt8) {
+        value ^= UInt64(byte)
+        value &*= 0x0000_0100_0000_01B3
     }
 
-    public static func hex(_ text: String) -> String {
-        let digits = String(hash(text), radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+    public mutating func add(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in for byte in bytes { add(byte) } }
+    }
+
+    public static func hash(_ text: String) -> UInt64 {
+        var hash = FNV1a()
+        hash.add(text)
+        return hash.value
+    }
+
+    public static func hex(_ text: String) -> String { hex(hash(text)) }
+
+    /// 16 lower-case hex digits.
+    public static func hex(_ value: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 16) { buffer in
+            for index in 0..<16 {
+                let digit = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0x0F
+                buffer[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+            }
+            return 16
+        }
     }
 }
 
 /// One storage for each distinct text: many findings carry the same remediation, each built
 /// separately by its producer; kept through this, equal texts share one string.
 public struct SharedText {
-    private var texts: Set<String> = []
+    private var texts: Set<Text> = []
+    /// The long text last given and the one returned for it: a rule gives the same string (one
+    /// storage) to thousands of findings, which is then not hashed again.
+    private var last: (given: String, shared: String)?
+
+    /// A text compared and hashed by its UTF-8 bytes: only byte-equal texts are merged (so
+    /// what a report shows does not change), and no hash normalises Unicode first.
+    private struct Text: Hashable {
+        var string: String
+
+        static func == (a: Text, b: Text) -> Bool {
+            guard a.string.utf8.count == b.string.utf8.count else { return false }
+            var (first, second) = (a.string, b.string)
+            return first.withUTF8 { x in second.withUTF8 { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+        }
+
+        func hash(into hasher: inout Hasher) {
+            var string = string
+            string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
 
     public init() {}
 
-    /// `text`, or an equal text seen before (the same characters, in storage already held).
-    public mutating func one(_ text: String) -> String { texts.insert(text).memberAfterInsert }
+    /// `text`, or an equal text seen before (the same bytes, in storage already held).
+    public mutating func one(_ text: String) -> String {
+        let long = text.utf8.count > 15
+        if long, let last, Self.sameStorage(last.given, text) { return last.shared }
+        let shared = texts.insert(Text(string: text)).memberAfterInsert.string
+        if long { last = (text, shared) }
+        return shared
+    }
+
+    /// Whether two texts of more than 15 bytes (which small strings never are) are one storage.
+    static func sameStorage(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        let same = a.utf8.withContiguousStorageIfAvailable { first in
+            b.utf8.withContiguousStorageIfAvailable { second in first.baseAddress == second.baseAddress }
+        }
+        return same == true
+    }
 
     /// The findings' remediations and predicted outcomes, each replaced by the one copy of its text.
     public mutating func share(_ findings: inout [Finding]) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Private key material never reaches a report: text inside PEM armour is cut out of every
 /// message before it is shown (a key pasted into a directive, a path that is really a key).
 public enum KeyMaterial {
@@ -36,10 +38,12 @@ public enum KeyMaterial {
         return text.withUTF8 { bytes in
             guard bytes.count >= count else { return false }
             return marker.withUTF8Buffer { marker in
+                // From one dash to the next (memchr): most texts hold a few dashes, or none.
                 var start = 0
-                while start <= bytes.count - count {
-                    if bytes[start] == marker[0] && bytes[start + 4] == marker[4]
-                        && (1..<count).allSatisfy({ bytes[start + $0] == marker[$0] }) { return true }
+                while start <= bytes.count - count,
+                      let found = memchr(bytes.baseAddress! + start, Int32(marker[0]), bytes.count - count + 1 - start) {
+                    start = bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    if bytes[start + 4] == marker[4] && (1..<count).allSatisfy({ bytes[start + $0] == marker[$0] }) { return true }
                     start += 1
                 }
                 return false

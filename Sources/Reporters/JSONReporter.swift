@@ -5,9 +5,7 @@ public enum JSONReporter {
     /// The same bytes as `document(report).rendered()`, with the findings (nearly all of a large
     /// report) written straight into the buffer instead of built as dictionaries first.
     public static func render(_ report: AuditReport) -> String {
-        var text = ""
-        write(report, piece: Int.max) { text = String(decoding: $0, as: UTF8.self) }
-        return text
+        ReportBytes.string { sink in write(report, piece: Int.max, to: sink) }
     }
 
     /// The bytes of `render(report)`, handed to `sink` in pieces of about `piece` bytes (a report
@@ -29,33 +27,13 @@ public enum JSONReporter {
             } else if report.findings.isEmpty {
                 JSONValue.append("[]", to: &out)
             } else {
-                // The findings array as `.array(findings.map(finding))` writes it: a few runs of
-                // findings at a time are written on all cores, then handed on in order (so at most
-                // those runs are held besides `out`).
+                // The findings array as `.array(findings.map(finding))` writes it.
                 JSONValue.append("[\n", to: &out)
                 let findings = report.findings
-                var start = 0
-                while start < findings.count {
-                    let runs = stride(from: start, to: min(findings.count, start + findingRun * runsAtOnce), by: findingRun)
-                        .map { $0..<min($0 + findingRun, findings.count) }
-                    let written = ConcurrentSlots<[UInt8]>.fill(count: runs.count) { run in
-                        var bytes: [UInt8] = []
-                        bytes.reserveCapacity(runs[run].count * 1024)
-                        for index in runs[run] {
-                            JSONValue.indentation(2, into: &bytes)
-                            write(findings[index], into: &bytes, indent: 2)
-                            JSONValue.append(index == findings.count - 1 ? "\n" : ",\n", to: &bytes)
-                        }
-                        return bytes
-                    }
-                    for bytes in written {
-                        out.append(contentsOf: bytes ?? [])
-                        if out.count >= piece {
-                            try out.withUnsafeBytes(sink)
-                            out.removeAll(keepingCapacity: true)
-                        }
-                    }
-                    start = runs.last!.upperBound
+                try ReportBytes.write(count: findings.count, bytesPerItem: 1024, into: &out, piece: piece, sink: sink) { index, bytes in
+                    JSONValue.indentation(2, into: &bytes)
+                    write(findings[index], into: &bytes, indent: 2)
+                    JSONValue.append(index == findings.count - 1 ? "\n" : ",\n", to: &bytes)
                 }
                 JSONValue.indentation(1, into: &out)
                 out.append(UInt8(ascii: "]"))
@@ -63,45 +41,22 @@ public enum JSONReporter {
             JSONValue.append(index == keys.count - 1 ? "\n" : ",\n", to: &out)
         }
         out.append(contentsOf: "}\n".utf8)
-        try out.withUnsafeBytes(sink)
+        try ReportBytes.flush(&out, sink)
     }
-
-    /// Findings written by one worker at a time, and how many such runs are written at once.
-    static let findingRun = 512
-    static let runsAtOnce = 4
 
     public static func document(_ report: AuditReport) -> JSONValue {
         document(report, findings: report.findings)
     }
 
-    /// One member of an object being written: its key, then the value `body` writes.
-    private static func member(_ key: String, first: Bool, indent: Int, into out: inout [UInt8], _ body: (inout [UInt8]) -> Void) {
-        JSONValue.append(first ? "{\n" : ",\n", to: &out)
-        JSONValue.indentation(indent + 1, into: &out)
-        JSONValue.quote(key, into: &out)
-        JSONValue.append(": ", to: &out)
-        body(&out)
-    }
-
-    private static func endObject(indent: Int, into out: inout [UInt8]) {
-        out.append(0x0A)
-        JSONValue.indentation(indent, into: &out)
-        out.append(UInt8(ascii: "}"))
-    }
-
-    private static func string(_ text: String?, into out: inout [UInt8]) {
-        if let text { JSONValue.quote(text, into: &out) } else { JSONValue.append("null", to: &out) }
-    }
-
     /// `finding(finding)` written: the keys in sorted order.
     static func write(_ finding: Finding, into out: inout [UInt8], indent: Int) {
-        member("fingerprint", first: true, indent: indent, into: &out) { string(finding.fingerprint, into: &$0) }
-        member("location", first: false, indent: indent, into: &out) { out in
+        JSONValue.member("fingerprint", first: true, indent: indent, into: &out) { JSONValue.string(finding.fingerprint, into: &$0) }
+        JSONValue.member("location", first: false, indent: indent, into: &out) { out in
             if let location = finding.location { write(location, message: nil, into: &out, indent: indent + 1) } else { JSONValue.append("null", to: &out) }
         }
-        member("message", first: false, indent: indent, into: &out) { string(finding.message, into: &$0) }
-        member("predicts", first: false, indent: indent, into: &out) { string(finding.predicts, into: &$0) }
-        member("related", first: false, indent: indent, into: &out) { out in
+        JSONValue.member("message", first: false, indent: indent, into: &out) { JSONValue.string(finding.message, into: &$0) }
+        JSONValue.member("predicts", first: false, indent: indent, into: &out) { JSONValue.string(finding.predicts, into: &$0) }
+        JSONValue.member("related", first: false, indent: indent, into: &out) { out in
             if finding.related.isEmpty { JSONValue.append("[]", to: &out); return }
             JSONValue.append("[\n", to: &out)
             for (index, related) in finding.related.enumerated() {
@@ -112,28 +67,28 @@ public enum JSONReporter {
             JSONValue.indentation(indent + 1, into: &out)
             out.append(UInt8(ascii: "]"))
         }
-        member("remediation", first: false, indent: indent, into: &out) { string(finding.remediation, into: &$0) }
-        member("ruleId", first: false, indent: indent, into: &out) { string(finding.ruleId, into: &$0) }
-        member("severity", first: false, indent: indent, into: &out) { string((finding.severity ?? .warning).rawValue, into: &$0) }
-        endObject(indent: indent, into: &out)
+        JSONValue.member("remediation", first: false, indent: indent, into: &out) { JSONValue.string(finding.remediation, into: &$0) }
+        JSONValue.member("ruleId", first: false, indent: indent, into: &out) { JSONValue.string(finding.ruleId, into: &$0) }
+        JSONValue.member("severity", first: false, indent: indent, into: &out) { JSONValue.string((finding.severity ?? .warning).rawValue, into: &$0) }
+        JSONValue.endObject(indent: indent, into: &out)
     }
 
     /// `location(location)` written, with a related location's `message` after its other keys.
     static func write(_ location: SourceLocation, message: String?, into out: inout [UInt8], indent: Int) {
         var first = true
         if location.line > 0 && location.column > 0 {
-            member("column", first: first, indent: indent, into: &out) { JSONValue.append(String(location.column), to: &$0) }
+            JSONValue.member("column", first: first, indent: indent, into: &out) { ReportBytes.decimal(location.column, into: &$0) }
             first = false
         }
-        member("file", first: first, indent: indent, into: &out) { string(location.file, into: &$0) }
+        JSONValue.member("file", first: first, indent: indent, into: &out) { JSONValue.string(location.file, into: &$0) }
         if let handle = location.handle {
-            member("handle", first: false, indent: indent, into: &out) { JSONValue.append(String(handle), to: &$0) }
+            JSONValue.member("handle", first: false, indent: indent, into: &out) { ReportBytes.decimal(handle, into: &$0) }
         }
         if location.line > 0 {
-            member("line", first: false, indent: indent, into: &out) { JSONValue.append(String(location.line), to: &$0) }
+            JSONValue.member("line", first: false, indent: indent, into: &out) { ReportBytes.decimal(location.line, into: &$0) }
         }
-        if let message { member("message", first: false, indent: indent, into: &out) { string(message, into: &$0) } }
-        endObject(indent: indent, into: &out)
+        if let message { JSONValue.member("message", first: false, indent: indent, into: &out) { JSONValue.string(message, into: &$0) } }
+        JSONValue.endObject(indent: indent, into: &out)
     }
 
     static func document(_ report: AuditReport, findings: [Finding]) -> JSONValue {

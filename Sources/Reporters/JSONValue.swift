@@ -67,6 +67,12 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     static func quote(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        quoted(text, into: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// What `quote` writes between the quotation marks (a literal made of several texts).
+    static func quoted(_ text: String, into out: inout [UInt8]) {
         var text = text
         text.withUTF8 { bytes in
             // Runs that need no escape (nearly all of a message) are copied whole.
@@ -78,7 +84,6 @@ public indirect enum JSONValue: Sendable, Equatable {
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     private static func escape(_ byte: UInt8, into out: inout [UInt8]) {
@@ -98,6 +103,27 @@ public indirect enum JSONValue: Sendable, Equatable {
 }
 
 extension JSONValue {
+    /// One member of an object being written: its key, then the value `body` writes.
+    static func member(_ key: String, first: Bool, indent: Int, into out: inout [UInt8], _ body: (inout [UInt8]) -> Void) {
+        append(first ? "{\n" : ",\n", to: &out)
+        indentation(indent + 1, into: &out)
+        quote(key, into: &out)
+        append(": ", to: &out)
+        body(&out)
+    }
+
+    /// The end of an object whose members `member` wrote.
+    static func endObject(indent: Int, into out: inout [UInt8]) {
+        out.append(0x0A)
+        indentation(indent, into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// A string literal, or `null`.
+    static func string(_ text: String?, into out: inout [UInt8]) {
+        if let text { quote(text, into: &out) } else { append("null", to: &out) }
+    }
+
     /// `.string` or `.null`.
     static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
 }

@@ -43,10 +43,13 @@ struct OriginAudit: AsyncParsableCommand {
 
 /// Writes text to a file or standard output.
 func emit(_ text: String, to output: String?) throws {
-    try emit(to: output) { sink in
-        var text = text
-        try text.withUTF8 { try sink(UnsafeRawBufferPointer($0)) }
-    }
+    try emit(to: output) { try whole(text, to: $0) }
+}
+
+/// Hands `text` to `sink` in one piece.
+func whole(_ text: String, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    var text = text
+    try text.withUTF8 { try sink(UnsafeRawBufferPointer($0)) }
 }
 
 /// Writes what `produce` hands its sink, piece by piece, to a file or standard output: a regular

@@ -316,25 +316,22 @@ struct Scan: AsyncParsableCommand {
         let report = await AuditRunner.finish(prepared.loaded, profile: prepared.profile, config: prepared.project, catalog: catalog)
         clock.lap("rules and settings (\(report.findings.count) findings)")
 
-        let text: String
-        switch format {
-        case .json:
-            // Written as it is made: a large report is never held whole beside the findings.
-            do { try emit(to: output) { sink in try JSONReporter.write(report, to: sink) } } catch { failUsage("\(error)") }
-            text = ""
-        case .text:
-            let colour: Bool
-            switch color {
-            case .always: colour = true
-            case .never: colour = false
-            case .auto: colour = output == nil && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            }
-            text = TextReporter.render(report, style: .init(enabled: colour))
-        case .sarif: text = SARIFReporter.render(report)
-        case .github: text = GitHubReporter.render(report)
-        case .html: text = HTMLPage.scan(prepared, report: report)
+        let colour: Bool
+        switch color {
+        case .always: colour = true
+        case .never: colour = false
+        case .auto: colour = output == nil && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         }
-        if format != .json { do { try emit(text, to: output) } catch { failUsage("\(error)") } }
+        // Written as it is made: a large report is never held whole beside the findings.
+        let write: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+        switch format {
+        case .json: write = { try JSONReporter.write(report, to: $0) }
+        case .text: write = { try TextReporter.write(report, style: .init(enabled: colour), to: $0) }
+        case .sarif: write = { try SARIFReporter.write(report, to: $0) }
+        case .github: write = { try GitHubReporter.write(report, to: $0) }
+        case .html: write = { try whole(HTMLPage.scan(prepared, report: report), to: $0) }
+        }
+        do { try emit(to: output, write) } catch { failUsage("\(error)") }
         clock.lap("\(format.rawValue) report")
         if timings {
             FileHandle.standardError.write(Data((clock.summary + "\n  inputs:\n" + prepared.loaded.timings.summary + "\n").utf8))

@@ -56,4 +56,51 @@ import Testing
         #expect(storage(findings[1].remediation) == storage(findings[2].remediation))
         #expect(findings.allSatisfy { $0.remediation == words.joined(separator: " ") })
     }
+
+    /// Sorting by ranked keys gives the stable sort's order: places with and without lines,
+    /// columns and handles, files that are equal only canonically (é composed and not), equal
+    /// places with different rule ids and messages, exact repeats; and a list with a handle of 0.
+    @Test(arguments: [0, 1, 7, 40, 3_000])
+    func rankedSortAsTheComparatorSorts(count: Int) {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let files = ["a.conf", "b.conf", "", "caf\u{E9}.conf", "cafe\u{301}.conf", "a.conf.d/x", "B.conf"]
+        let findings = (0..<count).map { _ in
+            let location = next(6) == 0 ? nil : SourceLocation(file: files[next(files.count)], line: next(3), column: next(2),
+                                                              handle: next(3) == 0 ? next(3) + 1 : nil)
+            return Finding(ruleId: ["origin.b", "origin.a", "tls.x"][next(3)], message: ["m", "n", "l", "m\u{301}"][next(4)],
+                           location: location, remediation: "\(next(1_000))")
+        }
+        var expected = findings
+        expected.sort(by: Finding.reportOrder)
+        var ranked = findings
+        Finding.sortInReportOrder(&ranked)
+        #expect(ranked == expected)
+        var withZero = findings + [Finding(ruleId: "x", message: "m", location: SourceLocation(file: "a.conf", handle: 0))]
+        var zeroExpected = withZero
+        zeroExpected.sort(by: Finding.reportOrder)
+        Finding.sortInReportOrder(&withZero)
+        #expect(withZero == zeroExpected)
+    }
+
+    /// Counting per file in report order caps exactly what `FindingList` caps.
+    @Test(arguments: [99, 100, 101, 250])
+    func cappedAsFindingListCaps(perGroup: Int) {
+        var findings: [Finding] = []
+        for file in ["a.conf", "b.conf"] {
+            for line in 0..<perGroup {
+                for rule in ["r.one", "r.two"] where rule == "r.one" || line < 100 {
+                    findings.append(Finding(ruleId: rule, message: "m", location: SourceLocation(file: file, line: line + 1)))
+                }
+            }
+        }
+        findings.append(Finding(ruleId: "r.one", message: "no place"))
+        Finding.sortInReportOrder(&findings)
+        #expect(AuditRunner.capped(findings) == FindingList.capped(findings))
+        // Over the limit, the rest of a group is one finding that counts it.
+        #expect((AuditRunner.capped(findings) != findings) == (perGroup > 100))
+    }
 }

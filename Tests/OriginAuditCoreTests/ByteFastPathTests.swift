@@ -40,4 +40,23 @@ import Foundation
             #expect(KeyMaterial.hasBeginMarker(text) == text.contains("-----BEGIN"), "\(text)")
         }
     }
+
+    /// The fingerprint hashes rule id, file and key (or message) as one text joined by U+001F,
+    /// and spells the hash as 16 hex digits: as it did when it joined them first.
+    @Test func fingerprintAsTheJoinedText() {
+        let findings = [
+            Finding(ruleId: "a.b", message: "m"),
+            Finding(ruleId: "a.b", message: "é \u{1F}", location: SourceLocation(file: "f/ü.conf", line: 3), key: "k"),
+            Finding(ruleId: "", message: "", location: SourceLocation(file: "")),
+        ]
+        for finding in findings {
+            let identity = [finding.ruleId, finding.location?.file ?? "", finding.key ?? finding.message].joined(separator: "\u{1F}")
+            let digits = String(FNV1a.hash(identity), radix: 16)
+            #expect(finding.fingerprint == String(repeating: "0", count: 16 - digits.count) + digits)
+        }
+        for value: UInt64 in [0, 1, 0xF, 0x10, 0xDEAD_BEEF, .max] {
+            let digits = String(value, radix: 16)
+            #expect(FNV1a.hex(value) == String(repeating: "0", count: 16 - digits.count) + digits)
+        }
+    }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import OriginAuditCore
-import Reporters
+@testable import Reporters
 import TestSupport
 
 /// A fixed report: two files, every severity, a finding without a place, one with related
@@ -84,6 +84,91 @@ enum SampleReport {
             var pieces: [UInt8] = []
             JSONReporter.write(report, piece: 100) { pieces += $0 }
             #expect(String(decoding: pieces, as: UTF8.self) == JSONReporter.render(report))
+        }
+    }
+
+    /// Findings of every shape the writers treat apart: text that needs escaping for JSON and
+    /// for the terminal (controls, C1, bidi marks, U+061C, tabs, CR LF), remediations with
+    /// surrounding (also non-ASCII) whitespace and empty lines, paths that need percent-encoding.
+    static let awkward: AuditReport = {
+        typealias Place = OriginAuditCore.SourceLocation
+        let findings = [
+            Finding(ruleId: "nft.rule", message: "handle \"quoted\"\t\u{1}\u{1B}[31m red \u{85} \u{202E}rlo \u{61C} é",
+                    location: Place(file: "rules.nft", line: 4, column: 2, handle: 17),
+                    related: [RelatedLocation(Place(file: "a b", line: 0, column: 3), "column only\r\n"),
+                              RelatedLocation(Place(file: "b:ü/\u{2066}x%", line: 2, column: 9, handle: 1), "everything")],
+                    severity: .error, predicts: "52\u{1B}2", remediation: "fix\r\nit\n\n  indented\n\u{7F}"),
+            Finding(ruleId: "x", message: "", location: Place(file: "/abs/ü f;=@~", line: 1), severity: .info,
+                    remediation: "\u{A0} spaced \n"),
+            Finding(ruleId: "y", message: "two\nlines", location: Place(file: "-._~!$&'()*+,;=@/ok", line: 3, column: 0),
+                    severity: .warning, remediation: " \n\t"),
+            Finding(ruleId: "z", message: "no place", remediation: "one line"),
+        ]
+        return AuditReport(toolVersion: "1", cdn: "c\u{1B}", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: findings,
+                           files: ["a"], notes: ["note \u{1B}"], catalog: SampleReport.catalog)
+    }()
+
+    static let reports = [SampleReport.report, awkward,
+                          AuditReport(toolVersion: "1", cdn: "c", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: [],
+                                      files: [], catalog: SampleReport.catalog)]
+
+    /// The SARIF writer writes results straight into its buffer: the bytes must be those of the
+    /// tree `document` describes, whole and in pieces.
+    @Test(arguments: reports.indices) func sarifWriterMatchesDocument(_ index: Int) {
+        let report = Self.reports[index]
+        #expect(SARIFReporter.render(report) == SARIFReporter.document(report).rendered())
+        var pieces: [UInt8] = []
+        SARIFReporter.write(report, piece: 100) { pieces += $0 }
+        #expect(String(decoding: pieces, as: UTF8.self) == SARIFReporter.render(report))
+    }
+
+    /// The text writer gives the bytes the report was defined by (strings escaped, trimmed and
+    /// indented line by line, as `ReferenceText` spells it), with and without colour, in pieces.
+    @Test(arguments: reports.indices) func textWriterMatchesReference(_ index: Int) {
+        let report = Self.reports[index]
+        for style in [TextReporter.Style(enabled: false), TextReporter.Style(enabled: true)] {
+            #expect(TextReporter.render(report, style: style) == ReferenceText.render(report, style: style))
+            var pieces: [UInt8] = []
+            TextReporter.write(report, style: style, piece: 100) { pieces += $0 }
+            #expect(String(decoding: pieces, as: UTF8.self) == TextReporter.render(report, style: style))
+        }
+    }
+
+    /// GitHub annotations written in pieces are the whole report's bytes.
+    @Test(arguments: reports.indices) func githubWriterPieces(_ index: Int) {
+        let report = Self.reports[index]
+        var pieces: [UInt8] = []
+        GitHubReporter.write(report, piece: 100) { pieces += $0 }
+        #expect(String(decoding: pieces, as: UTF8.self) == GitHubReporter.render(report))
+        #expect(GitHubReporter.render(report) == report.findings.map(GitHubReporter.annotation).joined()
+            + report.notes.map { "::notice title=originaudit::\(GitHubReporter.escapeData($0))\n" }.joined())
+    }
+
+    /// The one-pass GitHub escaping gives Foundation's replacements, also next to CR LF,
+    /// combining marks and other non-ASCII text (where it leaves the text to Foundation).
+    @Test func githubEscapingAsFoundationReplaces() {
+        var state: UInt64 = 0x1234_5678_9ABC_DEF1
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let pieces = ["a", "%", "\r", "\n", "\r\n", ":", ",", "\u{301}", "é", "e\u{301}", " ", "\u{600}", "Fix", "%0A", "😀", "\u{200D}"]
+        var texts = ["", "%", "\n", "a\r\nb", "x\n\u{301}y", "\u{301}\n", "plain"]
+        for _ in 0..<3_000 { texts.append((0..<next(8)).map { _ in pieces[next(pieces.count)] }.joined()) }
+        for text in texts {
+            #expect(GitHubReporter.escaped(text, property: false) == GitHubReporter.escapeData(text), "\(text.debugDescription)")
+            #expect(GitHubReporter.escaped(text, property: true) == GitHubReporter.escapeProperty(text), "\(text.debugDescription)")
+        }
+    }
+
+    /// A path left as it is by the URI fast path is one Foundation's percent-encoding leaves alone.
+    @Test func sarifURIsAsFoundationEncodesThem() {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: ":")
+        let paths = (0..<128).map { "a" + String(Unicode.Scalar(UInt8($0))) + "b" } + ["/etc/nginx/a b.conf", "ü", "/x:y", "a%20b"]
+        for path in paths {
+            let encoded = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+            #expect(SARIFReporter.uri(path) == (path.hasPrefix("/") ? "file://" + encoded : encoded), "\(path.debugDescription)")
         }
     }
 
@@ -220,5 +305,46 @@ extension SampleReport {
         for other in ["wrong client IP", "logs/limits see CDN IPs", "spoofable client IP", "key exposure", "browser error", "—", "5221", "port 4430"] {
             #expect(!HostVerdict.isVisitorFailure(other), "\(other)")
         }
+    }
+}
+
+/// The text report as it was first written, string by string: what `TextReporter.write` must
+/// give byte for byte.
+enum ReferenceText {
+    static func render(_ report: AuditReport, style: TextReporter.Style) -> String {
+        var out = ""
+        let profile = "CDN \(TerminalText.escape(report.cdn)), TLS mode \(report.tlsMode.rawValue), at \(Profile.format(report.at))"
+        out += style.dim("originaudit \(report.toolVersion) — \(profile)") + "\n"
+        for severity in Severity.allCases.reversed() {
+            let group = report.findings.filter { $0.severity == severity }
+            if group.isEmpty { continue }
+            out += "\n" + style.severity(severity, TextReporter.heading(severity, group.count)) + "\n"
+            for finding in group { out += "\n" + render(finding, style: style) }
+        }
+        if !report.notes.isEmpty {
+            out += "\n" + style.bold("Analysis notes") + "\n"
+            for note in report.notes { out += "  - \(TerminalText.escape(note))\n" }
+        }
+        return out + "\n" + TextReporter.summary(report) + "\n"
+    }
+
+    static func render(_ finding: Finding, style: TextReporter.Style) -> String {
+        let severity = finding.severity ?? .warning
+        var out = "  " + style.severity(severity, "[\(finding.ruleId)]")
+        if let location = finding.location { out += " " + style.bold(TerminalText.escape(location.description)) }
+        out += "\n"
+        out += indent(TerminalText.escape(finding.message), "    ") + "\n"
+        if let predicts = finding.predicts { out += "    " + style.bold("Visitors will see:") + " \(TerminalText.escape(predicts))\n" }
+        for related in finding.related {
+            out += "    " + style.dim(TerminalText.escape("see \(related.location): \(related.message)")) + "\n"
+        }
+        if let remediation = finding.remediation?.trimmingCharacters(in: .whitespacesAndNewlines), !remediation.isEmpty {
+            out += "    " + style.bold("Fix:") + "\n" + indent(TerminalText.escape(remediation, keepNewlines: true), "      ") + "\n"
+        }
+        return out
+    }
+
+    static func indent(_ text: String, _ prefix: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : prefix + $0 }.joined(separator: "\n")
     }
 }

@@ -25,6 +25,10 @@ struct NoSharedCipherRule: AuditRule {
         }
         // Hosts share cipher strings: libssl expands each distinct one once.
         var expansions: [String: [CipherSuite]?] = [:]
+        /// What decides whether a host shares a protocol and suite with the CDN: judged once
+        /// per distinct combination (10,000 hosts of an estate have a handful).
+        struct Judged: Hashable { let protocols: [String]; let software: ServerSoftware; let ciphers: String; let keyTypes: Set<String> }
+        var shares: [Judged: Bool] = [:]
         for host in model.webServer.virtualHosts {
             guard let tls = host.tls, host.listeners.contains(where: \.tls) else { continue }
             let protocolWords = tls.protocols?.value ?? (host.software == .nginx ? ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] : ["all", "-SSLv3"])
@@ -42,6 +46,8 @@ struct NoSharedCipherRule: AuditRule {
             }
             // The key types the host serves decide which authentication the suite may use.
             let keyTypes = keyTypesByHost[host.location] ?? []
+            let judged = Judged(protocols: protocolWords, software: host.software, ciphers: cipherString, keyTypes: keyTypes)
+            if shares[judged] == true { continue }
             func authenticates(_ suite: CipherSuite) -> Bool {
                 if suite.authentication == "any" || keyTypes.isEmpty { return true }
                 return (suite.authentication == "RSA" && keyTypes.contains("RSA")) || (suite.authentication == "ECDSA" && keyTypes.contains("EC"))
@@ -55,6 +61,7 @@ struct NoSharedCipherRule: AuditRule {
                       let highest, let introduced = Self.order.firstIndex(of: suite.introducedIn) else { return false }
                 return introduced <= highest
             }
+            shares[judged] = shared13 || !shared12.isEmpty
             guard !shared13 && shared12.isEmpty else { continue }
             let originList = suites.filter { $0.introducedIn != "TLSv1.3" }.prefix(6).map(\.name).joined(separator: ", ")
             findings.append(Finding(

@@ -15,10 +15,25 @@ struct DenyBlocksCDNRule: AuditRule {
         guard !profile.cdn.ranges.isEmpty else { return [] }
         var findings: [Finding] = []
         let summaries = LastSummary()
+        // The same for every finding: made once, not per host (10,000 hosts on a large estate).
+        let header = profile.cdn.clientIPHeader ?? "X-Forwarded-For"
+        let remediation = (
+            nginx: "Restore the visitor's address before access checks (set_real_ip_from for every CDN range; real_ip_header \(header);), so deny judges visitors — or remove the deny for CDN ranges.",
+            apache: "Enable mod_remoteip (RemoteIPHeader \(header), RemoteIPTrustedProxy for every CDN range) so Require judges visitors — or stop denying CDN ranges.")
+        // The hosts of an estate mostly share their real-IP setting and access lists: what
+        // depends only on those is worked out again only when they differ from the last host's.
+        var lastRestored: (unrestored: DualStackSet, restored: DualStackSet)?
+        let everyone = DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6))
+        let opened = LastDecision<DualStackSet>(), denials = LastDecision<(denied: DualStackSet, deciding: [Int])>()
         for host in OriginContext.proxiedHosts(model, profile) {
             let unrestored = ClientAddressHeader.unrestored(host, profile)
             var restored = DualStackSet()
-            for family in AddressFamily.allCases { restored[family] = profile.cdn.ranges[family].subtracting(unrestored[family]) }
+            if let last = lastRestored, last.unrestored == unrestored {
+                restored = last.restored
+            } else {
+                for family in AddressFamily.allCases { restored[family] = profile.cdn.ranges[family].subtracting(unrestored[family]) }
+                lastRestored = (unrestored, restored)
+            }
             let scopes = Dictionary(grouping: host.accessRules, by: { $0.scope ?? "" })
             // nginx's `return` (rewrite phase) and httpd's server-level catch-all redirects (URI
             // translation) answer before access checks: the access rules they pre-empt decide nothing.
@@ -26,9 +41,10 @@ struct DenyBlocksCDNRule: AuditRule {
             for scope in scopes.keys.sorted() where !host.answeredBeforeAccess.contains(scope) {
                 let rules = scopes[scope]!
                 // A scope closed to everyone (`location ~ /\.ht { deny all; }`) is not about the CDN.
-                let open = Self.allowed(rules, from: DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6)))
+                let open = opened.value(rules, everyone) { Self.allowed(rules, from: everyone) }
                 guard !open.isEmpty else { continue }
-                if var finding = deniedEdges(rules, unrestored, host, profile, scope, summaries) {
+                let denial = denials.value(rules, unrestored) { Self.denial(rules, unrestored) }
+                if var finding = deniedEdges(rules, denial, host, profile, scope, summaries, remediation) {
                     // A scope open only to loopback and private networks (`Allow from 127.0.0.0/8`
                     // on /usr/share/doc) refuses every public visitor with or without the CDN:
                     // the 403 is neither new nor the CDN's doing. Said as info, not as a failure.
@@ -67,23 +83,30 @@ struct DenyBlocksCDNRule: AuditRule {
         return allowed
     }
 
-    /// Which unrestored CDN addresses the ordered rules deny, and the first rule that does.
-    private func deniedEdges(_ rules: [AccessRule], _ unrestored: DualStackSet, _ host: VirtualHost, _ profile: Profile, _ scope: String,
-                             _ summaries: LastSummary) -> Finding? {
+    /// Which of `unrestored` the ordered rules deny, and the rules (by position) that deny some.
+    static func denial(_ rules: [AccessRule], _ unrestored: DualStackSet) -> (denied: DualStackSet, deciding: [Int]) {
         var remaining = unrestored
         var denied = DualStackSet()
-        var deciding: [AccessRule] = []
-        for rule in rules {
+        var deciding: [Int] = []
+        for (index, rule) in rules.enumerated() {
             var matched = DualStackSet()
             for family in AddressFamily.allCases { matched[family] = remaining[family].intersection(rule.sources[family]) }
             guard !matched.isEmpty else { continue }
             if rule.action == .deny {
                 for family in AddressFamily.allCases { denied[family].formUnion(matched[family]) }
-                deciding.append(rule)
+                deciding.append(index)
             }
             for family in AddressFamily.allCases { remaining[family].subtract(matched[family]) }
         }
-        guard let first = deciding.first, !denied.isEmpty else { return nil }
+        return (denied, deciding)
+    }
+
+    /// The finding for the unrestored CDN addresses the ordered rules deny (`denial`), at the
+    /// first rule that does.
+    private func deniedEdges(_ rules: [AccessRule], _ denial: (denied: DualStackSet, deciding: [Int]), _ host: VirtualHost, _ profile: Profile,
+                             _ scope: String, _ summaries: LastSummary, _ remediation: (nginx: String, apache: String)) -> Finding? {
+        let denied = denial.denied
+        guard let first = denial.deciding.first.map({ rules[$0] }), !denied.isEmpty else { return nil }
         let whole = denied == profile.cdn.ranges
         let place = scope.isEmpty ? "" : " in \(scope)"
         let name = OriginContext.describe(host)
@@ -94,11 +117,9 @@ struct DenyBlocksCDNRule: AuditRule {
             ruleId: id,
             message: "\(name)\(place) denies \(addresses); without real-IP restoration the CDN's edge is the client, so every visitor routed through \(whole ? "it" : "those edges") gets 403",
             location: first.location,
-            related: deciding.dropFirst().map { RelatedLocation($0.location, "also denies CDN addresses") },
+            related: denial.deciding.dropFirst().map { RelatedLocation(rules[$0].location, "also denies CDN addresses") },
             predicts: "403",
-            remediation: OriginContext.directive(host.software,
-                nginx: "Restore the visitor's address before access checks (set_real_ip_from for every CDN range; real_ip_header \(profile.cdn.clientIPHeader ?? "X-Forwarded-For");), so deny judges visitors — or remove the deny for CDN ranges.",
-                apache: "Enable mod_remoteip (RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For"), RemoteIPTrustedProxy for every CDN range) so Require judges visitors — or stop denying CDN ranges."),
+            remediation: OriginContext.directive(host.software, nginx: remediation.nginx, apache: remediation.apache),
             key: "\(host.location.file) \(name) \(scope) edges")
     }
 
@@ -130,5 +151,22 @@ struct DenyBlocksCDNRule: AuditRule {
                 key: "\(host.location.file) \(OriginContext.describe(host)) \(scope) allowlist")
         }
         return nil
+    }
+}
+
+/// The last result worked out from an ordered access list and an address set, kept while the
+/// next host's list decides the same (same actions on the same addresses, wherever written).
+/// One per rule run, never shared.
+final class LastDecision<Result> {
+    private var last: (rules: [AccessRule], addresses: DualStackSet, result: Result)?
+
+    func value(_ rules: [AccessRule], _ addresses: DualStackSet, _ make: () -> Result) -> Result {
+        if let last, last.addresses == addresses, last.rules.count == rules.count,
+           zip(last.rules, rules).allSatisfy({ $0.action == $1.action && $0.sources == $1.sources }) {
+            return last.result
+        }
+        let result = make()
+        last = (rules, addresses, result)
+        return result
     }
 }

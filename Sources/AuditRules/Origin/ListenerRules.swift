@@ -54,20 +54,29 @@ struct HostSelection {
         self.configs = configs
     }
 
-    func host(for hostname: String, port: UInt16) -> (host: VirtualHost, listener: Listener, byName: Bool)? {
+    /// The host that answers `hostname` on `port`, as its index (`host(at:)`): most callers
+    /// only ask whether there is one, or look at the listener, and a host is a large value to copy.
+    func choice(for hostname: String, port: UInt16) -> (host: Int, listener: Listener, byName: Bool)? {
         let lower = hostname.lowercased()
         for config in configs {
             guard let onPort = config.byPort[port], !onPort.isEmpty else { continue }
             let positions = config.position[port] ?? [:]
-            let named = (config.exact[lower] ?? []) + config.patterns.filter { hosts[$0].serves(hostname) }
-            if let first = named.compactMap({ positions[$0] }).min() {
-                return (hosts[onPort[first].host], onPort[first].listener, true)
+            // The earliest on this port among the hosts that name it.
+            var first: Int?
+            for index in config.exact[lower] ?? [] {
+                if let position = positions[index], position < first ?? .max { first = position }
             }
+            for index in config.patterns where hosts[index].serves(hostname) {
+                if let position = positions[index], position < first ?? .max { first = position }
+            }
+            if let first { return (onPort[first].host, onPort[first].listener, true) }
             let fallback = onPort.first(where: { $0.listener.defaultServer }) ?? onPort[0]
-            return (hosts[fallback.host], fallback.listener, false)
+            return (fallback.host, fallback.listener, false)
         }
         return nil
     }
+
+    func host(at index: Int) -> VirtualHost { hosts[index] }
 
     /// The first host that names `hostname`, on any port.
     func anyHost(serving hostname: String) -> VirtualHost? {
@@ -97,7 +106,7 @@ struct TLSListenerMissingRule: AuditRule {
         var findings: [Finding] = []
         let selection = HostSelection.of(model)
         for hostname in OriginContext.hostnames(model, profile) {
-            guard let chosen = selection.host(for: hostname, port: 443) else {
+            guard let chosen = selection.choice(for: hostname, port: 443) else {
                 guard let anchor = selection.anyHost(serving: hostname) else { continue }
                 findings.append(Finding(
                     ruleId: id,
@@ -114,7 +123,7 @@ struct TLSListenerMissingRule: AuditRule {
                 ruleId: id,
                 message: "port 443 is served without TLS for \(hostname) (\(chosen.listener.location)): \(profile.cdn.displayName)'s TLS handshake in \(profile.tlsMode.rawValue) mode fails",
                 location: chosen.listener.location, predicts: "525",
-                remediation: OriginContext.directive(chosen.host.software,
+                remediation: OriginContext.directive(selection.host(at: chosen.host).software,
                     nginx: "Use `listen 443 ssl;` (with a certificate and key) for this server.",
                     apache: "Set `SSLEngine on` with a certificate and key in the `<VirtualHost *:443>`."),
                 key: "\(hostname) 443 plain"))
@@ -133,7 +142,7 @@ struct HTTPListenerMissingRule: AuditRule {
         var findings: [Finding] = []
         let selection = HostSelection.of(model)
         for hostname in OriginContext.hostnames(model, profile) {
-            guard selection.host(for: hostname, port: 80) == nil, let anchor = selection.anyHost(serving: hostname) else { continue }
+            guard selection.choice(for: hostname, port: 80) == nil, let anchor = selection.anyHost(serving: hostname) else { continue }
             let always = profile.tlsMode == .flexible || profile.tlsMode == .off
             findings.append(Finding(
                 ruleId: id,

@@ -77,8 +77,13 @@ enum OriginContext {
     /// lists it — by its addresses and where it is defined — rather than by a placeholder: httpd
     /// gives a name-less vhost the main server's name, which here is not set either.
     static func describe(_ host: VirtualHost) -> String {
-        let names = host.names.filter { $0.value != .catchAll }.map(\.value.description)
-        if names.isEmpty {
+        // The first three names, and how many more (without gathering them all first).
+        var shown = "", count = 0
+        for name in host.names where name.value != .catchAll {
+            if count < 3 { shown += (count == 0 ? "" : ", ") + name.value.description }
+            count += 1
+        }
+        if count == 0 {
             var sockets: [String] = []
             for listener in host.listeners where !sockets.contains(socket(listener)) { sockets.append(socket(listener)) }
             let on = sockets.isEmpty ? "" : " " + sockets.joined(separator: " ")
@@ -87,7 +92,7 @@ enum OriginContext {
                 ? "the <VirtualHost\(on)> without a ServerName (\(place))"
                 : "the server\(on.isEmpty ? "" : " on" + on) without a server_name (\(place))"
         }
-        return names.prefix(3).joined(separator: ", ") + (names.count > 3 ? " (+\(names.count - 3))" : "")
+        return count > 3 ? shown + " (+\(count - 3))" : shown
     }
 
     /// `address:port` as `httpd -S` prints it (`*:80`, `0.0.0.0:7081`, `[::1]:443`).

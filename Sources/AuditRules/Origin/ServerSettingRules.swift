@@ -9,13 +9,20 @@ struct TimeoutExceedsCDNRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard let limit = profile.cdn.readTimeout else { return [] }
         var findings: [Finding] = []
+        // One remediation per directive, not per finding (10,000 on a large estate).
+        var remediations: [String: String] = [:]
         for host in OriginContext.proxiedHosts(model, profile) {
             for timeout in host.timeouts where !timeout.isDefault && timeout.seconds > limit {
+                let remediation = remediations[timeout.directive] ?? {
+                    let text = "Answer within \(format(limit)) s: lower \(timeout.directive) below it (so the origin returns its own 504), and move long jobs to a background queue or stream progress. Cloudflare Enterprise can raise the proxy read timeout."
+                    remediations[timeout.directive] = text
+                    return text
+                }()
                 findings.append(Finding(
                     ruleId: id,
                     message: "\(timeout.directive) is \(format(timeout.seconds)) s\(timeout.scope.map { " in \($0)" } ?? ""), longer than the \(format(limit)) s \(profile.cdn.displayName) waits for a response: anything slower than that reaches visitors as 524, and the origin keeps working on requests nobody is waiting for",
                     location: timeout.location,
-                    remediation: "Answer within \(format(limit)) s: lower \(timeout.directive) below it (so the origin returns its own 504), and move long jobs to a background queue or stream progress. Cloudflare Enterprise can raise the proxy read timeout.",
+                    remediation: remediation,
                     key: "\(timeout.location.file) \(timeout.directive) \(timeout.scope ?? "")"))
             }
         }
