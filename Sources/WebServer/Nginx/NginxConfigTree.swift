@@ -19,11 +19,21 @@ public final class NginxDirective: Sendable {
     public let block: [NginxDirective]?
     /// For `include`: the files it names, in the order nginx reads them (glob(3) order).
     public let includes: [Int]?
+    /// The name's number in `NginxNameTable` (0: a name it does not know).
+    let nameNumber: UInt16
 
     /// A directive as written at `line`:`column` of file number `file`.
-    public init(name: String, args: [NginxArgument], file: Int, line: Int, column: Int,
-                block: [NginxDirective]? = nil, includes: [Int]? = nil, endLine: Int? = nil) {
+    public convenience init(name: String, args: [NginxArgument], file: Int, line: Int, column: Int,
+                            block: [NginxDirective]? = nil, includes: [Int]? = nil, endLine: Int? = nil) {
+        self.init(name: name, nameNumber: NginxNameTable.shared.number(of: name), args: args, file: file, line: line,
+                  column: column, block: block, includes: includes, endLine: endLine)
+    }
+
+    /// A directive whose name the lexer has already numbered.
+    init(name: String, nameNumber: UInt16, args: [NginxArgument], file: Int, line: Int, column: Int,
+         block: [NginxDirective]?, includes: [Int]?, endLine: Int?) {
         self.name = name
+        self.nameNumber = nameNumber
         self.args = args
         self.file = file
         self.line = line
@@ -32,6 +42,12 @@ public final class NginxDirective: Sendable {
         self.block = block
         self.includes = includes
     }
+
+    /// Which of the names the loader acts on this is (`.other` for any other).
+    var kind: NginxName { NginxName(rawValue: nameNumber) ?? .other }
+
+    /// What the parser, the check and the builder know of the name.
+    var traits: NginxNameTable.Traits { NginxNameTable.shared.traits[Int(nameNumber)] }
 
     /// Argument values, as nginx hands them to the directive.
     public var values: [String] { args.map(\.value) }
@@ -43,6 +59,7 @@ public final class NginxDirective: Sendable {
 /// A directive while its statement is being read.
 struct NginxDirectiveDraft {
     var name: String
+    var nameNumber: UInt16
     var args: [NginxArgument]
     var file: Int
     var line: Int
@@ -52,7 +69,8 @@ struct NginxDirectiveDraft {
     var includes: [Int]?
 
     var directive: NginxDirective {
-        NginxDirective(name: name, args: args, file: file, line: line, column: column, block: block, includes: includes, endLine: endLine)
+        NginxDirective(name: name, nameNumber: nameNumber, args: args, file: file, line: line, column: column, block: block,
+                       includes: includes, endLine: endLine)
     }
 }
 
@@ -138,6 +156,7 @@ struct NginxFileParser {
     private let file: Int
     private let resolveInclude: IncludeResolver
     private var reportedEndOfFile = false
+    private let names = NginxNameTable.shared
     private(set) var errors: [NginxSyntaxError] = []
 
     /// Parses a whole file. `resolveInclude` is asked for the files an `include` names.
@@ -188,10 +207,11 @@ struct NginxFileParser {
             case .semicolon:
                 guard !statement.tokens.isEmpty else { continue }
                 var node = directive(statement)
-                if NginxGrammar.blockDirectives.contains(node.name) && !isData {
+                let traits = names.traits[Int(node.nameNumber)]
+                if traits.contains(.grammarBlock) && !isData {
                     error("directive \"\(node.name)\" has no opening \"{\"", line: statement.endLine)
                 }
-                if node.name == "include" {
+                if node.nameNumber == NginxName.include.rawValue {
                     // Inside data blocks (`types`, `map`) only a one-word include is one; there the rest is data.
                     if node.args.count == 1 {
                         node.includes = resolveInclude(node.args[0].value, node.line, node.column)
@@ -219,10 +239,11 @@ struct NginxFileParser {
                     directives.append(node.directive)
                     continue
                 }
-                if NginxGrammar.simpleDirectives.contains(node.name) {
+                let traits = names.traits[Int(node.nameNumber)]
+                if traits.contains(.grammarSimple) {
                     error("directive \"\(node.name)\" is not terminated by \";\"", line: statement.endLine)
                 }
-                node.block = parseNested(isData: NginxGrammar.dataBlocks.contains(node.name), depth: depth)
+                node.block = parseNested(isData: traits.contains(.dataBlock), depth: depth)
                 directives.append(node.directive)
             }
         }
@@ -253,7 +274,8 @@ struct NginxFileParser {
 
     private func directive(_ statement: NginxStatement) -> NginxDirectiveDraft {
         let first = statement.tokens[0]
-        return NginxDirectiveDraft(name: first.argument.value, args: statement.tokens.dropFirst().map(\.argument),
+        return NginxDirectiveDraft(name: first.argument.value, nameNumber: statement.nameNumber,
+                                   args: statement.tokens.dropFirst().map(\.argument),
                               file: file, line: first.line, column: first.column, endLine: statement.endLine)
     }
 }

@@ -51,6 +51,8 @@ struct NginxToken {
 /// A statement: its words and how it ended.
 struct NginxStatement {
     var tokens: [NginxToken] = []
+    /// The first word's number in `NginxNameTable` (0: a name it does not know, or no word).
+    var nameNumber: UInt16 = 0
     var terminator: NginxTerminator = .endOfFile
     /// The line the lexer was on when the statement ended (nginx reports directive errors there).
     var endLine: Int = 1
@@ -79,6 +81,7 @@ struct NginxLexer {
     private var pushedBackBrace = false
     /// The token array of the previous statement, emptied, so statements do not allocate one each.
     private var spareTokens: [NginxToken] = []
+    private let names = NginxNameTable.shared
 
     /// Hands a statement's token array back for reuse.
     mutating func recycle(_ tokens: inout [NginxToken]) {
@@ -97,6 +100,20 @@ struct NginxLexer {
 
     @inline(__always) private static func isSpace(_ c: UInt8) -> Bool {
         c == space || c == tab || c == cr || c == lf
+    }
+
+    /// Whether a byte inside a bare word does anything but extend it: whitespace, `;`, `{` end
+    /// it, `\` and `$` change the state, and none of them is skipped in a run.
+    @inline(__always) private static func endsBareRun(_ c: UInt8) -> Bool {
+        switch c {
+        case tab, lf, cr, space, dollar, semicolon, backslash, openBrace: true
+        default: false
+        }
+    }
+
+    /// The same inside quotes: the closing quote, `\`, `$`, and a line feed (counted).
+    @inline(__always) private static func endsQuotedRun(_ c: UInt8, _ quote: UInt8) -> Bool {
+        c == quote || c == backslash || c == dollar || c == lf
     }
 
     /// 1-based column of a byte offset on the current line, counted in Unicode scalars.
@@ -136,8 +153,9 @@ struct NginxLexer {
                 if !statement.tokens.isEmpty || !lastSpace {
                     error("unexpected end of file, expecting \";\" or \"}\"")
                     if !lastSpace { // keep the unfinished word, so the directive is still seen
-                        statement.tokens.append(makeToken(start, position, quote: dQuoted ? .double : sQuoted ? .single : .none,
-                                                          hasBackslash: hasBackslash, line: startLine, column: startColumn))
+                        append(makeToken(start, position, quote: dQuoted ? .double : sQuoted ? .single : .none,
+                                         hasBackslash: hasBackslash, line: startLine, column: startColumn,
+                                         isName: statement.tokens.isEmpty), to: &statement)
                     }
                 }
                 finish(.endOfFile, &statement)
@@ -154,6 +172,48 @@ struct NginxLexer {
                     start = position // read on as if the buffer had been large enough
                 }
                 nextRefill = min(bytes.count, start + NginxLexer.bufferSize)
+            }
+            // Runs of bytes that change nothing but the position (and the line) are passed in one
+            // go, up to the next buffer refill, where nginx's word-length limit is checked.
+            if !quoted && !needSpace {
+                let limit = nextRefill > position ? min(bytes.count, nextRefill) : bytes.count
+                var next = position, seen: UInt8 = 0
+                if sharpComment {
+                    while next < limit && bytes[next] != NginxLexer.lf { seen |= bytes[next]; next += 1 }
+                } else if lastSpace {
+                    while next < limit {
+                        let c = bytes[next]
+                        if c == NginxLexer.space || c == NginxLexer.tab || c == NginxLexer.cr {
+                            next += 1
+                        } else if c == NginxLexer.lf {
+                            next += 1
+                            line += 1
+                            lineStart = next
+                            sawNonASCIIOnLine = false
+                        } else {
+                            break
+                        }
+                    }
+                    if next > position {
+                        position = next
+                        start = next - 1
+                        startLine = line
+                        continue
+                    }
+                } else if !variable {
+                    if dQuoted {
+                        while next < limit && !NginxLexer.endsQuotedRun(bytes[next], NginxLexer.doubleQuote) { seen |= bytes[next]; next += 1 }
+                    } else if sQuoted {
+                        while next < limit && !NginxLexer.endsQuotedRun(bytes[next], NginxLexer.singleQuote) { seen |= bytes[next]; next += 1 }
+                    } else {
+                        while next < limit && !NginxLexer.endsBareRun(bytes[next]) { seen |= bytes[next]; next += 1 }
+                    }
+                }
+                if next > position {
+                    if seen >= 0x80 { sawNonASCIIOnLine = true }
+                    position = next
+                    continue
+                }
             }
 
             let ch = bytes[position]
@@ -273,8 +333,8 @@ struct NginxLexer {
             }
 
             if found {
-                statement.tokens.append(makeToken(start, position - 1, quote: quote, hasBackslash: hasBackslash,
-                                                  line: startLine, column: startColumn))
+                append(makeToken(start, position - 1, quote: quote, hasBackslash: hasBackslash,
+                                 line: startLine, column: startColumn, isName: statement.tokens.isEmpty), to: &statement)
                 hasBackslash = false
                 if ch == NginxLexer.semicolon { finish(.semicolon, &statement); return statement }
                 if ch == NginxLexer.openBrace { finish(.blockStart, &statement); return statement }
@@ -282,15 +342,24 @@ struct NginxLexer {
         }
     }
 
+    /// Adds a word to the statement; the first is the directive's name, numbered.
+    @inline(__always) private func append(_ made: (token: NginxToken, number: UInt16), to statement: inout NginxStatement) {
+        if statement.tokens.isEmpty { statement.nameNumber = made.number }
+        statement.tokens.append(made.token)
+    }
+
     /// Builds a word from `bytes[from..<to]`, unescaping as nginx does: `\"`, `\'`, `\\` lose the
     /// backslash, `\t` `\r` `\n` become the control characters, any other `\x` stays as written.
+    /// A directive's name (`isName`) is numbered, and a known one shares the table's String.
     private func makeToken(_ from: Int, _ to: Int, quote: NginxArgument.Quote, hasBackslash: Bool,
-                           line: Int, column: Int) -> NginxToken {
+                           line: Int, column: Int, isName: Bool) -> (token: NginxToken, number: UInt16) {
         let slice = UnsafeBufferPointer(rebasing: bytes[from..<to])
-        let raw = String(decoding: slice, as: UTF8.self)
         guard hasBackslash else {
-            return NginxToken(argument: NginxArgument(raw, quote: quote), line: line, column: column)
+            let number = isName ? names.number(of: slice) : 0
+            let raw = number != 0 ? names.names[Int(number)] : String(decoding: slice, as: UTF8.self)
+            return (NginxToken(argument: NginxArgument(raw, quote: quote), line: line, column: column), number)
         }
+        let raw = String(decoding: slice, as: UTF8.self)
         var out: [UInt8] = []
         out.reserveCapacity(slice.count)
         var index = 0
@@ -310,7 +379,8 @@ struct NginxLexer {
             index += 1
         }
         let value = String(decoding: out, as: UTF8.self)
-        return NginxToken(argument: NginxArgument(value, quote: quote, rawText: raw), line: line, column: column)
+        return (NginxToken(argument: NginxArgument(value, quote: quote, rawText: raw), line: line, column: column),
+                isName ? out.withUnsafeBufferPointer { names.number(of: $0) } : 0)
     }
 
     /// Reads a `*_by_lua_block { ... }` body after its `{`, as lua-nginx-module's own reader does:
