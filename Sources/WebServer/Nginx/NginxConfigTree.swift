@@ -8,12 +8,15 @@ public final class NginxDirective: Sendable {
     public let name: String
     public let args: [NginxArgument]
     /// Index of the file in `NginxConfigTree.files`.
-    public let file: Int
+    public var file: Int { Int(storedFile) }
     /// Line and column within the file's own text (1-based; columns count Unicode scalars).
-    public let line: Int
-    public let column: Int
+    public var line: Int { Int(storedLine) }
+    public var column: Int { Int(storedColumn) }
     /// The line of the `;` or `{` that ends the statement: where nginx reports a directive's errors.
-    public let endLine: Int
+    public var endLine: Int { Int(storedEndLine) }
+    /// The four above, stored in 32 bits (a file is at most `SourceTree.maxFileSize` bytes): a
+    /// large estate has hundreds of thousands of directives.
+    private let storedFile: Int32, storedLine: Int32, storedColumn: Int32, storedEndLine: Int32
     /// The block's directives; nil for a directive ended by `;`. A `*_by_lua_block` has no block:
     /// its Lua text is the last argument, as crossplane shows it.
     public let block: [NginxDirective]?
@@ -35,10 +38,10 @@ public final class NginxDirective: Sendable {
         self.name = name
         self.nameNumber = nameNumber
         self.args = args
-        self.file = file
-        self.line = line
-        self.column = column
-        self.endLine = endLine ?? line
+        storedFile = Int32(file)
+        storedLine = Int32(line)
+        storedColumn = Int32(column)
+        storedEndLine = Int32(endLine ?? line)
         self.block = block
         self.includes = includes
     }
@@ -187,11 +190,10 @@ struct NginxFileParser {
     private mutating func parseBlock(isFile: Bool, isData: Bool, depth: Int) -> [NginxDirective] {
         var directives: [NginxDirective] = []
         while true {
-            var statement = lexer.nextStatement()
-            defer { lexer.recycle(&statement.tokens) }
+            let statement = lexer.nextStatement()
             switch statement.terminator {
             case .endOfFile:
-                if !statement.tokens.isEmpty { directives.append(directive(statement).directive) }
+                if !statement.isEmpty { directives.append(directive(statement).directive) }
                 if !isFile && !reportedEndOfFile {
                     error("unexpected end of file, expecting \"}\"", line: statement.endLine)
                     reportedEndOfFile = true
@@ -205,7 +207,7 @@ struct NginxFileParser {
                 }
                 return directives
             case .semicolon:
-                guard !statement.tokens.isEmpty else { continue }
+                guard !statement.isEmpty else { continue }
                 var node = directive(statement)
                 let traits = names.traits[Int(node.nameNumber)]
                 if traits.contains(.grammarBlock) && !isData {
@@ -221,7 +223,7 @@ struct NginxFileParser {
                 }
                 directives.append(node.directive)
             case .blockStart:
-                if statement.tokens.isEmpty {
+                if statement.isEmpty {
                     // "unexpected {" was reported; read the anonymous block so braces stay balanced.
                     _ = parseNested(isData: false, depth: depth)
                     continue
@@ -273,9 +275,8 @@ struct NginxFileParser {
     }
 
     private func directive(_ statement: NginxStatement) -> NginxDirectiveDraft {
-        let first = statement.tokens[0]
-        return NginxDirectiveDraft(name: first.argument.value, nameNumber: statement.nameNumber,
-                                   args: statement.tokens.dropFirst().map(\.argument),
+        let first = statement.name!
+        return NginxDirectiveDraft(name: first.argument.value, nameNumber: statement.nameNumber, args: statement.args,
                               file: file, line: first.line, column: first.column, endLine: statement.endLine)
     }
 }

@@ -9,17 +9,39 @@ public struct NginxArgument: Sendable, Hashable, CustomStringConvertible {
 
     /// The value nginx hands to the directive: quotes removed, `\"` `\'` `\\` `\t` `\r` `\n` unescaped.
     public var value: String
+    /// `rawText`, out of line: it is rare, and a reference instead of a String makes each of the
+    /// hundreds of thousands of arguments of a large estate 8 bytes smaller.
+    private var rawBox: RawText?
     /// The quotes it was written in, if any.
     public var quote: Quote
+
+    private final class RawText: Sendable {
+        let text: String
+        init(_ text: String) { self.text = text }
+    }
+
     /// The text between the quotes exactly as written, kept only when it held a backslash
     /// (otherwise it equals `value`).
-    public var rawText: String?
+    public var rawText: String? {
+        get { rawBox?.text }
+        set { rawBox = newValue.map(RawText.init) }
+    }
 
     /// A word with its unescaped value; `rawText` only when the written text differs.
     public init(_ value: String, quote: Quote = .none, rawText: String? = nil) {
         self.value = value
         self.quote = quote
-        self.rawText = rawText
+        rawBox = rawText.map(RawText.init)
+    }
+
+    public static func == (lhs: NginxArgument, rhs: NginxArgument) -> Bool {
+        lhs.value == rhs.value && lhs.quote == rhs.quote && lhs.rawText == rhs.rawText
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(value)
+        hasher.combine(quote)
+        hasher.combine(rawText)
     }
 
     /// The text as written between the quotes (or the whole bare word).
@@ -50,12 +72,56 @@ struct NginxToken {
 
 /// A statement: its words and how it ended.
 struct NginxStatement {
-    var tokens: [NginxToken] = []
+    /// The first word, the directive's name; nil when the statement has no word.
+    var name: NginxToken?
     /// The first word's number in `NginxNameTable` (0: a name it does not know, or no word).
     var nameNumber: UInt16 = 0
+    /// The other words, in an array of their own (it becomes the directive's).
+    var args: [NginxArgument] = []
     var terminator: NginxTerminator = .endOfFile
     /// The line the lexer was on when the statement ended (nginx reports directive errors there).
     var endLine: Int = 1
+
+    /// Whether the statement has no word at all.
+    var isEmpty: Bool { name == nil }
+}
+
+/// The arguments of the statement being read, moved (not copied, so not retained and released
+/// again) into an array of exactly their number when it ends.
+final class NginxWords {
+    private var storage: UnsafeMutablePointer<NginxArgument>
+    private var capacity = 8
+    private var count = 0
+
+    init() { storage = .allocate(capacity: capacity) }
+
+    deinit {
+        storage.deinitialize(count: count)
+        storage.deallocate()
+    }
+
+    func append(_ word: NginxArgument) {
+        if count == capacity {
+            let larger = UnsafeMutablePointer<NginxArgument>.allocate(capacity: capacity * 2)
+            larger.moveInitialize(from: storage, count: count)
+            storage.deallocate()
+            storage = larger
+            capacity *= 2
+        }
+        (storage + count).initialize(to: word)
+        count += 1
+    }
+
+    /// The words read since the last call, as an array; empties the buffer.
+    func take() -> [NginxArgument] {
+        let taken = count
+        guard taken > 0 else { return [] }
+        count = 0
+        return [NginxArgument](unsafeUninitializedCapacity: taken) { buffer, initialized in
+            buffer.baseAddress!.moveInitialize(from: storage, count: taken)
+            initialized = taken
+        }
+    }
 }
 
 /// nginx's configuration lexer, state for state as `ngx_conf_read_token` has it (src/core/ngx_conf_file.c):
@@ -79,15 +145,9 @@ struct NginxLexer {
     /// Set when a `}` that ended a directive early (already reported) is read again as a block end.
     private(set) var braceAlreadyReported = false
     private var pushedBackBrace = false
-    /// The token array of the previous statement, emptied, so statements do not allocate one each.
-    private var spareTokens: [NginxToken] = []
+    /// Where a statement's arguments gather until it ends.
+    private let words = NginxWords()
     private let names = NginxNameTable.shared
-
-    /// Hands a statement's token array back for reuse.
-    mutating func recycle(_ tokens: inout [NginxToken]) {
-        tokens.removeAll(keepingCapacity: true)
-        swap(&tokens, &spareTokens)
-    }
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -135,7 +195,6 @@ struct NginxLexer {
     /// Reads the next statement, as `ngx_conf_read_token` does.
     mutating func nextStatement() -> NginxStatement {
         var statement = NginxStatement()
-        swap(&statement.tokens, &spareTokens)
         var needSpace = false, lastSpace = true, sharpComment = false, variable = false
         var quoted = false, sQuoted = false, dQuoted = false
         var start = position
@@ -144,18 +203,19 @@ struct NginxLexer {
         braceAlreadyReported = false
 
         func finish(_ terminator: NginxTerminator, _ statement: inout NginxStatement) {
+            statement.args = words.take()
             statement.terminator = terminator
             statement.endLine = line
         }
 
         while true {
             if position >= bytes.count {
-                if !statement.tokens.isEmpty || !lastSpace {
+                if !statement.isEmpty || !lastSpace {
                     error("unexpected end of file, expecting \";\" or \"}\"")
                     if !lastSpace { // keep the unfinished word, so the directive is still seen
                         append(makeToken(start, position, quote: dQuoted ? .double : sQuoted ? .single : .none,
                                          hasBackslash: hasBackslash, line: startLine, column: startColumn,
-                                         isName: statement.tokens.isEmpty), to: &statement)
+                                         isName: statement.isEmpty), to: &statement)
                     }
                 }
                 finish(.endOfFile, &statement)
@@ -255,14 +315,14 @@ struct NginxLexer {
                 if NginxLexer.isSpace(ch) { continue }
                 switch ch {
                 case NginxLexer.semicolon, NginxLexer.openBrace:
-                    if statement.tokens.isEmpty {
+                    if statement.isEmpty {
                         error("unexpected \"\(ch == NginxLexer.semicolon ? ";" : "{")\"")
                         if ch == NginxLexer.semicolon { continue }
                     }
                     finish(ch == NginxLexer.openBrace ? .blockStart : .semicolon, &statement)
                     return statement
                 case NginxLexer.closeBrace:
-                    if !statement.tokens.isEmpty {
+                    if !statement.isEmpty {
                         // nginx stops here; we end the directive and let the "}" close the block.
                         error("unexpected \"}\"")
                         position -= 1
@@ -334,7 +394,7 @@ struct NginxLexer {
 
             if found {
                 append(makeToken(start, position - 1, quote: quote, hasBackslash: hasBackslash,
-                                 line: startLine, column: startColumn, isName: statement.tokens.isEmpty), to: &statement)
+                                 line: startLine, column: startColumn, isName: statement.isEmpty), to: &statement)
                 hasBackslash = false
                 if ch == NginxLexer.semicolon { finish(.semicolon, &statement); return statement }
                 if ch == NginxLexer.openBrace { finish(.blockStart, &statement); return statement }
@@ -344,8 +404,12 @@ struct NginxLexer {
 
     /// Adds a word to the statement; the first is the directive's name, numbered.
     @inline(__always) private func append(_ made: (token: NginxToken, number: UInt16), to statement: inout NginxStatement) {
-        if statement.tokens.isEmpty { statement.nameNumber = made.number }
-        statement.tokens.append(made.token)
+        if statement.name == nil {
+            statement.name = made.token
+            statement.nameNumber = made.number
+        } else {
+            words.append(made.token.argument)
+        }
     }
 
     /// Builds a word from `bytes[from..<to]`, unescaping as nginx does: `\"`, `\'`, `\\` lose the
