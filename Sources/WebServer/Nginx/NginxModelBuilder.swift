@@ -180,22 +180,22 @@ struct NginxModelBuilder: Sendable {
                 guard let source = first else { continue }
                 let action: AccessRule.Action = directive.kind == .allow ? .allow : .deny
                 let set = addresses(source)
-                settings.access = (settings.access ?? []) + [AccessRule(
+                append(to: &settings.access, AccessRule(
                     action: action, sources: set ?? DualStackSet(), unresolved: set == nil ? [source] : [],
-                    scope: scope, location: location)]
+                    scope: scope, location: location))
             case .setRealIPFrom:
                 guard let source = first else { continue }
-                settings.realIPFrom = (settings.realIPFrom ?? []) + [ConfigValue(source, at: location)]
+                append(to: &settings.realIPFrom, ConfigValue(source, at: location))
             case .realIPHeader:
                 if let header = first { settings.realIPHeader = ConfigValue(header, at: location) }
             case .realIPRecursive:
                 settings.realIPRecursive = ConfigValue(first?.lowercased() == "on", at: location)
             case .limitReq:
                 let zone = directive.values.first { $0.hasPrefix("zone=") }.map { String($0.dropFirst(5)) } ?? ""
-                settings.limitReq = (settings.limitReq ?? []) + [limiter(.nginxLimitReq, zone: zone, values: directive.values, scope: scope, at: location)]
+                append(to: &settings.limitReq, limiter(.nginxLimitReq, zone: zone, values: directive.values, scope: scope, at: location))
             case .limitConn:
                 guard let zone = first else { continue }
-                settings.limitConn = (settings.limitConn ?? []) + [limiter(.nginxLimitConn, zone: zone, values: directive.values, scope: scope, at: location)]
+                append(to: &settings.limitConn, limiter(.nginxLimitConn, zone: zone, values: directive.values, scope: scope, at: location))
             case .proxyReadTimeout, .fastcgiReadTimeout, .uwsgiReadTimeout, .grpcReadTimeout:
                 guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
                 settings.readTimeouts[directive.name] = UpstreamTimeout(directive: directive.name, seconds: seconds, scope: scope, location: location)
@@ -204,10 +204,10 @@ struct NginxModelBuilder: Sendable {
                 settings.keepAlive = ConfigValue(seconds > 0, at: location)
             case .sslCertificate:
                 guard let raw = first else { continue }
-                settings.certificates = (settings.certificates ?? []) + [path(raw, at: location, what: "certificate")]
+                append(to: &settings.certificates, path(raw, at: location, what: "certificate"))
             case .sslCertificateKey:
                 guard let raw = first else { continue }
-                settings.keys = (settings.keys ?? []) + [path(raw, at: location, what: "key")]
+                append(to: &settings.keys, path(raw, at: location, what: "key"))
             case .sslProtocols:
                 settings.protocols = ConfigValue(directive.values, at: location)
             case .sslCiphers:
@@ -230,6 +230,11 @@ struct NginxModelBuilder: Sendable {
             }
         }
         return settings
+    }
+
+    /// Adds one element to a level's list, which the level then sets.
+    private func append<Element>(to list: inout [Element]?, _ element: Element) {
+        if list == nil { list = [element] } else { list!.append(element) }
     }
 
     private func limiter(_ kind: Limiter.Kind, zone: String, values: [String], scope: String?, at location: SourceLocation) -> Limiter {
@@ -446,14 +451,21 @@ struct NginxModelBuilder: Sendable {
 
     /// How a `location` (or `limit_except`) block is named in scopes: `location = /old`.
     static func scopeLabel(_ directive: NginxDirective) -> String {
-        ([directive.name] + directive.args.map(\.value)).joined(separator: " ")
+        var label = directive.name
+        for argument in directive.args {
+            label += " "
+            label += argument.value
+        }
+        return label
     }
 
     /// The paths a location scope answers, for a plain prefix (`location /old`, `^~ /old`) or
     /// exact (`= /old`) location not nested in another block; nil for anything else (regex
     /// locations, `if`, nested scopes) and for the server itself.
     static func pathMatch(ofScope scope: String?) -> Redirect.PathMatch? {
-        guard let scope, !(scope.asciiContains(" > ") ?? scope.contains(" > ")) else { return nil }
+        // Scopes start with the block's name: only a location's can name paths (checked on the
+        // bytes before the words are split).
+        guard let scope, scope.utf8.starts(with: "location".utf8), !(scope.asciiContains(" > ") ?? scope.contains(" > ")) else { return nil }
         let words = scope.split(separator: " ").map(String.init)
         guard words.first == "location" else { return nil }
         switch words.count {
@@ -496,9 +508,9 @@ struct NginxModelBuilder: Sendable {
         for item in items where traits[Int(item.directive.nameNumber)].contains(.walked) {
             let directive = item.directive
             let count = directive.args.count
-            let at = config.location(of: directive)
             switch directive.kind {
             case .return:
+                let at = config.location(of: directive)
                 var status: Int?, target: String?
                 if count >= 2, let code = Int(directive.args[0].value) {
                     if [301, 302, 303, 307, 308].contains(code) { status = code; target = directive.args[1].value }
@@ -516,6 +528,7 @@ struct NginxModelBuilder: Sendable {
                 let replacement = directive.args[1].value
                 let flag = count > 2 ? directive.args[2].value : nil
                 guard NginxValues.isAbsoluteRedirect(replacement) || flag == "redirect" || flag == "permanent" else { continue }
+                let at = config.location(of: directive)
                 host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(replacement),
                                                status: flag == "permanent" ? 301 : 302, target: replacement,
                                                scope: scope, location: at, condition: condition))
@@ -523,7 +536,7 @@ struct NginxModelBuilder: Sendable {
                 guard let target = directive.value(0) else { continue }
                 host.upstreams.append(UpstreamTarget(directive: directive.name,
                                                      endpoint: endpoint(directive.name, target),
-                                                     scope: scope, location: at))
+                                                     scope: scope, location: config.location(of: directive)))
                 let timeoutName = NginxModelBuilder.readTimeoutDirectives[directive.name]!
                 var timeout = readTimeouts[timeoutName]
                     ?? UpstreamTimeout(directive: timeoutName, seconds: NginxModelBuilder.defaultReadTimeout, isDefault: true, location: host.location)
