@@ -144,6 +144,30 @@ struct NginxSyntaxTests {
         NginxFixture(name: "eof-after-args", files: ["nginx.conf": "events {}\nhttp {}\nworker_processes 2"]),
     ]
 
+    @Test("runs across nginx's 4096-byte buffer that it accepts: long whitespace, words just under the limit", .oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"])))
+    func longRunsAccepted() throws {
+        // The lexer passes whitespace, comments and word bytes in runs up to each buffer refill;
+        // words just under the limit, at shifting offsets, must straddle refills without a false
+        // "too long parameter".
+        var text = "events {}\n" + String(repeating: " ", count: 6000) + String(repeating: "\n", count: 3000) + "http {\n"
+        for index in 0..<6 {
+            let word = index % 2 == 0 ? String(repeating: "w", count: 4000 + index) : "\"" + String(repeating: "q\n", count: 1990) + "\""
+            text += String(repeating: "\t", count: 700 * index) + "  map $host $v\(index) {\n    default " + word + ";\n  }\n"
+            text += "  # " + String(repeating: "c", count: 4000) + "\n"
+        }
+        text += "}\n"
+        let fixture = NginxFixture(name: "long-runs", files: ["nginx.conf": text])
+        let directory = try fixture.write()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let main = directory.appendingPathComponent(fixture.main).path
+        let verdict = try NginxTestTools.nginxTest(main, prefix: directory.path)
+        #expect(verdict.accepted, "nginx refused it: \(verdict.output)")
+        let tree = NginxTestTools.readTree(main)
+        #expect(tree.findings.isEmpty, "\(tree.findings.map { "\($0.location!) \($0.message)" })")
+        let maps = tree.files[0].directives.first { $0.name == "http" }?.block?.filter { $0.name == "map" } ?? []
+        #expect(maps.map { $0.block?.first?.values.last?.utf8.count ?? 0 } == [4000, 3980, 4002, 3980, 4004, 3980])
+    }
+
     @Test func everyBrokenFileIsCounted() { #expect(Self.broken.count == ReadmeFigures.value("nginx-broken")) }
 
     @Test("broken files: nginx -t refuses them, and our first error is on nginx's line", .oracle("nginx -t", unavailable: Oracle.missing(programs: ["nginx"])), arguments: broken)

@@ -8,30 +8,49 @@ public final class NginxDirective: Sendable {
     public let name: String
     public let args: [NginxArgument]
     /// Index of the file in `NginxConfigTree.files`.
-    public let file: Int
+    public var file: Int { Int(storedFile) }
     /// Line and column within the file's own text (1-based; columns count Unicode scalars).
-    public let line: Int
-    public let column: Int
+    public var line: Int { Int(storedLine) }
+    public var column: Int { Int(storedColumn) }
     /// The line of the `;` or `{` that ends the statement: where nginx reports a directive's errors.
-    public let endLine: Int
+    public var endLine: Int { Int(storedEndLine) }
+    /// The four above, stored in 32 bits (a file is at most `SourceTree.maxFileSize` bytes): a
+    /// large estate has hundreds of thousands of directives.
+    private let storedFile: Int32, storedLine: Int32, storedColumn: Int32, storedEndLine: Int32
     /// The block's directives; nil for a directive ended by `;`. A `*_by_lua_block` has no block:
     /// its Lua text is the last argument, as crossplane shows it.
     public let block: [NginxDirective]?
     /// For `include`: the files it names, in the order nginx reads them (glob(3) order).
     public let includes: [Int]?
+    /// The name's number in `NginxNameTable` (0: a name it does not know).
+    let nameNumber: UInt16
 
     /// A directive as written at `line`:`column` of file number `file`.
-    public init(name: String, args: [NginxArgument], file: Int, line: Int, column: Int,
-                block: [NginxDirective]? = nil, includes: [Int]? = nil, endLine: Int? = nil) {
+    public convenience init(name: String, args: [NginxArgument], file: Int, line: Int, column: Int,
+                            block: [NginxDirective]? = nil, includes: [Int]? = nil, endLine: Int? = nil) {
+        self.init(name: name, nameNumber: NginxNameTable.shared.number(of: name), args: args, file: file, line: line,
+                  column: column, block: block, includes: includes, endLine: endLine)
+    }
+
+    /// A directive whose name the lexer has already numbered.
+    init(name: String, nameNumber: UInt16, args: [NginxArgument], file: Int, line: Int, column: Int,
+         block: [NginxDirective]?, includes: [Int]?, endLine: Int?) {
         self.name = name
+        self.nameNumber = nameNumber
         self.args = args
-        self.file = file
-        self.line = line
-        self.column = column
-        self.endLine = endLine ?? line
+        storedFile = Int32(file)
+        storedLine = Int32(line)
+        storedColumn = Int32(column)
+        storedEndLine = Int32(endLine ?? line)
         self.block = block
         self.includes = includes
     }
+
+    /// Which of the names the loader acts on this is (`.other` for any other).
+    var kind: NginxName { NginxName(rawValue: nameNumber) ?? .other }
+
+    /// What the parser, the check and the builder know of the name.
+    var traits: NginxNameTable.Traits { NginxNameTable.shared.traits[Int(nameNumber)] }
 
     /// Argument values, as nginx hands them to the directive.
     public var values: [String] { args.map(\.value) }
@@ -43,6 +62,7 @@ public final class NginxDirective: Sendable {
 /// A directive while its statement is being read.
 struct NginxDirectiveDraft {
     var name: String
+    var nameNumber: UInt16
     var args: [NginxArgument]
     var file: Int
     var line: Int
@@ -52,7 +72,8 @@ struct NginxDirectiveDraft {
     var includes: [Int]?
 
     var directive: NginxDirective {
-        NginxDirective(name: name, args: args, file: file, line: line, column: column, block: block, includes: includes, endLine: endLine)
+        NginxDirective(name: name, nameNumber: nameNumber, args: args, file: file, line: line, column: column, block: block,
+                       includes: includes, endLine: endLine)
     }
 }
 
@@ -138,6 +159,7 @@ struct NginxFileParser {
     private let file: Int
     private let resolveInclude: IncludeResolver
     private var reportedEndOfFile = false
+    private let names = NginxNameTable.shared
     private(set) var errors: [NginxSyntaxError] = []
 
     /// Parses a whole file. `resolveInclude` is asked for the files an `include` names.
@@ -168,11 +190,10 @@ struct NginxFileParser {
     private mutating func parseBlock(isFile: Bool, isData: Bool, depth: Int) -> [NginxDirective] {
         var directives: [NginxDirective] = []
         while true {
-            var statement = lexer.nextStatement()
-            defer { lexer.recycle(&statement.tokens) }
+            let statement = lexer.nextStatement()
             switch statement.terminator {
             case .endOfFile:
-                if !statement.tokens.isEmpty { directives.append(directive(statement).directive) }
+                if !statement.isEmpty { directives.append(directive(statement).directive) }
                 if !isFile && !reportedEndOfFile {
                     error("unexpected end of file, expecting \"}\"", line: statement.endLine)
                     reportedEndOfFile = true
@@ -186,12 +207,13 @@ struct NginxFileParser {
                 }
                 return directives
             case .semicolon:
-                guard !statement.tokens.isEmpty else { continue }
+                guard !statement.isEmpty else { continue }
                 var node = directive(statement)
-                if NginxGrammar.blockDirectives.contains(node.name) && !isData {
+                let traits = names.traits[Int(node.nameNumber)]
+                if traits.contains(.grammarBlock) && !isData {
                     error("directive \"\(node.name)\" has no opening \"{\"", line: statement.endLine)
                 }
-                if node.name == "include" {
+                if node.nameNumber == NginxName.include.rawValue {
                     // Inside data blocks (`types`, `map`) only a one-word include is one; there the rest is data.
                     if node.args.count == 1 {
                         node.includes = resolveInclude(node.args[0].value, node.line, node.column)
@@ -201,7 +223,7 @@ struct NginxFileParser {
                 }
                 directives.append(node.directive)
             case .blockStart:
-                if statement.tokens.isEmpty {
+                if statement.isEmpty {
                     // "unexpected {" was reported; read the anonymous block so braces stay balanced.
                     _ = parseNested(isData: false, depth: depth)
                     continue
@@ -219,10 +241,11 @@ struct NginxFileParser {
                     directives.append(node.directive)
                     continue
                 }
-                if NginxGrammar.simpleDirectives.contains(node.name) {
+                let traits = names.traits[Int(node.nameNumber)]
+                if traits.contains(.grammarSimple) {
                     error("directive \"\(node.name)\" is not terminated by \";\"", line: statement.endLine)
                 }
-                node.block = parseNested(isData: NginxGrammar.dataBlocks.contains(node.name), depth: depth)
+                node.block = parseNested(isData: traits.contains(.dataBlock), depth: depth)
                 directives.append(node.directive)
             }
         }
@@ -252,8 +275,8 @@ struct NginxFileParser {
     }
 
     private func directive(_ statement: NginxStatement) -> NginxDirectiveDraft {
-        let first = statement.tokens[0]
-        return NginxDirectiveDraft(name: first.argument.value, args: statement.tokens.dropFirst().map(\.argument),
+        let first = statement.name!
+        return NginxDirectiveDraft(name: first.argument.value, nameNumber: statement.nameNumber, args: statement.args,
                               file: file, line: first.line, column: first.column, endLine: statement.endLine)
     }
 }

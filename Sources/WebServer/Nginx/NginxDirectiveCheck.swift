@@ -43,6 +43,9 @@ enum NginxDirectiveCheck {
         return parse(file.contents)
     }()
 
+    /// `table` by name number (`NginxNameTable`): nil for a name the table does not know.
+    static let shapesByNumber: [[Shape]?] = NginxNameTable.shared.names.map { table[$0] }
+
     /// Reads the table's lines: `  - "NAME | CONTEXTS | block|simple | COUNTS"`.
     static func parse(_ text: String) -> [String: [Shape]] {
         var table: [String: [Shape]] = [:]
@@ -89,8 +92,8 @@ enum NginxDirectiveCheck {
     static func variables(in text: String) -> [String] {
         // Most arguments name no variable, and nearly all are ASCII: bytes decide both cases.
         guard text.hasByte(UInt8(ascii: "$")) else { return [] }
-        guard text.utf8.contains(where: { $0 >= 0x80 }) else { return asciiVariables(in: Array(text.utf8)) }
-        return characterVariables(in: text)
+        var text = text
+        return text.withUTF8 { bytes in bytes.contains { $0 >= 0x80 } ? nil : asciiVariables(in: bytes) } ?? characterVariables(in: text)
     }
 
     /// `variables(in:)` on Characters, for text that is not ASCII (a Unicode letter ends no name
@@ -112,6 +115,11 @@ enum NginxDirectiveCheck {
 
     /// `variables(in:)` for ASCII text, on bytes: the same names, without Character work.
     static func asciiVariables(in bytes: [UInt8]) -> [String] {
+        bytes.withUnsafeBufferPointer { asciiVariables(in: $0) }
+    }
+
+    /// `asciiVariables(in:)` on the text's own storage.
+    static func asciiVariables(in bytes: UnsafeBufferPointer<UInt8>) -> [String] {
         func isWord(_ byte: UInt8) -> Bool {
             (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5F
         }
@@ -124,7 +132,7 @@ enum NginxDirectiveCheck {
             if start < bytes.count, bytes[start] == UInt8(ascii: "{") { braced = true; start += 1 }
             var end = start
             while end < bytes.count, isWord(bytes[end]) { end += 1 }
-            if end > start { names.append(String(decoding: bytes[start..<end], as: UTF8.self).lowercased()) }
+            if end > start { names.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self).lowercased()) }
             index = end + (braced ? 1 : 0)
         }
         return names
@@ -188,7 +196,7 @@ enum NginxDirectiveCheck {
     /// modules (`load_module`) the table does not describe; then they are said in a note.
     static func check(_ config: NginxConfigTree, fragment: Bool) -> (findings: [Finding], notes: [String]) {
         guard !table.isEmpty, let main = config.files.first, main.isRead else { return ([], []) }
-        let loadsModules = main.directives.contains { $0.name == "load_module" }
+        let loadsModules = main.directives.contains { $0.kind == .loadModule }
         var findings: [Finding] = []
         var unknown: [String] = []
         var seen = Set<String>()
@@ -205,42 +213,43 @@ enum NginxDirectiveCheck {
         var uses: [(name: String, directive: NginxDirective)] = []
         func collect(_ directives: [NginxDirective]) {
             for directive in directives {
-                switch directive.name {
-                case "log_format": if let name = directive.value(0) { logFormats.insert(name) }
-                case "upstream": if let name = directive.value(0) { upstreams.insert(name) }
-                case "map", "split_clients": if let name = directive.value(1) { defined.formUnion(variables(in: name)) }
-                case "geo": if let name = directive.values.last { defined.formUnion(variables(in: name)) }
-                case "limit_req_zone", "limit_conn_zone":
+                let kind = directive.kind, traits = directive.traits
+                switch kind {
+                case .logFormat: if let name = directive.value(0) { logFormats.insert(name) }
+                case .upstream: if let name = directive.value(0) { upstreams.insert(name) }
+                case .map, .splitClients: if let name = directive.value(1) { defined.formUnion(variables(in: name)) }
+                case .geo: if let name = directive.values.last { defined.formUnion(variables(in: name)) }
+                case .limitReqZone, .limitConnZone:
                     if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }) {
                         zones.insert(String(zone.dropFirst(5).prefix { $0 != ":" }))
                     }
                 default: break
                 }
-                if directive.name.hasSuffix("_set") || directive.name == "set", let name = directive.value(0) {
+                if traits.contains(.setSuffix) || kind == .set, let name = directive.value(0) {
                     defined.formUnion(variables(in: name))
                 }
                 for argument in directive.args where argument.value.hasByte(UInt8(ascii: "(")) && (argument.value.asciiContains("(?") ?? argument.value.contains("(?")) {
                     defined.formUnion(captureNames(in: argument.value))
                 }
-                if !opaqueBlocks.contains(directive.name) || directive.name == "map" { collect(directive.block ?? []) }
-                if directive.name == "map" { directive.block?.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
+                if !traits.contains(.opaque) || kind == .map { collect(directive.block ?? []) }
+                if kind == .map { directive.block?.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
             }
         }
         config.files.forEach { collect($0.directives) }
         /// What nginx refuses about a reference: a log format or a zone nothing defines.
         func dangling(_ directive: NginxDirective) -> String? {
-            switch directive.name {
-            case "access_log":
+            switch directive.kind {
+            case .accessLog:
                 if let format = directive.value(1), !(format.asciiContains("=") ?? format.contains("=")), !(format.asciiContains("$") ?? format.contains("$")),
                    !logFormats.contains(format) {
                     return "unknown log format \"\(format)\""
                 }
-            case "limit_req":
+            case .limitReq:
                 if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }).map({ String($0.dropFirst(5)) }),
                    !(zone.asciiContains("$") ?? zone.contains("$")), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
                 }
-            case "fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass":
+            case .fastcgiPass, .uwsgiPass, .scgiPass, .memcachedPass:
                 // No scheme gives these a default port: a name that is no upstream group needs one.
                 guard var target = directive.value(0), !(target.asciiContains("$") ?? target.contains("$")), !target.hasPrefix("unix:") else { return nil }
                 if let scheme = target.range(of: "://") { target = String(target[scheme.upperBound...]) }
@@ -249,12 +258,12 @@ enum NginxDirectiveCheck {
                 guard let colon = target.lastIndex(of: ":") else { return "no port in upstream \"\(target)\"" }
                 let port = target[target.index(after: colon)...]
                 if port.isEmpty || !port.allSatisfy(\.isNumber) { return "invalid port in upstream \"\(target)\"" }
-            case "resolver":
+            case .resolver:
                 // An IPv6 address needs brackets: nginx reads `::1` as host ":" and port "1"… and refuses.
                 if let bare = directive.values.first(where: { !$0.contains("=") && !$0.hasPrefix("[") && $0.filter { $0 == ":" }.count > 1 }) {
                     return "invalid port in resolver \"\(bare)\""
                 }
-            case "limit_conn":
+            case .limitConn:
                 if let zone = directive.value(0), !(zone.asciiContains("$") ?? zone.contains("$")), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
                 }
@@ -274,15 +283,15 @@ enum NginxDirectiveCheck {
         func walk(_ directives: [NginxDirective], in context: String, chain: [Int]) {
             let contextBit = Shape.bit(context)
             for directive in directives {
-                let name = directive.name
-                if name == "events" && context == "main" { sawEvents = true }
-                if name == "include" {
+                let name = directive.name, kind = directive.kind, traits = directive.traits
+                if kind == .events && context == "main" { sawEvents = true }
+                if kind == .include {
                     for file in directive.includes ?? [] where !chain.contains(file) && chain.count < 64 {
                         walk(config.files[file].directives, in: context, chain: chain + [file])
                     }
                     continue
                 }
-                guard let shapes = table[name] else {
+                guard let shapes = shapesByNumber[Int(directive.nameNumber)] else {
                     if loadsModules || NginxGrammar.isLuaBlock(name) {
                         unknown.append("\(name) (\(config.location(of: directive)))")
                     } else {
@@ -308,7 +317,7 @@ enum NginxDirectiveCheck {
                 if !blockFits {
                     // The parser already says "has no opening {" / "is not terminated by ;" for the
                     // names its grammar knows; the table says it for the others.
-                    if !(NginxGrammar.blockDirectives.contains(name) || NginxGrammar.simpleDirectives.contains(name)) {
+                    if !(traits.contains(.grammarBlock) || traits.contains(.grammarSimple)) {
                         refuse(directive.block == nil ? "directive \"\(name)\" has no opening \"{\"" : "directive \"\(name)\" is not terminated by \";\"", directive)
                     }
                     continue
@@ -320,19 +329,19 @@ enum NginxDirectiveCheck {
                 if !builtInVariables.names.isEmpty {
                     // Regular expressions (location, rewrite's pattern, server_name) may hold a `$` anchor.
                     let args = directive.args
-                    let skipped = name == "location" || name == "server_name" ? args.count : name == "rewrite" ? 1 : 0
+                    let skipped = kind == .location || kind == .serverName ? args.count : kind == .rewrite ? 1 : 0
                     for position in args.indices where position >= skipped {
-                        if name == "if", position > 0, ["~", "~*", "!~", "!~*"].contains(args[position - 1].value) { continue }
-                        if name == "set" && position == 0 { continue }
+                        if kind == .if, position > 0, ["~", "~*", "!~", "!~*"].contains(args[position - 1].value) { continue }
+                        if kind == .set && position == 0 { continue }
                         for variable in variables(in: args[position].value) where !isKnown(variable) { uses.append((variable, directive)) }
                     }
                     // A map's values may name variables; nginx compiles them too.
-                    if name == "map" {
+                    if kind == .map {
                         for entry in directive.block ?? [] {
                             for value in entry.values { for variable in variables(in: value) where !isKnown(variable) { uses.append((variable, entry)) } }
                         }
                     }
-                    let defines = name == "set" ? directive.value(0) : name == "map" || name == "split_clients" ? directive.value(1) : name == "geo" ? args.last?.value : nil
+                    let defines = kind == .set ? directive.value(0) : kind == .map || kind == .splitClients ? directive.value(1) : kind == .geo ? args.last?.value : nil
                     if let defined = defines.flatMap({ variables(in: $0).first }), builtInVariables.fixed.contains(defined) {
                         refuse("the duplicate \"\(defined)\" variable", directive)
                         continue
@@ -342,16 +351,16 @@ enum NginxDirectiveCheck {
                     refuse(problem, directive)
                     continue
                 }
-                if name == "listen", context == "server", let parameter = unknownListenParameter(directive) {
+                if kind == .listen, context == "server", let parameter = unknownListenParameter(directive) {
                     refuse("invalid parameter \"\(parameter)\"", directive)
                     continue
                 }
-                if let block = directive.block, !opaqueBlocks.contains(name), let inner = Self.context(opening: name, in: context) {
+                if let block = directive.block, !traits.contains(.opaque), let inner = Self.context(opening: name, in: context) {
                     walk(block, in: inner, chain: chain)
                 }
             }
         }
-        walk(main.directives, in: fragment && !main.directives.contains { $0.name == "http" } ? "http" : "main", chain: [0])
+        walk(main.directives, in: fragment && !main.directives.contains { $0.kind == .http } ? "http" : "main", chain: [0])
         // A variable nothing defines: nginx compiles every variable reference while reading and
         // refuses ('unknown "NAME" variable'). Modules the table does not know may define some.
         if unknown.isEmpty && !loadsModules {

@@ -9,17 +9,39 @@ public struct NginxArgument: Sendable, Hashable, CustomStringConvertible {
 
     /// The value nginx hands to the directive: quotes removed, `\"` `\'` `\\` `\t` `\r` `\n` unescaped.
     public var value: String
+    /// `rawText`, out of line: it is rare, and a reference instead of a String makes each of the
+    /// hundreds of thousands of arguments of a large estate 8 bytes smaller.
+    private var rawBox: RawText?
     /// The quotes it was written in, if any.
     public var quote: Quote
+
+    private final class RawText: Sendable {
+        let text: String
+        init(_ text: String) { self.text = text }
+    }
+
     /// The text between the quotes exactly as written, kept only when it held a backslash
     /// (otherwise it equals `value`).
-    public var rawText: String?
+    public var rawText: String? {
+        get { rawBox?.text }
+        set { rawBox = newValue.map(RawText.init) }
+    }
 
     /// A word with its unescaped value; `rawText` only when the written text differs.
     public init(_ value: String, quote: Quote = .none, rawText: String? = nil) {
         self.value = value
         self.quote = quote
-        self.rawText = rawText
+        rawBox = rawText.map(RawText.init)
+    }
+
+    public static func == (lhs: NginxArgument, rhs: NginxArgument) -> Bool {
+        lhs.value == rhs.value && lhs.quote == rhs.quote && lhs.rawText == rhs.rawText
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(value)
+        hasher.combine(quote)
+        hasher.combine(rawText)
     }
 
     /// The text as written between the quotes (or the whole bare word).
@@ -50,10 +72,56 @@ struct NginxToken {
 
 /// A statement: its words and how it ended.
 struct NginxStatement {
-    var tokens: [NginxToken] = []
+    /// The first word, the directive's name; nil when the statement has no word.
+    var name: NginxToken?
+    /// The first word's number in `NginxNameTable` (0: a name it does not know, or no word).
+    var nameNumber: UInt16 = 0
+    /// The other words, in an array of their own (it becomes the directive's).
+    var args: [NginxArgument] = []
     var terminator: NginxTerminator = .endOfFile
     /// The line the lexer was on when the statement ended (nginx reports directive errors there).
     var endLine: Int = 1
+
+    /// Whether the statement has no word at all.
+    var isEmpty: Bool { name == nil }
+}
+
+/// The arguments of the statement being read, moved (not copied, so not retained and released
+/// again) into an array of exactly their number when it ends.
+final class NginxWords {
+    private var storage: UnsafeMutablePointer<NginxArgument>
+    private var capacity = 8
+    private var count = 0
+
+    init() { storage = .allocate(capacity: capacity) }
+
+    deinit {
+        storage.deinitialize(count: count)
+        storage.deallocate()
+    }
+
+    func append(_ word: NginxArgument) {
+        if count == capacity {
+            let larger = UnsafeMutablePointer<NginxArgument>.allocate(capacity: capacity * 2)
+            larger.moveInitialize(from: storage, count: count)
+            storage.deallocate()
+            storage = larger
+            capacity *= 2
+        }
+        (storage + count).initialize(to: word)
+        count += 1
+    }
+
+    /// The words read since the last call, as an array; empties the buffer.
+    func take() -> [NginxArgument] {
+        let taken = count
+        guard taken > 0 else { return [] }
+        count = 0
+        return [NginxArgument](unsafeUninitializedCapacity: taken) { buffer, initialized in
+            buffer.baseAddress!.moveInitialize(from: storage, count: taken)
+            initialized = taken
+        }
+    }
 }
 
 /// nginx's configuration lexer, state for state as `ngx_conf_read_token` has it (src/core/ngx_conf_file.c):
@@ -77,14 +145,9 @@ struct NginxLexer {
     /// Set when a `}` that ended a directive early (already reported) is read again as a block end.
     private(set) var braceAlreadyReported = false
     private var pushedBackBrace = false
-    /// The token array of the previous statement, emptied, so statements do not allocate one each.
-    private var spareTokens: [NginxToken] = []
-
-    /// Hands a statement's token array back for reuse.
-    mutating func recycle(_ tokens: inout [NginxToken]) {
-        tokens.removeAll(keepingCapacity: true)
-        swap(&tokens, &spareTokens)
-    }
+    /// Where a statement's arguments gather until it ends.
+    private let words = NginxWords()
+    private let names = NginxNameTable.shared
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -97,6 +160,20 @@ struct NginxLexer {
 
     @inline(__always) private static func isSpace(_ c: UInt8) -> Bool {
         c == space || c == tab || c == cr || c == lf
+    }
+
+    /// Whether a byte inside a bare word does anything but extend it: whitespace, `;`, `{` end
+    /// it, `\` and `$` change the state, and none of them is skipped in a run.
+    @inline(__always) private static func endsBareRun(_ c: UInt8) -> Bool {
+        switch c {
+        case tab, lf, cr, space, dollar, semicolon, backslash, openBrace: true
+        default: false
+        }
+    }
+
+    /// The same inside quotes: the closing quote, `\`, `$`, and a line feed (counted).
+    @inline(__always) private static func endsQuotedRun(_ c: UInt8, _ quote: UInt8) -> Bool {
+        c == quote || c == backslash || c == dollar || c == lf
     }
 
     /// 1-based column of a byte offset on the current line, counted in Unicode scalars.
@@ -118,7 +195,6 @@ struct NginxLexer {
     /// Reads the next statement, as `ngx_conf_read_token` does.
     mutating func nextStatement() -> NginxStatement {
         var statement = NginxStatement()
-        swap(&statement.tokens, &spareTokens)
         var needSpace = false, lastSpace = true, sharpComment = false, variable = false
         var quoted = false, sQuoted = false, dQuoted = false
         var start = position
@@ -127,17 +203,19 @@ struct NginxLexer {
         braceAlreadyReported = false
 
         func finish(_ terminator: NginxTerminator, _ statement: inout NginxStatement) {
+            statement.args = words.take()
             statement.terminator = terminator
             statement.endLine = line
         }
 
         while true {
             if position >= bytes.count {
-                if !statement.tokens.isEmpty || !lastSpace {
+                if !statement.isEmpty || !lastSpace {
                     error("unexpected end of file, expecting \";\" or \"}\"")
                     if !lastSpace { // keep the unfinished word, so the directive is still seen
-                        statement.tokens.append(makeToken(start, position, quote: dQuoted ? .double : sQuoted ? .single : .none,
-                                                          hasBackslash: hasBackslash, line: startLine, column: startColumn))
+                        append(makeToken(start, position, quote: dQuoted ? .double : sQuoted ? .single : .none,
+                                         hasBackslash: hasBackslash, line: startLine, column: startColumn,
+                                         isName: statement.isEmpty), to: &statement)
                     }
                 }
                 finish(.endOfFile, &statement)
@@ -154,6 +232,48 @@ struct NginxLexer {
                     start = position // read on as if the buffer had been large enough
                 }
                 nextRefill = min(bytes.count, start + NginxLexer.bufferSize)
+            }
+            // Runs of bytes that change nothing but the position (and the line) are passed in one
+            // go, up to the next buffer refill, where nginx's word-length limit is checked.
+            if !quoted && !needSpace {
+                let limit = nextRefill > position ? min(bytes.count, nextRefill) : bytes.count
+                var next = position, seen: UInt8 = 0
+                if sharpComment {
+                    while next < limit && bytes[next] != NginxLexer.lf { seen |= bytes[next]; next += 1 }
+                } else if lastSpace {
+                    while next < limit {
+                        let c = bytes[next]
+                        if c == NginxLexer.space || c == NginxLexer.tab || c == NginxLexer.cr {
+                            next += 1
+                        } else if c == NginxLexer.lf {
+                            next += 1
+                            line += 1
+                            lineStart = next
+                            sawNonASCIIOnLine = false
+                        } else {
+                            break
+                        }
+                    }
+                    if next > position {
+                        position = next
+                        start = next - 1
+                        startLine = line
+                        continue
+                    }
+                } else if !variable {
+                    if dQuoted {
+                        while next < limit && !NginxLexer.endsQuotedRun(bytes[next], NginxLexer.doubleQuote) { seen |= bytes[next]; next += 1 }
+                    } else if sQuoted {
+                        while next < limit && !NginxLexer.endsQuotedRun(bytes[next], NginxLexer.singleQuote) { seen |= bytes[next]; next += 1 }
+                    } else {
+                        while next < limit && !NginxLexer.endsBareRun(bytes[next]) { seen |= bytes[next]; next += 1 }
+                    }
+                }
+                if next > position {
+                    if seen >= 0x80 { sawNonASCIIOnLine = true }
+                    position = next
+                    continue
+                }
             }
 
             let ch = bytes[position]
@@ -195,14 +315,14 @@ struct NginxLexer {
                 if NginxLexer.isSpace(ch) { continue }
                 switch ch {
                 case NginxLexer.semicolon, NginxLexer.openBrace:
-                    if statement.tokens.isEmpty {
+                    if statement.isEmpty {
                         error("unexpected \"\(ch == NginxLexer.semicolon ? ";" : "{")\"")
                         if ch == NginxLexer.semicolon { continue }
                     }
                     finish(ch == NginxLexer.openBrace ? .blockStart : .semicolon, &statement)
                     return statement
                 case NginxLexer.closeBrace:
-                    if !statement.tokens.isEmpty {
+                    if !statement.isEmpty {
                         // nginx stops here; we end the directive and let the "}" close the block.
                         error("unexpected \"}\"")
                         position -= 1
@@ -273,8 +393,8 @@ struct NginxLexer {
             }
 
             if found {
-                statement.tokens.append(makeToken(start, position - 1, quote: quote, hasBackslash: hasBackslash,
-                                                  line: startLine, column: startColumn))
+                append(makeToken(start, position - 1, quote: quote, hasBackslash: hasBackslash,
+                                 line: startLine, column: startColumn, isName: statement.isEmpty), to: &statement)
                 hasBackslash = false
                 if ch == NginxLexer.semicolon { finish(.semicolon, &statement); return statement }
                 if ch == NginxLexer.openBrace { finish(.blockStart, &statement); return statement }
@@ -282,15 +402,28 @@ struct NginxLexer {
         }
     }
 
+    /// Adds a word to the statement; the first is the directive's name, numbered.
+    @inline(__always) private func append(_ made: (token: NginxToken, number: UInt16), to statement: inout NginxStatement) {
+        if statement.name == nil {
+            statement.name = made.token
+            statement.nameNumber = made.number
+        } else {
+            words.append(made.token.argument)
+        }
+    }
+
     /// Builds a word from `bytes[from..<to]`, unescaping as nginx does: `\"`, `\'`, `\\` lose the
     /// backslash, `\t` `\r` `\n` become the control characters, any other `\x` stays as written.
+    /// A directive's name (`isName`) is numbered, and a known one shares the table's String.
     private func makeToken(_ from: Int, _ to: Int, quote: NginxArgument.Quote, hasBackslash: Bool,
-                           line: Int, column: Int) -> NginxToken {
+                           line: Int, column: Int, isName: Bool) -> (token: NginxToken, number: UInt16) {
         let slice = UnsafeBufferPointer(rebasing: bytes[from..<to])
-        let raw = String(decoding: slice, as: UTF8.self)
         guard hasBackslash else {
-            return NginxToken(argument: NginxArgument(raw, quote: quote), line: line, column: column)
+            let number = isName ? names.number(of: slice) : 0
+            let raw = number != 0 ? names.names[Int(number)] : String(decoding: slice, as: UTF8.self)
+            return (NginxToken(argument: NginxArgument(raw, quote: quote), line: line, column: column), number)
         }
+        let raw = String(decoding: slice, as: UTF8.self)
         var out: [UInt8] = []
         out.reserveCapacity(slice.count)
         var index = 0
@@ -310,7 +443,8 @@ struct NginxLexer {
             index += 1
         }
         let value = String(decoding: out, as: UTF8.self)
-        return NginxToken(argument: NginxArgument(value, quote: quote, rawText: raw), line: line, column: column)
+        return (NginxToken(argument: NginxArgument(value, quote: quote, rawText: raw), line: line, column: column),
+                isName ? out.withUnsafeBufferPointer { names.number(of: $0) } : 0)
     }
 
     /// Reads a `*_by_lua_block { ... }` body after its `{`, as lua-nginx-module's own reader does:

@@ -43,7 +43,7 @@ struct NginxModelBuilder: Sendable {
         var items: [Item] = []
         items.reserveCapacity(directives.count)
         for directive in directives {
-            guard directive.name == "include", let included = directive.includes else {
+            guard directive.kind == .include, let included = directive.includes else {
                 items.append(Item(directive: directive, chain: chain))
                 continue
             }
@@ -169,66 +169,72 @@ struct NginxModelBuilder: Sendable {
     /// Reads the settings one level sets with its own (non-block) directives.
     mutating func settings(of items: [Item], scope: String?) -> Settings {
         var settings = Settings()
-        for item in items where item.directive.block == nil && NginxModelBuilder.settingDirectives.contains(item.directive.name) {
+        let traits = NginxNameTable.shared.traits
+        for item in items where item.directive.block == nil && traits[Int(item.directive.nameNumber)].contains(.setting) {
             settings.isEmpty = false
             let directive = item.directive
             let first = directive.value(0)
             let location = config.location(of: directive)
-            switch directive.name {
-            case "allow", "deny":
+            switch directive.kind {
+            case .allow, .deny:
                 guard let source = first else { continue }
-                let action: AccessRule.Action = directive.name == "allow" ? .allow : .deny
+                let action: AccessRule.Action = directive.kind == .allow ? .allow : .deny
                 let set = addresses(source)
-                settings.access = (settings.access ?? []) + [AccessRule(
+                append(to: &settings.access, AccessRule(
                     action: action, sources: set ?? DualStackSet(), unresolved: set == nil ? [source] : [],
-                    scope: scope, location: location)]
-            case "set_real_ip_from":
+                    scope: scope, location: location))
+            case .setRealIPFrom:
                 guard let source = first else { continue }
-                settings.realIPFrom = (settings.realIPFrom ?? []) + [ConfigValue(source, at: location)]
-            case "real_ip_header":
+                append(to: &settings.realIPFrom, ConfigValue(source, at: location))
+            case .realIPHeader:
                 if let header = first { settings.realIPHeader = ConfigValue(header, at: location) }
-            case "real_ip_recursive":
+            case .realIPRecursive:
                 settings.realIPRecursive = ConfigValue(first?.lowercased() == "on", at: location)
-            case "limit_req":
+            case .limitReq:
                 let zone = directive.values.first { $0.hasPrefix("zone=") }.map { String($0.dropFirst(5)) } ?? ""
-                settings.limitReq = (settings.limitReq ?? []) + [limiter(.nginxLimitReq, zone: zone, values: directive.values, scope: scope, at: location)]
-            case "limit_conn":
+                append(to: &settings.limitReq, limiter(.nginxLimitReq, zone: zone, values: directive.values, scope: scope, at: location))
+            case .limitConn:
                 guard let zone = first else { continue }
-                settings.limitConn = (settings.limitConn ?? []) + [limiter(.nginxLimitConn, zone: zone, values: directive.values, scope: scope, at: location)]
-            case "proxy_read_timeout", "fastcgi_read_timeout", "uwsgi_read_timeout", "grpc_read_timeout":
+                append(to: &settings.limitConn, limiter(.nginxLimitConn, zone: zone, values: directive.values, scope: scope, at: location))
+            case .proxyReadTimeout, .fastcgiReadTimeout, .uwsgiReadTimeout, .grpcReadTimeout:
                 guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
                 settings.readTimeouts[directive.name] = UpstreamTimeout(directive: directive.name, seconds: seconds, scope: scope, location: location)
-            case "keepalive_timeout":
+            case .keepaliveTimeout:
                 guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
                 settings.keepAlive = ConfigValue(seconds > 0, at: location)
-            case "ssl_certificate":
+            case .sslCertificate:
                 guard let raw = first else { continue }
-                settings.certificates = (settings.certificates ?? []) + [path(raw, at: location, what: "certificate")]
-            case "ssl_certificate_key":
+                append(to: &settings.certificates, path(raw, at: location, what: "certificate"))
+            case .sslCertificateKey:
                 guard let raw = first else { continue }
-                settings.keys = (settings.keys ?? []) + [path(raw, at: location, what: "key")]
-            case "ssl_protocols":
+                append(to: &settings.keys, path(raw, at: location, what: "key"))
+            case .sslProtocols:
                 settings.protocols = ConfigValue(directive.values, at: location)
-            case "ssl_ciphers":
+            case .sslCiphers:
                 if let ciphers = first { settings.ciphers = ConfigValue(ciphers, at: location) }
-            case "ssl_verify_client":
+            case .sslVerifyClient:
                 let word = first?.lowercased()
                 if let mode = word == "on" ? .require : word.flatMap({ ClientVerification.Mode(rawValue: $0) }) {
                     settings.verifyClient = ConfigValue(mode, at: location)
                 }
-            case "ssl_client_certificate":
+            case .sslClientCertificate:
                 if let raw = first { settings.clientCertificate = path(raw, at: location, what: "client CA") }
-            case "ssl":
+            case .ssl:
                 settings.sslOn = first?.lowercased() == "on"
-            case "ssl_reject_handshake":
+            case .sslRejectHandshake:
                 settings.rejectHandshake = first?.lowercased() == "on"
-            case "http2":
+            case .http2:
                 settings.http2On = first?.lowercased() == "on"
             default:
                 break
             }
         }
         return settings
+    }
+
+    /// Adds one element to a level's list, which the level then sets.
+    private func append<Element>(to list: inout [Element]?, _ element: Element) {
+        if list == nil { list = [element] } else { list!.append(element) }
     }
 
     private func limiter(_ kind: Limiter.Kind, zone: String, values: [String], scope: String?, at location: SourceLocation) -> Limiter {
@@ -304,15 +310,15 @@ struct NginxModelBuilder: Sendable {
         var httpItems: [Item] = []
         var maps: [String: MapBlock] = [:], geos: [String: GeoBlock] = [:]
         // A "fragment" that has its own http {} is a whole configuration after all.
-        if fragment && !top.contains(where: { $0.directive.name == "http" }) {
+        if fragment && !top.contains(where: { $0.directive.kind == .http }) {
             httpItems = top
         } else {
             for item in top {
-                switch item.directive.name {
-                case "http": httpItems += expand(item.directive.block ?? [], chain: item.chain)
-                case "load_module": model.modules += item.directive.values
-                case "stream", "mail":
-                    let servers = expand(item.directive.block ?? [], chain: item.chain).filter { $0.directive.name == "server" }.count
+                switch item.directive.kind {
+                case .http: httpItems += expand(item.directive.block ?? [], chain: item.chain)
+                case .loadModule: model.modules += item.directive.values
+                case .stream, .mail:
+                    let servers = expand(item.directive.block ?? [], chain: item.chain).filter { $0.directive.kind == .server }.count
                     note("nginx \(item.directive.name) {} (\(servers) server block\(servers == 1 ? "" : "s")) is not modelled: only http {} virtual hosts are analysed")
                 default: break
                 }
@@ -321,37 +327,37 @@ struct NginxModelBuilder: Sendable {
         // Zones and upstream groups first: servers anywhere in http may name them.
         for item in httpItems {
             let directive = item.directive
-            switch directive.name {
-            case "limit_req_zone", "limit_conn_zone":
+            switch directive.kind {
+            case .limitReqZone, .limitConnZone:
                 let values = directive.values
                 guard let zone = values.first(where: { $0.hasPrefix("zone=") }) else { continue }
                 let name = String(zone.dropFirst(5).prefix { $0 != ":" })
                 zones[name] = values.first { !$0.hasPrefix("zone=") && !$0.hasPrefix("rate=") && $0 != "sync" } ?? ""
-            case "map":
+            case .map:
                 let values = directive.values
                 guard values.count == 2 else { continue }
                 var block = MapBlock(source: values[0], entries: [:], defaultValue: "")
                 for entry in expand(directive.block ?? [], chain: item.chain) {
                     guard let value = entry.directive.values.first else { continue }
-                    if entry.directive.name == "default" { block.defaultValue = value } else { block.entries[entry.directive.name] = value }
+                    if entry.directive.kind == .default { block.defaultValue = value } else { block.entries[entry.directive.name] = value }
                 }
                 maps[String(values[1].dropFirst())] = block
-            case "geo":
+            case .geo:
                 let values = directive.values
                 guard let variable = values.last, values.count <= 2 else { continue }
                 var block = GeoBlock(defaultValue: "", entries: [])
                 for entry in expand(directive.block ?? [], chain: item.chain) {
                     guard let value = entry.directive.values.first else { continue }
-                    if entry.directive.name == "default" {
+                    if entry.directive.kind == .default {
                         block.defaultValue = value
                     } else if let cidr = CIDR(entry.directive.name) {
                         block.entries.append((cidr, value))
                     }
                 }
                 geos[String(variable.dropFirst())] = block
-            case "upstream":
+            case .upstream:
                 guard let name = directive.values.first else { continue }
-                let members = expand(directive.block ?? [], chain: item.chain).filter { $0.directive.name == "server" }
+                let members = expand(directive.block ?? [], chain: item.chain).filter { $0.directive.kind == .server }
                 groups[name] = members.compactMap { $0.directive.values.first.map(NginxValues.upstreamMember) }
             default: break
             }
@@ -359,7 +365,7 @@ struct NginxModelBuilder: Sendable {
         for (zone, key) in zones { zoneKeys[zone] = NginxModelBuilder.zoneKey(key, maps: maps, geos: geos) }
         let http = settings(of: httpItems, scope: nil)
         let httpRealIP = realIP(http)
-        let servers = httpItems.filter { $0.directive.name == "server" && $0.directive.block != nil }
+        let servers = httpItems.filter { $0.directive.kind == .server && $0.directive.block != nil }
         // Servers are independent once http's settings, zones and groups are known: build them in
         // parallel, each chunk with its own copy of the builder, and merge findings in order.
         let chunkCount = min(servers.count, 64)
@@ -403,11 +409,11 @@ struct NginxModelBuilder: Sendable {
         let location = config.location(of: server)
         var host = VirtualHost(software: .nginx, location: location)
 
-        for item in items where item.directive.name == "server_name" || item.directive.name == "listen" {
+        for item in items where item.directive.kind == .serverName || item.directive.kind == .listen {
             let directive = item.directive
             let at = config.location(of: directive)
-            switch directive.name {
-            case "server_name":
+            switch directive.kind {
+            case .serverName:
                 for word in directive.args.lazy.map(\.value) {
                     if word == "$hostname" {
                         note("server_name $hostname names the machine's own hostname, which is not known statically")
@@ -415,7 +421,7 @@ struct NginxModelBuilder: Sendable {
                     }
                     host.names += NginxValues.serverNames(word).map { ConfigValue($0, at: at) }
                 }
-            case "listen":
+            case .listen:
                 if let listener = listener(directive, at: at) { host.listeners.append(listener) }
             default: break
             }
@@ -445,14 +451,21 @@ struct NginxModelBuilder: Sendable {
 
     /// How a `location` (or `limit_except`) block is named in scopes: `location = /old`.
     static func scopeLabel(_ directive: NginxDirective) -> String {
-        ([directive.name] + directive.args.map(\.value)).joined(separator: " ")
+        var label = directive.name
+        for argument in directive.args {
+            label += " "
+            label += argument.value
+        }
+        return label
     }
 
     /// The paths a location scope answers, for a plain prefix (`location /old`, `^~ /old`) or
     /// exact (`= /old`) location not nested in another block; nil for anything else (regex
     /// locations, `if`, nested scopes) and for the server itself.
     static func pathMatch(ofScope scope: String?) -> Redirect.PathMatch? {
-        guard let scope, !(scope.asciiContains(" > ") ?? scope.contains(" > ")) else { return nil }
+        // Scopes start with the block's name: only a location's can name paths (checked on the
+        // bytes before the words are split).
+        guard let scope, scope.utf8.starts(with: "location".utf8), !(scope.asciiContains(" > ") ?? scope.contains(" > ")) else { return nil }
         let words = scope.split(separator: " ").map(String.init)
         guard words.first == "location" else { return nil }
         switch words.count {
@@ -470,15 +483,15 @@ struct NginxModelBuilder: Sendable {
     /// (A location's own includes are not opened here: a `return` only they hold is missed,
     /// which keeps the access rules counted — never the other way round.)
     static func answeredBeforeAccess(_ items: [Item]) -> Set<String> {
-        func returns(_ items: [Item]) -> Bool { items.contains { $0.directive.name == "return" } }
+        func returns(_ items: [Item]) -> Bool { items.contains { $0.directive.kind == .return } }
         if returns(items) { return [""] }
         var answered = Set<String>()
         var locations = 0
         var catchAll = false
-        for item in items where item.directive.name == "location" {
+        for item in items where item.directive.kind == .location {
             locations += 1
             let children = item.directive.block ?? []
-            guard children.contains(where: { $0.name == "return" }), !children.contains(where: { $0.name == "location" }) else { continue }
+            guard children.contains(where: { $0.kind == .return }), !children.contains(where: { $0.kind == .location }) else { continue }
             answered.insert(scopeLabel(item.directive))
             if item.directive.args.map(\.value) == ["/"] { catchAll = true }
         }
@@ -491,12 +504,13 @@ struct NginxModelBuilder: Sendable {
     /// its level's): they alone are handed down, not a merged copy of every setting per level.
     private mutating func walk(_ items: [Item], scope: String?, readTimeouts: [String: UpstreamTimeout], arrival: Redirect.Scheme,
                                condition: String?, host: inout VirtualHost) {
-        for item in items where NginxModelBuilder.walkedDirectives.contains(item.directive.name) {
+        let traits = NginxNameTable.shared.traits
+        for item in items where traits[Int(item.directive.nameNumber)].contains(.walked) {
             let directive = item.directive
             let count = directive.args.count
-            let at = config.location(of: directive)
-            switch directive.name {
-            case "return":
+            switch directive.kind {
+            case .return:
+                let at = config.location(of: directive)
                 var status: Int?, target: String?
                 if count >= 2, let code = Int(directive.args[0].value) {
                     if [301, 302, 303, 307, 308].contains(code) { status = code; target = directive.args[1].value }
@@ -509,28 +523,29 @@ struct NginxModelBuilder: Sendable {
                                                    target: target, scope: scope, location: at, condition: condition,
                                                    appliesTo: NginxModelBuilder.pathMatch(ofScope: scope)))
                 }
-            case "rewrite":
+            case .rewrite:
                 guard count >= 2 else { continue }
                 let replacement = directive.args[1].value
                 let flag = count > 2 ? directive.args[2].value : nil
                 guard NginxValues.isAbsoluteRedirect(replacement) || flag == "redirect" || flag == "permanent" else { continue }
+                let at = config.location(of: directive)
                 host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(replacement),
                                                status: flag == "permanent" ? 301 : 302, target: replacement,
                                                scope: scope, location: at, condition: condition))
-            case "proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass":
+            case .proxyPass, .fastcgiPass, .uwsgiPass, .grpcPass:
                 guard let target = directive.value(0) else { continue }
                 host.upstreams.append(UpstreamTarget(directive: directive.name,
                                                      endpoint: endpoint(directive.name, target),
-                                                     scope: scope, location: at))
+                                                     scope: scope, location: config.location(of: directive)))
                 let timeoutName = NginxModelBuilder.readTimeoutDirectives[directive.name]!
                 var timeout = readTimeouts[timeoutName]
                     ?? UpstreamTimeout(directive: timeoutName, seconds: NginxModelBuilder.defaultReadTimeout, isDefault: true, location: host.location)
                 timeout.scope = scope
                 if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
-            case "location", "if", "limit_except":
+            case .location, .if, .limitExcept:
                 guard directive.block != nil else { continue }
-                let values = directive.name == "if" ? directive.values : []
-                let label = directive.name == "if"
+                let values = directive.kind == .if ? directive.values : []
+                let label = directive.kind == .if
                     ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))" : NginxModelBuilder.scopeLabel(directive)
                 let childScope = scope.map { "\($0) > \(label)" } ?? label
                 let childItems = expand(directive.block ?? [], chain: item.chain)
@@ -541,7 +556,7 @@ struct NginxModelBuilder: Sendable {
                 if let rules = own.access { host.accessRules += rules }
                 host.limiters += (own.limitReq ?? []) + (own.limitConn ?? [])
                 var childArrival = arrival, childCondition = condition
-                if directive.name == "if" {
+                if directive.kind == .if {
                     if let scheme = NginxValues.schemeCondition(values) {
                         childArrival = scheme
                     } else {
