@@ -3,7 +3,8 @@ import CShim
 import Foundation
 import OriginAuditCore
 
-/// What one certificate says, as plain values (no C pointers): the DER is kept for verification.
+/// What one certificate says, as plain values (no C pointers): the DER is kept for verification,
+/// which decodes it again (see `decoded()`), so that no OpenSSL object outlives the load.
 public struct CertificateInfo: Sendable, Hashable {
     public var subject: String
     public var commonName: String?
@@ -47,9 +48,6 @@ public struct CertificateInfo: Sendable, Hashable {
     /// DER of the public key (SubjectPublicKeyInfo), to match private keys.
     public var publicKey: [UInt8]
     public var der: [UInt8]
-    /// The parsed certificate, kept for verification: re-parsing DER costs OpenSSL 3 a
-    /// public-key decoder round trip per certificate.
-    let handle: X509Object
 
     public static func == (a: CertificateInfo, b: CertificateInfo) -> Bool { a.der == b.der }
 
@@ -90,8 +88,15 @@ public struct CertificateInfo: Sendable, Hashable {
     public var subjectText: String { subject.isEmpty ? "(empty subject)" : subject }
     public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 
+    /// The certificate as an OpenSSL object again, for verification (decoded from `der`; keeping
+    /// the object from the load instead held ~2.7 KB of libcrypto memory per certificate for the
+    /// whole run). Nil only if libcrypto refuses its own encoding.
+    func decoded() -> X509Object? {
+        defer { ERR_clear_error() }
+        return X509Object(der: der)
+    }
+
     init?(_ object: X509Object) {
-        handle = object
         let x = object.pointer
         subject = Self.name(X509_get_subject_name(x))
         issuer = Self.name(X509_get_issuer_name(x))
