@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Evidence", dependencies: ["OriginAuditCore", "Firewall", "WebServer"], swiftSettings: strict),
         .executableTarget(
             name: "originaudit",
-            dependencies: ["Audit", "Reporters", "OriginAuditCore", "Firewall", "Certificates", "Probe", "Evidence",
+            dependencies: ["Audit", "Reporters", "OriginAuditCore", "Firewall", "Certificates", "Probe", "Evidence", "CShim",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),

@@ -130,7 +130,11 @@ def build_shipped(repo, products):
             os.remove(link)
         os.symlink(libstdcxx, link)
     command = ["swift", "build", "-c", "release", "--scratch-path", os.path.join(repo, SHIPPED_SCRATCH), "--static-swift-stdlib",
-               "-Xlinker", f"-L{static}", "-Xlinker", libgcc_eh]
+               "-Xlinker", f"-L{static}", "-Xlinker", libgcc_eh,
+               # As Scripts/package links: lld, packed relative relocations (DT_RELR), hot functions first.
+               "-Xswiftc", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+               "-Xlinker", "--symbol-ordering-file=" + os.path.join(repo, "Scripts", "link-order.txt"),
+               "-Xlinker", "--no-warn-symbol-ordering"]
     for product in products:
         result = subprocess.run(command + ["--product", product], cwd=repo, capture_output=True, text=True)
         if result.returncode != 0:

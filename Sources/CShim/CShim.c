@@ -11,9 +11,18 @@
 #include <string.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <malloc.h>
 #include <openssl/engine.h>
 
 const char *oa_openssl_version(void) { return OpenSSL_version(OPENSSL_VERSION); }
+
+void oa_limit_malloc_arenas(int count) {
+#ifdef M_ARENA_MAX
+    if (count > 0) mallopt(M_ARENA_MAX, count);
+#else
+    (void)count;
+#endif
+}
 
 int oa_no_password(char *buf, int size, int rwflag, void *userdata) {
     (void)buf; (void)size; (void)rwflag;

@@ -3,53 +3,53 @@ import CShim
 import Foundation
 import OriginAuditCore
 
-/// What one certificate says, as plain values (no C pointers): the DER is kept for verification.
-public struct CertificateInfo: Sendable, Hashable {
-    public var subject: String
-    public var commonName: String?
+/// What one certificate says, as plain values (no C pointers): the DER is kept for verification,
+/// which decodes it again (see `decoded()`), so that no OpenSSL object outlives the load.
+/// A class: the rules, the served chains and the verdicts all refer to the same certificate, and a
+/// reference costs 8 bytes where a copy of the value cost ~330 (and a retain per text field).
+public final class CertificateInfo: Sendable, Hashable {
+    public let subject: String
+    public let commonName: String?
     /// subjectAltName DNS names and IP addresses; `hasSubjectAltName` tells an empty SAN from none.
-    public var dnsNames: [String]
-    public var ipAddresses: [String]
-    public var hasSubjectAltName: Bool
-    public var issuer: String
-    public var notBefore: Date
-    public var notAfter: Date
+    public let dnsNames: [String]
+    public let ipAddresses: [String]
+    public let hasSubjectAltName: Bool
+    public let issuer: String
+    public let notBefore: Date
+    public let notAfter: Date
     /// `RSA`, `EC`, `ED25519`, `ED448`, `DSA`.
-    public var keyType: String
-    public var keyBits: Int
-    public var curve: String?
+    public let keyType: String
+    public let keyBits: Int
+    public let curve: String?
     /// OpenSSL's long name of the signature algorithm (`sha256WithRSAEncryption`).
-    public var signatureAlgorithm: String
+    public let signatureAlgorithm: String
     /// The digest the signature uses (`SHA1`, `SHA256`), also inside RSA-PSS parameters; nil
     /// when the algorithm has none of its own (Ed25519).
-    public var signatureDigest: String?
+    public let signatureDigest: String?
     /// 1 for a v1 certificate (no extensions), 3 for v3.
-    public var version: Int
+    public let version: Int
     /// The extended key usage: nil when the certificate has none; otherwise whether it allows
     /// TLS servers by naming serverAuth (`allowsServer`) or only anyExtendedKeyUsage.
-    public var extendedKeyUsage: (namesServerAuth: Bool, namesAny: Bool)?
+    public let extendedKeyUsage: (namesServerAuth: Bool, namesAny: Bool)?
     /// The extended key usage extension is marked critical.
-    public var extendedKeyUsageCritical: Bool
+    public let extendedKeyUsageCritical: Bool
     /// It carries a nameConstraints extension (only CAs may).
-    public var hasNameConstraints: Bool
+    public let hasNameConstraints: Bool
     /// The DNS subtrees of its name constraints.
-    public var permittedDNS: [String]
-    public var excludedDNS: [String]
+    public let permittedDNS: [String]
+    public let excludedDNS: [String]
     /// Issued by itself and its signature verifies with its own key.
-    public var isSelfSigned: Bool
-    public var isCA: Bool
+    public let isSelfSigned: Bool
+    public let isCA: Bool
     /// basicConstraints says CA:TRUE, whatever the key usage (`isCA` also asks for keyCertSign).
-    public var marksCA: Bool
+    public let marksCA: Bool
     /// SHA-256 of the DER, hex.
-    public var fingerprint: String
+    public let fingerprint: String
     /// The same digest as words: what caches key on (hashing it costs less than the text).
     let digest: CertificateDigest
     /// DER of the public key (SubjectPublicKeyInfo), to match private keys.
-    public var publicKey: [UInt8]
-    public var der: [UInt8]
-    /// The parsed certificate, kept for verification: re-parsing DER costs OpenSSL 3 a
-    /// public-key decoder round trip per certificate.
-    let handle: X509Object
+    public let publicKey: [UInt8]
+    public let der: [UInt8]
 
     public static func == (a: CertificateInfo, b: CertificateInfo) -> Bool { a.der == b.der }
 
@@ -90,8 +90,15 @@ public struct CertificateInfo: Sendable, Hashable {
     public var subjectText: String { subject.isEmpty ? "(empty subject)" : subject }
     public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 
+    /// The certificate as an OpenSSL object again, for verification (decoded from `der`; keeping
+    /// the object from the load instead held ~2.7 KB of libcrypto memory per certificate for the
+    /// whole run). Nil only if libcrypto refuses its own encoding.
+    func decoded() -> X509Object? {
+        defer { ERR_clear_error() }
+        return X509Object(der: der)
+    }
+
     init?(_ object: X509Object) {
-        handle = object
         let x = object.pointer
         subject = Self.name(X509_get_subject_name(x))
         issuer = Self.name(X509_get_issuer_name(x))
@@ -130,27 +137,30 @@ public struct CertificateInfo: Sendable, Hashable {
         }
         let ekuIndex = X509_get_ext_by_NID(x, NID_ext_key_usage, -1)
         extendedKeyUsageCritical = ekuIndex >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, ekuIndex)) == 1
-        hasNameConstraints = X509_get_ext_by_NID(x, NID_name_constraints, -1) >= 0
-        permittedDNS = []
-        excludedDNS = []
-        if hasNameConstraints, let raw = oa_dns_name_constraints(x) {
+        let constrained = X509_get_ext_by_NID(x, NID_name_constraints, -1) >= 0
+        hasNameConstraints = constrained
+        if constrained, let raw = oa_dns_name_constraints(x) {
             let lines = String(cString: raw).split(separator: "\n")
             free(raw)
             permittedDNS = lines.filter { $0.hasPrefix("P ") }.map { String($0.dropFirst(2)).lowercased() }
             excludedDNS = lines.filter { $0.hasPrefix("E ") }.map { String($0.dropFirst(2)).lowercased() }
+        } else {
+            permittedDNS = []
+            excludedDNS = []
         }
         // Issued by itself (names, key identifiers, signature): X509_check_issued would also
         // demand keyCertSign, which a self-signed server certificate does not carry.
         isSelfSigned = X509_self_signed(x, 1) == 1
         isCA = X509_check_ca(x) > 0
         marksCA = X509_get_extension_flags(x) & UInt32(EXFLAG_CA) != 0
-        der = Self.bytes { i2d_X509(x, $0) }
+        let encoded = Self.bytes { i2d_X509(x, $0) }
+        der = encoded
         // As encoded in the certificate (i2d_PUBKEY would run OpenSSL 3's encoder, ~0.07 ms).
         publicKey = Self.bytes { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), $0) }
         // X509_digest would encode the certificate a second time: the same bytes as `der`.
         var sha256 = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
-        EVP_Digest(der, der.count, &sha256, &length, EVP_sha256(), nil)
+        EVP_Digest(encoded, encoded.count, &sha256, &length, EVP_sha256(), nil)
         fingerprint = Self.hex(sha256.prefix(Int(length)))
         digest = CertificateDigest(sha256)
         ERR_clear_error()

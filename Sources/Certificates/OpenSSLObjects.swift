@@ -2,6 +2,7 @@ import COpenSSL
 import CShim
 import Foundation
 import OriginAuditCore
+import Synchronization
 
 /// An owned X509, freed when the last reference goes. Read-only once parsed (OpenSSL guards
 /// its lazily filled caches), so it may be shared across threads.
@@ -139,39 +140,47 @@ public final class TrustStore: @unchecked Sendable {
     }
 
     private func computeVerdict(leaf: CertificateInfo, served: [CertificateInfo], at: Date) -> ChainVerdict {
+        // The certificates as OpenSSL objects, decoded again for this chain only and freed with it.
         let known = [leaf] + served
-        let lenient = run(leaf: leaf, served: served, at: at, strict: false, known: known)
+        let objects = known.map { $0.decoded() }
+        if let undecodable = objects.firstIndex(where: { $0 == nil }) {
+            let problem = ChainProblem(code: Int(X509_V_ERR_UNSPECIFIED), depth: undecodable,
+                                       reason: "libcrypto cannot decode this certificate's own encoding again to verify it")
+            return ChainVerdict(problems: [problem], strictProblems: [], chain: [])
+        }
+        let decoded = objects.map { $0! }
+        let lenient = run(decoded, known: known, at: at, strict: false)
         var verdict = ChainVerdict(problems: lenient.problems, strictProblems: [], chain: lenient.chain)
         // What only stricter validators refuse matters once the default verification has no
         // other objection than time.
         if !lenient.problems.contains(where: { !$0.isTime }) {
-            let strict = run(leaf: leaf, served: served, at: at, strict: true, known: known)
+            let strict = run(decoded, known: known, at: at, strict: true)
             verdict.strictProblems = strict.problems.filter { problem in !lenient.problems.contains(problem) }
         }
         return verdict
     }
 
-    private func run(leaf: CertificateInfo, served: [CertificateInfo], at: Date, strict: Bool, known: [CertificateInfo])
+    /// `objects`: the leaf then the served certificates, decoded; `known`: the same as described.
+    private func run(_ objects: [X509Object], known: [CertificateInfo], at: Date, strict: Bool)
         -> (problems: [ChainProblem], chain: [CertificateInfo]) {
-        let others = served.map(\.handle)
-        var pointers: [OpaquePointer?] = others.map { $0.pointer }
+        var pointers: [OpaquePointer?] = objects.dropFirst().map { $0.pointer }
         var problems = [oa_problem](repeating: oa_problem(), count: 16)
         var built = [OpaquePointer?](repeating: nil, count: 16)
         var problemCount: Int32 = 0, builtCount: Int32 = 0
         pointers.withUnsafeMutableBufferPointer { buffer in
-            _ = oa_verify(store, leaf.handle.pointer, buffer.baseAddress, Int32(buffer.count), time_t(at.timeIntervalSince1970), strict ? 1 : 0,
+            _ = oa_verify(store, objects[0].pointer, buffer.baseAddress, Int32(buffer.count), time_t(at.timeIntervalSince1970), strict ? 1 : 0,
                           &problems, Int32(problems.count), &problemCount, &built, Int32(built.count), &builtCount)
         }
-        withExtendedLifetime((leaf, others)) {}
+        withExtendedLifetime(objects) {}
         ERR_clear_error()
         let chain: [CertificateInfo] = built.prefix(Int(builtCount)).compactMap { pointer in
             guard let pointer else { return nil }
             let object = X509Object(pointer)
-            return known.first { $0.handle.pointer == pointer } ?? anchor(object)
+            if let index = objects.firstIndex(where: { $0.pointer == pointer }) { return known[index] }
+            return anchor(object)
         }
         let found = problems.prefix(Int(problemCount)).map { problem in
-            ChainProblem(code: Int(problem.code), depth: Int(problem.depth),
-                         reason: String(cString: X509_verify_cert_error_string(Int(problem.code))))
+            ChainProblem(code: Int(problem.code), depth: Int(problem.depth), reason: ChainProblem.reason(Int(problem.code)))
         }
         return (found, chain)
     }
@@ -209,6 +218,19 @@ public struct ChainProblem: Sendable, Hashable {
     }
     /// The certificate may not be used for a TLS server (extended key usage, a CA as the leaf).
     public var isPurpose: Bool { code == Int(X509_V_ERR_INVALID_PURPOSE) }
+
+    private static let reasons = Mutex<[Int: String]>([:])
+
+    /// OpenSSL's text for an X509_V_ERR_* code, made once per code: thousands of verdicts then
+    /// share one string instead of holding a copy each.
+    static func reason(_ code: Int) -> String {
+        reasons.withLock { known in
+            if let text = known[code] { return text }
+            let text = String(cString: X509_verify_cert_error_string(code))
+            known[code] = text
+            return text
+        }
+    }
 }
 
 /// The result of chain verification as a TLS client does it (OpenSSL, SSL-server purpose).
@@ -444,12 +466,18 @@ public final class KeySource: @unchecked Sendable, Hashable, CustomStringConvert
         } else {
             decoded = PEMReader.decodePrivateKey(pem).key
         }
-        guard let key = decoded, let publicKey = X509_get0_pubkey(certificate.handle.pointer) else {
+        // The certificate's key from its SubjectPublicKeyInfo, as the certificate encodes it
+        // (what X509_get0_pubkey would give for the decoded certificate).
+        let certificateKey = certificate.publicKey.withUnsafeBufferPointer { buffer in
+            var cursor = buffer.baseAddress
+            return d2i_PUBKEY(nil, &cursor, buffer.count).map(PrivateKeyObject.init)
+        }
+        guard let key = decoded, let certificateKey else {
             ERR_clear_error()
             return false
         }
         defer { ERR_clear_error() }
-        return EVP_PKEY_eq(key.pointer, publicKey) == 1
+        return EVP_PKEY_eq(key.pointer, certificateKey.pointer) == 1
     }
 }
 

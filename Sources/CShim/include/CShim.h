@@ -8,6 +8,10 @@
 /// One-line forwarders and small helpers for OpenSSL macros and stacks Swift cannot use directly.
 const char *oa_openssl_version(void);
 
+/// Caps the C library's malloc arenas (glibc's M_ARENA_MAX; nothing elsewhere). Call before
+/// threads start.
+void oa_limit_malloc_arenas(int count);
+
 /// A PEM password callback that never asks: it records that a passphrase was needed
 /// (`*(int *)userdata = 1`) and fails, so an encrypted key is detected, never prompted for.
 int oa_no_password(char *buf, int size, int rwflag, void *userdata);
