@@ -27,7 +27,10 @@ struct OriginAudit: AsyncParsableCommand {
         // At most one malloc arena per core (glibc allows eight per core, and gives each new
         // thread its own while it can): memory freed in one arena is not reused by the threads of
         // another, so the peak grows with the arenas. Bench-nginx tree on 2 cores: 188 MB -> 174-178 MB.
-        oa_limit_malloc_arenas(Int32(max(1, ProcessInfo.processInfo.activeProcessorCount)))
+        // A MALLOC_ARENA_MAX the user set wins.
+        if getenv("MALLOC_ARENA_MAX") == nil {
+            oa_limit_malloc_arenas(Int32(max(1, ProcessInfo.processInfo.activeProcessorCount)))
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
