@@ -25,8 +25,7 @@ struct DenyBlocksCDNRule: AuditRule {
         var lastRestored: (unrestored: DualStackSet, restored: DualStackSet)?
         let everyone = DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6))
         let opened = LastDecision<DualStackSet>(), denials = LastDecision<(denied: DualStackSet, deciding: [Int])>()
-        for host in OriginContext.proxiedHosts(model, profile) {
-            let unrestored = ClientAddressHeader.unrestored(host, profile)
+        for (host, unrestored) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
             var restored = DualStackSet()
             if let last = lastRestored, last.unrestored == unrestored {
                 restored = last.restored
@@ -34,12 +33,12 @@ struct DenyBlocksCDNRule: AuditRule {
                 for family in AddressFamily.allCases { restored[family] = profile.cdn.ranges[family].subtracting(unrestored[family]) }
                 lastRestored = (unrestored, restored)
             }
-            let scopes = Dictionary(grouping: host.accessRules, by: { $0.scope ?? "" })
+            guard !host.accessRules.isEmpty else { continue }
             // nginx's `return` (rewrite phase) and httpd's server-level catch-all redirects (URI
             // translation) answer before access checks: the access rules they pre-empt decide nothing.
-            if host.answeredBeforeAccess.contains("") { continue }
-            for scope in scopes.keys.sorted() where !host.answeredBeforeAccess.contains(scope) {
-                let rules = scopes[scope]!
+            let answered = host.answeredBeforeAccess
+            if !answered.isEmpty, answered.contains("") { continue }
+            for (scope, rules) in Self.byScope(host.accessRules) where answered.isEmpty || !answered.contains(scope) {
                 // A scope closed to everyone (`location ~ /\.ht { deny all; }`) is not about the CDN.
                 let open = opened.value(rules, everyone) { Self.allowed(rules, from: everyone) }
                 guard !open.isEmpty else { continue }
@@ -59,6 +58,20 @@ struct DenyBlocksCDNRule: AuditRule {
             }
         }
         return findings
+    }
+
+    /// The rules of each scope (no scope: ""), in their order, scopes sorted by name. A host's
+    /// rules mostly share one scope: then the list itself, without grouping or copying.
+    static func byScope(_ rules: [AccessRule]) -> [(scope: String, rules: [AccessRule])] {
+        let first = rules.first?.scope ?? ""
+        if rules.allSatisfy({ ($0.scope ?? "") == first }) { return [(first, rules)] }
+        var groups: [(scope: String, rules: [AccessRule])] = []
+        for rule in rules {
+            let scope = rule.scope ?? ""
+            if let index = groups.firstIndex(where: { $0.scope == scope }) { groups[index].rules.append(rule) }
+            else { groups.append((scope, [rule])) }
+        }
+        return groups.sorted { $0.scope < $1.scope }
     }
 
     /// Loopback, private (RFC 1918, unique-local), link-local and shared (RFC 6598) addresses:

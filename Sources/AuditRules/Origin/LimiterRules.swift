@@ -11,25 +11,29 @@ struct PerIPLimitOnCDNRule: AuditRule {
         var findings: [Finding] = []
         // A server-wide limiter (Apache's mod_evasive, say) is inherited by every vhost: one
         // finding per limiter and affected set, naming each host that inherits it.
-        var reported: [String: Int] = [:]
+        var reported: [Identity: Int] = [:]
         // The same for every finding: made once, not per limiter (20,000 limiters on a large estate).
         let nginxRemediation = "Restore the visitor's address first (set_real_ip_from for every CDN range, real_ip_header \(profile.cdn.clientIPHeader ?? "X-Forwarded-For");), then $binary_remote_addr is the visitor — or key the zone on $http_\((profile.cdn.clientIPHeader ?? "x_forwarded_for").lowercased().replacingOccurrences(of: "-", with: "_"))."
         let apacheRemediation = "Enable mod_remoteip with RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For") and RemoteIPTrustedProxy for every CDN range, or exempt the CDN ranges from the limiter (e.g. DOSWhitelist)."
         let summaries = LastSummary()
-        for host in OriginContext.proxiedHosts(model, profile) {
-            let unrestored = ClientAddressHeader.unrestored(host, profile)
+        let messages = LimiterMessages()
+        for (host, unrestored) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
             guard !unrestored.isEmpty else { continue }
             var described: String?
             for limiter in host.limiters where limiter.keysOnClientAddress && !limiter.countsConnectionPeer {
-                var affected = DualStackSet()
-                for family in AddressFamily.allCases { affected[family] = unrestored[family].subtracting(limiter.exempt[family]) }
-                guard !affected.isEmpty else { continue }
-                let whole = affected == profile.cdn.ranges
-                let edges = whole ? "every \(profile.cdn.displayName) edge address" : summaries.text(affected) {
-                    "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())"
+                var affected = unrestored
+                if !limiter.exempt.isEmpty {
+                    for family in AddressFamily.allCases { affected[family] = unrestored[family].subtracting(limiter.exempt[family]) }
                 }
-                let message = "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(edges) as one client: all visitors behind a busy edge share one budget and are refused together"
-                let identity = "\(limiter.location) \(message)"
+                guard !affected.isEmpty else { continue }
+                let (message, messageNumber) = messages.message(limiter, affected) {
+                    let whole = affected == profile.cdn.ranges
+                    let edges = whole ? "every \(profile.cdn.displayName) edge address" : summaries.text(affected) {
+                        "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())"
+                    }
+                    return "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(edges) as one client: all visitors behind a busy edge share one budget and are refused together"
+                }
+                let identity = Identity(limiter.location, messageNumber)
                 let name = described ?? OriginContext.describe(host)
                 described = name
                 if let index = reported[identity] {
@@ -47,6 +51,40 @@ struct PerIPLimitOnCDNRule: AuditRule {
             }
         }
         return findings
+    }
+}
+
+/// One finding per limiter place and message: the place as its description reads (a line of 0
+/// or less is not shown, nor a column without a line) and the message by its number.
+private struct Identity: Hashable {
+    let file: String, line: Int, column: Int, handle: Int?, message: Int
+
+    init(_ location: SourceLocation, _ message: Int) {
+        file = location.file
+        line = location.line > 0 ? location.line : 0
+        column = location.line > 0 && location.column > 0 ? location.column : 0
+        handle = location.handle
+        self.message = message
+    }
+}
+
+/// The limiter messages of one rule run, each distinct text numbered once. An estate's limiters
+/// mostly say the same few things (limit_req and limit_conn on every host): the last few
+/// kinds, keys, limits and address sets are compared before a message is built and hashed.
+/// One per rule run, never shared.
+private final class LimiterMessages {
+    private var recent: [(kind: Limiter.Kind, key: String, limit: String?, affected: DualStackSet, message: String, number: Int)] = []
+    private var numbers: [String: Int] = [:]
+
+    func message(_ limiter: Limiter, _ affected: DualStackSet, _ make: () -> String) -> (String, Int) {
+        if let hit = recent.first(where: { $0.kind == limiter.kind && $0.key == limiter.key && $0.limit == limiter.limit && $0.affected == affected }) {
+            return (hit.message, hit.number)
+        }
+        let message = make()
+        let number: Int
+        if let known = numbers[message] { number = known } else { number = numbers.count; numbers[message] = number }
+        if recent.count < 8 { recent.append((limiter.kind, limiter.key, limiter.limit, affected, message, number)) }
+        return (message, number)
     }
 }
 

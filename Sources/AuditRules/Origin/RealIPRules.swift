@@ -25,6 +25,27 @@ enum ClientAddressHeader {
     }
 }
 
+extension OriginContext {
+    /// `ClientAddressHeader.unrestored` for each of `proxiedHosts`, by position: worked out once
+    /// per run for the rules that need it, and again only where a host's real-IP setting differs
+    /// from the last host's (an estate's hosts mostly share one, or have none).
+    static func unrestored(_ model: OriginModel, _ profile: Profile) -> [DualStackSet] {
+        let hosts = proxiedHosts(model, profile)
+        let key = "unrestored \(profile.hostnames) \(profile.cdn.name) \(profile.cdn.clientIPHeader ?? "") \(profile.cdn.ranges.cidrs.map(\.description))"
+        return model.derived.value(key) {
+            var last: (realIP: RealIPSettings?, unrestored: DualStackSet)?
+            return hosts.map { host in
+                if let last, last.realIP?.trusted == host.realIP?.trusted, last.realIP?.header?.value == host.realIP?.header?.value {
+                    return last.unrestored
+                }
+                let unrestored = ClientAddressHeader.unrestored(host, profile)
+                last = (host.realIP, unrestored)
+                return unrestored
+            }
+        }
+    }
+}
+
 /// origin.realip-missing: the visitor's address is not restored from the CDN's header, so logs,
 /// allow/deny and per-client limits all see the CDN's edge addresses.
 struct RealIPMissingRule: AuditRule {
@@ -100,10 +121,9 @@ struct RealIPIncompleteRule: AuditRule {
         // finding at that list, naming how many hosts it affects.
         var groups: [SourceLocation: (hosts: [VirtualHost], missing: DualStackSet, realIP: RealIPSettings)] = [:]
         var order: [SourceLocation] = []
-        for host in OriginContext.proxiedHosts(model, profile) {
+        for (host, missing) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
             guard let realIP = host.realIP, !realIP.trusted.isEmpty, let header = realIP.header?.value,
                   ClientAddressHeader.isSetByCDN(header, profile) else { continue }
-            let missing = ClientAddressHeader.unrestored(host, profile)
             guard !missing.isEmpty else { continue }
             let anchor = realIP.trustedEntries.first?.location ?? realIP.location
             if groups[anchor] == nil { order.append(anchor); groups[anchor] = ([], missing, realIP) }
