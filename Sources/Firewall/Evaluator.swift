@@ -376,6 +376,14 @@ enum Terminal: Hashable {
     case unknown(String)
 }
 
+/// Where an entry's sources start or stop, in the sweep: ordered by address (then entry).
+struct Boundary: Comparable {
+    var position: UInt128
+    var entry: Int
+
+    static func < (a: Boundary, b: Boundary) -> Bool { (a.position, a.entry) < (b.position, b.entry) }
+}
+
 /// One rule of a base chain after jumps are inlined: the sources it decides for, and how.
 struct FlatEntry: Equatable {
     var sources: AddressSet
@@ -751,12 +759,12 @@ extension FirewallEvaluator {
             // Entry i's next boundary is the start of range next[i] / 2 when next[i] is even, the
             // address after its end when odd.
             var next = [Int](repeating: 0, count: entries.count)
-            var boundaries = BoundaryHeap()
+            var boundaries = MinHeap<Boundary>()
             for (index, entry) in entries.enumerated() where !entry.sources.isEmpty {
-                boundaries.push(entry.sources.intervals.ranges[0].lowerBound, index)
+                boundaries.push(Boundary(position: entry.sources.intervals.ranges[0].lowerBound, entry: index))
             }
             var active = [Bool](repeating: false, count: entries.count)
-            var heap = MinHeap()
+            var heap = MinHeap<Int>()
             var maybes: [Int] = []
             var decisions: [ChainDecision] = []
             var decisionIds: [ChainDecision: Int] = [:]
@@ -776,11 +784,11 @@ extension FirewallEvaluator {
                             maybes.insert(index, at: at)
                         }
                         let upper = ranges[step / 2].upperBound
-                        if upper < maximum { boundaries.push(upper + 1, index) }
+                        if upper < maximum { boundaries.push(Boundary(position: upper + 1, entry: index)) }
                     } else {
                         active[index] = false
                         if entries[index].certainty != .always, let at = maybes.firstIndex(of: index) { maybes.remove(at: at) }
-                        if step / 2 + 1 < ranges.count { boundaries.push(ranges[step / 2 + 1].lowerBound, index) }
+                        if step / 2 + 1 < ranges.count { boundaries.push(Boundary(position: ranges[step / 2 + 1].lowerBound, entry: index)) }
                     }
                 }
                 while let top = heap.top, !active[top] { heap.pop() }
@@ -1151,13 +1159,14 @@ final class SweptChains: @unchecked Sendable {
     }
 }
 
-/// A binary min-heap of entry indices (first matching rule wins: the smallest index).
-struct MinHeap {
-    private var items: [Int] = []
+/// A binary min-heap: of entry indices (first matching rule wins: the smallest index), and of
+/// range boundaries in the sweep.
+struct MinHeap<Element: Comparable> {
+    private var items: [Element] = []
 
-    var top: Int? { items.first }
+    var top: Element? { items.first }
 
-    mutating func push(_ value: Int) {
+    mutating func push(_ value: Element) {
         items.append(value)
         var child = items.count - 1
         while child > 0 {
@@ -1178,42 +1187,6 @@ struct MinHeap {
             var smallest = parent
             if left < items.count && items[left] < items[smallest] { smallest = left }
             if right < items.count && items[right] < items[smallest] { smallest = right }
-            if smallest == parent { break }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
-    }
-}
-
-/// A binary min-heap of range boundaries (address, entry), for the sweep's merge of the
-/// entries' sorted ranges. Boundaries at one address come out in any order: the sweep applies
-/// all of them before it looks at the result.
-struct BoundaryHeap {
-    private var items: [(position: UInt128, entry: Int)] = []
-
-    var top: (position: UInt128, entry: Int)? { items.first }
-
-    mutating func push(_ position: UInt128, _ entry: Int) {
-        items.append((position, entry))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if items[parent].position <= items[child].position { break }
-            items.swapAt(parent, child)
-            child = parent
-        }
-    }
-
-    mutating func pop() {
-        guard !items.isEmpty else { return }
-        items.swapAt(0, items.count - 1)
-        items.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var smallest = parent
-            if left < items.count && items[left].position < items[smallest].position { smallest = left }
-            if right < items.count && items[right].position < items[smallest].position { smallest = right }
             if smallest == parent { break }
             items.swapAt(parent, smallest)
             parent = smallest
