@@ -895,12 +895,10 @@ extension FirewallEvaluator {
         /// One base chain flattened and swept for the probe (the current interface class), computed
         /// once per evaluator: what it gives depends on nothing else.
         mutating func segmentation(tableIndex: Int, chainIndex: Int, port: UInt16, afterDNAT: Bool) -> ChainSegmentation {
-            let key = SegmentationCache.Key(family: family, interface: interface, destination: destination, tableIndex: tableIndex,
-                                            chainIndex: chainIndex, port: port, afterDNAT: afterDNAT)
-            return evaluator.segmentationCache.value(key) {
+            let chain = SweptChains.Key(family: family, interface: interface, destination: destination, tableIndex: tableIndex,
+                                        chainIndex: chainIndex, afterDNAT: afterDNAT)
+            return evaluator.segmentationCache.value(SegmentationCache.Key(chain: chain, port: port)) {
                 let entries = flatten(tableIndex: tableIndex, chainIndex: chainIndex, port: port, afterDNAT: afterDNAT)
-                let chain = SweptChains.Key(family: family, interface: interface, destination: destination, tableIndex: tableIndex,
-                                            chainIndex: chainIndex, afterDNAT: afterDNAT)
                 return evaluator.sweptChains.segmentation(chain, entries: entries, sweep: sweep)
             }
         }
@@ -1112,13 +1110,8 @@ extension FirewallEvaluator {
 /// for a chain computes it, the others wait for its result instead of computing it again.
 enum SegmentationCache {
     struct Key: Hashable {
-        var family: AddressFamily
-        var interface: String
-        var destination: UInt128?
-        var tableIndex: Int
-        var chainIndex: Int
+        var chain: SweptChains.Key
         var port: UInt16
-        var afterDNAT: Bool
     }
 }
 
