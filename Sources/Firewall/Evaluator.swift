@@ -159,6 +159,8 @@ public struct FirewallEvaluator: Sendable {
     let interfaceClassCache = ComputeOnce<AddressFamily, [InterfaceClass]>()
     let portCutCache = ComputeOnce<AddressFamily, Set<UInt16>>()
     let destinationClassCache = ComputeOnce<AddressFamily, [DestinationClass]>()
+    /// The sweeps behind `segmentationCache`, each kept once however many ports share it.
+    let sweptChains = SweptChains()
 
     /// Source ports of probes: Linux's default ephemeral range (the CDN's stack is Linux too).
     static let ephemeralPorts = PortSet(32768...60999)
@@ -374,8 +376,16 @@ enum Terminal: Hashable {
     case unknown(String)
 }
 
+/// Where an entry's sources start or stop, in the sweep: ordered by address (then entry).
+struct Boundary: Comparable {
+    var position: UInt128
+    var entry: Int
+
+    static func < (a: Boundary, b: Boundary) -> Bool { (a.position, a.entry) < (b.position, b.entry) }
+}
+
 /// One rule of a base chain after jumps are inlined: the sources it decides for, and how.
-struct FlatEntry {
+struct FlatEntry: Equatable {
     var sources: AddressSet
     var certainty: Certainty
     var terminal: Terminal
@@ -398,6 +408,8 @@ struct ChainSegmentation {
     /// (Kept for every chain swept, as long as the evaluator: at their exact size, ids in 32 bits.)
     var starts: [UInt128]
     var ids: [Int32]
+    /// Which sweep this is, unique per evaluator (`SweptChains`): equal ids, equal segmentations.
+    var id = 0
 }
 
 extension FirewallEvaluator {
@@ -739,44 +751,45 @@ extension FirewallEvaluator {
         // MARK: sweep
 
         /// For every address of the family: the first certain entry and the uncertain ones before it.
+        /// The entries' boundaries are met in address order by merging their sorted ranges (one
+        /// pending boundary per entry in a heap), not by sorting an array of every boundary: a
+        /// 100,000-range set would need 200,000 of them, 6 MB, per chain and port.
         func sweep(_ entries: [FlatEntry]) -> ChainSegmentation {
-            var events: [(position: UInt128, entry: Int32)] = []
-            var capacity = 0
-            for entry in entries { capacity += entry.sources.intervals.ranges.count * 2 }
-            events.reserveCapacity(capacity)
             let maximum = family.maxValue
-            for (index, entry) in entries.enumerated() {
-                for range in entry.sources.intervals.ranges {
-                    events.append((range.lowerBound, Int32(index)))
-                    if range.upperBound < maximum { events.append((range.upperBound + 1, ~Int32(index))) }
-                }
+            // Entry i's next boundary is the start of range next[i] / 2 when next[i] is even, the
+            // address after its end when odd.
+            var next = [Int](repeating: 0, count: entries.count)
+            var boundaries = MinHeap<Boundary>()
+            for (index, entry) in entries.enumerated() where !entry.sources.isEmpty {
+                boundaries.push(Boundary(position: entry.sources.intervals.ranges[0].lowerBound, entry: index))
             }
-            events.sort { $0.position < $1.position }
             var active = [Bool](repeating: false, count: entries.count)
-            var heap = MinHeap()
+            var heap = MinHeap<Int>()
             var maybes: [Int] = []
             var decisions: [ChainDecision] = []
             var decisionIds: [ChainDecision: Int] = [:]
             var starts: [UInt128] = []
             var ids: [Int32] = []
-            var cursor = 0
-            while cursor < events.count {
-                let position = events[cursor].position
-                while cursor < events.count && events[cursor].position == position {
-                    let raw = events[cursor].entry
-                    if raw >= 0 {
-                        let index = Int(raw)
+            while let position = boundaries.top?.position {
+                while let boundary = boundaries.top, boundary.position == position {
+                    boundaries.pop()
+                    let index = boundary.entry
+                    let ranges = entries[index].sources.intervals.ranges
+                    let step = next[index]
+                    next[index] = step + 1
+                    if step % 2 == 0 {
                         active[index] = true
                         if entries[index].certainty == .always { heap.push(index) } else {
                             let at = maybes.partitionPoint { $0 < index }
                             maybes.insert(index, at: at)
                         }
+                        let upper = ranges[step / 2].upperBound
+                        if upper < maximum { boundaries.push(Boundary(position: upper + 1, entry: index)) }
                     } else {
-                        let index = Int(~raw)
                         active[index] = false
                         if entries[index].certainty != .always, let at = maybes.firstIndex(of: index) { maybes.remove(at: at) }
+                        if step / 2 + 1 < ranges.count { boundaries.push(Boundary(position: ranges[step / 2 + 1].lowerBound, entry: index)) }
                     }
-                    cursor += 1
                 }
                 while let top = heap.top, !active[top] { heap.pop() }
                 guard let definite = heap.top else { continue }
@@ -882,10 +895,11 @@ extension FirewallEvaluator {
         /// One base chain flattened and swept for the probe (the current interface class), computed
         /// once per evaluator: what it gives depends on nothing else.
         mutating func segmentation(tableIndex: Int, chainIndex: Int, port: UInt16, afterDNAT: Bool) -> ChainSegmentation {
-            let key = SegmentationCache.Key(family: family, interface: interface, destination: destination, tableIndex: tableIndex,
-                                            chainIndex: chainIndex, port: port, afterDNAT: afterDNAT)
-            return evaluator.segmentationCache.value(key) {
-                sweep(flatten(tableIndex: tableIndex, chainIndex: chainIndex, port: port, afterDNAT: afterDNAT))
+            let chain = SweptChains.Key(family: family, interface: interface, destination: destination, tableIndex: tableIndex,
+                                        chainIndex: chainIndex, afterDNAT: afterDNAT)
+            return evaluator.segmentationCache.value(SegmentationCache.Key(chain: chain, port: port)) {
+                let entries = flatten(tableIndex: tableIndex, chainIndex: chainIndex, port: port, afterDNAT: afterDNAT)
+                return evaluator.sweptChains.segmentation(chain, entries: entries, sweep: sweep)
             }
         }
 
@@ -907,6 +921,10 @@ extension FirewallEvaluator {
             var parts: [OutcomePart] = []
             var index: [Decision: [Int]] = [:]
             let classes = classes()
+            // Atoms whose every chain swept to what an earlier atom's did (most ports, for most
+            // rules) get that atom's parts, unless one of its decisions needed a concrete walk:
+            // the walks are the only part of a decision that reads the port itself.
+            var earlier: [(sweeps: [Int], parts: [Int])] = []
             for atom in portAtoms(ports) {
                 let port = atom.ranges[0].lowerBound
                 // One set of segmentations per interface class, walked together.
@@ -917,79 +935,108 @@ extension FirewallEvaluator {
                     stages.append(segmentations(port: port))
                 }
                 let all = stages.flatMap { $0.pre + $0.input + $0.forward }
-                // Walk all segmentations together over the probe's intervals.
+                let sweeps = all.map(\.id)
+                if let same = earlier.first(where: { $0.sweeps == sweeps }) {
+                    for part in same.parts { parts[part].ports.formUnion(atom) }
+                    continue
+                }
+                var walked = false
+                // Walk all segmentations together over the probe's intervals, twice: first to find
+                // each interval's decision and how many ranges each decision gets, then to fill
+                // arrays of exactly that size (grown by appending, a 100,000-range part would keep
+                // up to twice its room, and a copy of it while it is trimmed).
                 // Decisions are interned per atom: one hash of the chain-decision ids per interval, not of a Decision.
                 var decisions: [Decision] = []
                 var byDecision: [[ClosedRange<UInt128>]] = []
+                var counts: [Int] = []
+                var lastHigh: [UInt128] = []
                 var memo: [[Int]: Int] = [:]
                 var decisionIds: [Decision: Int] = [:]
-                var cursors = [Int](repeating: 0, count: all.count)
-                for range in sources.intervals.ranges {
-                    var low = range.lowerBound
-                    while true {
-                        var high = range.upperBound
-                        var key: [Int] = []
-                        key.reserveCapacity(all.count)
-                        for (s, segmentation) in all.enumerated() {
-                            var c = cursors[s]
-                            while c + 1 < segmentation.starts.count && segmentation.starts[c + 1] <= low { c += 1 }
-                            cursors[s] = c
-                            key.append(Int(segmentation.ids[c]))
-                            if c + 1 < segmentation.starts.count { high = min(high, segmentation.starts[c + 1] - 1) }
+                var key: [Int] = []
+                key.reserveCapacity(all.count)
+                for pass in 0..<2 {
+                    if pass == 1 {
+                        byDecision = counts.map { count in
+                            var ranges: [ClosedRange<UInt128>] = []
+                            ranges.reserveCapacity(count)
+                            return ranges
                         }
-                        let decisionId: Int
-                        if let known = memo[key] { decisionId = known } else {
-                            var offset = 0
-                            func take(_ list: [ChainSegmentation]) -> [(ChainSegmentation, Int)] {
-                                defer { offset += list.count }
-                                return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
+                    }
+                    var cursors = [Int](repeating: 0, count: all.count)
+                    for range in sources.intervals.ranges {
+                        var low = range.lowerBound
+                        while true {
+                            var high = range.upperBound
+                            key.removeAll(keepingCapacity: true)
+                            for (s, segmentation) in all.enumerated() {
+                                var c = cursors[s]
+                                while c + 1 < segmentation.starts.count && segmentation.starts[c + 1] <= low { c += 1 }
+                                cursors[s] = c
+                                key.append(Int(segmentation.ids[c]))
+                                if c + 1 < segmentation.starts.count { high = min(high, segmentation.starts[c + 1] - 1) }
                             }
-                            var perClass: [Decision] = []
-                            for (stage, (interfaceClass, destinationClass)) in zip(stages, classes) {
-                                let preStages = take(stage.pre), inputStages = take(stage.input), forwardStages = take(stage.forward)
-                                var decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
-                                if decision.outcome.kind == .unknown || decision.outcome.kind == .rateLimited {
-                                    // Uncertain: the exact union over the worlds of the matches this probe meets.
-                                    interface = interfaceClass.name
-                                    destination = destinationClass.address
-                                    decision = exactDecision(decision, address: low, port: port)
+                            let decisionId: Int
+                            if let known = memo[key] { decisionId = known } else {
+                                var offset = 0
+                                func take(_ list: [ChainSegmentation]) -> [(ChainSegmentation, Int)] {
+                                    defer { offset += list.count }
+                                    return list.enumerated().map { ($0.element, key[offset + $0.offset]) }
                                 }
-                                perClass.append(decision)
+                                var perClass: [Decision] = []
+                                for (stage, (interfaceClass, destinationClass)) in zip(stages, classes) {
+                                    let preStages = take(stage.pre), inputStages = take(stage.input), forwardStages = take(stage.forward)
+                                    var decision = compose(pre: preStages, input: inputStages, forward: forwardStages)
+                                    if decision.outcome.kind == .unknown || decision.outcome.kind == .rateLimited {
+                                        // Uncertain: the exact union over the worlds of the matches this probe meets.
+                                        interface = interfaceClass.name
+                                        destination = destinationClass.address
+                                        decision = exactDecision(decision, address: low, port: port)
+                                        walked = true
+                                    }
+                                    perClass.append(decision)
+                                }
+                                let decision = FirewallEvaluator.combine(perClass, classes)
+                                if let existing = decisionIds[decision] { decisionId = existing } else {
+                                    decisionId = decisions.count
+                                    decisionIds[decision] = decisionId
+                                    decisions.append(decision)
+                                    counts.append(0)
+                                    lastHigh.append(0)
+                                }
+                                memo[key] = decisionId
                             }
-                            let decision = FirewallEvaluator.combine(perClass, classes)
-                            if let existing = decisionIds[decision] { decisionId = existing } else {
-                                decisionId = decisions.count
-                                decisionIds[decision] = decisionId
-                                decisions.append(decision)
-                                byDecision.append([])
+                            // Next to the last range of the same decision: one range (the set merges
+                            // adjacent ranges anyway, and a large set has hundreds of thousands of pieces).
+                            if pass == 0 {
+                                if counts[decisionId] == 0 || low == 0 || lastHigh[decisionId] != low - 1 { counts[decisionId] += 1 }
+                                lastHigh[decisionId] = high
+                            } else if let last = byDecision[decisionId].last, low > 0, last.upperBound == low - 1 {
+                                byDecision[decisionId][byDecision[decisionId].count - 1] = last.lowerBound...high
+                            } else {
+                                byDecision[decisionId].append(low...high)
                             }
-                            memo[key] = decisionId
+                            if high >= range.upperBound { break }
+                            low = high + 1
                         }
-                        // Next to the last range of the same decision: one range (the set merges
-                        // adjacent ranges anyway, and a large set has hundreds of thousands of pieces).
-                        if let last = byDecision[decisionId].last, low > 0, last.upperBound == low - 1 {
-                            byDecision[decisionId][byDecision[decisionId].count - 1] = last.lowerBound...high
-                        } else {
-                            byDecision[decisionId].append(low...high)
-                        }
-                        if high >= range.upperBound { break }
-                        low = high + 1
                     }
                 }
+                var touched: [Int] = []
                 for (slot, decision) in decisions.enumerated() {
-                    // Taken out, so that its room is freed as the loop goes, and kept at its size:
-                    // the parts live as long as the answer, beside the next port's walk.
+                    // Taken out, so that its room is freed as the loop goes: the parts live as
+                    // long as the answer, beside the next port's walk.
                     let ranges = byDecision[slot]
                     byDecision[slot] = []
                     let addresses = AddressSet(family: family, ranges: ranges)
                     if let existing = index[decision]?.first(where: { parts[$0].sources == addresses }) {
                         parts[existing].ports.formUnion(atom)
+                        touched.append(existing)
                     } else {
-                        let kept = ranges.capacity > ranges.count + ranges.count / 4 ? AddressSet(family: family, ranges: ranges.exactCopy()) : addresses
-                        parts.append(OutcomePart(family: family, sources: kept, ports: atom, decision: decision))
+                        parts.append(OutcomePart(family: family, sources: addresses, ports: atom, decision: decision))
                         index[decision, default: []].append(parts.count - 1)
+                        touched.append(parts.count - 1)
                     }
                 }
+                if !walked { earlier.append((sweeps, touched)) }
             }
             return parts.sorted { ($0.sources.intervals.ranges.first?.lowerBound ?? 0, $0.ports.ranges.first?.lowerBound ?? 0) < ($1.sources.intervals.ranges.first?.lowerBound ?? 0, $1.ports.ranges.first?.lowerBound ?? 0) }
         }
@@ -1063,23 +1110,56 @@ extension FirewallEvaluator {
 /// for a chain computes it, the others wait for its result instead of computing it again.
 enum SegmentationCache {
     struct Key: Hashable {
+        var chain: SweptChains.Key
+        var port: UInt16
+    }
+}
+
+/// Base chains swept so far, by what they were flattened for except the port: a chain that
+/// flattens to the same entries at another port (most ports, for most chains) is swept once and
+/// kept once. Shared by the copies of an evaluator; rules ask concurrently.
+final class SweptChains: @unchecked Sendable {
+    struct Key: Hashable {
         var family: AddressFamily
         var interface: String
         var destination: UInt128?
         var tableIndex: Int
         var chainIndex: Int
-        var port: UInt16
         var afterDNAT: Bool
+    }
+
+    private let lock = NSLock()
+    private var swept: [Key: [ChainSegmentation]] = [:]
+    private var made = 0
+
+    /// The sweep of `entries`: one made earlier from equal entries, or `sweep`'s, given a new id.
+    func segmentation(_ key: Key, entries: [FlatEntry], sweep: ([FlatEntry]) -> ChainSegmentation) -> ChainSegmentation {
+        if let known = lookup(key, entries) { return known }
+        var segmentation = sweep(entries)
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = swept[key]?.first(where: { $0.entries == entries }) { return known }
+        made += 1
+        segmentation.id = made
+        swept[key, default: []].append(segmentation)
+        return segmentation
+    }
+
+    private func lookup(_ key: Key, _ entries: [FlatEntry]) -> ChainSegmentation? {
+        lock.lock()
+        defer { lock.unlock() }
+        return swept[key]?.first { $0.entries == entries }
     }
 }
 
-/// A binary min-heap of entry indices (first matching rule wins: the smallest index).
-struct MinHeap {
-    private var items: [Int] = []
+/// A binary min-heap: of entry indices (first matching rule wins: the smallest index), and of
+/// range boundaries in the sweep.
+struct MinHeap<Element: Comparable> {
+    private var items: [Element] = []
 
-    var top: Int? { items.first }
+    var top: Element? { items.first }
 
-    mutating func push(_ value: Int) {
+    mutating func push(_ value: Element) {
         items.append(value)
         var child = items.count - 1
         while child > 0 {

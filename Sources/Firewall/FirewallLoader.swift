@@ -71,22 +71,43 @@ public enum FirewallLoader {
             model.tables.removeAll { $0.backend == .nftables && iptablesTables.contains("\($0.family.rawValue) \($0.name)") }
             notes.append("firewall: nftables table(s) \(duplicates.map(\.displayName).joined(separator: ", ")) are the iptables-nft tables also given as iptables-save output; the iptables-save form was used")
         }
-        let xtRules = model.tables.filter { $0.backend == .nftables }.flatMap { $0.chains.flatMap(\.rules) }.filter { rule in
-            rule.matches.contains { if case .unknown(let text) = $0 { text.hasPrefix("xt ") } else { false } }
-                || { if case .unknown(let text) = rule.action { text.hasPrefix("xt ") } else { false } }()
+        // One pass over the rules where they are (a list of every rule would be a copy of them all).
+        var xtCount = 0
+        var firstXT: SourceLocation?
+        var interfaceNames = Set<String>()
+        var anyDNAT = false
+        for table in model.tables {
+            for chain in table.chains {
+                for rule in chain.rules {
+                    var xt = false
+                    for match in rule.matches {
+                        switch match {
+                        case .interface(true, let names, _): interfaceNames.formUnion(names)
+                        case .unknown(let text) where text.hasPrefix("xt "): xt = true
+                        default: break
+                        }
+                    }
+                    switch rule.action {
+                    case .dnat: anyDNAT = true
+                    case .unknown(let text) where text.hasPrefix("xt "): xt = true
+                    default: break
+                    }
+                    if xt && table.backend == .nftables {
+                        xtCount += 1
+                        firstXT = firstXT ?? rule.location
+                    }
+                }
+            }
         }
-        if let first = xtRules.first {
-            notes.append("firewall: \(xtRules.count) nftables rule(s) use xt (iptables-nft compatibility) statements whose options nft does not print, first at \(first.location); give iptables-save output for those tables")
+        interfaceNames.remove("lo")
+        if let firstXT {
+            notes.append("firewall: \(xtCount) nftables rule(s) use xt (iptables-nft compatibility) statements whose options nft does not print, first at \(firstXT); give iptables-save output for those tables")
         }
         findings += jumpCycles(model)
-        let rules = model.tables.flatMap { $0.chains.flatMap(\.rules) }
-        let interfaceNames = Set(rules.flatMap { rule in rule.matches.flatMap { match -> [String] in
-            if case .interface(true, let names, _) = match { return names } else { return [] }
-        } }).subtracting(["lo"])
         if !interfaceNames.isEmpty {
             notes.append("firewall: input-interface matches (\(interfaceNames.sorted().prefix(5).joined(separator: ", "))) name interfaces: the CDN's traffic is taken to arrive on the --public-interface given (live: the default routes' interfaces); when none is known, never on lo or a container bridge (docker*, br-*, veth*, …), and where the rules treat the other interfaces differently the outcome is given for each")
         }
-        if rules.contains(where: { if case .dnat = $0.action { true } else { false } }) {
+        if anyDNAT {
             notes.append("firewall: DNAT'd traffic is judged by the forward chains at the translated port, as for Docker's published ports; a DNAT to the host's own address is not modelled")
         }
         for table in model.tables where table.family == .netdev || table.family == .bridge || table.family == .arp {

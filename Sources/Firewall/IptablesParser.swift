@@ -158,6 +158,11 @@ struct IptablesParser {
             }
         }
         pendingTargets.removeAll { $0.table == current }
+        // Appending left each chain up to twice the room it needs; the model keeps these.
+        for chain in tables[current].chains.indices {
+            let rules = tables[current].chains[chain].rules
+            if rules.capacity > rules.count + rules.count / 4 { tables[current].chains[chain].rules = rules.exactCopy() }
+        }
         self.current = nil
         chainIndex = [:]
     }

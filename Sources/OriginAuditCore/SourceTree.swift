@@ -144,7 +144,11 @@ public struct SourceTree: Sendable {
     /// Whether a host path is already inside the root (so it is not mapped a second time).
     private func isUnderRoot(_ path: String) -> Bool {
         guard let root = rootPath else { return true }
-        return path == root || path.hasPrefix(root + "/")
+        if path == root { return true }
+        // `path.hasPrefix(root + "/")` on the bytes (paths are bytes), without making that string.
+        let bytes = path.utf8, prefix = root.utf8
+        guard bytes.count > prefix.count, bytes.starts(with: prefix) else { return false }
+        return bytes[bytes.index(bytes.startIndex, offsetBy: prefix.count)] == UInt8(ascii: "/")
     }
 
     /// Whether a host path may be read: anything without a root; a path the user gave; any path
@@ -161,27 +165,28 @@ public struct SourceTree: Sendable {
 
     /// `confined`, with the file's `st_mode` when resolving it already saw it (nil: not seen).
     /// An existing file under the root is resolved once per run and remembered.
-    private func inspect(_ hostPath: String) -> (real: Result<String, ReadFailure>, mode: mode_t?) {
-        guard resolvedRoot != nil, let root = rootPath else { return (.success(hostPath), nil) }
-        if let known = files.entry(hostPath) { return (.success(known.real), known.mode) }
+    /// `absent`: resolving it found that it does not exist (nothing to `stat`).
+    private func inspect(_ hostPath: String) -> (real: Result<String, ReadFailure>, mode: mode_t?, absent: Bool) {
+        guard resolvedRoot != nil, let root = rootPath else { return (.success(hostPath), nil, false) }
+        if let known = files.entry(hostPath) { return (.success(known.real), known.mode, false) }
         let path = SourceTree.normalise(hostPath)
         if isUnderRoot(path) {
-            if path == root { return (.success(resolvedRoot!), nil) }
+            if path == root { return (.success(resolvedRoot!), nil, false) }
             let resolution = resolveUnderRoot(path)
             // Only what exists is remembered: a file that appears later is still found.
             if case .success(let real) = resolution.result, let mode = resolution.mode {
                 files.record(hostPath, real: real, mode: mode)
             }
-            return (resolution.result, resolution.mode)
+            return (resolution.result, resolution.mode, resolution.absent)
         }
-        if given.contains(path) { return (.success(path), nil) }
+        if given.contains(path) { return (.success(path), nil, false) }
         // Below a directory the user gave: read as given while the real path stays below it.
         for directory in given where path.hasPrefix(directory == "/" ? "/" : directory + "/") {
             let realDirectory = SourceTree.resolvingSymlinks(directory)
             let real = SourceTree.resolvingSymlinks(path)
-            if real.hasPrefix(realDirectory == "/" ? "/" : realDirectory + "/") { return (.success(real), nil) }
+            if real.hasPrefix(realDirectory == "/" ? "/" : realDirectory + "/") { return (.success(real), nil, false) }
         }
-        return (.failure(.outsideRoot), nil)
+        return (.failure(.outsideRoot), nil, false)
     }
 
     /// Why a named file cannot be read, for messages: where its links led (as paths on the
@@ -206,12 +211,12 @@ public struct SourceTree: Sendable {
         }
         // A missing name in a directory reached without a link (a configuration naming thousands
         // of absent certificates): the walk below would follow no link either and say "missing".
-        if SourceTree.isPlainAbsolute(path), let slash = path.lastIndex(of: "/"),
+        if SourceTree.isPlainAbsolute(path), let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")),
            path.utf8.distance(from: path.startIndex, to: slash) > root.utf8.count {
             let name = path[path.index(after: slash)...]
             let directory = String(path[..<slash])
             var info = stat()
-            if let real = linkFreeReal(directory, root: root), lstat(real + "/" + name, &info) != 0, errno == ENOENT {
+            if let (real, absent) = linkFreeReal(directory, root: root), absent || (lstat(real + "/" + name, &info) != 0 && errno == ENOENT) {
                 return ReadFailure.missing.description
             }
         }
@@ -222,42 +227,51 @@ public struct SourceTree: Sendable {
     }
 
     /// Where a plain absolute directory under the root is, when reaching it follows no symbolic
-    /// link (each of its components is a directory that is no link, or missing): nil otherwise.
-    /// One `lstat` per directory per run, its parent's answer reused.
-    private func linkFreeReal(_ directory: String, root: String) -> String? {
+    /// link (each of its components is a directory that is no link, or missing): nil otherwise;
+    /// `absent` when it does not exist. One `lstat` per directory per run, its parent's answer
+    /// reused (none below a directory that does not exist).
+    private func linkFreeReal(_ directory: String, root: String) -> (real: String, absent: Bool)? {
         guard let resolvedRoot else { return nil }
-        if directory == root { return resolvedRoot == "/" ? "" : resolvedRoot }
+        if directory == root { return (resolvedRoot == "/" ? "" : resolvedRoot, false) }
         let answer = linkFreeDirectories.resolve(directory) {
-            guard let slash = directory.lastIndex(of: "/") else { return .failure(.missing) }
+            guard let slash = directory.utf8.lastIndex(of: UInt8(ascii: "/")) else { return (.failure(.missing), false) }
             let parent = directory.utf8.distance(from: directory.startIndex, to: slash) > root.utf8.count ? String(directory[..<slash]) : root
-            guard let parentReal = linkFreeReal(parent, root: root) else { return .failure(.missing) }
+            guard let (parentReal, parentAbsent) = linkFreeReal(parent, root: root) else { return (.failure(.missing), false) }
             let real = parentReal + "/" + directory[directory.index(after: slash)...]
+            if parentAbsent { return (.success(real), true) }
             var info = stat()
-            if lstat(real, &info) != 0 { return errno == ENOENT ? .success(real) : .failure(.missing) }
-            return (info.st_mode & S_IFMT) == S_IFDIR ? .success(real) : .failure(.missing)
+            if lstat(real, &info) != 0 { return errno == ENOENT ? (.success(real), true) : (.failure(.missing), false) }
+            return (info.st_mode & S_IFMT) == S_IFDIR ? (.success(real), false) : (.failure(.missing), false)
         }
-        if case .success(let real) = answer { return real }
+        if case .success(let real) = answer.result { return (real, answer.absent) }
         return nil
     }
 
     /// Resolves a path inside the root component by component: an absolute link target restarts
     /// at the root, `..` stops at it. Returns the real path (inside the real root), or a loop;
-    /// `mode`: the real file's `st_mode` when the last step looked at it (nil when it is missing).
+    /// `mode`: the real file's `st_mode` when the last step looked at it (nil when it is missing);
+    /// `absent`: the path does not exist (it or a directory on its way is not there).
     private func resolveUnderRoot(_ path: String, recordLinks: Bool = false)
-        -> (result: Result<String, ReadFailure>, hostPath: String, links: [(link: String, target: String)], mode: mode_t?) {
-        guard let root = rootPath, let resolvedRoot else { return (.success(path), path, [], nil) }
+        -> (result: Result<String, ReadFailure>, hostPath: String, links: [(link: String, target: String)], mode: mode_t?, absent: Bool) {
+        guard let root = rootPath, let resolvedRoot else { return (.success(path), path, [], nil, false) }
         // The directory part is shared by many files and resolved once; a plain last component costs one lstat.
-        if !recordLinks, let slash = path.lastIndex(of: "/"), path.utf8.distance(from: path.startIndex, to: slash) > root.utf8.count {
+        if !recordLinks, let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")), path.utf8.distance(from: path.startIndex, to: slash) > root.utf8.count {
             let name = path[path.index(after: slash)...]
             if name != ".", name != "..", SourceTree.isPlainAbsolute(path) {
                 let directory = String(path[..<slash])
-                let resolvedDirectory = directories.resolve(directory) { resolveUnderRoot(directory).result }
-                guard case .success(let real) = resolvedDirectory else { return (resolvedDirectory, path, [], nil) }
+                let resolvedDirectory = directories.resolve(directory) {
+                    let resolution = resolveUnderRoot(directory)
+                    return (resolution.result, resolution.absent)
+                }
+                guard case .success(let real) = resolvedDirectory.result else { return (resolvedDirectory.result, path, [], nil, false) }
                 let candidate = real + "/" + name
+                // In a directory that is not there: nothing to look at (thousands of certificates
+                // named in directories that do not exist are each looked up several times).
+                if resolvedDirectory.absent { return (.success(candidate), path, [], nil, true) }
                 var info = stat()
                 // Not a link: its lstat is its stat.
-                if lstat(candidate, &info) != 0 { return (.success(candidate), path, [], nil) }
-                if (info.st_mode & S_IFMT) != S_IFLNK { return (.success(candidate), path, [], info.st_mode) }
+                if lstat(candidate, &info) != 0 { return (.success(candidate), path, [], nil, errno == ENOENT || errno == ENOTDIR) }
+                if (info.st_mode & S_IFMT) != S_IFLNK { return (.success(candidate), path, [], info.st_mode, false) }
             }
         }
         let realRoot = resolvedRoot == "/" ? "" : resolvedRoot
@@ -266,21 +280,28 @@ public struct SourceTree: Sendable {
         var links: [(link: String, target: String)] = []
         var followed = 0
         var missing = false
+        // A component that is not there: the path is not either, unless a `..` climbs back out.
+        var absent = false
         while let component = pending.popLast() {
             if component == "." { continue }
             if component == ".." {
                 if !done.isEmpty { done.removeLast() }
+                absent = false
                 continue
             }
             done.append(component)
             if missing { continue }
             let candidate = realRoot + "/" + done.joined(separator: "/")
             var info = stat()
-            guard lstat(candidate, &info) == 0 else { missing = true; continue }
+            guard lstat(candidate, &info) == 0 else {
+                missing = true
+                absent = errno == ENOENT || errno == ENOTDIR
+                continue
+            }
             guard (info.st_mode & S_IFMT) == S_IFLNK else { continue }
             followed += 1
             guard followed <= SourceTree.maxSymlinks, let target = SourceTree.linkTarget(candidate) else {
-                return (.failure(.symlinkLoop), path, links, nil)
+                return (.failure(.symlinkLoop), path, links, nil, false)
             }
             done.removeLast()
             if recordLinks { links.append(("/" + done.joined(separator: "/") + (done.isEmpty ? "" : "/") + component, target)) }
@@ -289,7 +310,7 @@ public struct SourceTree: Sendable {
         }
         let inside = "/" + done.joined(separator: "/")
         return (.success(realRoot + (inside == "/" ? (realRoot.isEmpty ? "/" : "") : inside)),
-                root == "/" ? inside : root + (inside == "/" ? "" : inside), links, nil)
+                root == "/" ? inside : root + (inside == "/" ? "" : inside), links, nil, absent)
     }
 
     /// The target of a symbolic link, as written; nil when the path is not a link.
@@ -345,7 +366,7 @@ public struct SourceTree: Sendable {
     /// be inspected or may not be read.
     private func status(_ hostPath: String) -> mode_t? {
         let inspected = inspect(hostPath)
-        guard case .success(let real) = inspected.real else { return nil }
+        guard case .success(let real) = inspected.real, !inspected.absent else { return nil }
         if let mode = inspected.mode { return mode }
         var info = stat()
         return stat(real, &info) == 0 ? info.st_mode : nil
@@ -608,12 +629,14 @@ final class ResolvedFiles: @unchecked Sendable {
     }
 }
 
-/// Real paths of directories, resolved once each (a run reads thousands of files from a few).
+/// Real paths of directories, resolved once each (a run reads thousands of files from a few),
+/// and whether they are absent.
 final class ResolvedDirectories: @unchecked Sendable {
+    typealias Resolution = (result: Result<String, ReadFailure>, absent: Bool)
     private let lock = NSLock()
-    private var known: [String: Result<String, ReadFailure>] = [:]
+    private var known: [String: Resolution] = [:]
 
-    func resolve(_ directory: String, _ resolver: () -> Result<String, ReadFailure>) -> Result<String, ReadFailure> {
+    func resolve(_ directory: String, _ resolver: () -> Resolution) -> Resolution {
         lock.lock()
         if let real = known[directory] { lock.unlock(); return real }
         lock.unlock()
