@@ -24,6 +24,14 @@ void oa_limit_malloc_arenas(int count) {
 #endif
 }
 
+void oa_set_mmap_threshold(int bytes) {
+#ifdef M_MMAP_THRESHOLD
+    if (bytes > 0) mallopt(M_MMAP_THRESHOLD, bytes);
+#else
+    (void)bytes;
+#endif
+}
+
 int oa_no_password(char *buf, int size, int rwflag, void *userdata) {
     (void)buf; (void)size; (void)rwflag;
     if (userdata) *(int *)userdata = 1;

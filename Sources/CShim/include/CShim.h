@@ -11,6 +11,8 @@ const char *oa_openssl_version(void);
 /// Caps the C library's malloc arenas (glibc's M_ARENA_MAX; nothing elsewhere). Call before
 /// threads start.
 void oa_limit_malloc_arenas(int count);
+/// mallopt(M_MMAP_THRESHOLD, bytes): blocks of this size or more get their own mapping, returned on free.
+void oa_set_mmap_threshold(int bytes);
 
 /// A PEM password callback that never asks: it records that a passphrase was needed
 /// (`*(int *)userdata = 1`) and fails, so an encrypted key is detected, never prompted for.
