@@ -16,14 +16,6 @@
 
 const char *oa_openssl_version(void) { return OpenSSL_version(OPENSSL_VERSION); }
 
-void oa_limit_malloc_arenas(int count) {
-#ifdef M_ARENA_MAX
-    if (count > 0) mallopt(M_ARENA_MAX, count);
-#else
-    (void)count;
-#endif
-}
-
 void oa_set_mmap_threshold(int bytes) {
 #ifdef M_MMAP_THRESHOLD
     if (bytes > 0) mallopt(M_MMAP_THRESHOLD, bytes);

@@ -24,22 +24,16 @@ struct OriginAudit: AsyncParsableCommand {
 
     /// Runs the command, with usage errors mapped to exit code 2 rather than the library's 64.
     static func main() async {
-        // At most one malloc arena per core (glibc allows eight per core, and gives each new
-        // thread its own while it can): memory freed in one arena is not reused by the threads of
-        // another, so the peak grows with the arenas. Bench-nginx tree on 2 cores: 188 MB -> 174-178 MB.
         // Blocks of 2 MiB or more (the big arrays of 50,000 rules, report pieces) get their own
         // mapping, given back when freed, instead of glibc raising that threshold as they are
         // freed and keeping them on its heap, where freed memory is rarely returned. Firewall
         // estate 75-81 -> 71 MB, bench-nginx tree 183-188 -> 175 MB, whole estate 170 -> 165 MB,
         // same time (128 KiB saved 3 MB more but cost 0.1 s of system time on the estate).
-        // Settings the user made (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, GLIBC_TUNABLES) win.
-        if getenv("GLIBC_TUNABLES") == nil {
-            if getenv("MALLOC_ARENA_MAX") == nil {
-                oa_limit_malloc_arenas(Int32(max(1, ProcessInfo.processInfo.activeProcessorCount)))
-            }
-            if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
-                oa_set_mmap_threshold(2 * 1024 * 1024)
-            }
+        // Capping malloc's arenas at one per core saved 2-10 MB more but made the certificate
+        // and whole-estate scans 0.1-0.2 s slower (their loader threads wait on the arenas' locks).
+        // A setting the user made (MALLOC_MMAP_THRESHOLD_, GLIBC_TUNABLES) wins.
+        if getenv("GLIBC_TUNABLES") == nil && getenv("MALLOC_MMAP_THRESHOLD_") == nil {
+            oa_set_mmap_threshold(2 * 1024 * 1024)
         }
         do {
             var command = try parseAsRoot()

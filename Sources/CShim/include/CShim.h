@@ -8,10 +8,8 @@
 /// One-line forwarders and small helpers for OpenSSL macros and stacks Swift cannot use directly.
 const char *oa_openssl_version(void);
 
-/// Caps the C library's malloc arenas (glibc's M_ARENA_MAX; nothing elsewhere). Call before
-/// threads start.
-void oa_limit_malloc_arenas(int count);
-/// mallopt(M_MMAP_THRESHOLD, bytes): blocks of this size or more get their own mapping, returned on free.
+/// glibc's mallopt(M_MMAP_THRESHOLD, bytes): blocks of this size or more get their own mapping,
+/// returned when freed (nothing elsewhere). Call before threads start.
 void oa_set_mmap_threshold(int bytes);
 
 /// A PEM password callback that never asks: it records that a passphrase was needed
