@@ -171,21 +171,9 @@ public enum InputClassifier {
         return seen & 0x8080_8080_8080_8080 == 0
     }
 
-    /// Whether `needle` occurs in `bytes`, its first byte found with memchr (many times faster
-    /// than a loop over the bytes).
+    /// Whether `needle` occurs in `bytes` (ByteSearch: memchr, not a loop over every byte).
     static func contains(_ bytes: ArraySlice<UInt8>, _ needle: StaticString) -> Bool {
-        bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress, needle.utf8CodeUnitCount > 0 else { return false }
-            let length = needle.utf8CodeUnitCount
-            var index = 0
-            while index + length <= buffer.count {
-                guard let found = memchr(base + index, Int32(needle.utf8Start[0]), buffer.count - length + 1 - index) else { return false }
-                index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-                if memcmp(base + index, needle.utf8Start, length) == 0 { return true }
-                index += 1
-            }
-            return false
-        }
+        bytes.withUnsafeBufferPointer { ByteSearch.contains(needle, in: $0) }
     }
 
     /// The server a configuration file belongs to by where it lies: below a directory named

@@ -32,22 +32,7 @@ public enum KeyMaterial {
     /// find only after bridging the message. (The marker is ASCII: no other spelling of it is
     /// canonically equivalent, so the bytes find exactly what Foundation finds.)
     static func hasBeginMarker(_ text: String) -> Bool {
-        let marker: StaticString = "-----BEGIN"
-        let count = marker.utf8CodeUnitCount
         var text = text
-        return text.withUTF8 { bytes in
-            guard bytes.count >= count else { return false }
-            return marker.withUTF8Buffer { marker in
-                // From one dash to the next (memchr): most texts hold a few dashes, or none.
-                var start = 0
-                while start <= bytes.count - count,
-                      let found = memchr(bytes.baseAddress! + start, Int32(marker[0]), bytes.count - count + 1 - start) {
-                    start = bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
-                    if bytes[start + 4] == marker[4] && (1..<count).allSatisfy({ bytes[start + $0] == marker[$0] }) { return true }
-                    start += 1
-                }
-                return false
-            }
-        }
+        return text.withUTF8 { ByteSearch.contains("-----BEGIN", in: $0) }
     }
 }
