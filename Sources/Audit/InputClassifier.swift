@@ -232,7 +232,7 @@ public enum InputClassifier {
 
     /// Whether every byte of `line` is ASCII: then a Character is a byte, and the checks below
     /// compare bytes instead of Characters.
-    static func isASCII(_ line: Substring) -> Bool { withBytes(line) { !$0.contains { $0 >= 0x80 } } }
+    static func isASCII(_ line: Substring) -> Bool { withBytes(line) { isASCII($0) } }
 
     /// `body` over the UTF-8 bytes of `line`, in place when they are contiguous (a native string's are).
     static func withBytes<Result>(_ line: Substring, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
