@@ -65,7 +65,8 @@ func whole(_ text: String, to sink: (UnsafeRawBufferPointer) throws -> Void) thr
 }
 
 /// Writes what `produce` hands its sink, piece by piece, to a file or standard output: a regular
-/// file is gathered and replaced atomically; anything else is written as the pieces come.
+/// file is replaced atomically (the pieces go into a temporary file beside it, renamed over it
+/// once whole); anything else is written as the pieces come.
 func emit(to output: String?, _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
     if let output {
         // A regular file is replaced atomically; anything else (/dev/null, a FIFO, /dev/stdout)
@@ -75,9 +76,7 @@ func emit(to output: String?, _ produce: (_ sink: (UnsafeRawBufferPointer) throw
         let regular = !exists || (try? FileManager.default.attributesOfItem(atPath: output)[.type] as? FileAttributeType) == .typeRegular
         do {
             if regular {
-                var data = Data()
-                try produce { data.append(contentsOf: $0) }
-                try data.write(to: URL(fileURLWithPath: output), options: .atomic)
+                try AtomicFile.write(output, produce)
             } else {
                 guard let handle = FileHandle(forWritingAtPath: output) else { throw UsageFailure("--output \(output): cannot be opened for writing") }
                 defer { try? handle.close() }
@@ -90,6 +89,57 @@ func emit(to output: String?, _ produce: (_ sink: (UnsafeRawBufferPointer) throw
         }
     } else {
         try produce { FileHandle.standardOutput.write(Data($0)) }
+    }
+}
+
+/// A regular file replaced whole or not at all, written piece by piece: a report of 50,000
+/// findings (46-60 MB) is never gathered in memory before it is written.
+enum AtomicFile {
+    /// Writes what `produce` hands its sink into a new temporary file in `path`'s directory and
+    /// renames it over `path` once complete; on any failure the temporary file is removed and
+    /// `path` is left as it was. The file gets the mode of the file it replaces, or 0666 less
+    /// the umask (what an atomic `Data.write` gives).
+    static func write(_ path: String, _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        var template = Array((directory + "/." + url.lastPathComponent + ".XXXXXX").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else { throw failure(path, "cannot be created", errno) }
+        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var open = true, renamed = false
+        defer {
+            if open { close(descriptor) }
+            if !renamed { unlink(temporary) }
+        }
+        var existing = stat()
+        let mode: mode_t
+        if stat(path, &existing) == 0 {
+            mode = existing.st_mode & 0o7777
+        } else {
+            let mask = umask(0o022)
+            umask(mask)
+            mode = 0o666 & ~mask
+        }
+        guard fchmod(descriptor, mode) == 0 else { throw failure(path, "cannot be written", errno) }
+        try produce { piece in
+            var offset = 0
+            while offset < piece.count {
+                let written = Glibc.write(descriptor, piece.baseAddress! + offset, piece.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw failure(path, "cannot be written", errno)
+                }
+                offset += written
+            }
+        }
+        open = false
+        guard close(descriptor) == 0 else { throw failure(path, "cannot be written", errno) }
+        guard rename(temporary, path) == 0 else { throw failure(path, "cannot be replaced", errno) }
+        renamed = true
+    }
+
+    private static func failure(_ path: String, _ what: String, _ code: Int32) -> UsageFailure {
+        UsageFailure("--output \(path): \(what): \(String(cString: strerror(code)))")
     }
 }
 

@@ -304,6 +304,44 @@ enum Binary {
         let type = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType
         #expect(type == .typeCharacterSpecial)
     }
+
+    /// A regular file is written through a temporary file beside it and renamed over it once
+    /// whole: the file it replaces keeps its mode, a new one gets 0666 less the umask, and
+    /// nothing else is left in the directory.
+    @Test func aRegularFileIsReplacedWholeKeepingItsMode() throws {
+        let directory = try TestTools.temporaryDirectory("atomic-output")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let existing = directory.appendingPathComponent("report.json").path
+        try Data("old".utf8).write(to: URL(fileURLWithPath: existing))
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: existing)
+        let arguments = ["scan", "--format", "json", "--at", "2026-11-23", "--fail-on", "never", Binary.example]
+        let result = try Binary.run(arguments + ["--output", existing])
+        #expect(result.status == 0)
+        let expected = try Binary.run(arguments)
+        let written = try String(contentsOfFile: existing, encoding: .utf8)
+        #expect(written.count > 1000 && written == expected.stdout)
+        #expect(try FileManager.default.attributesOfItem(atPath: existing)[.posixPermissions] as? Int == 0o640)
+
+        let fresh = directory.appendingPathComponent("new.txt").path
+        #expect(try Binary.run(["scan", "--output", fresh, "--fail-on", "never", Binary.example]).status == 0)
+        // The umask the binary inherited, read without changing it (tests run side by side).
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let mask = try #require(status.split(separator: "\n").first { $0.hasPrefix("Umask:") }
+            .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) })
+        #expect(try FileManager.default.attributesOfItem(atPath: fresh)[.posixPermissions] as? Int == 0o666 & ~mask)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["new.txt", "report.json"])
+    }
+
+    /// A file that cannot be written is a usage error naming it; nothing is left behind.
+    @Test func anUnwritableOutputIsAUsageError() throws {
+        let directory = try TestTools.temporaryDirectory("atomic-output-missing")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("missing/report.txt").path
+        let result = try Binary.run(["scan", "--output", output, "--fail-on", "never", Binary.example])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--output \(output): cannot be created"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+    }
 }
 
 @Suite struct FirewallCommandTests {
