@@ -129,6 +129,13 @@ public enum AuditRunner {
             }
         }
         timings.lap("read and recognise \(classified.count) files")
+        // The web-server loaders read their files by name (and the files those include): each
+        // file read above is handed to that read instead of being read a second time, and its
+        // bytes go once the loader has parsed it. What no loader read is forgotten after them.
+        for index in classified.indices where classified[index].kind.isWebServer {
+            tree.handOver(classified[index].hostPath, classified[index].bytes)
+            classified[index].bytes = []
+        }
         // The firewall, the web servers and the certificate and key files found above are
         // independent: loaded side by side (each loader also spreads its own files over the
         // cores). Only the certificate files that a web server names and the walk did not find
@@ -147,6 +154,7 @@ public enum AuditRunner {
         let contents = Dictionary(certificateInputs.map { ($0.hostPath, $0.bytes) }) { first, _ in first }
         let foundJob = Background { CertificateLoader.load(found, tree: tree, extraCAFiles: caFiles, contents: contents) }
         let (web, webMilliseconds) = timed { loadWebServers(classified, skippedUnknown: skippedUnknown, request: request) }
+        tree.forgetHandedOver()
         let firewall = firewallJob.value
         let foundCertificates = foundJob.value
         timings.lap("firewall (\(firewallJob.milliseconds) ms), web-server (\(webMilliseconds) ms) and certificate (\(foundJob.milliseconds) ms, \(foundCertificates.model.files.count) files) loaders, side by side")

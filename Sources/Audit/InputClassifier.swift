@@ -31,6 +31,7 @@ public enum InputKind: String, Sendable, Hashable, CaseIterable {
     }
 
     public var isFirewall: Bool { [.iptablesSave, .iptablesRules, .ipset, .nftJSON, .nftText].contains(self) }
+    public var isWebServer: Bool { [.nginxMain, .nginxDump, .nginxFragment, .apacheMain, .apacheFragment].contains(self) }
 }
 
 /// Sniffs the format of a file from its first bytes and its name.

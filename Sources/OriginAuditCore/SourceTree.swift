@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Why a file could not be read.
 public enum ReadFailure: Error, Sendable, Hashable, CustomStringConvertible {
@@ -51,6 +52,9 @@ public struct SourceTree: Sendable {
     /// Files confined so far, with their mode: a file is looked up by the walk, the reader and
     /// the loaders (real path, type, permissions), and resolved once. Shared by copies of this tree.
     private let files = ResolvedFiles()
+    /// Files read whole already, waiting for the reader that parses them (the walk reads every
+    /// file to recognise it; the web-server loaders read them again by name). Shared by copies of this tree.
+    private let handedOver = HandedOverFiles()
     /// Names to show instead of host paths (live mode shows `live: iptables-save`, not a temp file).
     public var aliases: [String: String] = [:]
     /// Absolute paths the user typed on the command line (files or directories): read as given,
@@ -378,6 +382,20 @@ public struct SourceTree: Sendable {
         read(hostPath, limit: SourceTree.maxFileSize, whole: true)
     }
 
+    /// Keeps the bytes just read from a file (`read(hostPath)`) for the next `read` of that file,
+    /// by this or any copy of this tree: the next reader gets them instead of reading the file
+    /// again, and they are forgotten then (so their memory goes with that reader's use of them).
+    /// A path that cannot be read is not kept. The next `read` applies every rule `read`
+    /// applies to the path it is given (it must lead to this same file, inside the root) and
+    /// only then takes the bytes instead of opening the file.
+    public func handOver(_ hostPath: String, _ bytes: [UInt8]) {
+        guard case .success(let real) = inspect(hostPath).real else { return }
+        handedOver.keep(real, bytes)
+    }
+
+    /// Forgets the bytes `handOver` kept that no reader took.
+    public func forgetHandedOver() { handedOver.removeAll() }
+
     /// The first bytes of a file (at most `count`), with the same rules as `read`.
     public func head(_ hostPath: String, count: Int) -> Result<[UInt8], ReadFailure> {
         read(hostPath, limit: count, whole: false)
@@ -389,6 +407,10 @@ public struct SourceTree: Sendable {
         switch inspected.real {
         case .success(let path): real = path
         case .failure(let failure): return .failure(failure)
+        }
+        if whole, let bytes = handedOver.take(real) {
+            readLog?.record(hostPath, .read)
+            return .success(bytes)
         }
         // A file resolved under the root (its mode known) was no link when resolved: one that has
         // become a link since is not followed.
@@ -604,6 +626,34 @@ public final class ReadLog: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return uses.map { ($0.key, $0.value) }.sorted { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }
+    }
+}
+
+/// Bytes of files already read, by real path, each taken once (`SourceTree.handOver`).
+final class HandedOverFiles: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes: [String: [UInt8]] = [:]
+    /// Whether `bytes` may hold anything: most trees never hand a file over, and their reads skip the lock.
+    private let used = Atomic<Bool>(false)
+
+    func keep(_ real: String, _ contents: [UInt8]) {
+        lock.lock()
+        bytes[real] = contents
+        lock.unlock()
+        used.store(true, ordering: .releasing)
+    }
+
+    func take(_ real: String) -> [UInt8]? {
+        guard used.load(ordering: .acquiring) else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        return bytes.removeValue(forKey: real)
+    }
+
+    func removeAll() {
+        lock.lock()
+        bytes = [:]
+        lock.unlock()
     }
 }
 
