@@ -24,6 +24,12 @@ void oa_set_mmap_threshold(int bytes) {
 #endif
 }
 
+void oa_release_free_memory(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 int oa_no_password(char *buf, int size, int rwflag, void *userdata) {
     (void)buf; (void)size; (void)rwflag;
     if (userdata) *(int *)userdata = 1;

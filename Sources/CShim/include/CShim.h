@@ -12,6 +12,10 @@ const char *oa_openssl_version(void);
 /// returned when freed (nothing elsewhere). Call before threads start.
 void oa_set_mmap_threshold(int bytes);
 
+/// glibc's malloc_trim(0): the free memory of every malloc arena, wherever it lies in the
+/// arena (not only at its end), is given back to the system; what is in use is not touched.
+void oa_release_free_memory(void);
+
 /// A PEM password callback that never asks: it records that a passphrase was needed
 /// (`*(int *)userdata = 1`) and fails, so an encrypted key is detected, never prompted for.
 int oa_no_password(char *buf, int size, int rwflag, void *userdata);
