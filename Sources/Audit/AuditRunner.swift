@@ -187,6 +187,8 @@ public enum AuditRunner {
         notes += firewall.notes + web.notes + certificates.notes
         let files = firewall.files + web.files + certificates.files
 
+        // The rules and reports never look at the files again.
+        tree.forgetResolutions()
         let allFiles = Array(Set(files)).sorted()
         let model = OriginModel(firewall: firewall.model, webServer: web.model, certificates: certificates.model,
                                 files: allFiles, sockets: request.sockets)

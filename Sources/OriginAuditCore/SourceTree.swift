@@ -396,6 +396,14 @@ public struct SourceTree: Sendable {
     /// Forgets the bytes `handOver` kept that no reader took.
     public func forgetHandedOver() { handedOver.removeAll() }
 
+    /// Forgets every path resolved so far (they are resolved again when asked): a run that has
+    /// read its inputs keeps no memory of the tens of thousands of paths it looked at.
+    public func forgetResolutions() {
+        files.removeAll()
+        directories.removeAll()
+        linkFreeDirectories.removeAll()
+    }
+
     /// The first bytes of a file (at most `count`), with the same rules as `read`.
     public func head(_ hostPath: String, count: Int) -> Result<[UInt8], ReadFailure> {
         read(hostPath, limit: count, whole: false)
@@ -677,6 +685,12 @@ final class ResolvedFiles: @unchecked Sendable {
         known[hostPath] = Entry(real: real, mode: mode)
         lock.unlock()
     }
+
+    func removeAll() {
+        lock.lock()
+        known = [:]
+        lock.unlock()
+    }
 }
 
 /// Real paths of directories, resolved once each (a run reads thousands of files from a few),
@@ -695,5 +709,11 @@ final class ResolvedDirectories: @unchecked Sendable {
         known[directory] = real
         lock.unlock()
         return real
+    }
+
+    func removeAll() {
+        lock.lock()
+        known = [:]
+        lock.unlock()
     }
 }
