@@ -153,6 +153,9 @@ public enum AuditRunner {
         let caFiles = request.caFiles.map { tree.hostPath($0) }
         let contents = Dictionary(certificateInputs.map { ($0.hostPath, $0.bytes) }) { first, _ in first }
         let foundJob = Background { CertificateLoader.load(found, tree: tree, extraCAFiles: caFiles, contents: contents) }
+        // The firewall and certificate loaders hold their files' bytes from here: the copies
+        // above are dropped, so each loader's are freed when it ends, not when every loader has.
+        for index in classified.indices { classified[index].bytes = [] }
         let (web, webMilliseconds) = timed { loadWebServers(classified, skippedUnknown: skippedUnknown, request: request) }
         tree.forgetHandedOver()
         let firewall = firewallJob.value
