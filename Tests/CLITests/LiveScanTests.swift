@@ -250,7 +250,7 @@ struct LiveReadOnlyTests {
         // A fresh /run holds /run/lock as at boot (systemd-tmpfiles makes it; /var/lock points
         // there, and apache2ctl needs it). Every file and directory with its inode, size and mtime. Nothing is left out: whatever
         // the kernel or the servers change by themselves happens before the first snapshot of a
-        // phase (the servers are started before it, and serve nothing meanwhile).
+        // phase (the servers are started, and have finished starting, before it; they serve nothing meanwhile).
         let snapshot = "find /etc /run /var -printf '%p %i %s %T@\\n' | sort"
         let scan = "'\(Binary.path)' scan --live --format json --fail-on never > \"\(directory.path)/scan-$1.json\" 2>&1 || true"
         let tree = directory.appendingPathComponent("tree").path
@@ -276,6 +276,16 @@ struct LiveReadOnlyTests {
             trap 'nginx -s stop; apache2ctl stop' EXIT
             nginx </dev/null >/dev/null 2>&1
             apache2ctl start </dev/null >/dev/null 2>&1
+            # Both commands return before their server has finished starting (the pid files and
+            # Apache's start-up lines in error.log come from the daemon, after it detaches): the
+            # snapshot waits until nginx's pid file is written and Apache has logged the line it
+            # writes after its pid file and its children (AH00094, after "resuming normal operations").
+            waited=0
+            until test -s /run/nginx.pid && test -s /run/apache2/apache2.pid && grep -q AH00094 /var/log/apache2/error.log 2>/dev/null; do
+                waited=$((waited + 1))
+                if [ $waited -gt 600 ]; then echo "the servers did not finish starting in 60 s" >&2; exit 1; fi
+                sleep 0.1
+            done
             phase running
             """
         let result = try TestTools.run("unshare", ["--mount", "--net", "--propagation", "private", "/bin/sh", "-c", script], timeout: 300)
