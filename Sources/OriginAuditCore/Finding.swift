@@ -30,17 +30,90 @@ public struct RelatedLocation: Hashable, Sendable, Codable {
 /// message; severity, predicted outcome and remediation default to the rule's catalog entry
 /// (`RuleCatalog.complete`) unless the producer knows better (a mode-dependent severity, a
 /// remediation in the server's own syntax).
+///
+/// Its values live in one shared box, copied only when a copy is changed: findings are passed
+/// around by value (collected from every rule, completed, sorted, de-duplicated, written), and
+/// copying a finding field by field retained each of its strings and arrays; now it is one retain.
 public struct Finding: Hashable, Sendable {
-    public var ruleId: String
-    public var message: String
-    public var location: SourceLocation?
-    public var related: [RelatedLocation]
-    public var severity: Severity?
-    public var predicts: String?
-    public var remediation: String?
+    /// The values; never changed while shared (`mutable()` copies first).
+    private final class Storage: @unchecked Sendable {
+        var ruleId: String
+        var message: String
+        var location: SourceLocation?
+        var related: [RelatedLocation]
+        var severity: Severity?
+        var predicts: String?
+        var remediation: String?
+        var key: String?
+
+        init(ruleId: String, message: String, location: SourceLocation?, related: [RelatedLocation], severity: Severity?,
+             predicts: String?, remediation: String?, key: String?) {
+            self.ruleId = ruleId
+            self.message = message
+            self.location = location
+            self.related = related
+            self.severity = severity
+            self.predicts = predicts
+            self.remediation = remediation
+            self.key = key
+        }
+
+        func copy() -> Storage {
+            Storage(ruleId: ruleId, message: message, location: location, related: related, severity: severity,
+                    predicts: predicts, remediation: remediation, key: key)
+        }
+    }
+
+    private var storage: Storage
+
+    /// The box, made this value's own before a change.
+    private mutating func mutable() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    public var ruleId: String {
+        _read { yield storage.ruleId }
+        set { mutable().ruleId = newValue }
+        _modify { let box = mutable(); yield &box.ruleId }
+    }
+    public var message: String {
+        _read { yield storage.message }
+        set { mutable().message = newValue }
+        _modify { let box = mutable(); yield &box.message }
+    }
+    public var location: SourceLocation? {
+        _read { yield storage.location }
+        set { mutable().location = newValue }
+        _modify { let box = mutable(); yield &box.location }
+    }
+    public var related: [RelatedLocation] {
+        _read { yield storage.related }
+        set { mutable().related = newValue }
+        _modify { let box = mutable(); yield &box.related }
+    }
+    public var severity: Severity? {
+        _read { yield storage.severity }
+        set { mutable().severity = newValue }
+        _modify { let box = mutable(); yield &box.severity }
+    }
+    public var predicts: String? {
+        _read { yield storage.predicts }
+        set { mutable().predicts = newValue }
+        _modify { let box = mutable(); yield &box.predicts }
+    }
+    public var remediation: String? {
+        _read { yield storage.remediation }
+        set { mutable().remediation = newValue }
+        _modify { let box = mutable(); yield &box.remediation }
+    }
     /// Extra identity for the fingerprint beyond rule id, file and message (e.g. a CIDR and port),
     /// so that a finding keeps its fingerprint when lines move.
-    public var key: String?
+    public var key: String? {
+        _read { yield storage.key }
+        set { mutable().key = newValue }
+        _modify { let box = mutable(); yield &box.key }
+    }
 
     public init(
         ruleId: String,
@@ -52,14 +125,28 @@ public struct Finding: Hashable, Sendable {
         remediation: String? = nil,
         key: String? = nil
     ) {
-        self.ruleId = ruleId
-        self.message = message
-        self.location = location
-        self.related = related
-        self.severity = severity
-        self.predicts = predicts
-        self.remediation = remediation
-        self.key = key
+        storage = Storage(ruleId: ruleId, message: message, location: location, related: related, severity: severity,
+                          predicts: predicts, remediation: remediation, key: key)
+    }
+
+    /// Equal when every value is (one box is equal to itself without comparing).
+    public static func == (a: Finding, b: Finding) -> Bool {
+        if a.storage === b.storage { return true }
+        let (x, y) = (a.storage, b.storage)
+        return x.ruleId == y.ruleId && x.message == y.message && x.location == y.location && x.related == y.related
+            && x.severity == y.severity && x.predicts == y.predicts && x.remediation == y.remediation && x.key == y.key
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        let box = storage
+        hasher.combine(box.ruleId)
+        hasher.combine(box.message)
+        hasher.combine(box.location)
+        hasher.combine(box.related)
+        hasher.combine(box.severity)
+        hasher.combine(box.predicts)
+        hasher.combine(box.remediation)
+        hasher.combine(box.key)
     }
 
     /// A stable identity: independent of line numbers, so moving code does not make a finding new.
