@@ -182,7 +182,8 @@ public enum TextReporter {
         if report.findings.isEmpty {
             line = "No findings in \(files)."
         } else {
-            line = "\(heading(.error, report.count(.error))), \(heading(.warning, report.count(.warning))), \(heading(.info, report.count(.info))) in \(files)."
+            let counts = report.counts
+            line = "\(heading(.error, counts.error)), \(heading(.warning, counts.warning)), \(heading(.info, counts.info)) in \(files)."
         }
         if report.suppressedCount > 0 { line += " \(report.suppressedCount) suppressed." }
         return line

@@ -98,8 +98,12 @@ struct AntilorisBlocksCDNRule: AuditRule {
         guard !profile.cdn.ranges.isEmpty else { return [] }
         var findings: [Finding] = []
         for config in model.webServer.servers {
-            let limiters = config.connectionLimiters + config.virtualHosts.flatMap(\.limiters)
-            for limiter in limiters where limiter.countsConnectionPeer {
+            // Only the few that count TCP peers are gathered: an estate has a limiter or two per host.
+            var limiters = config.connectionLimiters.filter(\.countsConnectionPeer)
+            for host in config.virtualHosts {
+                for limiter in host.limiters where limiter.countsConnectionPeer { limiters.append(limiter) }
+            }
+            for limiter in limiters {
                 var unexempt = DualStackSet()
                 for family in AddressFamily.allCases { unexempt[family] = profile.cdn.ranges[family].subtracting(limiter.exempt[family]) }
                 guard !unexempt.isEmpty else { continue }
