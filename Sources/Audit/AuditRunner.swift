@@ -328,9 +328,10 @@ public enum AuditRunner {
         for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
             notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
         }
-        Finding.sortInReportOrder(&findings)
+        let largestGroup = Finding.sortInReportOrder(&findings)
         removeDuplicates(sorted: &findings)
-        findings = capped(findings)
+        // Removing duplicates only shortens groups: none over the limit before, none after.
+        if largestGroup > FindingList.defaultLimit { findings = capped(findings) }
         // Redaction rarely changes anything; only then can the order change (the sort is stable,
         // so sorting the unchanged list again would give the same list).
         var redactedAny = false

@@ -175,11 +175,20 @@ extension Finding {
     /// keys (each file and rule id ranked once among the distinct ones) instead of comparing
     /// strings and copying findings for each of the ~16 comparisons per finding; messages are
     /// compared only where place and rule id tie.
-    public static func sortInReportOrder(_ findings: inout [Finding]) {
+    ///
+    /// Returns the most findings that share one file and one rule id (what `FindingList` caps),
+    /// or `Int.max` where it did not count them: when a rule id holds a NUL (`FindingList` joins
+    /// file and rule id with one, and could not tell such keys apart) or the list has a handle of 0.
+    @discardableResult
+    public static func sortInReportOrder(_ findings: inout [Finding]) -> Int {
         struct Key { var file: Int, line: Int, column: Int, handle: Int, rule: Int }
         var files: [String: Int] = [:], rules: [String: Int] = [:]
         var keys: [Key] = []
         keys.reserveCapacity(findings.count)
+        // Findings come in runs from one rule, and a file's findings mostly together: the last
+        // file and rule id are compared (equal as the dictionaries' keys are) before hashing.
+        var last: (file: String, fileId: Int, rule: String, ruleId: Int)?
+        var ruleHasNUL = false
         // Each field read in place: a copy of a whole finding retains each of its strings.
         for index in findings.indices {
             let location = findings[index].location
@@ -187,13 +196,28 @@ extension Finding {
             // order whose result the sort algorithm decides): such a list is sorted as it was.
             if location?.handle == 0 {
                 findings.sort(by: reportOrder)
-                return
+                return .max
             }
             let file = location?.file ?? ""
-            let fileId = files[file] ?? files.count
-            if fileId == files.count { files[file] = fileId }
-            let ruleId = rules[findings[index].ruleId] ?? rules.count
-            if ruleId == rules.count { rules[findings[index].ruleId] = ruleId }
+            let fileId: Int
+            if let last, last.file == file {
+                fileId = last.fileId
+            } else {
+                fileId = files[file] ?? files.count
+                if fileId == files.count { files[file] = fileId }
+            }
+            let rule = findings[index].ruleId
+            let ruleId: Int
+            if let last, last.rule == rule {
+                ruleId = last.ruleId
+            } else {
+                ruleId = rules[rule] ?? rules.count
+                if ruleId == rules.count {
+                    rules[rule] = ruleId
+                    if rule.utf8.contains(0) { ruleHasNUL = true }
+                }
+            }
+            last = (file, fileId, rule, ruleId)
             keys.append(Key(file: fileId, line: location?.line ?? 0, column: location?.column ?? 0,
                             handle: location?.handle ?? 0, rule: ruleId))
         }
@@ -232,6 +256,22 @@ extension Finding {
             }
             placed[position] = true
         }
+        if ruleHasNUL { return .max }
+        // In sorted order one file's findings are together: each file's rule ids counted.
+        var largest = 0, file = -1
+        var counts = [Int](repeating: 0, count: rules.count), counted: [Int] = []
+        for index in order {
+            let key = keys[index]
+            if key.file != file {
+                for rule in counted { counts[rule] = 0 }
+                counted.removeAll(keepingCapacity: true)
+                file = key.file
+            }
+            if counts[key.rule] == 0 { counted.append(key.rule) }
+            counts[key.rule] += 1
+            largest = max(largest, counts[key.rule])
+        }
+        return largest
     }
 }
 
@@ -300,10 +340,11 @@ public struct SharedText {
 
     /// `text`, or an equal text seen before (the same bytes, in storage already held).
     public mutating func one(_ text: String) -> String {
-        let long = text.utf8.count > 15
-        if long, let last, Self.sameStorage(last.given, text) { return last.shared }
+        // Up to 15 bytes a text is held in the string itself (no storage to share): as it is.
+        guard text.utf8.count > 15 else { return text }
+        if let last, Self.sameStorage(last.given, text) { return last.shared }
         let shared = texts.insert(Text(string: text)).memberAfterInsert.string
-        if long { last = (text, shared) }
+        last = (text, shared)
         return shared
     }
 

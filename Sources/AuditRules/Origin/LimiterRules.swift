@@ -17,7 +17,8 @@ struct PerIPLimitOnCDNRule: AuditRule {
         let apacheRemediation = "Enable mod_remoteip with RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For") and RemoteIPTrustedProxy for every CDN range, or exempt the CDN ranges from the limiter (e.g. DOSWhitelist)."
         let summaries = LastSummary()
         let messages = LimiterMessages()
-        for (host, unrestored) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
+        let hosts = OriginContext.proxiedHosts(model, profile)
+        for (host, unrestored) in zip(hosts, OriginContext.unrestored(model, profile)) {
             guard !unrestored.isEmpty else { continue }
             var described: String?
             for limiter in host.limiters where limiter.keysOnClientAddress && !limiter.countsConnectionPeer {
@@ -40,6 +41,8 @@ struct PerIPLimitOnCDNRule: AuditRule {
                     findings[index].related.append(RelatedLocation(host.location, "virtual host \(name)"))
                     continue
                 }
+                // Where one limiter counts the edges, mostly every host has one: room made once.
+                if reported.isEmpty { reported.reserveCapacity(hosts.count) }
                 reported[identity] = findings.count
                 findings.append(Finding(
                     ruleId: id,

@@ -29,6 +29,8 @@ struct HostSelection {
         var configs: [Config] = []
         for server in model.webServer.servers {
             var config = Config()
+            // A host has a name or two: room made once rather than grown step by step.
+            config.exact.reserveCapacity(server.virtualHosts.count * 2)
             for host in server.virtualHosts {
                 let index = hosts.count
                 hosts.append(host)
