@@ -311,32 +311,40 @@ public enum AuditRunner {
         var notes = loaded.notes
         var usedSuppressions = Set<Int>()
         var kept = 0
+        // Each finding completed where it is (its box is the array's own: nothing is copied),
+        // and the ones kept moved to the front; what they change places with is dropped.
+        let checkUnincluded = !loaded.unincludedFiles.isEmpty
         for index in findings.indices {
-            if config.disabled.contains(findings[index].ruleId) { continue }
-            var complete = catalog.complete(findings[index])
-            if let file = complete.location?.file, loaded.unincludedFiles.contains(file) { complete = notStarting(complete) }
-            if let override = config.severityOverrides[complete.ruleId] { complete.severity = override }
-            if let index = config.suppressions.firstIndex(where: { $0.matches(complete) }) {
-                usedSuppressions.insert(index)
-                let suppression = config.suppressions[index]
+            if !config.disabled.isEmpty && config.disabled.contains(findings[index].ruleId) { continue }
+            catalog.complete(&findings[index])
+            if checkUnincluded, let file = findings[index].location?.file, loaded.unincludedFiles.contains(file) {
+                findings[index] = notStarting(findings[index])
+            }
+            if !config.severityOverrides.isEmpty, let override = config.severityOverrides[findings[index].ruleId] {
+                findings[index].severity = override
+            }
+            if !config.suppressions.isEmpty, let match = config.suppressions.firstIndex(where: { $0.matches(findings[index]) }) {
+                usedSuppressions.insert(match)
+                let suppression = config.suppressions[match]
                 if let expires = suppression.expires, expires <= profile.at {
-                    complete.message += " (a suppression of this finding expired on \(Profile.format(expires)): \(suppression.reason))"
-                    complete.related.append(RelatedLocation(suppression.location, "expired suppression"))
+                    findings[index].message += " (a suppression of this finding expired on \(Profile.format(expires)): \(suppression.reason))"
+                    findings[index].related.append(RelatedLocation(suppression.location, "expired suppression"))
                 } else {
                     suppressed += 1
                     continue
                 }
             }
-            findings[kept] = complete
+            if kept != index { findings.swapAt(kept, index) }
             kept += 1
         }
         findings.removeSubrange(kept...)
         for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
             notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
         }
-        Finding.sortInReportOrder(&findings)
+        let largestGroup = Finding.sortInReportOrder(&findings)
         removeDuplicates(sorted: &findings)
-        findings = capped(findings)
+        // Removing duplicates only shortens groups: none over the limit before, none after.
+        if largestGroup > FindingList.defaultLimit { findings = capped(findings) }
         // Redaction rarely changes anything; only then can the order change (the sort is stable,
         // so sorting the unchanged list again would give the same list).
         var redactedAny = false

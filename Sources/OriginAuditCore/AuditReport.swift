@@ -37,6 +37,20 @@ public struct AuditReport: Sendable {
         return count
     }
 
+    /// `count(.error)`, `count(.warning)` and `count(.info)`, counted in one pass.
+    public var counts: (error: Int, warning: Int, info: Int) {
+        var counts = (error: 0, warning: 0, info: 0)
+        for index in findings.indices {
+            switch findings[index].severity {
+            case .error: counts.error += 1
+            case .warning: counts.warning += 1
+            case .info: counts.info += 1
+            case nil: break
+            }
+        }
+        return counts
+    }
+
     /// The highest severity reported, if any.
     public var worstSeverity: Severity? { findings.compactMap(\.severity).max() }
 }

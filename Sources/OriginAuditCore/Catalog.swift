@@ -111,14 +111,17 @@ public struct RuleCatalog: Sendable {
     /// wherever the producer left them unset.
     public func complete(_ finding: Finding) -> Finding {
         var result = finding
-        guard let rule = rules[finding.ruleId] else {
-            result.severity = result.severity ?? .warning
-            return result
-        }
-        result.severity = result.severity ?? rule.severity
-        result.predicts = result.predicts ?? rule.predicts
-        result.remediation = result.remediation ?? rule.remediation
+        complete(&result)
         return result
+    }
+
+    /// `finding = complete(finding)`, in place: only what is unset is written.
+    public func complete(_ finding: inout Finding) {
+        let rule = rules[finding.ruleId]
+        if finding.severity == nil { finding.severity = rule?.severity ?? .warning }
+        guard let rule else { return }
+        if finding.predicts == nil, let predicts = rule.predicts { finding.predicts = predicts }
+        if finding.remediation == nil { finding.remediation = rule.remediation }
     }
 
     static func isRuleFile(_ path: String) -> Bool {

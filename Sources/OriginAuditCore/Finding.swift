@@ -30,17 +30,90 @@ public struct RelatedLocation: Hashable, Sendable, Codable {
 /// message; severity, predicted outcome and remediation default to the rule's catalog entry
 /// (`RuleCatalog.complete`) unless the producer knows better (a mode-dependent severity, a
 /// remediation in the server's own syntax).
+///
+/// Its values live in one shared box, copied only when a copy is changed: findings are passed
+/// around by value (collected from every rule, completed, sorted, de-duplicated, written), and
+/// copying a finding field by field retained each of its strings and arrays; now it is one retain.
 public struct Finding: Hashable, Sendable {
-    public var ruleId: String
-    public var message: String
-    public var location: SourceLocation?
-    public var related: [RelatedLocation]
-    public var severity: Severity?
-    public var predicts: String?
-    public var remediation: String?
+    /// The values; never changed while shared (`mutable()` copies first).
+    private final class Storage: @unchecked Sendable {
+        var ruleId: String
+        var message: String
+        var location: SourceLocation?
+        var related: [RelatedLocation]
+        var severity: Severity?
+        var predicts: String?
+        var remediation: String?
+        var key: String?
+
+        init(ruleId: String, message: String, location: SourceLocation?, related: [RelatedLocation], severity: Severity?,
+             predicts: String?, remediation: String?, key: String?) {
+            self.ruleId = ruleId
+            self.message = message
+            self.location = location
+            self.related = related
+            self.severity = severity
+            self.predicts = predicts
+            self.remediation = remediation
+            self.key = key
+        }
+
+        func copy() -> Storage {
+            Storage(ruleId: ruleId, message: message, location: location, related: related, severity: severity,
+                    predicts: predicts, remediation: remediation, key: key)
+        }
+    }
+
+    private var storage: Storage
+
+    /// The box, made this value's own before a change.
+    private mutating func mutable() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    public var ruleId: String {
+        _read { yield storage.ruleId }
+        set { mutable().ruleId = newValue }
+        _modify { let box = mutable(); yield &box.ruleId }
+    }
+    public var message: String {
+        _read { yield storage.message }
+        set { mutable().message = newValue }
+        _modify { let box = mutable(); yield &box.message }
+    }
+    public var location: SourceLocation? {
+        _read { yield storage.location }
+        set { mutable().location = newValue }
+        _modify { let box = mutable(); yield &box.location }
+    }
+    public var related: [RelatedLocation] {
+        _read { yield storage.related }
+        set { mutable().related = newValue }
+        _modify { let box = mutable(); yield &box.related }
+    }
+    public var severity: Severity? {
+        _read { yield storage.severity }
+        set { mutable().severity = newValue }
+        _modify { let box = mutable(); yield &box.severity }
+    }
+    public var predicts: String? {
+        _read { yield storage.predicts }
+        set { mutable().predicts = newValue }
+        _modify { let box = mutable(); yield &box.predicts }
+    }
+    public var remediation: String? {
+        _read { yield storage.remediation }
+        set { mutable().remediation = newValue }
+        _modify { let box = mutable(); yield &box.remediation }
+    }
     /// Extra identity for the fingerprint beyond rule id, file and message (e.g. a CIDR and port),
     /// so that a finding keeps its fingerprint when lines move.
-    public var key: String?
+    public var key: String? {
+        _read { yield storage.key }
+        set { mutable().key = newValue }
+        _modify { let box = mutable(); yield &box.key }
+    }
 
     public init(
         ruleId: String,
@@ -52,14 +125,28 @@ public struct Finding: Hashable, Sendable {
         remediation: String? = nil,
         key: String? = nil
     ) {
-        self.ruleId = ruleId
-        self.message = message
-        self.location = location
-        self.related = related
-        self.severity = severity
-        self.predicts = predicts
-        self.remediation = remediation
-        self.key = key
+        storage = Storage(ruleId: ruleId, message: message, location: location, related: related, severity: severity,
+                          predicts: predicts, remediation: remediation, key: key)
+    }
+
+    /// Equal when every value is (one box is equal to itself without comparing).
+    public static func == (a: Finding, b: Finding) -> Bool {
+        if a.storage === b.storage { return true }
+        let (x, y) = (a.storage, b.storage)
+        return x.ruleId == y.ruleId && x.message == y.message && x.location == y.location && x.related == y.related
+            && x.severity == y.severity && x.predicts == y.predicts && x.remediation == y.remediation && x.key == y.key
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        let box = storage
+        hasher.combine(box.ruleId)
+        hasher.combine(box.message)
+        hasher.combine(box.location)
+        hasher.combine(box.related)
+        hasher.combine(box.severity)
+        hasher.combine(box.predicts)
+        hasher.combine(box.remediation)
+        hasher.combine(box.key)
     }
 
     /// A stable identity: independent of line numbers, so moving code does not make a finding new.
@@ -88,11 +175,20 @@ extension Finding {
     /// keys (each file and rule id ranked once among the distinct ones) instead of comparing
     /// strings and copying findings for each of the ~16 comparisons per finding; messages are
     /// compared only where place and rule id tie.
-    public static func sortInReportOrder(_ findings: inout [Finding]) {
+    ///
+    /// Returns the most findings that share one file and one rule id (what `FindingList` caps),
+    /// or `Int.max` where it did not count them: when a rule id holds a NUL (`FindingList` joins
+    /// file and rule id with one, and could not tell such keys apart) or the list has a handle of 0.
+    @discardableResult
+    public static func sortInReportOrder(_ findings: inout [Finding]) -> Int {
         struct Key { var file: Int, line: Int, column: Int, handle: Int, rule: Int }
         var files: [String: Int] = [:], rules: [String: Int] = [:]
         var keys: [Key] = []
         keys.reserveCapacity(findings.count)
+        // Findings come in runs from one rule, and a file's findings mostly together: the last
+        // file and rule id are compared (equal as the dictionaries' keys are) before hashing.
+        var last: (file: String, fileId: Int, rule: String, ruleId: Int)?
+        var ruleHasNUL = false
         // Each field read in place: a copy of a whole finding retains each of its strings.
         for index in findings.indices {
             let location = findings[index].location
@@ -100,13 +196,28 @@ extension Finding {
             // order whose result the sort algorithm decides): such a list is sorted as it was.
             if location?.handle == 0 {
                 findings.sort(by: reportOrder)
-                return
+                return .max
             }
             let file = location?.file ?? ""
-            let fileId = files[file] ?? files.count
-            if fileId == files.count { files[file] = fileId }
-            let ruleId = rules[findings[index].ruleId] ?? rules.count
-            if ruleId == rules.count { rules[findings[index].ruleId] = ruleId }
+            let fileId: Int
+            if let last, last.file == file {
+                fileId = last.fileId
+            } else {
+                fileId = files[file] ?? files.count
+                if fileId == files.count { files[file] = fileId }
+            }
+            let rule = findings[index].ruleId
+            let ruleId: Int
+            if let last, last.rule == rule {
+                ruleId = last.ruleId
+            } else {
+                ruleId = rules[rule] ?? rules.count
+                if ruleId == rules.count {
+                    rules[rule] = ruleId
+                    if rule.utf8.contains(0) { ruleHasNUL = true }
+                }
+            }
+            last = (file, fileId, rule, ruleId)
             keys.append(Key(file: fileId, line: location?.line ?? 0, column: location?.column ?? 0,
                             handle: location?.handle ?? 0, rule: ruleId))
         }
@@ -145,6 +256,22 @@ extension Finding {
             }
             placed[position] = true
         }
+        if ruleHasNUL { return .max }
+        // In sorted order one file's findings are together: each file's rule ids counted.
+        var largest = 0, file = -1
+        var counts = [Int](repeating: 0, count: rules.count), counted: [Int] = []
+        for index in order {
+            let key = keys[index]
+            if key.file != file {
+                for rule in counted { counts[rule] = 0 }
+                counted.removeAll(keepingCapacity: true)
+                file = key.file
+            }
+            if counts[key.rule] == 0 { counted.append(key.rule) }
+            counts[key.rule] += 1
+            largest = max(largest, counts[key.rule])
+        }
+        return largest
     }
 }
 
@@ -213,10 +340,11 @@ public struct SharedText {
 
     /// `text`, or an equal text seen before (the same bytes, in storage already held).
     public mutating func one(_ text: String) -> String {
-        let long = text.utf8.count > 15
-        if long, let last, Self.sameStorage(last.given, text) { return last.shared }
+        // Up to 15 bytes a text is held in the string itself (no storage to share): as it is.
+        guard text.utf8.count > 15 else { return text }
+        if let last, Self.sameStorage(last.given, text) { return last.shared }
         let shared = texts.insert(Text(string: text)).memberAfterInsert.string
-        if long { last = (text, shared) }
+        last = (text, shared)
         return shared
     }
 

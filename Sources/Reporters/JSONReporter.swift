@@ -92,7 +92,8 @@ public enum JSONReporter {
     }
 
     static func document(_ report: AuditReport, findings: [Finding]) -> JSONValue {
-        .object([
+        let counts = report.counts
+        return .object([
             "schemaVersion": .int(1),
             "tool": .object(["name": .string(ToolInfo.name), "version": .string(report.toolVersion)]),
             "profile": .object([
@@ -102,9 +103,9 @@ public enum JSONReporter {
             ]),
             "findings": .array(findings.map(finding)),
             "summary": .object([
-                "error": .int(report.count(.error)),
-                "warning": .int(report.count(.warning)),
-                "info": .int(report.count(.info)),
+                "error": .int(counts.error),
+                "warning": .int(counts.warning),
+                "info": .int(counts.info),
                 "filesAnalysed": .int(report.files.count),
                 "suppressed": .int(report.suppressedCount),
             ]),

@@ -24,8 +24,13 @@ public indirect enum JSONValue: Sendable, Equatable {
     static func append(_ text: String, to out: inout [UInt8]) { out.append(contentsOf: text.utf8) }
 
     static func indentation(_ level: Int, into out: inout [UInt8]) {
-        out.append(contentsOf: repeatElement(0x20, count: 2 * level))
+        let width = 2 * level
+        guard width <= spaces.count else { out.append(contentsOf: repeatElement(0x20, count: width)); return }
+        spaces.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[..<width])) }
     }
+
+    /// Spaces for `indentation`, copied in one piece (every line of a report starts with some).
+    private static let spaces = [UInt8](repeating: 0x20, count: 32)
 
     func write(into out: inout [UInt8], indent: Int) {
         switch self {
@@ -75,15 +80,42 @@ public indirect enum JSONValue: Sendable, Equatable {
     static func quoted(_ text: String, into out: inout [UInt8]) {
         var text = text
         text.withUTF8 { bytes in
-            // Runs that need no escape (nearly all of a message) are copied whole.
-            var run = 0
-            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
-                run = index + 1
-                escape(byte, into: &out)
+            // Runs that need no escape (nearly all of a message) are copied whole; eight bytes
+            // are looked at a time, and one by one only where some byte among them may need it.
+            var run = 0, index = 0
+            let count = bytes.count
+            let base = UnsafeRawPointer(bytes.baseAddress)
+            while index < count {
+                if index + 8 <= count, !needsEscape(base!.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                    index += 8
+                    continue
+                }
+                let end = min(index + 8, count)
+                while index < end {
+                    let byte = bytes[index]
+                    if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+                        run = index + 1
+                        escape(byte, into: &out)
+                    }
+                    index += 1
+                }
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         }
+    }
+
+    /// Whether any of eight bytes is below 0x20, `"` or `\` (exact, no false alarm): a byte
+    /// below n sets its top bit in `(w - n·0x01…) & ~w & 0x80…`, and a byte equal to c is a
+    /// zero byte of `w ^ c·0x01…`, that is one below 1.
+    @inline(__always)
+    static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- ones &* 0x20) & ~word
+        let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+        let quotes = (quote &- ones) & ~quote
+        let backslashes = (backslash &- ones) & ~backslash
+        return (control | quotes | backslashes) & high != 0
     }
 
     private static func escape(_ byte: UInt8, into out: inout [UInt8]) {

@@ -9,8 +9,8 @@ enum ReportBytes {
     static let runsAtOnce = 4
 
     /// Writes items `0..<count` with `item` (the same bytes as writing them one after another
-    /// into `out`), handing `out` to `sink` whenever it holds `piece` bytes or more. At most
-    /// `runsAtOnce` runs are held besides `out`.
+    /// into `out`), handing `out` to `sink` whenever it holds `piece` bytes or more, and a run of
+    /// half a piece or more straight to `sink`. At most `runsAtOnce` runs are held besides `out`.
     static func write(count: Int, bytesPerItem: Int, into out: inout [UInt8], piece: Int,
                       sink: (UnsafeRawBufferPointer) throws -> Void,
                       _ item: @Sendable (_ index: Int, _ out: inout [UInt8]) -> Void) rethrows {
@@ -25,7 +25,15 @@ enum ReportBytes {
                 return bytes
             }
             for bytes in written {
-                out.append(contentsOf: bytes ?? [])
+                guard let bytes else { continue }
+                // A run as large as a piece goes to `sink` as it is (after what `out` holds),
+                // not copied into `out` first: a large report is copied once less.
+                if bytes.count >= piece / 2 {
+                    if !out.isEmpty { try flush(&out, sink) }
+                    try bytes.withUnsafeBytes(sink)
+                    continue
+                }
+                out.append(contentsOf: bytes)
                 if out.count >= piece { try flush(&out, sink) }
             }
             start = runs.last!.upperBound

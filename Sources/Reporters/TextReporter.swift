@@ -41,8 +41,17 @@ public enum TextReporter {
         let profile = "CDN \(TerminalText.escape(report.cdn)), TLS mode \(report.tlsMode.rawValue), at \(Profile.format(report.at))"
         ReportBytes.append(style.dim("originaudit \(report.toolVersion) — \(profile)") + "\n", to: &out)
         let findings = report.findings
-        for severity in Severity.allCases.reversed() {
-            let group = findings.indices.filter { findings[$0].severity == severity }
+        // Each finding's severity read once (one pass, not one per severity).
+        var errors: [Int] = [], warnings: [Int] = [], infos: [Int] = []
+        for index in findings.indices {
+            switch findings[index].severity {
+            case .error: errors.append(index)
+            case .warning: warnings.append(index)
+            case .info: infos.append(index)
+            case nil: break
+            }
+        }
+        for (severity, group) in [(Severity.error, errors), (.warning, warnings), (.info, infos)] {
             if group.isEmpty { continue }
             ReportBytes.append("\n" + style.severity(severity, heading(severity, group.count)) + "\n", to: &out)
             try ReportBytes.write(count: group.count, bytesPerItem: 1024, into: &out, piece: piece, sink: sink) { index, bytes in
@@ -182,7 +191,8 @@ public enum TextReporter {
         if report.findings.isEmpty {
             line = "No findings in \(files)."
         } else {
-            line = "\(heading(.error, report.count(.error))), \(heading(.warning, report.count(.warning))), \(heading(.info, report.count(.info))) in \(files)."
+            let counts = report.counts
+            line = "\(heading(.error, counts.error)), \(heading(.warning, counts.warning)), \(heading(.info, counts.info)) in \(files)."
         }
         if report.suppressedCount > 0 { line += " \(report.suppressedCount) suppressed." }
         return line

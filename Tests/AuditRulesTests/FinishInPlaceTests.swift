@@ -77,13 +77,18 @@ import Testing
         var expected = findings
         expected.sort(by: Finding.reportOrder)
         var ranked = findings
-        Finding.sortInReportOrder(&ranked)
+        let largest = Finding.sortInReportOrder(&ranked)
         #expect(ranked == expected)
+        // The largest group of one file and rule id, as `FindingList` keys them (files equal canonically are one).
+        #expect(largest == (Dictionary(grouping: findings) { "\($0.location?.file ?? "")\u{0}\($0.ruleId)" }.values.map(\.count).max() ?? 0))
         var withZero = findings + [Finding(ruleId: "x", message: "m", location: SourceLocation(file: "a.conf", handle: 0))]
         var zeroExpected = withZero
         zeroExpected.sort(by: Finding.reportOrder)
-        Finding.sortInReportOrder(&withZero)
+        #expect(Finding.sortInReportOrder(&withZero) == .max)
         #expect(withZero == zeroExpected)
+        // A rule id with a NUL: `FindingList`'s keys could merge groups, so nothing is counted.
+        var withNUL = findings + [Finding(ruleId: "origin.a\u{0}b", message: "m")]
+        #expect(Finding.sortInReportOrder(&withNUL) == .max)
     }
 
     /// Counting per file in report order caps exactly what `FindingList` caps.
@@ -98,7 +103,7 @@ import Testing
             }
         }
         findings.append(Finding(ruleId: "r.one", message: "no place"))
-        Finding.sortInReportOrder(&findings)
+        #expect(Finding.sortInReportOrder(&findings) == perGroup)
         #expect(AuditRunner.capped(findings) == FindingList.capped(findings))
         // Over the limit, the rest of a group is one finding that counts it.
         #expect((AuditRunner.capped(findings) != findings) == (perGroup > 100))

@@ -33,6 +33,14 @@ import WebServer
 
     static let allCloudflare = cloudflare.ranges.cidrs.map(\.description)
 
+    /// Hostnames already in lower-case ASCII are returned as they are; any other text as
+    /// `lowercased()` makes it.
+    @Test func lowercasedAsTheStandardLibrary() {
+        let names = ["site0.example.com", "WWW.Example.COM", "", "a", "xn--bcher-kva.example", "Bücher.example", "İstanbul.example",
+                     "ǅ.example", "straße.example", "@[`{.example", "ZZ"] + (0..<128).map { "a" + String(Unicode.Scalar(UInt8($0))) }
+        for name in names { #expect(OriginContext.lowercased(name) == name.lowercased(), "\(name.debugDescription)") }
+    }
+
     @Test func flexibleWithHTTPSRedirectLoops() {
         let redirect = Redirect(from: .any, to: .https, status: 301, target: "https://$host$request_uri", location: Self.at(5))
         let model = Self.model([Self.host([(80, false)], redirects: [redirect])])

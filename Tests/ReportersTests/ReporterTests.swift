@@ -172,6 +172,40 @@ enum SampleReport {
         }
     }
 
+    /// The eight-bytes-at-a-time JSON string writer: every ASCII character and a few others at
+    /// every place in and around an eight-byte word give what escaping byte by byte gives, and
+    /// Foundation's JSON reader reads the original text back.
+    @Test func jsonQuotingAsByteByByte() throws {
+        func byteByByte(_ text: String) -> [UInt8] {
+            var out: [UInt8] = []
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): out += Array("\\\"".utf8)
+                case UInt8(ascii: "\\"): out += Array("\\\\".utf8)
+                case 0x0A: out += Array("\\n".utf8)
+                case 0x0D: out += Array("\\r".utf8)
+                case 0x09: out += Array("\\t".utf8)
+                case 0..<0x20: out += Array(String(format: "\\u%04x", Int(byte)).utf8)
+                default: out.append(byte)
+                }
+            }
+            return out
+        }
+        let specials = (0..<128).map { String(Unicode.Scalar(UInt8($0))) } + ["é", "€", "😀", "\u{85}", "\u{7F}"]
+        for special in specials {
+            for length in [1, 7, 8, 9, 16, 17] {
+                for position in 0..<length {
+                    let text = String(repeating: "a", count: position) + special + String(repeating: "b", count: length - position - 1)
+                    var out: [UInt8] = []
+                    JSONValue.quoted(text, into: &out)
+                    #expect(out == byteByByte(text), "\(text.debugDescription)")
+                    let literal = Data([UInt8(ascii: "\"")] + out + [UInt8(ascii: "\"")])
+                    #expect(try JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed) as? String == text)
+                }
+            }
+        }
+    }
+
     @Test func renderingIsDeterministic() {
         #expect(JSONReporter.render(SampleReport.report) == JSONReporter.render(SampleReport.report))
         #expect(SARIFReporter.render(SampleReport.report) == SARIFReporter.render(SampleReport.report))

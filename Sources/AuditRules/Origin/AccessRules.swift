@@ -24,6 +24,8 @@ struct DenyBlocksCDNRule: AuditRule {
         // depends only on those is worked out again only when they differ from the last host's.
         var lastRestored: (unrestored: DualStackSet, restored: DualStackSet)?
         let everyone = DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6))
+        let cdnAndStale = DualStackSet(ipv4: profile.cdn.ranges.ipv4.union(profile.cdn.staleRanges.ipv4),
+                                       ipv6: profile.cdn.ranges.ipv6.union(profile.cdn.staleRanges.ipv6))
         let opened = LastDecision<DualStackSet>(), denials = LastDecision<(denied: DualStackSet, deciding: [Int])>()
         for (host, unrestored) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
             var restored = DualStackSet()
@@ -54,7 +56,7 @@ struct DenyBlocksCDNRule: AuditRule {
                     }
                     findings.append(finding)
                 }
-                if !restored.isEmpty, let finding = cdnAllowListAfterRealIP(rules, host, profile, scope) { findings.append(finding) }
+                if !restored.isEmpty, let finding = cdnAllowListAfterRealIP(rules, host, profile, scope, cdnAndStale) { findings.append(finding) }
             }
         }
         return findings
@@ -137,9 +139,9 @@ struct DenyBlocksCDNRule: AuditRule {
     }
 
     /// `allow <CDN ranges>; deny all` where real-IP is on: the visitor is judged, and refused.
-    private func cdnAllowListAfterRealIP(_ rules: [AccessRule], _ host: VirtualHost, _ profile: Profile, _ scope: String) -> Finding? {
-        let cdnAndStale = DualStackSet(ipv4: profile.cdn.ranges.ipv4.union(profile.cdn.staleRanges.ipv4),
-                                       ipv6: profile.cdn.ranges.ipv6.union(profile.cdn.staleRanges.ipv6))
+    /// `cdnAndStale`: the CDN's current and stale ranges together (the same for every host).
+    private func cdnAllowListAfterRealIP(_ rules: [AccessRule], _ host: VirtualHost, _ profile: Profile, _ scope: String,
+                                         _ cdnAndStale: DualStackSet) -> Finding? {
         var allowed = DualStackSet()
         var allowRules: [AccessRule] = []
         for rule in rules {

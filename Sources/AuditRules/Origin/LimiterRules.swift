@@ -17,7 +17,8 @@ struct PerIPLimitOnCDNRule: AuditRule {
         let apacheRemediation = "Enable mod_remoteip with RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For") and RemoteIPTrustedProxy for every CDN range, or exempt the CDN ranges from the limiter (e.g. DOSWhitelist)."
         let summaries = LastSummary()
         let messages = LimiterMessages()
-        for (host, unrestored) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
+        let hosts = OriginContext.proxiedHosts(model, profile)
+        for (host, unrestored) in zip(hosts, OriginContext.unrestored(model, profile)) {
             guard !unrestored.isEmpty else { continue }
             var described: String?
             for limiter in host.limiters where limiter.keysOnClientAddress && !limiter.countsConnectionPeer {
@@ -40,6 +41,8 @@ struct PerIPLimitOnCDNRule: AuditRule {
                     findings[index].related.append(RelatedLocation(host.location, "virtual host \(name)"))
                     continue
                 }
+                // Where one limiter counts the edges, mostly every host has one: room made once.
+                if reported.isEmpty { reported.reserveCapacity(hosts.count) }
                 reported[identity] = findings.count
                 findings.append(Finding(
                     ruleId: id,
@@ -98,8 +101,12 @@ struct AntilorisBlocksCDNRule: AuditRule {
         guard !profile.cdn.ranges.isEmpty else { return [] }
         var findings: [Finding] = []
         for config in model.webServer.servers {
-            let limiters = config.connectionLimiters + config.virtualHosts.flatMap(\.limiters)
-            for limiter in limiters where limiter.countsConnectionPeer {
+            // Only the few that count TCP peers are gathered: an estate has a limiter or two per host.
+            var limiters = config.connectionLimiters.filter(\.countsConnectionPeer)
+            for host in config.virtualHosts {
+                for limiter in host.limiters where limiter.countsConnectionPeer { limiters.append(limiter) }
+            }
+            for limiter in limiters {
                 var unexempt = DualStackSet()
                 for family in AddressFamily.allCases { unexempt[family] = profile.cdn.ranges[family].subtracting(limiter.exempt[family]) }
                 guard !unexempt.isEmpty else { continue }

@@ -29,6 +29,8 @@ struct HostSelection {
         var configs: [Config] = []
         for server in model.webServer.servers {
             var config = Config()
+            // A host has a name or two: room made once rather than grown step by step.
+            config.exact.reserveCapacity(server.virtualHosts.count * 2)
             for host in server.virtualHosts {
                 let index = hosts.count
                 hosts.append(host)
@@ -41,7 +43,7 @@ struct HostSelection {
                 var patterned = false
                 for name in host.names {
                     switch name.value {
-                    case .exact(let exact): config.exact[exact.lowercased(), default: []].append(index)
+                    case .exact(let exact): config.exact[OriginContext.lowercased(exact), default: []].append(index)
                     case .wildcard, .regex: patterned = true
                     case .catchAll: break
                     }
@@ -57,7 +59,7 @@ struct HostSelection {
     /// The host that answers `hostname` on `port`, as its index (`host(at:)`): most callers
     /// only ask whether there is one, or look at the listener, and a host is a large value to copy.
     func choice(for hostname: String, port: UInt16) -> (host: Int, listener: Listener, byName: Bool)? {
-        let lower = hostname.lowercased()
+        let lower = OriginContext.lowercased(hostname)
         for config in configs {
             guard let onPort = config.byPort[port], !onPort.isEmpty else { continue }
             let positions = config.position[port] ?? [:]
@@ -80,7 +82,7 @@ struct HostSelection {
 
     /// The first host that names `hostname`, on any port.
     func anyHost(serving hostname: String) -> VirtualHost? {
-        let lower = hostname.lowercased()
+        let lower = OriginContext.lowercased(hostname)
         for config in configs {
             if let index = config.exact[lower]?.first { return hosts[index] }
             if let index = config.patterns.first(where: { hosts[$0].serves(hostname) }) { return hosts[index] }

@@ -11,6 +11,7 @@ struct TimeoutExceedsCDNRule: AuditRule {
         var findings: [Finding] = []
         // One remediation per directive, not per finding (10,000 on a large estate).
         var remediations: [String: String] = [:]
+        var lastMessage: (directive: String, seconds: Double, scope: String?, text: String)?
         for host in OriginContext.proxiedHosts(model, profile) {
             for timeout in host.timeouts where !timeout.isDefault && timeout.seconds > limit {
                 let remediation = remediations[timeout.directive] ?? {
@@ -18,9 +19,17 @@ struct TimeoutExceedsCDNRule: AuditRule {
                     remediations[timeout.directive] = text
                     return text
                 }()
+                // Hosts of an estate mostly repeat one setting: its message is made once and shared.
+                let message: String
+                if let last = lastMessage, last.directive == timeout.directive, last.seconds == timeout.seconds, last.scope == timeout.scope {
+                    message = last.text
+                } else {
+                    message = "\(timeout.directive) is \(format(timeout.seconds)) s\(timeout.scope.map { " in \($0)" } ?? ""), longer than the \(format(limit)) s \(profile.cdn.displayName) waits for a response: anything slower than that reaches visitors as 524, and the origin keeps working on requests nobody is waiting for"
+                    lastMessage = (timeout.directive, timeout.seconds, timeout.scope, message)
+                }
                 findings.append(Finding(
                     ruleId: id,
-                    message: "\(timeout.directive) is \(format(timeout.seconds)) s\(timeout.scope.map { " in \($0)" } ?? ""), longer than the \(format(limit)) s \(profile.cdn.displayName) waits for a response: anything slower than that reaches visitors as 524, and the origin keeps working on requests nobody is waiting for",
+                    message: message,
                     location: timeout.location,
                     remediation: remediation,
                     key: "\(timeout.location.file) \(timeout.directive) \(timeout.scope ?? "")"))
