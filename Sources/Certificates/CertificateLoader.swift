@@ -46,24 +46,20 @@ public enum CertificateLoader {
         var missing: [CertificateReference] = []
         var paths: [String] = []
         var seen = Set<String>()
-        // One stat per file: its permission bits, nil when it does not exist.
-        var permissions: [String: UInt16?] = [:]
+        var permissions: [String: UInt16] = [:]
         var firstReference: [String: SourceLocation] = [:]
         for reference in references {
-            let bits: UInt16?
-            if let known = permissions[reference.hostPath] {
-                bits = known
-            } else {
-                bits = tree.permissions(reference.hostPath)
-                permissions.updateValue(bits, forKey: reference.hostPath)
-            }
+            // One look-up per reference: whether the file exists (its permission bits) or why it
+            // cannot be read. (Spread over the cores, thousands of these took more CPU and no less
+            // time: the threads contend for the tree's caches.)
+            let lookUp = tree.namedFile(reference.hostPath)
             // Every reference to a missing file is reported (each names its own directive).
-            guard bits != nil else {
+            guard case .present(let bits) = lookUp else {
+                guard case .absent(let allowed, let reason) = lookUp, let at = reference.referencedAt else { continue }
                 var reference = reference
-                reference.absence = tree.explainMissing(reference.hostPath)
+                reference.absence = reason
                 reference.displayPath = tree.displayPath(reference.hostPath)
-                guard let at = reference.referencedAt else { continue }
-                if tree.isAllowed(reference.hostPath) {
+                if allowed {
                     missing.append(reference)
                 } else if seen.insert("outside \(at) \(reference.hostPath)").inserted {
                     // Not read because the path rule forbids it: whether the file is there, and
@@ -78,14 +74,17 @@ public enum CertificateLoader {
                 continue
             }
             if let at = reference.referencedAt, firstReference[reference.hostPath] == nil { firstReference[reference.hostPath] = at }
-            if seen.insert(reference.hostPath).inserted { paths.append(reference.hostPath) }
+            if seen.insert(reference.hostPath).inserted {
+                paths.append(reference.hostPath)
+                permissions[reference.hostPath] = bits
+            }
         }
         // Files are independent: parse them concurrently.
         let work = paths
         let references = firstReference
         let modes = permissions
         let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) {
-            loadFile(work[$0], tree: tree, permissions: modes[work[$0]] ?? nil, contents: contents[work[$0]], referencedAt: references[work[$0]])
+            loadFile(work[$0], tree: tree, permissions: modes[work[$0]], contents: contents[work[$0]], referencedAt: references[work[$0]])
         }
         var files: [String: CertificateFile] = [:]
         for entry in loaded {
