@@ -83,8 +83,10 @@ public enum CertificateLoader {
         let work = paths
         let references = firstReference
         let modes = permissions
+        let names = NameTable()
         let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) {
-            loadFile(work[$0], tree: tree, permissions: modes[work[$0]], contents: contents[work[$0]], referencedAt: references[work[$0]])
+            loadFile(work[$0], tree: tree, permissions: modes[work[$0]], contents: contents[work[$0]], referencedAt: references[work[$0]],
+                     names: names)
         }
         var files: [String: CertificateFile] = [:]
         for entry in loaded {
@@ -113,8 +115,9 @@ public enum CertificateLoader {
     /// `referencedAt`: the first directive naming the file, where a file that cannot be read
     /// (a device, a FIFO) is reported.
     /// `permissions`: the file's permission bits, found while checking that it exists.
+    /// `names`: the load's issuer names (see `CertificateInfo.init`).
     static func loadFile(_ hostPath: String, tree: SourceTree, permissions: UInt16?, contents: [UInt8]? = nil,
-                         referencedAt: SourceLocation? = nil) -> LoadedFile {
+                         referencedAt: SourceLocation? = nil, names: NameTable? = nil) -> LoadedFile {
         let display = tree.displayPath(hostPath)
         let bytes: [UInt8]
         switch contents.map({ .success($0) }) ?? tree.read(hostPath) {
@@ -136,7 +139,7 @@ public enum CertificateLoader {
             // hide it (OpenSSL's reader stops at the first block it cannot decode).
             var undecoded: [PEMBlock] = []
             for block in certificateBlocks {
-                if let certificate = PEMReader.certificates(in: Array(bytes[block.range])).first.flatMap(CertificateInfo.init) {
+                if let certificate = PEMReader.certificates(in: Array(bytes[block.range])).first.flatMap({ CertificateInfo($0, names: names) }) {
                     certificates.append(certificate)
                 } else {
                     undecoded.append(block)
@@ -170,7 +173,7 @@ public enum CertificateLoader {
                 findings.append(Finding(ruleId: "input.parse-error", message: "\(display) has PEM armour but no certificate or private key",
                                         location: SourceLocation(file: display), key: "\(display) empty"))
             }
-        } else if let object = X509Object(der: bytes), let info = CertificateInfo(object) {
+        } else if let object = X509Object(der: bytes), let info = CertificateInfo(object, names: names) {
             certificates = [info]
         } else {
             ERR_clear_error()
