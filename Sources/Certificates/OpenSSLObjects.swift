@@ -155,9 +155,20 @@ public final class TrustStore: @unchecked Sendable {
         // other objection than time.
         if !lenient.problems.contains(where: { !$0.isTime }) {
             let strict = run(decoded, known: known, at: at, strict: true)
-            verdict.strictProblems = strict.problems.filter { problem in !lenient.problems.contains(problem) }
+            verdict.strictProblems = shared(strict.problems.filter { problem in !lenient.problems.contains(problem) })
         }
         return verdict
+    }
+
+    /// Lists of objections made so far: thousands of chains of one issuer have the same ones.
+    private var problemLists = Set<[ChainProblem]>()
+
+    /// One copy of each list of objections (a verdict held a list of its own, ~80 bytes each).
+    private func shared(_ problems: [ChainProblem]) -> [ChainProblem] {
+        guard !problems.isEmpty else { return problems }
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        return problemLists.insert(problems).memberAfterInsert
     }
 
     /// `objects`: the leaf then the served certificates, decoded; `known`: the same as described.
@@ -182,7 +193,7 @@ public final class TrustStore: @unchecked Sendable {
         let found = problems.prefix(Int(problemCount)).map { problem in
             ChainProblem(code: Int(problem.code), depth: Int(problem.depth), reason: ChainProblem.reason(Int(problem.code)))
         }
-        return (found, chain)
+        return (shared(found), chain)
     }
 
     private var anchors: [CertificateDigest: CertificateInfo] = [:]

@@ -112,6 +112,19 @@ import COpenSSL
         #expect(key.belongs(to: certificate))
     }
 
+    /// Chains with the same objections share one list of them (thousands of leaves of one
+    /// issuer each held a copy): two self-signed leaves, one objection each, one list.
+    @Test func verdictsWithTheSameObjectionsShareOneList() throws {
+        let store = TrustStore(systemStore: false)
+        // A day on: inside both certificates' 30 days, whenever the test made them.
+        let now = Date().addingTimeInterval(86_400)
+        let first = store.verify(leaf: try Self.certificate("rsa-pkcs1.pem"), served: [], at: now)
+        let second = store.verify(leaf: try Self.certificate("ec-sec1.pem"), served: [], at: now)
+        #expect(first.problems.count == 1 && first.problems == second.problems, "\(first.problems) \(second.problems)")
+        let storage = [first, second].map { verdict in verdict.problems.withUnsafeBufferPointer { $0.baseAddress } }
+        #expect(storage[0] == storage[1])
+    }
+
     /// A damaged signature is caught whichever way the key was decoded: the last byte of the
     /// signature changed (still valid DER), the certificate is no longer self-signed.
     @Test(arguments: ["rsa-pkcs1.pem", "ec-sec1.pem", "ed25519.pem"])
