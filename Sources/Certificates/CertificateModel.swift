@@ -211,18 +211,11 @@ public final class CertificateInfo: Sendable, Hashable {
         }
     }
 
-    private static let longNames = Mutex<[Int32: String]>([:])
+    private static let longNames = CodeTexts<Int32> { String(cString: OBJ_nid2ln($0)) }
 
     /// OpenSSL's long name of an object (a signature algorithm), made once per object: thousands
     /// of certificates share one copy.
-    static func longName(_ nid: Int32) -> String {
-        longNames.withLock { known in
-            if let name = known[nid] { return name }
-            let name = String(cString: OBJ_nid2ln(nid))
-            known[nid] = name
-            return name
-        }
-    }
+    static func longName(_ nid: Int32) -> String { longNames.text(nid) }
 
     private static let digits = Array("0123456789ABCDEF".utf8)
 
@@ -351,6 +344,24 @@ public final class CertificateInfo: Sendable, Hashable {
         let suffix = pattern.dropFirst(2)
         guard !suffix.contains("*"), suffix.contains("."), let dot = host.firstIndex(of: ".") else { return false }
         return host[host.index(after: dot)...] == suffix && host[..<dot].count > 0
+    }
+}
+
+/// The texts libcrypto gives for small codes (an object's name, a verification error's reason),
+/// each made once: thousands of certificates and verdicts share one copy (thread-safe).
+final class CodeTexts<Code: Hashable & Sendable>: Sendable {
+    private let known = Mutex<[Code: String]>([:])
+    private let make: @Sendable (Code) -> String
+
+    init(_ make: @escaping @Sendable (Code) -> String) { self.make = make }
+
+    func text(_ code: Code) -> String {
+        known.withLock { known in
+            if let text = known[code] { return text }
+            let text = make(code)
+            known[code] = text
+            return text
+        }
     }
 }
 

@@ -2,7 +2,6 @@ import COpenSSL
 import CShim
 import Foundation
 import OriginAuditCore
-import Synchronization
 
 /// An owned X509, freed when the last reference goes. Read-only once parsed (OpenSSL guards
 /// its lazily filled caches), so it may be shared across threads.
@@ -230,18 +229,11 @@ public struct ChainProblem: Sendable, Hashable {
     /// The certificate may not be used for a TLS server (extended key usage, a CA as the leaf).
     public var isPurpose: Bool { code == Int(X509_V_ERR_INVALID_PURPOSE) }
 
-    private static let reasons = Mutex<[Int: String]>([:])
+    private static let reasons = CodeTexts<Int> { String(cString: X509_verify_cert_error_string($0)) }
 
     /// OpenSSL's text for an X509_V_ERR_* code, made once per code: thousands of verdicts then
     /// share one string instead of holding a copy each.
-    static func reason(_ code: Int) -> String {
-        reasons.withLock { known in
-            if let text = known[code] { return text }
-            let text = String(cString: X509_verify_cert_error_string(code))
-            known[code] = text
-            return text
-        }
-    }
+    static func reason(_ code: Int) -> String { reasons.text(code) }
 }
 
 /// The result of chain verification as a TLS client does it (OpenSSL, SSL-server purpose).
