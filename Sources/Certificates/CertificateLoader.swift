@@ -46,24 +46,20 @@ public enum CertificateLoader {
         var missing: [CertificateReference] = []
         var paths: [String] = []
         var seen = Set<String>()
-        // One stat per file: its permission bits, nil when it does not exist.
-        var permissions: [String: UInt16?] = [:]
+        var permissions: [String: UInt16] = [:]
         var firstReference: [String: SourceLocation] = [:]
         for reference in references {
-            let bits: UInt16?
-            if let known = permissions[reference.hostPath] {
-                bits = known
-            } else {
-                bits = tree.permissions(reference.hostPath)
-                permissions.updateValue(bits, forKey: reference.hostPath)
-            }
+            // One look-up per reference: whether the file exists (its permission bits) or why it
+            // cannot be read. (Spread over the cores, thousands of these took more CPU and no less
+            // time: the threads contend for the tree's caches.)
+            let lookUp = tree.namedFile(reference.hostPath)
             // Every reference to a missing file is reported (each names its own directive).
-            guard bits != nil else {
+            guard case .present(let bits) = lookUp else {
+                guard case .absent(let allowed, let reason) = lookUp, let at = reference.referencedAt else { continue }
                 var reference = reference
-                reference.absence = tree.explainMissing(reference.hostPath)
+                reference.absence = reason
                 reference.displayPath = tree.displayPath(reference.hostPath)
-                guard let at = reference.referencedAt else { continue }
-                if tree.isAllowed(reference.hostPath) {
+                if allowed {
                     missing.append(reference)
                 } else if seen.insert("outside \(at) \(reference.hostPath)").inserted {
                     // Not read because the path rule forbids it: whether the file is there, and
@@ -78,14 +74,19 @@ public enum CertificateLoader {
                 continue
             }
             if let at = reference.referencedAt, firstReference[reference.hostPath] == nil { firstReference[reference.hostPath] = at }
-            if seen.insert(reference.hostPath).inserted { paths.append(reference.hostPath) }
+            if seen.insert(reference.hostPath).inserted {
+                paths.append(reference.hostPath)
+                permissions[reference.hostPath] = bits
+            }
         }
         // Files are independent: parse them concurrently.
         let work = paths
         let references = firstReference
         let modes = permissions
+        let names = NameTable()
         let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) {
-            loadFile(work[$0], tree: tree, permissions: modes[work[$0]] ?? nil, contents: contents[work[$0]], referencedAt: references[work[$0]])
+            loadFile(work[$0], tree: tree, permissions: modes[work[$0]], contents: contents[work[$0]], referencedAt: references[work[$0]],
+                     names: names)
         }
         var files: [String: CertificateFile] = [:]
         for entry in loaded {
@@ -114,8 +115,9 @@ public enum CertificateLoader {
     /// `referencedAt`: the first directive naming the file, where a file that cannot be read
     /// (a device, a FIFO) is reported.
     /// `permissions`: the file's permission bits, found while checking that it exists.
+    /// `names`: the load's issuer names (see `CertificateInfo.init`).
     static func loadFile(_ hostPath: String, tree: SourceTree, permissions: UInt16?, contents: [UInt8]? = nil,
-                         referencedAt: SourceLocation? = nil) -> LoadedFile {
+                         referencedAt: SourceLocation? = nil, names: NameTable? = nil) -> LoadedFile {
         let display = tree.displayPath(hostPath)
         let bytes: [UInt8]
         switch contents.map({ .success($0) }) ?? tree.read(hostPath) {
@@ -137,7 +139,7 @@ public enum CertificateLoader {
             // hide it (OpenSSL's reader stops at the first block it cannot decode).
             var undecoded: [PEMBlock] = []
             for block in certificateBlocks {
-                if let certificate = PEMReader.certificates(in: Array(bytes[block.range])).first.flatMap(CertificateInfo.init) {
+                if let certificate = PEMReader.certificates(in: Array(bytes[block.range])).first.flatMap({ CertificateInfo($0, names: names) }) {
                     certificates.append(certificate)
                 } else {
                     undecoded.append(block)
@@ -171,7 +173,7 @@ public enum CertificateLoader {
                 findings.append(Finding(ruleId: "input.parse-error", message: "\(display) has PEM armour but no certificate or private key",
                                         location: SourceLocation(file: display), key: "\(display) empty"))
             }
-        } else if let object = X509Object(der: bytes), let info = CertificateInfo(object) {
+        } else if let object = X509Object(der: bytes), let info = CertificateInfo(object, names: names) {
             certificates = [info]
         } else {
             ERR_clear_error()

@@ -2,6 +2,7 @@ import COpenSSL
 import CShim
 import Foundation
 import OriginAuditCore
+import Synchronization
 
 /// What one certificate says, as plain values (no C pointers): the DER is kept for verification,
 /// which decodes it again (see `decoded()`), so that no OpenSSL object outlives the load.
@@ -43,13 +44,26 @@ public final class CertificateInfo: Sendable, Hashable {
     public let isCA: Bool
     /// basicConstraints says CA:TRUE, whatever the key usage (`isCA` also asks for keyCertSign).
     public let marksCA: Bool
-    /// SHA-256 of the DER, hex.
-    public let fingerprint: String
-    /// The same digest as words: what caches key on (hashing it costs less than the text).
+    /// SHA-256 of the DER, hex (`AB:CD:…`), spelt from `digest` when asked: few ask, and the
+    /// text kept for every certificate cost ~150 bytes each.
+    public var fingerprint: String { Self.hex(digest.bytes[...]) }
+    /// SHA-256 of the DER as words: what caches key on (hashing it costs less than the text).
     let digest: CertificateDigest
-    /// DER of the public key (SubjectPublicKeyInfo), to match private keys.
-    public let publicKey: [UInt8]
+    /// DER of the public key (SubjectPublicKeyInfo), to match private keys: the bytes of `der`
+    /// that hold it (a copy is made only when asked; `hasPublicKey` compares without one).
+    public var publicKey: [UInt8] { publicKeyOutsideDER ?? Array(der[publicKeyRange]) }
+    /// Where `der` holds the public key's DER.
+    private let publicKeyRange: Range<Int>
+    /// The public key's DER when `der` does not hold it as libcrypto encodes it (not seen: a
+    /// certificate's DER holds its SubjectPublicKeyInfo as it is); nil otherwise.
+    private let publicKeyOutsideDER: [UInt8]?
     public let der: [UInt8]
+
+    /// Whether `bytes` are this certificate's public key DER.
+    func hasPublicKey(_ bytes: [UInt8]) -> Bool {
+        if let publicKeyOutsideDER { return publicKeyOutsideDER == bytes }
+        return der[publicKeyRange].elementsEqual(bytes)
+    }
 
     public static func == (a: CertificateInfo, b: CertificateInfo) -> Bool { a.der == b.der }
 
@@ -88,7 +102,7 @@ public final class CertificateInfo: Sendable, Hashable {
 
     /// The subject for messages: `(empty subject)` rather than nothing.
     public var subjectText: String { subject.isEmpty ? "(empty subject)" : subject }
-    public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
+    public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
 
     /// The certificate as an OpenSSL object again, for verification (decoded from `der`; keeping
     /// the object from the load instead held ~2.7 KB of libcrypto memory per certificate for the
@@ -98,18 +112,30 @@ public final class CertificateInfo: Sendable, Hashable {
         return X509Object(der: der)
     }
 
-    init?(_ object: X509Object) {
+    convenience init?(_ object: X509Object) { self.init(object, names: nil) }
+
+    /// `names`: issuer names met so far in this load, so that thousands of certificates of one
+    /// issuer share one copy of its name.
+    init?(_ object: X509Object, names: NameTable?) {
         let x = object.pointer
         subject = Self.name(X509_get_subject_name(x))
-        issuer = Self.name(X509_get_issuer_name(x))
-        commonName = Self.commonName(X509_get_subject_name(x))
+        let issuerName = Self.name(X509_get_issuer_name(x))
+        issuer = names?.intern(issuerName) ?? issuerName
+        let commonName = Self.commonName(X509_get_subject_name(x))
+        self.commonName = commonName
         if let raw = oa_subject_alt_names(x) {
             let text = String(cString: raw)
             free(raw)
             hasSubjectAltName = true
             var dns: [String] = [], ips: [String] = []
             for line in text.split(separator: "\n") {
-                if line.hasPrefix("D ") { dns.append(String(line.dropFirst(2))) } else if line.hasPrefix("I ") { ips.append(String(line.dropFirst(2))) }
+                let value = line.dropFirst(2)
+                if line.hasPrefix("D ") {
+                    // Usually the common name again: the same text, one copy.
+                    if let commonName, value == commonName { dns.append(commonName) } else { dns.append(String(value)) }
+                } else if line.hasPrefix("I ") {
+                    ips.append(String(value))
+                }
             }
             dnsNames = dns
             ipAddresses = ips
@@ -123,7 +149,7 @@ public final class CertificateInfo: Sendable, Hashable {
         notAfter = Date(timeIntervalSince1970: TimeInterval(oa_asn1_time_epoch(X509_get0_notAfter(x), &ok)))
         guard let key = X509_get0_pubkey(x) else { return nil }
         (keyType, keyBits, curve) = Self.describe(key)
-        signatureAlgorithm = String(cString: OBJ_nid2ln(X509_get_signature_nid(x)))
+        signatureAlgorithm = Self.longName(X509_get_signature_nid(x))
         var digestNID: Int32 = 0, keyNID: Int32 = 0, securityBits: Int32 = 0
         var signatureFlags: UInt32 = 0
         signatureDigest = X509_get_signature_info(x, &digestNID, &keyNID, &securityBits, &signatureFlags) == 1 && digestNID != NID_undef
@@ -156,15 +182,40 @@ public final class CertificateInfo: Sendable, Hashable {
         let encoded = Self.bytes { i2d_X509(x, $0) }
         der = encoded
         // As encoded in the certificate (i2d_PUBKEY would run OpenSSL 3's encoder, ~0.07 ms).
-        publicKey = Self.bytes { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), $0) }
+        let publicKey = Self.bytes { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), $0) }
+        if let range = Self.range(of: publicKey, in: encoded) {
+            publicKeyRange = range
+            publicKeyOutsideDER = nil
+        } else {
+            publicKeyRange = 0..<0
+            publicKeyOutsideDER = publicKey
+        }
         // X509_digest would encode the certificate a second time: the same bytes as `der`.
         var sha256 = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         EVP_Digest(encoded, encoded.count, &sha256, &length, EVP_sha256(), nil)
-        fingerprint = Self.hex(sha256.prefix(Int(length)))
         digest = CertificateDigest(sha256)
         ERR_clear_error()
     }
+
+    /// Where `needle` first occurs in `bytes` (nil for an empty needle).
+    static func range(of needle: [UInt8], in bytes: [UInt8]) -> Range<Int>? {
+        guard let first = needle.first, needle.count <= bytes.count else { return nil }
+        return bytes.withUnsafeBufferPointer { haystack in
+            needle.withUnsafeBufferPointer { wanted in
+                for start in 0...(haystack.count - wanted.count) where haystack[start] == first {
+                    if memcmp(haystack.baseAddress! + start, wanted.baseAddress!, wanted.count) == 0 { return start..<(start + wanted.count) }
+                }
+                return nil
+            }
+        }
+    }
+
+    private static let longNames = CodeTexts<Int32> { String(cString: OBJ_nid2ln($0)) }
+
+    /// OpenSSL's long name of an object (a signature algorithm), made once per object: thousands
+    /// of certificates share one copy.
+    static func longName(_ nid: Int32) -> String { longNames.text(nid) }
 
     private static let digits = Array("0123456789ABCDEF".utf8)
 
@@ -296,6 +347,33 @@ public final class CertificateInfo: Sendable, Hashable {
     }
 }
 
+/// The texts libcrypto gives for small codes (an object's name, a verification error's reason),
+/// each made once: thousands of certificates and verdicts share one copy (thread-safe).
+final class CodeTexts<Code: Hashable & Sendable>: Sendable {
+    private let known = Mutex<[Code: String]>([:])
+    private let make: @Sendable (Code) -> String
+
+    init(_ make: @escaping @Sendable (Code) -> String) { self.make = make }
+
+    func text(_ code: Code) -> String {
+        known.withLock { known in
+            if let text = known[code] { return text }
+            let text = make(code)
+            known[code] = text
+            return text
+        }
+    }
+}
+
+/// Names interned while loading: one copy of each distinct text (thread-safe).
+final class NameTable: Sendable {
+    private let known = Mutex<Set<String>>([])
+
+    func intern(_ name: String) -> String {
+        known.withLock { known in known.insert(name).memberAfterInsert }
+    }
+}
+
 /// A SHA-256 digest as four words.
 struct CertificateDigest: Hashable, Sendable {
     var words: (UInt64, UInt64, UInt64, UInt64)
@@ -305,6 +383,11 @@ struct CertificateDigest: Hashable, Sendable {
             (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(at + $1 < bytes.count ? bytes[at + $1] : 0) }
         }
         words = (word(0), word(8), word(16), word(24))
+    }
+
+    /// The 32 bytes, in order.
+    var bytes: [UInt8] {
+        [words.0, words.1, words.2, words.3].flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (56 - 8 * $0)) } }
     }
 
     static func == (a: CertificateDigest, b: CertificateDigest) -> Bool { a.words == b.words }
@@ -341,7 +424,7 @@ public struct KeyInfo: Sendable, Hashable {
     /// same key differently (a compressed EC point, explicit curve parameters).
     public func belongs(to certificate: CertificateInfo) -> Bool {
         guard let publicKey else { return false }
-        if publicKey == certificate.publicKey { return true }
+        if certificate.hasPublicKey(publicKey) { return true }
         return source?.belongs(to: certificate) ?? false
     }
 }

@@ -2,7 +2,6 @@ import COpenSSL
 import CShim
 import Foundation
 import OriginAuditCore
-import Synchronization
 
 /// An owned X509, freed when the last reference goes. Read-only once parsed (OpenSSL guards
 /// its lazily filled caches), so it may be shared across threads.
@@ -155,9 +154,20 @@ public final class TrustStore: @unchecked Sendable {
         // other objection than time.
         if !lenient.problems.contains(where: { !$0.isTime }) {
             let strict = run(decoded, known: known, at: at, strict: true)
-            verdict.strictProblems = strict.problems.filter { problem in !lenient.problems.contains(problem) }
+            verdict.strictProblems = shared(strict.problems.filter { problem in !lenient.problems.contains(problem) })
         }
         return verdict
+    }
+
+    /// Lists of objections made so far: thousands of chains of one issuer have the same ones.
+    private var problemLists = Set<[ChainProblem]>()
+
+    /// One copy of each list of objections (a verdict held a list of its own, ~80 bytes each).
+    private func shared(_ problems: [ChainProblem]) -> [ChainProblem] {
+        guard !problems.isEmpty else { return problems }
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        return problemLists.insert(problems).memberAfterInsert
     }
 
     /// `objects`: the leaf then the served certificates, decoded; `known`: the same as described.
@@ -182,18 +192,18 @@ public final class TrustStore: @unchecked Sendable {
         let found = problems.prefix(Int(problemCount)).map { problem in
             ChainProblem(code: Int(problem.code), depth: Int(problem.depth), reason: ChainProblem.reason(Int(problem.code)))
         }
-        return (found, chain)
+        return (shared(found), chain)
     }
 
-    private var anchors: [String: CertificateInfo] = [:]
+    private var anchors: [CertificateDigest: CertificateInfo] = [:]
 
     /// A certificate of the store (a root), described once.
     private func anchor(_ object: X509Object) -> CertificateInfo? {
         guard let info = CertificateInfo(object) else { return nil }
         cacheLock.lock()
         defer { cacheLock.unlock() }
-        if let known = anchors[info.fingerprint] { return known }
-        anchors[info.fingerprint] = info
+        if let known = anchors[info.digest] { return known }
+        anchors[info.digest] = info
         return info
     }
 }
@@ -219,18 +229,11 @@ public struct ChainProblem: Sendable, Hashable {
     /// The certificate may not be used for a TLS server (extended key usage, a CA as the leaf).
     public var isPurpose: Bool { code == Int(X509_V_ERR_INVALID_PURPOSE) }
 
-    private static let reasons = Mutex<[Int: String]>([:])
+    private static let reasons = CodeTexts<Int> { String(cString: X509_verify_cert_error_string($0)) }
 
     /// OpenSSL's text for an X509_V_ERR_* code, made once per code: thousands of verdicts then
     /// share one string instead of holding a copy each.
-    static func reason(_ code: Int) -> String {
-        reasons.withLock { known in
-            if let text = known[code] { return text }
-            let text = String(cString: X509_verify_cert_error_string(code))
-            known[code] = text
-            return text
-        }
-    }
+    static func reason(_ code: Int) -> String { reasons.text(code) }
 }
 
 /// The result of chain verification as a TLS client does it (OpenSSL, SSL-server purpose).
@@ -340,7 +343,7 @@ public enum PEMReader {
             }
             let (type, bits, curve) = CertificateInfo.describe(key.pointer)
             let der = CertificateInfo.bytes { i2d_PUBKEY(key.pointer, $0) }
-            return (KeyInfo(type: type, bits: bits, curve: curve, encrypted: false, publicKey: der, source: KeySource(pem)), false, nil)
+            return (KeyInfo(type: type, bits: bits, curve: curve, encrypted: false, publicKey: der, source: KeySource(pem, publicKey: der)), false, nil)
         }
     }
 
@@ -383,7 +386,7 @@ public enum PEMReader {
         defer { CRYPTO_free(spki, #fileID, #line) }
         let publicKey = Array(UnsafeBufferPointer(start: spki, count: Int(spkiLength)))
         return KeyInfo(type: type == 1 ? "RSA" : "EC", bits: Int(bits), curve: type == 2 ? String(cString: OBJ_nid2sn(curve)) : nil,
-                       encrypted: false, publicKey: publicKey, source: KeySource(pem))
+                       encrypted: false, publicKey: publicKey, source: KeySource(pem, publicKey: publicKey))
     }
 }
 
@@ -439,15 +442,24 @@ public struct PEMBlock: Sendable {
     }
 }
 
-/// The PEM text of one private key, kept only to settle a key/certificate comparison the fast
-/// path cannot (an unusual encoding in the certificate). Never printed: no description shows it.
+/// What settles a key/certificate comparison the DER cannot (an unusual encoding in the
+/// certificate): the key's public half (SubjectPublicKeyInfo DER), or, only when libcrypto could
+/// not encode that, the private key's PEM text. Never printed: no description shows it.
 public final class KeySource: @unchecked Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     fileprivate let pem: [UInt8]
-    /// `pem` is not a private key but the DER of its public half (a key stand-in's).
+    /// `pem` is not a private key but the DER of its public half.
     fileprivate let isPublicDER: Bool
-    init(_ pem: [UInt8]) { self.pem = pem; isPublicDER = false }
+    /// A private key read from `pem` whose public half encodes as `publicKey`: the public half is
+    /// kept (the same bytes as the key's `publicKey`, no copy), the private key's text is not
+    /// (thousands of keys held their PEM for the whole run; EVP_PKEY_eq compares public halves).
+    init(_ pem: [UInt8], publicKey: [UInt8]) {
+        isPublicDER = !publicKey.isEmpty
+        self.pem = isPublicDER ? publicKey : pem
+    }
     /// A key known only by its public half (SubjectPublicKeyInfo DER), compared the same way.
     init(publicKeyDER: [UInt8]) { pem = publicKeyDER; isPublicDER = true }
+    /// It holds the private key's PEM text (only when libcrypto could not encode its public half).
+    var keepsPrivateKeyText: Bool { !isPublicDER }
     public var description: String { "<private key>" }
     public var customMirror: Mirror { Mirror(self, children: []) }
     public static func == (a: KeySource, b: KeySource) -> Bool { a.pem == b.pem }

@@ -230,6 +230,39 @@ public struct SourceTree: Sendable {
         return "is a symbolic link to \(last.target) (read under --root as \(displayPath(resolution.hostPath))), which does not exist"
     }
 
+    /// A file a configuration names, as a loader needs it: its permission bits when it exists;
+    /// otherwise whether the path rule lets it be read (`isAllowed`) and why it cannot be
+    /// (`explainMissing`'s words).
+    public enum NamedFile: Sendable, Equatable {
+        case present(permissions: UInt16)
+        case absent(allowed: Bool, reason: String)
+    }
+
+    /// `permissions`, `isAllowed` and `explainMissing` of one path from one resolution (the
+    /// certificate loader asks all three of thousands of missing files).
+    public func namedFile(_ hostPath: String) -> NamedFile {
+        // A plain path in a directory under the root that does not exist and is reached without a
+        // symbolic link (thousands of certificates named in directories that are not there): what
+        // `inspect` and `explainMissing` would each find by resolving it, from the directory's
+        // remembered answer.
+        if let root = rootPath, SourceTree.isPlainAbsolute(hostPath), isUnderRoot(hostPath),
+           let slash = hostPath.utf8.lastIndex(of: UInt8(ascii: "/")), hostPath.utf8.distance(from: hostPath.startIndex, to: slash) > root.utf8.count,
+           let (_, absent) = linkFreeReal(String(hostPath[..<slash]), root: root), absent {
+            return .absent(allowed: true, reason: ReadFailure.missing.description)
+        }
+        let inspected = inspect(hostPath)
+        guard case .success(let real) = inspected.real else { return .absent(allowed: false, reason: explainMissing(hostPath)) }
+        if !inspected.absent {
+            var mode = inspected.mode
+            if mode == nil {
+                var info = stat()
+                if stat(real, &info) == 0 { mode = info.st_mode }
+            }
+            if let mode { return .present(permissions: UInt16(truncatingIfNeeded: mode & 0o7777)) }
+        }
+        return .absent(allowed: true, reason: explainMissing(hostPath))
+    }
+
     /// Where a plain absolute directory under the root is, when reaching it follows no symbolic
     /// link (each of its components is a directory that is no link, or missing): nil otherwise;
     /// `absent` when it does not exist. One `lstat` per directory per run, its parent's answer

@@ -89,6 +89,42 @@ import COpenSSL
         #expect(certificate.isSelfSigned, "\(name)")
     }
 
+    /// The fingerprint (spelt from the digest when asked) and the public key (the bytes of the
+    /// certificate's DER that hold it) are what the `openssl` program prints for the certificate;
+    /// a key's own public half, kept instead of its PEM, still settles whether it belongs.
+    @Test(arguments: kinds.map { "\($0.0).pem" } + ["ec-compressed-cert.pem"])
+    func fingerprintAndPublicKeyAgreeWithTheOpenSSLProgram(_ name: String) throws {
+        let directory = try #require(Self.directory, "openssl could not generate the keys")
+        let fingerprint = try TestTools.run("openssl", ["x509", "-noout", "-fingerprint", "-sha256", "-in", name],
+                                            currentDirectory: directory.path, timeout: 60).stdout
+        let certificate = try Self.certificate(name)
+        #expect(fingerprint.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("=" + certificate.fingerprint), "\(name): \(fingerprint)")
+        let spki = directory.appendingPathComponent("\(name).spki")
+        _ = try TestTools.run("/bin/sh", ["-c", "openssl x509 -noout -pubkey -in \(name) | openssl pkey -pubin -outform DER -out \(spki.lastPathComponent)"],
+                              currentDirectory: directory.path, timeout: 60)
+        let expected = try [UInt8](Data(contentsOf: spki))
+        #expect(certificate.publicKey == expected, "\(name): the public key DER differs")
+        #expect(certificate.hasPublicKey(expected) && !certificate.hasPublicKey(Array(expected.dropLast())))
+        guard name != "ec-compressed-cert.pem" else { return }
+        let pem = try Self.file(name.replacingOccurrences(of: ".pem", with: ".key"))
+        let key = try #require(PEMReader.privateKeys(in: pem, blocks: PEMBlock.scan(pem)).first?.key)
+        #expect(key.source?.keepsPrivateKeyText == false, "\(name): the key's PEM is kept for the whole run")
+        #expect(key.belongs(to: certificate))
+    }
+
+    /// Chains with the same objections share one list of them (thousands of leaves of one
+    /// issuer each held a copy): two self-signed leaves, one objection each, one list.
+    @Test func verdictsWithTheSameObjectionsShareOneList() throws {
+        let store = TrustStore(systemStore: false)
+        // A day on: inside both certificates' 30 days, whenever the test made them.
+        let now = Date().addingTimeInterval(86_400)
+        let first = store.verify(leaf: try Self.certificate("rsa-pkcs1.pem"), served: [], at: now)
+        let second = store.verify(leaf: try Self.certificate("ec-sec1.pem"), served: [], at: now)
+        #expect(first.problems.count == 1 && first.problems == second.problems, "\(first.problems) \(second.problems)")
+        let storage = [first, second].map { verdict in verdict.problems.withUnsafeBufferPointer { $0.baseAddress } }
+        #expect(storage[0] == storage[1])
+    }
+
     /// A damaged signature is caught whichever way the key was decoded: the last byte of the
     /// signature changed (still valid DER), the certificate is no longer self-signed.
     @Test(arguments: ["rsa-pkcs1.pem", "ec-sec1.pem", "ed25519.pem"])

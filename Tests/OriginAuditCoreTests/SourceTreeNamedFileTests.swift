@@ -1,0 +1,58 @@
+import Testing
+import Foundation
+@testable import OriginAuditCore
+
+/// `namedFile` answers in one look-up what `permissions`, `isAllowed` and `explainMissing` answer
+/// apart, for every kind of path a configuration names.
+@Suite struct SourceTreeNamedFileTests {
+    /// The three separate answers, as the certificate loader used to ask them.
+    static func separately(_ tree: SourceTree, _ path: String) -> SourceTree.NamedFile {
+        if let bits = tree.permissions(path) { return .present(permissions: bits) }
+        return .absent(allowed: tree.isAllowed(path), reason: tree.explainMissing(path))
+    }
+
+    @Test func oneLookUpGivesTheAnswersOfThree() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-named-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let manager = FileManager.default
+        try manager.createDirectory(at: root.appendingPathComponent("etc/ssl/site"), withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: root.appendingPathComponent("etc/ssl/site/cert.pem"))
+        try manager.setAttributes([.posixPermissions: 0o640], ofItemAtPath: root.appendingPathComponent("etc/ssl/site/cert.pem").path)
+        try manager.createSymbolicLink(atPath: root.appendingPathComponent("etc/ssl/linked").path, withDestinationPath: "/etc/ssl/site")
+        try manager.createSymbolicLink(atPath: root.appendingPathComponent("etc/ssl/gone").path, withDestinationPath: "/etc/nowhere")
+        try manager.createSymbolicLink(atPath: root.appendingPathComponent("etc/ssl/site/dangling.pem").path, withDestinationPath: "/etc/ssl/none.pem")
+        try manager.createSymbolicLink(atPath: root.appendingPathComponent("etc/ssl/loop").path, withDestinationPath: "/etc/ssl/loop")
+        let names = [
+            "/etc/ssl/site/cert.pem", "/etc/ssl/linked/cert.pem", "/etc/ssl/site/missing.pem", "/etc/ssl/absent/a/fullchain.pem",
+            "/etc/ssl/absent/a/privkey.pem", "/etc/ssl/gone/key.pem", "/etc/ssl/site/dangling.pem", "/etc/ssl/loop",
+            "/etc/ssl/site/cert.pem/inside", "/etc/ssl/absent/../site/cert.pem", "/etc//ssl/absent/x.pem", "/etc/ssl/site",
+        ]
+        // Two trees, so that neither answer comes from what the other remembered.
+        let combined = SourceTree(root: root), apart = SourceTree(root: root)
+        for name in names {
+            let path = combined.hostPath(name)
+            #expect(combined.namedFile(path) == Self.separately(apart, path), "\(name)")
+        }
+        // A directory name that is a plain missing one gives the plain reason; one behind a link names it.
+        #expect(combined.namedFile(combined.hostPath("/etc/ssl/absent/a/fullchain.pem")) == .absent(allowed: true, reason: "does not exist"))
+        guard case .absent(true, let reason) = combined.namedFile(combined.hostPath("/etc/ssl/gone/key.pem")) else {
+            Issue.record("a path below a dangling link is missing and allowed")
+            return
+        }
+        #expect(reason.hasPrefix("is a symbolic link to /etc/nowhere"), "\(reason)")
+        #expect(combined.namedFile(combined.hostPath("/etc/ssl/site/cert.pem")) == .present(permissions: 0o640))
+
+        // Outside the root (a path that is not mapped under it) and with no root at all.
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-named-outside-\(UUID().uuidString).pem").path
+        #expect(combined.namedFile(outside) == Self.separately(apart, outside))
+        guard case .absent(false, _) = combined.namedFile(outside) else {
+            Issue.record("a path outside the root is not allowed")
+            return
+        }
+        let unrooted = SourceTree(root: nil), unrootedApart = SourceTree(root: nil)
+        for path in [root.appendingPathComponent("etc/ssl/site/cert.pem").path, root.appendingPathComponent("etc/ssl/absent/x.pem").path,
+                     root.appendingPathComponent("etc/ssl/site/dangling.pem").path, outside] {
+            #expect(unrooted.namedFile(path) == Self.separately(unrootedApart, path), "\(path)")
+        }
+    }
+}
