@@ -9,7 +9,8 @@ import TestSupport
 @Suite("nginx syntax")
 struct NginxSyntaxTests {
     static func parse(_ text: String) -> (directives: [NginxDirective], errors: [NginxSyntaxError]) {
-        Array(text.utf8).withUnsafeBufferPointer { NginxFileParser.parse($0, file: 0, resolveInclude: { _, _, _ in [] }) }
+        let (syntax, errors) = NginxFileParser.parse(Array(text.utf8), file: 0, resolveInclude: { _, _, _ in [] })
+        return (syntax.directives, errors)
     }
 
     static func flatten(_ directives: [NginxDirective]) -> [NginxDirective] {

@@ -96,6 +96,16 @@ enum NginxDirectiveCheck {
         return text.withUTF8 { bytes in bytes.contains { $0 >= 0x80 } ? nil : asciiVariables(in: bytes) } ?? characterVariables(in: text)
     }
 
+    /// `variables(in:)` of argument `position` of a directive, read on its bytes: no String is made
+    /// for the many arguments that name no variable.
+    static func variables(in directive: NginxDirective, _ position: Int) -> [String] {
+        let ascii = directive.withValue(position) { bytes -> [String]? in
+            guard let bytes, bytes.contains(UInt8(ascii: "$")) else { return [] }
+            return bytes.contains { $0 >= 0x80 } ? nil : asciiVariables(in: bytes)
+        }
+        return ascii ?? characterVariables(in: directive.value(position)!)
+    }
+
     /// `variables(in:)` on Characters, for text that is not ASCII (a Unicode letter ends no name
     /// early: the whole run is read, and a name that is not ASCII is no variable nginx knows).
     static func characterVariables(in text: String) -> [String] {
@@ -196,7 +206,7 @@ enum NginxDirectiveCheck {
     /// modules (`load_module`) the table does not describe; then they are said in a note.
     static func check(_ config: NginxConfigTree, fragment: Bool) -> (findings: [Finding], notes: [String]) {
         guard !table.isEmpty, let main = config.files.first, main.isRead else { return ([], []) }
-        let loadsModules = main.directives.contains { $0.kind == .loadModule }
+        let loadsModules = main.topLevel.contains { $0.kind == .loadModule }
         var findings: [Finding] = []
         var unknown: [String] = []
         var seen = Set<String>()
@@ -211,7 +221,7 @@ enum NginxDirectiveCheck {
         // Names other directives refer to: log formats and shared-memory zones, defined anywhere.
         var logFormats: Set<String> = ["combined"], zones = Set<String>(), upstreams = Set<String>(), defined = Set<String>()
         var uses: [(name: String, directive: NginxDirective)] = []
-        func collect(_ directives: [NginxDirective]) {
+        func collect(_ directives: NginxChildren) {
             for directive in directives {
                 let kind = directive.kind, traits = directive.traits
                 switch kind {
@@ -228,14 +238,17 @@ enum NginxDirectiveCheck {
                 if traits.contains(.setSuffix) || kind == .set, let name = directive.value(0) {
                     defined.formUnion(variables(in: name))
                 }
-                for argument in directive.args where argument.value.hasByte(UInt8(ascii: "(")) && (argument.value.asciiContains("(?") ?? argument.value.contains("(?")) {
-                    defined.formUnion(captureNames(in: argument.value))
+                for position in 0..<directive.argumentCount where directive.withValue(position, { $0!.contains(UInt8(ascii: "(")) }) {
+                    let value = directive.value(position)!
+                    if value.asciiContains("(?") ?? value.contains("(?") { defined.formUnion(captureNames(in: value)) }
                 }
-                if !traits.contains(.opaque) || kind == .map { collect(directive.block ?? []) }
-                if kind == .map { directive.block?.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
+                if let children = directive.children {
+                    if !traits.contains(.opaque) || kind == .map { collect(children) }
+                    if kind == .map { children.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
+                }
             }
         }
-        config.files.forEach { collect($0.directives) }
+        config.files.forEach { collect($0.topLevel) }
         /// What nginx refuses about a reference: a log format or a zone nothing defines.
         func dangling(_ directive: NginxDirective) -> String? {
             switch directive.kind {
@@ -280,14 +293,14 @@ enum NginxDirectiveCheck {
             knownVariables[name] = known
             return known
         }
-        func walk(_ directives: [NginxDirective], in context: String, chain: [Int]) {
+        func walk(_ directives: NginxChildren, in context: String, chain: [Int]) {
             let contextBit = Shape.bit(context)
             for directive in directives {
                 let name = directive.name, kind = directive.kind, traits = directive.traits
                 if kind == .events && context == "main" { sawEvents = true }
                 if kind == .include {
                     for file in directive.includes ?? [] where !chain.contains(file) && chain.count < 64 {
-                        walk(config.files[file].directives, in: context, chain: chain + [file])
+                        walk(config.files[file].topLevel, in: context, chain: chain + [file])
                     }
                     continue
                 }
@@ -301,13 +314,14 @@ enum NginxDirectiveCheck {
                 }
                 // The shapes allowed here; of those, the ones with or without a block as written;
                 // of those, one that takes this many arguments (one pass, nothing allocated).
-                let hasBlock = directive.block != nil
+                let node = directive.node
+                let hasBlock = node.hasBlock, argumentCount = Int(node.argumentCount)
                 var allowedHere = false, blockFits = false, countFits = false
                 for shape in shapes where shape.contextBits & contextBit != 0 {
                     allowedHere = true
                     if shape.block == hasBlock {
                         blockFits = true
-                        if shape.accepts(directive.args.count) { countFits = true; break }
+                        if shape.accepts(argumentCount) { countFits = true; break }
                     }
                 }
                 guard allowedHere else {
@@ -318,7 +332,7 @@ enum NginxDirectiveCheck {
                     // The parser already says "has no opening {" / "is not terminated by ;" for the
                     // names its grammar knows; the table says it for the others.
                     if !(traits.contains(.grammarBlock) || traits.contains(.grammarSimple)) {
-                        refuse(directive.block == nil ? "directive \"\(name)\" has no opening \"{\"" : "directive \"\(name)\" is not terminated by \";\"", directive)
+                        refuse(!hasBlock ? "directive \"\(name)\" has no opening \"{\"" : "directive \"\(name)\" is not terminated by \";\"", directive)
                     }
                     continue
                 }
@@ -328,20 +342,19 @@ enum NginxDirectiveCheck {
                 }
                 if !builtInVariables.names.isEmpty {
                     // Regular expressions (location, rewrite's pattern, server_name) may hold a `$` anchor.
-                    let args = directive.args
-                    let skipped = kind == .location || kind == .serverName ? args.count : kind == .rewrite ? 1 : 0
-                    for position in args.indices where position >= skipped {
-                        if kind == .if, position > 0, ["~", "~*", "!~", "!~*"].contains(args[position - 1].value) { continue }
+                    let skipped = kind == .location || kind == .serverName ? argumentCount : kind == .rewrite ? 1 : 0
+                    for position in 0..<argumentCount where position >= skipped {
+                        if kind == .if, position > 0, ["~", "~*", "!~", "!~*"].contains(directive.value(position - 1)!) { continue }
                         if kind == .set && position == 0 { continue }
-                        for variable in variables(in: args[position].value) where !isKnown(variable) { uses.append((variable, directive)) }
+                        for variable in variables(in: directive, position) where !isKnown(variable) { uses.append((variable, directive)) }
                     }
                     // A map's values may name variables; nginx compiles them too.
-                    if kind == .map {
-                        for entry in directive.block ?? [] {
+                    if kind == .map, let children = directive.children {
+                        for entry in children {
                             for value in entry.values { for variable in variables(in: value) where !isKnown(variable) { uses.append((variable, entry)) } }
                         }
                     }
-                    let defines = kind == .set ? directive.value(0) : kind == .map || kind == .splitClients ? directive.value(1) : kind == .geo ? args.last?.value : nil
+                    let defines = kind == .set ? directive.value(0) : kind == .map || kind == .splitClients ? directive.value(1) : kind == .geo ? directive.value(argumentCount - 1) : nil
                     if let defined = defines.flatMap({ variables(in: $0).first }), builtInVariables.fixed.contains(defined) {
                         refuse("the duplicate \"\(defined)\" variable", directive)
                         continue
@@ -355,12 +368,12 @@ enum NginxDirectiveCheck {
                     refuse("invalid parameter \"\(parameter)\"", directive)
                     continue
                 }
-                if let block = directive.block, !traits.contains(.opaque), let inner = Self.context(opening: name, in: context) {
+                if let block = directive.children, !traits.contains(.opaque), let inner = Self.context(opening: name, in: context) {
                     walk(block, in: inner, chain: chain)
                 }
             }
         }
-        walk(main.directives, in: fragment && !main.directives.contains { $0.kind == .http } ? "http" : "main", chain: [0])
+        walk(main.topLevel, in: fragment && !main.topLevel.contains { $0.kind == .http } ? "http" : "main", chain: [0])
         // A variable nothing defines: nginx compiles every variable reference while reading and
         // refuses ('unknown "NAME" variable'). Modules the table does not know may define some.
         if unknown.isEmpty && !loadsModules {
