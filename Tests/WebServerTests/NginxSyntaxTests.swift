@@ -43,6 +43,28 @@ struct NginxSyntaxTests {
         #expect(raw.raw == #"g\th"# && raw.quote == .double)
     }
 
+    @Test("the flat tree keeps blocks, words and escaped words apart: each directive its own arguments, raw text and children")
+    func flatTree() {
+        let text = #"""
+        a "1\"x" 2;
+        b {
+            c 'y\'z' { d "p\tq" plain; }
+            e;
+            f "r\ns" {}
+        }
+        g last\;word;
+        """#
+        let (directives, errors) = Self.parse(text)
+        #expect(errors.isEmpty)
+        let all = Self.flatten(directives)
+        #expect(all.map(\.name) == ["a", "b", "c", "d", "e", "f", "g"])
+        #expect(all.map(\.line) == [1, 2, 3, 3, 4, 5, 7])
+        #expect(all.map(\.values) == [["1\"x", "2"], [], ["y'z"], ["p\tq", "plain"], [], ["r\ns"], ["last\\;word"]])
+        #expect(all.map { $0.args.map(\.rawText) } == [[#"1\"x"#, nil], [], [#"y\'z"#], [#"p\tq"#, nil], [], [#"r\ns"#], [#"last\;word"#]])
+        #expect(all.map { $0.block?.count } == [nil, 3, 1, nil, nil, 0, nil])
+        #expect(all[2].args.first?.quote == .single && all[1].argumentCount == 0 && all[3].value(1) == "plain" && all[3].value(2) == nil)
+    }
+
     @Test("CR is whitespace and lines count LFs only; quoted text keeps CRLF")
     func carriageReturns() {
         let (directives, errors) = Self.parse("a 1;\r\nb \"x\r\ny\";\rc 3;\r\n")

@@ -1,21 +1,37 @@
 import OriginAuditCore
 
-/// One word of a statement as the lexer found it: a byte range of the file's text (between the
-/// quotes), and for a word written with a backslash, where its unescaped value is.
+/// One word of a statement as the lexer found it, in 8 bytes (an estate has about a million): the
+/// byte range of its value, in the file's text (between the quotes) or, for a word written with a
+/// backslash, in the file's `unescaped` bytes; how it was quoted.
 struct NginxWord: Sendable {
+    let start: UInt32
+    /// The length (a file is at most `SourceTree.maxFileSize`, far below 2^28), the quote in bits
+    /// 28-29, `escaped` in bit 30.
+    private let packed: UInt32
+
+    init(start: Int, count: Int, quote: NginxArgument.Quote, escaped: Bool = false) {
+        self.start = UInt32(start)
+        let quoteBits: UInt32 = quote == .double ? 1 : quote == .single ? 2 : 0
+        packed = UInt32(count) | quoteBits << 28 | (escaped ? 1 << 30 : 0)
+    }
+
+    var count: Int { Int(packed & 0x0FFF_FFFF) }
+    var quote: NginxArgument.Quote {
+        switch (packed >> 28) & 3 {
+        case 1: .double
+        case 2: .single
+        default: .none
+        }
+    }
+    /// The value differs from the text as written: it is in `unescaped`.
+    var escaped: Bool { packed & (1 << 30) != 0 }
+}
+
+/// Where a word written with a backslash stands in the text as written (its `NginxWord` locates the value).
+struct NginxEscape: Sendable {
+    var word: UInt32
     var start: UInt32
     var count: UInt32
-    var quote: NginxArgument.Quote
-    /// The value differs from the text as written: it is `unescaped[valueStart..<valueStart+valueCount]`.
-    var escaped = false
-    var valueStart: UInt32 = 0
-    var valueCount: UInt32 = 0
-
-    init(start: UInt32, count: UInt32, quote: NginxArgument.Quote) {
-        self.start = start
-        self.count = count
-        self.quote = quote
-    }
 }
 
 /// One directive of a parsed file, as a record: its words, where it was written, and its block's
@@ -46,16 +62,20 @@ public final class NginxFileSyntax: Sendable {
     let text: [UInt8]
     let base: Int
     let unescaped: [UInt8]
+    /// The escaped words' text as written, by word index (ascending).
+    let escapes: [NginxEscape]
     let nodes: [NginxNode]
     let words: [NginxWord]
     let includes: [Int32]
     let top: Range<Int>
 
-    init(file: Int, text: [UInt8], base: Int, unescaped: [UInt8], nodes: [NginxNode], words: [NginxWord], includes: [Int32], top: Range<Int>) {
+    init(file: Int, text: [UInt8], base: Int, unescaped: [UInt8], escapes: [NginxEscape], nodes: [NginxNode],
+         words: [NginxWord], includes: [Int32], top: Range<Int>) {
         self.file = file
         self.text = text
         self.base = base
         self.unescaped = unescaped
+        self.escapes = escapes
         self.nodes = nodes
         self.words = words
         self.includes = includes
@@ -64,20 +84,17 @@ public final class NginxFileSyntax: Sendable {
 
     /// A file with no directives (not read).
     static func empty(file: Int) -> NginxFileSyntax {
-        NginxFileSyntax(file: file, text: [], base: 0, unescaped: [], nodes: [], words: [], includes: [], top: 0..<0)
+        NginxFileSyntax(file: file, text: [], base: 0, unescaped: [], escapes: [], nodes: [], words: [], includes: [], top: 0..<0)
     }
 
     /// Calls `body` with a word's value (unescaped) as bytes.
     @inline(__always) func withValue<R>(ofWord index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         let word = words[index]
+        let start = Int(word.start)
         if word.escaped {
-            return unescaped.withUnsafeBufferPointer {
-                body(UnsafeBufferPointer(rebasing: $0[Int(word.valueStart)..<Int(word.valueStart + word.valueCount)]))
-            }
+            return unescaped.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<(start + word.count)])) }
         }
-        return text.withUnsafeBufferPointer {
-            body(UnsafeBufferPointer(rebasing: $0[(base + Int(word.start))..<(base + Int(word.start + word.count))]))
-        }
+        return text.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[(base + start)..<(base + start + word.count)])) }
     }
 
     /// A word's value as nginx hands it to the directive.
@@ -87,11 +104,14 @@ public final class NginxFileSyntax: Sendable {
 
     /// The word as written between its quotes, when that differs from its value.
     func rawText(ofWord index: Int) -> String? {
-        let word = words[index]
-        guard word.escaped else { return nil }
-        return text.withUnsafeBufferPointer {
-            String(decoding: UnsafeBufferPointer(rebasing: $0[(base + Int(word.start))..<(base + Int(word.start + word.count))]), as: UTF8.self)
+        guard words[index].escaped else { return nil }
+        var low = 0, high = escapes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if escapes[middle].word < UInt32(index) { low = middle + 1 } else { high = middle }
         }
+        let escape = escapes[low], start = base + Int(escape.start)
+        return String(decoding: text[start..<(start + Int(escape.count))], as: UTF8.self)
     }
 
     /// The top-level directives.
@@ -300,7 +320,7 @@ struct NginxFileParser {
             let top = parser.parseBlock(isFile: true, isData: false, depth: 0)
             var errors = parser.errors + parser.lexer.errors
             errors.sort { ($0.line, $0.column) < ($1.line, $1.column) }
-            let syntax = NginxFileSyntax(file: file, text: text, base: range.lowerBound, unescaped: parser.lexer.unescaped,
+            let syntax = NginxFileSyntax(file: file, text: text, base: range.lowerBound, unescaped: parser.lexer.unescaped, escapes: parser.lexer.escapes,
                                          nodes: parser.nodes, words: parser.lexer.words, includes: parser.includes, top: top)
             return (syntax, errors)
         }
