@@ -453,9 +453,9 @@ struct NginxModelBuilder: Sendable {
     /// How a `location` (or `limit_except`) block is named in scopes: `location = /old`.
     static func scopeLabel(_ directive: NginxDirective) -> String {
         var label = directive.name
-        for value in directive.values {
+        for index in 0..<directive.argumentCount {
             label += " "
-            label += value
+            label += directive.value(index)!
         }
         return label
     }
@@ -544,9 +544,9 @@ struct NginxModelBuilder: Sendable {
                 if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
             case .location, .if, .limitExcept:
                 guard let children = directive.children else { continue }
-                let values = directive.kind == .if ? directive.values : []
+                let words = directive.kind == .if ? NginxValues.ifWords(directive.values) : []
                 let label = directive.kind == .if
-                    ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))" : NginxModelBuilder.scopeLabel(directive)
+                    ? "if (\(words.joined(separator: " ")))" : NginxModelBuilder.scopeLabel(directive)
                 let childScope = scope.map { "\($0) > \(label)" } ?? label
                 let childItems = expand(children, chain: item.chain)
                 let own = settings(of: childItems, scope: childScope)
@@ -554,10 +554,11 @@ struct NginxModelBuilder: Sendable {
                     note("real-IP, keep-alive or certificate settings inside location/if blocks are not in the model, which holds each server's own")
                 }
                 if let rules = own.access { host.accessRules += rules }
-                host.limiters += (own.limitReq ?? []) + (own.limitConn ?? [])
+                if let limiters = own.limitReq { host.limiters += limiters }
+                if let limiters = own.limitConn { host.limiters += limiters }
                 var childArrival = arrival, childCondition = condition
                 if directive.kind == .if {
-                    if let scheme = NginxValues.schemeCondition(values) {
+                    if let scheme = NginxValues.schemeCondition(ifWords: words) {
                         childArrival = scheme
                     } else {
                         childCondition = label
