@@ -9,7 +9,8 @@ import TestSupport
 @Suite("nginx syntax")
 struct NginxSyntaxTests {
     static func parse(_ text: String) -> (directives: [NginxDirective], errors: [NginxSyntaxError]) {
-        Array(text.utf8).withUnsafeBufferPointer { NginxFileParser.parse($0, file: 0, resolveInclude: { _, _, _ in [] }) }
+        let (syntax, errors) = NginxFileParser.parse(Array(text.utf8), file: 0, resolveInclude: { _, _, _ in [] })
+        return (syntax.directives, errors)
     }
 
     static func flatten(_ directives: [NginxDirective]) -> [NginxDirective] {
@@ -40,6 +41,28 @@ struct NginxSyntaxTests {
                 == ["a\"b", "c'd", "e\\f", "g\th", "i\nj", "k\\zl", "m\\;n"])
         let raw = Self.parse(#"x "g\th";"#).directives[0].args[0]
         #expect(raw.raw == #"g\th"# && raw.quote == .double)
+    }
+
+    @Test("the flat tree keeps blocks, words and escaped words apart: each directive its own arguments, raw text and children")
+    func flatTree() {
+        let text = #"""
+        a "1\"x" 2;
+        b {
+            c 'y\'z' { d "p\tq" plain; }
+            e;
+            f "r\ns" {}
+        }
+        g last\;word;
+        """#
+        let (directives, errors) = Self.parse(text)
+        #expect(errors.isEmpty)
+        let all = Self.flatten(directives)
+        #expect(all.map(\.name) == ["a", "b", "c", "d", "e", "f", "g"])
+        #expect(all.map(\.line) == [1, 2, 3, 3, 4, 5, 7])
+        #expect(all.map(\.values) == [["1\"x", "2"], [], ["y'z"], ["p\tq", "plain"], [], ["r\ns"], ["last\\;word"]])
+        #expect(all.map { $0.args.map(\.rawText) } == [[#"1\"x"#, nil], [], [#"y\'z"#], [#"p\tq"#, nil], [], [#"r\ns"#], [#"last\;word"#]])
+        #expect(all.map { $0.block?.count } == [nil, 3, 1, nil, nil, 0, nil])
+        #expect(all[2].args.first?.quote == .single && all[1].argumentCount == 0 && all[3].value(1) == "plain" && all[3].value(2) == nil)
     }
 
     @Test("CR is whitespace and lines count LFs only; quoted text keeps CRLF")

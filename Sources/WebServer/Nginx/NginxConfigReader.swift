@@ -50,7 +50,7 @@ public enum NginxConfigReader {
         switch tree.read(hostPath) {
         case .success(let read): bytes = read
         case .failure(let failure):
-            return NginxConfigTree(files: [NginxConfigFile(path: hostPath, display: display)],
+            return NginxConfigTree(files: [NginxConfigFile(path: hostPath, display: display, index: 0)],
                                    findings: [Finding(ruleId: "input.unreadable", message: "\(display) \(failure)",
                                                       location: SourceLocation(file: display))])
         }
@@ -100,7 +100,7 @@ public enum NginxConfigReader {
             state.withLock { state in
                 if let index = state.indexByPath[path] { return index }
                 let index = state.files.count
-                state.files.append(NginxConfigFile(path: path, display: display, lineOffset: lineOffset))
+                state.files.append(NginxConfigFile(path: path, display: display, lineOffset: lineOffset, index: index))
                 state.indexByPath[path] = index
                 if let reference { state.firstReference[index] = reference }
                 state.pending.append(index)
@@ -118,16 +118,16 @@ public enum NginxConfigReader {
                     return wave
                 }
                 if wave.isEmpty { break }
-                let results = Mutex<[(Int, [NginxDirective], Bool)]>([])
+                let results = Mutex<[(Int, NginxFileSyntax, Bool)]>([])
                 DispatchQueue.concurrentPerform(iterations: wave.count) { item in
                     let (index, file) = wave[item]
                     let parsed = parse(index: index, file: file)
-                    results.withLock { $0.append((index, parsed.directives, parsed.isRead)) }
+                    results.withLock { $0.append((index, parsed.syntax, parsed.isRead)) }
                 }
                 let parsed = results.withLock { $0 }
                 state.withLock { state in
-                    for (index, directives, isRead) in parsed {
-                        state.files[index].directives = directives
+                    for (index, syntax, isRead) in parsed {
+                        state.files[index].syntax = syntax
                         state.files[index].isRead = isRead
                     }
                 }
@@ -138,33 +138,33 @@ public enum NginxConfigReader {
         }
 
         /// Parses one file, reporting its syntax errors and resolving its includes.
-        private func parse(index: Int, file: NginxConfigFile) -> (directives: [NginxDirective], isRead: Bool) {
+        private func parse(index: Int, file: NginxConfigFile) -> (syntax: NginxFileSyntax, isRead: Bool) {
             let resolve: NginxFileParser.IncludeResolver = { [self] pattern, line, column in
                 resolveInclude(pattern, at: SourceLocation(file: file.display, line: line + file.lineOffset, column: column))
             }
-            func parse(_ buffer: UnsafeBufferPointer<UInt8>) -> [NginxDirective] {
-                let (directives, errors) = NginxFileParser.parse(buffer, file: index, resolveInclude: resolve)
+            func parse(_ text: [UInt8], range: Range<Int>? = nil) -> NginxFileSyntax {
+                let (syntax, errors) = NginxFileParser.parse(text, range: range, file: index, resolveInclude: resolve)
                 for error in errors {
                     add(Finding(ruleId: "input.parse-error", message: "nginx: \(error.message)",
                                 location: SourceLocation(file: file.display, line: error.line + file.lineOffset, column: error.column),
                                 key: "\(file.path): \(error.message)"))
                 }
-                return directives
+                return syntax
             }
             switch source {
             case .disk(let tree):
                 switch tree.read(file.path) {
                 case .success(let bytes):
-                    return (bytes.withUnsafeBufferPointer { parse($0) }, true)
+                    return (parse(bytes), true)
                 case .failure(let failure):
                     let reference = state.withLock { $0.firstReference[index] }
                     add(Finding(ruleId: "input.unreadable", message: "\(file.display) \(failure)",
                                 location: reference ?? SourceLocation(file: file.display), key: file.path))
-                    return ([], false)
+                    return (.empty(file: index), false)
                 }
             case .dump(let bytes, let segments):
                 let segment = segments[index]
-                return (bytes.withUnsafeBufferPointer { parse(UnsafeBufferPointer(rebasing: $0[segment.range])) }, true)
+                return (parse(bytes, range: segment.range), true)
             }
         }
 

@@ -23,8 +23,6 @@ enum NginxDirectiveCheck {
             self.counts = counts
         }
 
-        func accepts(_ count: Int) -> Bool { counts.contains { $0.contains(count) } }
-
         /// The contexts `walk` stands in (`context(opening:in:)`), each a bit; a name not among
         /// them has none (no directive is ever checked there).
         static let contextNames = ["main", "events", "http", "server", "location", "server-if", "location-if", "limit_except", "upstream"]
@@ -45,6 +43,51 @@ enum NginxDirectiveCheck {
 
     /// `table` by name number (`NginxNameTable`): nil for a name the table does not know.
     static let shapesByNumber: [[Shape]?] = NginxNameTable.shared.names.map { table[$0] }
+
+    /// A shape as the walk tests it, without a Set or an array: a name's shapes are consecutive
+    /// in `ShapeTable.shapes`, and each one's counts consecutive in `ShapeTable.counts`.
+    struct FlatShape: Sendable {
+        var contextBits: UInt32
+        var block: Bool
+        var counts: Range<Int>
+    }
+
+    /// `shapesByNumber` flattened, read once per check rather than once per directive.
+    struct ShapeTable: Sendable {
+        var shapes: [FlatShape] = []
+        var counts: [ClosedRange<Int>] = []
+        /// Name number → its range of `shapes`; nil for a name the table does not know.
+        var byNumber: [Range<Int>?] = []
+
+        /// Whether some shape of `range` allowed in `contextBit` fits: (allowed here, with the block as written, with this many arguments).
+        func fit(_ range: Range<Int>, contextBit: UInt32, hasBlock: Bool, argumentCount: Int) -> (allowed: Bool, block: Bool, count: Bool) {
+            var allowed = false, block = false
+            for index in range where shapes[index].contextBits & contextBit != 0 {
+                allowed = true
+                let shape = shapes[index]
+                if shape.block == hasBlock {
+                    block = true
+                    for count in shape.counts where counts[count].contains(argumentCount) { return (true, true, true) }
+                }
+            }
+            return (allowed, block, false)
+        }
+    }
+
+    static let shapeTable: ShapeTable = {
+        var flat = ShapeTable()
+        for shapes in shapesByNumber {
+            guard let shapes else { flat.byNumber.append(nil); continue }
+            let start = flat.shapes.count
+            for shape in shapes {
+                let countStart = flat.counts.count
+                flat.counts += shape.counts
+                flat.shapes.append(FlatShape(contextBits: shape.contextBits, block: shape.block, counts: countStart..<flat.counts.count))
+            }
+            flat.byNumber.append(start..<flat.shapes.count)
+        }
+        return flat
+    }()
 
     /// Reads the table's lines: `  - "NAME | CONTEXTS | block|simple | COUNTS"`.
     static func parse(_ text: String) -> [String: [Shape]] {
@@ -94,6 +137,16 @@ enum NginxDirectiveCheck {
         guard text.hasByte(UInt8(ascii: "$")) else { return [] }
         var text = text
         return text.withUTF8 { bytes in bytes.contains { $0 >= 0x80 } ? nil : asciiVariables(in: bytes) } ?? characterVariables(in: text)
+    }
+
+    /// `variables(in:)` of argument `position` of a directive, read on its bytes: no String is made
+    /// for the many arguments that name no variable.
+    static func variables(in directive: NginxDirective, _ position: Int) -> [String] {
+        let ascii = directive.withValue(position) { bytes -> [String]? in
+            guard let bytes, bytes.contains(UInt8(ascii: "$")) else { return [] }
+            return bytes.contains { $0 >= 0x80 } ? nil : asciiVariables(in: bytes)
+        }
+        return ascii ?? characterVariables(in: directive.value(position)!)
     }
 
     /// `variables(in:)` on Characters, for text that is not ASCII (a Unicode letter ends no name
@@ -176,17 +229,24 @@ enum NginxDirectiveCheck {
     /// belong to modules the table does not describe (`stream`, `mail`): not looked into.
     static let opaqueBlocks: Set<String> = ["types", "map", "geo", "split_clients", "charset_map", "stream", "mail", "match"]
 
+    /// The contexts `walk` stands in, in the order of `Shape.contextNames` (which gives each its bit).
+    enum Context: UInt32 {
+        case main, events, http, server, location, serverIf, locationIf, limitExcept, upstream
+
+        var bit: UInt32 { 1 << rawValue }
+    }
+
     /// The context a block opens, seen from the context it stands in.
-    static func context(opening name: String, in parent: String) -> String? {
+    static func context(opening name: NginxName, in parent: Context) -> Context? {
         switch (name, parent) {
-        case ("events", "main"): "events"
-        case ("http", "main"): "http"
-        case ("server", "http"): "server"
-        case ("location", "server"), ("location", "location"): "location"
-        case ("if", "server"): "server-if"
-        case ("if", "location"): "location-if"
-        case ("limit_except", "location"): "limit_except"
-        case ("upstream", "http"): "upstream"
+        case (.events, .main): .events
+        case (.http, .main): .http
+        case (.server, .http): .server
+        case (.location, .server), (.location, .location): .location
+        case (.if, .server): .serverIf
+        case (.if, .location): .locationIf
+        case (.limitExcept, .location): .limitExcept
+        case (.upstream, .http): .upstream
         default: nil
         }
     }
@@ -196,7 +256,7 @@ enum NginxDirectiveCheck {
     /// modules (`load_module`) the table does not describe; then they are said in a note.
     static func check(_ config: NginxConfigTree, fragment: Bool) -> (findings: [Finding], notes: [String]) {
         guard !table.isEmpty, let main = config.files.first, main.isRead else { return ([], []) }
-        let loadsModules = main.directives.contains { $0.kind == .loadModule }
+        let loadsModules = main.topLevel.contains { $0.kind == .loadModule }
         var findings: [Finding] = []
         var unknown: [String] = []
         var seen = Set<String>()
@@ -211,7 +271,7 @@ enum NginxDirectiveCheck {
         // Names other directives refer to: log formats and shared-memory zones, defined anywhere.
         var logFormats: Set<String> = ["combined"], zones = Set<String>(), upstreams = Set<String>(), defined = Set<String>()
         var uses: [(name: String, directive: NginxDirective)] = []
-        func collect(_ directives: [NginxDirective]) {
+        func collect(_ directives: NginxChildren) {
             for directive in directives {
                 let kind = directive.kind, traits = directive.traits
                 switch kind {
@@ -228,14 +288,17 @@ enum NginxDirectiveCheck {
                 if traits.contains(.setSuffix) || kind == .set, let name = directive.value(0) {
                     defined.formUnion(variables(in: name))
                 }
-                for argument in directive.args where argument.value.hasByte(UInt8(ascii: "(")) && (argument.value.asciiContains("(?") ?? argument.value.contains("(?")) {
-                    defined.formUnion(captureNames(in: argument.value))
+                for position in 0..<directive.argumentCount where directive.withValue(position, { $0!.contains(UInt8(ascii: "(")) }) {
+                    let value = directive.value(position)!
+                    if value.asciiContains("(?") ?? value.contains("(?") { defined.formUnion(captureNames(in: value)) }
                 }
-                if !traits.contains(.opaque) || kind == .map { collect(directive.block ?? []) }
-                if kind == .map { directive.block?.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
+                if let children = directive.children {
+                    if !traits.contains(.opaque) || kind == .map { collect(children) }
+                    if kind == .map { children.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
+                }
             }
         }
-        config.files.forEach { collect($0.directives) }
+        config.files.forEach { collect($0.topLevel) }
         /// What nginx refuses about a reference: a log format or a zone nothing defines.
         func dangling(_ directive: NginxDirective) -> String? {
             switch directive.kind {
@@ -280,18 +343,22 @@ enum NginxDirectiveCheck {
             knownVariables[name] = known
             return known
         }
-        func walk(_ directives: [NginxDirective], in context: String, chain: [Int]) {
-            let contextBit = Shape.bit(context)
+        let shapeTable = Self.shapeTable, checksVariables = !builtInVariables.names.isEmpty, fixedVariables = builtInVariables.fixed
+        func walk(_ directives: NginxChildren, in context: Context, chain: [Int]) {
+            let contextBit = context.bit
+            let traitTable = NginxNameTable.shared.traits
             for directive in directives {
-                let name = directive.name, kind = directive.kind, traits = directive.traits
-                if kind == .events && context == "main" { sawEvents = true }
+                let node = directive.node
+                let kind = NginxName(rawValue: node.nameNumber) ?? .other, traits = traitTable[Int(node.nameNumber)]
+                if kind == .events && context == .main { sawEvents = true }
                 if kind == .include {
                     for file in directive.includes ?? [] where !chain.contains(file) && chain.count < 64 {
-                        walk(config.files[file].directives, in: context, chain: chain + [file])
+                        walk(config.files[file].topLevel, in: context, chain: chain + [file])
                     }
                     continue
                 }
-                guard let shapes = shapesByNumber[Int(directive.nameNumber)] else {
+                guard let shapes = shapeTable.byNumber[Int(node.nameNumber)] else {
+                    let name = directive.name
                     if loadsModules || NginxGrammar.isLuaBlock(name) {
                         unknown.append("\(name) (\(config.location(of: directive)))")
                     } else {
@@ -301,48 +368,40 @@ enum NginxDirectiveCheck {
                 }
                 // The shapes allowed here; of those, the ones with or without a block as written;
                 // of those, one that takes this many arguments (one pass, nothing allocated).
-                let hasBlock = directive.block != nil
-                var allowedHere = false, blockFits = false, countFits = false
-                for shape in shapes where shape.contextBits & contextBit != 0 {
-                    allowedHere = true
-                    if shape.block == hasBlock {
-                        blockFits = true
-                        if shape.accepts(directive.args.count) { countFits = true; break }
-                    }
-                }
+                let hasBlock = node.hasBlock, argumentCount = Int(node.argumentCount)
+                let (allowedHere, blockFits, countFits) = shapeTable.fit(shapes, contextBit: contextBit, hasBlock: hasBlock, argumentCount: argumentCount)
                 guard allowedHere else {
-                    refuse("\"\(name)\" directive is not allowed here", directive)
+                    refuse("\"\(directive.name)\" directive is not allowed here", directive)
                     continue
                 }
                 if !blockFits {
                     // The parser already says "has no opening {" / "is not terminated by ;" for the
                     // names its grammar knows; the table says it for the others.
                     if !(traits.contains(.grammarBlock) || traits.contains(.grammarSimple)) {
-                        refuse(directive.block == nil ? "directive \"\(name)\" has no opening \"{\"" : "directive \"\(name)\" is not terminated by \";\"", directive)
+                        refuse(!hasBlock ? "directive \"\(directive.name)\" has no opening \"{\"" : "directive \"\(directive.name)\" is not terminated by \";\"", directive)
                     }
                     continue
                 }
                 if !countFits {
-                    refuse("invalid number of arguments in \"\(name)\" directive", directive)
+                    refuse("invalid number of arguments in \"\(directive.name)\" directive", directive)
                     continue
                 }
-                if !builtInVariables.names.isEmpty {
+                if checksVariables {
                     // Regular expressions (location, rewrite's pattern, server_name) may hold a `$` anchor.
-                    let args = directive.args
-                    let skipped = kind == .location || kind == .serverName ? args.count : kind == .rewrite ? 1 : 0
-                    for position in args.indices where position >= skipped {
-                        if kind == .if, position > 0, ["~", "~*", "!~", "!~*"].contains(args[position - 1].value) { continue }
+                    let skipped = kind == .location || kind == .serverName ? argumentCount : kind == .rewrite ? 1 : 0
+                    for position in 0..<argumentCount where position >= skipped {
+                        if kind == .if, position > 0, ["~", "~*", "!~", "!~*"].contains(directive.value(position - 1)!) { continue }
                         if kind == .set && position == 0 { continue }
-                        for variable in variables(in: args[position].value) where !isKnown(variable) { uses.append((variable, directive)) }
+                        for variable in variables(in: directive, position) where !isKnown(variable) { uses.append((variable, directive)) }
                     }
                     // A map's values may name variables; nginx compiles them too.
-                    if kind == .map {
-                        for entry in directive.block ?? [] {
+                    if kind == .map, let children = directive.children {
+                        for entry in children {
                             for value in entry.values { for variable in variables(in: value) where !isKnown(variable) { uses.append((variable, entry)) } }
                         }
                     }
-                    let defines = kind == .set ? directive.value(0) : kind == .map || kind == .splitClients ? directive.value(1) : kind == .geo ? args.last?.value : nil
-                    if let defined = defines.flatMap({ variables(in: $0).first }), builtInVariables.fixed.contains(defined) {
+                    let defines = kind == .set ? directive.value(0) : kind == .map || kind == .splitClients ? directive.value(1) : kind == .geo ? directive.value(argumentCount - 1) : nil
+                    if let defined = defines.flatMap({ variables(in: $0).first }), fixedVariables.contains(defined) {
                         refuse("the duplicate \"\(defined)\" variable", directive)
                         continue
                     }
@@ -351,16 +410,16 @@ enum NginxDirectiveCheck {
                     refuse(problem, directive)
                     continue
                 }
-                if kind == .listen, context == "server", let parameter = unknownListenParameter(directive) {
+                if kind == .listen, context == .server, let parameter = unknownListenParameter(directive) {
                     refuse("invalid parameter \"\(parameter)\"", directive)
                     continue
                 }
-                if let block = directive.block, !traits.contains(.opaque), let inner = Self.context(opening: name, in: context) {
+                if let block = directive.children, !traits.contains(.opaque), let inner = Self.context(opening: kind, in: context) {
                     walk(block, in: inner, chain: chain)
                 }
             }
         }
-        walk(main.directives, in: fragment && !main.directives.contains { $0.kind == .http } ? "http" : "main", chain: [0])
+        walk(main.topLevel, in: fragment && !main.topLevel.contains { $0.kind == .http } ? .http : .main, chain: [0])
         // A variable nothing defines: nginx compiles every variable reference while reading and
         // refuses ('unknown "NAME" variable'). Modules the table does not know may define some.
         if unknown.isEmpty && !loadsModules {

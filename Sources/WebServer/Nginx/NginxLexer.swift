@@ -63,65 +63,23 @@ enum NginxTerminator {
     case semicolon, blockStart, blockEnd, endOfFile
 }
 
-/// A word as the lexer produced it, with where it starts.
-struct NginxToken {
-    var argument: NginxArgument
-    var line: Int
-    var column: Int
-}
-
-/// A statement: its words and how it ended.
+/// A statement: where its words are in the lexer's `words` and how it ended.
 struct NginxStatement {
-    /// The first word, the directive's name; nil when the statement has no word.
-    var name: NginxToken?
+    /// Index of the first word (the directive's name) in `NginxLexer.words`; the arguments follow it.
+    var firstWord = 0
+    /// How many words, the name included (0: the statement has no word).
+    var wordCount = 0
     /// The first word's number in `NginxNameTable` (0: a name it does not know, or no word).
     var nameNumber: UInt16 = 0
-    /// The other words, in an array of their own (it becomes the directive's).
-    var args: [NginxArgument] = []
+    /// Where the first word starts.
+    var line = 0
+    var column = 0
     var terminator: NginxTerminator = .endOfFile
     /// The line the lexer was on when the statement ended (nginx reports directive errors there).
     var endLine: Int = 1
 
     /// Whether the statement has no word at all.
-    var isEmpty: Bool { name == nil }
-}
-
-/// The arguments of the statement being read, moved (not copied, so not retained and released
-/// again) into an array of exactly their number when it ends.
-final class NginxWords {
-    private var storage: UnsafeMutablePointer<NginxArgument>
-    private var capacity = 8
-    private var count = 0
-
-    init() { storage = .allocate(capacity: capacity) }
-
-    deinit {
-        storage.deinitialize(count: count)
-        storage.deallocate()
-    }
-
-    func append(_ word: NginxArgument) {
-        if count == capacity {
-            let larger = UnsafeMutablePointer<NginxArgument>.allocate(capacity: capacity * 2)
-            larger.moveInitialize(from: storage, count: count)
-            storage.deallocate()
-            storage = larger
-            capacity *= 2
-        }
-        (storage + count).initialize(to: word)
-        count += 1
-    }
-
-    /// The words read since the last call, as an array; empties the buffer.
-    func take() -> [NginxArgument] {
-        let taken = count
-        guard taken > 0 else { return [] }
-        count = 0
-        return [NginxArgument](unsafeUninitializedCapacity: taken) { buffer, initialized in
-            buffer.baseAddress!.moveInitialize(from: storage, count: taken)
-            initialized = taken
-        }
-    }
+    var isEmpty: Bool { wordCount == 0 }
 }
 
 /// nginx's configuration lexer, state for state as `ngx_conf_read_token` has it (src/core/ngx_conf_file.c):
@@ -145,8 +103,12 @@ struct NginxLexer {
     /// Set when a `}` that ended a directive early (already reported) is read again as a block end.
     private(set) var braceAlreadyReported = false
     private var pushedBackBrace = false
-    /// Where a statement's arguments gather until it ends.
-    private let words = NginxWords()
+    /// Every word read, in order: a statement's words are consecutive (its name first).
+    private(set) var words: [NginxWord] = []
+    /// The unescaped values of words written with a backslash (`NginxWord.escaped`).
+    private(set) var unescaped: [UInt8] = []
+    /// Where the escaped words stand in the text as written.
+    private(set) var escapes: [NginxEscape] = []
     private let names = NginxNameTable.shared
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -164,11 +126,11 @@ struct NginxLexer {
 
     /// Whether a byte inside a bare word does anything but extend it: whitespace, `;`, `{` end
     /// it, `\` and `$` change the state, and none of them is skipped in a run.
+    /// (As bits of two masks: one test per byte in the lexer's hottest loop instead of a chain of compares.)
     @inline(__always) private static func endsBareRun(_ c: UInt8) -> Bool {
-        switch c {
-        case tab, lf, cr, space, dollar, semicolon, backslash, openBrace: true
-        default: false
-        }
+        let below64: UInt64 = 1 << 9 | 1 << 10 | 1 << 13 | 1 << 32 | 1 << 36 | 1 << 59 // tab lf cr space $ ;
+        let from64: UInt64 = 1 << (92 - 64) | 1 << (123 - 64) // \ {
+        return c < 64 ? (below64 >> UInt64(c)) & 1 != 0 : c < 128 && (from64 >> UInt64(c - 64)) & 1 != 0
     }
 
     /// The same inside quotes: the closing quote, `\`, `$`, and a line feed (counted).
@@ -202,8 +164,8 @@ struct NginxLexer {
         var hasBackslash = false
         braceAlreadyReported = false
 
+        statement.firstWord = words.count
         func finish(_ terminator: NginxTerminator, _ statement: inout NginxStatement) {
-            statement.args = words.take()
             statement.terminator = terminator
             statement.endLine = line
         }
@@ -213,9 +175,8 @@ struct NginxLexer {
                 if !statement.isEmpty || !lastSpace {
                     error("unexpected end of file, expecting \";\" or \"}\"")
                     if !lastSpace { // keep the unfinished word, so the directive is still seen
-                        append(makeToken(start, position, quote: dQuoted ? .double : sQuoted ? .single : .none,
-                                         hasBackslash: hasBackslash, line: startLine, column: startColumn,
-                                         isName: statement.isEmpty), to: &statement)
+                        append(start, position, quote: dQuoted ? .double : sQuoted ? .single : .none,
+                               hasBackslash: hasBackslash, line: startLine, column: startColumn, to: &statement)
                     }
                 }
                 finish(.endOfFile, &statement)
@@ -393,8 +354,8 @@ struct NginxLexer {
             }
 
             if found {
-                append(makeToken(start, position - 1, quote: quote, hasBackslash: hasBackslash,
-                                 line: startLine, column: startColumn, isName: statement.isEmpty), to: &statement)
+                append(start, position - 1, quote: quote, hasBackslash: hasBackslash,
+                       line: startLine, column: startColumn, to: &statement)
                 hasBackslash = false
                 if ch == NginxLexer.semicolon { finish(.semicolon, &statement); return statement }
                 if ch == NginxLexer.openBrace { finish(.blockStart, &statement); return statement }
@@ -402,56 +363,65 @@ struct NginxLexer {
         }
     }
 
-    /// Adds a word to the statement; the first is the directive's name, numbered.
-    @inline(__always) private func append(_ made: (token: NginxToken, number: UInt16), to statement: inout NginxStatement) {
-        if statement.name == nil {
-            statement.name = made.token
-            statement.nameNumber = made.number
-        } else {
-            words.append(made.token.argument)
+    /// Adds the word `bytes[from..<to]` to the statement, unescaping as nginx does: `\"`, `\'`,
+    /// `\\` lose the backslash, `\t` `\r` `\n` become the control characters, any other `\x` stays
+    /// as written (the unescaped value goes to `unescaped`). The first word is the directive's
+    /// name, numbered.
+    private mutating func append(_ from: Int, _ to: Int, quote: NginxArgument.Quote, hasBackslash: Bool,
+                                 line: Int, column: Int, to statement: inout NginxStatement) {
+        let isName = statement.wordCount == 0
+        statement.wordCount += 1
+        if isName {
+            statement.line = line
+            statement.column = column
         }
-    }
-
-    /// Builds a word from `bytes[from..<to]`, unescaping as nginx does: `\"`, `\'`, `\\` lose the
-    /// backslash, `\t` `\r` `\n` become the control characters, any other `\x` stays as written.
-    /// A directive's name (`isName`) is numbered, and a known one shares the table's String.
-    private func makeToken(_ from: Int, _ to: Int, quote: NginxArgument.Quote, hasBackslash: Bool,
-                           line: Int, column: Int, isName: Bool) -> (token: NginxToken, number: UInt16) {
-        let slice = UnsafeBufferPointer(rebasing: bytes[from..<to])
         guard hasBackslash else {
-            let number = isName ? names.number(of: slice) : 0
-            let raw = number != 0 ? names.names[Int(number)] : String(decoding: slice, as: UTF8.self)
-            return (NginxToken(argument: NginxArgument(raw, quote: quote), line: line, column: column), number)
+            words.append(NginxWord(start: from, count: to - from, quote: quote))
+            if isName { statement.nameNumber = names.number(of: UnsafeBufferPointer(rebasing: bytes[from..<to])) }
+            return
         }
-        let raw = String(decoding: slice, as: UTF8.self)
-        var out: [UInt8] = []
-        out.reserveCapacity(slice.count)
-        var index = 0
-        while index < slice.count {
-            let c = slice[index]
-            if c == NginxLexer.backslash && index + 1 < slice.count {
-                switch slice[index + 1] {
+        let valueStart = unescaped.count
+        var index = from
+        while index < to {
+            let c = bytes[index]
+            if c == NginxLexer.backslash && index + 1 < to {
+                switch bytes[index + 1] {
                 case NginxLexer.doubleQuote, NginxLexer.singleQuote, NginxLexer.backslash:
                     index += 1
-                case UInt8(ascii: "t"): out.append(0x09); index += 2; continue
-                case UInt8(ascii: "r"): out.append(0x0D); index += 2; continue
-                case UInt8(ascii: "n"): out.append(0x0A); index += 2; continue
+                case UInt8(ascii: "t"): unescaped.append(0x09); index += 2; continue
+                case UInt8(ascii: "r"): unescaped.append(0x0D); index += 2; continue
+                case UInt8(ascii: "n"): unescaped.append(0x0A); index += 2; continue
                 default: break
                 }
             }
-            out.append(slice[index])
+            unescaped.append(bytes[index])
             index += 1
         }
-        let value = String(decoding: out, as: UTF8.self)
-        return (NginxToken(argument: NginxArgument(value, quote: quote, rawText: raw), line: line, column: column),
-                isName ? out.withUnsafeBufferPointer { names.number(of: $0) } : 0)
+        escapes.append(NginxEscape(word: UInt32(words.count), start: UInt32(from), count: UInt32(to - from)))
+        words.append(NginxWord(start: valueStart, count: unescaped.count - valueStart, quote: quote, escaped: true))
+        if isName {
+            statement.nameNumber = unescaped.withUnsafeBufferPointer { names.number(of: UnsafeBufferPointer(rebasing: $0[valueStart...])) }
+        }
+    }
+
+    /// The value of word `index` (unescaped).
+    func value(ofWord index: Int) -> String {
+        let word = words[index]
+        let start = Int(word.start)
+        if word.escaped { return String(decoding: unescaped[start..<(start + word.count)], as: UTF8.self) }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<(start + word.count)]), as: UTF8.self)
+    }
+
+    /// Adds a `*_by_lua_block`'s body (`bytes[range]`, as written) as the last word of the statement just read.
+    mutating func appendLuaBody(_ range: Range<Int>) {
+        words.append(NginxWord(start: range.lowerBound, count: range.count, quote: .none))
     }
 
     /// Reads a `*_by_lua_block { ... }` body after its `{`, as lua-nginx-module's own reader does:
     /// braces nest, except inside Lua strings (`'...'`, `"..."`, `[[...]]`, `[==[...]==]`) and
     /// comments (`-- ...`, `--[[...]]`). Returns the text between the braces, or nil (with an
     /// error) when the file ends first.
-    mutating func readLuaBlock() -> (body: String, line: Int)? {
+    mutating func readLuaBlock() -> (body: Range<Int>, line: Int)? {
         let bodyStart = position, bodyLine = line
         var depth = 1
         while position < bytes.count {
@@ -467,7 +437,7 @@ struct NginxLexer {
                 depth -= 1
                 position += 1
                 if depth == 0 {
-                    let body = String(decoding: UnsafeBufferPointer(rebasing: bytes[bodyStart..<(position - 1)]), as: UTF8.self)
+                    let body = bodyStart..<(position - 1)
                     nextRefill = position // the Lua reader leaves nginx's buffer state behind
                     return (body, bodyLine)
                 }

@@ -39,7 +39,8 @@ struct NginxModelBuilder: Sendable {
 
     /// The directives of one level with `include`s replaced by the included files' directives, in
     /// nginx's order. A file that includes itself (directly or not) is reported once and not entered.
-    mutating func expand(_ directives: [NginxDirective], chain: [Int]) -> [Item] {
+    mutating func expand(_ directives: NginxChildren?, chain: [Int]) -> [Item] {
+        guard let directives else { return [] }
         var items: [Item] = []
         items.reserveCapacity(directives.count)
         for directive in directives {
@@ -60,7 +61,7 @@ struct NginxModelBuilder: Sendable {
                                    location: config.location(of: directive), key: "include depth \(config.files[file].path)"))
                     continue
                 }
-                items += expand(config.files[file].directives, chain: chain + [file])
+                items += expand(config.files[file].topLevel, chain: chain + [file])
             }
         }
         return items
@@ -170,7 +171,7 @@ struct NginxModelBuilder: Sendable {
     mutating func settings(of items: [Item], scope: String?) -> Settings {
         var settings = Settings()
         let traits = NginxNameTable.shared.traits
-        for item in items where item.directive.block == nil && traits[Int(item.directive.nameNumber)].contains(.setting) {
+        for item in items where !item.directive.node.hasBlock && traits[Int(item.directive.nameNumber)].contains(.setting) {
             settings.isEmpty = false
             let directive = item.directive
             let first = directive.value(0)
@@ -306,7 +307,7 @@ struct NginxModelBuilder: Sendable {
     mutating func build(mainFile: String, fragment: Bool) -> WebServerConfig {
         var model = WebServerConfig(software: .nginx, mainFile: mainFile)
         guard let main = config.files.first, main.isRead else { return model }
-        let top = expand(main.directives, chain: [0])
+        let top = expand(main.topLevel, chain: [0])
         var httpItems: [Item] = []
         var maps: [String: MapBlock] = [:], geos: [String: GeoBlock] = [:]
         // A "fragment" that has its own http {} is a whole configuration after all.
@@ -315,10 +316,10 @@ struct NginxModelBuilder: Sendable {
         } else {
             for item in top {
                 switch item.directive.kind {
-                case .http: httpItems += expand(item.directive.block ?? [], chain: item.chain)
+                case .http: httpItems += expand(item.directive.children, chain: item.chain)
                 case .loadModule: model.modules += item.directive.values
                 case .stream, .mail:
-                    let servers = expand(item.directive.block ?? [], chain: item.chain).filter { $0.directive.kind == .server }.count
+                    let servers = expand(item.directive.children, chain: item.chain).filter { $0.directive.kind == .server }.count
                     note("nginx \(item.directive.name) {} (\(servers) server block\(servers == 1 ? "" : "s")) is not modelled: only http {} virtual hosts are analysed")
                 default: break
                 }
@@ -337,8 +338,8 @@ struct NginxModelBuilder: Sendable {
                 let values = directive.values
                 guard values.count == 2 else { continue }
                 var block = MapBlock(source: values[0], entries: [:], defaultValue: "")
-                for entry in expand(directive.block ?? [], chain: item.chain) {
-                    guard let value = entry.directive.values.first else { continue }
+                for entry in expand(directive.children, chain: item.chain) {
+                    guard let value = entry.directive.value(0) else { continue }
                     if entry.directive.kind == .default { block.defaultValue = value } else { block.entries[entry.directive.name] = value }
                 }
                 maps[String(values[1].dropFirst())] = block
@@ -346,8 +347,8 @@ struct NginxModelBuilder: Sendable {
                 let values = directive.values
                 guard let variable = values.last, values.count <= 2 else { continue }
                 var block = GeoBlock(defaultValue: "", entries: [])
-                for entry in expand(directive.block ?? [], chain: item.chain) {
-                    guard let value = entry.directive.values.first else { continue }
+                for entry in expand(directive.children, chain: item.chain) {
+                    guard let value = entry.directive.value(0) else { continue }
                     if entry.directive.kind == .default {
                         block.defaultValue = value
                     } else if let cidr = CIDR(entry.directive.name) {
@@ -357,7 +358,7 @@ struct NginxModelBuilder: Sendable {
                 geos[String(variable.dropFirst())] = block
             case .upstream:
                 guard let name = directive.values.first else { continue }
-                let members = expand(directive.block ?? [], chain: item.chain).filter { $0.directive.kind == .server }
+                let members = expand(directive.children, chain: item.chain).filter { $0.directive.kind == .server }
                 groups[name] = members.compactMap { $0.directive.values.first.map(NginxValues.upstreamMember) }
             default: break
             }
@@ -365,7 +366,7 @@ struct NginxModelBuilder: Sendable {
         for (zone, key) in zones { zoneKeys[zone] = NginxModelBuilder.zoneKey(key, maps: maps, geos: geos) }
         let http = settings(of: httpItems, scope: nil)
         let httpRealIP = realIP(http)
-        let servers = httpItems.filter { $0.directive.kind == .server && $0.directive.block != nil }
+        let servers = httpItems.filter { $0.directive.kind == .server && $0.directive.node.hasBlock }
         // Servers are independent once http's settings, zones and groups are known: build them in
         // parallel, each chunk with its own copy of the builder, and merge findings in order.
         let chunkCount = min(servers.count, 64)
@@ -403,7 +404,7 @@ struct NginxModelBuilder: Sendable {
     /// One `server {}`: its names and listeners, what it inherits, and everything its locations do.
     private mutating func virtualHost(_ item: Item, http: Settings, httpRealIP: RealIPSettings?) -> (host: VirtualHost, settings: Settings) {
         let server = item.directive
-        let items = expand(server.block ?? [], chain: item.chain)
+        let items = expand(server.children, chain: item.chain)
         let own = settings(of: items, scope: nil)
         var effective = own.inheriting(from: http)
         let location = config.location(of: server)
@@ -414,7 +415,7 @@ struct NginxModelBuilder: Sendable {
             let at = config.location(of: directive)
             switch directive.kind {
             case .serverName:
-                for word in directive.args.lazy.map(\.value) {
+                for word in directive.values {
                     if word == "$hostname" {
                         note("server_name $hostname names the machine's own hostname, which is not known statically")
                         continue
@@ -452,9 +453,9 @@ struct NginxModelBuilder: Sendable {
     /// How a `location` (or `limit_except`) block is named in scopes: `location = /old`.
     static func scopeLabel(_ directive: NginxDirective) -> String {
         var label = directive.name
-        for argument in directive.args {
+        for index in 0..<directive.argumentCount {
             label += " "
-            label += argument.value
+            label += directive.value(index)!
         }
         return label
     }
@@ -490,10 +491,9 @@ struct NginxModelBuilder: Sendable {
         var catchAll = false
         for item in items where item.directive.kind == .location {
             locations += 1
-            let children = item.directive.block ?? []
-            guard children.contains(where: { $0.kind == .return }), !children.contains(where: { $0.kind == .location }) else { continue }
+            guard let children = item.directive.children, children.contains(where: { $0.kind == .return }), !children.contains(where: { $0.kind == .location }) else { continue }
             answered.insert(scopeLabel(item.directive))
-            if item.directive.args.map(\.value) == ["/"] { catchAll = true }
+            if item.directive.argumentCount == 1 && item.directive.value(0) == "/" { catchAll = true }
         }
         if catchAll && answered.count == locations { answered.insert("") }
         return answered
@@ -507,16 +507,16 @@ struct NginxModelBuilder: Sendable {
         let traits = NginxNameTable.shared.traits
         for item in items where traits[Int(item.directive.nameNumber)].contains(.walked) {
             let directive = item.directive
-            let count = directive.args.count
+            let count = directive.argumentCount
             switch directive.kind {
             case .return:
                 let at = config.location(of: directive)
                 var status: Int?, target: String?
-                if count >= 2, let code = Int(directive.args[0].value) {
-                    if [301, 302, 303, 307, 308].contains(code) { status = code; target = directive.args[1].value }
-                } else if count == 1, NginxValues.isAbsoluteRedirect(directive.args[0].value) {
+                if count >= 2, let code = Int(directive.value(0)!) {
+                    if [301, 302, 303, 307, 308].contains(code) { status = code; target = directive.value(1) }
+                } else if count == 1, let only = directive.value(0), NginxValues.isAbsoluteRedirect(only) {
                     status = 302
-                    target = directive.args[0].value
+                    target = only
                 }
                 if let target {
                     host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(target), status: status,
@@ -525,8 +525,8 @@ struct NginxModelBuilder: Sendable {
                 }
             case .rewrite:
                 guard count >= 2 else { continue }
-                let replacement = directive.args[1].value
-                let flag = count > 2 ? directive.args[2].value : nil
+                let replacement = directive.value(1)!
+                let flag = directive.value(2)
                 guard NginxValues.isAbsoluteRedirect(replacement) || flag == "redirect" || flag == "permanent" else { continue }
                 let at = config.location(of: directive)
                 host.redirects.append(Redirect(from: arrival, to: NginxValues.targetScheme(replacement),
@@ -543,21 +543,22 @@ struct NginxModelBuilder: Sendable {
                 timeout.scope = scope
                 if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
             case .location, .if, .limitExcept:
-                guard directive.block != nil else { continue }
-                let values = directive.kind == .if ? directive.values : []
+                guard let children = directive.children else { continue }
+                let words = directive.kind == .if ? NginxValues.ifWords(directive.values) : []
                 let label = directive.kind == .if
-                    ? "if (\(NginxValues.ifWords(values).joined(separator: " ")))" : NginxModelBuilder.scopeLabel(directive)
+                    ? "if (\(words.joined(separator: " ")))" : NginxModelBuilder.scopeLabel(directive)
                 let childScope = scope.map { "\($0) > \(label)" } ?? label
-                let childItems = expand(directive.block ?? [], chain: item.chain)
+                let childItems = expand(children, chain: item.chain)
                 let own = settings(of: childItems, scope: childScope)
                 if own.realIPFrom != nil || own.realIPHeader != nil || own.keepAlive != nil || own.certificates != nil {
                     note("real-IP, keep-alive or certificate settings inside location/if blocks are not in the model, which holds each server's own")
                 }
                 if let rules = own.access { host.accessRules += rules }
-                host.limiters += (own.limitReq ?? []) + (own.limitConn ?? [])
+                if let limiters = own.limitReq { host.limiters += limiters }
+                if let limiters = own.limitConn { host.limiters += limiters }
                 var childArrival = arrival, childCondition = condition
                 if directive.kind == .if {
-                    if let scheme = NginxValues.schemeCondition(values) {
+                    if let scheme = NginxValues.schemeCondition(ifWords: words) {
                         childArrival = scheme
                     } else {
                         childCondition = label
@@ -576,8 +577,8 @@ struct NginxModelBuilder: Sendable {
         guard let spec = directive.value(0) else { return nil }
         var tls = false, http2 = false, quic = false, defaultServer = false, proxyProtocol = false, ipv6only = true
         // nginx compares listen parameters case-sensitively.
-        for argument in directive.args.dropFirst() {
-            switch argument.value {
+        for value in directive.values.dropFirst() {
+            switch value {
             case "ssl": tls = true
             case "http2": http2 = true
             case "quic": quic = true

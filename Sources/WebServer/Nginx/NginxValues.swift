@@ -166,8 +166,8 @@ enum NginxValues {
 
     /// What an `if (...)` tests, when it tests the scheme the request arrived over
     /// (`$scheme = http`, `$https != on`, `$server_port = 80`); nil for any other condition.
-    static func schemeCondition(_ args: [String]) -> Redirect.Scheme? {
-        let words = ifWords(args)
+    /// Given the words `ifWords` has stripped of the parentheses.
+    static func schemeCondition(ifWords words: [String]) -> Redirect.Scheme? {
         guard let variable = words.first else { return nil }
         let op = words.count > 1 ? words[1] : nil
         let value = words.count > 2 ? words[2].lowercased() : ""
