@@ -183,7 +183,7 @@ public final class CertificateInfo: Sendable, Hashable {
         der = encoded
         // As encoded in the certificate (i2d_PUBKEY would run OpenSSL 3's encoder, ~0.07 ms).
         let publicKey = Self.bytes { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), $0) }
-        if let range = Self.range(of: publicKey, in: encoded) {
+        if let range = encoded.withUnsafeBufferPointer({ der in publicKey.withUnsafeBufferPointer { ByteSearch.firstRange(of: $0, in: der) } }) {
             publicKeyRange = range
             publicKeyOutsideDER = nil
         } else {
@@ -196,19 +196,6 @@ public final class CertificateInfo: Sendable, Hashable {
         EVP_Digest(encoded, encoded.count, &sha256, &length, EVP_sha256(), nil)
         digest = CertificateDigest(sha256)
         ERR_clear_error()
-    }
-
-    /// Where `needle` first occurs in `bytes` (nil for an empty needle).
-    static func range(of needle: [UInt8], in bytes: [UInt8]) -> Range<Int>? {
-        guard let first = needle.first, needle.count <= bytes.count else { return nil }
-        return bytes.withUnsafeBufferPointer { haystack in
-            needle.withUnsafeBufferPointer { wanted in
-                for start in 0...(haystack.count - wanted.count) where haystack[start] == first {
-                    if memcmp(haystack.baseAddress! + start, wanted.baseAddress!, wanted.count) == 0 { return start..<(start + wanted.count) }
-                }
-                return nil
-            }
-        }
     }
 
     private static let longNames = CodeTexts<Int32> { String(cString: OBJ_nid2ln($0)) }
@@ -327,18 +314,12 @@ public final class CertificateInfo: Sendable, Hashable {
 
     /// A host name as names are compared: lowercased, without leading or trailing dots.
     static func comparable(_ hostname: String) -> String {
-        if isLowercaseASCII(hostname) && hostname.utf8.first != UInt8(ascii: ".") && hostname.utf8.last != UInt8(ascii: ".") { return hostname }
+        if LowercaseASCII.holds(hostname) && hostname.utf8.first != UInt8(ascii: ".") && hostname.utf8.last != UInt8(ascii: ".") { return hostname }
         return hostname.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
     }
 
-    /// ASCII with no capital letter: `lowercased()` would return it unchanged (checked on bytes,
-    /// as most names are, instead of building the lowercased copy).
-    static func isLowercaseASCII(_ text: String) -> Bool {
-        !text.utf8.contains { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
-    }
-
     static func matches(pattern: String, _ host: String) -> Bool {
-        let pattern = isLowercaseASCII(pattern) ? pattern : pattern.lowercased()
+        let pattern = LowercaseASCII.lowercased(pattern)
         if pattern == host { return true }
         guard pattern.hasPrefix("*.") else { return false }
         let suffix = pattern.dropFirst(2)

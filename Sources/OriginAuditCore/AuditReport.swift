@@ -30,14 +30,7 @@ public struct AuditReport: Sendable {
         self.catalog = catalog
     }
 
-    /// Findings per severity (counted in place: a large report has tens of thousands).
-    public func count(_ severity: Severity) -> Int {
-        var count = 0
-        for finding in findings where finding.severity == severity { count += 1 }
-        return count
-    }
-
-    /// `count(.error)`, `count(.warning)` and `count(.info)`, counted in one pass.
+    /// Findings per severity, counted in one pass (in place: a large report has tens of thousands).
     public var counts: (error: Int, warning: Int, info: Int) {
         var counts = (error: 0, warning: 0, info: 0)
         for index in findings.indices {

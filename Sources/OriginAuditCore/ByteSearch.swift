@@ -1,19 +1,39 @@
 import Foundation
 
-/// Searching raw bytes for an ASCII needle, for the hot paths that must not bridge to Foundation.
+/// Searching raw bytes, for the hot paths that must not bridge to Foundation.
 public enum ByteSearch {
-    /// Whether `needle` occurs in `bytes`: from one occurrence of its first byte to the next
-    /// (memchr, many times faster than a loop over the bytes), each compared in full with memcmp.
+    /// Whether `needle` occurs in `bytes`.
     public static func contains(_ needle: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        let length = needle.utf8CodeUnitCount
-        guard let base = bytes.baseAddress, length > 0 else { return false }
+        firstRange(of: UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount), in: bytes) != nil
+    }
+
+    /// Where `needle` first occurs in `bytes` (nil for an empty needle): from one occurrence of its
+    /// first byte to the next (memchr, many times faster than a loop over the bytes), each
+    /// compared in full with memcmp.
+    public static func firstRange(of needle: UnsafeBufferPointer<UInt8>, in bytes: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        let length = needle.count
+        guard let base = bytes.baseAddress, let wanted = needle.baseAddress, length > 0 else { return nil }
         var index = 0
         while index + length <= bytes.count {
-            guard let found = memchr(base + index, Int32(needle.utf8Start[0]), bytes.count - length + 1 - index) else { return false }
+            guard let found = memchr(base + index, Int32(wanted[0]), bytes.count - length + 1 - index) else { return nil }
             index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-            if memcmp(base + index, needle.utf8Start, length) == 0 { return true }
+            if memcmp(base + index, wanted, length) == 0 { return index..<(index + length) }
             index += 1
         }
-        return false
+        return nil
+    }
+}
+
+/// Lower-casing texts that are nearly always lower-case ASCII already (host names).
+public enum LowercaseASCII {
+    /// ASCII with no capital letter: `lowercased()` would return it unchanged (checked on bytes,
+    /// as most names are, instead of building the lowercased copy).
+    public static func holds(_ text: String) -> Bool {
+        !text.utf8.contains { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+    }
+
+    /// `text.lowercased()`; a text that `holds` is returned as it is instead of being rebuilt.
+    public static func lowercased(_ text: String) -> String {
+        holds(text) ? text : text.lowercased()
     }
 }

@@ -41,6 +41,22 @@ import Foundation
         }
     }
 
+    /// The first occurrence ByteSearch finds is the one a plain scan of every start finds, on
+    /// needles that start with a byte repeated around them, overlap themselves, or are longer
+    /// than the text.
+    @Test func firstRangeAsAScanOfEveryStart() {
+        let texts: [[UInt8]] = [[], [1], [1, 1, 2], [0, 1, 0, 1, 0, 2], [3, 3, 3, 3], Array(0..<40), Array(repeating: 7, count: 9) + [8]]
+        let needles: [[UInt8]] = [[], [1], [1, 2], [0, 1, 0, 2], [3, 3], [3, 3, 3, 3, 3], [38, 39], [7, 8], [9], [7, 7, 7, 7, 7, 7, 7, 7, 7, 8]]
+        for text in texts {
+            for needle in needles {
+                let scan = needle.isEmpty || needle.count > text.count ? nil
+                    : (0...(text.count - needle.count)).first { Array(text[$0..<($0 + needle.count)]) == needle }.map { $0..<($0 + needle.count) }
+                let found = text.withUnsafeBufferPointer { t in needle.withUnsafeBufferPointer { ByteSearch.firstRange(of: $0, in: t) } }
+                #expect(found == scan, "\(needle) in \(text)")
+            }
+        }
+    }
+
     /// The fingerprint hashes rule id, file and key (or message) as one text joined by U+001F,
     /// and spells the hash as 16 hex digits: as it did when it joined them first.
     @Test func fingerprintAsTheJoinedText() {

@@ -43,7 +43,7 @@ struct HostSelection {
                 var patterned = false
                 for name in host.names {
                     switch name.value {
-                    case .exact(let exact): config.exact[OriginContext.lowercased(exact), default: []].append(index)
+                    case .exact(let exact): config.exact[LowercaseASCII.lowercased(exact), default: []].append(index)
                     case .wildcard, .regex: patterned = true
                     case .catchAll: break
                     }
@@ -59,7 +59,7 @@ struct HostSelection {
     /// The host that answers `hostname` on `port`, as its index (`host(at:)`): most callers
     /// only ask whether there is one, or look at the listener, and a host is a large value to copy.
     func choice(for hostname: String, port: UInt16) -> (host: Int, listener: Listener, byName: Bool)? {
-        let lower = OriginContext.lowercased(hostname)
+        let lower = LowercaseASCII.lowercased(hostname)
         for config in configs {
             guard let onPort = config.byPort[port], !onPort.isEmpty else { continue }
             let positions = config.position[port] ?? [:]
@@ -82,7 +82,7 @@ struct HostSelection {
 
     /// The first host that names `hostname`, on any port.
     func anyHost(serving hostname: String) -> VirtualHost? {
-        let lower = OriginContext.lowercased(hostname)
+        let lower = LowercaseASCII.lowercased(hostname)
         for config in configs {
             if let index = config.exact[lower]?.first { return hosts[index] }
             if let index = config.patterns.first(where: { hosts[$0].serves(hostname) }) { return hosts[index] }

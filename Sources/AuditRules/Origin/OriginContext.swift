@@ -15,12 +15,6 @@ enum OriginContext {
         }
     }
 
-    /// `text.lowercased()`; a text of ASCII without capitals (nearly every hostname) is already
-    /// that, and is returned as it is instead of being rebuilt.
-    static func lowercased(_ text: String) -> String {
-        text.utf8.contains { ($0 >= 0x41 && $0 <= 0x5A) || $0 >= 0x80 } ? text.lowercased() : text
-    }
-
     /// The hostnames to reason about: `--hostname`, or every exact name configured.
     static func hostnames(_ model: OriginModel, _ profile: Profile) -> [String] {
         if !profile.hostnames.isEmpty { return profile.hostnames }
@@ -28,7 +22,7 @@ enum OriginContext {
             var names: [String] = []
             var seen = Set<String>()
             for host in model.webServer.virtualHosts {
-                for name in host.names { if case .exact(let n) = name.value, seen.insert(lowercased(n)).inserted { names.append(n) } }
+                for name in host.names { if case .exact(let n) = name.value, seen.insert(LowercaseASCII.lowercased(n)).inserted { names.append(n) } }
             }
             return names
         }
