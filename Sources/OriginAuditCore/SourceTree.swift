@@ -45,16 +45,16 @@ public struct SourceTree: Sendable {
     private let rootPath: String?
     private let basePath: String
     /// Directories resolved so far, shared by copies of this tree.
-    private let directories = ResolvedDirectories()
+    private let directories = PathTable<ResolvedDirectory>()
     /// Directories whose resolution under the root follows no symbolic link, by whether it does:
     /// a missing file in one is explained without walking its path again. Shared by copies of this tree.
-    private let linkFreeDirectories = ResolvedDirectories()
+    private let linkFreeDirectories = PathTable<ResolvedDirectory>()
     /// Files confined so far, with their mode: a file is looked up by the walk, the reader and
     /// the loaders (real path, type, permissions), and resolved once. Shared by copies of this tree.
-    private let files = ResolvedFiles()
+    private let files = PathTable<ResolvedFile>()
     /// Files read whole already, waiting for the reader that parses them (the walk reads every
     /// file to recognise it; the web-server loaders read them again by name). Shared by copies of this tree.
-    private let handedOver = HandedOverFiles()
+    private let handedOver = PathTable<[UInt8]>()
     /// Names to show instead of host paths (live mode shows `live: iptables-save`, not a temp file).
     public var aliases: [String: String] = [:]
     /// Absolute paths the user typed on the command line (files or directories): read as given,
@@ -172,14 +172,14 @@ public struct SourceTree: Sendable {
     /// `absent`: resolving it found that it does not exist (nothing to `stat`).
     private func inspect(_ hostPath: String) -> (real: Result<String, ReadFailure>, mode: mode_t?, absent: Bool) {
         guard resolvedRoot != nil, let root = rootPath else { return (.success(hostPath), nil, false) }
-        if let known = files.entry(hostPath) { return (.success(known.real), known.mode, false) }
+        if let known = files[hostPath] { return (.success(known.real), known.mode, false) }
         let path = SourceTree.normalise(hostPath)
         if isUnderRoot(path) {
             if path == root { return (.success(resolvedRoot!), nil, false) }
             let resolution = resolveUnderRoot(path)
             // Only what exists is remembered: a file that appears later is still found.
             if case .success(let real) = resolution.result, let mode = resolution.mode {
-                files.record(hostPath, real: real, mode: mode)
+                files.record(hostPath, ResolvedFile(real: real, mode: mode))
             }
             return (resolution.result, resolution.mode, resolution.absent)
         }
@@ -423,7 +423,7 @@ public struct SourceTree: Sendable {
     /// only then takes the bytes instead of opening the file.
     public func handOver(_ hostPath: String, _ bytes: [UInt8]) {
         guard case .success(let real) = inspect(hostPath).real else { return }
-        handedOver.keep(real, bytes)
+        handedOver.record(real, bytes)
     }
 
     /// Forgets the bytes `handOver` kept that no reader took.
@@ -670,83 +670,35 @@ public final class ReadLog: @unchecked Sendable {
     }
 }
 
-/// Bytes of files already read, by real path, each taken once (`SourceTree.handOver`).
-final class HandedOverFiles: @unchecked Sendable {
-    private let lock = NSLock()
-    private var bytes: [String: [UInt8]] = [:]
-    /// Whether `bytes` may hold anything: most trees never hand a file over, and their reads skip the lock.
-    private let used = Atomic<Bool>(false)
+/// What a tree has learnt about paths (resolved files and directories, bytes handed over), by
+/// path: shared by copies of the tree and by the loaders' threads.
+final class PathTable<Value: Sendable>: Sendable {
+    private let known = Mutex<[String: Value]>([:])
 
-    func keep(_ real: String, _ contents: [UInt8]) {
-        lock.lock()
-        bytes[real] = contents
-        lock.unlock()
-        used.store(true, ordering: .releasing)
+    subscript(path: String) -> Value? { known.withLock { $0[path] } }
+
+    func record(_ path: String, _ value: Value) { known.withLock { $0[path] = value } }
+
+    /// The value for `path`, forgotten as it is taken.
+    func take(_ path: String) -> Value? { known.withLock { $0.removeValue(forKey: path) } }
+
+    /// The value for `path`, made by `make` the first time (outside the lock: `make` may ask
+    /// this table about other paths, as a directory's resolution asks about its parent's).
+    func resolve(_ path: String, _ make: () -> Value) -> Value {
+        if let value = self[path] { return value }
+        let value = make()
+        record(path, value)
+        return value
     }
 
-    func take(_ real: String) -> [UInt8]? {
-        guard used.load(ordering: .acquiring) else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        return bytes.removeValue(forKey: real)
-    }
-
-    func removeAll() {
-        lock.lock()
-        bytes = [:]
-        lock.unlock()
-    }
+    func removeAll() { known.withLock { $0 = [:] } }
 }
 
-/// Real paths and modes of existing files under the root, resolved once each.
-final class ResolvedFiles: @unchecked Sendable {
-    struct Entry {
-        var real: String
-        var mode: mode_t
-    }
-    private let lock = NSLock()
-    private var known: [String: Entry] = [:]
-
-    func entry(_ hostPath: String) -> Entry? {
-        lock.lock()
-        defer { lock.unlock() }
-        return known[hostPath]
-    }
-
-    func record(_ hostPath: String, real: String, mode: mode_t) {
-        lock.lock()
-        known[hostPath] = Entry(real: real, mode: mode)
-        lock.unlock()
-    }
-
-    func removeAll() {
-        lock.lock()
-        known = [:]
-        lock.unlock()
-    }
+/// A file confined under the root: its real path and mode.
+struct ResolvedFile: Sendable {
+    var real: String
+    var mode: mode_t
 }
 
-/// Real paths of directories, resolved once each (a run reads thousands of files from a few),
-/// and whether they are absent.
-final class ResolvedDirectories: @unchecked Sendable {
-    typealias Resolution = (result: Result<String, ReadFailure>, absent: Bool)
-    private let lock = NSLock()
-    private var known: [String: Resolution] = [:]
-
-    func resolve(_ directory: String, _ resolver: () -> Resolution) -> Resolution {
-        lock.lock()
-        if let real = known[directory] { lock.unlock(); return real }
-        lock.unlock()
-        let real = resolver()
-        lock.lock()
-        known[directory] = real
-        lock.unlock()
-        return real
-    }
-
-    func removeAll() {
-        lock.lock()
-        known = [:]
-        lock.unlock()
-    }
-}
+/// A directory's real path (or why it has none), and whether it is absent.
+typealias ResolvedDirectory = (result: Result<String, ReadFailure>, absent: Bool)
