@@ -305,8 +305,9 @@ public enum AuditRunner {
                               catalog: RuleCatalog) async -> AuditReport {
         // Finished in place, in the one array that holds every finding: a large estate has tens of
         // thousands, and each copy of the array (or of a set of them) costs as much as the array.
-        var findings = await RuleRegistry.run(loaded.model, profile: profile, disabled: config.disabled)
-        findings.insert(contentsOf: loaded.findings, at: 0)
+        // The rules' findings come completed from the catalog (each rule's on its own core).
+        var findings = await RuleRegistry.run(loaded.model, profile: profile, disabled: config.disabled, completing: catalog)
+        findings.insert(contentsOf: loaded.findings.map(catalog.complete), at: 0)
         var suppressed = 0
         var notes = loaded.notes
         var usedSuppressions = Set<Int>()
@@ -316,7 +317,6 @@ public enum AuditRunner {
         let checkUnincluded = !loaded.unincludedFiles.isEmpty
         for index in findings.indices {
             if !config.disabled.isEmpty && config.disabled.contains(findings[index].ruleId) { continue }
-            catalog.complete(&findings[index])
             if checkUnincluded, let file = findings[index].location?.file, loaded.unincludedFiles.contains(file) {
                 findings[index] = notStarting(findings[index])
             }
@@ -347,11 +347,7 @@ public enum AuditRunner {
         if largestGroup > FindingList.defaultLimit { findings = capped(findings) }
         // Redaction rarely changes anything; only then can the order change (the sort is stable,
         // so sorting the unchanged list again would give the same list).
-        var redactedAny = false
-        for index in findings.indices {
-            if let clean = redacted(findings[index]) { findings[index] = clean; redactedAny = true }
-        }
-        if redactedAny { findings.sort(by: Finding.reportOrder) }
+        if redactAll(&findings) { findings.sort(by: Finding.reportOrder) }
         notes = notes.map(KeyMaterial.redacted)
         let unimplemented = Set(catalog.rules.keys).subtracting(RuleRegistry.implementedIds)
         if !unimplemented.isEmpty {
@@ -365,6 +361,30 @@ public enum AuditRunner {
     /// At most `limit` items, then "and N more": notes stay readable on a large estate.
     static func list(_ items: [String], limit: Int = 10) -> String {
         items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + " and \(items.count - limit) more"
+    }
+
+    /// Each finding `redacted` in place, in slices side by side on a large report (every text of
+    /// every finding is searched); whether any changed.
+    static func redactAll(_ findings: inout [Finding]) -> Bool {
+        let slices = findings.count < 4096 ? 1 : 8
+        return findings.withUnsafeMutableBufferPointer { buffer in
+            // Each slice writes only its own findings, whose boxes no other holds: no two threads
+            // touch one finding.
+            let all = SliceAccess(buffer: buffer)
+            let changed = ConcurrentSlots<Bool>.fill(count: slices) { slice in
+                var any = false
+                let size = (all.buffer.count + slices - 1) / slices
+                for index in slice * size..<min(all.buffer.count, (slice + 1) * size) {
+                    if let clean = redacted(all.buffer[index]) { all.buffer[index] = clean; any = true }
+                }
+                return any
+            }
+            return changed.contains(true)
+        }
+    }
+
+    private struct SliceAccess: @unchecked Sendable {
+        let buffer: UnsafeMutableBufferPointer<Finding>
     }
 
     /// A finding with any PEM armour its text quotes (a key pasted into a directive) cut out, or

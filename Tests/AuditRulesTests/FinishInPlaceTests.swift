@@ -1,4 +1,5 @@
 @testable import Audit
+@testable import AuditRules
 import OriginAuditCore
 import Testing
 
@@ -107,5 +108,38 @@ import Testing
         #expect(AuditRunner.capped(findings) == FindingList.capped(findings))
         // Over the limit, the rest of a group is one finding that counts it.
         #expect((AuditRunner.capped(findings) != findings) == (perGroup > 100))
+    }
+    /// Redacting in slices side by side (a large report) gives what redacting each finding in
+    /// turn gives, wherever the PEM armour is (message, remediation, a related place) and at
+    /// the slices' edges.
+    @Test(arguments: [10, 4_095, 4_096, 5_003])
+    func redactAllAsOneByOne(count: Int) {
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"
+        let findings = (0..<count).map { index in
+            Finding(ruleId: "r", message: index % 7 == 0 ? "key \(pem) here \(index)" : "plain \(index)",
+                    location: SourceLocation(file: "f.conf", line: index),
+                    related: index % 11 == 0 ? [RelatedLocation(SourceLocation(file: "g.conf"), "pasted \(pem)")] : [],
+                    remediation: index % 13 == 0 ? "remove \(pem)" : "fix")
+        }
+        let expected = findings.map { AuditRunner.redacted($0) ?? $0 }
+        var sliced = findings
+        #expect(AuditRunner.redactAll(&sliced))
+        #expect(sliced == expected)
+        #expect(!sliced.contains { $0.message.contains("BEGIN") || $0.remediation?.contains("BEGIN") == true || $0.related.contains { $0.message.contains("BEGIN") } })
+        var clean = findings.filter { !$0.message.contains("BEGIN") && $0.remediation?.contains("BEGIN") != true && $0.related.isEmpty }
+        let before = clean
+        #expect(!AuditRunner.redactAll(&clean))
+        #expect(clean == before)
+    }
+
+    /// The rules started longest first: each rule once, the named ones first in their order,
+    /// the rest in the registry's order.
+    @Test func longestFirstKeepsEveryRuleOnce() {
+        let ordered = RuleRegistry.longestFirst(RuleRegistry.rules).map(\.id)
+        #expect(ordered.sorted() == RuleRegistry.rules.map(\.id).sorted())
+        let named = RuleRegistry.longest.filter { id in RuleRegistry.rules.contains { $0.id == id } }
+        #expect(named.count == RuleRegistry.longest.count)
+        #expect(Array(ordered.prefix(named.count)) == named)
+        #expect(Array(ordered.dropFirst(named.count)) == RuleRegistry.rules.map(\.id).filter { !named.contains($0) })
     }
 }

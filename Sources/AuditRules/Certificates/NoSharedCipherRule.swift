@@ -18,7 +18,7 @@ struct NoSharedCipherRule: AuditRule {
         var findings: [Finding] = []
         /// A host's cipher and protocol settings, judged once per place they are written.
         struct Setting: Hashable { let location: SourceLocation; let ciphers: String; let protocols: [String] }
-        var seen = Set<Setting>()
+        var seen = Set<Setting>(minimumCapacity: model.webServer.virtualHosts.count)
         var keyTypesByHost: [SourceLocation: Set<String>] = [:]
         for served in ServedCertificate.all(model, profile) {
             if let host = served.host { keyTypesByHost[host.location, default: []].insert(served.leaf.keyType) }
@@ -29,10 +29,18 @@ struct NoSharedCipherRule: AuditRule {
         /// per distinct combination (10,000 hosts of an estate have a handful).
         struct Judged: Hashable { let protocols: [String]; let software: ServerSoftware; let ciphers: String; let keyTypes: Set<String> }
         var shares: [Judged: Bool] = [:]
+        // Hosts mostly write the same protocols: their expansion is reused while they do.
+        var lastVersions: (words: [String], software: ServerSoftware, enabled: Set<String>)?
         for host in model.webServer.virtualHosts {
             guard let tls = host.tls, host.listeners.contains(where: \.tls) else { continue }
             let protocolWords = tls.protocols?.value ?? (host.software == .nginx ? ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] : ["all", "-SSLv3"])
-            let originVersions = LegacyProtocolsRule.enabled(protocolWords, software: host.software)
+            let originVersions: Set<String>
+            if let last = lastVersions, last.software == host.software, last.words == protocolWords {
+                originVersions = last.enabled
+            } else {
+                originVersions = LegacyProtocolsRule.enabled(protocolWords, software: host.software)
+                lastVersions = (protocolWords, host.software, originVersions)
+            }
             let cipherString = tls.ciphers?.value ?? (host.software == .nginx ? "HIGH:!aNULL:!MD5" : "DEFAULT")
             let location = tls.ciphers?.location ?? tls.protocols?.location ?? host.location
             guard seen.insert(Setting(location: location, ciphers: cipherString, protocols: protocolWords)).inserted else { continue }

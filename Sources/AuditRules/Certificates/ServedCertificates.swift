@@ -45,6 +45,8 @@ final class ServedCertificate: Sendable {
 
     private static func compute(_ model: OriginModel, _ profile: Profile) -> [ServedCertificate] {
         let inventory = model.certificates
+        // No certificate file loaded (an estate whose certificates are all elsewhere): none is served.
+        guard !inventory.files.isEmpty else { return [] }
         var result: [ServedCertificate] = []
         var referenced = Set<String>()
         for host in model.webServer.virtualHosts {

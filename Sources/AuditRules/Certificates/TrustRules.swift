@@ -28,11 +28,13 @@ struct TrustRule: AuditRule {
     }
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        var seen = Set<String>()
+        // Each file and leaf judged once (a certificate is known by its DER, as its fingerprint is).
+        struct Judged: Hashable { let file: String, leaf: CertificateInfo }
+        var seen = Set<Judged>()
         var findings: [Finding] = []
         for served in ServedCertificate.all(model, profile) {
             guard let verdict = TrustVerdict.of(served, model, profile),
-                  seen.insert(served.file.hostPath + "|" + served.leaf.fingerprint).inserted else { continue }
+                  seen.insert(Judged(file: served.file.hostPath, leaf: served.leaf)).inserted else { continue }
             // Issuance-policy remarks only where nothing weightier is said about the chain.
             if kind == .untrustedIssuer, verdict.trustProblem == nil {
                 for note in PolicyNote.notes(leaf: served.leaf, path: verdict.chain) where note.kind == .usage {
@@ -106,10 +108,13 @@ struct WeakCryptoRule: AuditRule {
     var id: String { signature ? "tls.weak-signature" : "tls.weak-key" }
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        var seen = Set<String>()
+        // Each certificate judged once, and once more from a chain file (known by its DER, as
+        // its fingerprint is); each file's policy notes said once.
+        struct Judged: Hashable { let certificate: CertificateInfo, chainFile: Bool }
+        var seen = Set<Judged>(), noted = Set<String>()
         var findings: [Finding] = []
         for served in ServedCertificate.all(model, profile) {
-            if !signature, TrustVerdict.of(served, model, profile)?.trustProblem == nil, seen.insert("notes \(served.file.hostPath)").inserted {
+            if !signature, TrustVerdict.of(served, model, profile)?.trustProblem == nil, noted.insert(served.file.hostPath).inserted {
                 for note in PolicyNote.notes(leaf: served.leaf, path: served.judged(model, profile)) where note.kind == .key {
                     findings.append(Finding(ruleId: id, message: note.text, location: served.location, severity: .info, predicts: nil,
                                             key: "\(served.file.displayPath) \(note.text)"))
@@ -125,7 +130,7 @@ struct WeakCryptoRule: AuditRule {
                 let fromStore = position >= servedList.count
                 // From SSLCertificateChainFile, a weak certificate does not stop Apache (see `startUnchecked`).
                 let startsAnyway = served.startUnchecked.contains(certificate.fingerprint)
-                guard seen.insert(certificate.fingerprint + (startsAnyway ? " chain file" : "")).inserted else { continue }
+                guard seen.insert(Judged(certificate: certificate, chainFile: startsAnyway)).inserted else { continue }
                 let name = position == 0 ? served.describe
                     : fromStore ? "the trusted root \(certificate.commonName ?? certificate.subjectText) that \(served.describe) chains to"
                     : "the chain certificate \(certificate.commonName ?? certificate.subjectText) in \(startsAnyway ? "the SSLCertificateChainFile of " : "")\(served.file.displayPath)"
@@ -168,9 +173,17 @@ struct LegacyProtocolsRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         var seen = Set<SourceLocation>()
         var findings: [Finding] = []
+        // An estate's hosts mostly write the same protocols: worked out again only when they differ.
+        var last: (words: [String], software: ServerSoftware, enabled: Set<String>)?
         for host in model.webServer.virtualHosts {
             guard let protocols = host.tls?.protocols, seen.insert(protocols.location).inserted else { continue }
-            let enabled = Self.enabled(protocols.value, software: host.software)
+            let enabled: Set<String>
+            if let last, last.software == host.software, last.words == protocols.value {
+                enabled = last.enabled
+            } else {
+                enabled = Self.enabled(protocols.value, software: host.software)
+                last = (protocols.value, host.software, enabled)
+            }
             let legacy = ["TLSv1", "TLSv1.1"].filter(enabled.contains)
             guard !legacy.isEmpty else { continue }
             findings.append(Finding(

@@ -17,11 +17,12 @@ struct ValidityRule: AuditRule {
     }
 
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
-        var seen = Set<String>()
+        // Each certificate judged once (known by its DER, as its fingerprint is).
+        var seen = Set<CertificateInfo>()
         var findings: [Finding] = []
         for served in ServedCertificate.all(model, profile) {
             for (position, certificate) in served.judged(model, profile).enumerated() {
-                guard seen.insert(certificate.fingerprint).inserted else { continue }
+                guard seen.insert(certificate).inserted else { continue }
                 let name = certificate.commonName ?? certificate.subjectText
                 let role = position == 0 ? "the certificate \(served.describe)"
                     : served.chain.contains(certificate) ? "the chain certificate \(name) served in \(served.file.displayPath)"

@@ -26,7 +26,10 @@ struct DenyBlocksCDNRule: AuditRule {
         let everyone = DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6))
         let cdnAndStale = DualStackSet(ipv4: profile.cdn.ranges.ipv4.union(profile.cdn.staleRanges.ipv4),
                                        ipv6: profile.cdn.ranges.ipv6.union(profile.cdn.staleRanges.ipv6))
-        let opened = LastDecision<DualStackSet>(), denials = LastDecision<(denied: DualStackSet, deciding: [Int])>()
+        // What depends on a list's rules alone: what it lets through from anywhere, whether that is
+        // only private addresses, and whether it is an allow list of the CDN's ranges.
+        let opened = LastDecision<(open: DualStackSet, privateOnly: Bool, allowList: (allow: Int, deny: Int)?)>()
+        let denials = LastDecision<(denied: DualStackSet, deciding: [Int])>()
         for (host, unrestored) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
             var restored = DualStackSet()
             if let last = lastRestored, last.unrestored == unrestored {
@@ -40,23 +43,35 @@ struct DenyBlocksCDNRule: AuditRule {
             // translation) answer before access checks: the access rules they pre-empt decide nothing.
             let answered = host.answeredBeforeAccess
             if !answered.isEmpty, answered.contains("") { continue }
+            // The host's names, worked out once for all of its findings (and none when it has none).
+            var described: String?
             for (scope, rules) in Self.byScope(host.accessRules) where answered.isEmpty || !answered.contains(scope) {
                 // A scope closed to everyone (`location ~ /\.ht { deny all; }`) is not about the CDN.
-                let open = opened.value(rules, everyone) { Self.allowed(rules, from: everyone) }
+                let (open, privateOnly, allowList) = opened.value(rules, everyone) {
+                    let open = Self.allowed(rules, from: everyone)
+                    return (open, Self.privateNetworks.ipv4.contains(open.ipv4) && Self.privateNetworks.ipv6.contains(open.ipv6),
+                            Self.cdnAllowList(rules, cdnAndStale))
+                }
                 guard !open.isEmpty else { continue }
                 let denial = denials.value(rules, unrestored) { Self.denial(rules, unrestored) }
-                if var finding = deniedEdges(rules, denial, host, profile, scope, summaries, remediation) {
+                if !denial.denied.isEmpty, !denial.deciding.isEmpty {
+                    let name = described ?? OriginContext.describe(host)
+                    described = name
+                    var finding = deniedEdges(rules, denial, host, name, profile, scope, summaries, remediation)
                     // A scope open only to loopback and private networks (`Allow from 127.0.0.0/8`
                     // on /usr/share/doc) refuses every public visitor with or without the CDN:
                     // the 403 is neither new nor the CDN's doing. Said as info, not as a failure.
-                    if Self.privateNetworks.ipv4.contains(open.ipv4) && Self.privateNetworks.ipv6.contains(open.ipv6) {
+                    if privateOnly {
                         finding.severity = .info
-                        finding.message = "\(OriginContext.describe(host))\(scope.isEmpty ? "" : " in \(scope)") is open only to loopback or private addresses (\(open.ipv4.isEmpty ? open.ipv6.summary() : open.ipv4.summary())): \(profile.cdn.displayName)'s requests get 403 there, as every public visitor's already do — not a failure the CDN causes"
+                        finding.message = "\(name)\(scope.isEmpty ? "" : " in \(scope)") is open only to loopback or private addresses (\(open.ipv4.isEmpty ? open.ipv6.summary() : open.ipv4.summary())): \(profile.cdn.displayName)'s requests get 403 there, as every public visitor's already do — not a failure the CDN causes"
                         finding.remediation = "Nothing to do if this part of the site is meant for local use only; otherwise allow the visitors it is for (after restoring their addresses from the CDN's header)."
                     }
                     findings.append(finding)
                 }
-                if !restored.isEmpty, let finding = cdnAllowListAfterRealIP(rules, host, profile, scope, cdnAndStale) { findings.append(finding) }
+                guard !restored.isEmpty, let list = allowList else { continue }
+                let name = described ?? OriginContext.describe(host)
+                described = name
+                findings.append(cdnAllowListAfterRealIP(rules, list, host, name, profile, scope))
             }
         }
         return findings
@@ -116,15 +131,14 @@ struct DenyBlocksCDNRule: AuditRule {
         return (denied, deciding)
     }
 
-    /// The finding for the unrestored CDN addresses the ordered rules deny (`denial`), at the
-    /// first rule that does.
-    private func deniedEdges(_ rules: [AccessRule], _ denial: (denied: DualStackSet, deciding: [Int]), _ host: VirtualHost, _ profile: Profile,
-                             _ scope: String, _ summaries: LastSummary, _ remediation: (nginx: String, apache: String)) -> Finding? {
+    /// The finding for the unrestored CDN addresses the ordered rules deny (`denial`: some, by
+    /// at least one rule), at the first rule that does. `name`: the host as `describe` gives it.
+    private func deniedEdges(_ rules: [AccessRule], _ denial: (denied: DualStackSet, deciding: [Int]), _ host: VirtualHost, _ name: String,
+                             _ profile: Profile, _ scope: String, _ summaries: LastSummary, _ remediation: (nginx: String, apache: String)) -> Finding {
         let denied = denial.denied
-        guard let first = denial.deciding.first.map({ rules[$0] }), !denied.isEmpty else { return nil }
+        let first = rules[denial.deciding[0]]
         let whole = denied == profile.cdn.ranges
         let place = scope.isEmpty ? "" : " in \(scope)"
-        let name = OriginContext.describe(host)
         let addresses = whole ? "all of \(profile.cdn.displayName)'s addresses" : summaries.text(denied) {
             "\(profile.cdn.displayName) addresses \(denied.ipv4.isEmpty ? denied.ipv6.summary() : denied.ipv4.summary())"
         }
@@ -138,34 +152,41 @@ struct DenyBlocksCDNRule: AuditRule {
             key: "\(host.location.file) \(name) \(scope) edges")
     }
 
-    /// `allow <CDN ranges>; deny all` where real-IP is on: the visitor is judged, and refused.
-    /// `cdnAndStale`: the CDN's current and stale ranges together (the same for every host).
-    private func cdnAllowListAfterRealIP(_ rules: [AccessRule], _ host: VirtualHost, _ profile: Profile, _ scope: String,
-                                         _ cdnAndStale: DualStackSet) -> Finding? {
+    /// Whether the ordered rules are `allow <CDN ranges>; deny all`: the positions of the first
+    /// allow and of the deny that closes the list (the first that covers a whole family), when
+    /// everything allowed before it is the CDN's (`cdnAndStale`: its current and stale ranges).
+    static func cdnAllowList(_ rules: [AccessRule], _ cdnAndStale: DualStackSet) -> (allow: Int, deny: Int)? {
         var allowed = DualStackSet()
-        var allowRules: [AccessRule] = []
-        for rule in rules {
+        var firstAllow: Int?
+        for (index, rule) in rules.enumerated() {
             if rule.action == .allow {
                 allowed.ipv4.formUnion(rule.sources.ipv4)
                 allowed.ipv6.formUnion(rule.sources.ipv6)
-                allowRules.append(rule)
+                if firstAllow == nil { firstAllow = index }
                 continue
             }
             // The first deny that covers a whole family closes the list.
             guard rule.sources.ipv4.isAll || rule.sources.ipv6.isAll else { continue }
             let cdnOnly = !allowed.isEmpty && cdnAndStale.ipv4.contains(allowed.ipv4) && cdnAndStale.ipv6.contains(allowed.ipv6)
-            guard cdnOnly, let firstAllow = allowRules.first else { return nil }
-            let place = scope.isEmpty ? "" : " in \(scope)"
-            return Finding(
-                ruleId: id,
-                message: "\(OriginContext.describe(host))\(place) allows only \(profile.cdn.displayName)'s ranges and denies everything else, but real-IP restoration is on: the address judged is the visitor's, so every visitor gets 403",
-                location: firstAllow.location,
-                related: [RelatedLocation(rule.location, "deny all")] + (host.realIP.map { [RelatedLocation($0.location, "real-IP restoration")] } ?? []),
-                predicts: "403",
-                remediation: "Lock the origin to the CDN in the firewall (accept the CDN ranges on 80/443, drop the rest) and remove this allow list; or, where the web server must do it, check the connection address instead (nginx: `geo $realip_remote_addr $from_cdn { default 0; <CDN ranges> 1; }` and `if ($from_cdn = 0) { return 403; }`; Apache: `Require expr \"-R '<CDN range>'\"` on the peer address).",
-                key: "\(host.location.file) \(OriginContext.describe(host)) \(scope) allowlist")
+            guard cdnOnly, let firstAllow else { return nil }
+            return (firstAllow, index)
         }
         return nil
+    }
+
+    /// `allow <CDN ranges>; deny all` (`list`, from `cdnAllowList`) where real-IP is on: the
+    /// visitor is judged, and refused.
+    private func cdnAllowListAfterRealIP(_ rules: [AccessRule], _ list: (allow: Int, deny: Int), _ host: VirtualHost, _ name: String,
+                                         _ profile: Profile, _ scope: String) -> Finding {
+        let place = scope.isEmpty ? "" : " in \(scope)"
+        return Finding(
+            ruleId: id,
+            message: "\(name)\(place) allows only \(profile.cdn.displayName)'s ranges and denies everything else, but real-IP restoration is on: the address judged is the visitor's, so every visitor gets 403",
+            location: rules[list.allow].location,
+            related: [RelatedLocation(rules[list.deny].location, "deny all")] + (host.realIP.map { [RelatedLocation($0.location, "real-IP restoration")] } ?? []),
+            predicts: "403",
+            remediation: "Lock the origin to the CDN in the firewall (accept the CDN ranges on 80/443, drop the rest) and remove this allow list; or, where the web server must do it, check the connection address instead (nginx: `geo $realip_remote_addr $from_cdn { default 0; <CDN ranges> 1; }` and `if ($from_cdn = 0) { return 403; }`; Apache: `Require expr \"-R '<CDN range>'\"` on the peer address).",
+            key: "\(host.location.file) \(name) \(scope) allowlist")
     }
 }
 

@@ -20,7 +20,8 @@ struct PerIPLimitOnCDNRule: AuditRule {
         let hosts = OriginContext.proxiedHosts(model, profile)
         for (host, unrestored) in zip(hosts, OriginContext.unrestored(model, profile)) {
             guard !unrestored.isEmpty else { continue }
-            var described: String?
+            // The host's names and its related place's text, made once for all of its limiters.
+            var described: (name: String, related: String)?
             for limiter in host.limiters where limiter.keysOnClientAddress && !limiter.countsConnectionPeer {
                 var affected = unrestored
                 if !limiter.exempt.isEmpty {
@@ -35,20 +36,20 @@ struct PerIPLimitOnCDNRule: AuditRule {
                     return "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(edges) as one client: all visitors behind a busy edge share one budget and are refused together"
                 }
                 let identity = Identity(limiter.location, messageNumber)
-                let name = described ?? OriginContext.describe(host)
-                described = name
+                let (name, related) = described ?? { let name = OriginContext.describe(host); return (name, "virtual host \(name)") }()
+                described = (name, related)
                 if let index = reported[identity] {
-                    findings[index].related.append(RelatedLocation(host.location, "virtual host \(name)"))
+                    findings[index].related.append(RelatedLocation(host.location, related))
                     continue
                 }
-                // Where one limiter counts the edges, mostly every host has one: room made once.
-                if reported.isEmpty { reported.reserveCapacity(hosts.count) }
+                // Where one limiter counts the edges, mostly every host has one or two: room made once.
+                if reported.isEmpty { reported.reserveCapacity(hosts.count * 2) }
                 reported[identity] = findings.count
                 findings.append(Finding(
                     ruleId: id,
                     message: message,
                     location: limiter.location,
-                    related: [RelatedLocation(host.location, "virtual host \(name)")],
+                    related: [RelatedLocation(host.location, related)],
                     remediation: OriginContext.directive(host.software, nginx: nginxRemediation, apache: apacheRemediation),
                     key: "\(limiter.location.file) \(limiter.kind.rawValue) \(limiter.key) \(name)"))
             }

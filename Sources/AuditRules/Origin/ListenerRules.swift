@@ -172,7 +172,9 @@ struct UnproxiedPortRule: AuditRule {
         let proxied = profile.cdn.allPorts
         for host in OriginContext.proxiedHosts(model, profile) {
             // One port listened on at several addresses (or in several files) is named once.
-            let ports = Array(Set(host.listeners.compactMap(\.port))).sorted()
+            var ports: [UInt16] = []
+            for listener in host.listeners { if let port = listener.port, !ports.contains(port) { ports.append(port) } }
+            ports.sort()
             guard !ports.isEmpty, !ports.contains(where: proxied.contains) else { continue }
             findings.append(Finding(
                 ruleId: id,

@@ -20,7 +20,8 @@ enum OriginContext {
         if !profile.hostnames.isEmpty { return profile.hostnames }
         return model.derived.value("configured hostnames") {
             var names: [String] = []
-            var seen = Set<String>()
+            // A host has a name or two: room made once rather than grown step by step.
+            var seen = Set<String>(minimumCapacity: model.webServer.virtualHosts.count * 2)
             for host in model.webServer.virtualHosts {
                 for name in host.names { if case .exact(let n) = name.value, seen.insert(LowercaseASCII.lowercased(n)).inserted { names.append(n) } }
             }

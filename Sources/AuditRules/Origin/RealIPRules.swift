@@ -33,13 +33,15 @@ extension OriginContext {
         let hosts = proxiedHosts(model, profile)
         let key = "unrestored \(profile.hostnames) \(profile.cdn.name) \(profile.cdn.clientIPHeader ?? "") \(profile.cdn.ranges.cidrs.map(\.description))"
         return model.derived.value(key) {
-            var last: (realIP: RealIPSettings?, unrestored: DualStackSet)?
+            // What the answer depends on is kept, not the whole setting (read once per host).
+            var last: (trusted: DualStackSet?, header: String?, unrestored: DualStackSet)?
             return hosts.map { host in
-                if let last, last.realIP?.trusted == host.realIP?.trusted, last.realIP?.header?.value == host.realIP?.header?.value {
+                let realIP = host.realIP
+                if let last, last.trusted == realIP?.trusted, last.header == realIP?.header?.value {
                     return last.unrestored
                 }
                 let unrestored = ClientAddressHeader.unrestored(host, profile)
-                last = (host.realIP, unrestored)
+                last = (realIP?.trusted, realIP?.header?.value, unrestored)
                 return unrestored
             }
         }
@@ -119,18 +121,25 @@ struct RealIPIncompleteRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         // Hosts that inherit one list (nginx's http block, Apache's server config) share one
         // finding at that list, naming how many hosts it affects.
-        var groups: [SourceLocation: (hosts: [VirtualHost], missing: DualStackSet, realIP: RealIPSettings)] = [:]
-        var order: [SourceLocation] = []
+        var groups: [(anchor: SourceLocation, hosts: [VirtualHost], missing: DualStackSet)] = []
+        var position: [SourceLocation: Int] = [:]
         for (host, missing) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
             guard let realIP = host.realIP, !realIP.trusted.isEmpty, let header = realIP.header?.value,
                   ClientAddressHeader.isSetByCDN(header, profile) else { continue }
             guard !missing.isEmpty else { continue }
             let anchor = realIP.trustedEntries.first?.location ?? realIP.location
-            if groups[anchor] == nil { order.append(anchor); groups[anchor] = ([], missing, realIP) }
-            groups[anchor]!.hosts.append(host)
+            // Hosts that share a list come one after another: the last group is compared first.
+            if let last = groups.indices.last, groups[last].anchor == anchor {
+                groups[last].hosts.append(host)
+            } else if let index = position[anchor] {
+                groups[index].hosts.append(host)
+            } else {
+                position[anchor] = groups.count
+                groups.append((anchor, [host], missing))
+            }
         }
-        return order.map { anchor in
-            let group = groups[anchor]!
+        return groups.map { group in
+            let anchor = group.anchor
             let missing = group.missing
             let summary = [missing.ipv4, missing.ipv6].filter { !$0.isEmpty }.map { $0.summary() }.joined(separator: "; ")
             let who = group.hosts.count == 1 ? OriginContext.describe(group.hosts[0])

@@ -13,15 +13,17 @@ struct RedirectLoopRule: AuditRule {
         let hosts = OriginContext.proxiedHosts(model, profile)
         let everyHost = model.webServer.virtualHosts
         for host in hosts {
-            let plainPorts = host.listeners.filter { !$0.tls }.compactMap(\.port)
-            let tlsPorts = host.listeners.filter(\.tls).compactMap(\.port)
+            // Most hosts have no redirect without a guard: nothing about their listeners is needed.
+            guard host.redirects.contains(where: { $0.condition == nil }) else { continue }
+            let listensPlain = host.listeners.contains { !$0.tls && $0.port != nil }
+            let listensTLS = host.listeners.contains { $0.tls && $0.port != nil }
             // A redirect behind another guard (X-Forwarded-Proto, a cookie) may not fire on every
             // request the CDN makes: that is how origins avoid this loop, so it is not reported.
             for redirect in host.redirects where redirect.condition == nil {
                 // Which schemes the redirect fires for on this host: its own condition, narrowed by
                 // what the host listens on.
-                let firesOnHTTP = redirect.from != .https && !plainPorts.isEmpty
-                let firesOnHTTPS = redirect.from != .http && !tlsPorts.isEmpty
+                let firesOnHTTP = redirect.from != .https && listensPlain
+                let firesOnHTTPS = redirect.from != .http && listensTLS
                 switch profile.tlsMode {
                 case .off, .flexible:
                     guard firesOnHTTP, redirect.to == .https, Self.loops(redirect, on: host, fetchedOver: .http, among: everyHost) else { continue }
