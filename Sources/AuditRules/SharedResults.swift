@@ -6,17 +6,34 @@ import OriginAuditCore
 /// every other rule that needed it waited, so on a large estate one core worked and the other
 /// idled; and two certificate rules verified the same chains at the same time.
 enum SharedResults {
+    /// The rules that read what each proxied host does not restore (`OriginContext.unrestored`).
+    static let readingUnrestored = ["origin.deny-blocks-cdn", "origin.per-ip-limit-on-cdn", "origin.realip-incomplete"]
+    /// The rules that read the host selection and the configured hostnames.
+    static let readingSelection = ["origin.tls-listener-missing", "origin.http-listener-missing", "origin.port-not-listening"]
+    /// The rules that read chain verdicts (`TrustVerdict`, `ServedCertificate.judged`).
+    static let readingVerdicts = [
+        "tls.self-signed", "tls.untrusted-issuer", "tls.chain-incomplete", "tls.weak-key", "tls.weak-signature",
+        "tls.cert-expired", "tls.cert-not-yet-valid", "tls.cert-expiring", "tls.hostname-mismatch",
+    ]
+
     /// Computes, into the model's cache of derived results, what the enabled rules will ask for.
     static func prepare(_ model: OriginModel, _ profile: Profile, ruleIds: Set<String>) async {
-        let origin = !model.webServer.servers.isEmpty && ruleIds.contains { $0.hasPrefix("origin.") }
+        func reads(_ ids: [String]) -> Bool { ids.contains(where: ruleIds.contains) }
+        let webServer = !model.webServer.servers.isEmpty
+        let unrestored = webServer && reads(readingUnrestored)
+        let proxied = webServer && !unrestored && ruleIds.contains { $0.hasPrefix("origin.") }
+        let selection = webServer && reads(readingSelection)
         let certificates = !model.certificates.files.isEmpty && ruleIds.contains { $0.hasPrefix("tls.") }
-        guard origin || certificates else { return }
+        guard unrestored || proxied || selection || certificates else { return }
         let served: [ServedCertificate] = await withTaskGroup(of: [ServedCertificate]?.self) { group in
-            if origin {
+            if unrestored || proxied {
                 group.addTask {
-                    _ = OriginContext.unrestored(model, profile)
+                    // The proxied hosts, and (computed from them) what each does not restore.
+                    if unrestored { _ = OriginContext.unrestored(model, profile) } else { _ = OriginContext.proxiedHosts(model, profile) }
                     return nil
                 }
+            }
+            if selection {
                 group.addTask {
                     _ = HostSelection.of(model)
                     _ = OriginContext.hostnames(model, profile)
@@ -29,7 +46,7 @@ enum SharedResults {
             return served
         }
         // Each chain verified once (the verifier keeps its verdicts), in slices side by side.
-        guard model.certificates.trust != nil, !served.isEmpty else { return }
+        guard reads(readingVerdicts), model.certificates.trust != nil, !served.isEmpty else { return }
         let slices = min(served.count, 16)
         await withTaskGroup(of: Void.self) { group in
             for slice in 0..<slices {

@@ -142,4 +142,11 @@ import Testing
         #expect(Array(ordered.prefix(named.count)) == named)
         #expect(Array(ordered.dropFirst(named.count)) == RuleRegistry.rules.map(\.id).filter { !named.contains($0) })
     }
+    /// The rule ids the scheduler names (started first; read shared results) are rules of this build.
+    @Test func scheduledIdsAreRules() {
+        let ids = Set(RuleRegistry.rules.map(\.id))
+        for id in RuleRegistry.longest + SharedResults.readingUnrestored + SharedResults.readingSelection + SharedResults.readingVerdicts {
+            #expect(ids.contains(id), "\(id)")
+        }
+    }
 }
