@@ -8,25 +8,35 @@ public enum NginxLoader {
         let config = NginxConfigReader.read(hostPath: hostPath, role: role, tree: tree)
         let display = tree.displayPath(hostPath)
         let fragment = role == .fragment
-        // The model and nginx's directive check only read the parsed tree: built side by side.
-        let parts = ConcurrentSlots<Part>.fill(count: 2) { index in
-            if index == 1 {
+        // Once http's own level is read the servers are independent, and nginx's directive check
+        // only reads the parsed tree: the check and the servers, in chunks, share one pool of
+        // threads, so both cores stay busy until the last chunk (a pool inside a pool of two
+        // would get one thread: dispatch divides the cores among nested loops).
+        var builder = NginxModelBuilder(config: config, sourceTree: tree)
+        let plan = builder.plan(mainFile: display, fragment: fragment)
+        let chunkCount = min(plan.servers.count, 64), serverCount = plan.servers.count
+        let planned = builder
+        var parts = ConcurrentSlots<Part>.fill(count: 1 + chunkCount) { index in
+            if index == 0 {
                 let checked = NginxDirectiveCheck.check(config, fragment: fragment)
                 return .check(findings: checked.findings, notes: checked.notes)
             }
-            var builder = NginxModelBuilder(config: config, sourceTree: tree)
-            let model = builder.build(mainFile: display, fragment: fragment)
-            return .model(model, findings: builder.findings, notes: builder.notes)
+            let chunk = index - 1
+            return .servers(planned.servers((serverCount * chunk / chunkCount)..<(serverCount * (chunk + 1) / chunkCount), of: plan))
         }
-        var model = WebServerConfig(software: .nginx, mainFile: display)
-        var builderFindings: [Finding] = [], builderNotes: [String] = [], checkFindings: [Finding] = [], checkNotes: [String] = []
+        var built: [NginxModelBuilder.BuiltServers] = []
+        built.reserveCapacity(chunkCount)
+        var checkFindings: [Finding] = [], checkNotes: [String] = []
         for part in parts {
             switch part {
-            case .model(let built, let findings, let notes)?: (model, builderFindings, builderNotes) = (built, findings, notes)
+            case .servers(let servers)?: built.append(servers)
             case .check(let findings, let notes)?: (checkFindings, checkNotes) = (findings, notes)
             case nil: break
             }
         }
+        parts = [] // `built` then holds the only references: the hosts are settled in place
+        var model = builder.finish(plan, built: &built)
+        let builderFindings = builder.findings, builderNotes = builder.notes
         var files: [String] = []
         var seen = Set<String>()
         for file in config.files where file.isRead && seen.insert(file.display).inserted { files.append(file.display) }
@@ -35,9 +45,9 @@ public enum NginxLoader {
                           notes: config.notes + builderNotes + checkNotes, files: files)
     }
 
-    /// What each of the two concurrent parts of a load returns.
+    /// What each concurrent part of a load returns.
     private enum Part {
-        case model(WebServerConfig, findings: [Finding], notes: [String])
+        case servers(NginxModelBuilder.BuiltServers)
         case check(findings: [Finding], notes: [String])
     }
 }

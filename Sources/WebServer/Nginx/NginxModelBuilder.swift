@@ -1,6 +1,4 @@
-import Dispatch
 import OriginAuditCore
-import Synchronization
 
 /// Builds the shared web-server model from an nginx directive tree, inheriting as nginx merges
 /// configurations: http → server → location (→ nested location, `if`, `limit_except`). Values set
@@ -303,10 +301,28 @@ struct NginxModelBuilder: Sendable {
 
     // MARK: - The configuration
 
-    /// Builds the model: `httpLevel` is true for a fragment read as if inside `http {}`.
-    mutating func build(mainFile: String, fragment: Bool) -> WebServerConfig {
+    /// What the servers are built from once the http level is read: its settings, the zones and
+    /// upstream groups (in the builder), and the `server {}` items in order.
+    struct ServerPlan: Sendable {
+        var model: WebServerConfig
+        var servers: [Item] = []
+        var http = Settings()
+        var httpRealIP: RealIPSettings?
+    }
+
+    /// Some servers, built on one copy of the builder, with what building them reported.
+    struct BuiltServers: Sendable {
+        var hosts: [(host: VirtualHost, settings: Settings)]
+        var findings: [Finding]
+        var notes: [String]
+    }
+
+    /// Reads everything servers depend on: the main file's top level, http's own level, zones,
+    /// maps, geos and upstream groups. `fragment` is true for a fragment read as if inside `http {}`.
+    /// The servers are then independent: `servers(_:of:)` builds any range of them, on any thread.
+    mutating func plan(mainFile: String, fragment: Bool) -> ServerPlan {
         var model = WebServerConfig(software: .nginx, mainFile: mainFile)
-        guard let main = config.files.first, main.isRead else { return model }
+        guard let main = config.files.first, main.isRead else { return ServerPlan(model: model) }
         let top = expand(main.topLevel, chain: [0])
         var httpItems: [Item] = []
         var maps: [String: MapBlock] = [:], geos: [String: GeoBlock] = [:]
@@ -367,32 +383,36 @@ struct NginxModelBuilder: Sendable {
         let http = settings(of: httpItems, scope: nil)
         let httpRealIP = realIP(http)
         let servers = httpItems.filter { $0.directive.kind == .server && $0.directive.node.hasBlock }
-        // Servers are independent once http's settings, zones and groups are known: build them in
-        // parallel, each chunk with its own copy of the builder, and merge findings in order.
-        let chunkCount = min(servers.count, 64)
-        let chunks = Mutex<[Int: (hosts: [(host: VirtualHost, settings: Settings)], findings: [Finding], notes: [String])]>([:])
-        let builder = self
-        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-            var local = builder
-            local.findings = []
-            local.notes = []
-            let range = (servers.count * chunk / chunkCount)..<(servers.count * (chunk + 1) / chunkCount)
-            let built = servers[range].map { local.virtualHost($0, http: http, httpRealIP: httpRealIP) }
-            chunks.withLock { $0[chunk] = (built, local.findings, local.notes) }
-        }
-        var results = chunks.withLock { $0 }
-        chunks.withLock { $0 = [:] } // the hosts below are then the only references: mutated in place
+        return ServerPlan(model: model, servers: servers, http: http, httpRealIP: httpRealIP)
+    }
+
+    /// Builds `plan.servers[range]` on a copy of this (planned) builder.
+    func servers(_ range: Range<Int>, of plan: ServerPlan) -> BuiltServers {
+        var local = self
+        local.findings = []
+        local.notes = []
+        let hosts = plan.servers[range].map { local.virtualHost($0, http: plan.http, httpRealIP: plan.httpRealIP) }
+        return BuiltServers(hosts: hosts, findings: local.findings, notes: local.notes)
+    }
+
+    /// The model from every server built, given in server order: findings and notes merged in
+    /// that order, listeners settled across servers, each server's TLS read. `built` is emptied
+    /// as it is read (so the hosts are settled in place, not copied).
+    mutating func finish(_ plan: ServerPlan, built: inout [BuiltServers]) -> WebServerConfig {
+        var model = plan.model
         var settings: [Settings] = []
-        model.virtualHosts.reserveCapacity(servers.count)
-        settings.reserveCapacity(servers.count)
-        for chunk in 0..<chunkCount {
-            guard let result = results.removeValue(forKey: chunk) else { continue }
-            for (host, hostSettings) in result.hosts {
+        model.virtualHosts.reserveCapacity(plan.servers.count)
+        settings.reserveCapacity(plan.servers.count)
+        for index in built.indices {
+            // Taken out of the array, so the hosts below are the only references: mutated in place.
+            let part = built[index]
+            built[index] = BuiltServers(hosts: [], findings: [], notes: [])
+            for (host, hostSettings) in part.hosts {
                 model.virtualHosts.append(host)
                 settings.append(hostSettings)
             }
-            result.findings.forEach { report($0) }
-            result.notes.forEach { note($0) }
+            part.findings.forEach { report($0) }
+            part.notes.forEach { note($0) }
         }
         NginxModelBuilder.settleListeners(&model.virtualHosts)
         for index in model.virtualHosts.indices {
