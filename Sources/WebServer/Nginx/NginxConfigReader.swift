@@ -18,6 +18,18 @@ public enum NginxConfigReader {
         }
     }
 
+    /// Whether `a` sorts before `b` byte by byte (strcmp in the C locale, as glob(3) sorts).
+    static func bytewiseLess(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { a in
+            b.withUTF8 { b in
+                let common = min(a.count, b.count)
+                let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
+                return order != 0 ? order < 0 : a.count < b.count
+            }
+        }
+    }
+
     /// Where file text comes from: the filesystem, or segments of one `nginx -T` dump.
     private enum TextSource: Sendable {
         case disk(SourceTree)
@@ -170,14 +182,15 @@ public enum NginxConfigReader {
 
         /// The files an `include` names, registering new ones; a miss becomes a finding.
         private func resolveInclude(_ pattern: String, at location: SourceLocation) -> [Int] {
+            // Only non-glob patterns are remembered: one found needs no test for glob characters.
+            if case .disk = source, let index = state.withLock({ $0.resolved[pattern] }) { return [index] }
             let isGlob = SourceTree.hasGlobCharacters(pattern)
             switch source {
             case .disk(let tree):
-                if !isGlob, let index = state.withLock({ $0.resolved[pattern] }) { return [index] }
                 let full = tree.hostPath(pattern, relativeTo: prefix)
                 if isGlob {
                     // glob(3) sorts whole paths (strcmp in nginx's C locale), not one directory level at a time.
-                    let matches = tree.glob(full).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                    let matches = tree.glob(full).sorted(by: NginxConfigReader.bytewiseLess)
                     return matches.map { register(path: $0, display: tree.displayPath($0), lineOffset: 0, reference: location) }
                 }
                 let standardized = SourceTree.normalise(full)
@@ -207,7 +220,7 @@ public enum NginxConfigReader {
                 let indices = state.withLock { $0.indexByPath }
                 if isGlob {
                     let names = segments.map(\.name).filter { NginxDump.pathMatches(pattern: full, path: $0) }
-                    return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }.compactMap { indices[$0] }
+                    return names.sorted(by: NginxConfigReader.bytewiseLess).compactMap { indices[$0] }
                 }
                 if let index = indices[SourceTree.normalise(full)] ?? indices[full] { return [index] }
                 add(Finding(ruleId: "input.unresolved",

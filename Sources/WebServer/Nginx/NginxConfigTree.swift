@@ -191,6 +191,35 @@ public struct NginxDirective: Sendable {
         return index >= 0 && index < Int(node.argumentCount) ? syntax.value(ofWord: Int(node.firstWord) + 1 + index) : nil
     }
 
+    /// Arguments `first...` joined by single spaces (after the name and a space, `withName`), in
+    /// one String made from the words' bytes: `location = /old`, a limiter's `zone=one burst=5`.
+    func joinedWords(from first: Int, withName: Bool = false) -> String {
+        let node = node
+        let name = withName ? name : ""
+        let words = (Int(node.firstWord) + 1 + first)..<(Int(node.firstWord) + 1 + Int(node.argumentCount))
+        guard !words.isEmpty else { return name }
+        var count = name.utf8.count + (withName ? 1 : 0) - 1
+        for word in words { count += 1 + syntax.withValue(ofWord: word) { $0.count } }
+        // Invalid UTF-8 is repaired as `String(decoding:)` repairs each word (no space completes a sequence).
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var at = 0
+            func add(_ bytes: UnsafeBufferPointer<UInt8>) {
+                for byte in bytes { buffer[at] = byte; at += 1 }
+            }
+            var spaced = withName
+            if withName {
+                var name = name
+                name.withUTF8(add)
+            }
+            for word in words {
+                if spaced { buffer[at] = 0x20; at += 1 }
+                spaced = true
+                syntax.withValue(ofWord: word, add)
+            }
+            return at
+        }
+    }
+
     /// Calls `body` with argument `index`'s value as bytes (nil: no such argument).
     @inline(__always) func withValue<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
         let node = node

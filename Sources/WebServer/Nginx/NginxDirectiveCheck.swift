@@ -92,10 +92,17 @@ enum NginxDirectiveCheck {
     /// Reads the table's lines: `  - "NAME | CONTEXTS | block|simple | COUNTS"`.
     static func parse(_ text: String) -> [String: [Shape]] {
         var table: [String: [Shape]] = [:]
-        for line in text.split(separator: "\n") {
-            let trimmed = line.drop { $0 == " " }
-            guard trimmed.hasPrefix("- \""), trimmed.hasSuffix("\"") else { continue }
-            let fields = trimmed.dropFirst(3).dropLast().split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        // Read on the bytes (the table is ASCII): on Characters, with Foundation's trimming, it cost
+        // more than the rest of the first file's parse, which waits for it.
+        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), quote = UInt8(ascii: "\"")
+        for line in Array(text.utf8).split(separator: UInt8(ascii: "\n")) {
+            let trimmed = line.drop { $0 == space }
+            guard trimmed.starts(with: [UInt8(ascii: "-"), space, quote]), trimmed.last == quote else { continue }
+            let fields = trimmed.dropFirst(3).dropLast().split(separator: UInt8(ascii: "|")).map { field in
+                var field = field.drop { $0 == space || $0 == tab }
+                while let last = field.last, last == space || last == tab { field = field.dropLast() }
+                return String(decoding: field, as: UTF8.self)
+            }
             guard fields.count == 4 else { continue }
             var counts: [ClosedRange<Int>] = []
             for part in fields[3].split(separator: ",") {

@@ -1,4 +1,6 @@
+import Dispatch
 import OriginAuditCore
+import Synchronization
 
 /// Loads nginx configurations into the shared model.
 public enum NginxLoader {
@@ -8,36 +10,41 @@ public enum NginxLoader {
         let config = NginxConfigReader.read(hostPath: hostPath, role: role, tree: tree)
         let display = tree.displayPath(hostPath)
         let fragment = role == .fragment
-        // The model and nginx's directive check only read the parsed tree: built side by side.
-        let parts = ConcurrentSlots<Part>.fill(count: 2) { index in
-            if index == 1 {
+        // Once http's own level is read the servers are independent, and nginx's directive check
+        // only reads the parsed tree: the check and the servers, in chunks, share one pool of
+        // threads, so both cores stay busy until the last chunk (a pool inside a pool of two
+        // would get one thread: dispatch divides the cores among nested loops). A second pool
+        // settles each chunk's listeners once every socket's servers are known.
+        var builder = NginxModelBuilder(config: config, sourceTree: tree)
+        let plan = builder.plan(mainFile: display, fragment: fragment)
+        let chunkCount = min(plan.servers.count, 64), serverCount = plan.servers.count
+        let planned = builder
+        // Each chunk's slot is filled by the first pool and taken (moved out) by the second.
+        let chunks = Mutex([NginxModelBuilder.BuiltServers?](repeating: nil, count: chunkCount))
+        let check = Mutex<(findings: [Finding], notes: [String])>(([], []))
+        DispatchQueue.concurrentPerform(iterations: 1 + chunkCount) { index in
+            if index == 0 {
                 let checked = NginxDirectiveCheck.check(config, fragment: fragment)
-                return .check(findings: checked.findings, notes: checked.notes)
+                check.withLock { $0 = checked }
+                return
             }
-            var builder = NginxModelBuilder(config: config, sourceTree: tree)
-            let model = builder.build(mainFile: display, fragment: fragment)
-            return .model(model, findings: builder.findings, notes: builder.notes)
+            let chunk = index - 1
+            let built = planned.servers((serverCount * chunk / chunkCount)..<(serverCount * (chunk + 1) / chunkCount), of: plan)
+            chunks.withLock { $0[chunk] = built }
         }
-        var model = WebServerConfig(software: .nginx, mainFile: display)
-        var builderFindings: [Finding] = [], builderNotes: [String] = [], checkFindings: [Finding] = [], checkNotes: [String] = []
-        for part in parts {
-            switch part {
-            case .model(let built, let findings, let notes)?: (model, builderFindings, builderNotes) = (built, findings, notes)
-            case .check(let findings, let notes)?: (checkFindings, checkNotes) = (findings, notes)
-            case nil: break
-            }
+        let sockets = NginxModelBuilder.sockets(chunks.withLock { $0.map { $0?.sockets ?? [:] } })
+        let settled = ConcurrentSlots<NginxModelBuilder.SettledServers>.fill(count: chunkCount) { chunk in
+            guard var built = chunks.withLock({ $0[chunk].take() }) else { return nil }
+            return planned.settle(&built, chunk: chunk, sockets: sockets)
         }
+        var model = builder.finish(plan, settled: settled.compactMap { $0 })
+        let builderFindings = builder.findings, builderNotes = builder.notes
+        let (checkFindings, checkNotes) = check.withLock { $0 }
         var files: [String] = []
         var seen = Set<String>()
         for file in config.files where file.isRead && seen.insert(file.display).inserted { files.append(file.display) }
         model.files = files
         return LoadResult(model: model, findings: config.findings + builderFindings + checkFindings,
                           notes: config.notes + builderNotes + checkNotes, files: files)
-    }
-
-    /// What each of the two concurrent parts of a load returns.
-    private enum Part {
-        case model(WebServerConfig, findings: [Finding], notes: [String])
-        case check(findings: [Finding], notes: [String])
     }
 }

@@ -1,6 +1,4 @@
-import Dispatch
 import OriginAuditCore
-import Synchronization
 
 /// Builds the shared web-server model from an nginx directive tree, inheriting as nginx merges
 /// configurations: http → server → location (→ nested location, `if`, `limit_except`). Values set
@@ -24,8 +22,16 @@ struct NginxModelBuilder: Sendable {
     /// 1,024 open files it fails near 1,018 levels with "Too many open files". Deeper than this,
     /// whether nginx starts depends on the host's limit: said as unresolved, not as an error.
     static let maxIncludeDepth = 1000
-    static let readTimeoutDirectives = ["proxy_pass": "proxy_read_timeout", "fastcgi_pass": "fastcgi_read_timeout",
-                                        "uwsgi_pass": "uwsgi_read_timeout", "grpc_pass": "grpc_read_timeout"]
+    /// The `*_read_timeout` that bounds a `*_pass` (nil for any other directive).
+    static func readTimeoutDirective(of pass: NginxName) -> String? {
+        switch pass {
+        case .proxyPass: NginxName.proxyReadTimeout.spelling
+        case .fastcgiPass: NginxName.fastcgiReadTimeout.spelling
+        case .uwsgiPass: NginxName.uwsgiReadTimeout.spelling
+        case .grpcPass: NginxName.grpcReadTimeout.spelling
+        default: nil
+        }
+    }
     /// nginx's default for every `*_read_timeout`.
     static let defaultReadTimeout = 60.0
 
@@ -81,12 +87,49 @@ struct NginxModelBuilder: Sendable {
     /// What one level (http, server, location, …) sets itself; nil where it sets nothing.
     struct Settings: Sendable {
         var access: [AccessRule]?
+        var limitReq: [Limiter]?
+        var limitConn: [Limiter]?
+        /// At most one per `*_read_timeout` directive: a list of up to four, searched by name
+        /// (a dictionary per level cost more to make and merge than the search saves).
+        var readTimeouts: [UpstreamTimeout] = []
+        /// What the model takes from http's and servers' levels only (real IP, keep-alive, TLS),
+        /// out of line and nil where the level sets none of it: a location's Settings is then a
+        /// few words to make, merge and drop, not every field of a server's.
+        var server: ServerLevel? {
+            get { box?.value }
+            set { box = newValue.map(Box.init) }
+        }
+        private var box: Box?
+        /// Nothing set at this level: inheriting is the parent's settings as they are.
+        var isEmpty = true
+
+        private final class Box: Sendable {
+            let value: ServerLevel
+            init(_ value: ServerLevel) { self.value = value }
+        }
+
+        /// This level's values, the parent's where this level sets none.
+        func inheriting(from parent: Settings) -> Settings {
+            if isEmpty { return parent }
+            var merged = self
+            merged.access = access ?? parent.access
+            merged.limitReq = limitReq ?? parent.limitReq
+            merged.limitConn = limitConn ?? parent.limitConn
+            merged.readTimeouts = NginxModelBuilder.merged(parent.readTimeouts, readTimeouts)
+            switch (box, parent.box) {
+            case (nil, let inherited): merged.box = inherited
+            case (let own?, let inherited?): merged.box = Box(own.value.inheriting(from: inherited.value))
+            case (_?, nil): break
+            }
+            return merged
+        }
+    }
+
+    /// The settings of `Settings.server`.
+    struct ServerLevel: Sendable {
         var realIPFrom: [ConfigValue<String>]?
         var realIPHeader: ConfigValue<String>?
         var realIPRecursive: ConfigValue<Bool>?
-        var limitReq: [Limiter]?
-        var limitConn: [Limiter]?
-        var readTimeouts: [String: UpstreamTimeout] = [:]
         var keepAlive: ConfigValue<Bool>?
         var certificates: [ConfigPath]?
         var keys: [ConfigPath]?
@@ -97,23 +140,13 @@ struct NginxModelBuilder: Sendable {
         var sslOn: Bool?
         var rejectHandshake: Bool?
         var http2On: Bool?
-        /// The server's own `listen … ssl` (or `ssl on`): nginx then refuses to start without a
-        /// certificate. Set per server, never inherited.
-        var certificateDemand: SourceLocation?
-        /// Nothing set at this level: inheriting is the parent's settings as they are.
-        var isEmpty = true
 
         /// This level's values, the parent's where this level sets none.
-        func inheriting(from parent: Settings) -> Settings {
-            if isEmpty { return parent }
+        func inheriting(from parent: ServerLevel) -> ServerLevel {
             var merged = self
-            merged.access = access ?? parent.access
             merged.realIPFrom = realIPFrom ?? parent.realIPFrom
             merged.realIPHeader = realIPHeader ?? parent.realIPHeader
             merged.realIPRecursive = realIPRecursive ?? parent.realIPRecursive
-            merged.limitReq = limitReq ?? parent.limitReq
-            merged.limitConn = limitConn ?? parent.limitConn
-            merged.readTimeouts = parent.readTimeouts.merging(readTimeouts) { _, own in own }
             merged.keepAlive = keepAlive ?? parent.keepAlive
             merged.certificates = certificates ?? parent.certificates
             merged.keys = keys ?? parent.keys
@@ -126,6 +159,19 @@ struct NginxModelBuilder: Sendable {
             merged.http2On = http2On ?? parent.http2On
             return merged
         }
+    }
+
+    /// A level's read timeouts over its parent's: the level's own where it sets the directive.
+    static func merged(_ parent: [UpstreamTimeout], _ own: [UpstreamTimeout]) -> [UpstreamTimeout] {
+        if own.isEmpty { return parent }
+        var merged = parent
+        for timeout in own { set(timeout, in: &merged) }
+        return merged
+    }
+
+    /// Sets a timeout in a level's list, replacing one of the same directive.
+    static func set(_ timeout: UpstreamTimeout, in list: inout [UpstreamTimeout]) {
+        if let index = list.firstIndex(where: { $0.directive == timeout.directive }) { list[index] = timeout } else { list.append(timeout) }
     }
 
     /// The directives `settings(of:)` reads; others are skipped before any work.
@@ -170,6 +216,7 @@ struct NginxModelBuilder: Sendable {
     /// Reads the settings one level sets with its own (non-block) directives.
     mutating func settings(of items: [Item], scope: String?) -> Settings {
         var settings = Settings()
+        var server = ServerLevel(), setsServer = false
         let traits = NginxNameTable.shared.traits
         for item in items where !item.directive.node.hasBlock && traits[Int(item.directive.nameNumber)].contains(.setting) {
             settings.isEmpty = false
@@ -186,50 +233,65 @@ struct NginxModelBuilder: Sendable {
                     scope: scope, location: location))
             case .setRealIPFrom:
                 guard let source = first else { continue }
-                append(to: &settings.realIPFrom, ConfigValue(source, at: location))
+                setsServer = true
+                append(to: &server.realIPFrom, ConfigValue(source, at: location))
             case .realIPHeader:
-                if let header = first { settings.realIPHeader = ConfigValue(header, at: location) }
+                setsServer = true
+                if let header = first { server.realIPHeader = ConfigValue(header, at: location) }
             case .realIPRecursive:
-                settings.realIPRecursive = ConfigValue(first?.lowercased() == "on", at: location)
+                setsServer = true
+                server.realIPRecursive = ConfigValue(first?.lowercased() == "on", at: location)
             case .limitReq:
                 let zone = directive.values.first { $0.hasPrefix("zone=") }.map { String($0.dropFirst(5)) } ?? ""
-                append(to: &settings.limitReq, limiter(.nginxLimitReq, zone: zone, values: directive.values, scope: scope, at: location))
+                append(to: &settings.limitReq, limiter(.nginxLimitReq, zone: zone, directive: directive, scope: scope, at: location))
             case .limitConn:
                 guard let zone = first else { continue }
-                append(to: &settings.limitConn, limiter(.nginxLimitConn, zone: zone, values: directive.values, scope: scope, at: location))
+                append(to: &settings.limitConn, limiter(.nginxLimitConn, zone: zone, directive: directive, scope: scope, at: location))
             case .proxyReadTimeout, .fastcgiReadTimeout, .uwsgiReadTimeout, .grpcReadTimeout:
                 guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
-                settings.readTimeouts[directive.name] = UpstreamTimeout(directive: directive.name, seconds: seconds, scope: scope, location: location)
+                NginxModelBuilder.set(UpstreamTimeout(directive: directive.name, seconds: seconds, scope: scope, location: location),
+                                      in: &settings.readTimeouts)
             case .keepaliveTimeout:
+                setsServer = true
                 guard let text = first, let seconds = NginxValues.seconds(text) else { continue }
-                settings.keepAlive = ConfigValue(seconds > 0, at: location)
+                server.keepAlive = ConfigValue(seconds > 0, at: location)
             case .sslCertificate:
+                setsServer = true
                 guard let raw = first else { continue }
-                append(to: &settings.certificates, path(raw, at: location, what: "certificate"))
+                append(to: &server.certificates, path(raw, at: location, what: "certificate"))
             case .sslCertificateKey:
+                setsServer = true
                 guard let raw = first else { continue }
-                append(to: &settings.keys, path(raw, at: location, what: "key"))
+                append(to: &server.keys, path(raw, at: location, what: "key"))
             case .sslProtocols:
-                settings.protocols = ConfigValue(directive.values, at: location)
+                setsServer = true
+                server.protocols = ConfigValue(directive.values, at: location)
             case .sslCiphers:
-                if let ciphers = first { settings.ciphers = ConfigValue(ciphers, at: location) }
+                setsServer = true
+                if let ciphers = first { server.ciphers = ConfigValue(ciphers, at: location) }
             case .sslVerifyClient:
+                setsServer = true
                 let word = first?.lowercased()
                 if let mode = word == "on" ? .require : word.flatMap({ ClientVerification.Mode(rawValue: $0) }) {
-                    settings.verifyClient = ConfigValue(mode, at: location)
+                    server.verifyClient = ConfigValue(mode, at: location)
                 }
             case .sslClientCertificate:
-                if let raw = first { settings.clientCertificate = path(raw, at: location, what: "client CA") }
+                setsServer = true
+                if let raw = first { server.clientCertificate = path(raw, at: location, what: "client CA") }
             case .ssl:
-                settings.sslOn = first?.lowercased() == "on"
+                setsServer = true
+                server.sslOn = first?.lowercased() == "on"
             case .sslRejectHandshake:
-                settings.rejectHandshake = first?.lowercased() == "on"
+                setsServer = true
+                server.rejectHandshake = first?.lowercased() == "on"
             case .http2:
-                settings.http2On = first?.lowercased() == "on"
+                setsServer = true
+                server.http2On = first?.lowercased() == "on"
             default:
                 break
             }
         }
+        if setsServer { settings.server = server }
         return settings
     }
 
@@ -238,10 +300,10 @@ struct NginxModelBuilder: Sendable {
         if list == nil { list = [element] } else { list!.append(element) }
     }
 
-    private func limiter(_ kind: Limiter.Kind, zone: String, values: [String], scope: String?, at location: SourceLocation) -> Limiter {
+    private func limiter(_ kind: Limiter.Kind, zone: String, directive: NginxDirective, scope: String?, at location: SourceLocation) -> Limiter {
         let key = zones[zone] ?? ""
         let (keysOnClient, exempt) = zoneKeys[zone] ?? (false, DualStackSet())
-        let limit = kind == .nginxLimitConn ? values.dropFirst().joined(separator: " ") : values.joined(separator: " ")
+        let limit = directive.joinedWords(from: kind == .nginxLimitConn ? 1 : 0)
         return Limiter(kind: kind, key: key, keysOnClientAddress: keysOnClient, exempt: exempt, limit: limit, scope: scope, location: location)
     }
 
@@ -303,10 +365,74 @@ struct NginxModelBuilder: Sendable {
 
     // MARK: - The configuration
 
-    /// Builds the model: `httpLevel` is true for a fragment read as if inside `http {}`.
-    mutating func build(mainFile: String, fragment: Bool) -> WebServerConfig {
+    /// What the servers are built from once the http level is read: its settings, the zones and
+    /// upstream groups (in the builder), and the `server {}` items in order.
+    struct ServerPlan: Sendable {
+        var model: WebServerConfig
+        var servers: [Item] = []
+        var http = Settings()
+        var httpRealIP: RealIPSettings?
+    }
+
+    /// Some servers, built on one copy of the builder, with what building them reported and what
+    /// their listeners say of each socket. Their listeners are settled and TLS read by `settle`,
+    /// once every server's sockets are known.
+    struct BuiltServers: Sendable {
+        var hosts: [(host: VirtualHost, settings: Settings)]
+        var findings: [Finding]
+        var notes: [String]
+        var sockets: [Socket: SocketUse]
+    }
+
+    /// A listening socket: nginx configures it once for all servers on it.
+    struct Socket: Hashable, Sendable {
+        var address: Listener.Address
+        var port: UInt16?
+        var quic: Bool
+
+        init(_ listener: Listener) {
+            address = listener.address
+            port = listener.port
+            quic = listener.quic
+        }
+    }
+
+    /// What the listeners of every server on one socket say.
+    struct SocketUse: Sendable {
+        var tls = false, http2 = false, proxyProtocol = false, hasDefault = false
+        /// The first chunk of servers with a listener on the socket: its first such listener is
+        /// the default server where no listener says `default_server`.
+        var firstChunk = Int.max
+
+        mutating func add(_ listener: Listener) {
+            tls = tls || listener.tls
+            http2 = http2 || listener.http2
+            proxyProtocol = proxyProtocol || listener.proxyProtocol
+            hasDefault = hasDefault || listener.defaultServer
+        }
+
+        mutating func merge(_ other: SocketUse, chunk: Int) {
+            tls = tls || other.tls
+            http2 = http2 || other.http2
+            proxyProtocol = proxyProtocol || other.proxyProtocol
+            hasDefault = hasDefault || other.hasDefault
+            firstChunk = min(firstChunk, chunk)
+        }
+    }
+
+    /// Servers with their listeners settled and TLS read, and what building them reported.
+    struct SettledServers: Sendable {
+        var hosts: [VirtualHost]
+        var findings: [Finding]
+        var notes: [String]
+    }
+
+    /// Reads everything servers depend on: the main file's top level, http's own level, zones,
+    /// maps, geos and upstream groups. `fragment` is true for a fragment read as if inside `http {}`.
+    /// The servers are then independent: `servers(_:of:)` builds any range of them, on any thread.
+    mutating func plan(mainFile: String, fragment: Bool) -> ServerPlan {
         var model = WebServerConfig(software: .nginx, mainFile: mainFile)
-        guard let main = config.files.first, main.isRead else { return model }
+        guard let main = config.files.first, main.isRead else { return ServerPlan(model: model) }
         let top = expand(main.topLevel, chain: [0])
         var httpItems: [Item] = []
         var maps: [String: MapBlock] = [:], geos: [String: GeoBlock] = [:]
@@ -365,38 +491,73 @@ struct NginxModelBuilder: Sendable {
         }
         for (zone, key) in zones { zoneKeys[zone] = NginxModelBuilder.zoneKey(key, maps: maps, geos: geos) }
         let http = settings(of: httpItems, scope: nil)
-        let httpRealIP = realIP(http)
+        let httpRealIP = realIP(http.server)
         let servers = httpItems.filter { $0.directive.kind == .server && $0.directive.node.hasBlock }
-        // Servers are independent once http's settings, zones and groups are known: build them in
-        // parallel, each chunk with its own copy of the builder, and merge findings in order.
-        let chunkCount = min(servers.count, 64)
-        let chunks = Mutex<[Int: (hosts: [(host: VirtualHost, settings: Settings)], findings: [Finding], notes: [String])]>([:])
-        let builder = self
-        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-            var local = builder
-            local.findings = []
-            local.notes = []
-            let range = (servers.count * chunk / chunkCount)..<(servers.count * (chunk + 1) / chunkCount)
-            let built = servers[range].map { local.virtualHost($0, http: http, httpRealIP: httpRealIP) }
-            chunks.withLock { $0[chunk] = (built, local.findings, local.notes) }
+        return ServerPlan(model: model, servers: servers, http: http, httpRealIP: httpRealIP)
+    }
+
+    /// Builds `plan.servers[range]` on a copy of this (planned) builder.
+    func servers(_ range: Range<Int>, of plan: ServerPlan) -> BuiltServers {
+        var local = self
+        local.findings = []
+        local.notes = []
+        let hosts = plan.servers[range].map { local.virtualHost($0, http: plan.http, httpRealIP: plan.httpRealIP) }
+        var sockets: [Socket: SocketUse] = [:]
+        for (host, _) in hosts {
+            for listener in host.listeners { sockets[Socket(listener), default: SocketUse()].add(listener) }
         }
-        var results = chunks.withLock { $0 }
-        chunks.withLock { $0 = [:] } // the hosts below are then the only references: mutated in place
-        var settings: [Settings] = []
-        model.virtualHosts.reserveCapacity(servers.count)
-        settings.reserveCapacity(servers.count)
-        for chunk in 0..<chunkCount {
-            guard let result = results.removeValue(forKey: chunk) else { continue }
-            for (host, hostSettings) in result.hosts {
-                model.virtualHosts.append(host)
-                settings.append(hostSettings)
+        return BuiltServers(hosts: hosts, findings: local.findings, notes: local.notes, sockets: sockets)
+    }
+
+    /// What every server's listeners say of each socket, from the chunks' own (given in server order).
+    static func sockets(_ chunks: [[Socket: SocketUse]]) -> [Socket: SocketUse] {
+        var all: [Socket: SocketUse] = [:]
+        for (chunk, sockets) in chunks.enumerated() {
+            for (socket, use) in sockets {
+                all[socket, default: SocketUse()].merge(use, chunk: chunk)
             }
-            result.findings.forEach { report($0) }
-            result.notes.forEach { note($0) }
         }
-        NginxModelBuilder.settleListeners(&model.virtualHosts)
-        for index in model.virtualHosts.indices {
-            model.virtualHosts[index].tls = tls(for: model.virtualHosts[index], settings[index])
+        return all
+    }
+
+    /// nginx configures a listening socket once for all servers on it: `ssl`, `http2` and
+    /// `proxy_protocol` on one server's `listen` apply to every server on that address:port, and
+    /// the first server listed is the default where none says `default_server`. Then each
+    /// server's TLS, which exists where its (settled) listeners speak TLS. `chunk` is the
+    /// position of `built` among the chunks `sockets` was made from.
+    /// `built` is changed in place (its hosts are its own: not copied to be changed).
+    func settle(_ built: inout BuiltServers, chunk: Int, sockets: [Socket: SocketUse]) -> SettledServers {
+        var seen = Set<Socket>()
+        var hosts: [VirtualHost] = []
+        hosts.reserveCapacity(built.hosts.count)
+        for index in built.hosts.indices {
+            let demand = built.hosts[index].host.listeners.first { $0.tls && !$0.quic }?.location
+            NginxModelBuilder.settle(&built.hosts[index].host.listeners, chunk: chunk, sockets: sockets, seen: &seen)
+            built.hosts[index].host.tls = tls(for: built.hosts[index].host, built.hosts[index].settings, certificateDemand: demand)
+            hosts.append(built.hosts[index].host)
+        }
+        return SettledServers(hosts: hosts, findings: built.findings, notes: built.notes)
+    }
+
+    private static func settle(_ listeners: inout [Listener], chunk: Int, sockets: [Socket: SocketUse], seen: inout Set<Socket>) {
+        for index in listeners.indices {
+            let socket = Socket(listeners[index])
+            guard let use = sockets[socket] else { continue }
+            listeners[index].tls = listeners[index].tls || use.tls
+            listeners[index].http2 = listeners[index].http2 || use.http2
+            listeners[index].proxyProtocol = listeners[index].proxyProtocol || use.proxyProtocol
+            if !use.hasDefault && use.firstChunk == chunk && seen.insert(socket).inserted { listeners[index].defaultServer = true }
+        }
+    }
+
+    /// The model from every server settled, given in server order: findings and notes merged in that order.
+    mutating func finish(_ plan: ServerPlan, settled: [SettledServers]) -> WebServerConfig {
+        var model = plan.model
+        model.virtualHosts.reserveCapacity(plan.servers.count)
+        for part in settled {
+            model.virtualHosts += part.hosts
+            part.findings.forEach { report($0) }
+            part.notes.forEach { note($0) }
         }
         return model
     }
@@ -406,7 +567,7 @@ struct NginxModelBuilder: Sendable {
         let server = item.directive
         let items = expand(server.children, chain: item.chain)
         let own = settings(of: items, scope: nil)
-        var effective = own.inheriting(from: http)
+        let effective = own.inheriting(from: http)
         let location = config.location(of: server)
         var host = VirtualHost(software: .nginx, location: location)
 
@@ -431,18 +592,15 @@ struct NginxModelBuilder: Sendable {
             // nginx listens on *:80 when a server has no listen (*:8000 when not started as root).
             host.listeners = [Listener(address: .any(.ipv4), port: 80, location: location)]
         }
-        if effective.sslOn == true { for i in host.listeners.indices where host.listeners[i].port != nil { host.listeners[i].tls = true } }
-        // Before settleListeners spreads `ssl` over the socket: nginx checks the certificate only
-        // for servers whose own listen says ssl (ngx_http_ssl_merge_srv_conf).
-        effective.certificateDemand = host.listeners.first { $0.tls && !$0.quic }?.location
-        if effective.http2On == true { for i in host.listeners.indices { host.listeners[i].http2 = true } }
+        if effective.server?.sslOn == true { for i in host.listeners.indices where host.listeners[i].port != nil { host.listeners[i].tls = true } }
+        if effective.server?.http2On == true { for i in host.listeners.indices { host.listeners[i].http2 = true } }
 
-        let ownRealIP = own.realIPFrom != nil || own.realIPHeader != nil || own.realIPRecursive != nil
-        host.realIP = ownRealIP ? realIP(effective) : httpRealIP
-        host.keepAlive = effective.keepAlive
-        host.accessRules = effective.access.map { $0.map { var rule = $0; rule.scope = nil; return rule } } ?? []
+        let ownRealIP = own.server.map { $0.realIPFrom != nil || $0.realIPHeader != nil || $0.realIPRecursive != nil } ?? false
+        host.realIP = ownRealIP ? realIP(effective.server) : httpRealIP
+        host.keepAlive = effective.server?.keepAlive
+        // http's and the server's own levels are read with no scope: their rules and limiters have none.
+        host.accessRules = effective.access ?? []
         host.limiters = (effective.limitReq ?? []) + (effective.limitConn ?? [])
-        host.limiters = host.limiters.map { var limiter = $0; limiter.scope = nil; return limiter }
 
         let arrival = NginxModelBuilder.arrivalScheme(host.listeners)
         walk(items, scope: nil, readTimeouts: effective.readTimeouts, arrival: arrival, condition: nil, host: &host)
@@ -452,12 +610,7 @@ struct NginxModelBuilder: Sendable {
 
     /// How a `location` (or `limit_except`) block is named in scopes: `location = /old`.
     static func scopeLabel(_ directive: NginxDirective) -> String {
-        var label = directive.name
-        for index in 0..<directive.argumentCount {
-            label += " "
-            label += directive.value(index)!
-        }
-        return label
+        directive.joinedWords(from: 0, withName: true)
     }
 
     /// The paths a location scope answers, for a plain prefix (`location /old`, `^~ /old`) or
@@ -502,7 +655,7 @@ struct NginxModelBuilder: Sendable {
     /// What a level's own directives do (redirects, upstreams) and what its nested blocks add.
     /// Of the inherited settings only the read timeouts matter below a server (a `*_pass` takes
     /// its level's): they alone are handed down, not a merged copy of every setting per level.
-    private mutating func walk(_ items: [Item], scope: String?, readTimeouts: [String: UpstreamTimeout], arrival: Redirect.Scheme,
+    private mutating func walk(_ items: [Item], scope: String?, readTimeouts: [UpstreamTimeout], arrival: Redirect.Scheme,
                                condition: String?, host: inout VirtualHost) {
         let traits = NginxNameTable.shared.traits
         for item in items where traits[Int(item.directive.nameNumber)].contains(.walked) {
@@ -537,8 +690,8 @@ struct NginxModelBuilder: Sendable {
                 host.upstreams.append(UpstreamTarget(directive: directive.name,
                                                      endpoint: endpoint(directive.name, target),
                                                      scope: scope, location: config.location(of: directive)))
-                let timeoutName = NginxModelBuilder.readTimeoutDirectives[directive.name]!
-                var timeout = readTimeouts[timeoutName]
+                let timeoutName = NginxModelBuilder.readTimeoutDirective(of: directive.kind)!
+                var timeout = readTimeouts.first { $0.directive == timeoutName }
                     ?? UpstreamTimeout(directive: timeoutName, seconds: NginxModelBuilder.defaultReadTimeout, isDefault: true, location: host.location)
                 timeout.scope = scope
                 if !host.timeouts.contains(timeout) { host.timeouts.append(timeout) }
@@ -550,7 +703,7 @@ struct NginxModelBuilder: Sendable {
                 let childScope = scope.map { "\($0) > \(label)" } ?? label
                 let childItems = expand(children, chain: item.chain)
                 let own = settings(of: childItems, scope: childScope)
-                if own.realIPFrom != nil || own.realIPHeader != nil || own.keepAlive != nil || own.certificates != nil {
+                if let level = own.server, level.realIPFrom != nil || level.realIPHeader != nil || level.keepAlive != nil || level.certificates != nil {
                     note("real-IP, keep-alive or certificate settings inside location/if blocks are not in the model, which holds each server's own")
                 }
                 if let rules = own.access { host.accessRules += rules }
@@ -564,8 +717,7 @@ struct NginxModelBuilder: Sendable {
                         childCondition = label
                     }
                 }
-                let childTimeouts = own.readTimeouts.isEmpty ? readTimeouts : readTimeouts.merging(own.readTimeouts) { _, own in own }
-                walk(childItems, scope: childScope, readTimeouts: childTimeouts, arrival: childArrival,
+                walk(childItems, scope: childScope, readTimeouts: NginxModelBuilder.merged(readTimeouts, own.readTimeouts), arrival: childArrival,
                      condition: childCondition, host: &host)
             default:
                 break
@@ -601,37 +753,8 @@ struct NginxModelBuilder: Sendable {
         return .any
     }
 
-    /// nginx configures a listening socket once for all servers on it: `ssl`, `http2` and
-    /// `proxy_protocol` on one server's `listen` apply to every server on that address:port, and
-    /// the first server listed is the default where none says `default_server`.
-    static func settleListeners(_ hosts: inout [VirtualHost]) {
-        struct Socket: Hashable { var address: Listener.Address; var port: UInt16?; var quic: Bool }
-        var tls = Set<Socket>(), http2 = Set<Socket>(), proxyProtocol = Set<Socket>(), hasDefault = Set<Socket>()
-        for host in hosts {
-            for listener in host.listeners {
-                let socket = Socket(address: listener.address, port: listener.port, quic: listener.quic)
-                if listener.tls { tls.insert(socket) }
-                if listener.http2 { http2.insert(socket) }
-                if listener.proxyProtocol { proxyProtocol.insert(socket) }
-                if listener.defaultServer { hasDefault.insert(socket) }
-            }
-        }
-        var seen = Set<Socket>()
-        for h in hosts.indices {
-            for l in hosts[h].listeners.indices {
-                let listener = hosts[h].listeners[l]
-                let socket = Socket(address: listener.address, port: listener.port, quic: listener.quic)
-                hosts[h].listeners[l].tls = listener.tls || tls.contains(socket)
-                hosts[h].listeners[l].http2 = listener.http2 || http2.contains(socket)
-                hosts[h].listeners[l].proxyProtocol = listener.proxyProtocol || proxyProtocol.contains(socket)
-                if !hasDefault.contains(socket) && !seen.contains(socket) { hosts[h].listeners[l].defaultServer = true }
-                seen.insert(socket)
-            }
-        }
-    }
-
-    private func realIP(_ settings: Settings) -> RealIPSettings? {
-        guard settings.realIPFrom != nil || settings.realIPHeader != nil || settings.realIPRecursive != nil else { return nil }
+    private func realIP(_ settings: ServerLevel?) -> RealIPSettings? {
+        guard let settings, settings.realIPFrom != nil || settings.realIPHeader != nil || settings.realIPRecursive != nil else { return nil }
         var real = RealIPSettings(location: settings.realIPFrom?.first?.location ?? settings.realIPHeader?.location
                                   ?? settings.realIPRecursive!.location)
         for entry in settings.realIPFrom ?? [] {
@@ -649,14 +772,18 @@ struct NginxModelBuilder: Sendable {
         return real
     }
 
-    private func tls(for host: VirtualHost, _ settings: Settings) -> TLSSettings? {
+    /// `certificateDemand`: the server's own `listen … ssl` (or `ssl on`), before `settle` spreads
+    /// `ssl` over the socket: nginx refuses to start without a certificate then, and only then
+    /// (ngx_http_ssl_merge_srv_conf checks the servers whose own listen says ssl).
+    private func tls(for host: VirtualHost, _ settings: Settings, certificateDemand: SourceLocation?) -> TLSSettings? {
         guard host.listeners.contains(where: { $0.tls || $0.quic }) else { return nil }
+        let settings = settings.server ?? ServerLevel()
         var verification: ClientVerification?
         if let mode = settings.verifyClient {
             verification = ClientVerification(mode: mode, caFile: settings.clientCertificate)
         }
         return TLSSettings(certificateFiles: settings.certificates ?? [], keyFiles: settings.keys ?? [],
                            protocols: settings.protocols, ciphers: settings.ciphers, clientVerification: verification,
-                           certificateRequiredAt: settings.rejectHandshake == true ? nil : settings.certificateDemand)
+                           certificateRequiredAt: settings.rejectHandshake == true ? nil : certificateDemand)
     }
 }

@@ -25,6 +25,9 @@ enum NginxName: UInt16, CaseIterable, Sendable {
         "ssl_certificate", "ssl_certificate_key", "ssl_protocols", "ssl_ciphers", "ssl_verify_client",
         "ssl_client_certificate", "ssl", "ssl_reject_handshake", "http2",
     ]
+
+    /// The name as written (`NginxNameTable`'s shared String for it).
+    var spelling: String { NginxNameTable.shared.names[Int(rawValue)] }
 }
 
 /// Every name the loader knows (`NginxName`'s, the parser grammar's and the directive table's),

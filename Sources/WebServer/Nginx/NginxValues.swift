@@ -6,7 +6,12 @@ enum NginxValues {
     /// `ngx_parse_time`: `90`, `90s`, `1m30s`, `1h 30m`, `500ms`; units ms s m h d w M y; a bare
     /// number is seconds. nil when nginx would reject it.
     static func seconds(_ text: String) -> Double? {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8(seconds)
+    }
+
+    /// `seconds(_:)` on the text's bytes.
+    static func seconds(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         guard !bytes.isEmpty else { return nil }
         var total = 0.0, index = 0
         while index < bytes.count {
@@ -45,8 +50,12 @@ enum NginxValues {
     /// The address part of `listen`: `80`, `*:80`, `127.0.0.1`, `[::]:443`, `unix:/path`, `host:port`.
     static func listenAddress(_ spec: String, ipv6only: Bool) -> (address: Listener.Address, port: UInt16?)? {
         if spec.hasPrefix("unix:") { return (.unix(String(spec.dropFirst(5))), nil) }
+        // In ASCII text a byte is a Character: searched on the bytes, without grapheme breaking.
+        let ascii = !spec.utf8.contains { $0 >= 0x80 }
+        func first(_ byte: UInt8) -> String.Index? { ascii ? spec.utf8.firstIndex(of: byte) : spec.firstIndex(of: Character(Unicode.Scalar(byte))) }
+        func last(_ byte: UInt8) -> String.Index? { ascii ? spec.utf8.lastIndex(of: byte) : spec.lastIndex(of: Character(Unicode.Scalar(byte))) }
         if spec.hasPrefix("[") {
-            guard let close = spec.firstIndex(of: "]") else { return nil }
+            guard let close = first(UInt8(ascii: "]")) else { return nil }
             let host = String(spec[spec.index(after: spec.startIndex)..<close])
             let rest = spec[spec.index(after: close)...]
             var port: UInt16 = 80
@@ -63,7 +72,7 @@ enum NginxValues {
         if let port = UInt16(spec) { return (.any(.ipv4), port) }
         var host = spec
         var port: UInt16 = 80
-        if let colon = spec.lastIndex(of: ":") {
+        if let colon = last(UInt8(ascii: ":")) {
             guard let p = UInt16(spec[spec.index(after: colon)...]) else { return nil }
             port = p
             host = String(spec[..<colon])
@@ -145,15 +154,31 @@ enum NginxValues {
 
     /// The scheme a redirect target sends to.
     static func targetScheme(_ target: String) -> Redirect.Scheme {
-        let lower = target.lowercased()
-        if lower.hasPrefix("https://") { return .https }
-        if lower.hasPrefix("http://") { return .http }
+        if hasLowercasedPrefix(target, "https://") { return .https }
+        if hasLowercasedPrefix(target, "http://") { return .http }
         return .any
     }
 
     static func isAbsoluteRedirect(_ target: String) -> Bool {
-        let lower = target.lowercased()
-        return lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("$scheme")
+        hasLowercasedPrefix(target, "http://") || hasLowercasedPrefix(target, "https://") || hasLowercasedPrefix(target, "$scheme")
+    }
+
+    /// `text.lowercased().hasPrefix(prefix)` for a lowercase ASCII prefix, decided on the bytes of
+    /// an ASCII text without making the lowercased copy (no other text lowercases to these
+    /// letters); a text that is not ASCII is asked as before.
+    static func hasLowercasedPrefix(_ text: String, _ prefix: StaticString) -> Bool {
+        var text = text
+        let decided = text.withUTF8 { bytes -> Bool? in
+            if bytes.contains(where: { $0 >= 0x80 }) { return nil }
+            let count = prefix.utf8CodeUnitCount
+            guard bytes.count >= count else { return false }
+            for index in 0..<count {
+                let byte = bytes[index]
+                if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != prefix.utf8Start[index] { return false }
+            }
+            return true
+        }
+        return decided ?? text.lowercased().hasPrefix(prefix.description)
     }
 
     /// The words of an `if` condition without its parentheses (`($a`, `=`, `b)` → `$a`, `=`, `b`).
