@@ -17,8 +17,9 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
-        // Rules/ (catalog, CDN data, trust anchors) is compiled into the binary by this tool + plugin.
-        .executableTarget(name: "RulesEmbedder", path: "Sources/RulesEmbedder"),
+        // Rules/ (catalog, CDN data, trust anchors) is compiled into the binary by this tool + plugin;
+        // the tool decodes the rule descriptions and CDN profiles, so that a run decodes no YAML.
+        .executableTarget(name: "RulesEmbedder", dependencies: [.product(name: "Yams", package: "Yams")], path: "Sources/RulesEmbedder"),
         .plugin(name: "EmbedRules", capability: .buildTool(), dependencies: ["RulesEmbedder"]),
 
         .target(

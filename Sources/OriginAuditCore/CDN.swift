@@ -59,18 +59,16 @@ public struct CDNProfile: Sendable, Hashable {
 
     /// The names of the embedded CDNs (`cloudflare`, `fastly`, `cloudfront`).
     public static var embeddedNames: [String] {
-        EmbeddedRules.files.compactMap { file in
-            file.path.hasPrefix("cdn/") && file.path.hasSuffix(".yml")
-                ? String(file.path.dropFirst(4).dropLast(4)) : nil
-        }.sorted()
+        EmbeddedRules.cdnDocuments.map { String($0.path.dropFirst(4).dropLast(4)) }.sorted()
     }
 
-    /// The embedded profile of a CDN by name.
+    /// The embedded profile of a CDN by name, from its YAML as the build loaded it (the same
+    /// checks as `decode(yaml:file:)`, without decoding YAML at run time).
     public static func embedded(_ name: String) throws -> CDNProfile {
-        guard let file = EmbeddedRules.files.first(where: { $0.path == "cdn/\(name).yml" }) else {
+        guard let entry = EmbeddedRules.cdnDocuments.first(where: { $0.path == "cdn/\(name).yml" }) else {
             throw CatalogError(file: "--cdn", message: "unknown CDN '\(name)'; known: \(embeddedNames.joined(separator: ", ")), none")
         }
-        return try decode(yaml: file.contents, file: "Rules/" + file.path)
+        return try decode(loaded: entry.document.loaded, file: "Rules/" + entry.path)
     }
 
     /// The "no CDN" profile: nothing must reach the origin through a CDN.
@@ -108,7 +106,12 @@ public struct CDNProfile: Sendable, Hashable {
     public var allPorts: PortSet { httpPorts.union(httpsPorts) }
 
     static func decode(yaml: String, file: String) throws -> CDNProfile {
-        guard let root = try Yams.load(yaml: yaml) as? [String: Any] else {
+        try decode(loaded: try Yams.load(yaml: yaml), file: file)
+    }
+
+    /// A profile from its YAML as `Yams.load` gives it.
+    static func decode(loaded: Any?, file: String) throws -> CDNProfile {
+        guard let root = loaded as? [String: Any] else {
             throw CatalogError(file: file, message: "expected a mapping")
         }
         func string(_ key: String) -> String? { root[key].map { "\($0)" } }

@@ -41,15 +41,9 @@ public struct RuleCatalog: Sendable {
         self.rules = Dictionary(rules.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
     }
 
-    /// The catalog compiled into the binary from Rules/.
-    public static let embedded: RuleCatalog = {
-        var descriptions: [RuleDescription] = []
-        for file in EmbeddedRules.files where isRuleFile(file.path) {
-            // The embedded catalog is checked by tests; a broken file there is a build defect.
-            descriptions.append(try! decodeRule(file.contents, file: "Rules/" + file.path))
-        }
-        return RuleCatalog(rules: descriptions)
-    }()
+    /// The catalog compiled into the binary from Rules/, decoded when the binary was built
+    /// (RulesEmbedder: a broken file there stops the build).
+    public static let embedded = RuleCatalog(rules: EmbeddedRules.ruleDescriptions.filter { isRuleFile($0.path) }.map(\.rule))
 
     /// Adds or overrides descriptions with the `*.yml` files of a directory (`--rules DIR`).
     /// A file may set any subset of fields for an existing id; a new id needs them all.
