@@ -171,7 +171,7 @@ enum ReportBytes {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func append(_ text: String, to out: inout [UInt8]) { out.append(contentsOf: text.utf8) }
+    static func append(_ text: String, to out: inout [UInt8]) { JSONValue.append(text, to: &out) }
 
     /// `String(value)`'s bytes, without making the string.
     static func decimal(_ value: Int, into out: inout [UInt8]) {
