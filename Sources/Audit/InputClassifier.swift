@@ -181,6 +181,11 @@ public enum InputClassifier {
     /// before content: a site file is the server's whatever its lines look like.
     public static func owner(ofPath path: String) -> ServerSoftware? {
         if let software = asciiOwner(ofPath: path) { return software }
+        return ownerBySplitting(path)
+    }
+
+    /// `owner(ofPath:)` from the path split into Characters and each directory name lowercased.
+    static func ownerBySplitting(_ path: String) -> ServerSoftware? {
         for component in path.split(separator: "/").dropLast().reversed() {
             switch component.lowercased() {
             case "nginx": return .nginx
