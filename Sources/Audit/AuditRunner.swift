@@ -163,12 +163,16 @@ public enum AuditRunner {
         timings.lap("firewall (\(firewallJob.milliseconds) ms), web-server (\(webMilliseconds) ms) and certificate (\(foundJob.milliseconds) ms, \(foundCertificates.model.files.count) files) loaders, side by side")
 
         // Certificates and keys every web server names, where the walk did not find them.
-        let foundPaths = Set(found.map(\.hostPath))
+        // (The files found, as a set, only when some server names a file: a certificate store
+        // of 10,000 files and no web server needs none.)
+        var foundPaths: Set<String>?
         var unfound: [CertificateReference] = []
         for host in web.model.virtualHosts {
             guard let tls = host.tls else { continue }
             func add(_ path: ConfigPath?, _ role: CertificateReference.Role) {
-                guard let path, let hostPath = path.hostPath, !foundPaths.contains(hostPath) else { return }
+                guard let path, let hostPath = path.hostPath else { return }
+                if foundPaths == nil { foundPaths = Set(found.map(\.hostPath)) }
+                guard !foundPaths!.contains(hostPath) else { return }
                 unfound.append(CertificateReference(hostPath: hostPath, role: role, referencedAt: path.location))
             }
             tls.certificateFiles.forEach { add($0, .certificate) }
@@ -192,11 +196,18 @@ public enum AuditRunner {
 
         // The rules and reports never look at the files again.
         tree.forgetResolutions()
-        let allFiles = Array(Set(files)).sorted()
+        let allFiles = uniqueSorted(files)
         let model = OriginModel(firewall: firewall.model, webServer: web.model, certificates: certificates.model,
                                 files: allFiles, sockets: request.sockets)
         return LoadedInputs(model: model, findings: findings, notes: notes, recognised: classified.count, timings: timings,
                             unincludedFiles: web.fragmentFiles)
+    }
+
+    /// `Array(Set(files)).sorted()`: the files as they are when they are in that order already
+    /// with no repeats (one loader's sorted list: 10,000 certificates), checked in one pass.
+    static func uniqueSorted(_ files: [String]) -> [String] {
+        if zip(files, files.dropFirst()).allSatisfy({ $0 < $1 }) { return files }
+        return Array(Set(files)).sorted()
     }
 
     /// What the web-server loaders read: one model of every server, and the files read only

@@ -40,8 +40,7 @@ public enum InputClassifier {
     static let sniffLength = 64 * 1024
 
     public static func classify(name: String, bytes: [UInt8]) -> InputKind {
-        let fileName = name.split(separator: "/").last.map(String.init) ?? name
-        let lowerName = fileName.lowercased()
+        let lowerName = lastComponent(name).lowercased()
         let head = bytes.prefix(sniffLength)
         // DER certificates are binary: a SEQUENCE with a long-form length, and a certificate-ish name.
         if head.count > 4, head[head.startIndex] == 0x30, head[head.startIndex + 1] & 0x80 != 0,
@@ -181,6 +180,12 @@ public enum InputClassifier {
     /// `nginx`, or `apache2`/`apache`/`httpd` (the nearest such directory wins). Location decides
     /// before content: a site file is the server's whatever its lines look like.
     public static func owner(ofPath path: String) -> ServerSoftware? {
+        if let software = asciiOwner(ofPath: path) { return software }
+        return ownerBySplitting(path)
+    }
+
+    /// `owner(ofPath:)` from the path split into Characters and each directory name lowercased.
+    static func ownerBySplitting(_ path: String) -> ServerSoftware? {
         for component in path.split(separator: "/").dropLast().reversed() {
             switch component.lowercased() {
             case "nginx": return .nginx
@@ -189,6 +194,63 @@ public enum InputClassifier {
             }
         }
         return nil
+    }
+
+    /// `owner(ofPath:)` of an ASCII path, on its bytes (ASCII lowercasing is `lowercased()` there,
+    /// and no other text lowercases to these names): nil when it is not ASCII, or names no owner.
+    static func asciiOwner(ofPath path: String) -> ServerSoftware?? {
+        var path = path
+        return path.withUTF8 { bytes -> ServerSoftware?? in
+            guard isASCII(bytes) else { return nil }
+            // Components as `split` finds them (empty ones left out), the last one (the file) too.
+            var end = bytes.count
+            var isLast = true
+            while end > 0 {
+                var start = end
+                while start > 0 && bytes[start - 1] != UInt8(ascii: "/") { start -= 1 }
+                if start < end {
+                    if !isLast, let software = serverDirectory(UnsafeBufferPointer(rebasing: bytes[start..<end])) { return .some(software) }
+                    isLast = false
+                }
+                end = start - 1
+            }
+            return .some(nil)
+        }
+    }
+
+    /// The server an ASCII directory name stands for (`nginx`, `apache2`, `apache`, `httpd`,
+    /// letters in any case).
+    private static func serverDirectory(_ name: UnsafeBufferPointer<UInt8>) -> ServerSoftware? {
+        func named(_ expected: StaticString) -> Bool {
+            guard name.count == expected.utf8CodeUnitCount else { return false }
+            return (0..<name.count).allSatisfy { index in
+                let byte = name[index]
+                return (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == expected.utf8Start[index]
+            }
+        }
+        if named("nginx") { return .nginx }
+        if named("apache2") || named("apache") || named("httpd") { return .apache }
+        return nil
+    }
+
+    /// `path.split(separator: "/").last ?? path`, found on the bytes when the path is ASCII
+    /// (then each Character is a byte; a combining mark after a slash would join it otherwise).
+    static func lastComponent(_ path: String) -> String {
+        var copy = path
+        let ascii = copy.withUTF8 { bytes -> String?? in
+            guard isASCII(bytes) else { return nil }
+            var end = bytes.count
+            while end > 0 && bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
+            guard end > 0 else { return .some(nil) }
+            var start = end
+            while start > 0 && bytes[start - 1] != UInt8(ascii: "/") { start -= 1 }
+            return .some(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
+        }
+        switch ascii {
+        case .some(.some(let name)): return name
+        case .some(.none): return path
+        case .none: return path.split(separator: "/").last.map(String.init) ?? path
+        }
     }
 
     /// The first `limit` non-empty lines of `text`, each trimmed of spaces, tabs and CRs. Lines
@@ -374,7 +436,7 @@ public enum InputClassifier {
 
     /// The address family a firewall file's name implies (`rules.v6`, `ip6tables.rules`), if any.
     public static func familyHint(name: String) -> AddressFamily? {
-        let lower = (name.split(separator: "/").last.map(String.init) ?? name).lowercased()
+        let lower = lastComponent(name).lowercased()
         if lower.contains("v6") || lower.contains("ip6") || lower.contains("ipv6") { return .ipv6 }
         if lower.contains("v4") || lower.contains("ipv4") { return .ipv4 }
         return nil

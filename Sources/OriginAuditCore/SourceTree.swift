@@ -250,6 +250,18 @@ public struct SourceTree: Sendable {
            let (_, absent) = linkFreeReal(String(hostPath[..<slash]), root: root), absent {
             return .absent(allowed: true, reason: ReadFailure.missing.description)
         }
+        // With no root, a plain path is read as the system reads it: one `lstat` tells a missing
+        // file (no link at its end: `stat` would fail alike, `readlink` would find no link, so
+        // `explainMissing` says "does not exist") and a present one that is no link (its `stat`)
+        // from the rest, which are answered below (a link, a loop).
+        if resolvedRoot == nil, SourceTree.isPlainAbsolute(hostPath) {
+            var info = stat()
+            if lstat(hostPath, &info) != 0 {
+                if errno == ENOENT || errno == ENOTDIR { return .absent(allowed: true, reason: ReadFailure.missing.description) }
+            } else if (info.st_mode & S_IFMT) != S_IFLNK {
+                return .present(permissions: UInt16(truncatingIfNeeded: info.st_mode & 0o7777))
+            }
+        }
         let inspected = inspect(hostPath)
         guard case .success(let real) = inspected.real else { return .absent(allowed: false, reason: explainMissing(hostPath)) }
         if !inspected.absent {

@@ -21,7 +21,11 @@ public indirect enum JSONValue: Sendable, Equatable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func append(_ text: String, to out: inout [UInt8]) { out.append(contentsOf: text.utf8) }
+    /// A text's bytes appended (taken in place: a literal's, or a native string's, are contiguous).
+    static func append(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
 
     static func indentation(_ level: Int, into out: inout [UInt8]) {
         let width = 2 * level
@@ -136,11 +140,13 @@ public indirect enum JSONValue: Sendable, Equatable {
 
 extension JSONValue {
     /// One member of an object being written: its key, then the value `body` writes.
-    static func member(_ key: String, first: Bool, indent: Int, into out: inout [UInt8], _ body: (inout [UInt8]) -> Void) {
+    /// (A key is a name written in the code, which needs no escape: its bytes are copied as they are.)
+    static func member(_ key: StaticString, first: Bool, indent: Int, into out: inout [UInt8], _ body: (inout [UInt8]) -> Void) {
         append(first ? "{\n" : ",\n", to: &out)
         indentation(indent + 1, into: &out)
-        quote(key, into: &out)
-        append(": ", to: &out)
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+        append("\": ", to: &out)
         body(&out)
     }
 

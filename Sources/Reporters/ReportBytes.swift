@@ -1,42 +1,160 @@
+import Foundation
 import OriginAuditCore
 
 /// How the reporters write many findings: straight into bytes, a few runs of findings at a time
 /// on all cores, handed on in order, so a report of 50,000 findings is never built as strings or
 /// dictionaries first and never held whole.
 enum ReportBytes {
-    /// Items written by one worker at a time, and how many such runs are written at once.
+    /// Items written by one worker at a time, and how many such runs are written or held at once.
     static let run = 512
     static let runsAtOnce = 4
 
     /// Writes items `0..<count` with `item` (the same bytes as writing them one after another
     /// into `out`), handing `out` to `sink` whenever it holds `piece` bytes or more, and a run of
-    /// half a piece or more straight to `sink`. At most `runsAtOnce` runs are held besides `out`.
+    /// half a piece or more straight to `sink`. The runs are written on every core while the
+    /// calling thread hands the finished ones to `sink` in order (and writes runs itself while
+    /// the next one is not finished): no core waits for `sink`, and `sink` waits for no batch.
+    /// At most `runsAtOnce` runs are being written or held besides the one being handed on.
     static func write(count: Int, bytesPerItem: Int, into out: inout [UInt8], piece: Int,
                       sink: (UnsafeRawBufferPointer) throws -> Void,
                       _ item: @Sendable (_ index: Int, _ out: inout [UInt8]) -> Void) rethrows {
-        var start = 0
-        while start < count {
-            let runs = stride(from: start, to: min(count, start + run * runsAtOnce), by: run)
-                .map { $0..<min($0 + run, count) }
-            let written = ConcurrentSlots<[UInt8]>.fill(count: runs.count) { index in
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity(runs[index].count * bytesPerItem)
-                for position in runs[index] { item(position, &bytes) }
-                return bytes
+        let runs = (count + run - 1) / run
+        let helpers = min(runs - 1, ProcessInfo.processInfo.activeProcessorCount - 1, runsAtOnce - 1)
+        guard helpers > 0 else {
+            for index in 0..<runs { try hand(written(run: index, count: count, bytesPerItem: bytesPerItem, item), into: &out, piece: piece, sink: sink) }
+            return
+        }
+        try withoutActuallyEscaping(item) { item in
+            // The helper threads find `item` in the queue, which lets go of it once they have
+            // stopped (a thread keeps its closure a little after it ends: `item` is not in it).
+            let queue = RunQueue(runs: runs, window: runsAtOnce, item: item)
+            let done = DispatchGroup()
+            for _ in 0..<helpers {
+                done.enter()
+                Thread {
+                    queue.help(count: count, bytesPerItem: bytesPerItem)
+                    done.leave()
+                }.start()
             }
-            for bytes in written {
-                guard let bytes else { continue }
-                // A run as large as a piece goes to `sink` as it is (after what `out` holds),
-                // not copied into `out` first: a large report is copied once less.
-                if bytes.count >= piece / 2 {
-                    if !out.isEmpty { try flush(&out, sink) }
-                    try bytes.withUnsafeBytes(sink)
+            // The helpers stop (after the run each is writing) before `item` goes out of scope,
+            // also when `sink` throws.
+            defer {
+                queue.cancel()
+                done.wait()
+                queue.forgetItem()
+            }
+            for index in 0..<runs {
+                try hand(queue.take(index) { written(run: $0, count: count, bytesPerItem: bytesPerItem, item) }, into: &out, piece: piece, sink: sink)
+            }
+        }
+    }
+
+    /// Hands one run's bytes on: a run as large as a piece goes to `sink` as it is (after what
+    /// `out` holds), not copied into `out` first (a large report is copied once less).
+    private static func hand(_ bytes: [UInt8], into out: inout [UInt8], piece: Int,
+                             sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        if bytes.count >= piece / 2 {
+            if !out.isEmpty { try flush(&out, sink) }
+            try bytes.withUnsafeBytes(sink)
+            return
+        }
+        out.append(contentsOf: bytes)
+        if out.count >= piece { try flush(&out, sink) }
+    }
+
+    /// The bytes of the items of run `index`.
+    fileprivate static func written(run index: Int, count: Int, bytesPerItem: Int, _ item: (Int, inout [UInt8]) -> Void) -> [UInt8] {
+        let items = index * run..<min(count, (index + 1) * run)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(items.count * bytesPerItem)
+        for position in items { item(position, &bytes) }
+        return bytes
+    }
+
+    /// The runs of one report: which is written next, and the ones written but not handed on yet.
+    /// Runs are claimed in order, no further than `window` runs ahead of the one handed on next.
+    private final class RunQueue: @unchecked Sendable {
+        private let condition = NSCondition()
+        private let runs: Int, window: Int
+        private var claimed = 0
+        /// The run handed on next (every run before it was taken).
+        private var next = 0
+        private var finished: [Int: [UInt8]] = [:]
+        private var cancelled = false
+
+        private var item: (@Sendable (Int, inout [UInt8]) -> Void)?
+
+        init(runs: Int, window: Int, item: @escaping @Sendable (Int, inout [UInt8]) -> Void) {
+            self.runs = runs
+            self.window = window
+            self.item = item
+        }
+
+        /// A helper thread's work: runs claimed and written until none is left.
+        func help(count: Int, bytesPerItem: Int) {
+            condition.lock()
+            let item = self.item
+            condition.unlock()
+            guard let item else { return }
+            while let index = claim() { finish(index, ReportBytes.written(run: index, count: count, bytesPerItem: bytesPerItem, item)) }
+        }
+
+        func forgetItem() {
+            condition.lock()
+            item = nil
+            condition.unlock()
+        }
+
+        /// The next run to write, once it is within the window; nil when none is left.
+        func claim() -> Int? {
+            condition.lock()
+            defer { condition.unlock() }
+            while !cancelled && claimed < runs && claimed >= next + window { condition.wait() }
+            return claimClaimable()
+        }
+
+        /// Claims the next run if it may be written now (the lock held).
+        private func claimClaimable() -> Int? {
+            guard !cancelled, claimed < runs, claimed < next + window else { return nil }
+            claimed += 1
+            return claimed - 1
+        }
+
+        func finish(_ index: Int, _ bytes: [UInt8]) {
+            condition.lock()
+            finished[index] = bytes
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        /// Run `index`'s bytes (the runs before it were taken): while it is being written
+        /// elsewhere, the caller writes the next runs with `write`.
+        func take(_ index: Int, write: (Int) -> [UInt8]) -> [UInt8] {
+            condition.lock()
+            defer { condition.unlock() }
+            while true {
+                if let bytes = finished.removeValue(forKey: index) {
+                    next = index + 1
+                    condition.broadcast()
+                    return bytes
+                }
+                if let claim = claimClaimable() {
+                    condition.unlock()
+                    let bytes = write(claim)
+                    condition.lock()
+                    finished[claim] = bytes
                     continue
                 }
-                out.append(contentsOf: bytes)
-                if out.count >= piece { try flush(&out, sink) }
+                condition.wait()
             }
-            start = runs.last!.upperBound
+        }
+
+        /// Lets no more runs be claimed (the report is written, or `sink` failed).
+        func cancel() {
+            condition.lock()
+            cancelled = true
+            condition.broadcast()
+            condition.unlock()
         }
     }
 
@@ -53,7 +171,7 @@ enum ReportBytes {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func append(_ text: String, to out: inout [UInt8]) { out.append(contentsOf: text.utf8) }
+    static func append(_ text: String, to out: inout [UInt8]) { JSONValue.append(text, to: &out) }
 
     /// `String(value)`'s bytes, without making the string.
     static func decimal(_ value: Int, into out: inout [UInt8]) {

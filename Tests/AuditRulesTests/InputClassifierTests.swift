@@ -37,4 +37,17 @@ import Testing
             #expect(InputClassifier.contains(bytes[...], "-----BEGIN ") == text.contains("-----BEGIN "), "\(text)")
         }
     }
+
+    /// The file name and the owning server's directory are found on the bytes of an ASCII path:
+    /// the same answers as splitting the path into Characters, for every shape of path.
+    @Test func pathPartsFoundOnBytesAsBySplitting() {
+        let paths = ["", "/", "//", "nginx", "/etc/nginx/", "/etc/nginx//sites/a.conf", "/etc/NGINX/a.conf", "/etc/Apache2/x/y.conf",
+                     "/srv/httpd/nginx/site.conf", "/srv/nginx/httpd/site.conf", "apache/", "a//b//", "/etc/nginxx/a", "/etc/ngin/a",
+                     "/etc/apache22/a", "/etc/HttpD/conf/httpd.conf", "rel/apache/x", "/x/y.der", "/ü/nginx/a.conf", "/nginx/\u{301}x.conf",
+                     "/etc/nginx/\u{301}/a.conf", "/etc/ｎｇｉｎｘ/a.conf", "/etc/\u{212A}/a"]
+        for path in paths {
+            #expect(InputClassifier.lastComponent(path) == (path.split(separator: "/").last.map(String.init) ?? path), "\(path)")
+            #expect(InputClassifier.owner(ofPath: path) == InputClassifier.ownerBySplitting(path), "\(path)")
+        }
+    }
 }

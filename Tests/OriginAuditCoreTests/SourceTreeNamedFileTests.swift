@@ -51,7 +51,13 @@ import Foundation
         }
         let unrooted = SourceTree(root: nil), unrootedApart = SourceTree(root: nil)
         for path in [root.appendingPathComponent("etc/ssl/site/cert.pem").path, root.appendingPathComponent("etc/ssl/absent/x.pem").path,
-                     root.appendingPathComponent("etc/ssl/site/dangling.pem").path, outside] {
+                     root.appendingPathComponent("etc/ssl/site/dangling.pem").path, outside,
+                     // Looked at with one lstat when plain: a link on the way, a loop, a file used as a
+                     // directory, a missing directory, a link to a directory; `..` and `//` are not plain.
+                     root.appendingPathComponent("etc/ssl/linked/cert.pem").path, root.appendingPathComponent("etc/ssl/loop").path,
+                     root.appendingPathComponent("etc/ssl/site/cert.pem/inside").path, root.appendingPathComponent("etc/ssl/absent/a/x.pem").path,
+                     root.appendingPathComponent("etc/ssl/linked").path, root.appendingPathComponent("etc/ssl/gone/key.pem").path,
+                     root.path + "/etc/ssl/absent/../site/cert.pem", root.path + "/etc//ssl/site/cert.pem"] {
             #expect(unrooted.namedFile(path) == Self.separately(unrootedApart, path), "\(path)")
         }
     }
