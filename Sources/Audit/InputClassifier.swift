@@ -304,20 +304,6 @@ public enum InputClassifier {
         return copy.withUTF8(body)
     }
 
-    /// `line` starts with `prefix` (ASCII), letters compared case-insensitively: for an ASCII
-    /// line, `line.lowercased().hasPrefix(prefix)` without the copy.
-    static func hasLowercasedPrefix(_ line: Substring.UTF8View, _ prefix: StaticString) -> Bool {
-        guard line.count >= prefix.utf8CodeUnitCount else { return false }
-        var index = line.startIndex
-        for expected in UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount) {
-            var byte = line[index]
-            if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
-            if byte != expected { return false }
-            index = line.index(after: index)
-        }
-        return true
-    }
-
     static func isNftTableLine(_ line: Substring) -> Bool {
         let words = line.split(separator: " ", omittingEmptySubsequences: true)
         guard words.count >= 3, words[0] == "table" || (words[0] == "add" && words.count >= 4 && words[1] == "table") else { return false }
@@ -408,8 +394,8 @@ public enum InputClassifier {
             guard let first = line.first, line.last != UInt8(ascii: ";") && line.last != UInt8(ascii: "{") else { return .other }
             // A line whose first letter starts no marker is out at once (most of them).
             guard markerInitials[Int(first >= 0x41 && first <= 0x5A ? first | 0x20 : first)] else { return .other }
-            if hasLowercasedPrefix(line, "<virtualhost") || hasLowercasedPrefix(line, "loadmodule ") { return .decisive }
-            return apacheMarkers.contains(where: { hasLowercasedPrefix(line, $0) }) ? .marker : .other
+            if LowercaseASCII.hasPrefix(line, "<virtualhost") || LowercaseASCII.hasPrefix(line, "loadmodule ") { return .decisive }
+            return apacheMarkers.contains(where: { LowercaseASCII.hasPrefix(line, $0) }) ? .marker : .other
         }
         let lower = withoutComment(raw).lowercased()
         if lower.hasSuffix(";") || lower.hasSuffix("{") { return .other }

@@ -36,4 +36,35 @@ public enum LowercaseASCII {
     public static func lowercased(_ text: String) -> String {
         holds(text) ? text : text.lowercased()
     }
+
+    /// Whether `bytes` start with `prefix` (lower-case ASCII), capital ASCII letters compared as
+    /// their lower-case ones: for ASCII text, `text.lowercased().hasPrefix(prefix)` without the
+    /// lowercased copy. A byte of a non-ASCII character never matches.
+    @inlinable public static func hasPrefix<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ prefix: StaticString) -> Bool {
+        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        var index = bytes.startIndex
+        for expected in UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount) {
+            var byte = bytes[index]
+            if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
+            if byte != expected { return false }
+            bytes.formIndex(after: &index)
+        }
+        return true
+    }
+}
+
+/// The bytewise order of texts: `strcmp` in the C locale, as glob(3) and `ls` in that locale sort.
+public enum ByteOrder {
+    /// Whether `a` sorts before `b` byte by byte (memcmp over the shared length, then the shorter
+    /// first), without copying either text's bytes.
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { a in
+            b.withUTF8 { b in
+                let common = min(a.count, b.count)
+                let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
+                return order != 0 ? order < 0 : a.count < b.count
+            }
+        }
+    }
 }

@@ -538,7 +538,7 @@ public struct SourceTree: Sendable {
     public func listDirectory(_ hostPath: String) -> [String] {
         guard case .success(let real) = confined(hostPath), let names = try? FileManager.default.contentsOfDirectory(atPath: real) else { return [] }
         readLog?.record(hostPath, .directory)
-        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return names.sorted(by: ByteOrder.precedes)
     }
 
     /// Expands a glob over host paths (`*`, `?`, `[...]` in any component), sorted per directory
@@ -678,7 +678,7 @@ public final class ReadLog: @unchecked Sendable {
     public var entries: [(path: String, use: Use)] {
         lock.lock()
         defer { lock.unlock() }
-        return uses.map { ($0.key, $0.value) }.sorted { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }
+        return uses.map { ($0.key, $0.value) }.sorted { ByteOrder.precedes($0.path, $1.path) }
     }
 }
 

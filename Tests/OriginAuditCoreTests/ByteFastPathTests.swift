@@ -57,6 +57,33 @@ import Foundation
         }
     }
 
+    /// The bytewise order is the standard library's order of the UTF-8 bytes (shared prefixes,
+    /// empty texts, bytes above 0x7F, a NUL), both ways round.
+    @Test func byteOrderAsTheUTF8Bytes() {
+        let texts = ["", "a", "A", "ab", "a b", "a\u{0}", "a-b", "a.b", "a/b", "a_b", "é", "e\u{301}", "z", "~", "ß", "\u{1F600}", "ab\u{1F600}", "abc"]
+        for a in texts {
+            for b in texts {
+                #expect(ByteOrder.precedes(a, b) == a.utf8.lexicographicallyPrecedes(b.utf8), "\(a) < \(b)")
+            }
+        }
+    }
+
+    /// The case-folding prefix test is `lowercased().hasPrefix` on ASCII text, and no byte of a
+    /// non-ASCII character matches an ASCII letter.
+    @Test func asciiPrefixAsLowercasedHasPrefix() {
+        let texts = ["", "h", "HTTP://x", "https://x", "Https:/", "http:", "$Scheme://", "$schem", "LoadModule x", "<VirtualHost *:80>", "<virtualhos", "\u{212A}ttp://", "h\u{0}ttp://"]
+        let prefixes: [StaticString] = ["http://", "https://", "$scheme", "loadmodule ", "<virtualhost", "h", ""]
+        for text in texts {
+            for prefix in prefixes {
+                // The one non-ASCII text starts with its non-ASCII character (the Kelvin sign, whose
+                // lowercase is "k"): only the empty prefix is found there.
+                let expected = text.utf8.allSatisfy { $0 < 0x80 } ? text.lowercased().hasPrefix(prefix.description) : prefix.utf8CodeUnitCount == 0
+                #expect(LowercaseASCII.hasPrefix(text.utf8, prefix) == expected, "\(text) \(prefix)")
+                #expect(LowercaseASCII.hasPrefix(Substring(text).utf8, prefix) == expected, "\(text) \(prefix) as a substring")
+            }
+        }
+    }
+
     /// The fingerprint hashes rule id, file and key (or message) as one text joined by U+001F,
     /// and spells the hash as 16 hex digits: as it did when it joined them first.
     @Test func fingerprintAsTheJoinedText() {

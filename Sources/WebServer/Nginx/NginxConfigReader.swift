@@ -18,18 +18,6 @@ public enum NginxConfigReader {
         }
     }
 
-    /// Whether `a` sorts before `b` byte by byte (strcmp in the C locale, as glob(3) sorts).
-    static func bytewiseLess(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { a in
-            b.withUTF8 { b in
-                let common = min(a.count, b.count)
-                let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
-                return order != 0 ? order < 0 : a.count < b.count
-            }
-        }
-    }
-
     /// Where file text comes from: the filesystem, or segments of one `nginx -T` dump.
     private enum TextSource: Sendable {
         case disk(SourceTree)
@@ -190,7 +178,7 @@ public enum NginxConfigReader {
                 let full = tree.hostPath(pattern, relativeTo: prefix)
                 if isGlob {
                     // glob(3) sorts whole paths (strcmp in nginx's C locale), not one directory level at a time.
-                    let matches = tree.glob(full).sorted(by: NginxConfigReader.bytewiseLess)
+                    let matches = tree.glob(full).sorted(by: ByteOrder.precedes)
                     return matches.map { register(path: $0, display: tree.displayPath($0), lineOffset: 0, reference: location) }
                 }
                 let standardized = SourceTree.normalise(full)
@@ -220,7 +208,7 @@ public enum NginxConfigReader {
                 let indices = state.withLock { $0.indexByPath }
                 if isGlob {
                     let names = segments.map(\.name).filter { NginxDump.pathMatches(pattern: full, path: $0) }
-                    return names.sorted(by: NginxConfigReader.bytewiseLess).compactMap { indices[$0] }
+                    return names.sorted(by: ByteOrder.precedes).compactMap { indices[$0] }
                 }
                 if let index = indices[SourceTree.normalise(full)] ?? indices[full] { return [index] }
                 add(Finding(ruleId: "input.unresolved",

@@ -169,14 +169,7 @@ enum NginxValues {
     static func hasLowercasedPrefix(_ text: String, _ prefix: StaticString) -> Bool {
         var text = text
         let decided = text.withUTF8 { bytes -> Bool? in
-            if bytes.contains(where: { $0 >= 0x80 }) { return nil }
-            let count = prefix.utf8CodeUnitCount
-            guard bytes.count >= count else { return false }
-            for index in 0..<count {
-                let byte = bytes[index]
-                if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != prefix.utf8Start[index] { return false }
-            }
-            return true
+            bytes.contains(where: { $0 >= 0x80 }) ? nil : LowercaseASCII.hasPrefix(bytes, prefix)
         }
         return decided ?? text.lowercased().hasPrefix(prefix.description)
     }
