@@ -29,7 +29,32 @@ public enum LowercaseASCII {
     /// ASCII with no capital letter: `lowercased()` would return it unchanged (checked on bytes,
     /// as most names are, instead of building the lowercased copy).
     public static func holds(_ text: String) -> Bool {
-        !text.utf8.contains { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+        if let answer = text.utf8.withContiguousStorageIfAvailable(holds) { return answer }
+        return !text.utf8.contains(where: isCapitalOrNotASCII)
+    }
+
+    /// `holds` on bytes, eight at a time: a word with a top bit set is not ASCII; in one
+    /// without, adding 0x3F to each byte sets the top bit of those from `A` up, adding 0x25 that
+    /// of those from `[` up (no byte carries into the next), so capitals have only the first.
+    static func holds(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let raw = UnsafeRawBufferPointer(bytes)
+        let topBits: UInt64 = 0x8080_8080_8080_8080
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if word & topBits != 0 { return false }
+            if (word &+ 0x3F3F_3F3F_3F3F_3F3F) & ~(word &+ 0x2525_2525_2525_2525) & topBits != 0 { return false }
+            index += 8
+        }
+        while index < bytes.count {
+            if isCapitalOrNotASCII(bytes[index]) { return false }
+            index += 1
+        }
+        return true
+    }
+
+    private static func isCapitalOrNotASCII(_ byte: UInt8) -> Bool {
+        byte >= 0x80 || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
     }
 
     /// `text.lowercased()`; a text that `holds` is returned as it is instead of being rebuilt.

@@ -126,9 +126,16 @@ public struct SourceTree: Sendable {
     /// Whether `normalise` would return the path as it is (no empty, `.` or `..` component, no
     /// trailing slash), decided on its bytes: nearly every path read is, and is then not split.
     static func isNormalised(_ path: String) -> Bool {
+        if let answer = path.utf8.withContiguousStorageIfAvailable(isNormalised) { return answer }
+        return Array(path.utf8).withUnsafeBufferPointer(isNormalised)
+    }
+
+    /// `isNormalised` on the path's bytes (in place: iterating a String's UTF-8 view costs
+    /// several times as much per byte).
+    private static func isNormalised(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         var length = 0, dots = 0, isFirst = true
-        for byte in path.utf8 {
+        for byte in bytes {
             if byte == slash {
                 // An empty component is fine only before a leading slash.
                 if length == 0 && !isFirst { return false }
@@ -141,7 +148,7 @@ public struct SourceTree: Sendable {
             }
             isFirst = false
         }
-        if path == "/" { return true }
+        if bytes.count == 1 && bytes[0] == slash { return true }
         return length > 0 && !(length == dots && length <= 2)
     }
 

@@ -50,4 +50,45 @@ import Testing
             #expect(InputClassifier.owner(ofPath: path) == InputClassifier.ownerBySplitting(path), "\(path)")
         }
     }
+
+    /// The byte tests of a line's start and end answer as `hasPrefix`/`hasSuffix` (Characters,
+    /// canonical equivalence) do: on ASCII lines, and on lines where a combining mark follows the
+    /// prefix, a prepended mark precedes the suffix, or a character equivalent to an ASCII one
+    /// (Kelvin sign, Greek question mark) stands where the ASCII one is looked for.
+    @Test func asciiPrefixAndSuffixAsCharacterComparison() {
+        let lines = ["", "#", "# x", "#\u{301} x", "server {", "server{", "server", "server \u{301}{", "listen 80;", "listen 80\u{37E}",
+                     "listen 80;\u{301}", "\u{600};", "a\u{600};", "ab\u{37E}", "\u{212A}eep", "keep", "-A INPUT", "-A", "-",
+                     "upstream x {", "upstream x \u{600}{", "é;", "x é {", "# configuration file /etc/nginx/nginx.conf:", "ab;\u{0}"]
+        let prefixes: [StaticString] = ["", "#", "server {", "server{", "-A ", "Keep", "keep", "upstream ", "# configuration file "]
+        let suffixes: [StaticString] = ["", ";", "{", ":", "b;", "ab;", "0;"]
+        for line in lines {
+            for text in [Substring(line), ("xx" + line + "yy").dropFirst(2).dropLast(2)] {
+                for prefix in prefixes {
+                    #expect(text.hasASCIIPrefix(prefix) == text.hasPrefix(prefix.description), "\(line) starts with \(prefix)")
+                }
+                for suffix in suffixes {
+                    #expect(text.hasASCIISuffix(suffix) == text.hasSuffix(suffix.description), "\(line) ends with \(suffix)")
+                }
+            }
+        }
+    }
+
+    /// However many lines are split before the rest, every file gets the same answer.
+    @Test func answerDoesNotDependOnHowManyLinesComeFirst() {
+        let filler = Array(repeating: "    listen 80;", count: 30)
+        let comments = Array(repeating: "# header", count: 30)
+        let files: [[String]] = [
+            ["# site", "server {"] + filler + ["}"], comments + ["server {", "}"], comments + ["<VirtualHost *:80>", "</VirtualHost>"],
+            comments + ["*filter", ":INPUT ACCEPT [0:0]", "COMMIT"], comments + ["-A INPUT -j ACCEPT"], comments + ["table inet filter {", "}"],
+            filler + ["<VirtualHost *:80>"], ["ServerName x"] + comments + ["DocumentRoot /srv"], filler + ["server {"], comments,
+            ["server {"] + filler + ["<VirtualHost *:80>"], comments + ["create x hash:ip", "add x 192.0.2.1"], ["# x"] + filler,
+        ]
+        for lines in files {
+            let bytes = Self.text(lines)
+            for name in ["/srv/site.conf", "/etc/nginx/sites-enabled/a", "/etc/apache2/sites-enabled/a", "/etc/nginx/nginx.conf"] {
+                let answers = Set([1, 2, 4, 16, 31, 40, 400].map { InputClassifier.classify(name: name, bytes: bytes, firstLines: $0) })
+                #expect(answers.count == 1, "\(name) \(lines.last!): \(answers)")
+            }
+        }
+    }
 }

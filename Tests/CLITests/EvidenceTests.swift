@@ -101,10 +101,11 @@ struct EvidenceTests {
         try lab.start(["python3", directory.appendingPathComponent("silent.py").path], name: "silent", scratch: scratch, port: 2082)
         try lab.start(["python3", directory.appendingPathComponent("reset.py").path], name: "reset", scratch: scratch, port: 2083)
 
-        // tcpdump on every interface of the origin (Linux cooked v2 frames), written packet by packet.
+        // tcpdump on every interface of the origin (Linux cooked v2 frames), written packet by packet,
+        // with a 16 MiB buffer so that a loaded machine drops none of them.
         let capture = directory.appendingPathComponent("origin.pcap")
         let tcpdump = try SessionProcess(try TestTools.which("ip"), ["netns", "exec", lab.originNamespace, try TestTools.which("tcpdump"),
-                                                                      "-i", "any", "--immediate-mode", "-U", "-n", "-w", capture.path, "tcp or icmp"],
+                                                                      "-i", "any", "--immediate-mode", "-B", "16384", "-U", "-n", "-w", capture.path, "tcp or icmp"],
                                          environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
                                          stdout: scratch.appendingPathComponent("tcpdump.out"), stderr: scratch.appendingPathComponent("tcpdump.err"))
         let ready = Date().addingTimeInterval(10)

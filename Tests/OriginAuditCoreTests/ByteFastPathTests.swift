@@ -84,6 +84,24 @@ import Foundation
         }
     }
 
+    /// Eight bytes at a time, `holds` finds the one capital or non-ASCII byte wherever it is in a
+    /// text of any length, as a test of every byte finds it (the bytes around `A`-`Z` included).
+    @Test func lowercaseASCIIAsATestOfEveryByte() {
+        for length in 0...19 {
+            for position in -1..<length {
+                for odd in ["@", "A", "M", "Z", "[", "`", "a", "z", "{", "\u{7F}", "é", "\u{212A}"] {
+                    var text = String(repeating: "a", count: length)
+                    if position >= 0 {
+                        text = String(text.prefix(position)) + odd + String(text.dropFirst(position + 1))
+                    }
+                    let expected = !text.utf8.contains { $0 >= 0x80 || ($0 >= 0x41 && $0 <= 0x5A) }
+                    #expect(LowercaseASCII.holds(text) == expected, "\(text)")
+                    #expect(LowercaseASCII.lowercased(text) == text.lowercased(), "\(text)")
+                }
+            }
+        }
+    }
+
     /// The fingerprint hashes rule id, file and key (or message) as one text joined by U+001F,
     /// and spells the hash as 16 hex digits: as it did when it joined them first.
     @Test func fingerprintAsTheJoinedText() {
