@@ -352,8 +352,9 @@ public enum AuditRunner {
         for (index, suppression) in config.suppressions.enumerated() where !usedSuppressions.contains(index) {
             notes.append("suppression at \(suppression.location) (\(suppression.ruleId)) matched no finding")
         }
-        let largestGroup = Finding.sortInReportOrder(&findings)
-        removeDuplicates(sorted: &findings)
+        var ties: [Bool] = []
+        let largestGroup = Finding.sortInReportOrder(&findings, ties: &ties)
+        removeDuplicates(sorted: &findings, ties: ties)
         // Removing duplicates only shortens groups: none over the limit before, none after.
         if largestGroup > FindingList.defaultLimit { findings = capped(findings) }
         // Redaction rarely changes anything; only then can the order change (the sort is stable,
@@ -402,6 +403,12 @@ public enum AuditRunner {
     /// nil when its text quotes none (`KeyMaterial.redacted` then returns the same string, whose
     /// comparison stops at the shared storage).
     static func redacted(_ finding: Finding) -> Finding? {
+        // Each text looked at in place first (nearly always none quotes a key): the finding's
+        // strings are not copied, so their counts of references, shared with the other
+        // slices' findings, are not changed from two threads.
+        guard KeyMaterial.hasBeginMarker(finding.message)
+            || finding.remediation.map(KeyMaterial.hasBeginMarker) == true
+            || finding.related.contains(where: { KeyMaterial.hasBeginMarker($0.message) }) else { return nil }
         let message = KeyMaterial.redacted(finding.message)
         let remediation = finding.remediation.map(KeyMaterial.redacted)
         var related = finding.related
@@ -454,15 +461,18 @@ public enum AuditRunner {
     /// in place from findings in report order, keeping the first. Equal findings sort together
     /// (report order compares place, rule id and message, which they share) and the sort is
     /// stable, so the one kept is the one that came first before sorting. Only findings that tie
-    /// in report order are compared (every field).
-    static func removeDuplicates(sorted findings: inout [Finding]) {
+    /// in report order are compared (every field). `ties`, when given, tells for each finding
+    /// whether it ties with the one before it (`Finding.sortInReportOrder` finds that from its
+    /// keys); otherwise neighbours are compared in report order.
+    static func removeDuplicates(sorted findings: inout [Finding], ties: [Bool]? = nil) {
         var kept = 0
         // The kept findings from `tie` on tie with each other in report order.
         var tie = 0
         var tied: Set<Finding>?
         for index in findings.indices {
             var duplicate = false
-            if kept > tie && !Finding.reportOrder(findings[tie], findings[index]) {
+            // (A finding that ties with the one before it ties with every finding since `tie`.)
+            if kept > tie && (ties.map { $0[index] } ?? !Finding.reportOrder(findings[tie], findings[index])) {
                 let finding = findings[index]
                 if tied == nil && kept - tie <= 8 {
                     duplicate = findings[tie..<kept].contains(finding)

@@ -78,6 +78,21 @@ public enum LowercaseASCII {
     }
 }
 
+/// A text's UTF-8 bytes, read where the string holds them.
+public enum UTF8Bytes {
+    /// `body` over `text`'s UTF-8 bytes: in place where they are contiguous (a native string's
+    /// are), without copying the string, so that its count of references is not changed (the
+    /// reporters write findings on several threads, and a text many findings share, such as a
+    /// rule's remediation, would have its count changed from each of them, an atomic write the
+    /// threads contend for); a bridged string's bytes, copied first.
+    @inlinable
+    public static func of<Result>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        if let result = try text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = text
+        return try copy.withUTF8(body)
+    }
+}
+
 /// The bytewise order of texts: `strcmp` in the C locale, as glob(3) and `ls` in that locale sort.
 public enum ByteOrder {
     /// Whether `a` sorts before `b` byte by byte (memcmp over the shared length, then the shorter

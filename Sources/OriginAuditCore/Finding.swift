@@ -150,15 +150,19 @@ public struct Finding: Hashable, Sendable {
     }
 
     /// A stable identity: independent of line numbers, so moving code does not make a finding new.
-    public var fingerprint: String {
-        // FNV1a.hex of rule id, file and key (or message) joined by U+001F, hashed without joining them.
+    public var fingerprint: String { FNV1a.hex(fingerprintHash) }
+
+    /// The number `fingerprint` spells in hex (a reporter writes its digits without the string).
+    public var fingerprintHash: UInt64 {
+        // FNV1a of rule id, file and key (or message) joined by U+001F, hashed without joining them.
+        let box = storage
         var hash = FNV1a()
-        hash.add(ruleId)
+        hash.add(box.ruleId)
         hash.add(0x1F)
-        hash.add(location?.file ?? "")
+        if let file = box.location?.file { hash.add(file) }
         hash.add(0x1F)
-        hash.add(key ?? message)
-        return FNV1a.hex(hash.value)
+        if let key = box.key { hash.add(key) } else { hash.add(box.message) }
+        return hash.value
     }
 
     /// Report order: file, line, column, rule id (DESIGN.md §1); findings without a place first.
@@ -181,6 +185,16 @@ extension Finding {
     /// file and rule id with one, and could not tell such keys apart) or the list has a handle of 0.
     @discardableResult
     public static func sortInReportOrder(_ findings: inout [Finding]) -> Int {
+        var ties: [Bool] = []
+        return sortInReportOrder(&findings, ties: &ties)
+    }
+
+    /// `sortInReportOrder(&findings)`, also telling for each finding in the new order whether it
+    /// ties in report order with the one before it (same place, rule id and message; a run of
+    /// equal findings ties throughout): found from the sort's keys, so that whoever removes
+    /// duplicates compares only the findings that tie, not every neighbour's strings.
+    @discardableResult
+    public static func sortInReportOrder(_ findings: inout [Finding], ties: inout [Bool]) -> Int {
         struct Key { var file: Int, line: Int, column: Int, handle: Int, rule: Int }
         var files: [String: Int] = [:], rules: [String: Int] = [:]
         var keys: [Key] = []
@@ -196,6 +210,7 @@ extension Finding {
             // order whose result the sort algorithm decides): such a list is sorted as it was.
             if location?.handle == 0 {
                 findings.sort(by: reportOrder)
+                ties = findings.indices.map { $0 > 0 && !reportOrder(findings[$0 - 1], findings[$0]) }
                 return .max
             }
             let file = location?.file ?? ""
@@ -245,6 +260,14 @@ extension Finding {
             // Equal in report order: the order they came in (the sort this stands for is stable).
             return i < j
         }
+        // Equal keys mean the same place and rule id; the messages, compared only then.
+        ties = order.indices.map { position in
+            guard position > 0 else { return false }
+            let (i, j) = (order[position - 1], order[position])
+            let (a, b) = (keys[i], keys[j])
+            return (a.file, a.line, a.column, a.handle, a.rule) == (b.file, b.line, b.column, b.handle, b.rule)
+                && findings[i].message == findings[j].message
+        }
         // Each cycle of the permutation swapped into place (moves, no copies).
         var placed = [Bool](repeating: false, count: order.count)
         for start in order.indices where !placed[start] {
@@ -287,8 +310,12 @@ public struct FNV1a {
     }
 
     public mutating func add(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in for byte in bytes { add(byte) } }
+        // Hashed in a local (no exclusive access to `self` checked per text), the bytes in place.
+        var value = self.value
+        UTF8Bytes.of(text) { bytes in
+            for byte in bytes { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        }
+        self.value = value
     }
 
     public static func hash(_ text: String) -> UInt64 {
@@ -302,11 +329,16 @@ public struct FNV1a {
     /// 16 lower-case hex digits.
     public static func hex(_ value: UInt64) -> String {
         String(unsafeUninitializedCapacity: 16) { buffer in
-            for index in 0..<16 {
-                let digit = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0x0F
-                buffer[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
-            }
+            writeHex(value, to: buffer.baseAddress!)
             return 16
+        }
+    }
+
+    /// `hex(value)`'s 16 digits written at `digits`.
+    public static func writeHex(_ value: UInt64, to digits: UnsafeMutablePointer<UInt8>) {
+        for index in 0..<16 {
+            let digit = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0x0F
+            digits[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
         }
     }
 }
@@ -359,6 +391,9 @@ public struct SharedText {
 
     /// The findings' remediations and predicted outcomes, each replaced by the one copy of its text.
     public mutating func share(_ findings: inout [Finding]) {
+        // Room for a text per finding (a rule that builds each remediation apart gives that many):
+        // the set is not rebuilt, every text hashed again, each time it fills up.
+        texts.reserveCapacity(texts.count + findings.count)
         for index in findings.indices {
             if let text = findings[index].remediation { findings[index].remediation = one(text) }
             if let text = findings[index].predicts { findings[index].predicts = one(text) }

@@ -31,8 +31,7 @@ public enum KeyMaterial {
     /// report passes here and almost none holds a dash run, which Foundation's `contains` would
     /// find only after bridging the message. (The marker is ASCII: no other spelling of it is
     /// canonically equivalent, so the bytes find exactly what Foundation finds.)
-    static func hasBeginMarker(_ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { ByteSearch.contains("-----BEGIN", in: $0) }
+    public static func hasBeginMarker(_ text: String) -> Bool {
+        UTF8Bytes.of(text) { ByteSearch.contains("-----BEGIN", in: $0) }
     }
 }

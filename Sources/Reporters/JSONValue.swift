@@ -1,4 +1,5 @@
 import Foundation
+import OriginAuditCore
 
 /// A JSON document built in memory and written with sorted keys, so every report is byte-for-byte
 /// deterministic. Reporters build these instead of Codable structs so that absent values can be
@@ -23,8 +24,7 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// A text's bytes appended (taken in place: a literal's, or a native string's, are contiguous).
     static func append(_ text: String, to out: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { out.append(contentsOf: $0) }
+        UTF8Bytes.of(text) { out.append(contentsOf: $0) }
     }
 
     static func indentation(_ level: Int, into out: inout [UInt8]) {
@@ -82,31 +82,33 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// What `quote` writes between the quotation marks (a literal made of several texts).
     static func quoted(_ text: String, into out: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { bytes in
-            // Runs that need no escape (nearly all of a message) are copied whole; eight bytes
-            // are looked at a time, and one by one only where some byte among them may need it.
-            var run = 0, index = 0
-            let count = bytes.count
-            let base = UnsafeRawPointer(bytes.baseAddress)
-            while index < count {
-                if index + 8 <= count, !needsEscape(base!.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
-                    index += 8
-                    continue
-                }
-                let end = min(index + 8, count)
-                while index < end {
-                    let byte = bytes[index]
-                    if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
-                        run = index + 1
-                        escape(byte, into: &out)
-                    }
-                    index += 1
-                }
+        UTF8Bytes.of(text) { quoted($0, into: &out) }
+    }
+
+    /// `quoted` of a text's UTF-8 bytes.
+    static func quoted(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        // Runs that need no escape (nearly all of a message) are copied whole; eight bytes
+        // are looked at a time, and one by one only where some byte among them may need it.
+        var run = 0, index = 0
+        let count = bytes.count
+        let base = UnsafeRawPointer(bytes.baseAddress)
+        while index < count {
+            if index + 8 <= count, !needsEscape(base!.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                index += 8
+                continue
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
+            let end = min(index + 8, count)
+            while index < end {
+                let byte = bytes[index]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+                    run = index + 1
+                    escape(byte, into: &out)
+                }
+                index += 1
+            }
         }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
     }
 
     /// Whether any of eight bytes is below 0x20, `"` or `\` (exact, no false alarm): a byte

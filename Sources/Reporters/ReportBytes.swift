@@ -173,6 +173,15 @@ enum ReportBytes {
 
     static func append(_ text: String, to out: inout [UInt8]) { JSONValue.append(text, to: &out) }
 
+    /// `FNV1a.hex(value)`'s 16 digits (a fingerprint), without making the string.
+    static func hex(_ value: UInt64, into out: inout [UInt8]) {
+        var digits: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            FNV1a.writeHex(value, to: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            out.append(contentsOf: buffer)
+        }
+    }
+
     /// `String(value)`'s bytes, without making the string.
     static func decimal(_ value: Int, into out: inout [UInt8]) {
         if value < 0 {

@@ -185,7 +185,12 @@ public enum SARIFReporter {
             JSONValue.endObject(indent: indent + 1, into: &out)
         }
         JSONValue.member("partialFingerprints", first: false, indent: indent, into: &out) { out in
-            JSONValue.member("originaudit/v1", first: true, indent: indent + 1, into: &out) { JSONValue.quote(finding.fingerprint, into: &$0) }
+            JSONValue.member("originaudit/v1", first: true, indent: indent + 1, into: &out) { out in
+                // `finding.fingerprint` quoted (hex digits need no escape), without making it.
+                out.append(UInt8(ascii: "\""))
+                ReportBytes.hex(finding.fingerprintHash, into: &out)
+                out.append(UInt8(ascii: "\""))
+            }
             JSONValue.endObject(indent: indent + 1, into: &out)
         }
         if let predicts = finding.predicts {

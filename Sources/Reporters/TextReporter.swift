@@ -164,8 +164,7 @@ public enum TextReporter {
     /// byte below 0x20, 0x7F, or starts with 0xC2 (C1 controls), 0xD8 (U+061C) or 0xE2 (the bidi
     /// controls) in UTF-8: text without those bytes (nearly all) is copied as it is.
     static func escaped(_ text: String, keepNewlines: Bool, into out: inout [UInt8]) {
-        var text = text
-        let plain = text.withUTF8 { bytes in
+        func plain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
             for byte in bytes where byte < 0x20 || byte == 0x7F || byte == 0xC2 || byte == 0xD8 || byte == 0xE2 {
                 if byte == 0x09 || (byte == 0x0A && keepNewlines) { continue }
                 return false
@@ -173,7 +172,7 @@ public enum TextReporter {
             out.append(contentsOf: bytes)
             return true
         }
-        if !plain { ReportBytes.append(TerminalText.escape(text, keepNewlines: keepNewlines), to: &out) }
+        if !UTF8Bytes.of(text, plain) { ReportBytes.append(TerminalText.escape(text, keepNewlines: keepNewlines), to: &out) }
     }
 
     /// `text.trimmingCharacters(in: .whitespacesAndNewlines)`, without Foundation when the text

@@ -32,6 +32,19 @@ import Testing
         inPlace.sort(by: Finding.reportOrder)
         AuditRunner.removeDuplicates(sorted: &inPlace)
         #expect(inPlace == expected)
+        // As `finish` does it: the ties told by the ranked sort's keys, or (a handle of 0 in the
+        // list) by the comparator the sort falls back on.
+        let zero = Finding(ruleId: "origin.rule-0", message: "message 0", location: SourceLocation(file: "f0.conf", line: 1, column: 1, handle: 0))
+        for list in [findings, findings + [zero, zero]] {
+            var seen = Set<Finding>()
+            let expected = list.filter { seen.insert($0).inserted }.sorted(by: Finding.reportOrder)
+            var ranked = list
+            var ties: [Bool] = []
+            Finding.sortInReportOrder(&ranked, ties: &ties)
+            #expect(ties.count == ranked.count)
+            AuditRunner.removeDuplicates(sorted: &ranked, ties: ties)
+            #expect(ranked == expected)
+        }
         if count == 2_000 {
             // Many repeats, and runs of more tied findings than the linear look-back compares.
             #expect(expected.count < count / 2)

@@ -77,6 +77,7 @@ enum SampleReport {
         for report in [SampleReport.report,
                        AuditReport(toolVersion: "1", cdn: "c", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: shapes,
                                    files: [], catalog: SampleReport.catalog),
+                       Self.awkward,
                        AuditReport(toolVersion: "1", cdn: "c", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: [],
                                    files: [], catalog: SampleReport.catalog)] {
             #expect(JSONReporter.render(report) == JSONReporter.document(report).rendered())
@@ -85,6 +86,31 @@ enum SampleReport {
             JSONReporter.write(report, piece: 100) { pieces += $0 }
             #expect(String(decoding: pieces, as: UTF8.self) == JSONReporter.render(report))
         }
+    }
+
+    /// The findings array's constant pieces (`FindingLayout`) give the document's bytes for every
+    /// combination of the members it writes apart: a place with or without line, column and
+    /// handle, or none; predicted outcome and remediation present or `null`; related places;
+    /// each severity; the last finding and the others.
+    @Test func jsonFindingLayoutMatchesDocument() {
+        typealias Place = OriginAuditCore.SourceLocation
+        var state: UInt64 = 0x5EED_0F1A_7000_0001
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let texts = ["", "plain", "\"quoted\"\n", "é ü", "tab\there"]
+        let findings = (0..<400).map { _ in
+            Finding(ruleId: texts[next(texts.count)] + "rule", message: texts[next(texts.count)],
+                    location: next(5) == 0 ? nil : Place(file: texts[next(texts.count)], line: next(3) - 1, column: next(3) - 1,
+                                                         handle: next(2) == 0 ? nil : next(3)),
+                    related: (0..<next(3)).map { RelatedLocation(Place(file: "r", line: $0), "related \($0)") },
+                    severity: [nil, .info, .warning, .error][next(4)], predicts: next(2) == 0 ? nil : texts[next(texts.count)],
+                    remediation: next(2) == 0 ? nil : texts[next(texts.count)], key: next(2) == 0 ? nil : "key")
+        }
+        let report = AuditReport(toolVersion: "1", cdn: "c", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: findings,
+                                 files: [], catalog: SampleReport.catalog)
+        #expect(JSONReporter.render(report) == JSONReporter.document(report).rendered())
     }
 
     /// Findings of every shape the writers treat apart: text that needs escaping for JSON and
@@ -142,6 +168,28 @@ enum SampleReport {
         #expect(String(decoding: pieces, as: UTF8.self) == GitHubReporter.render(report))
         #expect(GitHubReporter.render(report) == report.findings.map(GitHubReporter.annotation).joined()
             + report.notes.map { "::notice title=originaudit::\(GitHubReporter.escapeData($0))\n" }.joined())
+    }
+
+    /// A finding's annotation written straight into bytes is the one made of strings, also where
+    /// a replaced character stands at the edge of a text, beside the texts' joiners, or next to
+    /// non-ASCII text (where the strings are left to Foundation), with and without a place,
+    /// predicted outcome and remediation.
+    @Test func githubAnnotationBytesAsStrings() {
+        var state: UInt64 = 0x0DDB_1A5E_5BAD_5EED
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let pieces = ["a", "%", "\r", "\n", ":", ",", "é", "\u{301}", " ", "plain text ", "😀", "\r\n"]
+        func text() -> String { (0..<next(6)).map { _ in pieces[next(pieces.count)] }.joined() }
+        for _ in 0..<3_000 {
+            let location = next(4) == 0 ? nil : OriginAuditCore.SourceLocation(file: text(), line: next(3), column: next(3))
+            let finding = Finding(ruleId: text(), message: text(), location: location, severity: [nil, .info, .warning, .error][next(4)],
+                                  predicts: next(2) == 0 ? nil : text(), remediation: next(2) == 0 ? nil : text())
+            var bytes: [UInt8] = []
+            GitHubReporter.write(finding, into: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == GitHubReporter.annotation(finding), "\(finding)")
+        }
     }
 
     /// The one-pass GitHub escaping gives Foundation's replacements, also next to CR LF,
