@@ -130,7 +130,9 @@ struct NginxLexer {
     @inline(__always) private static func endsBareRun(_ c: UInt8) -> Bool {
         let below64: UInt64 = 1 << 9 | 1 << 10 | 1 << 13 | 1 << 32 | 1 << 36 | 1 << 59 // tab lf cr space $ ;
         let from64: UInt64 = 1 << (92 - 64) | 1 << (123 - 64) // \ {
-        return c < 64 ? (below64 >> UInt64(c)) & 1 != 0 : c < 128 && (from64 >> UInt64(c - 64)) & 1 != 0
+        // The mask for the byte's quarter (none above 127) picked without a branch, then its bit.
+        let mask = c < 64 ? below64 : c < 128 ? from64 : 0
+        return (mask &>> UInt64(c & 63)) & 1 != 0
     }
 
     /// The same inside quotes: the closing quote, `\`, `$`, and a line feed (counted).
@@ -139,8 +141,14 @@ struct NginxLexer {
     }
 
     /// 1-based column of a byte offset on the current line, counted in Unicode scalars.
-    private func column(of offset: Int, lineStart: Int) -> Int {
+    /// (Inlined: taken once per word, and as a call it copied the whole lexer for `self`.)
+    @inline(__always) private func column(of offset: Int, lineStart: Int) -> Int {
         guard sawNonASCIIOnLine else { return offset - lineStart + 1 }
+        return scalarColumn(of: offset, lineStart: lineStart)
+    }
+
+    /// `column(of:lineStart:)` on a line that holds bytes above 127: scalars counted.
+    private func scalarColumn(of offset: Int, lineStart: Int) -> Int {
         var count = 1
         var index = lineStart
         while index < offset {
@@ -317,6 +325,32 @@ struct NginxLexer {
                     lastSpace = false
                 }
                 startColumn = column(of: position - 1, lineStart: lineStart)
+                // Most words are bare and end in whitespace, `;` or `{` before the next buffer
+                // refill: read to that end and take the word here, as the next two turns of the
+                // loop would (a run, then the ending byte), without them.
+                if !quoted && !dQuoted && !sQuoted && !variable && nextRefill > position {
+                    let limit = min(bytes.count, nextRefill)
+                    var end = position, seen: UInt8 = 0
+                    while end < limit && !NginxLexer.endsBareRun(bytes[end]) { seen |= bytes[end]; end += 1 }
+                    if end < limit {
+                        let last = bytes[end]
+                        if last != NginxLexer.dollar && last != NginxLexer.backslash {
+                            if seen >= 0x80 { sawNonASCIIOnLine = true }
+                            position = end + 1
+                            if last == NginxLexer.lf {
+                                line += 1
+                                lineStart = position
+                                sawNonASCIIOnLine = false
+                            }
+                            lastSpace = true
+                            append(start, end, quote: .none, hasBackslash: hasBackslash,
+                                   line: startLine, column: startColumn, to: &statement)
+                            hasBackslash = false
+                            if last == NginxLexer.semicolon { finish(.semicolon, &statement); return statement }
+                            if last == NginxLexer.openBrace { finish(.blockStart, &statement); return statement }
+                        }
+                    }
+                }
                 continue
             }
 
