@@ -350,9 +350,14 @@ enum NginxDirectiveCheck {
         // Names other directives refer to: log formats and shared-memory zones, defined anywhere.
         var logFormats: Set<String> = ["combined"], zones = Set<String>(), upstreams = Set<String>(), defined = Set<String>()
         var uses: [(name: String, directive: NginxDirective)] = []
+        // Every directive of every file passes here: its record is read once, and its arguments'
+        // bytes straight from the file's words.
+        let collectTraits = NginxNameTable.shared.traits
         func collect(_ directives: NginxChildren) {
+            let syntax = directives.syntax
             for directive in directives {
-                let kind = directive.kind, traits = directive.traits
+                let node = directive.node
+                let kind = NginxName(rawValue: node.nameNumber) ?? .other, traits = collectTraits[Int(node.nameNumber)]
                 switch kind {
                 case .logFormat: if let name = directive.value(0) { logFormats.insert(name) }
                 case .upstream: if let name = directive.value(0) { upstreams.insert(name) }
@@ -367,11 +372,12 @@ enum NginxDirectiveCheck {
                 if traits.contains(.setSuffix) || kind == .set, let name = directive.value(0) {
                     defined.formUnion(variables(in: name))
                 }
-                for position in 0..<directive.argumentCount where directive.withValue(position, { $0!.contains(UInt8(ascii: "(")) }) {
-                    let value = directive.value(position)!
+                let arguments = (Int(node.firstWord) + 1)..<(Int(node.firstWord) + 1 + Int(node.argumentCount))
+                for word in arguments where syntax.withValue(ofWord: word, { $0.contains(UInt8(ascii: "(")) }) {
+                    let value = syntax.value(ofWord: word)
                     if value.asciiContains("(?") ?? value.contains("(?") { defined.formUnion(captureNames(in: value)) }
                 }
-                if let children = directive.children {
+                if node.hasBlock, let children = directive.children {
                     if !traits.contains(.opaque) || kind == .map { collect(children) }
                     if kind == .map { children.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
                 }
@@ -433,10 +439,11 @@ enum NginxDirectiveCheck {
         }
         // The same answers by the names' bytes, for ASCII arguments: no String per reference.
         var knownByBytes = VariableMemo()
-        /// The unknown variables argument `position` refers to, in order (`variables(in:)` filtered by `isKnown`).
-        func unknownVariables(in directive: NginxDirective, _ position: Int, _ found: (String) -> Void) {
-            let decided = directive.withValue(position) { bytes -> Bool in
-                guard let bytes, bytes.contains(UInt8(ascii: "$")) else { return true }
+        /// The unknown variables argument `position` refers to, in order (`variables(in:)` filtered by
+        /// `isKnown`); `firstArgument` is the word of the directive's first argument (its record's, read once).
+        func unknownVariables(in directive: NginxDirective, _ position: Int, firstArgument: Int, _ found: (String) -> Void) {
+            let decided = directive.syntax.withValue(ofWord: firstArgument + position) { bytes -> Bool in
+                guard bytes.contains(UInt8(ascii: "$")) else { return true }
                 if bytes.contains(where: { $0 >= 0x80 }) { return false }
                 forEachVariableName(in: bytes) { name in
                     if !knownByBytes.isKnown(name, deciding: isKnown) {
@@ -498,7 +505,7 @@ enum NginxDirectiveCheck {
                     for position in 0..<argumentCount where position >= skipped {
                         if kind == .if, position > 0, ["~", "~*", "!~", "!~*"].contains(directive.value(position - 1)!) { continue }
                         if kind == .set && position == 0 { continue }
-                        unknownVariables(in: directive, position) { uses.append(($0, directive)) }
+                        unknownVariables(in: directive, position, firstArgument: Int(node.firstWord) + 1) { uses.append(($0, directive)) }
                     }
                     // A map's values may name variables; nginx compiles them too.
                     if kind == .map, let children = directive.children {

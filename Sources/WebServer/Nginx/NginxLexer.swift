@@ -126,13 +126,32 @@ struct NginxLexer {
 
     /// Whether a byte inside a bare word does anything but extend it: whitespace, `;`, `{` end
     /// it, `\` and `$` change the state, and none of them is skipped in a run.
-    /// (As bits of two masks: one test per byte in the lexer's hottest loop instead of a chain of compares.)
+    /// (As bits of two masks; the lexer's loops read it from `bareRunEnds`, made from it.)
     @inline(__always) private static func endsBareRun(_ c: UInt8) -> Bool {
         let below64: UInt64 = 1 << 9 | 1 << 10 | 1 << 13 | 1 << 32 | 1 << 36 | 1 << 59 // tab lf cr space $ ;
         let from64: UInt64 = 1 << (92 - 64) | 1 << (123 - 64) // \ {
         // The mask for the byte's quarter (none above 127) picked without a branch, then its bit.
         let mask = c < 64 ? below64 : c < 128 ? from64 : 0
         return (mask &>> UInt64(c & 63)) & 1 != 0
+    }
+
+    /// `endsBareRun` for every byte value.
+    private static let bareRunEnds: [Bool] = (0...255).map { endsBareRun(UInt8($0)) }
+
+    /// Where the bare run from `start` stops (the first byte `endsBareRun` holds for, or `limit`),
+    /// with its bytes OR-ed (for non-ASCII): one table load per byte, in a function of its own so
+    /// that its loop keeps everything in registers (inside `nextStatement` it reloaded them).
+    @inline(never) private static func bareRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> (end: Int, seen: UInt8) {
+        bareRunEnds.withUnsafeBufferPointer { ends in
+            var end = start, seen: UInt8 = 0
+            while end < limit {
+                let c = bytes[end]
+                if ends[Int(c)] { break }
+                seen |= c
+                end += 1
+            }
+            return (end, seen)
+        }
     }
 
     /// The same inside quotes: the closing quote, `\`, `$`, and a line feed (counted).
@@ -235,7 +254,7 @@ struct NginxLexer {
                     } else if sQuoted {
                         while next < limit && !NginxLexer.endsQuotedRun(bytes[next], NginxLexer.singleQuote) { seen |= bytes[next]; next += 1 }
                     } else {
-                        while next < limit && !NginxLexer.endsBareRun(bytes[next]) { seen |= bytes[next]; next += 1 }
+                        (next, seen) = NginxLexer.bareRun(bytes, from: next, limit: limit)
                     }
                 }
                 if next > position {
@@ -330,8 +349,7 @@ struct NginxLexer {
                 // loop would (a run, then the ending byte), without them.
                 if !quoted && !dQuoted && !sQuoted && !variable && nextRefill > position {
                     let limit = min(bytes.count, nextRefill)
-                    var end = position, seen: UInt8 = 0
-                    while end < limit && !NginxLexer.endsBareRun(bytes[end]) { seen |= bytes[end]; end += 1 }
+                    let (end, seen) = NginxLexer.bareRun(bytes, from: position, limit: limit)
                     if end < limit {
                         let last = bytes[end]
                         if last != NginxLexer.dollar && last != NginxLexer.backslash {
