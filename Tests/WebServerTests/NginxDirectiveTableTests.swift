@@ -70,6 +70,52 @@ struct NginxDirectiveTableTests {
         }
     }
 
+    @Test("variables known by their bytes: the String decision for the lowercased name, asked once per name")
+    func variableMemoAgreesWithStrings() {
+        var random = SplitMix(state: 0xC0FFEE)
+        let alphabet = Array("aAbBzZ_09".utf8)
+        var memo = NginxDirectiveCheck.VariableMemo()
+        var asked: [String: Int] = [:]
+        func verdict(_ name: String) -> Bool { name.utf8.reduce(0) { $0 &+ Int($1) } % 3 != 0 }
+        func decide(_ name: String) -> Bool {
+            asked[name, default: 0] += 1
+            return verdict(name)
+        }
+        for _ in 0..<3_000 {
+            let bytes = (0..<(1 + Int(random.next() % 6))).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
+            let name = String(decoding: bytes, as: UTF8.self)
+            let known = bytes.withUnsafeBufferPointer { memo.isKnown($0, deciding: decide) }
+            #expect(known == verdict(name.lowercased()), "\(name)")
+        }
+        #expect(asked.count > 300) // the table grew several times
+        #expect(asked.values.allSatisfy { $0 == 1 })
+        #expect(asked.keys.allSatisfy { $0 == $0.lowercased() })
+    }
+
+    @Test("listen parameters: read on the bytes as on the Strings, unknown and non-ASCII ones refused")
+    func listenParametersOnBytes() throws {
+        let directory = try NginxFixture(name: "listen-parameters", files: ["nginx.conf": """
+            events {}
+            http {
+                server { listen 80 default_server reuseport backlog=511 ipv6only=on; }
+                server { listen 81 ssl bogus http2; }
+                server { listen 82 backlog; }
+                server { listen 83 rcvbuf=8k sndbuf; }
+                server { listen 84 sslé; }
+                server { listen 85 ssl=; }
+                server { listen 86 default_serveR; }
+            }
+            """]).write()
+        let result = NginxTestTools.load(directory)
+        let refusals = result.findings.map(\.message).filter { $0.contains("invalid parameter") }.sorted()
+        #expect(refusals == ["nginx: invalid parameter \"backlog\": nginx refuses to start",
+                             "nginx: invalid parameter \"bogus\": nginx refuses to start",
+                             "nginx: invalid parameter \"default_serveR\": nginx refuses to start",
+                             "nginx: invalid parameter \"sndbuf\": nginx refuses to start",
+                             "nginx: invalid parameter \"ssl=\": nginx refuses to start",
+                             "nginx: invalid parameter \"sslé\": nginx refuses to start"])
+    }
+
     @Test("the table describes Debian's nginx") func tableIsLoaded() {
         #expect(NginxDirectiveCheck.table.count > 300)
         #expect(NginxDirectiveCheck.table["proxy_pass"]?.first?.contexts.contains("location") == true)

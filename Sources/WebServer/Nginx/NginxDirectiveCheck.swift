@@ -146,16 +146,6 @@ enum NginxDirectiveCheck {
         return text.withUTF8 { bytes in bytes.contains { $0 >= 0x80 } ? nil : asciiVariables(in: bytes) } ?? characterVariables(in: text)
     }
 
-    /// `variables(in:)` of argument `position` of a directive, read on its bytes: no String is made
-    /// for the many arguments that name no variable.
-    static func variables(in directive: NginxDirective, _ position: Int) -> [String] {
-        let ascii = directive.withValue(position) { bytes -> [String]? in
-            guard let bytes, bytes.contains(UInt8(ascii: "$")) else { return [] }
-            return bytes.contains { $0 >= 0x80 } ? nil : asciiVariables(in: bytes)
-        }
-        return ascii ?? characterVariables(in: directive.value(position)!)
-    }
-
     /// `variables(in:)` on Characters, for text that is not ASCII (a Unicode letter ends no name
     /// early: the whole run is read, and a name that is not ASCII is no variable nginx knows).
     static func characterVariables(in text: String) -> [String] {
@@ -180,10 +170,17 @@ enum NginxDirectiveCheck {
 
     /// `asciiVariables(in:)` on the text's own storage.
     static func asciiVariables(in bytes: UnsafeBufferPointer<UInt8>) -> [String] {
+        var names: [String] = []
+        forEachVariableName(in: bytes) { names.append(String(decoding: $0, as: UTF8.self).lowercased()) }
+        return names
+    }
+
+    /// Calls `body` with the bytes of each variable name an ASCII text refers to, as written (not
+    /// lowercased), in order: what `asciiVariables(in:)` returns, before Strings are made.
+    @inline(__always) static func forEachVariableName(in bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         func isWord(_ byte: UInt8) -> Bool {
             (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5F
         }
-        var names: [String] = []
         var index = 0
         while index < bytes.count {
             guard bytes[index] == UInt8(ascii: "$") else { index += 1; continue }
@@ -192,10 +189,67 @@ enum NginxDirectiveCheck {
             if start < bytes.count, bytes[start] == UInt8(ascii: "{") { braced = true; start += 1 }
             var end = start
             while end < bytes.count, isWord(bytes[end]) { end += 1 }
-            if end > start { names.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self).lowercased()) }
+            if end > start { body(UnsafeBufferPointer(rebasing: bytes[start..<end])) }
             index = end + (braced ? 1 : 0)
         }
-        return names
+    }
+
+    /// Whether variable names are known, remembered by their ASCII bytes with capitals folded (as
+    /// nginx looks names up): an estate refers to a few names ~100,000 times, and only a name's
+    /// first reference makes its String (to decide, by `deciding`) and hashes it.
+    struct VariableMemo {
+        /// The names' lowercased bytes, one after another.
+        private var bytes: [UInt8] = []
+        /// Per name: where its bytes start and end in `bytes`, and the verdict.
+        private var entries: [(start: Int, end: Int, known: Bool)] = []
+        /// Open addressing on an FNV-1a hash of the lowercased bytes: slot → entry index + 1 (0: empty).
+        private var slots = [Int](repeating: 0, count: 64)
+
+        @inline(__always) private static func folded(_ byte: UInt8) -> UInt8 {
+            byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+        }
+
+        private static func hash(_ name: UnsafeBufferPointer<UInt8>) -> Int {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in name { hash = (hash ^ UInt64(folded(byte))) &* 0x100_0000_01b3 }
+            return Int(truncatingIfNeeded: hash ^ (hash >> 29))
+        }
+
+        /// Whether the name (ASCII bytes, any case) is known; `deciding` is asked with its
+        /// lowercased String the first time.
+        mutating func isKnown(_ name: UnsafeBufferPointer<UInt8>, deciding: (String) -> Bool) -> Bool {
+            let hash = VariableMemo.hash(name)
+            var slot = hash & (slots.count - 1)
+            while slots[slot] != 0 {
+                let entry = entries[slots[slot] - 1]
+                if entry.end - entry.start == name.count {
+                    var index = 0
+                    while index < name.count && bytes[entry.start + index] == VariableMemo.folded(name[index]) { index += 1 }
+                    if index == name.count { return entry.known }
+                }
+                slot = (slot + 1) & (slots.count - 1)
+            }
+            let known = deciding(String(decoding: name, as: UTF8.self).lowercased())
+            let start = bytes.count
+            bytes.append(contentsOf: name.lazy.map(VariableMemo.folded))
+            entries.append((start, bytes.count, known))
+            slots[slot] = entries.count
+            if entries.count * 2 > slots.count { grow() }
+            return known
+        }
+
+        /// Twice the slots, every entry placed again (kept at most half full).
+        private mutating func grow() {
+            slots = [Int](repeating: 0, count: slots.count * 2)
+            let mask = slots.count - 1
+            bytes.withUnsafeBufferPointer { all in
+                for (number, entry) in entries.enumerated() {
+                    var slot = VariableMemo.hash(UnsafeBufferPointer(rebasing: all[entry.start..<entry.end])) & mask
+                    while slots[slot] != 0 { slot = (slot + 1) & mask }
+                    slots[slot] = number + 1
+                }
+            }
+        }
     }
 
     /// Names a regular expression captures by name (`(?<name>…)`, `(?P<name>…)`, `(?'name'…)`):
@@ -223,13 +277,31 @@ enum NginxDirectiveCheck {
         })
     }()
 
+    /// `listenParameters` as bytes, searched in order of length: an ASCII parameter is compared
+    /// on its bytes (for ASCII text byte equality is String equality).
+    static let listenParameterBytes: [[UInt8]] = listenParameters.map { Array($0.utf8) }.sorted { $0.count < $1.count }
+
     /// nginx's "invalid parameter" for `listen`: the first parameter it does not know.
     static func unknownListenParameter(_ directive: NginxDirective) -> String? {
         guard !listenParameters.isEmpty else { return nil }
-        return directive.values.dropFirst().first { value in
-            if let equals = value.firstIndex(of: "=") { return !listenParameters.contains(String(value[...equals])) }
-            return !listenParameters.contains(value)
+        for position in 1..<max(1, directive.argumentCount) {
+            // nil: known; true: not known; false: not ASCII, asked on the String.
+            let unknown = directive.withValue(position) { bytes -> Bool? in
+                let bytes = bytes!
+                if bytes.contains(where: { $0 >= 0x80 }) { return false }
+                let key = bytes.firstIndex(of: UInt8(ascii: "=")).map { UnsafeBufferPointer(rebasing: bytes[...$0]) } ?? bytes
+                return listenParameterBytes.contains { $0.count == key.count && $0.elementsEqual(key) } ? nil : true
+            }
+            guard let unknown else { continue }
+            let value = directive.value(position)!
+            if unknown { return value }
+            if let equals = value.firstIndex(of: "=") {
+                if !listenParameters.contains(String(value[...equals])) { return value }
+            } else if !listenParameters.contains(value) {
+                return value
+            }
         }
+        return nil
     }
 
     /// Blocks whose contents are data, not directives (`types`, `map`, …), or whose directives
@@ -278,9 +350,14 @@ enum NginxDirectiveCheck {
         // Names other directives refer to: log formats and shared-memory zones, defined anywhere.
         var logFormats: Set<String> = ["combined"], zones = Set<String>(), upstreams = Set<String>(), defined = Set<String>()
         var uses: [(name: String, directive: NginxDirective)] = []
+        // Every directive of every file passes here: its record is read once, and its arguments'
+        // bytes straight from the file's words.
+        let collectTraits = NginxNameTable.shared.traits
         func collect(_ directives: NginxChildren) {
+            let syntax = directives.syntax
             for directive in directives {
-                let kind = directive.kind, traits = directive.traits
+                let node = directive.node
+                let kind = NginxName(rawValue: node.nameNumber) ?? .other, traits = collectTraits[Int(node.nameNumber)]
                 switch kind {
                 case .logFormat: if let name = directive.value(0) { logFormats.insert(name) }
                 case .upstream: if let name = directive.value(0) { upstreams.insert(name) }
@@ -295,11 +372,12 @@ enum NginxDirectiveCheck {
                 if traits.contains(.setSuffix) || kind == .set, let name = directive.value(0) {
                     defined.formUnion(variables(in: name))
                 }
-                for position in 0..<directive.argumentCount where directive.withValue(position, { $0!.contains(UInt8(ascii: "(")) }) {
-                    let value = directive.value(position)!
+                let arguments = (Int(node.firstWord) + 1)..<(Int(node.firstWord) + 1 + Int(node.argumentCount))
+                for word in arguments where syntax.withValue(ofWord: word, { $0.contains(UInt8(ascii: "(")) }) {
+                    let value = syntax.value(ofWord: word)
                     if value.asciiContains("(?") ?? value.contains("(?") { defined.formUnion(captureNames(in: value)) }
                 }
-                if let children = directive.children {
+                if node.hasBlock, let children = directive.children {
                     if !traits.contains(.opaque) || kind == .map { collect(children) }
                     if kind == .map { children.forEach { entry in defined.formUnion(captureNames(in: entry.name)) } }
                 }
@@ -315,11 +393,20 @@ enum NginxDirectiveCheck {
                     return "unknown log format \"\(format)\""
                 }
             case .limitReq:
-                if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }).map({ String($0.dropFirst(5)) }),
-                   !(zone.asciiContains("$") ?? zone.contains("$")), !zones.contains(zone) {
+                // The first `zone=` argument, read without an array of every argument.
+                guard let position = (0..<directive.argumentCount).first(where: { directive.value($0)!.hasPrefix("zone=") }) else { break }
+                let zone = String(directive.value(position)!.dropFirst(5))
+                if !(zone.asciiContains("$") ?? zone.contains("$")), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
                 }
             case .fastcgiPass, .uwsgiPass, .scgiPass, .memcachedPass:
+                // An ASCII target naming a variable or a unix: socket is decided on its bytes (for
+                // ASCII text these byte tests are the String tests below), without a String.
+                let decided = directive.withValue(0) { bytes -> Bool in
+                    guard let bytes, !bytes.contains(where: { $0 >= 0x80 }) else { return false }
+                    return bytes.contains(UInt8(ascii: "$")) || bytes.starts(with: "unix:".utf8)
+                }
+                if decided { return nil }
                 // No scheme gives these a default port: a name that is no upstream group needs one.
                 guard var target = directive.value(0), !(target.asciiContains("$") ?? target.contains("$")), !target.hasPrefix("unix:") else { return nil }
                 if let scheme = target.range(of: "://") { target = String(target[scheme.upperBound...]) }
@@ -349,6 +436,25 @@ enum NginxDirectiveCheck {
                 || builtInVariables.prefixes.contains(where: { name.hasPrefix($0) }) || name.allSatisfy(\.isNumber)
             knownVariables[name] = known
             return known
+        }
+        // The same answers by the names' bytes, for ASCII arguments: no String per reference.
+        var knownByBytes = VariableMemo()
+        /// The unknown variables argument `position` refers to, in order (`variables(in:)` filtered by
+        /// `isKnown`); `firstArgument` is the word of the directive's first argument (its record's, read once).
+        func unknownVariables(in directive: NginxDirective, _ position: Int, firstArgument: Int, _ found: (String) -> Void) {
+            let decided = directive.syntax.withValue(ofWord: firstArgument + position) { bytes -> Bool in
+                guard bytes.contains(UInt8(ascii: "$")) else { return true }
+                if bytes.contains(where: { $0 >= 0x80 }) { return false }
+                forEachVariableName(in: bytes) { name in
+                    if !knownByBytes.isKnown(name, deciding: isKnown) {
+                        found(String(decoding: name, as: UTF8.self).lowercased())
+                    }
+                }
+                return true
+            }
+            if !decided {
+                for variable in characterVariables(in: directive.value(position)!) where !isKnown(variable) { found(variable) }
+            }
         }
         let shapeTable = Self.shapeTable, checksVariables = !builtInVariables.names.isEmpty, fixedVariables = builtInVariables.fixed
         func walk(_ directives: NginxChildren, in context: Context, chain: [Int]) {
@@ -399,7 +505,7 @@ enum NginxDirectiveCheck {
                     for position in 0..<argumentCount where position >= skipped {
                         if kind == .if, position > 0, ["~", "~*", "!~", "!~*"].contains(directive.value(position - 1)!) { continue }
                         if kind == .set && position == 0 { continue }
-                        for variable in variables(in: directive, position) where !isKnown(variable) { uses.append((variable, directive)) }
+                        unknownVariables(in: directive, position, firstArgument: Int(node.firstWord) + 1) { uses.append(($0, directive)) }
                     }
                     // A map's values may name variables; nginx compiles them too.
                     if kind == .map, let children = directive.children {

@@ -126,11 +126,32 @@ struct NginxLexer {
 
     /// Whether a byte inside a bare word does anything but extend it: whitespace, `;`, `{` end
     /// it, `\` and `$` change the state, and none of them is skipped in a run.
-    /// (As bits of two masks: one test per byte in the lexer's hottest loop instead of a chain of compares.)
+    /// (As bits of two masks; the lexer's loops read it from `bareRunEnds`, made from it.)
     @inline(__always) private static func endsBareRun(_ c: UInt8) -> Bool {
         let below64: UInt64 = 1 << 9 | 1 << 10 | 1 << 13 | 1 << 32 | 1 << 36 | 1 << 59 // tab lf cr space $ ;
         let from64: UInt64 = 1 << (92 - 64) | 1 << (123 - 64) // \ {
-        return c < 64 ? (below64 >> UInt64(c)) & 1 != 0 : c < 128 && (from64 >> UInt64(c - 64)) & 1 != 0
+        // The mask for the byte's quarter (none above 127) picked without a branch, then its bit.
+        let mask = c < 64 ? below64 : c < 128 ? from64 : 0
+        return (mask &>> UInt64(c & 63)) & 1 != 0
+    }
+
+    /// `endsBareRun` for every byte value.
+    private static let bareRunEnds: [Bool] = (0...255).map { endsBareRun(UInt8($0)) }
+
+    /// Where the bare run from `start` stops (the first byte `endsBareRun` holds for, or `limit`),
+    /// with its bytes OR-ed (for non-ASCII): one table load per byte, in a function of its own so
+    /// that its loop keeps everything in registers (inside `nextStatement` it reloaded them).
+    @inline(never) private static func bareRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> (end: Int, seen: UInt8) {
+        bareRunEnds.withUnsafeBufferPointer { ends in
+            var end = start, seen: UInt8 = 0
+            while end < limit {
+                let c = bytes[end]
+                if ends[Int(c)] { break }
+                seen |= c
+                end += 1
+            }
+            return (end, seen)
+        }
     }
 
     /// The same inside quotes: the closing quote, `\`, `$`, and a line feed (counted).
@@ -139,8 +160,14 @@ struct NginxLexer {
     }
 
     /// 1-based column of a byte offset on the current line, counted in Unicode scalars.
-    private func column(of offset: Int, lineStart: Int) -> Int {
+    /// (Inlined: taken once per word, and as a call it copied the whole lexer for `self`.)
+    @inline(__always) private func column(of offset: Int, lineStart: Int) -> Int {
         guard sawNonASCIIOnLine else { return offset - lineStart + 1 }
+        return scalarColumn(of: offset, lineStart: lineStart)
+    }
+
+    /// `column(of:lineStart:)` on a line that holds bytes above 127: scalars counted.
+    private func scalarColumn(of offset: Int, lineStart: Int) -> Int {
         var count = 1
         var index = lineStart
         while index < offset {
@@ -227,7 +254,7 @@ struct NginxLexer {
                     } else if sQuoted {
                         while next < limit && !NginxLexer.endsQuotedRun(bytes[next], NginxLexer.singleQuote) { seen |= bytes[next]; next += 1 }
                     } else {
-                        while next < limit && !NginxLexer.endsBareRun(bytes[next]) { seen |= bytes[next]; next += 1 }
+                        (next, seen) = NginxLexer.bareRun(bytes, from: next, limit: limit)
                     }
                 }
                 if next > position {
@@ -317,6 +344,31 @@ struct NginxLexer {
                     lastSpace = false
                 }
                 startColumn = column(of: position - 1, lineStart: lineStart)
+                // Most words are bare and end in whitespace, `;` or `{` before the next buffer
+                // refill: read to that end and take the word here, as the next two turns of the
+                // loop would (a run, then the ending byte), without them.
+                if !quoted && !dQuoted && !sQuoted && !variable && nextRefill > position {
+                    let limit = min(bytes.count, nextRefill)
+                    let (end, seen) = NginxLexer.bareRun(bytes, from: position, limit: limit)
+                    if end < limit {
+                        let last = bytes[end]
+                        if last != NginxLexer.dollar && last != NginxLexer.backslash {
+                            if seen >= 0x80 { sawNonASCIIOnLine = true }
+                            position = end + 1
+                            if last == NginxLexer.lf {
+                                line += 1
+                                lineStart = position
+                                sawNonASCIIOnLine = false
+                            }
+                            lastSpace = true
+                            append(start, end, quote: .none, hasBackslash: hasBackslash,
+                                   line: startLine, column: startColumn, to: &statement)
+                            hasBackslash = false
+                            if last == NginxLexer.semicolon { finish(.semicolon, &statement); return statement }
+                            if last == NginxLexer.openBrace { finish(.blockStart, &statement); return statement }
+                        }
+                    }
+                }
                 continue
             }
 

@@ -210,7 +210,8 @@ struct NginxModelBuilder: Sendable {
 
     /// Rate-limit zones declared at http level: name → key.
     private var zones: [String: String] = [:]
-    private var zoneKeys: [String: (Bool, DualStackSet)] = [:]
+    /// Each zone's key with what `zoneKey` says of it: one look-up per limiter.
+    private var zoneKeys: [String: (key: String, keysOnClient: Bool, exempt: DualStackSet)] = [:]
     private var groups: [String: [UpstreamTarget.Endpoint]] = [:]
 
     /// Reads the settings one level sets with its own (non-block) directives.
@@ -242,7 +243,12 @@ struct NginxModelBuilder: Sendable {
                 setsServer = true
                 server.realIPRecursive = ConfigValue(first?.lowercased() == "on", at: location)
             case .limitReq:
-                let zone = directive.values.first { $0.hasPrefix("zone=") }.map { String($0.dropFirst(5)) } ?? ""
+                // The first `zone=` argument's value, read without an array of every argument.
+                var zone = ""
+                for position in 0..<directive.argumentCount {
+                    let value = directive.value(position)!
+                    if value.hasPrefix("zone=") { zone = String(value.dropFirst(5)); break }
+                }
                 append(to: &settings.limitReq, limiter(.nginxLimitReq, zone: zone, directive: directive, scope: scope, at: location))
             case .limitConn:
                 guard let zone = first else { continue }
@@ -301,8 +307,7 @@ struct NginxModelBuilder: Sendable {
     }
 
     private func limiter(_ kind: Limiter.Kind, zone: String, directive: NginxDirective, scope: String?, at location: SourceLocation) -> Limiter {
-        let key = zones[zone] ?? ""
-        let (keysOnClient, exempt) = zoneKeys[zone] ?? (false, DualStackSet())
+        let (key, keysOnClient, exempt) = zoneKeys[zone] ?? ("", false, DualStackSet())
         let limit = directive.joinedWords(from: kind == .nginxLimitConn ? 1 : 0)
         return Limiter(kind: kind, key: key, keysOnClientAddress: keysOnClient, exempt: exempt, limit: limit, scope: scope, location: location)
     }
@@ -489,7 +494,10 @@ struct NginxModelBuilder: Sendable {
             default: break
             }
         }
-        for (zone, key) in zones { zoneKeys[zone] = NginxModelBuilder.zoneKey(key, maps: maps, geos: geos) }
+        for (zone, key) in zones {
+            let (keysOnClient, exempt) = NginxModelBuilder.zoneKey(key, maps: maps, geos: geos)
+            zoneKeys[zone] = (key, keysOnClient, exempt)
+        }
         let http = settings(of: httpItems, scope: nil)
         let httpRealIP = realIP(http.server)
         let servers = httpItems.filter { $0.directive.kind == .server && $0.directive.node.hasBlock }
@@ -725,12 +733,24 @@ struct NginxModelBuilder: Sendable {
         }
     }
 
-    private func listener(_ directive: NginxDirective, at location: SourceLocation) -> Listener? {
+    /// `listen` addresses repeat across servers (`listen 443 ssl`, `[::]:443`): each read once.
+    private struct ListenSpec: Hashable { let spec: String; let ipv6only: Bool }
+    private var listenCache: [ListenSpec: (address: Listener.Address, port: UInt16?)?] = [:]
+
+    private mutating func listenAddress(_ spec: String, ipv6only: Bool) -> (address: Listener.Address, port: UInt16?)? {
+        let key = ListenSpec(spec: spec, ipv6only: ipv6only)
+        if let cached = listenCache[key] { return cached }
+        let parsed = NginxValues.listenAddress(spec, ipv6only: ipv6only)
+        listenCache[key] = parsed
+        return parsed
+    }
+
+    private mutating func listener(_ directive: NginxDirective, at location: SourceLocation) -> Listener? {
         guard let spec = directive.value(0) else { return nil }
         var tls = false, http2 = false, quic = false, defaultServer = false, proxyProtocol = false, ipv6only = true
         // nginx compares listen parameters case-sensitively.
-        for value in directive.values.dropFirst() {
-            switch value {
+        for position in 1..<max(1, directive.argumentCount) {
+            switch directive.value(position)! {
             case "ssl": tls = true
             case "http2": http2 = true
             case "quic": quic = true
@@ -740,16 +760,21 @@ struct NginxModelBuilder: Sendable {
             default: break
             }
         }
-        guard let (address, port) = NginxValues.listenAddress(spec, ipv6only: ipv6only) else { return nil }
+        guard let (address, port) = listenAddress(spec, ipv6only: ipv6only) else { return nil }
         return Listener(address: address, port: port, tls: tls, http2: http2, quic: quic, defaultServer: defaultServer,
                         proxyProtocol: proxyProtocol, location: location)
     }
 
     /// Over which scheme requests reach a server with these listeners.
     static func arrivalScheme(_ listeners: [Listener]) -> Redirect.Scheme {
-        let tcp = listeners.filter { !$0.quic }
-        if !tcp.isEmpty && tcp.allSatisfy({ !$0.tls }) { return .http }
-        if !tcp.isEmpty && tcp.allSatisfy(\.tls) { return .https }
+        // Over the TCP (not QUIC) listeners, counted in one pass without copying them.
+        var tcp = false, plain = false, tls = false
+        for listener in listeners where !listener.quic {
+            tcp = true
+            if listener.tls { tls = true } else { plain = true }
+        }
+        if tcp && !tls { return .http }
+        if tcp && !plain { return .https }
         return .any
     }
 

@@ -45,7 +45,10 @@ enum NginxValues {
     }
 
     /// Whether text holds an nginx variable (`$name`), so its value is known only per request.
-    static func hasVariable(_ text: some StringProtocol) -> Bool { text.utf8.contains(UInt8(ascii: "$")) }
+    static func hasVariable(_ text: some StringProtocol) -> Bool {
+        // On the contiguous UTF-8 where there is one (a native String or Substring): a byte search.
+        text.utf8.withContiguousStorageIfAvailable { $0.contains(UInt8(ascii: "$")) } ?? text.utf8.contains(UInt8(ascii: "$"))
+    }
 
     /// The address part of `listen`: `80`, `*:80`, `127.0.0.1`, `[::]:443`, `unix:/path`, `host:port`.
     static func listenAddress(_ spec: String, ipv6only: Bool) -> (address: Listener.Address, port: UInt16?)? {
