@@ -50,7 +50,7 @@ public enum RuleRegistry {
                     // one copy is kept (done here, on the rule's own core, rather than after all).
                     var shared = SharedText()
                     shared.share(&findings)
-                    if let catalog { for index in findings.indices { catalog.complete(&findings[index]) } }
+                    catalog?.complete(&findings)
                     return findings
                 }
             }

@@ -8,7 +8,8 @@ import OriginAuditCore
 enum SharedResults {
     /// The rules that read what each proxied host does not restore (`OriginContext.unrestored`).
     static let readingUnrestored = ["origin.deny-blocks-cdn", "origin.per-ip-limit-on-cdn", "origin.realip-incomplete"]
-    /// The rules that read the host selection and the configured hostnames.
+    /// The rules that read the host selection and the configured hostnames (when the ports
+    /// alone do not answer for them: `prepare`).
     static let readingSelection = ["origin.tls-listener-missing", "origin.http-listener-missing", "origin.port-not-listening"]
     /// The rules that read chain verdicts (`TrustVerdict`, `ServedCertificate.judged`).
     static let readingVerdicts = [
@@ -22,7 +23,12 @@ enum SharedResults {
         let webServer = !model.webServer.servers.isEmpty
         let unrestored = webServer && reads(readingUnrestored)
         let proxied = webServer && !unrestored && ruleIds.contains { $0.hasPrefix("origin.") }
-        let selection = webServer && reads(readingSelection)
+        // The listener rules choose a host for each name only when the ports do not already
+        // answer for every name (`HostSelection.answer`); port-not-listening asks with a firewall.
+        let selection = webServer && (
+            (ruleIds.contains("origin.tls-listener-missing") && HostSelection.answer(on: 443, in: model) != .onlyTLS)
+            || (ruleIds.contains("origin.http-listener-missing") && HostSelection.answer(on: 80, in: model) == .nobody)
+            || (ruleIds.contains("origin.port-not-listening") && !model.firewall.families.isEmpty))
         let certificates = !model.certificates.files.isEmpty && ruleIds.contains { $0.hasPrefix("tls.") }
         guard unrestored || proxied || selection || certificates else { return }
         let served: [ServedCertificate] = await withTaskGroup(of: [ServedCertificate]?.self) { group in

@@ -67,7 +67,8 @@ public struct AddressSet: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var isEmpty: Bool { intervals.isEmpty }
-    public var isAll: Bool { self == AddressSet.all(family) }
+    /// Whether it is every address of its family (compared in place: no set of them is built).
+    public var isAll: Bool { intervals.ranges.count == 1 && intervals.ranges[0] == 0...family.maxValue }
 
     /// The number of addresses, saturating at UInt128.max for the whole IPv6 space.
     public var count: UInt128 {

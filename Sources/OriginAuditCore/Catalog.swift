@@ -111,11 +111,45 @@ public struct RuleCatalog: Sendable {
 
     /// `finding = complete(finding)`, in place: only what is unset is written.
     public func complete(_ finding: inout Finding) {
-        let rule = rules[finding.ruleId]
-        if finding.severity == nil { finding.severity = rule?.severity ?? .warning }
-        guard let rule else { return }
-        if finding.predicts == nil, let predicts = rule.predicts { finding.predicts = predicts }
-        if finding.remediation == nil { finding.remediation = rule.remediation }
+        Defaults(rules[finding.ruleId]).fill(&finding)
+    }
+
+    /// `complete` for each finding. A rule's thousands of findings share one id: its entry is
+    /// looked up (and its fields read out) once per run of equal ids, not once per finding,
+    /// which also spares retaining and releasing every string of the entry each time — strings
+    /// the rules running on the other core touch too.
+    public func complete(_ findings: inout [Finding]) {
+        var last: (id: String, defaults: Defaults)?
+        for index in findings.indices {
+            let defaults: Defaults
+            if let last, last.id == findings[index].ruleId {
+                defaults = last.defaults
+            } else {
+                let id = findings[index].ruleId
+                defaults = Defaults(rules[id])
+                last = (id, defaults)
+            }
+            defaults.fill(&findings[index])
+        }
+    }
+
+    /// What `complete` writes into a finding of one rule.
+    private struct Defaults {
+        var severity: Severity
+        /// nil: no entry for the id (then only the severity is filled).
+        var entry: (predicts: String?, remediation: String)?
+
+        init(_ rule: RuleDescription?) {
+            severity = rule?.severity ?? .warning
+            entry = rule.map { ($0.predicts, $0.remediation) }
+        }
+
+        func fill(_ finding: inout Finding) {
+            if finding.severity == nil { finding.severity = severity }
+            guard let entry else { return }
+            if finding.predicts == nil, let predicts = entry.predicts { finding.predicts = predicts }
+            if finding.remediation == nil { finding.remediation = entry.remediation }
+        }
     }
 
     static func isRuleFile(_ path: String) -> Bool {

@@ -36,15 +36,20 @@ public struct RelatedLocation: Hashable, Sendable, Codable {
 /// copying a finding field by field retained each of its strings and arrays; now it is one retain.
 public struct Finding: Hashable, Sendable {
     /// The values; never changed while shared (`mutable()` copies first).
+    ///
+    /// Its fields are not checked for overlapping access at run time: each access to a class's
+    /// `var` registered itself with the runtime (swift_beginAccess), several per field read, for
+    /// every finding a rule completes, the runner sorts and a reporter writes. The box is only
+    /// written through `mutable()`, by the one value that holds it, one field at a time.
     private final class Storage: @unchecked Sendable {
-        var ruleId: String
-        var message: String
-        var location: SourceLocation?
-        var related: [RelatedLocation]
-        var severity: Severity?
-        var predicts: String?
-        var remediation: String?
-        var key: String?
+        @exclusivity(unchecked) var ruleId: String
+        @exclusivity(unchecked) var message: String
+        @exclusivity(unchecked) var location: SourceLocation?
+        @exclusivity(unchecked) var related: [RelatedLocation]
+        @exclusivity(unchecked) var severity: Severity?
+        @exclusivity(unchecked) var predicts: String?
+        @exclusivity(unchecked) var remediation: String?
+        @exclusivity(unchecked) var key: String?
 
         init(ruleId: String, message: String, location: SourceLocation?, related: [RelatedLocation], severity: Severity?,
              predicts: String?, remediation: String?, key: String?) {
@@ -391,12 +396,21 @@ public struct SharedText {
 
     /// The findings' remediations and predicted outcomes, each replaced by the one copy of its text.
     public mutating func share(_ findings: inout [Finding]) {
-        // Room for a text per finding (a rule that builds each remediation apart gives that many):
-        // the set is not rebuilt, every text hashed again, each time it fills up.
-        texts.reserveCapacity(texts.count + findings.count)
+        // Written back only where the kept copy is another storage: a rule that gave every
+        // finding one string already shares it.
         for index in findings.indices {
-            if let text = findings[index].remediation { findings[index].remediation = one(text) }
-            if let text = findings[index].predicts { findings[index].predicts = one(text) }
+            // A rule whose texts differ (a file's path in each) fills the set with thousands of
+            // them: room made once at the second, rather than every text hashed again each time
+            // the set grows.
+            if texts.count == 2, texts.capacity < findings.count { texts.reserveCapacity(findings.count) }
+            if let text = findings[index].remediation {
+                let kept = one(text)
+                if !Self.sameStorage(kept, text) { findings[index].remediation = kept }
+            }
+            if let text = findings[index].predicts {
+                let kept = one(text)
+                if !Self.sameStorage(kept, text) { findings[index].predicts = kept }
+            }
         }
     }
 }

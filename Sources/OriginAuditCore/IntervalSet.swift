@@ -43,9 +43,31 @@ public struct IntervalSet<Bound: FixedWidthInteger & UnsignedInteger & Sendable>
         return false
     }
 
-    public func isSuperset(of other: IntervalSet) -> Bool { other.subtracting(self).isEmpty }
-    public func isSubset(of other: IntervalSet) -> Bool { subtracting(other).isEmpty }
-    public func isDisjoint(with other: IntervalSet) -> Bool { intersection(other).isEmpty }
+    /// Whether every member of `other` is one of these. Intervals here are never adjacent, so
+    /// each interval of `other` must lie inside a single one of them: one sweep over both, with
+    /// no complement or intersection built (rules ask this once per host of a large estate).
+    public func isSuperset(of other: IntervalSet) -> Bool {
+        var index = 0
+        for range in other.ranges {
+            while index < ranges.count && ranges[index].upperBound < range.lowerBound { index += 1 }
+            guard index < ranges.count, ranges[index].lowerBound <= range.lowerBound, range.upperBound <= ranges[index].upperBound else {
+                return false
+            }
+        }
+        return true
+    }
+
+    public func isSubset(of other: IntervalSet) -> Bool { other.isSuperset(of: self) }
+
+    /// Whether no member is shared: one sweep, stopping at the first overlap, nothing built.
+    public func isDisjoint(with other: IntervalSet) -> Bool {
+        var i = 0, j = 0
+        while i < ranges.count && j < other.ranges.count {
+            let a = ranges[i], b = other.ranges[j]
+            if a.upperBound < b.lowerBound { i += 1 } else if b.upperBound < a.lowerBound { j += 1 } else { return false }
+        }
+        return true
+    }
 
     public func union(_ other: IntervalSet) -> IntervalSet {
         if other.isEmpty { return self }

@@ -71,6 +71,65 @@ import WebServer
         #expect(UnproxiedPortRule().check(Self.model([Self.host([(8080, false)])]), profile: Self.profile(.full)).isEmpty)
     }
 
+    /// The listener rules' shortcut (`HostSelection.answer`: the port answers for every name)
+    /// agrees with choosing a host for each name, across configurations, hosts with several
+    /// listeners on a port (the first counts) and sockets that are not TCP.
+    @Test func portAnswerAgreesWithChoosingEachName() {
+        func host(_ name: String, _ listeners: [(UInt16?, Bool)], unixOn port: UInt16? = nil) -> VirtualHost {
+            var all = listeners.map { Listener(address: .any(nil), port: $0.0, tls: $0.1, location: Self.at(3)) }
+            if let port { all.insert(Listener(address: .unix("/run/\(name).sock"), port: port, location: Self.at(4)), at: 0) }
+            return VirtualHost(software: .nginx, location: Self.at(1), names: [ConfigValue(.exact(name), at: Self.at(2))], listeners: all)
+        }
+        let cases: [[[VirtualHost]]] = [
+            [[host("a.test", [(443, true), (80, false)]), host("b.test", [(443, true)])]],
+            [[host("a.test", [(443, false), (443, true)]), host("b.test", [(443, true)])]],
+            [[host("a.test", [(443, true), (443, false)]), host("b.test", [(443, true), (80, false)])]],
+            [[], [host("b.test", [(80, false)])]],
+            [[host("a.test", [(443, true)])], [host("b.test", [(443, false), (80, false)])]],
+            [[host("a.test", [(nil, false)], unixOn: 443)], [host("b.test", [(8443, true)], unixOn: 80)]],
+            [[host("a.test", [(443, true)], unixOn: 443), host("b.test", [(443, true)])]],
+        ]
+        for servers in cases {
+            let model = OriginModel(webServer: WebServerModel(servers: servers.map {
+                WebServerConfig(software: .nginx, mainFile: Self.file, virtualHosts: $0)
+            }))
+            let selection = HostSelection(model)
+            for port: UInt16 in [80, 443] {
+                let chosen = ["a.test", "b.test", "elsewhere.test"].map { selection.choice(for: $0, port: port) }
+                switch HostSelection.answer(on: port, in: model) {
+                case .nobody: #expect(chosen.allSatisfy { $0 == nil }, "\(servers.map(\.count)) \(port)")
+                case .onlyTLS: #expect(chosen.allSatisfy { $0?.listener.tls == true }, "\(servers.map(\.count)) \(port)")
+                case .someInPlainText: #expect(chosen.contains { $0?.listener.tls == false }, "\(servers.map(\.count)) \(port)")
+                }
+            }
+            // The rules give what choosing each name gives (their shortcut taken or not).
+            for mode in [TLSMode.flexible, .full, .strict] {
+                let names = OriginContext.hostnames(model, Self.profile(mode))
+                let plain443 = names.filter { selection.choice(for: $0, port: 443).map { !$0.listener.tls } ?? (selection.anyHost(serving: $0) != nil) }
+                let none80 = names.filter { selection.choice(for: $0, port: 80) == nil && selection.anyHost(serving: $0) != nil }
+                #expect(TLSListenerMissingRule().check(model, profile: Self.profile(mode)).count == (mode == .flexible ? 0 : plain443.count))
+                #expect(HTTPListenerMissingRule().check(model, profile: Self.profile(mode)).count == none80.count)
+            }
+        }
+    }
+
+    /// A host's names as messages show them: written at once into a string of their length,
+    /// the same text as adding each name to a growing string.
+    @Test func describedNamesAsJoinedOneByOne() {
+        let pool = ["example.test", "www.example.test", "a.test", "Bücher.example", "", "x"]
+        for count in 0...5 {
+            for offset in pool.indices {
+                let names = (0..<count).map { pool[($0 + offset) % pool.count] }
+                var values = names.map { ConfigValue(ServerName.exact($0), at: Self.at(2)) }
+                values.insert(ConfigValue(ServerName.catchAll, at: Self.at(2)), at: min(1, values.count))
+                let host = VirtualHost(software: .nginx, location: Self.at(1), names: values)
+                guard count > 0 else { #expect(OriginContext.describe(host).hasPrefix("the server without a server_name")); continue }
+                let expected = names.prefix(3).joined(separator: ", ") + (count > 3 ? " (+\(count - 3))" : "")
+                #expect(Array(OriginContext.describe(host).utf8) == Array(expected.utf8))
+            }
+        }
+    }
+
     @Test func realIPCoverage() {
         let none = Self.model([Self.host([(80, false)])])
         #expect(RealIPMissingRule().check(none, profile: Self.profile(.full)).count == 1)

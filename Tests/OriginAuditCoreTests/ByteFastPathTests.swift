@@ -4,6 +4,21 @@ import Foundation
 
 /// The byte-level shortcuts agree with the String code they stand in front of.
 @Suite struct ByteFastPathTests {
+    /// `String(exactly:)` writes the bytes the standard interpolation writes, for short and
+    /// long parts, non-ASCII text, integers and substrings.
+    @Test func exactTextAsTheStandardInterpolation() {
+        let texts = ["", "a", "site0.example.com", "Bücher.example", "e\u{301}", "🙂", String(repeating: "x", count: 300)]
+        for a in texts {
+            for b in texts {
+                #expect(Array(String(exactly: "\(a) \(b)").utf8) == Array("\(a) \(b)".utf8))
+                #expect(Array(String(exactly: "\(a)\(b)").utf8) == Array("\(a)\(b)".utf8))
+                #expect(Array(String(exactly: "the \(a) named \(b[...]): \(42) on \(UInt16(443))").utf8)
+                        == Array("the \(a) named \(b[...]): \(42) on \(UInt16(443))".utf8))
+            }
+        }
+        #expect(String(exactly: "no values") == "no values")
+    }
+
     static let components = ["", ".", "..", "...", "a", ".a", "a.", "b.c", "é", "--"]
 
     /// Every path of up to four components from `components`, absolute and relative.

@@ -104,6 +104,10 @@ import OriginAuditCore
             #expect(Self.members(x.subtracting(y)) == nx.subtracting(ny))
             #expect(x.contains(y) == ny.isSubset(of: nx))
             #expect(x.isDisjoint(with: y) == nx.isDisjoint(with: ny))
+            // `isAll` compares in place what `== .all(family)` compared with a set it built.
+            for set in [x, x.complement(), x.union(x.complement()), AddressSet.all(.ipv4), AddressSet.all(.ipv6)] {
+                #expect(set.isAll == (set == AddressSet.all(set.family)))
+            }
             Self.checkRendering(x)
             Self.checkRendering(x.subtracting(y))
             Self.checkRendering(x.complement())

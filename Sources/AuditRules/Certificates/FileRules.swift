@@ -73,17 +73,18 @@ struct CertMissingRule: AuditRule {
             // A file outside --root is not here: the loader said it was not read (input.unreadable).
             return Finding(
                 ruleId: id,
-                message: "the \(reference.role.described) \(reference.displayPath ?? reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration",
+                message: String(exactly: "the \(reference.role.described) \(reference.displayPath ?? reference.hostPath) named here \(reference.absence ?? "does not exist"): the web server refuses to start (or to reload) with this configuration"),
                 location: location,
-                // The file involved is known: the commands name it, not a placeholder.
-                remediation: """
+                // The file involved is known: the commands name it, not a placeholder. (Each text
+                // made in one storage of its size: 10,000 of them on a large estate.)
+                remediation: String(exactly: """
                     Point the directive at an existing file, or restore the file, then validate before reloading:
                       ls -l \(reference.hostPath)
                     \(reference.role == .key ? "  openssl pkey -in \(reference.hostPath) -noout" : "  openssl x509 -in \(reference.hostPath) -noout -subject -enddate")
                       nginx -t && systemctl reload nginx          # or: apachectl configtest && systemctl reload apache2
                     With certbot, use the stable paths under /etc/letsencrypt/live/NAME/ (fullchain.pem, privkey.pem), which survive renewals.
-                    """,
-                key: "\(location.file) \(reference.displayPath ?? reference.hostPath)")
+                    """),
+                key: String(exactly: "\(location.file) \(reference.displayPath ?? reference.hostPath)"))
         }
     }
 }

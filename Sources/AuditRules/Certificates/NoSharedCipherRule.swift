@@ -29,6 +29,9 @@ struct NoSharedCipherRule: AuditRule {
         /// per distinct combination (10,000 hosts of an estate have a handful).
         struct Judged: Hashable { let protocols: [String]; let software: ServerSoftware; let ciphers: String; let keyTypes: Set<String> }
         var shares: [Judged: Bool] = [:]
+        // The last combination found to share one: hosts mostly repeat it, and comparing it
+        // is cheaper than hashing its cipher string again.
+        var lastSharing: Judged?
         // Hosts mostly write the same protocols: their expansion is reused while they do.
         var lastVersions: (words: [String], software: ServerSoftware, enabled: Set<String>)?
         for host in model.webServer.virtualHosts {
@@ -55,7 +58,8 @@ struct NoSharedCipherRule: AuditRule {
             // The key types the host serves decide which authentication the suite may use.
             let keyTypes = keyTypesByHost[host.location] ?? []
             let judged = Judged(protocols: protocolWords, software: host.software, ciphers: cipherString, keyTypes: keyTypes)
-            if shares[judged] == true { continue }
+            if judged == lastSharing { continue }
+            if shares[judged] == true { lastSharing = judged; continue }
             func authenticates(_ suite: CipherSuite) -> Bool {
                 if suite.authentication == "any" || keyTypes.isEmpty { return true }
                 return (suite.authentication == "RSA" && keyTypes.contains("RSA")) || (suite.authentication == "ECDSA" && keyTypes.contains("EC"))
@@ -70,6 +74,7 @@ struct NoSharedCipherRule: AuditRule {
                 return introduced <= highest
             }
             shares[judged] = shared13 || !shared12.isEmpty
+            if shared13 || !shared12.isEmpty { lastSharing = judged }
             guard !shared13 && shared12.isEmpty else { continue }
             let originList = suites.filter { $0.introducedIn != "TLSv1.3" }.prefix(6).map(\.name).joined(separator: ", ")
             findings.append(Finding(

@@ -174,17 +174,17 @@ struct LegacyProtocolsRule: AuditRule {
         var seen = Set<SourceLocation>()
         var findings: [Finding] = []
         // An estate's hosts mostly write the same protocols: worked out again only when they differ.
-        var last: (words: [String], software: ServerSoftware, enabled: Set<String>)?
+        var last: (words: [String], software: ServerSoftware, legacy: [String])?
         for host in model.webServer.virtualHosts {
             guard let protocols = host.tls?.protocols, seen.insert(protocols.location).inserted else { continue }
-            let enabled: Set<String>
+            let legacy: [String]
             if let last, last.software == host.software, last.words == protocols.value {
-                enabled = last.enabled
+                legacy = last.legacy
             } else {
-                enabled = Self.enabled(protocols.value, software: host.software)
-                last = (protocols.value, host.software, enabled)
+                let enabled = Self.enabled(protocols.value, software: host.software)
+                legacy = ["TLSv1", "TLSv1.1"].filter(enabled.contains)
+                last = (protocols.value, host.software, legacy)
             }
-            let legacy = ["TLSv1", "TLSv1.1"].filter(enabled.contains)
             guard !legacy.isEmpty else { continue }
             findings.append(Finding(
                 ruleId: id,

@@ -18,6 +18,8 @@ struct AOPRule: AuditRule {
         for host in OriginContext.proxiedHosts(model, profile) where host.listeners.contains(where: \.tls) {
             let verification = host.tls?.clientVerification
             let requires = verification.map { $0.mode.value == .require } ?? false
+            // Outside origin-pull mode only a host that requires a certificate is reported.
+            guard profile.tlsMode == .originPull || requires else { continue }
             let location = verification?.mode.location ?? host.tls?.certificateFiles.first?.location ?? host.location
             let directive = host.software == .nginx ? "ssl_verify_client on;\nssl_client_certificate /etc/ssl/cloudflare-origin-pull-ca.pem;"
                 : "SSLVerifyClient require\nSSLVerifyDepth 1\nSSLCACertificateFile /etc/ssl/cloudflare-origin-pull-ca.pem"

@@ -22,7 +22,8 @@ struct DenyBlocksCDNRule: AuditRule {
             apache: "Enable mod_remoteip (RemoteIPHeader \(header), RemoteIPTrustedProxy for every CDN range) so Require judges visitors — or stop denying CDN ranges.")
         // The hosts of an estate mostly share their real-IP setting and access lists: what
         // depends only on those is worked out again only when they differ from the last host's.
-        var lastRestored: (unrestored: DualStackSet, restored: DualStackSet)?
+        // (Kept apart rather than as one optional tuple, which each host's look copied whole.)
+        var lastUnrestored: DualStackSet?, lastRestored = DualStackSet()
         let everyone = DualStackSet(ipv4: .all(.ipv4), ipv6: .all(.ipv6))
         let cdnAndStale = DualStackSet(ipv4: profile.cdn.ranges.ipv4.union(profile.cdn.staleRanges.ipv4),
                                        ipv6: profile.cdn.ranges.ipv6.union(profile.cdn.staleRanges.ipv6))
@@ -32,11 +33,11 @@ struct DenyBlocksCDNRule: AuditRule {
         let denials = LastDecision<(denied: DualStackSet, deciding: [Int])>()
         for (host, unrestored) in zip(OriginContext.proxiedHosts(model, profile), OriginContext.unrestored(model, profile)) {
             var restored = DualStackSet()
-            if let last = lastRestored, last.unrestored == unrestored {
-                restored = last.restored
+            if lastUnrestored == unrestored {
+                restored = lastRestored
             } else {
                 for family in AddressFamily.allCases { restored[family] = profile.cdn.ranges[family].subtracting(unrestored[family]) }
-                lastRestored = (unrestored, restored)
+                (lastUnrestored, lastRestored) = (unrestored, restored)
             }
             guard !host.accessRules.isEmpty else { continue }
             // nginx's `return` (rewrite phase) and httpd's server-level catch-all redirects (URI
@@ -144,12 +145,12 @@ struct DenyBlocksCDNRule: AuditRule {
         }
         return Finding(
             ruleId: id,
-            message: "\(name)\(place) denies \(addresses); without real-IP restoration the CDN's edge is the client, so every visitor routed through \(whole ? "it" : "those edges") gets 403",
+            message: String(exactly: "\(name)\(place) denies \(addresses); without real-IP restoration the CDN's edge is the client, so every visitor routed through \(whole ? "it" : "those edges") gets 403"),
             location: first.location,
-            related: denial.deciding.dropFirst().map { RelatedLocation(rules[$0].location, "also denies CDN addresses") },
+            related: denial.deciding.count < 2 ? [] : denial.deciding.dropFirst().map { RelatedLocation(rules[$0].location, "also denies CDN addresses") },
             predicts: "403",
             remediation: OriginContext.directive(host.software, nginx: remediation.nginx, apache: remediation.apache),
-            key: "\(host.location.file) \(name) \(scope) edges")
+            key: String(exactly: "\(host.location.file) \(name) \(scope) edges"))
     }
 
     /// Whether the ordered rules are `allow <CDN ranges>; deny all`: the positions of the first
@@ -194,15 +195,22 @@ struct DenyBlocksCDNRule: AuditRule {
 /// next host's list decides the same (same actions on the same addresses, wherever written).
 /// One per rule run, never shared.
 final class LastDecision<Result> {
-    private var last: (rules: [AccessRule], addresses: DualStackSet, result: Result)?
+    private var lastRules: [AccessRule] = []
+    private var lastAddresses = DualStackSet()
+    private var lastResult: Result?
 
     func value(_ rules: [AccessRule], _ addresses: DualStackSet, _ make: () -> Result) -> Result {
-        if let last, last.addresses == addresses, last.rules.count == rules.count,
-           zip(last.rules, rules).allSatisfy({ $0.action == $1.action && $0.sources == $1.sources }) {
-            return last.result
-        }
+        if let result = lastResult, lastAddresses == addresses, Self.decideAlike(lastRules, rules) { return result }
         let result = make()
-        last = (rules, addresses, result)
+        (lastRules, lastAddresses, lastResult) = (rules, addresses, result)
         return result
+    }
+
+    /// Same actions on the same addresses, position by position (compared in place: a copy of
+    /// each rule retained every string and set it holds).
+    private static func decideAlike(_ a: [AccessRule], _ b: [AccessRule]) -> Bool {
+        guard a.count == b.count else { return false }
+        for index in a.indices where a[index].action != b[index].action || a[index].sources != b[index].sources { return false }
+        return true
     }
 }

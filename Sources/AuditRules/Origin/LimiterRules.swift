@@ -17,6 +17,9 @@ struct PerIPLimitOnCDNRule: AuditRule {
         let apacheRemediation = "Enable mod_remoteip with RemoteIPHeader \(profile.cdn.clientIPHeader ?? "X-Forwarded-For") and RemoteIPTrustedProxy for every CDN range, or exempt the CDN ranges from the limiter (e.g. DOSWhitelist)."
         let summaries = LastSummary()
         let messages = LimiterMessages()
+        // Read out of the profile once: the closures below, run for each limiter, then capture
+        // these rather than copying the whole profile each time.
+        let ranges = profile.cdn.ranges, displayName = profile.cdn.displayName
         let hosts = OriginContext.proxiedHosts(model, profile)
         for (host, unrestored) in zip(hosts, OriginContext.unrestored(model, profile)) {
             guard !unrestored.isEmpty else { continue }
@@ -29,29 +32,30 @@ struct PerIPLimitOnCDNRule: AuditRule {
                 }
                 guard !affected.isEmpty else { continue }
                 let (message, messageNumber) = messages.message(limiter, affected) {
-                    let whole = affected == profile.cdn.ranges
-                    let edges = whole ? "every \(profile.cdn.displayName) edge address" : summaries.text(affected) {
-                        "the \(profile.cdn.displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())"
+                    let whole = affected == ranges
+                    let edges = whole ? "every \(displayName) edge address" : summaries.text(affected) {
+                        "the \(displayName) edges \(affected.ipv4.isEmpty ? affected.ipv6.summary() : affected.ipv4.summary())"
                     }
                     return "\(limiter.kind.rawValue) keyed on \(limiter.key)\(limiter.limit.map { " (\($0))" } ?? "") counts \(edges) as one client: all visitors behind a busy edge share one budget and are refused together"
                 }
                 let identity = Identity(limiter.location, messageNumber)
-                let (name, related) = described ?? { let name = OriginContext.describe(host); return (name, "virtual host \(name)") }()
+                let (name, related) = described ?? { let name = OriginContext.describe(host); return (name, String(exactly: "virtual host \(name)")) }()
                 described = (name, related)
-                if let index = reported[identity] {
+                // Where one limiter counts the edges, mostly every host has one or two: room made once.
+                if reported.isEmpty { reported.reserveCapacity(hosts.count * 2) }
+                // Looked up and recorded with one hashing of the place (mostly it is new).
+                if let index = reported.updateValue(findings.count, forKey: identity) {
+                    reported[identity] = index
                     findings[index].related.append(RelatedLocation(host.location, related))
                     continue
                 }
-                // Where one limiter counts the edges, mostly every host has one or two: room made once.
-                if reported.isEmpty { reported.reserveCapacity(hosts.count * 2) }
-                reported[identity] = findings.count
                 findings.append(Finding(
                     ruleId: id,
                     message: message,
                     location: limiter.location,
                     related: [RelatedLocation(host.location, related)],
                     remediation: OriginContext.directive(host.software, nginx: nginxRemediation, apache: apacheRemediation),
-                    key: "\(limiter.location.file) \(limiter.kind.rawValue) \(limiter.key) \(name)"))
+                    key: String(exactly: "\(limiter.location.file) \(limiter.kind.rawValue) \(limiter.key) \(name)")))
             }
         }
         return findings
@@ -77,17 +81,23 @@ private struct Identity: Hashable {
 /// kinds, keys, limits and address sets are compared before a message is built and hashed.
 /// One per rule run, never shared.
 private final class LimiterMessages {
-    private var recent: [(kind: Limiter.Kind, key: String, limit: String?, affected: DualStackSet, message: String, number: Int)] = []
+    private struct Entry {
+        let kind: Limiter.Kind, key: String, limit: String?, affected: DualStackSet, message: String, number: Int
+    }
+    private var recent: [Entry] = []
     private var numbers: [String: Int] = [:]
 
     func message(_ limiter: Limiter, _ affected: DualStackSet, _ make: () -> String) -> (String, Int) {
-        if let hit = recent.first(where: { $0.kind == limiter.kind && $0.key == limiter.key && $0.limit == limiter.limit && $0.affected == affected }) {
-            return (hit.message, hit.number)
+        // Compared field by field where the entries lie: a copy of each entry retained its
+        // strings and sets, for each of 20,000 limiters.
+        let hit = recent.withUnsafeBufferPointer { entries in
+            entries.firstIndex { $0.kind == limiter.kind && $0.key == limiter.key && $0.limit == limiter.limit && $0.affected == affected }
         }
+        if let hit { return (recent[hit].message, recent[hit].number) }
         let message = make()
         let number: Int
         if let known = numbers[message] { number = known } else { number = numbers.count; numbers[message] = number }
-        if recent.count < 8 { recent.append((limiter.kind, limiter.key, limiter.limit, affected, message, number)) }
+        if recent.count < 8 { recent.append(Entry(kind: limiter.kind, key: limiter.key, limit: limiter.limit, affected: affected, message: message, number: number)) }
         return (message, number)
     }
 }

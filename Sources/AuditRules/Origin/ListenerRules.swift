@@ -80,6 +80,34 @@ struct HostSelection {
 
     func host(at index: Int) -> VirtualHost { hosts[index] }
 
+    /// What `choice(for:port:)` gives every hostname on a port, where the names do not matter.
+    enum PortAnswer: Equatable {
+        /// No host listens there: no host is chosen for any name.
+        case nobody
+        /// Each host that can be chosen (its first listener there) speaks TLS on it.
+        case onlyTLS
+        /// Some host that can be chosen listens in plain text: which one answers depends on the name.
+        case someInPlainText
+    }
+
+    /// `PortAnswer` for `port`, read from the listeners alone (no selection built): the hosts
+    /// `choice(for:port:)` chooses among are those of the first configuration where any host
+    /// listens on the port, each by its first listener there. The 20,000 names of a large
+    /// estate then need no choosing one by one when, as usual, every name gets a TLS server on
+    /// 443 and some server on 80.
+    static func answer(on port: UInt16, in model: OriginModel) -> PortAnswer {
+        for server in model.webServer.servers {
+            var listened = false
+            for host in server.virtualHosts {
+                guard let first = host.listeners.first(where: { OriginContext.listens($0, on: port) }) else { continue }
+                if !first.tls { return .someInPlainText }
+                listened = true
+            }
+            if listened { return .onlyTLS }
+        }
+        return .nobody
+    }
+
     /// The first host that names `hostname`, on any port.
     func anyHost(serving hostname: String) -> VirtualHost? {
         let lower = LowercaseASCII.lowercased(hostname)
@@ -106,6 +134,8 @@ struct TLSListenerMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard [.full, .strict, .originPull].contains(profile.tlsMode), !model.webServer.servers.isEmpty else { return [] }
         var findings: [Finding] = []
+        // Whichever host is chosen for a name on 443, it speaks TLS there: nothing to report.
+        if HostSelection.answer(on: 443, in: model) == .onlyTLS { return [] }
         let selection = HostSelection.of(model)
         for hostname in OriginContext.hostnames(model, profile) {
             guard let chosen = selection.choice(for: hostname, port: 443) else {
@@ -142,9 +172,11 @@ struct HTTPListenerMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard profile.tlsMode != .originPull, !model.webServer.servers.isEmpty else { return [] }
         var findings: [Finding] = []
+        // A host listens on 80: it answers every name there (as its default server at least).
+        if HostSelection.answer(on: 80, in: model) != .nobody { return [] }
         let selection = HostSelection.of(model)
         for hostname in OriginContext.hostnames(model, profile) {
-            guard selection.choice(for: hostname, port: 80) == nil, let anchor = selection.anyHost(serving: hostname) else { continue }
+            guard let anchor = selection.anyHost(serving: hostname) else { continue }
             let always = profile.tlsMode == .flexible || profile.tlsMode == .off
             findings.append(Finding(
                 ruleId: id,
@@ -171,6 +203,8 @@ struct UnproxiedPortRule: AuditRule {
         var findings: [Finding] = []
         let proxied = profile.cdn.allPorts
         for host in OriginContext.proxiedHosts(model, profile) {
+            // Most hosts listen on a proxied port: asked first, before their ports are gathered.
+            guard !host.listeners.contains(where: { $0.port.map(proxied.contains) ?? false }) else { continue }
             // One port listened on at several addresses (or in several files) is named once.
             var ports: [UInt16] = []
             for listener in host.listeners { if let port = listener.port, !ports.contains(port) { ports.append(port) } }

@@ -32,7 +32,7 @@ struct TimeoutExceedsCDNRule: AuditRule {
                     message: message,
                     location: timeout.location,
                     remediation: remediation,
-                    key: "\(timeout.location.file) \(timeout.directive) \(timeout.scope ?? "")"))
+                    key: String(exactly: "\(timeout.location.file) \(timeout.directive) \(timeout.scope ?? "")")))
             }
         }
         return findings
