@@ -523,7 +523,9 @@ public enum AuditRunner {
             // Telling a directory from a file costs a stat (and a path resolution under the
             // root) per entry, thousands in one certificate store: on all cores, order kept.
             let entries = ConcurrentSlots<(path: String, isDirectory: Bool)>.fill(count: names.count) { index in
-                let path = (current as NSString).appendingPathComponent(names[index])
+                // Held to the end of the run (the files found, the certificate inventory's paths):
+                // in storage of its size, not the capacity appending left it (144 bytes, not 96).
+                let path = (current as NSString).appendingPathComponent(names[index]).exactlySized
                 return (path, tree.isDirectory(path))
             }
             for (name, entry) in zip(names, entries) {

@@ -135,4 +135,19 @@ import Foundation
             #expect(FNV1a.hex(value) == String(repeating: "0", count: 16 - digits.count) + digits)
         }
     }
+
+    /// `exactlySized` is the same text, byte for byte, whatever its length or script, and a
+    /// string grown by appending gets storage of its own.
+    @Test func exactlySizedIsTheSameText() {
+        var grown = ""
+        for piece in ["", "a", "é", "0123456789abcde", "—", "/etc/ssl/sites/site0.hosting.test.pem", "𝔘nicode", String(repeating: "x", count: 600)] {
+            grown += piece
+            for text in [piece, grown, "\(grown) (CN=\(piece)): harmless"] {
+                let copy = text.exactlySized
+                #expect(copy == text)
+                #expect(Array(copy.utf8) == Array(text.utf8))
+            }
+        }
+        #expect(!SharedText.sameStorage(grown.exactlySized, grown))
+    }
 }

@@ -69,8 +69,9 @@ struct TrustRule: AuditRule {
                 guard !served.leaf.isSelfSigned, problem.isMissingIssuer, served.chain.isEmpty else { continue }
                 message = "\(served.describe) is served alone and its issuer (\(served.leaf.issuer)) is not a trusted root: serve the intermediate certificate(s) after it — or, if that issuer is a private CA, this is an untrusted issuer: \(ModeSeverity.clause(profile))"
             }
+            // Kept until the report is written, one per served certificate: in storage of its size.
             findings.append(Finding(
-                ruleId: id, message: message, location: served.location,
+                ruleId: id, message: message.exactlySized, location: served.location,
                 severity: ModeSeverity.forValidation(profile), predicts: ModeSeverity.predicts(profile),
                 key: "\(served.file.displayPath) \(served.leaf.fingerprint)"))
         }
