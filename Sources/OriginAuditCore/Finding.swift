@@ -348,24 +348,6 @@ public struct FNV1a {
     }
 }
 
-extension String {
-    /// The same text in storage of just its size. A string made by appending (an interpolation,
-    /// `appendingPathComponent`) keeps the capacity of its last growth, up to twice its bytes
-    /// (a 384-byte certificate message sat in 800); one kept for the whole run, thousands of
-    /// times over (a certificate finding's message, a walked path), is worth one copy. Strings of
-    /// up to 15 bytes hold their text in themselves and are returned as they are.
-    public var exactlySized: String {
-        var text = self
-        guard text.utf8.count > 15 else { return text }
-        return text.withUTF8 { bytes in
-            String(unsafeUninitializedCapacity: bytes.count) { buffer in
-                _ = buffer.initialize(fromContentsOf: bytes)
-                return bytes.count
-            }
-        }
-    }
-}
-
 /// One storage for each distinct text: many findings carry the same remediation, each built
 /// separately by its producer; kept through this, equal texts share one string.
 public struct SharedText {
