@@ -117,13 +117,7 @@ public enum JSONReporter {
             }
             out.append(contentsOf: message)
             JSONValue.quoted(finding.message, into: &out)
-            let predicted = finding.predicts != nil
-            if let predicts = finding.predicts {
-                out.append(contentsOf: self.predicts)
-                JSONValue.quoted(predicts, into: &out)
-            } else {
-                out.append(contentsOf: predictsNull)
-            }
+            let predicted = Self.write(finding.predicts, key: predicts, nullKey: predictsNull, into: &out)
             out.append(contentsOf: predicted ? related : relatedAfterNull)
             if finding.related.isEmpty {
                 JSONValue.append("[]", to: &out)
@@ -135,17 +129,23 @@ public enum JSONReporter {
                 }
                 out.append(contentsOf: relatedClose)
             }
-            let remedied = finding.remediation != nil
-            if let remediation = finding.remediation {
-                out.append(contentsOf: self.remediation)
-                JSONValue.quoted(remediation, into: &out)
-            } else {
-                out.append(contentsOf: remediationNull)
-            }
+            let remedied = Self.write(finding.remediation, key: remediation, nullKey: remediationNull, into: &out)
             out.append(contentsOf: remedied ? ruleId : ruleIdAfterNull)
             JSONValue.quoted(finding.ruleId, into: &out)
             let rank = Severity.allCases.firstIndex(of: finding.severity ?? .warning)!
             out.append(contentsOf: last ? lastSeverity[rank] : severity[rank])
+        }
+
+        /// An optional text: `key` and the text quoted, or `nullKey` (its key and `null`).
+        /// Returns whether there was a text: the next key's separator depends on it.
+        private static func write(_ text: String?, key: [UInt8], nullKey: [UInt8], into out: inout [UInt8]) -> Bool {
+            guard let text else {
+                out.append(contentsOf: nullKey)
+                return false
+            }
+            out.append(contentsOf: key)
+            JSONValue.quoted(text, into: &out)
+            return true
         }
     }
 
