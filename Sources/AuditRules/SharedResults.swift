@@ -23,11 +23,11 @@ enum SharedResults {
         let webServer = !model.webServer.servers.isEmpty
         let unrestored = webServer && reads(readingUnrestored)
         let proxied = webServer && !unrestored && ruleIds.contains { $0.hasPrefix("origin.") }
-        // The listener rules choose a host for each name only when the ports do not already
-        // answer for every name (`HostSelection.answer`); port-not-listening asks with a firewall.
+        // The listener rules choose a host for each name only when the port does not already
+        // answer for every name; port-not-listening asks with a firewall.
         let selection = webServer && (
-            (ruleIds.contains("origin.tls-listener-missing") && HostSelection.answer(on: 443, in: model) != .onlyTLS)
-            || (ruleIds.contains("origin.http-listener-missing") && HostSelection.answer(on: 80, in: model) == .nobody)
+            (ruleIds.contains("origin.tls-listener-missing") && !TLSListenerMissingRule.portAnswersEveryName(model))
+            || (ruleIds.contains("origin.http-listener-missing") && !HTTPListenerMissingRule.portAnswersEveryName(model))
             || (ruleIds.contains("origin.port-not-listening") && !model.firewall.families.isEmpty))
         let certificates = !model.certificates.files.isEmpty && ruleIds.contains { $0.hasPrefix("tls.") }
         guard unrestored || proxied || selection || certificates else { return }

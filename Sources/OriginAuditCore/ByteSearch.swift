@@ -29,14 +29,13 @@ public enum LowercaseASCII {
     /// ASCII with no capital letter: `lowercased()` would return it unchanged (checked on bytes,
     /// as most names are, instead of building the lowercased copy).
     public static func holds(_ text: String) -> Bool {
-        if let answer = text.utf8.withContiguousStorageIfAvailable(holds) { return answer }
-        return !text.utf8.contains(where: isCapitalOrNotASCII)
+        UTF8Bytes.of(text, holds)
     }
 
     /// `holds` on bytes, eight at a time: a word with a top bit set is not ASCII; in one
     /// without, adding 0x3F to each byte sets the top bit of those from `A` up, adding 0x25 that
     /// of those from `[` up (no byte carries into the next), so capitals have only the first.
-    static func holds(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    private static func holds(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let raw = UnsafeRawBufferPointer(bytes)
         let topBits: UInt64 = 0x8080_8080_8080_8080
         var index = 0
@@ -47,14 +46,11 @@ public enum LowercaseASCII {
             index += 8
         }
         while index < bytes.count {
-            if isCapitalOrNotASCII(bytes[index]) { return false }
+            let byte = bytes[index]
+            if byte >= 0x80 || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) { return false }
             index += 1
         }
         return true
-    }
-
-    private static func isCapitalOrNotASCII(_ byte: UInt8) -> Bool {
-        byte >= 0x80 || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
     }
 
     /// `text.lowercased()`; a text that `holds` is returned as it is instead of being rebuilt.
@@ -98,9 +94,8 @@ public enum ByteOrder {
     /// Whether `a` sorts before `b` byte by byte (memcmp over the shared length, then the shorter
     /// first), without copying either text's bytes.
     public static func precedes(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { a in
-            b.withUTF8 { b in
+        UTF8Bytes.of(a) { a in
+            UTF8Bytes.of(b) { b in
                 let common = min(a.count, b.count)
                 let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
                 return order != 0 ? order < 0 : a.count < b.count

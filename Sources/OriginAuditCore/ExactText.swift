@@ -32,14 +32,10 @@ public struct ExactText: ExpressibleByStringInterpolation {
     /// here: called for each part of each text, a call per part cost a third more.)
     @inline(__always)
     public static func write(_ text: String, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) -> Int {
-        func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
+        UTF8Bytes.of(text) { bytes in
             if let source = bytes.baseAddress, !bytes.isEmpty { (buffer.baseAddress! + offset).initialize(from: source, count: bytes.count) }
+            return offset + bytes.count
         }
-        if text.utf8.withContiguousStorageIfAvailable(copy) == nil {
-            var text = text
-            text.withUTF8(copy)
-        }
-        return offset + text.utf8.count
     }
 
     /// The parts of one interpolation, in order, and their length in UTF-8 bytes.
@@ -78,9 +74,8 @@ extension String {
     /// times over (a certificate finding's message, a walked path), is worth one copy. Strings of
     /// up to 15 bytes hold their text in themselves and are returned as they are.
     public var exactlySized: String {
-        var text = self
-        guard text.utf8.count > 15 else { return text }
-        return text.withUTF8 { bytes in
+        guard utf8.count > 15 else { return self }
+        return UTF8Bytes.of(self) { bytes in
             String(unsafeUninitializedCapacity: bytes.count) { buffer in
                 _ = buffer.initialize(fromContentsOf: bytes)
                 return bytes.count

@@ -126,8 +126,7 @@ public struct SourceTree: Sendable {
     /// Whether `normalise` would return the path as it is (no empty, `.` or `..` component, no
     /// trailing slash), decided on its bytes: nearly every path read is, and is then not split.
     static func isNormalised(_ path: String) -> Bool {
-        if let answer = path.utf8.withContiguousStorageIfAvailable(isNormalised) { return answer }
-        return Array(path.utf8).withUnsafeBufferPointer(isNormalised)
+        UTF8Bytes.of(path, isNormalised)
     }
 
     /// `isNormalised` on the path's bytes (in place: iterating a String's UTF-8 view costs

@@ -8,7 +8,7 @@ public enum GitHubReporter {
 
     /// The bytes of `render(report)`, handed to `sink` in pieces of about `piece` bytes; the
     /// annotations are made on all cores, a few runs at a time.
-    public static func write(_ report: AuditReport, piece: Int = 1 << 18,
+    public static func write(_ report: AuditReport, piece: Int = ReportBytes.piece,
                              to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         var out: [UInt8] = []
         let findings = report.findings

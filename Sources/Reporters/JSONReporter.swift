@@ -10,7 +10,7 @@ public enum JSONReporter {
 
     /// The bytes of `render(report)`, handed to `sink` in pieces of about `piece` bytes (a report
     /// of 50,000 findings is 46 MB: written as it is made, it is never held whole).
-    public static func write(_ report: AuditReport, piece: Int = 1 << 18,
+    public static func write(_ report: AuditReport, piece: Int = ReportBytes.piece,
                              to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         var members = document(report, findings: []).objectMembers
         members["findings"] = nil

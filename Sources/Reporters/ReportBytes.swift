@@ -4,16 +4,17 @@ import OriginAuditCore
 /// How the reporters write many findings: straight into bytes, a few runs of findings at a time
 /// on all cores, handed on in order, so a report of 50,000 findings is never built as strings or
 /// dictionaries first and never held whole.
-enum ReportBytes {
+@usableFromInline enum ReportBytes {
     /// Items written by one worker at a time, and how many such runs are written or held at once.
     /// A run is about 128 KB of JSON (findings of ~1 KB): the runs in flight are what a report
     /// holds besides its findings (512 findings a run held 4-5 MB while the certificate estate's
     /// report was written, a quarter of its heap at its peak).
     static let run = 128
     static let runsAtOnce = 4
-    // The reporters' pieces are 256 KiB (`piece: 1 << 18`): about two runs, so that a run goes
-    // on as it is and the buffer pieces are gathered in stays small (1 MiB was held for the
-    // whole of a report's writing).
+    /// How many bytes the reporters gather before handing them on (their `piece` default): about
+    /// two runs, so that a run goes on as it is and the buffer pieces are gathered in stays small
+    /// (1 MiB was held for the whole of a report's writing).
+    @usableFromInline static let piece = 1 << 18
 
     /// Writes items `0..<count` with `item` (the same bytes as writing them one after another
     /// into `out`), handing `out` to `sink` whenever it holds `piece` bytes or more, and a run of

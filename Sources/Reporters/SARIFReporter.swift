@@ -11,7 +11,7 @@ public enum SARIFReporter {
     /// The bytes of `render(report)` (`document(report).rendered()`), handed to `sink` in pieces
     /// of about `piece` bytes: the results, nearly all of a large report, are written straight
     /// into bytes on all cores instead of built as a tree of dictionaries first.
-    public static func write(_ report: AuditReport, piece: Int = 1 << 18,
+    public static func write(_ report: AuditReport, piece: Int = ReportBytes.piece,
                              to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         let rules = report.catalog.sorted
         let ruleIndex = Dictionary(uniqueKeysWithValues: rules.enumerated().map { ($1.id, $0) })

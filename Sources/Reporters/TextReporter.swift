@@ -34,7 +34,7 @@ public enum TextReporter {
 
     /// The bytes of `render(report, style:)`, handed to `sink` in pieces of about `piece` bytes:
     /// the findings are written straight into bytes on all cores, a few runs at a time.
-    public static func write(_ report: AuditReport, style: Style = Style(enabled: false), piece: Int = 1 << 18,
+    public static func write(_ report: AuditReport, style: Style = Style(enabled: false), piece: Int = ReportBytes.piece,
                              to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         var out: [UInt8] = []
         out.reserveCapacity(min(piece, 4096 + report.findings.count * 1024) + 64 * 1024)

@@ -106,11 +106,11 @@ struct HostnameRule: AuditRule {
                 // Message and key kept until the report is written, one per served certificate: in storage of their size.
                 findings.append(Finding(
                     ruleId: id,
-                    message: "\(served.describe) does not cover \(names.joined(separator: ", ")) (it names \(covered.isEmpty ? "no DNS name" : covered)): \(ModeSeverity.clause(profile))".exactlySized,
+                    message: String(exactly: "\(served.describe) does not cover \(names.joined(separator: ", ")) (it names \(covered.isEmpty ? "no DNS name" : covered)): \(ModeSeverity.clause(profile))"),
                     location: served.location,
                     severity: ModeSeverity.forValidation(profile), predicts: ModeSeverity.predicts(profile),
                     remediation: remedy,
-                    key: "\(served.file.displayPath) \(names.joined(separator: ","))".exactlySized))
+                    key: String(exactly: "\(served.file.displayPath) \(names.joined(separator: ","))")))
             }
         }
         return findings

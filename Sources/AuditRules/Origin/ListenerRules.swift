@@ -134,8 +134,7 @@ struct TLSListenerMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard [.full, .strict, .originPull].contains(profile.tlsMode), !model.webServer.servers.isEmpty else { return [] }
         var findings: [Finding] = []
-        // Whichever host is chosen for a name on 443, it speaks TLS there: nothing to report.
-        if HostSelection.answer(on: 443, in: model) == .onlyTLS { return [] }
+        if Self.portAnswersEveryName(model) { return [] }
         let selection = HostSelection.of(model)
         for hostname in OriginContext.hostnames(model, profile) {
             guard let chosen = selection.choice(for: hostname, port: 443) else {
@@ -162,6 +161,12 @@ struct TLSListenerMissingRule: AuditRule {
         }
         return findings
     }
+
+    /// Whether port 443 alone settles every name (whichever host is chosen there speaks TLS):
+    /// then no host is chosen name by name, here or in `SharedResults.prepare`.
+    static func portAnswersEveryName(_ model: OriginModel) -> Bool {
+        HostSelection.answer(on: 443, in: model) == .onlyTLS
+    }
 }
 
 /// origin.http-listener-missing: the CDN sends HTTP to 80 (always in flexible/off; for HTTP
@@ -172,8 +177,7 @@ struct HTTPListenerMissingRule: AuditRule {
     func check(_ model: OriginModel, profile: Profile) -> [Finding] {
         guard profile.tlsMode != .originPull, !model.webServer.servers.isEmpty else { return [] }
         var findings: [Finding] = []
-        // A host listens on 80: it answers every name there (as its default server at least).
-        if HostSelection.answer(on: 80, in: model) != .nobody { return [] }
+        if Self.portAnswersEveryName(model) { return [] }
         let selection = HostSelection.of(model)
         for hostname in OriginContext.hostnames(model, profile) {
             guard let anchor = selection.anyHost(serving: hostname) else { continue }
@@ -192,6 +196,13 @@ struct HTTPListenerMissingRule: AuditRule {
                 key: "\(hostname) 80"))
         }
         return findings
+    }
+
+    /// Whether port 80 alone settles every name (some host listens there, and answers every name,
+    /// as its default server at least): then no host is chosen name by name, here or in
+    /// `SharedResults.prepare`.
+    static func portAnswersEveryName(_ model: OriginModel) -> Bool {
+        HostSelection.answer(on: 80, in: model) != .nobody
     }
 }
 

@@ -191,6 +191,16 @@ public struct NginxDirective: Sendable {
         return index >= 0 && index < Int(node.argumentCount) ? syntax.value(ofWord: Int(node.firstWord) + 1 + index) : nil
     }
 
+    /// What follows `prefix` in the first argument that starts with it (`limit_req zone=one
+    /// burst=5`, `zone=` → `one`), read without an array of every argument; nil when none does.
+    func argument(after prefix: String) -> Substring? {
+        for position in 0..<argumentCount {
+            let value = value(position)!
+            if value.hasPrefix(prefix) { return value.dropFirst(prefix.count) }
+        }
+        return nil
+    }
+
     /// Arguments `first...` joined by single spaces (after the name and a space, `withName`), in
     /// one String made from the words' bytes: `location = /old`, a limiter's `zone=one burst=5`.
     func joinedWords(from first: Int, withName: Bool = false) -> String {

@@ -364,8 +364,8 @@ enum NginxDirectiveCheck {
                 case .map, .splitClients: if let name = directive.value(1) { defined.formUnion(variables(in: name)) }
                 case .geo: if let name = directive.values.last { defined.formUnion(variables(in: name)) }
                 case .limitReqZone, .limitConnZone:
-                    if let zone = directive.values.first(where: { $0.hasPrefix("zone=") }) {
-                        zones.insert(String(zone.dropFirst(5).prefix { $0 != ":" }))
+                    if let zone = directive.argument(after: "zone=") {
+                        zones.insert(String(zone.prefix { $0 != ":" }))
                     }
                 default: break
                 }
@@ -393,9 +393,7 @@ enum NginxDirectiveCheck {
                     return "unknown log format \"\(format)\""
                 }
             case .limitReq:
-                // The first `zone=` argument, read without an array of every argument.
-                guard let position = (0..<directive.argumentCount).first(where: { directive.value($0)!.hasPrefix("zone=") }) else { break }
-                let zone = String(directive.value(position)!.dropFirst(5))
+                guard let zone = directive.argument(after: "zone=").map(String.init) else { break }
                 if !(zone.asciiContains("$") ?? zone.contains("$")), !zones.contains(zone) {
                     return "zero size shared memory zone \"\(zone)\""
                 }

@@ -243,12 +243,7 @@ struct NginxModelBuilder: Sendable {
                 setsServer = true
                 server.realIPRecursive = ConfigValue(first?.lowercased() == "on", at: location)
             case .limitReq:
-                // The first `zone=` argument's value, read without an array of every argument.
-                var zone = ""
-                for position in 0..<directive.argumentCount {
-                    let value = directive.value(position)!
-                    if value.hasPrefix("zone=") { zone = String(value.dropFirst(5)); break }
-                }
+                let zone = directive.argument(after: "zone=").map(String.init) ?? ""
                 append(to: &settings.limitReq, limiter(.nginxLimitReq, zone: zone, directive: directive, scope: scope, at: location))
             case .limitConn:
                 guard let zone = first else { continue }
