@@ -146,13 +146,16 @@ public enum AuditRunner {
         }
         let firewallJob = Background { FirewallLoader.load(firewallInputs) }
         // The files found above were read already: handed over, not read again.
-        let certificateInputs = classified.filter { $0.kind == .certificate || $0.kind == .privateKey }
-        let found = certificateInputs.map {
-            CertificateReference(hostPath: $0.hostPath, role: $0.kind == .certificate ? .certificate : .key)
+        var found: [CertificateReference] = []
+        var read: [String: [UInt8]] = [:]
+        for entry in classified where entry.kind == .certificate || entry.kind == .privateKey {
+            found.append(CertificateReference(hostPath: entry.hostPath, role: entry.kind == .certificate ? .certificate : .key))
+            if read[entry.hostPath] == nil { read[entry.hostPath] = entry.bytes }
         }
         let caFiles = request.caFiles.map { tree.hostPath($0) }
-        let contents = Dictionary(certificateInputs.map { ($0.hostPath, $0.bytes) }) { first, _ in first }
-        let foundJob = Background { CertificateLoader.load(found, tree: tree, extraCAFiles: caFiles, contents: contents) }
+        // The loader's from here: it frees each file's bytes as it parses the file.
+        let contents = CertificateLoader.ReadFiles(consume read)
+        let foundJob = Background { [found] in CertificateLoader.load(found, tree: tree, extraCAFiles: caFiles, contents: contents) }
         // The firewall and certificate loaders hold their files' bytes from here: the copies
         // above are dropped, so each loader's are freed when it ends, not when every loader has.
         for index in classified.indices { classified[index].bytes = [] }

@@ -1,5 +1,6 @@
 import COpenSSL
 import Foundation
+import Synchronization
 import OriginAuditCore
 
 /// A certificate or key file to load, and who refers to it.
@@ -37,10 +38,25 @@ public struct CertificateReference: Sendable, Hashable {
 /// Loads every referenced certificate and key once, through libcrypto, never asking for a
 /// passphrase. Garbage, truncated base64 and wrong file types are findings with the file name.
 public enum CertificateLoader {
-    /// `contents`: files already read (the input walk reads every file it sniffs), by host path;
-    /// the others are read here.
+    /// Files already read (the input walk reads every file it sniffs), by host path: each taken
+    /// by the load of its file, so that its bytes are freed once that file is parsed, not when
+    /// every file is (10,000 certificate and key files held 4.3 MB through the whole load).
+    /// Whoever hands files over keeps no other reference to their bytes.
+    public final class ReadFiles: Sendable {
+        private let files: Mutex<[String: [UInt8]]>
+
+        public init(_ files: consuming [String: [UInt8]] = [:]) { self.files = Mutex(files) }
+
+        /// The bytes of `hostPath`, forgotten here as they are taken.
+        func take(_ hostPath: String) -> [UInt8]? { files.withLock { $0.removeValue(forKey: hostPath) } }
+
+        /// How many files are still here (none once a load has taken each).
+        var count: Int { files.withLock { $0.count } }
+    }
+
+    /// `contents`: files already read (see `ReadFiles`); the others are read here.
     public static func load(_ references: [CertificateReference], tree: SourceTree, extraCAFiles: [String] = [],
-                            contents: [String: [UInt8]] = [:]) -> LoadResult<CertificateInventory> {
+                            contents: ReadFiles = ReadFiles()) -> LoadResult<CertificateInventory> {
         var findings: [Finding] = []
         var notes: [String] = []
         var missing: [CertificateReference] = []
@@ -82,10 +98,12 @@ public enum CertificateLoader {
         let modes = permissions
         let names = NameTable()
         let loaded = ConcurrentSlots<LoadedFile>.fill(count: work.count) {
-            loadFile(work[$0], tree: tree, permissions: modes[work[$0]], contents: contents[work[$0]], referencedAt: references[work[$0]],
+            loadFile(work[$0], tree: tree, permissions: modes[work[$0]], contents: contents.take(work[$0]), referencedAt: references[work[$0]],
                      names: names)
         }
+        // Sized once: growing it held the old table beside the new at the top of the load.
         var files: [String: CertificateFile] = [:]
+        files.reserveCapacity(loaded.count)
         for entry in loaded {
             guard let entry else { continue }
             findings += entry.findings

@@ -42,22 +42,24 @@ public struct Finding: Hashable, Sendable {
     /// every finding a rule completes, the runner sorts and a reporter writes. The box is only
     /// written through `mutable()`, by the one value that holds it, one field at a time.
     private final class Storage: @unchecked Sendable {
+        // In this order the one-byte severity sits beside the message's tag byte: no more room
+        // than when the message was a plain string.
         @exclusivity(unchecked) var ruleId: String
-        @exclusivity(unchecked) var message: String
+        @exclusivity(unchecked) var message: Text
+        @exclusivity(unchecked) var severity: Severity?
         @exclusivity(unchecked) var location: SourceLocation?
         @exclusivity(unchecked) var related: [RelatedLocation]
-        @exclusivity(unchecked) var severity: Severity?
         @exclusivity(unchecked) var predicts: String?
         @exclusivity(unchecked) var remediation: String?
-        @exclusivity(unchecked) var key: String?
+        @exclusivity(unchecked) var key: Text?
 
-        init(ruleId: String, message: String, location: SourceLocation?, related: [RelatedLocation], severity: Severity?,
-             predicts: String?, remediation: String?, key: String?) {
+        init(ruleId: String, message: Text, location: SourceLocation?, related: [RelatedLocation], severity: Severity?,
+             predicts: String?, remediation: String?, key: Text?) {
             self.ruleId = ruleId
             self.message = message
+            self.severity = severity
             self.location = location
             self.related = related
-            self.severity = severity
             self.predicts = predicts
             self.remediation = remediation
             self.key = key
@@ -67,6 +69,32 @@ public struct Finding: Hashable, Sendable {
             Storage(ruleId: ruleId, message: message, location: location, related: related, severity: severity,
                     predicts: predicts, remediation: remediation, key: key)
         }
+    }
+
+    /// A message or key as given, or made each time it is read (`Deferred`).
+    private enum Text {
+        case given(String)
+        case deferred(Deferred)
+
+        var string: String {
+            switch self {
+            case .given(let text): text
+            case .deferred(let deferred): deferred.make()
+            }
+        }
+    }
+
+    /// A text made each time it is read, from values its maker captures.
+    ///
+    /// A rule that finds the same problem across a large estate (every certificate of 5,000 served
+    /// alone) held each message and key, ~600 bytes together, from the rule until the report was
+    /// written, when each is read once or twice. Made when read, each costs what its maker
+    /// captures: references to what the model holds anyway (the served certificate, its file).
+    /// The maker must give the same text each time (it captures immutable values only).
+    public struct Deferred: Sendable {
+        let make: @Sendable () -> String
+
+        public init(_ make: @escaping @Sendable () -> String) { self.make = make }
     }
 
     private var storage: Storage
@@ -83,9 +111,8 @@ public struct Finding: Hashable, Sendable {
         _modify { let box = mutable(); yield &box.ruleId }
     }
     public var message: String {
-        _read { yield storage.message }
-        set { mutable().message = newValue }
-        _modify { let box = mutable(); yield &box.message }
+        get { storage.message.string }
+        set { mutable().message = .given(newValue) }
     }
     public var location: SourceLocation? {
         _read { yield storage.location }
@@ -115,9 +142,8 @@ public struct Finding: Hashable, Sendable {
     /// Extra identity for the fingerprint beyond rule id, file and message (e.g. a CIDR and port),
     /// so that a finding keeps its fingerprint when lines move.
     public var key: String? {
-        _read { yield storage.key }
-        set { mutable().key = newValue }
-        _modify { let box = mutable(); yield &box.key }
+        get { storage.key?.string }
+        set { mutable().key = newValue.map(Text.given) }
     }
 
     public init(
@@ -130,28 +156,44 @@ public struct Finding: Hashable, Sendable {
         remediation: String? = nil,
         key: String? = nil
     ) {
-        storage = Storage(ruleId: ruleId, message: message, location: location, related: related, severity: severity,
-                          predicts: predicts, remediation: remediation, key: key)
+        storage = Storage(ruleId: ruleId, message: .given(message), location: location, related: related, severity: severity,
+                          predicts: predicts, remediation: remediation, key: key.map(Text.given))
+    }
+
+    /// A finding whose message and key are made when read (see `Deferred`): the same finding as
+    /// one given the texts they make.
+    public init(
+        ruleId: String,
+        message: Deferred,
+        location: SourceLocation? = nil,
+        related: [RelatedLocation] = [],
+        severity: Severity? = nil,
+        predicts: String? = nil,
+        remediation: String? = nil,
+        key: Deferred?
+    ) {
+        storage = Storage(ruleId: ruleId, message: .deferred(message), location: location, related: related, severity: severity,
+                          predicts: predicts, remediation: remediation, key: key.map(Text.deferred))
     }
 
     /// Equal when every value is (one box is equal to itself without comparing).
     public static func == (a: Finding, b: Finding) -> Bool {
         if a.storage === b.storage { return true }
         let (x, y) = (a.storage, b.storage)
-        return x.ruleId == y.ruleId && x.message == y.message && x.location == y.location && x.related == y.related
-            && x.severity == y.severity && x.predicts == y.predicts && x.remediation == y.remediation && x.key == y.key
+        return x.ruleId == y.ruleId && x.message.string == y.message.string && x.location == y.location && x.related == y.related
+            && x.severity == y.severity && x.predicts == y.predicts && x.remediation == y.remediation && x.key?.string == y.key?.string
     }
 
     public func hash(into hasher: inout Hasher) {
         let box = storage
         hasher.combine(box.ruleId)
-        hasher.combine(box.message)
+        hasher.combine(box.message.string)
         hasher.combine(box.location)
         hasher.combine(box.related)
         hasher.combine(box.severity)
         hasher.combine(box.predicts)
         hasher.combine(box.remediation)
-        hasher.combine(box.key)
+        hasher.combine(box.key?.string)
     }
 
     /// A stable identity: independent of line numbers, so moving code does not make a finding new.
@@ -166,7 +208,7 @@ public struct Finding: Hashable, Sendable {
         hash.add(0x1F)
         if let file = box.location?.file { hash.add(file) }
         hash.add(0x1F)
-        if let key = box.key { hash.add(key) } else { hash.add(box.message) }
+        if let key = box.key { hash.add(key.string) } else { hash.add(box.message.string) }
         return hash.value
     }
 

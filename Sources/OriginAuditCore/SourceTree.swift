@@ -319,7 +319,10 @@ public struct SourceTree: Sendable {
                     return (resolution.result, resolution.absent)
                 }
                 guard case .success(let real) = resolvedDirectory.result else { return (resolvedDirectory.result, path, [], nil, false) }
-                let candidate = real + "/" + name
+                // Where the directory is itself (no link on the way), so is the file: the path given
+                // (whose storage its caller keeps) rather than a copy of it, which the resolution
+                // cache held for every file of a large walk (1.4 MB for 10,000 certificates).
+                let candidate = real == directory ? path : real + "/" + name
                 // In a directory that is not there: nothing to look at (thousands of certificates
                 // named in directories that do not exist are each looked up several times).
                 if resolvedDirectory.absent { return (.success(candidate), path, [], nil, true) }

@@ -321,6 +321,10 @@ struct Scan: AsyncParsableCommand {
         clock.lap("inputs (below)")
         let report = await AuditRunner.finish(prepared.loaded, profile: prepared.profile, config: prepared.project, catalog: catalog)
         clock.lap("rules and settings (\(report.findings.count) findings)")
+        // The rules freed what they worked with on the way (chain verifications, their shared
+        // results); the report allocates afresh: given back first, as after loading (the
+        // certificate estate's peak, at the end of the report, 0.3 MB lower).
+        oa_release_free_memory()
 
         let colour: Bool
         switch color {

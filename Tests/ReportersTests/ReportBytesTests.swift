@@ -61,4 +61,30 @@ import OriginAuditCore
         JSONReporter.write(report, piece: 64 * 1024) { pieces += $0 }
         #expect(String(decoding: pieces, as: UTF8.self) == JSONReporter.document(report).rendered())
     }
+
+    /// Findings whose message and key are made when read (`Finding.Deferred`) are written as the
+    /// findings of their texts, in every format (over several runs, so on several threads).
+    @Test func deferredFindingsAreWrittenAsTheirTexts() {
+        func findings(deferred: Bool) -> [Finding] {
+            (0..<(ReportBytes.run * 3 + 5)).map { index in
+                let message = "certificate \(index) \"served alone\" — é\(index % 7 == 0 ? "\n-----BEGIN NOTHING-----" : "")"
+                let key = "sites/\(index % 50).pem \(index)"
+                let location = OriginAuditCore.SourceLocation(file: "sites/\(index % 50).pem")
+                return deferred
+                    ? Finding(ruleId: "tls.chain-incomplete", message: Finding.Deferred { message }, location: location, severity: .info,
+                              predicts: "526 only in strict mode", key: Finding.Deferred { key })
+                    : Finding(ruleId: "tls.chain-incomplete", message: message, location: location, severity: .info,
+                              predicts: "526 only in strict mode", key: key)
+            }
+        }
+        func report(deferred: Bool) -> AuditReport {
+            AuditReport(toolVersion: "1", cdn: "c", tlsMode: .full, at: Date(timeIntervalSince1970: 0), findings: findings(deferred: deferred),
+                        files: [], catalog: RuleCatalog(rules: []))
+        }
+        let (given, deferred) = (report(deferred: false), report(deferred: true))
+        #expect(JSONReporter.render(deferred) == JSONReporter.render(given))
+        #expect(TextReporter.render(deferred) == TextReporter.render(given))
+        #expect(SARIFReporter.render(deferred) == SARIFReporter.render(given))
+        #expect(GitHubReporter.render(deferred) == GitHubReporter.render(given))
+    }
 }

@@ -32,6 +32,7 @@ struct TrustRule: AuditRule {
         struct Judged: Hashable { let file: String, leaf: CertificateInfo }
         var seen = Set<Judged>()
         var findings: [Finding] = []
+        let clause = ModeSeverity.clause(profile)
         for served in ServedCertificate.all(model, profile) {
             guard let verdict = TrustVerdict.of(served, model, profile),
                   seen.insert(Judged(file: served.file.hostPath, leaf: served.leaf)).inserted else { continue }
@@ -49,31 +50,32 @@ struct TrustRule: AuditRule {
                 }
                 continue
             }
-            let message: String
+            // Made when the report reads it (Finding.Deferred): one message per served certificate,
+            // from what the model holds until then anyway.
+            let message: Finding.Deferred
             switch kind {
             case .selfSigned:
                 guard problem.isSelfSignedLeaf || served.leaf.isSelfSigned else { continue }
-                message = "\(served.describe) is self-signed\(served.leaf.isCA ? " (and marked as a CA, as `openssl req -x509` makes it: still the certificate the server sends)" : ""): \(ModeSeverity.clause(profile))"
+                message = Finding.Deferred { "\(served.describe) is self-signed\(served.leaf.isCA ? " (and marked as a CA, as `openssl req -x509` makes it: still the certificate the server sends)" : ""): \(clause)" }
             case .untrustedIssuer:
                 guard !served.leaf.isSelfSigned else { continue }
                 if problem.isUntrustedRoot {
-                    message = "\(served.describe) chains to a root that is neither publicly trusted nor the Cloudflare Origin CA (\(problem.reason)): \(ModeSeverity.clause(profile))"
+                    message = Finding.Deferred { "\(served.describe) chains to a root that is neither publicly trusted nor the Cloudflare Origin CA (\(problem.reason)): \(clause)" }
                 } else if problem.isMissingIssuer && !served.chain.isEmpty {
-                    message = "\(served.describe) and the \(served.chain.count) certificate\(served.chain.count == 1 ? "" : "s") served after it do not lead to a trusted root (\(problem.reason) at depth \(problem.depth)): \(ModeSeverity.clause(profile))"
+                    message = Finding.Deferred { "\(served.describe) and the \(served.chain.count) certificate\(served.chain.count == 1 ? "" : "s") served after it do not lead to a trusted root (\(problem.reason) at depth \(problem.depth)): \(clause)" }
                 } else if problem.isPurpose && problem.depth == 0 {
-                    message = "\(served.describe) may not be used by a TLS server (\(problem.reason)): its extended key usage does not include serverAuth, and a TLS client verifies with the SSL-server purpose: \(ModeSeverity.clause(profile))"
+                    message = Finding.Deferred { "\(served.describe) may not be used by a TLS server (\(problem.reason)): its extended key usage does not include serverAuth, and a TLS client verifies with the SSL-server purpose: \(clause)" }
                 } else if !problem.isMissingIssuer {
-                    message = "\(served.describe) is not accepted: \(problem.reason) (at depth \(problem.depth)): \(ModeSeverity.clause(profile))"
+                    message = Finding.Deferred { "\(served.describe) is not accepted: \(problem.reason) (at depth \(problem.depth)): \(clause)" }
                 } else { continue }
             case .chainIncomplete:
                 guard !served.leaf.isSelfSigned, problem.isMissingIssuer, served.chain.isEmpty else { continue }
-                message = "\(served.describe) is served alone and its issuer (\(served.leaf.issuer)) is not a trusted root: serve the intermediate certificate(s) after it — or, if that issuer is a private CA, this is an untrusted issuer: \(ModeSeverity.clause(profile))"
+                message = Finding.Deferred { String(exactly: "\(served.describe) is served alone and its issuer (\(served.leaf.issuer)) is not a trusted root: serve the intermediate certificate(s) after it — or, if that issuer is a private CA, this is an untrusted issuer: \(clause)") }
             }
-            // Kept until the report is written, one per served certificate: in storage of its size.
             findings.append(Finding(
-                ruleId: id, message: message.exactlySized, location: served.location,
+                ruleId: id, message: message, location: served.location,
                 severity: ModeSeverity.forValidation(profile), predicts: ModeSeverity.predicts(profile),
-                key: "\(served.file.displayPath) \(served.leaf.fingerprint)"))
+                key: Finding.Deferred { String(exactly: "\(served.file.displayPath) \(served.leaf.fingerprint)") }))
         }
         return findings
     }

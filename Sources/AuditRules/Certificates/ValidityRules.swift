@@ -20,35 +20,54 @@ struct ValidityRule: AuditRule {
         // Each certificate judged once (known by its DER, as its fingerprint is).
         var seen = Set<CertificateInfo>()
         var findings: [Finding] = []
+        let kind = kind, clause = ModeSeverity.clause(profile)
+        let renewal = profile.tlsMode.validatesCertificate ? ": renew it before \(ModeSeverity.validator(profile)) starts answering 526" : ""
         for served in ServedCertificate.all(model, profile) {
             for (position, certificate) in served.judged(model, profile).enumerated() {
                 guard seen.insert(certificate).inserted else { continue }
-                let name = certificate.commonName ?? certificate.subjectText
-                let role = position == 0 ? "the certificate \(served.describe)"
-                    : served.chain.contains(certificate) ? "the chain certificate \(name) served in \(served.file.displayPath)"
-                    : "the trusted root \(name) that \(served.describe) chains to"
-                let message: String
+                let role: Role = position == 0 ? .leaf : served.chain.contains(certificate) ? .chain : .root
+                var days = 0
                 switch kind {
                 case .expired:
                     guard certificate.isExpired(at: profile.at) else { continue }
-                    message = "\(role) expired on \(DateText.day(certificate.notAfter)): \(ModeSeverity.clause(profile))"
                 case .notYetValid:
                     guard certificate.isNotYetValid(at: profile.at) else { continue }
-                    message = "\(role) is not valid before \(DateText.day(certificate.notBefore)): \(ModeSeverity.clause(profile))"
                 case .expiring:
                     guard !certificate.isExpired(at: profile.at), certificate.notAfter <= profile.at.addingTimeInterval(profile.expiryWindow) else { continue }
-                    let days = Int(certificate.notAfter.timeIntervalSince(profile.at) / 86_400)
-                    message = "\(role) expires on \(DateText.day(certificate.notAfter)), in \(days) day\(days == 1 ? "" : "s")\(profile.tlsMode.validatesCertificate ? ": renew it before \(ModeSeverity.validator(profile)) starts answering 526" : "")"
+                    days = Int(certificate.notAfter.timeIntervalSince(profile.at) / 86_400)
                 }
-                // Kept until the report is written: in storage of its size.
+                // Made when the report reads it (Finding.Deferred), from what the model holds until then anyway.
+                let message = Finding.Deferred { [days] in
+                    let name = role.describe(certificate, served)
+                    return switch kind {
+                    case .expired: "\(name) expired on \(DateText.day(certificate.notAfter)): \(clause)"
+                    case .notYetValid: "\(name) is not valid before \(DateText.day(certificate.notBefore)): \(clause)"
+                    case .expiring: "\(name) expires on \(DateText.day(certificate.notAfter)), in \(days) day\(days == 1 ? "" : "s")\(renewal)"
+                    }
+                }
                 findings.append(Finding(
-                    ruleId: id, message: message.exactlySized, location: served.location,
+                    ruleId: id, message: message, location: served.location,
                     severity: kind == .expiring ? (profile.tlsMode.validatesCertificate ? nil : .info) : ModeSeverity.forValidation(profile),
                     predicts: kind == .expiring ? nil : ModeSeverity.predicts(profile),
-                    key: "\(served.file.displayPath) \(certificate.fingerprint)"))
+                    key: Finding.Deferred { String(exactly: "\(served.file.displayPath) \(certificate.fingerprint)") }))
             }
         }
         return findings
+    }
+
+    /// Which certificate of what a server serves a finding is about.
+    enum Role {
+        case leaf, chain, root
+
+        /// How a message names it.
+        func describe(_ certificate: CertificateInfo, _ served: ServedCertificate) -> String {
+            let name = certificate.commonName ?? certificate.subjectText
+            return switch self {
+            case .leaf: "the certificate \(served.describe)"
+            case .chain: "the chain certificate \(name) served in \(served.file.displayPath)"
+            case .root: "the trusted root \(name) that \(served.describe) chains to"
+            }
+        }
     }
 }
 
@@ -69,6 +88,7 @@ struct HostnameRule: AuditRule {
         // Thousands of certificates miss the same names: their remediation is made once (each
         // finding's own copy was held until the rule ended, when equal texts are shared).
         var remediation: (names: [String], text: String)?
+        let clause = ModeSeverity.clause(profile)
         for served in ServedCertificate.all(model, profile) {
             var uncovered: [String] = []
             var viaCN: [String] = []
@@ -88,7 +108,6 @@ struct HostnameRule: AuditRule {
             }
             let names = cnOnly ? viaCN : uncovered
             guard !names.isEmpty, judged.insert(Judged(location: served.location, names: names)).inserted else { continue }
-            let covered = served.leaf.hasSubjectAltName ? served.leaf.dnsNames.joined(separator: ", ") : "CN \(served.leaf.commonName ?? "none")"
             if cnOnly {
                 findings.append(Finding(
                     ruleId: id,
@@ -103,14 +122,19 @@ struct HostnameRule: AuditRule {
                     remedy = "Issue a certificate whose subjectAltName lists \(names.joined(separator: ", ")) (a Cloudflare Origin CA certificate for *.zone and zone covers every proxied name), or serve these names from a host with their own certificate."
                     remediation = (names, remedy)
                 }
-                // Message and key kept until the report is written, one per served certificate: in storage of their size.
+                // Message and key made when the report reads them (Finding.Deferred), one per served
+                // certificate, from what the model holds until then anyway.
                 findings.append(Finding(
                     ruleId: id,
-                    message: String(exactly: "\(served.describe) does not cover \(names.joined(separator: ", ")) (it names \(covered.isEmpty ? "no DNS name" : covered)): \(ModeSeverity.clause(profile))"),
+                    message: Finding.Deferred {
+                        let leaf = served.leaf
+                        let covered = leaf.hasSubjectAltName ? leaf.dnsNames.joined(separator: ", ") : "CN \(leaf.commonName ?? "none")"
+                        return String(exactly: "\(served.describe) does not cover \(names.joined(separator: ", ")) (it names \(covered.isEmpty ? "no DNS name" : covered)): \(clause)")
+                    },
                     location: served.location,
                     severity: ModeSeverity.forValidation(profile), predicts: ModeSeverity.predicts(profile),
                     remediation: remedy,
-                    key: String(exactly: "\(served.file.displayPath) \(names.joined(separator: ","))")))
+                    key: Finding.Deferred { String(exactly: "\(served.file.displayPath) \(names.joined(separator: ","))") }))
             }
         }
         return findings
