@@ -157,7 +157,8 @@ public enum AuditRunner {
         let contents = CertificateLoader.ReadFiles(consume read)
         let foundJob = Background { [found] in CertificateLoader.load(found, tree: tree, extraCAFiles: caFiles, contents: contents) }
         // The firewall and certificate loaders hold their files' bytes from here: the copies
-        // above are dropped, so each loader's are freed when it ends, not when every loader has.
+        // above are dropped, so the firewall's are freed when its loader ends (not when every
+        // loader has), and each certificate or key file's once it is parsed.
         for index in classified.indices { classified[index].bytes = [] }
         let (web, webMilliseconds) = timed { loadWebServers(classified, skippedUnknown: skippedUnknown, request: request) }
         tree.forgetHandedOver()

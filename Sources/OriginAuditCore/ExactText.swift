@@ -71,7 +71,7 @@ extension String {
     /// The same text in storage of just its size. A string made by appending (an interpolation,
     /// `appendingPathComponent`) keeps the capacity of its last growth, up to twice its bytes
     /// (a 384-byte certificate message sat in 800); one kept for the whole run, thousands of
-    /// times over (a certificate finding's message, a walked path), is worth one copy. Strings of
+    /// times over (a walked path), is worth one copy. Strings of
     /// up to 15 bytes hold their text in themselves and are returned as they are.
     public var exactlySized: String {
         guard utf8.count > 15 else { return self }

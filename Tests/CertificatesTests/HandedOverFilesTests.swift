@@ -22,8 +22,7 @@ import OriginAuditCore
     }
 
     @Test func handedOverBytesLoadAsTheFilesReadFromDisk() throws {
-        _ = try KeyDecodingTests.file("rsa-pkcs1.pem")
-        let directory = try #require(KeyDecodingTests.directory)
+        let directory = try #require(KeyDecodingTests.directory, "openssl could not generate the keys")
         let tree = SourceTree(root: directory)
         let references = Self.references(directory)
         let fromDisk = CertificateLoader.load(references, tree: tree)
@@ -42,8 +41,7 @@ import OriginAuditCore
     /// What was read is what is judged: bytes handed over for a path are parsed instead of the
     /// file (which may have changed since the walk read it), and a file not handed over is read.
     @Test func theHandedOverBytesAreWhatIsParsed() throws {
-        _ = try KeyDecodingTests.file("rsa-pkcs1.pem")
-        let directory = try #require(KeyDecodingTests.directory)
+        let directory = try #require(KeyDecodingTests.directory, "openssl could not generate the keys")
         let tree = SourceTree(root: directory)
         let first = directory.appendingPathComponent("rsa-pkcs1.pem").path
         let second = directory.appendingPathComponent("ed25519.pem").path

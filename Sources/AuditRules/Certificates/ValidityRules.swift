@@ -26,7 +26,6 @@ struct ValidityRule: AuditRule {
             for (position, certificate) in served.judged(model, profile).enumerated() {
                 guard seen.insert(certificate).inserted else { continue }
                 let role: Role = position == 0 ? .leaf : served.chain.contains(certificate) ? .chain : .root
-                var days = 0
                 switch kind {
                 case .expired:
                     guard certificate.isExpired(at: profile.at) else { continue }
@@ -34,10 +33,10 @@ struct ValidityRule: AuditRule {
                     guard certificate.isNotYetValid(at: profile.at) else { continue }
                 case .expiring:
                     guard !certificate.isExpired(at: profile.at), certificate.notAfter <= profile.at.addingTimeInterval(profile.expiryWindow) else { continue }
-                    days = Int(certificate.notAfter.timeIntervalSince(profile.at) / 86_400)
                 }
+                let days = Int(certificate.notAfter.timeIntervalSince(profile.at) / 86_400)
                 // Made when the report reads it (Finding.Deferred), from what the model holds until then anyway.
-                let message = Finding.Deferred { [days] in
+                let message = Finding.Deferred {
                     let name = role.describe(certificate, served)
                     return switch kind {
                     case .expired: "\(name) expired on \(DateText.day(certificate.notAfter)): \(clause)"
