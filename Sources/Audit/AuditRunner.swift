@@ -116,6 +116,7 @@ public enum AuditRunner {
                 let read = tree.read(files[index])
                 guard case .success(let bytes) = read else { return (read, .unknown, nil) }
                 let kind = InputClassifier.classify(name: files[index], bytes: bytes)
+                if kind == .nginxMain || kind == .nginxFragment || kind == .nginxDump { NginxLoader.warmUp() }
                 return (read, kind, familyHint(kind, files[index]))
             }
             for (file, entry) in zip(files, sniffed) {
@@ -166,23 +167,26 @@ public enum AuditRunner {
         let foundCertificates = foundJob.value
         timings.lap("firewall (\(firewallJob.milliseconds) ms), web-server (\(webMilliseconds) ms) and certificate (\(foundJob.milliseconds) ms, \(foundCertificates.model.files.count) files) loaders, side by side")
 
-        // Certificates and keys every web server names, where the walk did not find them.
-        // (The files found, as a set, only when some server names a file: a certificate store
-        // of 10,000 files and no web server needs none.)
-        var foundPaths: Set<String>?
-        var unfound: [CertificateReference] = []
-        for host in web.model.virtualHosts {
-            guard let tls = host.tls else { continue }
+        // Certificates and keys every web server names, where the walk did not find them, read
+        // from the hosts in runs side by side (10,000 hosts' TLS settings, cold in the cache).
+        // (The files found, as a set, only when some server may name one: a certificate store of
+        // 10,000 files and no web server needs none.)
+        let hosts = web.model.virtualHosts
+        let foundPaths = hosts.isEmpty || found.isEmpty ? Set<String>() : Set(found.map(\.hostPath))
+        let unfound = ConcurrentRuns.map(count: hosts.count, minimum: 2_048) { range in
+            var unfound: [CertificateReference] = []
             func add(_ path: ConfigPath?, _ role: CertificateReference.Role) {
-                guard let path, let hostPath = path.hostPath else { return }
-                if foundPaths == nil { foundPaths = Set(found.map(\.hostPath)) }
-                guard !foundPaths!.contains(hostPath) else { return }
+                guard let path, let hostPath = path.hostPath, foundPaths.isEmpty || !foundPaths.contains(hostPath) else { return }
                 unfound.append(CertificateReference(hostPath: hostPath, role: role, referencedAt: path.location))
             }
-            tls.certificateFiles.forEach { add($0, .certificate) }
-            tls.keyFiles.forEach { add($0, .key) }
-            add(tls.chainFile, .chain)
-            add(tls.clientVerification?.caFile, .clientCA)
+            for host in hosts[range] {
+                guard let tls = host.tls else { continue }
+                tls.certificateFiles.forEach { add($0, .certificate) }
+                tls.keyFiles.forEach { add($0, .key) }
+                add(tls.chainFile, .chain)
+                add(tls.clientVerification?.caFile, .clientCA)
+            }
+            return unfound
         }
         var certificates = foundCertificates
         if !unfound.isEmpty {
@@ -236,7 +240,9 @@ public enum AuditRunner {
         var consumedReal = Set<String>()
         func consume(_ files: [String]) {
             consumed.formUnion(files)
-            consumedReal.formUnion(files.map { tree.realPath(tree.hostPath($0, relativeTo: tree.base.path)) })
+            // (Relative to the tree's base path, the default: `tree.base.path` made a path string
+            // from the URL for each of 2,000 files.)
+            consumedReal.formUnion(files.map { tree.realPath(tree.hostPath($0)) })
         }
         var mainDirectories: [(ServerSoftware, String)] = []
         // Shallower main files first: a "main" file that another one includes was read as part of it.
@@ -523,7 +529,9 @@ public enum AuditRunner {
         while let current = stack.popLast() {
             guard visited.insert(tree.realPath(current)).inserted else { continue }
             var subdirectories: [String] = []
-            let names = tree.listDirectory(current).filter { !$0.hasPrefix(".") }
+            // Remembered: the loaders' include globs list the same directories (until the tree
+            // forgets its resolutions, after loading).
+            let names = tree.listDirectory(current, remember: true).filter { !$0.hasPrefix(".") }
             // Telling a directory from a file costs a stat (and a path resolution under the
             // root) per entry, thousands in one certificate store: on all cores, order kept.
             let entries = ConcurrentSlots<(path: String, isDirectory: Bool)>.fill(count: names.count) { index in

@@ -23,14 +23,9 @@ enum SharedResults {
         let webServer = !model.webServer.servers.isEmpty
         let unrestored = webServer && reads(readingUnrestored)
         let proxied = webServer && !unrestored && ruleIds.contains { $0.hasPrefix("origin.") }
-        // The listener rules choose a host for each name only when the port does not already
-        // answer for every name; port-not-listening asks with a firewall.
-        let selection = webServer && (
-            (ruleIds.contains("origin.tls-listener-missing") && !TLSListenerMissingRule.portAnswersEveryName(model))
-            || (ruleIds.contains("origin.http-listener-missing") && !HTTPListenerMissingRule.portAnswersEveryName(model))
-            || (ruleIds.contains("origin.port-not-listening") && !model.firewall.families.isEmpty))
+        let selecting = webServer && reads(readingSelection)
         let certificates = !model.certificates.files.isEmpty && ruleIds.contains { $0.hasPrefix("tls.") }
-        guard unrestored || proxied || selection || certificates else { return }
+        guard unrestored || proxied || selecting || certificates else { return }
         let served: [ServedCertificate] = await withTaskGroup(of: [ServedCertificate]?.self) { group in
             if unrestored || proxied {
                 group.addTask {
@@ -39,10 +34,18 @@ enum SharedResults {
                     return nil
                 }
             }
-            if selection {
+            if selecting {
                 group.addTask {
-                    _ = HostSelection.of(model)
-                    _ = OriginContext.hostnames(model, profile)
+                    // The listener rules choose a host for each name only when the port does not
+                    // already answer for every name; port-not-listening asks with a firewall.
+                    // (Asked here, beside the other work: asking the port reads every host.)
+                    let selection = (ruleIds.contains("origin.tls-listener-missing") && !TLSListenerMissingRule.portAnswersEveryName(model))
+                        || (ruleIds.contains("origin.http-listener-missing") && !HTTPListenerMissingRule.portAnswersEveryName(model))
+                        || (ruleIds.contains("origin.port-not-listening") && !model.firewall.families.isEmpty)
+                    if selection {
+                        _ = HostSelection.of(model)
+                        _ = OriginContext.hostnames(model, profile)
+                    }
                     return nil
                 }
             }

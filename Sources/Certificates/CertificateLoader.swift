@@ -121,17 +121,15 @@ public enum CertificateLoader {
     /// in one long run per core, not one task per reference (which took more CPU than one core:
     /// the threads met at the tree's caches for every reference).
     static func lookUp(_ references: [CertificateReference], tree: SourceTree) -> [(SourceTree.NamedFile, String?)] {
-        @Sendable func one(_ reference: CertificateReference) -> (SourceTree.NamedFile, String?) {
-            let named = tree.namedFile(reference.hostPath)
+        @Sendable func one(_ reference: CertificateReference, _ absentDirectory: inout String?) -> (SourceTree.NamedFile, String?) {
+            let named = tree.namedFile(reference.hostPath, absentDirectory: &absentDirectory)
             guard case .absent = named, reference.referencedAt != nil else { return (named, nil) }
             return (named, tree.displayPath(reference.hostPath))
         }
-        let runs = references.count < 512 ? 1 : ProcessInfo.processInfo.activeProcessorCount
-        guard runs > 1 else { return references.map(one) }
-        let size = (references.count + runs - 1) / runs
-        return ConcurrentSlots<[(SourceTree.NamedFile, String?)]>.fill(count: runs) { run in
-            references[min(references.count, run * size)..<min(references.count, (run + 1) * size)].map(one)
-        }.flatMap { $0! }
+        return ConcurrentRuns.map(count: references.count, minimum: 512) { range in
+            var absentDirectory: String?
+            return references[range].map { one($0, &absentDirectory) }
+        }
     }
 
     /// One file's certificates and keys, decoded from bytes already in memory (the fuzzer's entry).

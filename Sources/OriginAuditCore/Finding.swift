@@ -242,70 +242,67 @@ extension Finding {
     /// duplicates compares only the findings that tie, not every neighbour's strings.
     @discardableResult
     public static func sortInReportOrder(_ findings: inout [Finding], ties: inout [Bool]) -> Int {
-        struct Key { var file: Int, line: Int, column: Int, handle: Int, rule: Int }
-        var files: [String: Int] = [:], rules: [String: Int] = [:]
-        var keys: [Key] = []
+        // Each finding's place and rule id, read in runs side by side (reading them is most of
+        // the work: each finding's storage and file name are visited once, cold in the cache).
+        let runs = ReportOrderKeys.runs(findings)
+        // The comparator tells a handle of 0 from none only by inequality (a non-strict order
+        // whose result the sort algorithm decides): such a list is sorted as it was.
+        if runs.contains(where: \.zeroHandle) {
+            findings.sort(by: reportOrder)
+            ties = findings.indices.map { $0 > 0 && !reportOrder(findings[$0 - 1], findings[$0]) }
+            return .max
+        }
+        // The runs' files and rule ids, each ranked once among the distinct ones in string order
+        // (equal as dictionary keys are: canonically, as the comparator compares them).
+        func ranks(_ names: KeyPath<ReportOrderKeys.Run, ReportOrderKeys.Numbering>) -> (tables: [[Int]], distinct: [String]) {
+            var all = ReportOrderKeys.Numbering()
+            let local = runs.map { $0[keyPath: names].texts.map { all.number($0) } }
+            let distinct = all.texts
+            var rank = [Int](repeating: 0, count: distinct.count)
+            for (position, id) in distinct.indices.sorted(by: { distinct[$0] < distinct[$1] }).enumerated() { rank[id] = position }
+            return (local.map { $0.map { rank[$0] } }, distinct)
+        }
+        let (fileRanks, files) = ranks(\.files), (ruleRanks, rules) = ranks(\.rules)
+        let ruleHasNUL = rules.contains { $0.utf8.contains(0) }
+        var keys: [ReportOrderKeys.Key] = []
         keys.reserveCapacity(findings.count)
-        // Findings come in runs from one rule, and a file's findings mostly together: the last
-        // file and rule id are compared (equal as the dictionaries' keys are) before hashing.
-        var last: (file: String, fileId: Int, rule: String, ruleId: Int)?
-        var ruleHasNUL = false
-        // Each field read in place: a copy of a whole finding retains each of its strings.
-        for index in findings.indices {
-            let location = findings[index].location
-            // The comparator tells a handle of 0 from none only by inequality (a non-strict
-            // order whose result the sort algorithm decides): such a list is sorted as it was.
-            if location?.handle == 0 {
-                findings.sort(by: reportOrder)
-                ties = findings.indices.map { $0 > 0 && !reportOrder(findings[$0 - 1], findings[$0]) }
-                return .max
+        for (run, part) in runs.enumerated() {
+            for var key in part.keys {
+                key.file = fileRanks[run][key.file]
+                key.rule = ruleRanks[run][key.rule]
+                keys.append(key)
             }
-            let file = location?.file ?? ""
-            let fileId: Int
-            if let last, last.file == file {
-                fileId = last.fileId
-            } else {
-                fileId = files[file] ?? files.count
-                if fileId == files.count { files[file] = fileId }
-            }
-            let rule = findings[index].ruleId
-            let ruleId: Int
-            if let last, last.rule == rule {
-                ruleId = last.ruleId
-            } else {
-                ruleId = rules[rule] ?? rules.count
-                if ruleId == rules.count {
-                    rules[rule] = ruleId
-                    if rule.utf8.contains(0) { ruleHasNUL = true }
+        }
+        // Grouped by file (a counting sort on the file's rank keeps each file's findings in the
+        // order they came), then each file's findings sorted on their own: a few dozen each
+        // rather than one sort of them all.
+        var starts = [Int](repeating: 0, count: files.count + 1)
+        for key in keys { starts[key.file + 1] += 1 }
+        for file in files.indices { starts[file + 1] += starts[file] }
+        var order = [Int](repeating: 0, count: keys.count)
+        var next = starts
+        for index in keys.indices {
+            let file = keys[index].file
+            order[next[file]] = index
+            next[file] += 1
+        }
+        keys.withUnsafeBufferPointer { keys in
+            order.withUnsafeMutableBufferPointer { order in
+                for file in files.indices where starts[file + 1] - starts[file] > 1 {
+                    var group = UnsafeMutableBufferPointer(rebasing: order[starts[file]..<starts[file + 1]])
+                    group.sort { i, j in
+                        let a = keys[i], b = keys[j]
+                        if (a.line, a.column, a.handle, a.rule) != (b.line, b.column, b.handle, b.rule) {
+                            return (a.line, a.column, a.handle, a.rule) < (b.line, b.column, b.handle, b.rule)
+                        }
+                        let (x, y) = (findings[i].message, findings[j].message)
+                        if x < y { return true }
+                        if y < x { return false }
+                        // Equal in report order: the order they came in (the sort this stands for is stable).
+                        return i < j
+                    }
                 }
             }
-            last = (file, fileId, rule, ruleId)
-            keys.append(Key(file: fileId, line: location?.line ?? 0, column: location?.column ?? 0,
-                            handle: location?.handle ?? 0, rule: ruleId))
-        }
-        // Ids in first-seen order, turned into ranks in string order.
-        func ranks(_ ids: [String: Int]) -> [Int] {
-            var rank = [Int](repeating: 0, count: ids.count)
-            for (position, entry) in ids.sorted(by: { $0.key < $1.key }).enumerated() { rank[entry.value] = position }
-            return rank
-        }
-        let fileRank = ranks(files), ruleRank = ranks(rules)
-        for index in keys.indices {
-            keys[index].file = fileRank[keys[index].file]
-            keys[index].rule = ruleRank[keys[index].rule]
-        }
-        var order = Array(findings.indices)
-        order.sort { i, j in
-            let a = keys[i], b = keys[j]
-            if (a.file, a.line, a.column, a.handle) != (b.file, b.line, b.column, b.handle) {
-                return (a.file, a.line, a.column, a.handle) < (b.file, b.line, b.column, b.handle)
-            }
-            if a.rule != b.rule { return a.rule < b.rule }
-            let (x, y) = (findings[i].message, findings[j].message)
-            if x < y { return true }
-            if y < x { return false }
-            // Equal in report order: the order they came in (the sort this stands for is stable).
-            return i < j
         }
         // Equal keys mean the same place and rule id; the messages, compared only then.
         ties = order.indices.map { position in
@@ -315,16 +312,20 @@ extension Finding {
             return (a.file, a.line, a.column, a.handle, a.rule) == (b.file, b.line, b.column, b.handle, b.rule)
                 && findings[i].message == findings[j].message
         }
-        // Each cycle of the permutation swapped into place (moves, no copies).
+        // Each cycle of the permutation swapped into place, in the array's memory: moves, which
+        // touch no finding (Array's swapAt copied each finding out and back, retaining and
+        // releasing it: a cache miss on each of 50,000 findings' storage, 5 ms of one core).
         var placed = [Bool](repeating: false, count: order.count)
-        for start in order.indices where !placed[start] {
-            var position = start
-            while order[position] != start {
-                findings.swapAt(position, order[position])
+        findings.withUnsafeMutableBufferPointer { findings in
+            for start in order.indices where !placed[start] {
+                var position = start
+                while order[position] != start {
+                    findings.swapAt(position, order[position])
+                    placed[position] = true
+                    position = order[position]
+                }
                 placed[position] = true
-                position = order[position]
             }
-            placed[position] = true
         }
         if ruleHasNUL { return .max }
         // In sorted order one file's findings are together: each file's rule ids counted.
@@ -342,6 +343,62 @@ extension Finding {
             largest = max(largest, counts[key.rule])
         }
         return largest
+    }
+}
+
+/// The keys `Finding.sortInReportOrder` sorts by, read from the findings in runs side by side.
+enum ReportOrderKeys {
+    /// A finding's place and rule id: its file and rule id by number (first the run's own, then
+    /// their ranks among every run's).
+    struct Key { var file: Int, line: Int, column: Int, handle: Int, rule: Int }
+
+    /// One run of findings' keys, its distinct files and rule ids in the order first seen.
+    struct Run: Sendable {
+        var keys: [Key] = []
+        var files = Numbering(), rules = Numbering()
+        /// A finding of the run has a handle of 0 (its keys are not read further).
+        var zeroHandle = false
+    }
+
+    /// Distinct texts numbered in the order first seen. Findings come in runs from one rule, and
+    /// a file's findings mostly together: the last text is compared (equal as the dictionary's
+    /// keys are) before hashing.
+    struct Numbering: Sendable {
+        private(set) var texts: [String] = []
+        private var numbers: [String: Int] = [:]
+        private var last: (text: String, number: Int)?
+
+        mutating func number(_ text: String) -> Int {
+            if let last, last.text == text { return last.number }
+            let number = numbers[text] ?? texts.count
+            if number == texts.count {
+                numbers[text] = number
+                texts.append(text)
+            }
+            last = (text, number)
+            return number
+        }
+    }
+
+    /// The keys of `findings`, in runs of consecutive findings (one per core on a long list).
+    static func runs(_ findings: [Finding]) -> [Run] {
+        ConcurrentRuns.map(count: findings.count, minimum: 8_192) { [run(findings, $0)] }
+    }
+
+    private static func run(_ findings: [Finding], _ range: Range<Int>) -> Run {
+        var run = Run()
+        run.keys.reserveCapacity(range.count)
+        // Each field read in place: a copy of a whole finding retains each of its strings.
+        for index in range {
+            let location = findings[index].location
+            if location?.handle == 0 {
+                run.zeroHandle = true
+                return run
+            }
+            run.keys.append(Key(file: run.files.number(location?.file ?? ""), line: location?.line ?? 0, column: location?.column ?? 0,
+                                handle: location?.handle ?? 0, rule: run.rules.number(findings[index].ruleId)))
+        }
+        return run
     }
 }
 

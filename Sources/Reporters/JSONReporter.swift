@@ -107,43 +107,48 @@ public enum JSONReporter {
         /// `finding(finding)` written at `indent` (its indentation first), the keys in sorted
         /// order, with the array's separator after it.
         func write(_ finding: Finding, into out: inout [UInt8], last: Bool) {
-            out.append(contentsOf: fingerprint)
+            out.append(constant: fingerprint)
             ReportBytes.hex(finding.fingerprintHash, into: &out)
-            out.append(contentsOf: location)
+            out.append(constant: location)
             if let location = finding.location {
                 place.write(location, message: nil, into: &out)
             } else {
                 JSONValue.append("null", to: &out)
             }
-            out.append(contentsOf: message)
+            out.append(constant: message)
             JSONValue.quoted(finding.message, into: &out)
             let predicted = Self.write(finding.predicts, key: predicts, nullKey: predictsNull, into: &out)
-            out.append(contentsOf: predicted ? related : relatedAfterNull)
+            out.append(constant: predicted ? related : relatedAfterNull)
             if finding.related.isEmpty {
                 JSONValue.append("[]", to: &out)
             } else {
-                out.append(contentsOf: relatedOpen)
+                out.append(constant: relatedOpen)
                 for (index, related) in finding.related.enumerated() {
-                    if index > 0 { out.append(contentsOf: relatedNext) }
+                    if index > 0 { out.append(constant: relatedNext) }
                     relatedPlace.write(related.location, message: related.message, into: &out)
                 }
-                out.append(contentsOf: relatedClose)
+                out.append(constant: relatedClose)
             }
             let remedied = Self.write(finding.remediation, key: remediation, nullKey: remediationNull, into: &out)
-            out.append(contentsOf: remedied ? ruleId : ruleIdAfterNull)
+            out.append(constant: remedied ? ruleId : ruleIdAfterNull)
             JSONValue.quoted(finding.ruleId, into: &out)
             let rank = Severity.allCases.firstIndex(of: finding.severity ?? .warning)!
-            out.append(contentsOf: last ? lastSeverity[rank] : severity[rank])
+            // (Through the arrays' memory: an array read out of another is a retain of it.)
+            if last {
+                lastSeverity.withUnsafeBufferPointer { out.append(constant: $0[rank]) }
+            } else {
+                severity.withUnsafeBufferPointer { out.append(constant: $0[rank]) }
+            }
         }
 
         /// An optional text: `key` and the text quoted, or `nullKey` (its key and `null`).
         /// Returns whether there was a text: the next key's separator depends on it.
         private static func write(_ text: String?, key: [UInt8], nullKey: [UInt8], into out: inout [UInt8]) -> Bool {
             guard let text else {
-                out.append(contentsOf: nullKey)
+                out.append(constant: nullKey)
                 return false
             }
-            out.append(contentsOf: key)
+            out.append(constant: key)
             JSONValue.quoted(text, into: &out)
             return true
         }
@@ -179,30 +184,30 @@ public enum JSONReporter {
         func write(_ location: SourceLocation, message text: String?, into out: inout [UInt8]) {
             let line = location.line > 0
             if line && location.column > 0 {
-                out.append(contentsOf: column)
+                out.append(constant: column)
                 ReportBytes.decimal(location.column, into: &out)
-                out.append(contentsOf: file)
+                out.append(constant: file)
             } else {
-                out.append(contentsOf: fileFirst)
+                out.append(constant: fileFirst)
             }
             JSONValue.quoted(location.file, into: &out)
             var afterNumber = false
             if let handle = location.handle {
-                out.append(contentsOf: self.handle)
+                out.append(constant: self.handle)
                 ReportBytes.decimal(handle, into: &out)
                 afterNumber = true
             }
             if line {
-                out.append(contentsOf: afterNumber ? lineAfterNumber : self.line)
+                out.append(constant: afterNumber ? lineAfterNumber : self.line)
                 ReportBytes.decimal(location.line, into: &out)
                 afterNumber = true
             }
             if let text {
-                out.append(contentsOf: afterNumber ? message : messageAfterFile)
+                out.append(constant: afterNumber ? message : messageAfterFile)
                 JSONValue.quoted(text, into: &out)
-                out.append(contentsOf: endAfterString)
+                out.append(constant: endAfterString)
             } else {
-                out.append(contentsOf: afterNumber ? end : endAfterString)
+                out.append(constant: afterNumber ? end : endAfterString)
             }
         }
     }

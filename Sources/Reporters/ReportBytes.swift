@@ -18,7 +18,7 @@ import OriginAuditCore
 
     /// Writes items `0..<count` with `item` (the same bytes as writing them one after another
     /// into `out`), handing `out` to `sink` whenever it holds `piece` bytes or more, and a run of
-    /// half a piece or more straight to `sink`. The runs are written on every core while the
+    /// a quarter piece or more straight to `sink`. The runs are written on every core while the
     /// calling thread hands the finished ones to `sink` in order (and writes runs itself while
     /// the next one is not finished): no core waits for `sink`, and `sink` waits for no batch.
     /// At most `runsAtOnce` runs are being written or held besides the one being handed on.
@@ -56,11 +56,13 @@ import OriginAuditCore
         }
     }
 
-    /// Hands one run's bytes on: a run as large as a piece goes to `sink` as it is (after what
-    /// `out` holds), not copied into `out` first (a large report is copied once less).
+    /// Hands one run's bytes on: a run of a quarter piece or more goes to `sink` as it is (after
+    /// what `out` holds), not copied into `out` first. (The threshold was half a piece: the
+    /// bench-nginx tree's runs of 128 findings are 115-120 KB, just under, so its whole 46 MB
+    /// report was copied on the thread that hands the runs on while the others waited.)
     private static func hand(_ bytes: [UInt8], into out: inout [UInt8], piece: Int,
                              sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        if bytes.count >= piece / 2 {
+        if bytes.count >= piece / 4 {
             if !out.isEmpty { try flush(&out, sink) }
             try bytes.withUnsafeBytes(sink)
             return
@@ -207,5 +209,16 @@ import OriginAuditCore
             } while rest > 0
             out.append(contentsOf: buffer[(20 - count)...])
         }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends `bytes` without taking a reference to their storage. `append(contentsOf:)` takes
+    /// its argument owned: a retain and a release of the array per call; the reporters' constant
+    /// pieces (a finding's keys and indentation) are arrays that every writing thread appends, so
+    /// each of those was an atomic change to a count another core had just changed (on two
+    /// cores, a 50,000-finding JSON report's retains took more CPU than the rest of its writing).
+    @inline(__always) mutating func append(constant bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { append(contentsOf: $0) }
     }
 }

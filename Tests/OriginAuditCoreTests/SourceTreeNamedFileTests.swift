@@ -61,4 +61,35 @@ import Foundation
             #expect(unrooted.namedFile(path) == Self.separately(unrootedApart, path), "\(path)")
         }
     }
+
+    /// A run of look-ups that remembers the last directory found missing answers every path as
+    /// a single look-up does: names in that directory, and paths that only look as if they were
+    /// in it (a deeper one, `..`, `.`, a doubled slash, a sibling that shares its name's start).
+    @Test func aRunRemembersAMissingDirectoryAsOneLookUpAnswers() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("originaudit-named-run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let manager = FileManager.default
+        try manager.createDirectory(at: root.appendingPathComponent("etc/ssl/site"), withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: root.appendingPathComponent("etc/ssl/site/cert.pem"))
+        try manager.createSymbolicLink(atPath: root.appendingPathComponent("etc/ssl/gone").path, withDestinationPath: "/etc/nowhere")
+        let names = [
+            "/etc/ssl/a.example/fullchain.pem", "/etc/ssl/a.example/privkey.pem", "/etc/ssl/a.example/sub/x.pem",
+            "/etc/ssl/a.example/../site/cert.pem", "/etc/ssl/a.example/./x.pem", "/etc/ssl/a.example//x.pem",
+            "/etc/ssl/a.example2/x.pem", "/etc/ssl/a.example/x.pem", "/etc/ssl/site/cert.pem", "/etc/ssl/site/missing.pem",
+            "/etc/ssl/gone/key.pem", "/etc/ssl/gone/other.pem", "/etc/ssl/b.example/fullchain.pem", "/etc/ssl/b.example/privkey.pem",
+        ]
+        let run = SourceTree(root: root), single = SourceTree(root: root)
+        var absentDirectory: String?
+        var remembered = 0
+        for name in names {
+            // As written (not normalised): `..`, `.` and `//` reach the look-up as they are.
+            let path = root.path + name
+            let before = absentDirectory
+            #expect(run.namedFile(path, absentDirectory: &absentDirectory) == single.namedFile(path), "\(name)")
+            if before != nil && before == absentDirectory { remembered += 1 }
+        }
+        // The directories found missing were remembered (a link on the way is never remembered).
+        #expect(remembered > 0)
+        #expect(absentDirectory == root.path + "/etc/ssl/b.example")
+    }
 }
