@@ -68,8 +68,11 @@ public enum JSONReporter {
         /// The rule id's key after a remediation in quotation marks or after `null`.
         let ruleId: [UInt8], ruleIdAfterNull: [UInt8]
         /// The severity's member and the end of the finding, by `Severity.allCases` position,
-        /// each followed by the array's separator (`,`) and without it (the last finding).
-        let severity: [[UInt8]], lastSeverity: [[UInt8]]
+        /// each followed by the array's separator (`,`) and without it (the last finding): one
+        /// array and where each piece lies in it (an array of arrays hands out each piece as an
+        /// array of its own, a retain of it shared by every writing thread).
+        let severities: [UInt8]
+        let severity: [Range<Int>], lastSeverity: [Range<Int>]
         /// The finding's place (one level further in) and its related places (two levels further).
         let place: PlaceLayout, relatedPlace: PlaceLayout
         /// The related places' array: its start and the first place's indentation, the
@@ -100,8 +103,14 @@ public enum JSONReporter {
             relatedNext = Array((",\n" + placeIndent).utf8)
             relatedClose = Array(("\n" + spaces + "]").utf8)
             let end = "\"\n" + String(repeating: " ", count: 2 * indent) + "}"
-            lastSeverity = Severity.allCases.map { key("severity", afterString: true, string: true) + Array(($0.rawValue + end + "\n").utf8) }
-            severity = Severity.allCases.map { key("severity", afterString: true, string: true) + Array(($0.rawValue + end + ",\n").utf8) }
+            var severities: [UInt8] = []
+            func piece(_ bytes: [UInt8]) -> Range<Int> {
+                severities += bytes
+                return severities.count - bytes.count..<severities.count
+            }
+            lastSeverity = Severity.allCases.map { piece(key("severity", afterString: true, string: true) + Array(($0.rawValue + end + "\n").utf8)) }
+            severity = Severity.allCases.map { piece(key("severity", afterString: true, string: true) + Array(($0.rawValue + end + ",\n").utf8)) }
+            self.severities = severities
         }
 
         /// `finding(finding)` written at `indent` (its indentation first), the keys in sorted
@@ -133,12 +142,8 @@ public enum JSONReporter {
             out.append(constant: remedied ? ruleId : ruleIdAfterNull)
             JSONValue.quoted(finding.ruleId, into: &out)
             let rank = Severity.allCases.firstIndex(of: finding.severity ?? .warning)!
-            // (Through the arrays' memory: an array read out of another is a retain of it.)
-            if last {
-                lastSeverity.withUnsafeBufferPointer { out.append(constant: $0[rank]) }
-            } else {
-                severity.withUnsafeBufferPointer { out.append(constant: $0[rank]) }
-            }
+            let piece = last ? lastSeverity[rank] : severity[rank]
+            severities.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[piece])) }
         }
 
         /// An optional text: `key` and the text quoted, or `nullKey` (its key and `null`).
